@@ -1,0 +1,70 @@
+//! Reasoning about where a round is: prompts, the model call, answer parsing and the baseline.
+//!
+//! A [`Reasoner`] turns an [`Observation`] into a [`Guess`] and never fails: when the model is
+//! unreachable or its answer cannot be parsed even after a repair prompt, the guess falls back to
+//! the map's baseline point and says why, so a round is never lost.
+
+pub mod baseline;
+pub mod parse;
+pub mod prompt;
+pub mod reasoner;
+
+use crate::environment::Observation;
+use crate::geo::LatLon;
+use crate::lvlm::Usage;
+use serde::{Deserialize, Serialize};
+
+/// Where a guess came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GuessSource {
+    /// Parsed from the model's answer.
+    Model,
+    /// The baseline reasoner (no model configured).
+    Baseline,
+    /// The model failed; the baseline point was used instead, for `reason`.
+    Fallback { reason: String },
+}
+
+/// One request to the model and what came back, kept for the replay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// What this exchange was for: "answer", "repair", ...
+    pub purpose: String,
+    pub system: Option<String>,
+    /// The text parts sent, in order.
+    pub prompt: String,
+    /// Number of images attached.
+    pub images: usize,
+    /// The model's raw text, when it answered.
+    pub raw: Option<String>,
+    /// The error, when it did not.
+    pub error: Option<String>,
+    pub usage: Usage,
+    pub attempts: u32,
+    pub elapsed_ms: u64,
+}
+
+/// The agent's answer for a round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guess {
+    pub pos: LatLon,
+    /// ISO 3166-1 alpha-2 or a country name, as the model gave it.
+    pub country: Option<String>,
+    /// 0..=1 when the model gave one.
+    pub confidence: Option<f64>,
+    pub rationale: Option<String>,
+    pub source: GuessSource,
+    /// Fix-ups the parser made (e.g. "swapped latitude and longitude").
+    pub notes: Vec<String>,
+    pub exchanges: Vec<Exchange>,
+    pub usage: Usage,
+}
+
+/// Turns what the agent sees into a guess. Infallible by contract (see the module docs).
+#[async_trait::async_trait]
+pub trait Reasoner: Send + Sync {
+    /// A short label for tables and replays ("baseline", "openai:gpt-4o").
+    fn name(&self) -> String;
+    async fn guess(&self, obs: &Observation) -> Guess;
+}

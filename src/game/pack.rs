@@ -1,0 +1,1 @@
+//! Map packs on disk (stub).

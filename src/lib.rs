@@ -1,0 +1,25 @@
+//! geoagent plays GeoGuessr-style games with vision-language models and measures them against
+//! people.
+//!
+//! # Layout
+//! - [`geo`]: coordinates and great-circle distances.
+//! - [`game`]: maps, locations, scoring, seeded challenges, map packs, the built-in world, the
+//!   synthetic panorama painter and the local game server.
+//! - [`environment`]: the seam between playing and reasoning: observations in, guesses out.
+//! - [`browser`]: chromedriver, the WebDriver session and the page adapter for the local game.
+//! - [`lvlm`]: the provider trait and the model APIs behind it.
+//! - [`agent`]: prompts, reasoning, answer parsing and the baseline guess.
+//! - [`replay`]: the on-disk record of every session.
+//! - [`session`]: one match from start to finish, tying the parts together.
+//! - [`config`], [`cli`]: layered configuration and the command line.
+
+pub mod agent;
+pub mod browser;
+pub mod cli;
+pub mod config;
+pub mod environment;
+pub mod game;
+pub mod geo;
+pub mod lvlm;
+pub mod replay;
+pub mod session;
