@@ -1,1 +1,595 @@
-//! config (stub).
+//! Layered configuration: built-in defaults < `geoagent.toml` < environment (`GEOAGENT_*`, plus
+//! the usual `OPENAI_API_KEY` / `OPENAI_BASE_URL`) < command-line flags. Read and validated once;
+//! every error names the key and the layer it came from. Secrets never print.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+
+/// The config file read from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "geoagent.toml";
+/// Prefix of environment variables; nested keys use `__` (`GEOAGENT_GAME__ROUNDS=3`).
+pub const ENV_PREFIX: &str = "GEOAGENT";
+/// Upper bound on rounds per game, so a typo cannot start a thousand-round browser session.
+pub const MAX_ROUNDS: usize = 100;
+/// Upper bound on views per round: each view is an image the model pays for.
+pub const MAX_HEADINGS: usize = 16;
+/// The OpenAI API, used when a model is named without a base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {detail}")]
+    File { path: String, detail: String },
+    #[error("environment variables ({ENV_PREFIX}_*, OPENAI_*): {0}")]
+    Env(String),
+    #[error("command-line flags: {0}")]
+    Flags(String),
+    #[error("{key} = {value}: {problem}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub game: GameSettings,
+    pub browser: BrowserSettings,
+    pub capture: CaptureSettings,
+    pub model: ModelSettings,
+    pub agent: AgentSettings,
+    pub replay: ReplaySettings,
+    pub server: ServerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GameSettings {
+    /// Map id: "world" (built in) or the id of a pack under `maps_dir`.
+    pub map: String,
+    pub rounds: usize,
+    /// Challenge seed; random when absent (and then printed, so the game can be shared).
+    pub seed: Option<u64>,
+    /// Folder of extra map packs (each a sub-folder with `manifest.json`).
+    pub maps_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserSettings {
+    pub chromedriver: Option<PathBuf>,
+    pub chromium: Option<PathBuf>,
+    /// An existing WebDriver endpoint (Selenium Grid) to use instead of starting chromedriver.
+    pub webdriver_url: Option<String>,
+    pub headless: bool,
+    pub viewport_width: u32,
+    pub viewport_height: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureSettings {
+    pub headings: usize,
+    pub zoom_steps: u32,
+    pub jpeg_quality: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// `gpt-4o` or `openai:gpt-4o`; absent = the built-in baseline reasoner.
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub request_timeout_secs: f64,
+    pub round_timeout_secs: f64,
+    pub max_retries: u32,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    /// OpenAI image detail: low, high or auto.
+    pub image_detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSettings {
+    pub prompts_dir: PathBuf,
+    /// Prompt set: `cot` (default) or `direct`.
+    pub strategy: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplaySettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address `serve` listens on.
+    pub bind: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            game: GameSettings::default(),
+            browser: BrowserSettings::default(),
+            capture: CaptureSettings::default(),
+            model: ModelSettings::default(),
+            agent: AgentSettings::default(),
+            replay: ReplaySettings::default(),
+            server: ServerSettings::default(),
+        }
+    }
+}
+
+impl Default for GameSettings {
+    fn default() -> Self {
+        GameSettings {
+            map: crate::game::builtin::BUILTIN_MAP_ID.into(),
+            rounds: crate::game::DEFAULT_ROUNDS,
+            seed: None,
+            maps_dir: PathBuf::from("maps"),
+        }
+    }
+}
+
+impl Default for BrowserSettings {
+    fn default() -> Self {
+        BrowserSettings {
+            chromedriver: None,
+            chromium: None,
+            webdriver_url: None,
+            headless: true,
+            viewport_width: crate::browser::DEFAULT_VIEWPORT.0,
+            viewport_height: crate::browser::DEFAULT_VIEWPORT.1,
+        }
+    }
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        let c = crate::browser::local_game::CaptureOptions::default();
+        CaptureSettings {
+            headings: c.headings,
+            zoom_steps: c.zoom_steps,
+            jpeg_quality: c.jpeg_quality,
+        }
+    }
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            name: None,
+            base_url: None,
+            api_key: None,
+            // Vision answers with a long chain of thought take 20–60 s on hosted models.
+            request_timeout_secs: 120.0,
+            round_timeout_secs: 300.0,
+            max_retries: 4,
+            max_tokens: 2000,
+            temperature: None,
+            image_detail: None,
+        }
+    }
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            prompts_dir: PathBuf::from("agent_prompts"),
+            strategy: "cot".into(),
+        }
+    }
+}
+
+impl Default for ReplaySettings {
+    fn default() -> Self {
+        ReplaySettings {
+            dir: PathBuf::from("replays"),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// The model a session talks to, resolved from `model.*`.
+#[derive(Debug, Clone)]
+pub struct ModelChoice {
+    pub provider: String,
+    pub model: String,
+    pub base_url: String,
+}
+
+impl Settings {
+    /// Reads every layer. `file` is `--config` (must exist) or `None` for `./geoagent.toml`
+    /// (optional); `env` is the process environment; `flags` are `(key, value)` overrides.
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        flags: &[(&str, String)],
+    ) -> Result<Settings, ConfigError> {
+        use config::{Config, File, FileFormat};
+        let (path, required) = match file {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        let file_src = File::from(path.clone())
+            .format(FileFormat::Toml)
+            .required(required);
+        let env_src = env_source(env)?;
+
+        // Each layer is first checked alone, so an error names the layer that caused it.
+        let file_err = |e: config::ConfigError| ConfigError::File {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        };
+        Config::builder()
+            .add_source(file_src.clone())
+            .build()
+            .map_err(file_err)?
+            .try_deserialize::<Settings>()
+            .map_err(file_err)?;
+        env_src
+            .clone()
+            .try_deserialize::<Settings>()
+            .map_err(|e| ConfigError::Env(e.to_string()))?;
+        let mut flag_builder = Config::builder();
+        for (k, v) in flags {
+            flag_builder = flag_builder
+                .set_override(*k, v.as_str())
+                .map_err(|e| ConfigError::Flags(e.to_string()))?;
+        }
+        flag_builder
+            .build()
+            .and_then(|c| c.try_deserialize::<Settings>())
+            .map_err(|e| ConfigError::Flags(e.to_string()))?;
+
+        let mut all = Config::builder().add_source(file_src).add_source(env_src);
+        for (k, v) in flags {
+            all = all
+                .set_override(*k, v.as_str())
+                .map_err(|e| ConfigError::Flags(e.to_string()))?;
+        }
+        let settings: Settings = all
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Flags(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key, value: String, problem: &str| ConfigError::Invalid {
+            key,
+            value,
+            problem: problem.into(),
+        };
+        if !(1..=MAX_ROUNDS).contains(&self.game.rounds) {
+            return Err(bad(
+                "game.rounds",
+                self.game.rounds.to_string(),
+                &format!("must be 1..={MAX_ROUNDS}"),
+            ));
+        }
+        if !(1..=MAX_HEADINGS).contains(&self.capture.headings) {
+            return Err(bad(
+                "capture.headings",
+                self.capture.headings.to_string(),
+                &format!("must be 1..={MAX_HEADINGS}"),
+            ));
+        }
+        if !(1..=100).contains(&self.capture.jpeg_quality) {
+            return Err(bad(
+                "capture.jpeg_quality",
+                self.capture.jpeg_quality.to_string(),
+                "must be 1..=100",
+            ));
+        }
+        if self.capture.zoom_steps > 6 {
+            return Err(bad(
+                "capture.zoom_steps",
+                self.capture.zoom_steps.to_string(),
+                "must be 0..=6 (each step zooms 1.5x)",
+            ));
+        }
+        if self.browser.viewport_width < 640 || self.browser.viewport_height < 480 {
+            return Err(bad(
+                "browser.viewport_width/height",
+                format!(
+                    "{}x{}",
+                    self.browser.viewport_width, self.browser.viewport_height
+                ),
+                "must be at least 640x480",
+            ));
+        }
+        for (key, v) in [
+            (
+                "model.request_timeout_secs",
+                self.model.request_timeout_secs,
+            ),
+            ("model.round_timeout_secs", self.model.round_timeout_secs),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(
+                    key,
+                    v.to_string(),
+                    "must be a positive number of seconds",
+                ));
+            }
+        }
+        if let Some(t) = self.model.temperature {
+            if !(0.0..=2.0).contains(&t) {
+                return Err(bad("model.temperature", t.to_string(), "must be 0..=2"));
+            }
+        }
+        if let Some(d) = &self.model.image_detail {
+            if !["low", "high", "auto"].contains(&d.as_str()) {
+                return Err(bad(
+                    "model.image_detail",
+                    d.clone(),
+                    "must be low, high or auto",
+                ));
+            }
+        }
+        if let Some(u) = &self.model.base_url {
+            match url::Url::parse(u) {
+                Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+                _ => {
+                    return Err(bad(
+                        "model.base_url",
+                        u.clone(),
+                        "must be an http(s) URL such as https://api.openai.com/v1",
+                    ))
+                }
+            }
+        }
+        if let Some(u) = &self.browser.webdriver_url {
+            if url::Url::parse(u).is_err() {
+                return Err(bad(
+                    "browser.webdriver_url",
+                    u.clone(),
+                    "must be a URL such as http://127.0.0.1:4444",
+                ));
+            }
+        }
+        if !["cot", "direct"].contains(&self.agent.strategy.as_str()) {
+            return Err(bad(
+                "agent.strategy",
+                self.agent.strategy.clone(),
+                "must be cot or direct",
+            ));
+        }
+        self.model_choice()?;
+        Ok(())
+    }
+
+    /// The configured model, or `None` for the baseline reasoner.
+    pub fn model_choice(&self) -> Result<Option<ModelChoice>, ConfigError> {
+        let Some(name) = self
+            .model
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        else {
+            return Ok(None);
+        };
+        let (provider, model) = match name.split_once(':') {
+            Some((p, m)) => (p.to_ascii_lowercase(), m.to_string()),
+            None => ("openai".to_string(), name.to_string()),
+        };
+        if provider != "openai" {
+            return Err(ConfigError::Invalid {
+                key: "model.name",
+                value: name.into(),
+                problem: format!("unknown provider '{provider}'; supported: openai (any OpenAI-compatible server via model.base_url)"),
+            });
+        }
+        if model.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "model.name",
+                value: name.into(),
+                problem: "the model name after ':' is empty".into(),
+            });
+        }
+        Ok(Some(ModelChoice {
+            provider,
+            model,
+            base_url: self
+                .model
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+        }))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.model.request_timeout_secs)
+    }
+
+    pub fn round_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.model.round_timeout_secs)
+    }
+}
+
+/// `GEOAGENT_*` variables (nested with `__`) plus `OPENAI_API_KEY` and `OPENAI_BASE_URL`, which
+/// rank below their `GEOAGENT_MODEL__*` equivalents.
+fn env_source(env: &[(String, String)]) -> Result<config::Config, ConfigError> {
+    let mut b = config::Config::builder();
+    for (k, v) in env {
+        let key = match k.as_str() {
+            "OPENAI_API_KEY" => "model.api_key".to_string(),
+            "OPENAI_BASE_URL" => "model.base_url".to_string(),
+            _ => continue,
+        };
+        b = b
+            .set_default(key, v.as_str())
+            .map_err(|e| ConfigError::Env(e.to_string()))?;
+    }
+    let map: std::collections::HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+        .cloned()
+        .collect();
+    b.add_source(
+        config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(map)),
+    )
+    .build()
+    .map_err(|e| ConfigError::Env(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn toml(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_without_any_layer() {
+        let s = Settings::load(Some(toml("").path()), &[], &[]).unwrap();
+        assert_eq!(s.game.rounds, 5);
+        assert_eq!(s.game.map, "world");
+        assert_eq!(s.capture.headings, 4);
+        assert!(s.model_choice().unwrap().is_none());
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let f = toml("[game]\nrounds = 7\nmap = \"file-map\"\n[capture]\nheadings = 6\n");
+        let e = env(&[
+            ("GEOAGENT_GAME__ROUNDS", "9"),
+            ("GEOAGENT_GAME__MAP", "env-map"),
+        ]);
+        let s = Settings::load(Some(f.path()), &e, &[("game.rounds", "3".into())]).unwrap();
+        assert_eq!(s.game.rounds, 3, "flag beats env");
+        assert_eq!(s.game.map, "env-map", "env beats file");
+        assert_eq!(s.capture.headings, 6, "file beats default");
+    }
+
+    #[test]
+    fn openai_env_ranks_below_geoagent_env() {
+        let e = env(&[
+            ("OPENAI_API_KEY", "sk-openai"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+            ("GEOAGENT_MODEL__BASE_URL", "http://127.0.0.1:2/v1"),
+        ]);
+        let s = Settings::load(Some(toml("").path()), &e, &[]).unwrap();
+        assert_eq!(
+            s.model.api_key.as_ref().unwrap().expose_secret(),
+            "sk-openai"
+        );
+        assert_eq!(s.model.base_url.as_deref(), Some("http://127.0.0.1:2/v1"));
+    }
+
+    #[test]
+    fn unknown_key_in_file_names_file_and_key() {
+        let f = toml("[game]\nrouds = 3\n");
+        let err = Settings::load(Some(f.path()), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+        assert!(err.contains("rouds"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error() {
+        let err = Settings::load(
+            Some(toml("").path()),
+            &env(&[("GEOAGENT_GAME__ROUDS", "3")]),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("environment") && err.contains("rouds"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Settings::load(Some(toml("[game]\nrounds = 0\n").path()), &[], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "game.rounds = 0: must be 1..=100");
+        let err =
+            Settings::load(Some(toml("[game]\nrounds = \"many\"\n").path()), &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("rounds"), "{err}");
+        let err = Settings::load(
+            Some(toml("").path()),
+            &[],
+            &[("model.name", "acme:x".into())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown provider 'acme'"), "{err}");
+        let err = Settings::load(
+            Some(toml("").path()),
+            &[],
+            &[("model.base_url", "ftp://x".into())],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("model.base_url = ftp://x"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_but_default_file_is_optional() {
+        let err = Settings::load(Some(Path::new("/nonexistent/geo.toml")), &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/geo.toml"), "{err}");
+    }
+
+    #[test]
+    fn model_choice_parses_provider_prefix() {
+        let s = Settings::load(
+            Some(toml("").path()),
+            &[],
+            &[("model.name", "openai:gpt-4o".into())],
+        )
+        .unwrap();
+        let c = s.model_choice().unwrap().unwrap();
+        assert_eq!(
+            (c.provider.as_str(), c.model.as_str(), c.base_url.as_str()),
+            ("openai", "gpt-4o", DEFAULT_BASE_URL)
+        );
+    }
+
+    #[test]
+    fn api_key_never_prints() {
+        let e = env(&[("OPENAI_API_KEY", "sk-secret-123")]);
+        let s = Settings::load(Some(toml("").path()), &e, &[]).unwrap();
+        assert!(!format!("{s:?}").contains("sk-secret-123"));
+    }
+}

@@ -130,7 +130,7 @@ mod tests {
         let a = LatLon::new(10.0, 20.0).unwrap();
         let b = LatLon::new(-10.0, -160.0).unwrap();
         let half = std::f64::consts::PI * EARTH_RADIUS_KM;
-        assert!((a.distance_km(&b) - half).abs() < 1e-6);
+        assert!((a.distance_km(&b) - half).abs() < 1e-3);
     }
 
     #[test]

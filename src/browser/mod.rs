@@ -1,1 +1,299 @@
-//! Browser control (stub).
+//! Driving a real browser: the chromedriver process, the WebDriver session and the page adapter
+//! for the local game.
+//!
+//! - [`driver`]: finds, starts and stops chromedriver (and the browsers it owns).
+//! - [`cdp`]: Chrome DevTools commands (fast JPEG capture) through chromedriver.
+//! - [`selectors`]: the page contract, every selector in one place.
+//! - [`local_game`]: the local game as an [`Environment`](crate::environment::Environment).
+
+pub mod cdp;
+pub mod driver;
+pub mod local_game;
+pub mod selectors;
+
+use driver::Chromedriver;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tracing::{debug, instrument, warn};
+
+/// Browser launch normally takes 0.5–1.2 s here; a cold disk cache on CI can take several times that.
+pub const SESSION_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Closing a session takes 0.1–0.2 s; past this we kill the process group instead.
+pub const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The viewport the agent plays in. The local game lays out a 4:3 panorama and the map for it.
+pub const DEFAULT_VIEWPORT: (u32, u32) = (1280, 720);
+/// Headless Chromium's default binary on Debian.
+const CHROMIUM_PATHS: &[&str] = &["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+
+/// Why the browser could not do what was asked. Each names what to check.
+#[derive(Debug, Error)]
+pub enum BrowserError {
+    #[error("chromedriver not found (looked in {looked}); install it (`apt-get install chromium-driver`) or set `browser.chromedriver` in geoagent.toml / --chromedriver")]
+    DriverNotFound { looked: String },
+    #[error("could not start chromedriver at {path}: {source}")]
+    DriverSpawn {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("chromedriver at {url} never became ready: {detail}")]
+    DriverNotReady { url: String, detail: String },
+    #[error("no free loopback port for chromedriver: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("could not open a browser session at {url}: {detail}; check `browser.chromium` (the Chromium binary) and that it runs headless")]
+    Session { url: String, detail: String },
+    #[error("browser command failed while {doing}: {source}")]
+    Command {
+        doing: String,
+        #[source]
+        source: fantoccini::error::CmdError,
+    },
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout { what: String, waited: Duration },
+    #[error("the game page reported an error: {0}")]
+    Page(String),
+    #[error("unexpected page content: {0}")]
+    Contract(String),
+    #[error("capturing a view failed: {0}")]
+    Capture(String),
+    #[error("could not create a browser profile folder: {0}")]
+    Profile(#[source] std::io::Error),
+}
+
+impl BrowserError {
+    /// True when the browser or its driver is gone (crashed, killed): a new session may help.
+    pub fn is_lost(&self) -> bool {
+        matches!(
+            self,
+            BrowserError::Command {
+                source: fantoccini::error::CmdError::Lost(_),
+                ..
+            }
+        ) || matches!(self, BrowserError::Command { source, .. } if source.to_string().contains("session deleted") || source.to_string().contains("disconnected"))
+    }
+}
+
+/// Helper: wraps a fantoccini command error with what we were doing.
+pub(crate) fn cmd(
+    doing: impl Into<String>,
+) -> impl FnOnce(fantoccini::error::CmdError) -> BrowserError {
+    let doing = doing.into();
+    move |source| BrowserError::Command { doing, source }
+}
+
+/// How to get a browser.
+#[derive(Debug, Clone)]
+pub struct BrowserOptions {
+    /// chromedriver binary; `None` searches PATH and the usual places.
+    pub chromedriver: Option<PathBuf>,
+    /// Chromium binary; `None` lets chromedriver find Chrome/Chromium itself, after the Debian paths.
+    pub chromium: Option<PathBuf>,
+    /// Use an existing WebDriver endpoint (e.g. a Selenium Grid) instead of starting chromedriver.
+    pub webdriver_url: Option<String>,
+    pub headless: bool,
+    /// CSS pixels of the page viewport (not the window).
+    pub viewport: (u32, u32),
+}
+
+impl Default for BrowserOptions {
+    fn default() -> Self {
+        BrowserOptions {
+            chromedriver: None,
+            chromium: None,
+            webdriver_url: None,
+            headless: true,
+            viewport: DEFAULT_VIEWPORT,
+        }
+    }
+}
+
+/// How long the two start-up phases took, for the benchmark and the log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaunchTiming {
+    pub driver_ms: u64,
+    pub session_ms: u64,
+}
+
+/// A live browser session, and the chromedriver behind it when we started one.
+pub struct Browser {
+    client: Client,
+    driver: Option<Chromedriver>,
+    /// Holds the profile folder; removed when the browser is closed.
+    _profile: tempfile::TempDir,
+    pub timing: LaunchTiming,
+    /// Whether chromedriver's CDP endpoint works (fast JPEG capture).
+    pub cdp: bool,
+}
+
+impl Browser {
+    /// Starts chromedriver (unless a WebDriver URL is given) and a browser session sized to
+    /// `opts.viewport`.
+    #[instrument(skip_all)]
+    pub async fn launch(opts: &BrowserOptions) -> Result<Browser, BrowserError> {
+        let profile_root = std::env::temp_dir().join("geoagent-profiles");
+        std::fs::create_dir_all(&profile_root).map_err(BrowserError::Profile)?;
+        let profile = tempfile::Builder::new()
+            .prefix("profile-")
+            .tempdir_in(&profile_root)
+            .map_err(BrowserError::Profile)?;
+
+        let t0 = Instant::now();
+        let (driver, url) = match &opts.webdriver_url {
+            Some(url) => (None, url.clone()),
+            None => {
+                let path = driver::locate(opts.chromedriver.as_deref())?;
+                let d = Chromedriver::start(&path).await?;
+                let url = d.url().to_string();
+                (Some(d), url)
+            }
+        };
+        let driver_ms = t0.elapsed().as_millis() as u64;
+
+        let t1 = Instant::now();
+        let caps = capabilities(opts, &profile.path().display().to_string());
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut builder = ClientBuilder::new(connector);
+        builder.capabilities(caps);
+        let connect = builder.connect(&url);
+        let client = match tokio::time::timeout(SESSION_START_TIMEOUT, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                stop_driver(driver).await;
+                return Err(BrowserError::Session {
+                    url,
+                    detail: e.to_string(),
+                });
+            }
+            Err(_) => {
+                stop_driver(driver).await;
+                return Err(BrowserError::Session {
+                    url,
+                    detail: format!("no session after {SESSION_START_TIMEOUT:?}"),
+                });
+            }
+        };
+        let session_ms = t1.elapsed().as_millis() as u64;
+        let mut browser = Browser {
+            client,
+            driver,
+            _profile: profile,
+            timing: LaunchTiming {
+                driver_ms,
+                session_ms,
+            },
+            cdp: false,
+        };
+        if let Err(e) = browser.fit_viewport(opts.viewport).await {
+            browser.close().await;
+            return Err(e);
+        }
+        browser.cdp = browser.probe_cdp().await;
+        debug!(?browser.timing, cdp = browser.cdp, "browser ready");
+        Ok(browser)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Resizes the window so the page's viewport is exactly `(w, h)` CSS pixels: headless
+    /// Chromium's viewport is shorter than its window by a version-dependent amount.
+    async fn fit_viewport(&self, (w, h): (u32, u32)) -> Result<(), BrowserError> {
+        for _ in 0..3 {
+            let inner = self
+                .client
+                .execute("return [window.innerWidth, window.innerHeight];", vec![])
+                .await
+                .map_err(cmd("reading the viewport size"))?;
+            let iw = inner[0].as_f64().unwrap_or(0.0) as i64;
+            let ih = inner[1].as_f64().unwrap_or(0.0) as i64;
+            if iw == i64::from(w) && ih == i64::from(h) {
+                return Ok(());
+            }
+            let (ww, wh) = self
+                .client
+                .get_window_size()
+                .await
+                .map_err(cmd("reading the window size"))?;
+            let nw = (ww as i64 + i64::from(w) - iw).max(1) as u32;
+            let nh = (wh as i64 + i64::from(h) - ih).max(1) as u32;
+            self.client
+                .set_window_size(nw, nh)
+                .await
+                .map_err(cmd("resizing the window"))?;
+        }
+        warn!(
+            w,
+            h, "viewport could not be sized exactly; captures keep the page's size"
+        );
+        Ok(())
+    }
+
+    async fn probe_cdp(&self) -> bool {
+        let probe = cdp::CdpCommand {
+            cmd: "Browser.getVersion",
+            params: json!({}),
+        };
+        matches!(self.client.issue_cmd(probe).await, Ok(Value::Object(_)))
+    }
+
+    /// Ends the session and stops chromedriver; never fails (errors are logged), so it is safe on
+    /// every exit path.
+    pub async fn close(self) {
+        let Browser { client, driver, .. } = self;
+        match tokio::time::timeout(SESSION_CLOSE_TIMEOUT, client.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "closing the browser session failed"),
+            Err(_) => warn!("closing the browser session timed out"),
+        }
+        stop_driver(driver).await;
+    }
+}
+
+async fn stop_driver(driver: Option<Chromedriver>) {
+    if let Some(d) = driver {
+        d.stop().await;
+    }
+}
+
+/// The flags that worked on this machine (DESIGN.md): headless-new, no sandbox (root in CI), no
+/// GPU (SwiftShader still gives WebGL), and no background networking (the sandbox refuses it).
+fn capabilities(opts: &BrowserOptions, profile: &str) -> serde_json::Map<String, Value> {
+    let (w, h) = opts.viewport;
+    let mut args = vec![
+        "--no-sandbox".to_string(),
+        "--disable-gpu".into(),
+        "--enable-unsafe-swiftshader".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--no-default-browser-check".into(),
+        "--hide-scrollbars".into(),
+        "--force-device-scale-factor=1".into(),
+        format!("--window-size={w},{}", h + 143),
+        format!("--user-data-dir={profile}"),
+    ];
+    if opts.headless {
+        args.insert(0, "--headless=new".into());
+    }
+    let mut chrome = json!({ "args": args });
+    let binary = opts.chromium.clone().or_else(|| {
+        CHROMIUM_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    });
+    if let Some(b) = binary {
+        chrome["binary"] = Value::String(b.display().to_string());
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert("goog:chromeOptions".into(), chrome);
+    caps
+}

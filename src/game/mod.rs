@@ -153,8 +153,8 @@ mod tests {
 
     #[test]
     fn score_matches_formula_on_world() {
-        // 5000·exp(-1000/1491.6862) = 2557.4
-        assert_eq!(score(1000.0, WORLD_SIZE_KM), 2557);
+        // 5000·exp(-1000/1491.6862) = 2557.56
+        assert_eq!(score(1000.0, WORLD_SIZE_KM), 2558);
         assert_eq!(score(100.0, WORLD_SIZE_KM), 4676);
         assert_eq!(score(5000.0, WORLD_SIZE_KM), 175);
         // antipodes: ~20015 km scores almost nothing.

@@ -1,0 +1,163 @@
+//! The chromedriver process: found, started on a free loopback port, waited for, and always
+//! stopped together with every browser it launched.
+//!
+//! chromedriver runs in its own process group. Killing chromedriver alone while a session is open
+//! leaves Chromium orphaned (measured here), so stopping signals the whole group.
+
+use super::BrowserError;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// chromedriver is normally ready in under 0.1 s; a loaded CI machine gets plenty of slack.
+pub const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often to ask `/status` while waiting; cheap on loopback.
+pub const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How long a graceful stop may take before the process group is killed.
+pub const DRIVER_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Where to look for chromedriver when no path is configured.
+const DRIVER_NAMES: &[&str] = &["chromedriver"];
+const DRIVER_FALLBACK_PATHS: &[&str] = &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
+
+/// Finds chromedriver: the configured path if any, else `PATH`, else the Debian locations.
+pub fn locate(configured: Option<&Path>) -> Result<PathBuf, BrowserError> {
+    if let Some(p) = configured {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(BrowserError::DriverNotFound {
+                looked: p.display().to_string(),
+            })
+        };
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path_var) {
+        for name in DRIVER_NAMES {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    DRIVER_FALLBACK_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| BrowserError::DriverNotFound {
+            looked: format!("PATH, {}", DRIVER_FALLBACK_PATHS.join(", ")),
+        })
+}
+
+/// A running chromedriver.
+#[derive(Debug)]
+pub struct Chromedriver {
+    child: Option<Child>,
+    pgid: Option<i32>,
+    url: String,
+}
+
+impl Chromedriver {
+    /// Starts `binary` on a free port of 127.0.0.1 and waits until it answers `/status` ready.
+    pub async fn start(binary: &Path) -> Result<Chromedriver, BrowserError> {
+        let port = free_port()?;
+        let mut cmd = Command::new(binary);
+        cmd.arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = cmd.spawn().map_err(|source| BrowserError::DriverSpawn {
+            path: binary.display().to_string(),
+            source,
+        })?;
+        let pgid = child.id().map(|id| id as i32);
+        let driver = Chromedriver {
+            child: Some(child),
+            pgid,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        driver.wait_ready().await?;
+        Ok(driver)
+    }
+
+    /// The WebDriver endpoint, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn wait_ready(&self) -> Result<(), BrowserError> {
+        let client = reqwest::Client::builder()
+            .timeout(DRIVER_POLL_INTERVAL * 10)
+            .build()
+            .map_err(|e| BrowserError::DriverNotReady {
+                url: self.url.clone(),
+                detail: e.to_string(),
+            })?;
+        let status = format!("{}/status", self.url);
+        let start = Instant::now();
+        let mut last = String::from("no answer");
+        while start.elapsed() < DRIVER_READY_TIMEOUT {
+            match client.get(&status).send().await {
+                Ok(resp) => match resp.json::<serde_json::Value>().await {
+                    Ok(v) if v["value"]["ready"].as_bool() == Some(true) => return Ok(()),
+                    Ok(v) => last = format!("not ready: {v}"),
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(DRIVER_POLL_INTERVAL).await;
+        }
+        Err(BrowserError::DriverNotReady {
+            url: self.url.clone(),
+            detail: format!("after {DRIVER_READY_TIMEOUT:?}: {last}"),
+        })
+    }
+
+    /// Stops chromedriver and everything in its process group (the browsers it started).
+    pub async fn stop(mut self) {
+        self.terminate();
+        if let Some(mut child) = self.child.take() {
+            if tokio::time::timeout(DRIVER_STOP_GRACE, child.wait())
+                .await
+                .is_err()
+            {
+                kill_group(self.pgid, libc::SIGKILL);
+                let _ = child.wait().await;
+            }
+        }
+    }
+
+    fn terminate(&self) {
+        kill_group(self.pgid, libc::SIGTERM);
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            // Drop cannot wait; SIGKILL the group so no Chromium outlives us.
+            kill_group(self.pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn kill_group(pgid: Option<i32>, signal: i32) {
+    if let Some(pgid) = pgid.filter(|p| *p > 1) {
+        // SAFETY: kill(2) with a negative pid signals a process group we created; no memory is
+        // shared with the callee.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Asks the OS for a free port on loopback. There is a small window before chromedriver binds
+/// it; a clash shows up as `DriverNotReady` and the caller can retry.
+fn free_port() -> Result<u16, BrowserError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(BrowserError::Port)?;
+    Ok(listener.local_addr().map_err(BrowserError::Port)?.port())
+}

@@ -1,0 +1,655 @@
+//! The local game's page as an [`Environment`]: capture views by turning the panorama with real
+//! pointer drags, place the guess by clicking the map, press Guess, read the result.
+//!
+//! Everything goes through trusted input events (WebDriver actions) and what the page shows; the
+//! controller never calls a page function to move the view or set the guess.
+
+use super::cdp::CdpCommand;
+use super::selectors as sel;
+use super::{cmd, Browser, BrowserError};
+use crate::environment::{Environment, GuessTiming, Observation, View};
+use crate::game::RoundResult;
+use crate::geo::{Bounds, LatLon};
+use base64::Engine;
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+};
+use fantoccini::elements::Element;
+use fantoccini::Locator;
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+use tracing::{debug, instrument};
+
+/// Loading a round: the server paints or reads the panorama (~0.1–0.5 s), the page uploads a
+/// 2048×1024 texture to SwiftShader. Generous because CI machines are slow.
+pub const ROUND_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A turn of the view is one frame; a few hundred ms covers a busy machine.
+pub const VIEW_SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The guess goes to the local server and back.
+pub const RESULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Poll interval for page conditions; one poll is a ~3–5 ms WebDriver round trip.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// The guess marker must land this close to the reasoner's point. 0.5 km costs at most 0.03% of
+/// the points on the world map and needs ~8 map zoom steps from the whole-world view.
+pub const GUESS_PRECISION_KM: f64 = 0.5;
+/// Bound on zoom-and-click refinements when placing the marker.
+pub const MAX_PLACEMENT_PASSES: usize = 3;
+/// Longest single drag as a share of the canvas width, so the pointer stays inside the page.
+const MAX_DRAG_SHARE: f64 = 0.8;
+/// The view's heading must be this close to the target before capturing (degrees).
+const HEADING_TOLERANCE_DEG: f64 = 0.75;
+/// The page zooms by this factor per `+` key.
+const PANO_ZOOM_FACTOR: f64 = 1.5;
+/// Km per degree of latitude.
+const KM_PER_DEG: f64 = 111.32;
+
+/// What to capture each round.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Headings per round, evenly spread from 0° (north).
+    pub headings: usize,
+    /// Zoom steps for one extra zoomed-in view at heading 0; 0 = no zoomed view.
+    pub zoom_steps: u32,
+    /// JPEG quality of captured views (1–100).
+    pub jpeg_quality: u8,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            headings: 4,
+            zoom_steps: 0,
+            jpeg_quality: 85,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct PanoState {
+    ready: bool,
+    heading: Option<f64>,
+    fov: Option<f64>,
+    pitch: Option<f64>,
+    frame: Option<f64>,
+    src: Option<String>,
+    rect: Option<Rect>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct MapState {
+    view: Option<String>,
+    marker: Option<String>,
+    rect: Option<Rect>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ResultState {
+    round: Option<f64>,
+    points: Option<f64>,
+    distance_km: Option<f64>,
+    truth_lat: Option<f64>,
+    truth_lon: Option<f64>,
+    guess_lat: Option<f64>,
+    guess_lon: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct PageState {
+    state: String,
+    error: Option<String>,
+    round: Option<f64>,
+    rounds: Option<f64>,
+    pano: Option<PanoState>,
+    map: Option<MapState>,
+    result: Option<ResultState>,
+}
+
+/// One game of the local game in a browser tab.
+pub struct LocalGame {
+    browser: Browser,
+    capture: CaptureOptions,
+    /// The round last observed (1-based), 0 before the first.
+    round: usize,
+    /// The pano shown when we last observed, to tell a new round from the old one.
+    last_pano: Option<String>,
+    map_view: Bounds,
+    map_name: String,
+}
+
+impl LocalGame {
+    /// Opens `game_url` (the local game with `?seed=...`) and waits for the first round.
+    #[instrument(skip(browser, capture))]
+    pub async fn open(
+        browser: Browser,
+        game_url: &str,
+        map_name: &str,
+        map_view: Bounds,
+        capture: CaptureOptions,
+    ) -> Result<LocalGame, (Browser, BrowserError)> {
+        if let Err(e) = browser.client().goto(game_url).await {
+            return Err((browser, cmd(format!("opening {game_url}"))(e)));
+        }
+        Ok(LocalGame {
+            browser,
+            capture,
+            round: 0,
+            last_pano: None,
+            map_view,
+            map_name: map_name.to_string(),
+        })
+    }
+
+    /// Hands the browser back (to close it or play another game).
+    pub fn into_browser(self) -> Browser {
+        self.browser
+    }
+
+    async fn state(&self) -> Result<PageState, BrowserError> {
+        let v = self
+            .browser
+            .client()
+            .execute(sel::READ_STATE_JS, vec![])
+            .await
+            .map_err(cmd("reading the page state"))?;
+        serde_json::from_value(v).map_err(|e| BrowserError::Contract(format!("page state: {e}")))
+    }
+
+    /// Polls the page until `done` holds, failing on the page's error state or the deadline.
+    async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&PageState) -> bool,
+    ) -> Result<PageState, BrowserError> {
+        let start = Instant::now();
+        loop {
+            let st = self.state().await?;
+            if st.state == sel::STATE_ERROR {
+                return Err(BrowserError::Page(
+                    st.error.unwrap_or_else(|| "unknown error".into()),
+                ));
+            }
+            if done(&st) {
+                return Ok(st);
+            }
+            if start.elapsed() >= timeout {
+                return Err(BrowserError::Timeout {
+                    what: format!("{what} (page state '{}')", st.state),
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    async fn find(&self, css: &str) -> Result<Element, BrowserError> {
+        self.browser
+            .client()
+            .find(Locator::Css(css))
+            .await
+            .map_err(cmd(format!("finding {css}")))
+    }
+
+    /// Moves to the next round if the page shows a result, then waits for a loaded panorama.
+    async fn ready_round(&mut self) -> Result<PageState, BrowserError> {
+        let st = self.state().await?;
+        if st.state == sel::STATE_RESULT {
+            self.find(sel::NEXT_BUTTON)
+                .await?
+                .click()
+                .await
+                .map_err(cmd("pressing Next"))?;
+        } else if st.state == sel::STATE_FINISHED {
+            return Err(BrowserError::Contract(
+                "the game is finished; no round left to observe".into(),
+            ));
+        }
+        let last = self.last_pano.clone();
+        let want = self.round + 1;
+        self.wait_for("the round's panorama", ROUND_READY_TIMEOUT, |s| {
+            s.state == sel::STATE_GUESSING
+                && s.round.map(|r| r as usize) == Some(want)
+                && s.pano
+                    .as_ref()
+                    .is_some_and(|p| p.ready && p.src.is_some() && p.src != last)
+        })
+        .await
+    }
+
+    /// Turns the view to `target` heading with pointer drags (grab semantics) and waits for the
+    /// frame that shows it.
+    async fn turn_to(
+        &self,
+        pano_el: &Element,
+        st: &PanoState,
+        target: f64,
+    ) -> Result<PanoState, BrowserError> {
+        let (heading, fov, rect) = pano_geometry(st)?;
+        let delta = shortest_turn(heading, target);
+        if delta.abs() < HEADING_TOLERANCE_DEG {
+            return Ok(st.clone());
+        }
+        // Dragging right by dx turns the heading by -dx·fov/width.
+        let total_dx = -delta * rect.w / fov;
+        let mut actions = MouseActions::new("mouse".into());
+        for chunk in drag_chunks(total_dx, rect.w * MAX_DRAG_SHARE) {
+            actions = actions
+                .then(PointerAction::MoveToElement {
+                    element: pano_el.clone(),
+                    duration: None,
+                    x: (-chunk / 2.0).round(),
+                    y: 0.0,
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::MoveToElement {
+                    element: pano_el.clone(),
+                    duration: None,
+                    x: (chunk / 2.0).round(),
+                    y: 0.0,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                });
+        }
+        self.browser
+            .client()
+            .perform_actions(actions)
+            .await
+            .map_err(cmd("dragging the panorama"))?;
+        let frame = st.frame;
+        let page = self
+            .wait_for("the view to turn", VIEW_SETTLE_TIMEOUT, |s| {
+                s.pano.as_ref().is_some_and(|p| {
+                    p.frame != frame
+                        && p.heading
+                            .is_some_and(|h| shortest_turn(h, target).abs() < HEADING_TOLERANCE_DEG)
+                })
+            })
+            .await?;
+        page.pano
+            .ok_or_else(|| BrowserError::Contract("panorama disappeared".into()))
+    }
+
+    async fn zoom_in(&self, st: &PanoState, steps: u32) -> Result<PanoState, BrowserError> {
+        let mut keys = KeyActions::new("keyboard".into());
+        for _ in 0..steps {
+            keys = keys
+                .then(KeyAction::Down { value: '+' })
+                .then(KeyAction::Up { value: '+' });
+        }
+        self.browser
+            .client()
+            .perform_actions(keys)
+            .await
+            .map_err(cmd("zooming the panorama"))?;
+        let before = st.fov.unwrap_or(90.0);
+        let want = before / PANO_ZOOM_FACTOR.powi(steps as i32);
+        let page = self
+            .wait_for("the view to zoom", VIEW_SETTLE_TIMEOUT, |s| {
+                s.pano
+                    .as_ref()
+                    .and_then(|p| p.fov)
+                    .is_some_and(|f| f < before && (f - want).abs() < 1.0 || f <= want)
+            })
+            .await?;
+        page.pano
+            .ok_or_else(|| BrowserError::Contract("panorama disappeared".into()))
+    }
+
+    async fn capture(&self, st: &PanoState) -> Result<View, BrowserError> {
+        let (heading, fov, r) = pano_geometry(st)?;
+        let jpeg = if self.browser.cdp {
+            let v = self
+                .browser
+                .client()
+                .issue_cmd(CdpCommand::capture_jpeg(
+                    r.x,
+                    r.y,
+                    r.w,
+                    r.h,
+                    self.capture.jpeg_quality,
+                ))
+                .await
+                .map_err(cmd("capturing the view (CDP)"))?;
+            let data = v["data"]
+                .as_str()
+                .ok_or_else(|| BrowserError::Capture(format!("CDP answer without data: {v}")))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| BrowserError::Capture(format!("CDP data is not base64: {e}")))?
+        } else {
+            let png = self
+                .find(sel::PANO)
+                .await?
+                .screenshot()
+                .await
+                .map_err(cmd("capturing the view (WebDriver screenshot)"))?;
+            png_to_jpeg(&png, self.capture.jpeg_quality)?
+        };
+        Ok(View {
+            heading,
+            pitch: st.pitch.unwrap_or(0.0),
+            fov,
+            width: r.w.round() as u32,
+            height: r.h.round() as u32,
+            jpeg,
+        })
+    }
+
+    /// Clicks the map at the pixel for `at`, zooming in around the marker until a map pixel is
+    /// finer than [`GUESS_PRECISION_KM`]. Returns where the page put the marker.
+    async fn place_marker(&self, at: LatLon) -> Result<LatLon, BrowserError> {
+        let map_el = self.find(sel::MAP).await?;
+        let zoom_el = self.find(sel::MAP_ZOOM_IN).await?;
+        let mut st = self.state().await?;
+        for pass in 0..MAX_PLACEMENT_PASSES {
+            let (view, rect) = map_geometry(&st)?;
+            let (px, py) = pixel_for(&view, &rect, at);
+            let deg_per_px = (view.east - view.west) / rect.w;
+            let km_per_px = deg_per_px * KM_PER_DEG;
+            let zooms = zoom_steps_needed(km_per_px);
+            let mut actions = MouseActions::new("mouse".into())
+                .then(PointerAction::MoveToElement {
+                    element: map_el.clone(),
+                    duration: None,
+                    x: (px - rect.w / 2.0).round(),
+                    y: (py - rect.h / 2.0).round(),
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                });
+            for _ in 0..zooms {
+                actions = actions
+                    .then(PointerAction::MoveToElement {
+                        element: zoom_el.clone(),
+                        duration: None,
+                        x: 0.0,
+                        y: 0.0,
+                    })
+                    .then(PointerAction::Down {
+                        button: MOUSE_BUTTON_LEFT,
+                    })
+                    .then(PointerAction::Up {
+                        button: MOUSE_BUTTON_LEFT,
+                    });
+            }
+            self.browser
+                .client()
+                .perform_actions(actions)
+                .await
+                .map_err(cmd("clicking the map"))?;
+            st = self.state().await?;
+            let marker = parse_marker(&st)?;
+            debug!(pass, zooms, km_per_px, ?marker, "placed marker");
+            if zooms == 0 {
+                if marker.distance_km(&at) <= GUESS_PRECISION_KM * 1.5 {
+                    return Ok(marker);
+                }
+                if pass + 1 == MAX_PLACEMENT_PASSES {
+                    return Ok(marker);
+                }
+            }
+        }
+        parse_marker(&st)
+    }
+}
+
+#[async_trait::async_trait]
+impl Environment for LocalGame {
+    type Error = BrowserError;
+
+    #[instrument(skip(self), fields(round = self.round + 1))]
+    async fn observe(&mut self) -> Result<Observation, BrowserError> {
+        let t0 = Instant::now();
+        let page = self.ready_round().await?;
+        let rounds = page.rounds.unwrap_or(0.0) as usize;
+        let mut pano = page
+            .pano
+            .ok_or_else(|| BrowserError::Contract("no panorama on the page".into()))?;
+        let pano_el = self.find(sel::PANO).await?;
+        let k = self.capture.headings.max(1);
+        let mut views = Vec::with_capacity(k + 1);
+        for i in 0..k {
+            let target = 360.0 * i as f64 / k as f64;
+            pano = self.turn_to(&pano_el, &pano, target).await?;
+            views.push(self.capture(&pano).await?);
+        }
+        if self.capture.zoom_steps > 0 {
+            pano = self.turn_to(&pano_el, &pano, 0.0).await?;
+            pano = self.zoom_in(&pano, self.capture.zoom_steps).await?;
+            views.push(self.capture(&pano).await?);
+        }
+        self.round += 1;
+        self.last_pano = pano.src.clone();
+        Ok(Observation {
+            round: self.round,
+            rounds,
+            views,
+            map_view: self.map_view,
+            map_name: self.map_name.clone(),
+            capture_ms: t0.elapsed().as_millis() as u64,
+        })
+    }
+
+    #[instrument(skip(self), fields(round = self.round))]
+    async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), BrowserError> {
+        let t0 = Instant::now();
+        self.place_marker(at).await?;
+        self.find(sel::GUESS_BUTTON)
+            .await?
+            .click()
+            .await
+            .map_err(cmd("pressing Guess"))?;
+        let round = self.round;
+        let st = self
+            .wait_for("the round result", RESULT_TIMEOUT, |s| {
+                s.state == sel::STATE_RESULT
+                    && s.result.as_ref().is_some_and(|r| {
+                        r.round.map(|n| n as usize) == Some(round) && r.points.is_some()
+                    })
+            })
+            .await?;
+        let r = st
+            .result
+            .ok_or_else(|| BrowserError::Contract("result panel vanished".into()))?;
+        let coord = |lat: Option<f64>, lon: Option<f64>, what: &str| {
+            lat.zip(lon)
+                .and_then(|(a, o)| LatLon::new(a, o).ok())
+                .ok_or_else(|| BrowserError::Contract(format!("result without a valid {what}")))
+        };
+        let result = RoundResult {
+            round,
+            guess: coord(r.guess_lat, r.guess_lon, "guess")?,
+            truth: coord(r.truth_lat, r.truth_lon, "truth")?,
+            distance_km: r
+                .distance_km
+                .ok_or_else(|| BrowserError::Contract("result without distance".into()))?,
+            points: r.points.unwrap_or(0.0) as u32,
+            place: None,
+            country: None,
+        };
+        Ok((
+            result,
+            GuessTiming {
+                guess_ms: t0.elapsed().as_millis() as u64,
+            },
+        ))
+    }
+}
+
+fn pano_geometry(st: &PanoState) -> Result<(f64, f64, Rect), BrowserError> {
+    match (st.heading, st.fov, st.rect) {
+        (Some(h), Some(f), Some(r)) if f > 0.0 && r.w > 0.0 && r.h > 0.0 => Ok((h, f, r)),
+        _ => Err(BrowserError::Contract(format!(
+            "panorama without heading/fov/size: {st:?}"
+        ))),
+    }
+}
+
+fn map_geometry(st: &PageState) -> Result<(Bounds, Rect), BrowserError> {
+    let m = st
+        .map
+        .as_ref()
+        .ok_or_else(|| BrowserError::Contract("no #map on the page".into()))?;
+    let rect = m
+        .rect
+        .filter(|r| r.w > 0.0 && r.h > 0.0)
+        .ok_or_else(|| BrowserError::Contract("#map has no size".into()))?;
+    let view = m.view.as_deref().and_then(parse_view).ok_or_else(|| {
+        BrowserError::Contract(format!("#map data-view unreadable: {:?}", m.view))
+    })?;
+    Ok((view, rect))
+}
+
+fn parse_marker(st: &PageState) -> Result<LatLon, BrowserError> {
+    let raw = st.map.as_ref().and_then(|m| m.marker.clone());
+    raw.as_deref()
+        .and_then(|s| {
+            let (a, b) = s.split_once(',')?;
+            LatLon::new(a.trim().parse().ok()?, b.trim().parse().ok()?).ok()
+        })
+        .ok_or_else(|| BrowserError::Contract(format!("#map data-marker unreadable: {raw:?}")))
+}
+
+/// `"west,south,east,north"`.
+fn parse_view(s: &str) -> Option<Bounds> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    match v[..] {
+        [west, south, east, north] if east > west && north > south => Some(Bounds {
+            south,
+            west,
+            north,
+            east,
+        }),
+        _ => None,
+    }
+}
+
+/// The pixel of `at` in the map element (plate carrée: linear in both axes), clamped inside it.
+fn pixel_for(view: &Bounds, rect: &Rect, at: LatLon) -> (f64, f64) {
+    let fx = (at.lon - view.west) / (view.east - view.west);
+    let fy = (view.north - at.lat) / (view.north - view.south);
+    // Half a pixel of margin so a point on the very edge still clicks inside the element.
+    let px = (fx * rect.w).clamp(0.5, rect.w - 0.5);
+    let py = (fy * rect.h).clamp(0.5, rect.h - 0.5);
+    (px, py)
+}
+
+/// Zoom doublings needed before a map pixel is finer than [`GUESS_PRECISION_KM`].
+fn zoom_steps_needed(km_per_px: f64) -> u32 {
+    if km_per_px <= GUESS_PRECISION_KM {
+        0
+    } else {
+        (km_per_px / GUESS_PRECISION_KM).log2().ceil() as u32
+    }
+}
+
+/// The signed turn (degrees, in (-180, 180]) from `from` to `to`.
+fn shortest_turn(from: f64, to: f64) -> f64 {
+    let d = (to - from).rem_euclid(360.0);
+    if d > 180.0 {
+        d - 360.0
+    } else {
+        d
+    }
+}
+
+/// Splits a drag of `total` px into equal pieces no longer than `max` px.
+fn drag_chunks(total: f64, max: f64) -> Vec<f64> {
+    let n = (total.abs() / max.max(1.0)).ceil().max(1.0) as usize;
+    vec![total / n as f64; n]
+}
+
+fn png_to_jpeg(png: &[u8], quality: u8) -> Result<Vec<u8>, BrowserError> {
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .map_err(|e| BrowserError::Capture(format!("screenshot is not a PNG: {e}")))?;
+    // The JPEG encoder rejects RGBA.
+    let rgb = img.to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(&rgb)
+        .map_err(|e| BrowserError::Capture(format!("JPEG encoding failed: {e}")))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortest_turn_wraps() {
+        assert_eq!(shortest_turn(0.0, 90.0), 90.0);
+        assert_eq!(shortest_turn(350.0, 10.0), 20.0);
+        assert_eq!(shortest_turn(10.0, 350.0), -20.0);
+        assert_eq!(shortest_turn(0.0, 180.0), 180.0);
+        assert_eq!(shortest_turn(270.0, 0.0), 90.0);
+    }
+
+    #[test]
+    fn drags_are_split_evenly_within_the_limit() {
+        assert_eq!(drag_chunks(-800.0, 640.0), vec![-400.0, -400.0]);
+        assert_eq!(drag_chunks(100.0, 640.0), vec![100.0]);
+        assert_eq!(drag_chunks(0.0, 640.0), vec![0.0]);
+    }
+
+    #[test]
+    fn pixel_mapping_is_linear_and_clamped() {
+        let rect = Rect {
+            x: 0.0,
+            y: 0.0,
+            w: 360.0,
+            h: 180.0,
+        };
+        let (x, y) = pixel_for(&Bounds::WORLD, &rect, LatLon::new(0.0, 0.0).unwrap());
+        assert_eq!((x, y), (180.0, 90.0));
+        let (x, y) = pixel_for(&Bounds::WORLD, &rect, LatLon::new(45.0, -90.0).unwrap());
+        assert_eq!((x, y), (90.0, 45.0));
+        let (x, y) = pixel_for(&Bounds::WORLD, &rect, LatLon::new(-90.0, 180.0).unwrap());
+        assert_eq!((x, y), (359.5, 179.5));
+    }
+
+    #[test]
+    fn zoom_steps_reach_the_precision() {
+        assert_eq!(zoom_steps_needed(0.4), 0);
+        assert_eq!(zoom_steps_needed(1.0), 1);
+        // Whole world in 450 px: 0.8°/px ≈ 89 km/px → 2^8 = 256 > 178.
+        let steps = zoom_steps_needed(360.0 / 450.0 * KM_PER_DEG);
+        assert_eq!(steps, 8);
+    }
+
+    #[test]
+    fn parses_view_strings() {
+        assert_eq!(parse_view("-180,-90,180,90"), Some(Bounds::WORLD));
+        assert_eq!(parse_view("1,2,3"), None);
+        assert_eq!(parse_view("10,0,5,1"), None);
+        assert_eq!(parse_view("a,b,c,d"), None);
+    }
+
+    #[test]
+    fn png_fallback_makes_rgb_jpeg() {
+        let img = image::RgbaImage::from_pixel(8, 4, image::Rgba([10, 20, 30, 255]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let jpeg = png_to_jpeg(&png, 80).unwrap();
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let back = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!((back.width(), back.height()), (8, 4));
+    }
+}
