@@ -1,1 +1,274 @@
-//! cli (stub).
+//! The command line: flags are parsed by clap, turned into config overrides, merged with the
+//! other layers once ([`Settings::load`]), and each command runs on the validated settings.
+
+use crate::agent::baseline::{baseline_point, BaselineReasoner};
+use crate::agent::prompt::PromptSet;
+use crate::agent::reasoner::{LvlmReasoner, ReasonerOptions};
+use crate::agent::Reasoner;
+use crate::browser::local_game::CaptureOptions;
+use crate::browser::BrowserOptions;
+use crate::config::Settings;
+use crate::game::{pack, server, Map};
+use crate::lvlm::openai::{OpenAiClient, OpenAiConfig};
+use crate::lvlm::retry::RetryPolicy;
+use crate::session::{self, MatchPlan};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "geoagent", version, about = "Plays GeoGuessr-style games with vision-language models and measures them against people")]
+pub struct Cli {
+    /// Config file (default: ./geoagent.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play a match in headless Chromium against the local game and print the score table.
+    Play(PlayArgs),
+    /// Host the local game for people to play in their own browser.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// Rounds to play.
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Challenge seed (same seed, same rounds); random when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Map id: "world" (built in) or a pack under game.maps_dir.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// Model, e.g. gpt-4o or openai:gpt-4o. Without one the baseline reasoner plays.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// OpenAI-compatible API base URL (vLLM, llama.cpp, Ollama's /v1, ...).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Views captured per round, evenly spread from north.
+    #[arg(long)]
+    pub headings: Option<usize>,
+    /// Add one zoomed-in view (this many 1.5x zoom steps); 0 = none.
+    #[arg(long)]
+    pub zoom_steps: Option<u32>,
+    /// Prompt set in agent_prompts/: cot or direct.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Folder holding prompt templates.
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    #[arg(long, value_name = "PATH")]
+    pub chromedriver: Option<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    pub chromium: Option<PathBuf>,
+    /// Use this WebDriver endpoint instead of starting chromedriver (e.g. a Selenium Grid).
+    #[arg(long, value_name = "URL")]
+    pub webdriver: Option<String>,
+    /// Show the browser window (needs a display).
+    #[arg(long)]
+    pub headed: bool,
+    /// Where session folders are written.
+    #[arg(long, value_name = "DIR")]
+    pub replay_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Map the printed challenge link uses.
+    #[arg(long)]
+    pub map: Option<String>,
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+fn push<T: ToString>(out: &mut Vec<(&'static str, String)>, key: &'static str, v: &Option<T>) {
+    if let Some(v) = v {
+        out.push((key, v.to_string()));
+    }
+}
+
+fn path(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+impl PlayArgs {
+    fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut o = vec![];
+        push(&mut o, "game.rounds", &self.rounds);
+        push(&mut o, "game.seed", &self.seed);
+        push(&mut o, "game.map", &self.map);
+        push(&mut o, "model.name", &self.model);
+        push(&mut o, "model.base_url", &self.base_url);
+        push(&mut o, "model.temperature", &self.temperature);
+        push(&mut o, "capture.headings", &self.headings);
+        push(&mut o, "capture.zoom_steps", &self.zoom_steps);
+        push(&mut o, "agent.strategy", &self.strategy);
+        push(&mut o, "agent.prompts_dir", &path(&self.prompts));
+        push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
+        push(&mut o, "browser.chromium", &path(&self.chromium));
+        push(&mut o, "browser.webdriver_url", &self.webdriver);
+        push(&mut o, "replay.dir", &path(&self.replay_dir));
+        if self.headed {
+            o.push(("browser.headless", "false".into()));
+        }
+        o
+    }
+}
+
+impl ServeArgs {
+    fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut o = vec![];
+        push(&mut o, "server.bind", &self.bind);
+        push(&mut o, "game.map", &self.map);
+        push(&mut o, "game.rounds", &self.rounds);
+        push(&mut o, "game.seed", &self.seed);
+        o
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let overrides = match &cli.command {
+        Command::Play(a) => a.overrides(),
+        Command::Serve(a) => a.overrides(),
+    };
+    let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
+    match cli.command {
+        Command::Play(_) => play(&settings).await,
+        Command::Serve(_) => serve(&settings).await,
+    }
+}
+
+fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
+    let maps: Vec<Arc<Map>> = pack::load_all(&settings.game.maps_dir)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let plain: Vec<Map> = maps.iter().map(|m| (**m).clone()).collect();
+    let chosen = pack::select(&plain, &settings.game.map)?.id.clone();
+    let map = maps
+        .iter()
+        .find(|m| m.id == chosen)
+        .cloned()
+        .context("selected map vanished")?;
+    Ok((maps, map))
+}
+
+/// The configured reasoner: an LVLM when a model is named, else the baseline (said so once).
+pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+    let Some(choice) = settings.model_choice()? else {
+        let hint = if settings.model.api_key.is_some() {
+            " (an API key is set: add --model NAME to use it)"
+        } else {
+            " (add --model NAME and set OPENAI_API_KEY to use an LVLM)"
+        };
+        eprintln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
+        return Ok(Arc::new(BaselineReasoner::for_map(map)));
+    };
+    let client = OpenAiClient::new(OpenAiConfig {
+        base_url: choice.base_url.clone(),
+        model: choice.model.clone(),
+        api_key: settings.model.api_key.clone(),
+        request_timeout: settings.request_timeout(),
+        retry: RetryPolicy {
+            max_retries: settings.model.max_retries,
+            ..RetryPolicy::default()
+        },
+        image_detail: settings.model.image_detail.clone(),
+    })?;
+    let prompts = PromptSet::load(&settings.agent.prompts_dir, &settings.agent.strategy)?;
+    let opts = ReasonerOptions {
+        max_tokens: settings.model.max_tokens,
+        temperature: settings.model.temperature,
+        round_timeout: settings.round_timeout(),
+    };
+    Ok(Arc::new(LvlmReasoner::new(
+        Arc::new(client),
+        prompts,
+        baseline_point(map),
+        opts,
+    )))
+}
+
+async fn play(settings: &Settings) -> Result<ExitCode> {
+    let (maps, map) = load_maps(settings)?;
+    let reasoner = build_reasoner(settings, &map)?;
+    let seed = settings.game.seed.unwrap_or_else(|| rand::random::<u32>().into());
+    let plan = MatchPlan {
+        maps,
+        map: map.clone(),
+        seed,
+        rounds: settings.game.rounds,
+        browser: BrowserOptions {
+            chromedriver: settings.browser.chromedriver.clone(),
+            chromium: settings.browser.chromium.clone(),
+            webdriver_url: settings.browser.webdriver_url.clone(),
+            headless: settings.browser.headless,
+            viewport: (settings.browser.viewport_width, settings.browser.viewport_height),
+        },
+        capture: CaptureOptions {
+            headings: settings.capture.headings,
+            zoom_steps: settings.capture.zoom_steps,
+            jpeg_quality: settings.capture.jpeg_quality,
+        },
+        replay_root: settings.replay.dir.clone(),
+        strategy: settings.agent.strategy.clone(),
+    };
+    eprintln!(
+        "Playing {} round(s) of {}{} with seed {seed} ({}); same rounds again: --seed {seed}",
+        plan.rounds,
+        map.name,
+        if map.synthetic { " (synthetic imagery)" } else { "" },
+        reasoner.name(),
+    );
+    let outcome = tokio::select! {
+        r = session::play(&plan, reasoner) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let report = outcome.context("the match stopped; every finished round is in the replay")?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(settings: &Settings) -> Result<ExitCode> {
+    let (maps, map) = load_maps(settings)?;
+    let listener = tokio::net::TcpListener::bind(&settings.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.bind / --bind)", settings.server.bind))?;
+    let addr = listener.local_addr()?;
+    let seed = settings.game.seed.unwrap_or_else(|| rand::random::<u32>().into());
+    println!("Local game on http://{addr}/");
+    println!(
+        "Challenge link (same rounds for everyone who opens it): http://{addr}/?seed={seed}&rounds={}&map={}",
+        settings.game.rounds, map.id
+    );
+    println!("Press Ctrl-C to stop.");
+    let state = server::AppState::new(maps);
+    server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
