@@ -147,6 +147,15 @@ impl LocalGame {
         })
     }
 
+    /// The page's current DOM as HTML, for audits.
+    pub async fn page_source(&self) -> Result<String, BrowserError> {
+        self.browser
+            .client()
+            .source()
+            .await
+            .map_err(cmd("reading the page source"))
+    }
+
     /// Hands the browser back (to close it or play another game).
     pub fn into_browser(self) -> Browser {
         self.browser
