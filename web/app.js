@@ -339,7 +339,8 @@
       if (Math.abs(b[0] - a[0]) > 180) {
         const side = a[0] > 0 ? 180 : -180;
         const bLon = b[0] + (side > 0 ? 360 : -360);
-        const t = (side - a[0]) / (bLon - a[0]);
+        // A step along the seam itself (180 → -180) crosses at its start.
+        const t = bLon === a[0] ? 0 : (side - a[0]) / (bLon - a[0]);
         const lat = a[1] + t * (b[1] - a[1]);
         cur.push([side, lat]);
         pieces.push(cur);
@@ -680,8 +681,10 @@
     guessMap.setHome(game.map.view);
     guessMap.clickable = true;
     $("#guess-button").disabled = true;
+    // Start loading first: data-ready is "false" before the state says "guessing".
+    const loaded = pano.load(g.pano);
     setState("guessing");
-    await pano.load(g.pano);
+    await loaded;
   }
 
   async function submitGuess() {

@@ -596,8 +596,12 @@ async fn asset(Path(path): Path<String>) -> Response {
 }
 
 async fn not_found(req: Request) -> Response {
-    ApiError::NotFound(format!("no route for {} {}", req.method(), req.uri().path()))
-        .into_response()
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+    .into_response()
 }
 
 fn map_info(map: &Map) -> Value {
@@ -920,7 +924,8 @@ mod tests {
         let locations = (0..n)
             .map(|i| Location {
                 id: format!("secretloc{i:02}x"),
-                pos: LatLon::new(-33.1717 + 4.1234 * i as f64, 12.3131 + 7.6543 * i as f64).unwrap(),
+                pos: LatLon::new(-33.1717 + 4.1234 * i as f64, 12.3131 + 7.6543 * i as f64)
+                    .unwrap(),
                 country: Some("QX".into()),
                 place: Some(format!("Quuxburg{i}, Zedland")),
                 imagery: imagery.clone(),
@@ -944,7 +949,9 @@ mod tests {
 
     /// A small JPEG carrying an EXIF APP1 segment with GPS-like text, as a camera would write.
     fn jpeg_with_exif(dir: &std::path::Path, w: u32, h: u32) -> PathBuf {
-        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
         let plain = encode_jpeg(&img).unwrap();
         let mut payload = b"Exif\0\0".to_vec();
         payload.extend_from_slice(b"MM\0*GPSLatitude secret 12.3456 GPSLongitude 65.4321");
@@ -989,7 +996,13 @@ mod tests {
         }
 
         async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-            let r = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+            let r = self
+                .http
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             (status, r.json().await.unwrap())
         }
@@ -1011,7 +1024,10 @@ mod tests {
             let mut out = Vec::new();
             loop {
                 let (s, v) = self
-                    .post(&format!("/api/games/{game}/guess"), json!({"lat": 0.0, "lon": 0.0}))
+                    .post(
+                        &format!("/api/games/{game}/guess"),
+                        json!({"lat": 0.0, "lon": 0.0}),
+                    )
                     .await;
                 assert_eq!(s, 200, "{v}");
                 let done = v["finished"].as_bool().unwrap();
@@ -1027,7 +1043,10 @@ mod tests {
     async fn create_game_reports_public_facts_only() {
         let f = Fixture::new().await;
         let (status, v) = f
-            .post("/api/games", json!({"seed": 7, "rounds": 3, "player": " ann "}))
+            .post(
+                "/api/games",
+                json!({"seed": 7, "rounds": 3, "player": " ann "}),
+            )
             .await;
         assert_eq!(status, 201, "{v}");
         assert_eq!(v["seed"], 7);
@@ -1057,7 +1076,10 @@ mod tests {
 
         // Seeds beyond 2^53 survive as strings.
         let (status, big) = f
-            .post("/api/games", json!({"seed": "18446744073709551615", "map": "genmap"}))
+            .post(
+                "/api/games",
+                json!({"seed": "18446744073709551615", "map": "genmap"}),
+            )
             .await;
         assert_eq!(status, 201, "{big}");
         assert_eq!(big["seed"].as_u64(), Some(u64::MAX));
@@ -1098,11 +1120,17 @@ mod tests {
     async fn guess_is_scored_with_game_score_and_recorded() {
         let f = Fixture::new().await;
         let (_, created) = f
-            .post("/api/games", json!({"seed": 3, "rounds": 2, "player": "bo"}))
+            .post(
+                "/api/games",
+                json!({"seed": 3, "rounds": 2, "player": "bo"}),
+            )
             .await;
         let id = created["game_id"].as_str().unwrap();
         let (s, v) = f
-            .post(&format!("/api/games/{id}/guess"), json!({"lat": 10.5, "lon": -20.25}))
+            .post(
+                &format!("/api/games/{id}/guess"),
+                json!({"lat": 10.5, "lon": -20.25}),
+            )
             .await;
         assert_eq!(s, 200, "{v}");
         let truth: LatLon = serde_json::from_value(v["truth"].clone()).unwrap();
@@ -1182,7 +1210,13 @@ mod tests {
             assert_eq!(s, 400, "{body}");
             assert!(v["error"].as_str().unwrap().contains(field), "{body}: {v}");
         }
-        let r = f.http.post(f.url(&guess)).body("not json").send().await.unwrap();
+        let r = f
+            .http
+            .post(f.url(&guess))
+            .body("not json")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
 
         let (s, v) = f
@@ -1228,8 +1262,11 @@ mod tests {
         let bytes = r.bytes().await.unwrap();
         assert_eq!(&bytes[..2], &[0xFF, 0xD8]);
 
-        f.post(&format!("/api/games/{a}/guess"), json!({"lat": 1.0, "lon": 1.0}))
-            .await;
+        f.post(
+            &format!("/api/games/{a}/guess"),
+            json!({"lat": 1.0, "lon": 1.0}),
+        )
+        .await;
         let r = f.http.get(f.url(&pa)).send().await.unwrap();
         assert_eq!(r.status(), 404, "a finished round's panorama is gone");
         let next = pano_of(f.get_json(&format!("/api/games/{a}")).await.1).unwrap();
@@ -1313,17 +1350,28 @@ mod tests {
     async fn nothing_before_the_guess_carries_the_answer() {
         let f = Fixture::new().await;
         f.state.enable_audit();
-        let id = f.new_game(json!({"seed": 5, "rounds": 1, "map": "genmap"})).await;
+        let id = f
+            .new_game(json!({"seed": 5, "rounds": 1, "map": "genmap"}))
+            .await;
         for path in ["/?seed=5&rounds=1&map=genmap", "/api/maps"] {
             assert_eq!(f.http.get(f.url(path)).send().await.unwrap().status(), 200);
         }
         for a in ASSETS {
-            let r = f.http.get(f.url(&format!("/assets/{}", a.path))).send().await.unwrap();
+            let r = f
+                .http
+                .get(f.url(&format!("/assets/{}", a.path)))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200, "{}", a.path);
             assert_eq!(r.headers()["content-type"], a.content_type);
         }
         let (_, g) = f.get_json(&format!("/api/games/{id}")).await;
-        f.http.get(f.url(g["pano"].as_str().unwrap())).send().await.unwrap();
+        f.http
+            .get(f.url(g["pano"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap();
 
         let map = secret_map("genmap", 3, Imagery::Generated);
         let loc = map
@@ -1360,8 +1408,11 @@ mod tests {
         assert_eq!(scan(&before), Vec::<String>::new());
 
         // The scan does find the answer once it is due, so it is looking in the right place.
-        f.post(&format!("/api/games/{id}/guess"), json!({"lat": 0.0, "lon": 0.0}))
-            .await;
+        f.post(
+            &format!("/api/games/{id}/guess"),
+            json!({"lat": 0.0, "lon": 0.0}),
+        )
+        .await;
         assert!(!scan(&f.state.audit_log()).is_empty());
     }
 
@@ -1390,6 +1441,53 @@ mod tests {
         assert!(stopped, "dropping the server stops it");
     }
 
+    /// A compass test pattern: centre column (north) red, east green, south blue, west yellow,
+    /// darker below the horizon, white lines every 10° of latitude.
+    fn compass_pattern(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let u = (f64::from(x) + 0.5) / f64::from(w);
+            let v = (f64::from(y) + 0.5) / f64::from(h);
+            let lat = 90.0 - v * 180.0;
+            if (lat / 10.0 - (lat / 10.0).round()).abs() < 0.02 {
+                return image::Rgb([255, 255, 255]);
+            }
+            let heading = (u - 0.5).rem_euclid(1.0) * 360.0;
+            let mut c = match ((heading + 45.0) / 90.0) as u32 % 4 {
+                0 => [220, 40, 40],
+                1 => [40, 180, 60],
+                2 => [40, 70, 220],
+                _ => [230, 200, 40],
+            };
+            if lat < 0.0 {
+                c = c.map(|x| x / 2);
+            }
+            image::Rgb(c)
+        })
+    }
+
+    /// Serves the built-in world and a compass-pattern map for looking at the page by hand:
+    /// `GEOAGENT_SERVE_SECS=600 cargo test --lib game::server::tests::serve_for_manual_look -- --ignored --nocapture`
+    #[tokio::test]
+    #[ignore = "serves until GEOAGENT_SERVE_SECS elapse; for looking at the page by hand"]
+    async fn serve_for_manual_look() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compass.png");
+        compass_pattern(2048, 1024).save(&path).unwrap();
+        let compass = secret_map("compass", 5, Imagery::File { path });
+        let state = AppState::new(vec![
+            Arc::new(super::super::builtin::world()),
+            Arc::new(compass),
+        ]);
+        let server = start_local(state).await.unwrap();
+        println!("SERVING {}", server.url());
+        let secs = std::env::var("GEOAGENT_SERVE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        server.shutdown().await.unwrap();
+    }
+
     #[test]
     fn live_games_are_bounded_oldest_first() {
         let map = Arc::new(secret_map("m", 2, Imagery::Generated));
@@ -1408,7 +1506,10 @@ mod tests {
         }
         assert_eq!(games.by_id.len(), MAX_LIVE_GAMES);
         assert!(!games.by_id.contains_key("g0"));
-        assert!(!games.tokens.contains_key("t0"), "evicted game's token goes too");
+        assert!(
+            !games.tokens.contains_key("t0"),
+            "evicted game's token goes too"
+        );
         assert!(games.by_id.contains_key("g1"));
         assert_eq!(games.tokens.len(), MAX_LIVE_GAMES);
     }
@@ -1432,7 +1533,9 @@ mod tests {
             cache.cell(("m".into(), i.to_string()));
         }
         assert_eq!(cache.cells.len(), MAX_CACHED_PANORAMAS);
-        assert!(!cache.cells.contains_key(&("m".to_string(), "0".to_string())));
+        assert!(!cache
+            .cells
+            .contains_key(&("m".to_string(), "0".to_string())));
     }
 
     #[test]
