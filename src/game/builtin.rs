@@ -163,6 +163,17 @@ pub const LEFT_DRIVING: &[&str] = &[
     "TT", "TV", "TZ", "UG", "VC", "VG", "VI", "WS", "ZA", "ZM", "ZW",
 ];
 
+/// Countries whose rural utility poles are mostly timber (elsewhere: concrete).
+pub const WOODEN_POLES: &[&str] = &[
+    "AU", "BW", "CA", "FI", "FR", "GB", "IE", "KE", "NA", "NO", "NZ", "SE", "TZ", "UG", "US", "ZA",
+];
+
+/// Countries whose rural roads are lined with white delineator posts.
+pub const BOLLARDS: &[&str] = &[
+    "AT", "BE", "CH", "CZ", "DE", "DK", "ES", "FI", "FR", "GB", "GR", "HR", "HU", "IE", "IT", "NL",
+    "NO", "PL", "PT", "RO", "RU", "SE", "SI", "SK",
+];
+
 /// Typical rural two-lane markings per country (every country in [`SITES`] is here).
 pub const COUNTRY_MARKINGS: &[CountryMarkings] = &[
     // Africa
@@ -432,6 +443,10 @@ pub struct SceneFacts {
     pub side: DrivingSide,
     pub markings: Markings,
     pub red_soil: bool,
+    /// Utility poles are timber rather than concrete.
+    pub wooden_poles: bool,
+    /// White roadside delineator posts line rural roads.
+    pub bollards: bool,
 }
 
 impl SceneFacts {
@@ -463,6 +478,8 @@ pub fn scene_facts(loc: &Location) -> SceneFacts {
             side: driving_side(s.country),
             markings: country_markings(s.country).unwrap_or(WHITE_WHITE),
             red_soil: s.red_soil,
+            wooden_poles: listed(WOODEN_POLES, s.country),
+            bollards: listed(BOLLARDS, s.country),
         };
     }
     let country = loc.country.as_deref().unwrap_or("");
@@ -479,7 +496,13 @@ pub fn scene_facts(loc: &Location) -> SceneFacts {
         side: driving_side(country),
         markings,
         red_soil: false,
+        wooden_poles: listed(WOODEN_POLES, country),
+        bollards: listed(BOLLARDS, country),
     }
+}
+
+fn listed(table: &[&str], country: &str) -> bool {
+    table.iter().any(|c| c.eq_ignore_ascii_case(country))
 }
 
 /// A rough climate band from latitude alone, for locations with no table entry.
