@@ -143,7 +143,9 @@ pub async fn play(plan: &MatchPlan, reasoner: Arc<dyn Reasoner>) -> Result<Match
             }
             Err(e) => Err(e.into()),
         };
-        server.shutdown().await;
+        if let Err(e) = server.shutdown().await {
+            warn!(error = %e, "local game server did not stop cleanly");
+        }
         outcome
     }
     .instrument(span)

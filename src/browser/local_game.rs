@@ -79,7 +79,6 @@ struct PanoState {
     fov: Option<f64>,
     pitch: Option<f64>,
     frame: Option<f64>,
-    src: Option<String>,
     rect: Option<Rect>,
 }
 
@@ -112,14 +111,31 @@ struct PageState {
     result: Option<ResultState>,
 }
 
+impl PageState {
+    /// A one-line description for error messages (no answer in it: only the page's own state).
+    fn summary(&self) -> String {
+        let pano = self.pano.as_ref().map(|p| {
+            format!(
+                "pano ready={} heading={:?} fov={:?} frame={:?}",
+                p.ready, p.heading, p.fov, p.frame
+            )
+        });
+        format!(
+            "state={} round={:?}/{:?} {}",
+            self.state,
+            self.round,
+            self.rounds,
+            pano.unwrap_or_else(|| "no pano".into())
+        )
+    }
+}
+
 /// One game of the local game in a browser tab.
 pub struct LocalGame {
     browser: Browser,
     capture: CaptureOptions,
     /// The round last observed (1-based), 0 before the first.
     round: usize,
-    /// The pano shown when we last observed, to tell a new round from the old one.
-    last_pano: Option<String>,
     map_view: Bounds,
     map_name: String,
 }
@@ -141,7 +157,6 @@ impl LocalGame {
             browser,
             capture,
             round: 0,
-            last_pano: None,
             map_view,
             map_name: map_name.to_string(),
         })
@@ -191,7 +206,7 @@ impl LocalGame {
             }
             if start.elapsed() >= timeout {
                 return Err(BrowserError::Timeout {
-                    what: format!("{what} (page state '{}')", st.state),
+                    what: format!("{what} (last page state: {})", st.summary()),
                     waited: timeout,
                 });
             }
@@ -221,14 +236,13 @@ impl LocalGame {
                 "the game is finished; no round left to observe".into(),
             ));
         }
-        let last = self.last_pano.clone();
+        // The page updates the round label, marks the panorama not ready and enters "guessing"
+        // in one task, so round number plus readiness identifies the new round's first frame.
         let want = self.round + 1;
         self.wait_for("the round's panorama", ROUND_READY_TIMEOUT, |s| {
             s.state == sel::STATE_GUESSING
                 && s.round.map(|r| r as usize) == Some(want)
-                && s.pano
-                    .as_ref()
-                    .is_some_and(|p| p.ready && p.src.is_some() && p.src != last)
+                && s.pano.as_ref().is_some_and(|p| p.ready)
         })
         .await
     }
@@ -442,7 +456,6 @@ impl Environment for LocalGame {
             views.push(self.capture(&pano).await?);
         }
         self.round += 1;
-        self.last_pano = pano.src.clone();
         Ok(Observation {
             round: self.round,
             rounds,

@@ -32,7 +32,7 @@ return {
   error: b.dataset.error || null,
   round: num(l, 'round'), rounds: num(l, 'rounds'),
   pano: p ? { ready: p.dataset.ready === 'true', heading: num(p, 'heading'), pitch: num(p, 'pitch'),
-              fov: num(p, 'fov'), frame: num(p, 'frame'), src: p.dataset.pano || null, rect: rect(p),
+              fov: num(p, 'fov'), frame: num(p, 'frame'), rect: rect(p),
               dpr: window.devicePixelRatio } : null,
   map: m ? { view: m.dataset.view || null, marker: m.dataset.marker || null, rect: rect(m) } : null,
   result: (r && b.dataset.state !== 'guessing') ? {
