@@ -114,6 +114,18 @@ fn hash2(x: i32, y: i32, seed: u32) -> u32 {
     h
 }
 
+/// `floor` for noise coordinates (well inside i32): `f32::floor` is a libm call on baseline
+/// x86-64, and it showed up in profiles.
+#[inline(always)]
+fn fast_floor(x: f32) -> i32 {
+    let i = x as i32;
+    if x < i as f32 {
+        i - 1
+    } else {
+        i
+    }
+}
+
 /// Uniform in [0, 1).
 #[inline(always)]
 fn unit(h: u32) -> f32 {
@@ -129,8 +141,8 @@ fn signed(h: u32) -> f32 {
 /// Smooth value noise in [0, 1).
 #[inline(always)]
 fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
-    let (xf, yf) = (x.floor(), y.floor());
-    let (xi, yi) = (xf as i32, yf as i32);
+    let (xi, yi) = (fast_floor(x), fast_floor(y));
+    let (xf, yf) = (xi as f32, yi as f32);
     let (fx, fy) = (x - xf, y - yf);
     let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
     let a = unit(hash2(xi, yi, seed));
@@ -144,6 +156,7 @@ fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
 
 /// Fractal value noise in about [0, 1); octaves finer than `footprint` (in input units per
 /// pixel) fade out instead of aliasing.
+#[inline]
 fn fbm(x: f32, y: f32, seed: u32, octaves: u32, footprint: f32) -> f32 {
     let (mut sum, mut norm, mut amp, mut freq) = (0.0, 0.0, 1.0, 1.0);
     for o in 0..octaves {
@@ -229,7 +242,7 @@ fn band(pos: f32, fp: f32, centre: f32, half: f32) -> f32 {
 #[inline(always)]
 fn dashes(pos: f32, fp: f32, on: f32, period: f32) -> f32 {
     let integral = |x: f32| {
-        let k = (x / period).floor();
+        let k = fast_floor(x / period) as f32;
         k * on + (x - k * period).min(on)
     };
     let (a, b) = (pos - fp * 0.5, pos + fp * 0.5);
@@ -561,7 +574,11 @@ impl Scene {
             asphalt,
             sun,
             cloud_cover,
-            hill_scale: rng.random_range(0.5..1.3),
+            hill_scale: if facts.climate == Climate::Alpine {
+                rng.random_range(0.9..1.4)
+            } else {
+                rng.random_range(0.5..1.3)
+            },
             hill_rough: rng.random_range(0.2..0.6),
             treeline_spiky,
             treeline_share,
@@ -572,7 +589,7 @@ impl Scene {
             road_base: if facts.surface == Surface::Paved {
                 asphalt
             } else {
-                mix(palette.soil, rgb(158, 154, 148), 0.45)
+                mix(palette.soil, rgb(135, 130, 122), 0.6)
             },
             props: Vec::new(),
         };
@@ -593,7 +610,11 @@ impl Scene {
                 height,
                 spiky,
                 openness: rng.random_range(0.0..0.45),
-                colour: if spiky { p.foliage } else { scale(p.foliage, 1.1) },
+                colour: if spiky {
+                    p.foliage
+                } else {
+                    scale(p.foliage, 1.1)
+                },
                 dark: scale(p.foliage_dark, 0.7),
             };
             let roll: f32 = rng.random_range(0.0..1.0);
@@ -1081,6 +1102,7 @@ impl Scene {
 
         // The roadside wall (forest edge or hedge) on this column's side of the road.
         let (mut wall_top, mut wall_bottom, mut wall_r, mut wall_n) = (0.0, 0.0, 0.0, 0.0);
+        let (mut wall_tree, mut wall_rel) = (0u32, 0.0f32);
         let side = usize::from(sin_h >= 0.0);
         let mut wall_kind = self.walls[side];
         if let Some(wall) = &wall_kind {
@@ -1089,23 +1111,35 @@ impl Scene {
             let n = r * cos_h;
             let clearing = value_noise(n / 45.0, side as f32 * 17.0, s ^ 0xc1ea);
             if r < MAX_WALL_DISTANCE_M && clearing > wall.openness {
-                let spacing = if wall.spiky { 3.5 } else { 6.0 };
-                let t = n / spacing;
-                let (i, f) = (t.floor() as i32, t - t.floor());
-                let shape = if wall.spiky {
-                    1.0 - (f - 0.5).abs() * 2.0
-                } else {
-                    (1.0 - ((f - 0.5) * 2.0).powi(2)).max(0.0).sqrt()
-                };
+                // Crowns: the tallest of the neighbouring trees' cones (conifers) or domes
+                // (broadleaf) at this point along the road.
+                let spacing = if wall.spiky { 2.8 } else { 5.0 };
+                let cell = fast_floor(n / spacing);
+                let (mut best, mut rel_best, mut tree_best) = (f32::MIN, 0.0, 0u32);
+                for i in cell - 1..=cell + 1 {
+                    let key = |salt: u32| unit(hash2(i, side as i32, s ^ salt));
+                    let centre = (i as f32 + 0.5 + 0.6 * (key(0x3a12) - 0.5)) * spacing;
+                    let height = wall.height * (0.75 + 0.5 * key(0x3a11));
+                    let half = spacing * (0.7 + 0.4 * key(0x3a13));
+                    let rel = (n - centre) / half;
+                    let top = if wall.spiky {
+                        height * (1.0 - 0.55 * rel.abs())
+                    } else {
+                        height * (1.0 - 0.3 * rel * rel)
+                    };
+                    if top > best {
+                        (best, rel_best, tree_best) =
+                            (top, rel.clamp(-1.5, 1.5), hash2(i, side as i32, s));
+                    }
+                }
                 // Where a column spans many trees, show their average height instead of aliasing.
                 let fp_n = wall.offset / (across * across).max(1e-6) * TAU / w as f32;
                 let detail = (1.0 - fp_n / spacing).clamp(0.0, 1.0);
-                // Crowns: a pointed or rounded top on each tree, over trees of varied height.
-                let depth = if wall.spiky { 4.5 } else { (wall.height * 0.25).min(3.0) };
-                let size = 0.85 + 0.3 * unit(hash2(i, side as i32, s ^ 0x3a11));
-                let crown = depth * (1.0 - shape) * detail + depth * 0.5 * (1.0 - detail);
+                let top_m = best * detail + wall.height * 0.85 * (1.0 - detail);
                 let edge = smoothstep(0.0, 0.08, clearing - wall.openness);
-                let top_m = (wall.height * size - crown) * (0.3 + 0.7 * edge);
+                let top_m = top_m * (0.3 + 0.7 * edge);
+                wall_tree = tree_best;
+                wall_rel = rel_best * detail;
                 wall_top = ((top_m - CAMERA_HEIGHT_M) / r).atan();
                 wall_bottom = (-CAMERA_HEIGHT_M / r).atan();
                 wall_r = r;
@@ -1128,6 +1162,8 @@ impl Scene {
             wall_bottom,
             wall_r,
             wall_n,
+            wall_tree,
+            wall_rel,
             wall: wall_kind,
         }
     }
@@ -1156,7 +1192,16 @@ impl Scene {
         } else {
             0.92
         };
-        let c = scale(base, lit * (1.0 - 0.5 * trunks));
+        // Each crown is rounded: darker at its sides, brighter on the side toward the sun.
+        let screen_rel = if col.sin_h >= 0.0 {
+            -col.wall_rel
+        } else {
+            col.wall_rel
+        };
+        let sun_right = (self.sun.azimuth - col.heading).sin();
+        let crown = 1.0 - 0.28 * col.wall_rel * col.wall_rel + 0.15 * screen_rel * sun_right;
+        let tone = 0.82 + 0.32 * unit(col.wall_tree);
+        let c = scale(base, lit * crown * tone * (1.0 - 0.5 * trunks));
         let haze = 1.0 - (-col.wall_r / self.palette.visibility_m).exp();
         let c = mix(c, self.palette.horizon, haze);
         let g = signed(hash2(x as i32, row.y as i32, s ^ 0x3e3e)) * GRAIN_GROUND;
@@ -1192,7 +1237,13 @@ impl Scene {
             ];
         }
         if row.pitch < col.near_top {
-            let tex = fbm(col.heading * 60.0, row.pitch * 200.0, s ^ 91, 5, d_heading * 60.0);
+            let tex = fbm(
+                col.heading * 60.0,
+                row.pitch * 200.0,
+                s ^ 91,
+                5,
+                d_heading * 60.0,
+            );
             let base = mix(p.foliage_dark, p.ground[1], 0.35 + 0.4 * tex);
             let c = mix(base, p.horizon, 0.38);
             return [
@@ -1203,7 +1254,13 @@ impl Scene {
         }
         if row.pitch < col.far_top {
             let rel = row.pitch / col.far_top.max(1e-4);
-            let tex = fbm(col.heading * 40.0, row.pitch * 120.0, s ^ 90, 5, d_heading * 40.0);
+            let tex = fbm(
+                col.heading * 40.0,
+                row.pitch * 120.0,
+                s ^ 90,
+                5,
+                d_heading * 40.0,
+            );
             let mut base = scale(p.hill, 0.8 + 0.4 * tex);
             if p.snow && col.far_peak > 0.3 {
                 let snow_line = 0.5 + 0.3 * tex;
@@ -1214,7 +1271,7 @@ impl Scene {
                 );
             }
             // Lower slopes are farther away through more air.
-            let haze = 0.42 + 0.2 * (1.0 - rel);
+            let haze = if p.snow { 0.22 } else { 0.42 } + 0.2 * (1.0 - rel);
             let c = mix(base, p.horizon, haze);
             return [
                 c[0] + grain * GRAIN_SKY * 2.0,
@@ -1289,7 +1346,8 @@ impl Scene {
         let (west_edge, east_edge) = self.road_edges();
         let road = band(east, fp_e, self.road_centre, self.road_half);
         // The shoulder's outer edge wanders, as worn gravel does.
-        let ragged = SHOULDER_M * (0.4 + 1.1 * value_noise(north * 0.25, east.signum(), s ^ 0x5402));
+        let ragged =
+            SHOULDER_M * (0.4 + 1.1 * value_noise(north * 0.25, east.signum(), s ^ 0x5402));
         let with_shoulder = band(east, fp_e, self.road_centre, self.road_half + ragged);
         let shoulder = (with_shoulder - road).max(0.0);
         let terrain = 1.0 - with_shoulder;
@@ -1304,10 +1362,18 @@ impl Scene {
                 let grit = fbm(east * 3.0, north * 3.0, s ^ 0x5401, 3, fp * 3.0);
                 let gravel = mix(p.soil, self.road_base, 0.35);
                 let sh = mix(scale(gravel, 0.8 + 0.3 * grit), t, 0.15 + 0.45 * grit);
-                c = [c[0] + sh[0] * shoulder, c[1] + sh[1] * shoulder, c[2] + sh[2] * shoulder];
+                c = [
+                    c[0] + sh[0] * shoulder,
+                    c[1] + sh[1] * shoulder,
+                    c[2] + sh[2] * shoulder,
+                ];
             }
             if terrain > 0.0 {
-                c = [c[0] + t[0] * terrain, c[1] + t[1] * terrain, c[2] + t[2] * terrain];
+                c = [
+                    c[0] + t[0] * terrain,
+                    c[1] + t[1] * terrain,
+                    c[2] + t[2] * terrain,
+                ];
             }
         }
         // Clumps and blades at pixel scale: the detail a photo has at every distance.
@@ -1462,6 +1528,9 @@ struct Column {
     wall_bottom: f32,
     wall_r: f32,
     wall_n: f32,
+    /// Hash of the wall tree in front here, and where across its crown (−1..1) this column is.
+    wall_tree: u32,
+    wall_rel: f32,
     wall: Option<Wall>,
 }
 
@@ -1478,7 +1547,6 @@ struct Wall {
     colour: Rgb,
     dark: Rgb,
 }
-
 
 #[derive(Debug, Clone, Copy)]
 struct Row {
@@ -1834,11 +1902,7 @@ mod tests {
         ] {
             let s = bare(id);
             let img = s.render(1024, 512);
-            let road = if s.surface == Surface::Paved {
-                s.asphalt
-            } else {
-                s.palette.soil
-            };
+            let road = s.road_base;
             let north = patch(&img, (-1.0, 1.0), (-6.0, -3.0));
             let south = patch(&img, (178.5, 181.5), (-6.0, -3.0));
             let east = patch(&img, (89.0, 91.0), (-6.0, -3.0));
@@ -1851,12 +1915,18 @@ mod tests {
                 dist(south, road) < 30.0,
                 "{id}: south {south:?} vs road {road:?}"
             );
+            // Gravel is close to the ground it is made of; asphalt is not.
+            let apart = if s.surface == Surface::Paved {
+                35.0
+            } else {
+                dist(north, road) + 10.0
+            };
             assert!(
-                dist(east, road) > 35.0,
+                dist(east, road) > apart,
                 "{id}: east {east:?} looks like road {road:?}"
             );
             assert!(
-                dist(west, road) > 35.0,
+                dist(west, road) > apart,
                 "{id}: west {west:?} looks like road {road:?}"
             );
         }
