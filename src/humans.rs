@@ -563,39 +563,32 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Holds an `flock` until dropped (released by the kernel on close as well).
+/// Holds an `flock` until dropped (released by the kernel on close as well). Unix only, like
+/// the rest of the crate (process groups, chromedriver).
 struct FileLock<'a>(&'a File);
 
 impl<'a> FileLock<'a> {
     fn new(file: &'a File, exclusive: bool) -> std::io::Result<FileLock<'a>> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            let op = if exclusive {
-                libc::LOCK_EX
-            } else {
-                libc::LOCK_SH
-            };
-            // SAFETY: flock on a file descriptor we own for the lock's lifetime.
-            if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+        use std::os::unix::io::AsRawFd;
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        // SAFETY: flock on a file descriptor that stays open for the lock's lifetime.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+            return Err(std::io::Error::last_os_error());
         }
-        #[cfg(not(unix))]
-        let _ = exclusive;
         Ok(FileLock(file))
     }
 }
 
 impl Drop for FileLock<'_> {
     fn drop(&mut self) {
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: as above; unlocking cannot break memory safety.
-            unsafe {
-                libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
-            }
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: as above; unlocking cannot break memory safety.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
         }
     }
 }
