@@ -37,6 +37,9 @@ pub enum Command {
     Play(PlayArgs),
     /// Host the local game for people to play in their own browser.
     Serve(ServeArgs),
+    /// Summarise replays: points and distances with 95% intervals, accuracy bands, country
+    /// accuracy, and win rates against human results on the same rounds.
+    Stats(crate::stats::command::StatsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -150,11 +153,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let overrides = match &cli.command {
         Command::Play(a) => a.overrides(),
         Command::Serve(a) => a.overrides(),
+        // Reads files only: needs no settings, so a broken config does not block it.
+        Command::Stats(a) => return Ok(crate::stats::command::command(a)?),
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
         Command::Play(_) => play(&settings).await,
         Command::Serve(_) => serve(&settings).await,
+        Command::Stats(a) => Ok(crate::stats::command::command(&a)?),
     }
 }
 

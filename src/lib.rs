@@ -10,6 +10,7 @@
 //! - [`lvlm`]: the provider trait and the model APIs behind it.
 //! - [`agent`]: prompts, reasoning, answer parsing and the baseline guess.
 //! - [`replay`]: the on-disk record of every session.
+//! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`config`], [`cli`]: layered configuration and the command line.
 
@@ -20,6 +21,8 @@ pub mod config;
 pub mod environment;
 pub mod game;
 pub mod geo;
+pub mod humans;
 pub mod lvlm;
 pub mod replay;
 pub mod session;
+pub mod stats;

@@ -1,7 +1,10 @@
 //! Coordinates on the Earth and distances between them.
 //!
 //! Everything that turns two positions into kilometres lives here, so scoring, statistics and the
-//! map projection all agree on the same sphere.
+//! map projection all agree on the same sphere. [`reverse`] turns a position back into a
+//! country and the nearest populated place, offline.
+
+pub mod reverse;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

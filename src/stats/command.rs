@@ -1,0 +1,922 @@
+//! `geoagent stats`: reads replays and human results, computes the [`super`] statistics and
+//! prints them as tables or one JSON document.
+//!
+//! With `--human-dataset DIR --reference baseline` it also scores a reference player directly on
+//! the data set's true locations (the agent has not played those rounds): the single fixed guess
+//! with the highest expected points over the map's locations, the same rule as the built-in
+//! baseline reasoner, scored with the map size from the locations' bounding-box diagonal.
+
+use super::{paired, summarize, win_rate, Paired, RoundEval, StatsError, Summary, WinRate};
+use crate::agent::baseline::best_expected_point;
+use crate::game::score;
+use crate::geo::reverse::{self, ReverseError};
+use crate::geo::{Bounds, LatLon};
+use crate::humans::{self, HumanRound, HumansError};
+use crate::replay::{Replay, ReplayError, MANIFEST_FILE};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use thiserror::Error;
+
+/// Individual players shown besides the pooled comparison: enough to see the spread of skill
+/// without drowning the table.
+pub const DEFAULT_TOP_PLAYERS: usize = 5;
+/// Import problems listed in the table output (all are in `--json`); the rest are counted.
+const PROBLEMS_SHOWN: usize = 10;
+/// Rows of the per-country and per-continent tables.
+const GROUPS_SHOWN: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reference {
+    /// One fixed guess: the point with the highest expected score over the map's locations.
+    Baseline,
+}
+
+/// Flags of `geoagent stats`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatsArgs {
+    /// Replay folders: one session (holding manifest.json) or a folder of sessions (./replays).
+    #[arg(value_name = "REPLAY_DIR")]
+    pub replays: Vec<PathBuf>,
+    /// Human results: .csv or .json (challenge,round,player,points[,distance_km,time_s,lat,lng,location_id]) or a .jsonl human store. Repeatable.
+    #[arg(long = "humans", value_name = "FILE")]
+    pub humans: Vec<PathBuf>,
+    /// The GeoGuessr study data set folder (SEEDS.csv and ROUND_SUM_NMPZ.csv).
+    #[arg(long, value_name = "DIR")]
+    pub human_dataset: Option<PathBuf>,
+    /// Also score a reference player on the data set's own locations.
+    #[arg(long, value_enum, requires = "human_dataset")]
+    pub reference: Option<Reference>,
+    /// Individual players to compare against, most rounds in common first.
+    #[arg(long, default_value_t = DEFAULT_TOP_PLAYERS)]
+    pub top: usize,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum CommandError {
+    #[error("nothing to summarise: {0}")]
+    NoInput(String),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Humans(#[from] HumansError),
+    #[error(transparent)]
+    Stats(#[from] StatsError),
+    #[error(transparent)]
+    Geo(#[from] ReverseError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One player against people.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Versus {
+    /// "all players (pooled)" or a player's name.
+    pub opponent: String,
+    /// Agent-round × human-round pairs.
+    pub rounds_matched: usize,
+    pub per_round: Option<WinRate>,
+    /// Totals over the agent's rounds of a challenge against a human game covering all of them.
+    pub per_game: Option<WinRate>,
+}
+
+/// One player (a reasoner, or the reference) and its results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlayerReport {
+    pub label: String,
+    pub sessions: usize,
+    pub summary: Summary,
+    pub versus: Vec<Versus>,
+    /// How the reference was built (guess, map size), for a reference player.
+    pub note: Option<String>,
+}
+
+/// Two players on the rounds both played (same challenge and round).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairedReport {
+    pub a: String,
+    pub b: String,
+    pub rounds: usize,
+    pub points: Paired,
+}
+
+/// Everything `geoagent stats` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub players: Vec<PlayerReport>,
+    pub comparisons: Vec<PairedReport>,
+    pub human_rounds: usize,
+    pub human_players: usize,
+    pub import_problems: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Session folders under `path`: itself when it holds a manifest, else its sub-folders that do.
+fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
+    if path.join(MANIFEST_FILE).is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|source| CommandError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(MANIFEST_FILE).is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(CommandError::NoInput(format!(
+            "{} holds no replay (no {MANIFEST_FILE} in it or its sub-folders); pass a folder written by `geoagent play`",
+            path.display()
+        )));
+    }
+    Ok(dirs)
+}
+
+/// Evaluated rounds per player label ("reasoner/strategy"), in first-seen order.
+fn load_replays(
+    paths: &[PathBuf],
+    notes: &mut Vec<String>,
+) -> Result<Vec<(String, usize, Vec<RoundEval>)>, CommandError> {
+    let mut players: Vec<(String, usize, Vec<RoundEval>)> = Vec::new();
+    for p in paths {
+        for dir in session_dirs(p)? {
+            let replay = Replay::open(&dir)?;
+            notes.extend(replay.skipped.iter().cloned());
+            let m = &replay.manifest;
+            let label = format!("{} ({})", m.reasoner, m.strategy);
+            let evals = replay.rounds.iter().map(|r| {
+                RoundEval::geocoded(
+                    &m.session_id,
+                    &m.challenge.id,
+                    r.round,
+                    r.location_id.clone(),
+                    r.result.truth,
+                    r.result.guess,
+                    r.result.distance_km,
+                    r.result.points,
+                )
+            });
+            let i = match players.iter().position(|(l, _, _)| *l == label) {
+                Some(i) => i,
+                None => {
+                    players.push((label, 0, Vec::new()));
+                    players.len() - 1
+                }
+            };
+            players[i].1 += 1;
+            players[i].2.extend(evals);
+        }
+    }
+    Ok(players)
+}
+
+/// Win rates of `agent` against every matching human round, pooled and per player.
+pub fn versus(agent: &[RoundEval], humans: &[HumanRound], top: usize) -> Vec<Versus> {
+    let pooled = compare(
+        "all players (pooled)".into(),
+        agent,
+        humans.iter().collect(),
+    );
+    let mut by_player: BTreeMap<&str, Vec<&HumanRound>> = BTreeMap::new();
+    for h in humans {
+        by_player.entry(h.player.as_str()).or_default().push(h);
+    }
+    let mut individual: Vec<Versus> = by_player
+        .into_iter()
+        .map(|(p, hs)| compare(p.to_owned(), agent, hs))
+        .filter(|v| v.rounds_matched > 0)
+        .collect();
+    individual.sort_by(|a, b| {
+        b.rounds_matched
+            .cmp(&a.rounds_matched)
+            .then(a.opponent.cmp(&b.opponent))
+    });
+    individual.truncate(top);
+    std::iter::once(pooled).chain(individual).collect()
+}
+
+fn compare(opponent: String, agent: &[RoundEval], humans: Vec<&HumanRound>) -> Versus {
+    let mut pairs = Vec::new();
+    for a in agent {
+        for h in humans.iter().filter(|h| humans::matches(a, h)) {
+            pairs.push((f64::from(a.points), f64::from(h.points)));
+        }
+    }
+    // Agent games: a session's rounds of one challenge. Human games: a player's rounds of one
+    // challenge from one source; a game with a repeated round number is ambiguous and skipped.
+    let mut agent_games: BTreeMap<(&str, &str), Vec<&RoundEval>> = BTreeMap::new();
+    for a in agent {
+        agent_games
+            .entry((a.session.as_str(), a.challenge_id.as_str()))
+            .or_default()
+            .push(a);
+    }
+    let mut human_games: BTreeMap<(&str, &str, &str), Vec<&HumanRound>> = BTreeMap::new();
+    for h in &humans {
+        human_games
+            .entry((
+                h.source.as_str(),
+                h.player.as_str(),
+                h.challenge_id.as_str(),
+            ))
+            .or_default()
+            .push(h);
+    }
+    let mut games = Vec::new();
+    for ((_, challenge), rounds) in &agent_games {
+        let ours: f64 = rounds.iter().map(|r| f64::from(r.points)).sum();
+        for ((_, _, hc), hs) in &human_games {
+            if hc != challenge {
+                continue;
+            }
+            let mut numbers: Vec<usize> = hs.iter().map(|h| h.round).collect();
+            numbers.sort_unstable();
+            numbers.dedup();
+            if numbers.len() != hs.len() {
+                continue;
+            }
+            let theirs: Option<f64> = rounds
+                .iter()
+                .map(|a| {
+                    hs.iter()
+                        .find(|h| humans::matches(a, h))
+                        .map(|h| f64::from(h.points))
+                })
+                .sum();
+            if let Some(theirs) = theirs {
+                games.push((ours, theirs));
+            }
+        }
+    }
+    Versus {
+        opponent,
+        rounds_matched: pairs.len(),
+        per_round: win_rate(&pairs).ok(),
+        per_game: win_rate(&games).ok(),
+    }
+}
+
+/// Pairs two players' rounds by (challenge, round); a round one player played several times
+/// counts with its first play.
+fn compare_players(
+    a: &(String, Vec<RoundEval>),
+    b: &(String, Vec<RoundEval>),
+) -> Option<PairedReport> {
+    let mut first: HashMap<(&str, usize), f64> = HashMap::new();
+    for r in &b.1 {
+        first
+            .entry((r.challenge_id.as_str(), r.round))
+            .or_insert(f64::from(r.points));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for r in &a.1 {
+        let key = (r.challenge_id.as_str(), r.round);
+        if let (true, Some(y)) = (seen.insert(key), first.get(&key)) {
+            xs.push(f64::from(r.points));
+            ys.push(*y);
+        }
+    }
+    let points = paired(&xs, &ys).ok()?;
+    Some(PairedReport {
+        a: a.0.clone(),
+        b: b.0.clone(),
+        rounds: xs.len(),
+        points,
+    })
+}
+
+/// The reference player on the data set: one fixed guess per map, scored on every round of the
+/// challenges people played.
+fn reference_rounds(
+    ds: &humans::Dataset,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<RoundEval>, String), CommandError> {
+    let played: std::collections::HashSet<&str> =
+        ds.rounds.iter().map(|r| r.challenge_id.as_str()).collect();
+    let mut maps: BTreeMap<&str, Vec<&humans::Seed>> = BTreeMap::new();
+    for s in &ds.seeds {
+        maps.entry(s.map.as_str()).or_default().push(s);
+    }
+    let mut rounds = Vec::new();
+    let mut described = Vec::new();
+    for (map, seeds) in maps {
+        if !seeds
+            .iter()
+            .any(|s| played.contains(s.challenge_id.as_str()))
+        {
+            continue;
+        }
+        let locations: Vec<LatLon> = seeds
+            .iter()
+            .flat_map(|s| s.truths.iter().copied())
+            .collect();
+        let Some(size_km) = Bounds::around(locations.iter())
+            .map(|b| b.diagonal_km())
+            .filter(|d| *d > 0.0)
+        else {
+            continue;
+        };
+        let targets: Vec<(LatLon, f64)> = locations.iter().map(|p| (*p, 1.0)).collect();
+        let Some(guess) = best_expected_point(&targets, size_km) else {
+            continue;
+        };
+        for s in seeds
+            .iter()
+            .filter(|s| played.contains(s.challenge_id.as_str()))
+        {
+            for (k, truth) in s.truths.iter().enumerate() {
+                let d = guess.distance_km(truth);
+                rounds.push(RoundEval::geocoded(
+                    "reference",
+                    &s.challenge_id,
+                    k + 1,
+                    None,
+                    *truth,
+                    guess,
+                    d,
+                    score(d, size_km),
+                ));
+            }
+        }
+        described.push(format!(
+            "map '{map}': fixed guess at {guess}; map size {size_km:.1} km = bounding-box diagonal of its {} locations in {}; scored 5000·exp(−10·d/size)",
+            locations.len(),
+            humans::DATASET_SEEDS_FILE,
+        ));
+    }
+    if rounds.is_empty() {
+        return Err(CommandError::NoInput(
+            "the human data set has no challenge with both valid seed locations and human rounds"
+                .into(),
+        ));
+    }
+    notes.push(
+        "The reference's guess is fitted on the same locations it is scored on (as the baseline reasoner is on its map); it knows the map, never the round.".into(),
+    );
+    Ok((rounds, described.join("; ")))
+}
+
+/// Reads everything the flags name and computes the report.
+pub fn build_report(args: &StatsArgs) -> Result<Report, CommandError> {
+    if args.replays.is_empty() && args.reference.is_none() {
+        return Err(CommandError::NoInput(
+            "no REPLAY_DIR given; pass replay folders (e.g. ./replays, written by `geoagent play`), or `--human-dataset DIR --reference baseline` to score the reference player on the human data set".into(),
+        ));
+    }
+    reverse::check()?;
+    let mut notes = Vec::new();
+    let mut humans_all: Vec<HumanRound> = Vec::new();
+    let mut problems = Vec::new();
+    for f in &args.humans {
+        let imp = humans::import_file(f)?;
+        problems.extend(imp.problems.iter().map(ToString::to_string));
+        humans_all.extend(imp.rounds);
+    }
+    let mut dataset = None;
+    if let Some(dir) = &args.human_dataset {
+        let ds = humans::import_dataset(dir)?;
+        problems.extend(ds.problems.iter().map(ToString::to_string));
+        humans_all.extend(ds.rounds.iter().cloned());
+        dataset = Some(ds);
+    }
+
+    let mut players: Vec<(String, usize, Vec<RoundEval>, Option<String>)> =
+        load_replays(&args.replays, &mut notes)?
+            .into_iter()
+            .map(|(l, n, r)| (l, n, r, None))
+            .collect();
+    if let (Some(Reference::Baseline), Some(ds)) = (args.reference, &dataset) {
+        let (rounds, note) = reference_rounds(ds, &mut notes)?;
+        players.push(("reference: baseline".into(), 0, rounds, Some(note)));
+    }
+    if players.iter().all(|p| p.2.is_empty()) {
+        let names: Vec<String> = args
+            .replays
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(CommandError::NoInput(format!(
+            "the replays in {} hold no finished round",
+            names.join(", ")
+        )));
+    }
+
+    let mut reports = Vec::new();
+    for (label, sessions, rounds, note) in &players {
+        if rounds.is_empty() {
+            notes.push(format!("{label}: no finished round, left out"));
+            continue;
+        }
+        let vs = if humans_all.is_empty() {
+            vec![]
+        } else {
+            versus(rounds, &humans_all, args.top)
+        };
+        if !humans_all.is_empty() && vs.first().is_some_and(|v| v.rounds_matched == 0) {
+            notes.push(format!(
+                "{label}: no human round is on the same challenge and round; win rates need people who played the same challenge (`geoagent serve` prints its link)"
+            ));
+        }
+        reports.push(PlayerReport {
+            label: label.clone(),
+            sessions: *sessions,
+            summary: summarize(rounds)?,
+            versus: vs,
+            note: note.clone(),
+        });
+    }
+    let mut comparisons = Vec::new();
+    for i in 0..players.len() {
+        for j in i + 1..players.len() {
+            let a = (players[i].0.clone(), players[i].2.clone());
+            let b = (players[j].0.clone(), players[j].2.clone());
+            comparisons.extend(compare_players(&a, &b));
+        }
+    }
+    let human_players = humans_all
+        .iter()
+        .map(|h| h.player.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    Ok(Report {
+        players: reports,
+        comparisons,
+        human_rounds: humans_all.len(),
+        human_players,
+        import_problems: problems,
+        notes,
+    })
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn rate_cell(w: &Option<WinRate>) -> String {
+    match w {
+        Some(w) => format!(
+            "{} [{}, {}] n={} ({}W {}T {}L)",
+            pct(w.rate.estimate),
+            pct(w.rate.low),
+            pct(w.rate.high),
+            w.rate.n,
+            w.wins,
+            w.ties,
+            w.losses
+        ),
+        None => "–".into(),
+    }
+}
+
+/// The report as tables.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for p in &report.players {
+        let s = &p.summary;
+        let _ = writeln!(
+            out,
+            "{}{}",
+            p.label,
+            if p.sessions > 0 {
+                format!(" — {} session(s)", p.sessions)
+            } else {
+                String::new()
+            }
+        );
+        if let Some(n) = &p.note {
+            let _ = writeln!(out, "  {n}");
+        }
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header(vec!["statistic", "value", "95% interval / n"]);
+        t.add_row(vec![
+            "rounds".to_string(),
+            s.rounds.to_string(),
+            String::new(),
+        ]);
+        t.add_row(vec![
+            "mean points".to_string(),
+            format!("{:.1}", s.points_mean.estimate),
+            format!(
+                "[{:.1}, {:.1}] bootstrap",
+                s.points_mean.low, s.points_mean.high
+            ),
+        ]);
+        t.add_row(vec![
+            "median points".to_string(),
+            format!("{:.1}", s.points_median.estimate),
+            format!(
+                "[{:.1}, {:.1}] bootstrap",
+                s.points_median.low, s.points_median.high
+            ),
+        ]);
+        t.add_row(vec![
+            "median distance".to_string(),
+            format!("{:.1} km", s.distance_median_km),
+            String::new(),
+        ]);
+        for b in &s.bands {
+            t.add_row(vec![
+                b.label.clone(),
+                pct(b.rate),
+                format!("{}/{}", b.hits, b.n),
+            ]);
+        }
+        t.add_row(vec![
+            "country accuracy".to_string(),
+            pct(s.country.rate),
+            format!("{}/{} (truths in a country)", s.country.hits, s.country.n),
+        ]);
+        t.add_row(vec![
+            "city accuracy".to_string(),
+            pct(s.city.rate),
+            format!("{}/{}", s.city.hits, s.city.n),
+        ]);
+        let _ = writeln!(out, "{t}");
+        for (title, groups) in [("country", &s.by_country), ("continent", &s.by_continent)] {
+            if groups.len() < 2 {
+                continue;
+            }
+            let mut g = Table::new();
+            g.load_preset(UTF8_FULL_CONDENSED);
+            g.set_header(vec![
+                title,
+                "rounds",
+                "mean points",
+                "median km",
+                "country hits",
+            ]);
+            for row in groups.iter().take(GROUPS_SHOWN) {
+                g.add_row(vec![
+                    row.key.clone(),
+                    row.rounds.to_string(),
+                    format!("{:.1}", row.mean_points),
+                    format!("{:.1}", row.median_distance_km),
+                    row.country_hits.to_string(),
+                ]);
+            }
+            let _ = writeln!(out, "{g}");
+        }
+        if !p.versus.is_empty() {
+            let mut v = Table::new();
+            v.load_preset(UTF8_FULL_CONDENSED);
+            v.set_header(vec![
+                "versus",
+                "pairs",
+                "win rate per round [95% Wilson]",
+                "win rate per game [95% Wilson]",
+            ]);
+            for row in &p.versus {
+                v.add_row(vec![
+                    row.opponent.clone(),
+                    row.rounds_matched.to_string(),
+                    rate_cell(&row.per_round),
+                    rate_cell(&row.per_game),
+                ]);
+            }
+            let _ = writeln!(out, "{v}");
+        }
+        out.push('\n');
+    }
+    for c in &report.comparisons {
+        let d = &c.points.mean_difference;
+        let _ = writeln!(
+            out,
+            "{} − {} on {} shared rounds: mean points difference {:.1} [{:.1}, {:.1}]; {} better, {} worse, {} tied; sign test p = {:.4}",
+            c.a, c.b, c.rounds, d.estimate, d.low, d.high, c.points.a_better, c.points.b_better, c.points.ties, c.points.sign_test_p
+        );
+    }
+    if report.human_rounds > 0 {
+        let _ = writeln!(
+            out,
+            "Human results: {} rounds by {} players. Win: more points than the person on that round (tie = ½).",
+            report.human_rounds, report.human_players
+        );
+    }
+    if !report.import_problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} row(s) could not be imported and were skipped:",
+            report.import_problems.len()
+        );
+        for p in report.import_problems.iter().take(PROBLEMS_SHOWN) {
+            let _ = writeln!(out, "  {p}");
+        }
+        if report.import_problems.len() > PROBLEMS_SHOWN {
+            let _ = writeln!(
+                out,
+                "  … and {} more (all are in --json)",
+                report.import_problems.len() - PROBLEMS_SHOWN
+            );
+        }
+    }
+    for n in &report.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
+    out
+}
+
+/// Runs `geoagent stats` and prints the result on stdout.
+pub fn command(args: &StatsArgs) -> Result<ExitCode, CommandError> {
+    let report = build_report(args)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| CommandError::Io {
+            path: "stdout".into(),
+            source: std::io::Error::other(e),
+        })?;
+        println!("{text}");
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ll(lat: f64, lon: f64) -> LatLon {
+        LatLon::new(lat, lon).unwrap()
+    }
+
+    fn agent(session: &str, challenge: &str, round: usize, points: u32) -> RoundEval {
+        RoundEval {
+            session: session.into(),
+            challenge_id: challenge.into(),
+            round,
+            location_id: None,
+            truth: ll(round as f64, 0.0),
+            guess: ll(round as f64, 0.0),
+            distance_km: 0.0,
+            points,
+            truth_country: None,
+            guess_country: None,
+            truth_city: None,
+            guess_city: None,
+        }
+    }
+
+    fn human(player: &str, challenge: &str, round: usize, points: u32) -> HumanRound {
+        HumanRound {
+            source: "h.csv".into(),
+            challenge_id: challenge.into(),
+            round,
+            location_id: None,
+            truth: Some(ll(round as f64, 0.0)),
+            player: player.into(),
+            points,
+            distance_km: None,
+            time_s: None,
+        }
+    }
+
+    #[test]
+    fn versus_pools_players_and_counts_games_by_hand() {
+        // Agent: rounds 1-2 of challenge c, 3000 + 1000 = 4000.
+        let a = vec![agent("s", "c", 1, 3000), agent("s", "c", 2, 1000)];
+        let h = vec![
+            human("ann", "c", 1, 2000),  // win
+            human("ann", "c", 2, 1500),  // loss; game 4000 v 3500: win
+            human("bob", "c", 1, 3000),  // tie
+            human("bob", "c", 2, 4000),  // loss; game 4000 v 7000: loss
+            human("cy", "c", 1, 100),    // win; cy has no round 2: no game
+            human("dee", "other", 1, 0), // another challenge: never matched
+        ];
+        let v = versus(&a, &h, 2);
+        assert_eq!(v.len(), 3);
+        let pooled = &v[0];
+        assert_eq!(pooled.rounds_matched, 5);
+        let r = pooled.per_round.unwrap();
+        assert_eq!((r.wins, r.ties, r.losses), (2, 1, 2));
+        assert_eq!(r.rate.estimate, 0.5);
+        let g = pooled.per_game.unwrap();
+        assert_eq!((g.wins, g.losses, g.rate.n), (1, 1, 2));
+        // Top 2 by rounds matched: ann and bob (2 each), not cy (1).
+        assert_eq!(v[1].opponent, "ann");
+        assert_eq!(v[1].per_round.unwrap().rate.estimate, 0.5);
+        assert_eq!(v[1].per_game.unwrap().rate.estimate, 1.0);
+        assert_eq!(v[2].opponent, "bob");
+        assert_eq!(v[2].per_round.unwrap().rate.estimate, 0.25);
+    }
+
+    #[test]
+    fn a_truth_mismatch_is_not_a_match() {
+        let a = vec![agent("s", "c", 1, 3000)];
+        let mut h = human("ann", "c", 1, 2000);
+        h.truth = Some(ll(50.0, 50.0));
+        let v = versus(&a, &[h], 5);
+        assert_eq!(v[0].rounds_matched, 0);
+        assert!(v[0].per_round.is_none());
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn paired_players_share_rounds() {
+        let a = (
+            "a".to_string(),
+            vec![
+                agent("s", "c", 1, 10),
+                agent("s", "c", 2, 20),
+                agent("s", "d", 1, 5),
+            ],
+        );
+        let b = (
+            "b".to_string(),
+            vec![agent("t", "c", 1, 5), agent("t", "c", 2, 30)],
+        );
+        let p = compare_players(&a, &b).unwrap();
+        assert_eq!(p.rounds, 2);
+        assert_eq!(p.points.mean_difference.estimate, -2.5);
+        assert_eq!((p.points.a_better, p.points.b_better), (1, 1));
+        let none = ("n".to_string(), vec![agent("u", "z", 1, 1)]);
+        assert!(compare_players(&a, &none).is_none());
+    }
+
+    #[test]
+    fn no_input_says_what_is_missing() {
+        let args = StatsArgs {
+            replays: vec![],
+            humans: vec![],
+            human_dataset: None,
+            reference: None,
+            top: 5,
+            json: false,
+        };
+        let err = build_report(&args).unwrap_err().to_string();
+        assert!(err.contains("no REPLAY_DIR given"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let args = StatsArgs {
+            replays: vec![dir.path().to_path_buf()],
+            ..args
+        };
+        let err = build_report(&args).unwrap_err().to_string();
+        assert!(err.contains("holds no replay"), "{err}");
+    }
+
+    fn write_replay(root: &Path, session: &str, reasoner: &str, rounds: &[(f64, f64, u32)]) {
+        use crate::agent::{Guess, GuessSource};
+        use crate::game::RoundResult;
+        use crate::replay::*;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            session_id: session.into(),
+            created: chrono::Utc::now(),
+            geoagent_version: "test".into(),
+            environment: "local-game".into(),
+            map: MapInfo {
+                id: "world".into(),
+                name: "World".into(),
+                size_km: crate::game::WORLD_SIZE_KM,
+                synthetic: true,
+            },
+            challenge: ChallengeInfo {
+                id: "world-7-2".into(),
+                seed: 7,
+                rounds: rounds.len(),
+            },
+            reasoner: reasoner.into(),
+            strategy: "cot".into(),
+            capture: CaptureInfo {
+                headings: 1,
+                zoom_steps: 0,
+                jpeg_quality: 80,
+            },
+            parent: None,
+        };
+        let mut w = ReplayWriter::create(root, &manifest).unwrap();
+        for (i, (lat, lon, points)) in rounds.iter().enumerate() {
+            let truth = ll(*lat, *lon);
+            let guess = ll(lat + 0.1, *lon);
+            w.append(&RoundRecord {
+                round: i + 1,
+                location_id: Some(format!("loc{i}")),
+                views: vec![],
+                guess: Guess {
+                    pos: guess,
+                    country: None,
+                    confidence: None,
+                    rationale: None,
+                    source: GuessSource::Baseline,
+                    notes: vec![],
+                    exchanges: vec![],
+                    usage: Default::default(),
+                },
+                result: RoundResult {
+                    round: i + 1,
+                    guess,
+                    truth,
+                    distance_km: truth.distance_km(&guess),
+                    points: *points,
+                    place: None,
+                    country: None,
+                },
+                timings: Default::default(),
+                finished_at: chrono::Utc::now(),
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn from_replay_folders_and_a_human_csv() {
+        let root = tempfile::tempdir().unwrap();
+        // Paris then Sydney; two reasoners on the same challenge.
+        write_replay(
+            root.path(),
+            "s1",
+            "openai:m",
+            &[(48.8566, 2.3522, 4000), (-33.8688, 151.2093, 1000)],
+        );
+        write_replay(
+            root.path(),
+            "s2",
+            "baseline",
+            &[(48.8566, 2.3522, 3000), (-33.8688, 151.2093, 500)],
+        );
+        let humans_csv = root.path().join("people.csv");
+        std::fs::write(
+            &humans_csv,
+            "challenge,round,player,points,lat,lng,location_id\n\
+             world-7-2,1,ann,3500,48.8566,2.3522,loc0\n\
+             world-7-2,2,ann,1000,-33.8688,151.2093,loc1\n\
+             world-7-2,2,bob,,,,\n",
+        )
+        .unwrap();
+        let args = StatsArgs {
+            replays: vec![root.path().to_path_buf()],
+            humans: vec![humans_csv],
+            human_dataset: None,
+            reference: None,
+            top: 5,
+            json: true,
+        };
+        let report = build_report(&args).unwrap();
+        assert_eq!(report.players.len(), 2);
+        let m = &report.players[0];
+        assert_eq!(m.label, "openai:m (cot)");
+        assert_eq!((m.sessions, m.summary.rounds), (1, 2));
+        assert_eq!(m.summary.points_mean.estimate, 2500.0);
+        assert_eq!((m.summary.country.hits, m.summary.country.n), (2, 2));
+        // ann: round 1 won (4000 > 3500), round 2 tied; game 5000 v 4500 won.
+        let ann = &m.versus[1];
+        assert_eq!(ann.opponent, "ann");
+        let r = ann.per_round.unwrap();
+        assert_eq!((r.wins, r.ties, r.losses), (1, 1, 0));
+        assert_eq!(ann.per_game.unwrap().rate.estimate, 1.0);
+        // The baseline loses both rounds to ann.
+        assert_eq!(
+            report.players[1].versus[0].per_round.unwrap().rate.estimate,
+            0.0
+        );
+        // Paired: the model beats the baseline on both shared rounds by 1000 and 500.
+        assert_eq!(report.comparisons.len(), 1);
+        let c = &report.comparisons[0];
+        assert_eq!(c.rounds, 2);
+        assert_eq!(c.points.mean_difference.estimate, 750.0);
+        assert_eq!(c.points.sign_test_p, 0.5);
+        // bob's row has no points: reported with its file and line, not fatal.
+        assert_eq!(report.import_problems.len(), 1);
+        assert!(report.import_problems[0].contains("people.csv row 4: points is empty"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["players"][0]["summary"]["rounds"], 2);
+        let text = render(&report);
+        assert!(text.contains("openai:m (cot) — 1 session(s)"), "{text}");
+        assert!(text.contains("sign test p = 0.5000"), "{text}");
+    }
+
+    #[test]
+    fn flags_parse_as_documented() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            args: StatsArgs,
+        }
+        let t = T::try_parse_from([
+            "stats", "r1", "r2", "--humans", "a.csv", "--humans", "b.json", "--json",
+        ])
+        .unwrap();
+        assert_eq!(t.args.replays.len(), 2);
+        assert_eq!(t.args.humans.len(), 2);
+        assert!(t.args.json);
+        assert_eq!(t.args.top, DEFAULT_TOP_PLAYERS);
+        // --reference needs the data set it is scored on.
+        assert!(T::try_parse_from(["stats", "--reference", "baseline"]).is_err());
+        let ok = T::try_parse_from(["stats", "--human-dataset", "d", "--reference", "baseline"])
+            .unwrap();
+        assert_eq!(ok.args.reference, Some(Reference::Baseline));
+    }
+}
