@@ -140,7 +140,10 @@ async fn rate_limit_with_retry_after_http_date_is_honoured() {
     let resp = c.complete(&request(0)).await.expect("second attempt works");
     assert_eq!(resp.attempts, 2);
     let waited = start.elapsed();
-    assert!(waited >= MAX_DELAY && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(
+        waited >= MAX_DELAY && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -202,7 +205,10 @@ async fn slow_answer_times_out_then_retry_succeeds() {
         Box::new(Reply::Text("too late".into())),
     ));
     cfg.retry.max_retries = 0;
-    let err = client(cfg).complete(&request(1)).await.expect_err("times out");
+    let err = client(cfg)
+        .complete(&request(1))
+        .await
+        .expect_err("times out");
     assert!(
         matches!(&err, LvlmError::Exhausted { attempts: 1, last } if matches!(**last, LvlmError::Timeout(_))),
         "{err:?}"
@@ -235,11 +241,19 @@ async fn empty_choices_and_refusals_are_empty_and_not_retried() {
     let c = client(config(&server, Some(KEY)));
     server.push(Reply::EmptyChoices);
     let err = c.complete(&request(1)).await.expect_err("empty");
-    assert!(matches!(&err, LvlmError::Empty(m) if m.contains("no choices")), "{err:?}");
-    server.push(Reply::Refusal("I can't help identify locations of people.".into()));
+    assert!(
+        matches!(&err, LvlmError::Empty(m) if m.contains("no choices")),
+        "{err:?}"
+    );
+    server.push(Reply::Refusal(
+        "I can't help identify locations of people.".into(),
+    ));
     let err = c.complete(&request(1)).await.expect_err("refused");
     assert!(matches!(&err, LvlmError::Empty(_)), "{err:?}");
-    assert!(err.to_string().contains("I can't help identify locations"), "{err}");
+    assert!(
+        err.to_string().contains("I can't help identify locations"),
+        "{err}"
+    );
     assert_eq!(server.requests().len(), 2, "Empty is not retried");
 }
 
@@ -249,11 +263,17 @@ async fn wrong_key_is_401_not_retried_and_never_leaked() {
     let wrong = "sk-wrong-key-must-not-leak-42";
     let c = client(config(&server, Some(wrong)));
     let err = c.complete(&request(1)).await.expect_err("unauthorised");
-    assert!(matches!(&err, LvlmError::Status { status: 401, .. }), "{err:?}");
+    assert!(
+        matches!(&err, LvlmError::Status { status: 401, .. }),
+        "{err:?}"
+    );
     assert_eq!(server.requests().len(), 1, "401 is not retried");
     // The server echoed the presented key; the client must have scrubbed it.
     let rejected = server.requests()[0].rejected.clone().expect("rejected");
-    assert!(rejected.contains(wrong), "test server should echo the key: {rejected}");
+    assert!(
+        rejected.contains(wrong),
+        "test server should echo the key: {rejected}"
+    );
     for text in [err.to_string(), format!("{err:?}"), format!("{c:?}")] {
         assert!(!text.contains(wrong), "key leaked: {text}");
         assert!(!text.contains("must-not-leak"), "key leaked: {text}");
@@ -283,7 +303,10 @@ async fn key_is_absent_from_every_error_and_debug_output() {
     let mut cfg = config(&server, Some(KEY));
     cfg.base_url = format!("http://127.0.0.1:{}/v1", closed_port().await);
     cfg.retry.max_retries = 0;
-    let err = client(cfg).complete(&request(0)).await.expect_err("refused");
+    let err = client(cfg)
+        .complete(&request(0))
+        .await
+        .expect_err("refused");
     assert!(!format!("{err} {err:?}").contains(KEY));
 }
 
@@ -293,12 +316,17 @@ async fn unknown_path_is_a_404_status() {
     let mut cfg = config(&server, Some(KEY));
     cfg.base_url = server.base_url.replace("/v1", "/v2");
     let err = client(cfg).complete(&request(0)).await.expect_err("404");
-    assert!(matches!(err, LvlmError::Status { status: 404, .. }), "{err:?}");
+    assert!(
+        matches!(err, LvlmError::Status { status: 404, .. }),
+        "{err:?}"
+    );
 }
 
 /// A port nothing listens on.
 async fn closed_port() -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = l.local_addr().expect("addr").port();
     drop(l);
     port
@@ -376,7 +404,10 @@ async fn reasoner_repairs_a_malformed_answer() {
     assert!(g.usage.input_tokens > g.exchanges[0].usage.input_tokens);
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[1].image_count, 0, "a long answer is repaired without resending images");
+    assert_eq!(
+        reqs[1].image_count, 0,
+        "a long answer is repaired without resending images"
+    );
     let msgs = reqs[1].body["messages"].as_array().expect("messages");
     assert_eq!(msgs.len(), 4, "system, question, answer, repair");
     assert_eq!(msgs[2]["role"], "assistant");
@@ -431,7 +462,11 @@ async fn reasoner_falls_back_when_the_round_times_out() {
     let g = reasoner(config(&server, Some(KEY)), Duration::from_millis(300))
         .guess(&observation())
         .await;
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     match &g.source {
         GuessSource::Fallback { reason } => assert!(reason.contains("time limit"), "{reason}"),
         other => panic!("expected fallback, got {other:?}"),

@@ -183,9 +183,11 @@ pub fn parse_answer(text: &str) -> Result<ParsedAnswer, ParseError> {
         }
         match choose(prose, "coordinate pairs") {
             Ok(mut a) => {
-                a.notes.insert(0, "read coordinates from prose, not JSON".to_string());
+                a.notes
+                    .insert(0, "read coordinates from prose, not JSON".to_string());
                 if european {
-                    a.notes.push("read commas as decimal separators".to_string());
+                    a.notes
+                        .push("read commas as decimal separators".to_string());
                 }
                 fill_prose_meta(text, &mut a);
                 return Ok(a);
@@ -202,7 +204,10 @@ pub fn parse_answer(text: &str) -> Result<ParsedAnswer, ParseError> {
     if REFUSAL_PHRASES.iter().any(|p| lower.contains(p)) {
         return Err(ParseError::Refusal(excerpt(text)));
     }
-    Err(problems.into_iter().next().unwrap_or(ParseError::NoCoordinates))
+    Err(problems
+        .into_iter()
+        .next()
+        .unwrap_or(ParseError::NoCoordinates))
 }
 
 fn excerpt(text: &str) -> String {
@@ -245,7 +250,9 @@ fn choose(cands: Vec<Candidate>, what: &str) -> Result<ParsedAnswer, ParseError>
         let why = if total == 1 {
             None
         } else if c.labelled && labelled > 0 {
-            Some(format!("{total} {what} found; took the one labelled as the answer"))
+            Some(format!(
+                "{total} {what} found; took the one labelled as the answer"
+            ))
         } else {
             Some(format!("{total} {what} found; took the last"))
         };
@@ -741,7 +748,10 @@ fn confidence_word(t: &str) -> Option<f64> {
         ("moderate", 0.5),
         ("low", 0.25),
     ];
-    LEVELS.iter().find(|(w, _)| t.starts_with(w)).map(|(_, v)| *v)
+    LEVELS
+        .iter()
+        .find(|(w, _)| t.starts_with(w))
+        .map(|(_, v)| *v)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -873,8 +883,7 @@ fn scan(chars: &[char], european: bool) -> Vec<Comp> {
         }
         let prev = i.checked_sub(1).map(|p| chars[p]);
         let prev2 = i.checked_sub(2).map(|p| chars[p]);
-        let attached_hemi = prev.is_some_and(is_hemi_letter)
-            && prev2.is_none_or_not_alnum();
+        let attached_hemi = prev.is_some_and(is_hemi_letter) && prev2.is_none_or_not_alnum();
         if prev.is_some_and(|p| (p.is_alphanumeric() && !attached_hemi) || p == '.') {
             // Part of a word or of a longer number ("A1", "v2", "1.2.3").
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '.') {
@@ -904,8 +913,8 @@ fn scan(chars: &[char], european: bool) -> Vec<Comp> {
             i = j;
             continue;
         }
-        let negative = prev.is_some_and(|p| MINUS_SIGNS.contains(&p))
-            && prev2.is_none_or_not_alnum();
+        let negative =
+            prev.is_some_and(|p| MINUS_SIGNS.contains(&p)) && prev2.is_none_or_not_alnum();
         let mut start = if negative { i - 1 } else { i };
         // Degrees, then minutes and seconds.
         let mut degree = false;
@@ -932,8 +941,8 @@ fn scan(chars: &[char], european: bool) -> Vec<Comp> {
                     let k = skip_spaces(chars, j);
                     if let Some((s, k2, _)) = number_at(chars, k, false) {
                         let k3 = skip_spaces(chars, k2);
-                        let two_primes = chars.get(k3) == Some(&'\'')
-                            && chars.get(k3 + 1) == Some(&'\'');
+                        let two_primes =
+                            chars.get(k3) == Some(&'\'') && chars.get(k3 + 1) == Some(&'\'');
                         if s < 60.0
                             && (chars.get(k3).is_some_and(|c| SECOND_MARKS.contains(c))
                                 || two_primes)
@@ -1130,7 +1139,12 @@ fn prose_candidates(text: &str, european: bool) -> Vec<Candidate> {
                 .find(|c| c.axis() == Some(axis) && (c.decimal || c.degree || c.hemi.is_some()))
         };
         if let (Some(a), Some(b)) = (last(Axis::Lat), last(Axis::Lon)) {
-            pairs.push((a.start.min(b.start), a.end.max(b.end), a.signed(), b.signed()));
+            pairs.push((
+                a.start.min(b.start),
+                a.end.max(b.end),
+                a.signed(),
+                b.signed(),
+            ));
         }
     }
     let mut out = Vec::with_capacity(pairs.len());
@@ -1196,17 +1210,24 @@ fn labelled_value(text: &str, labels: &[&str], max: usize, stop_at_comma: bool) 
             }) else {
                 continue;
             };
-            if line[..at].chars().next_back().is_some_and(char::is_alphabetic) {
+            if line[..at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphabetic)
+            {
                 continue;
             }
-            let rest = line[at + label.len()..]
-                .trim_start_matches(|c: char| c == '*' || c == '_' || c == ' ');
+            let rest = line[at + label.len()..].trim_start_matches(['*', '_', ' ']);
             let Some(rest) = rest.strip_prefix([':', '=', '-']) else {
                 continue;
             };
             let mut value = rest.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());
             if stop_at_comma {
-                value = value.split([',', ';', '(', '.']).next().unwrap_or("").trim();
+                value = value
+                    .split([',', ';', '(', '.'])
+                    .next()
+                    .unwrap_or("")
+                    .trim();
             }
             let value = value.trim_matches(|c: char| c == '"' || c == '*' || c.is_whitespace());
             if !value.is_empty() && value.chars().count() <= max {
@@ -1294,7 +1315,11 @@ mod tests {
     fn last_json_object_wins() {
         let text = "First thought: {\"lat\": 40.4168, \"lon\": -3.7038}\nOn reflection the signs are Portuguese:\n{\"lat\": 38.7223, \"lon\": -9.1393}";
         let a = at(text, 38.7223, -9.1393);
-        assert!(a.notes.iter().any(|n| n.contains("took the last")), "{:?}", a.notes);
+        assert!(
+            a.notes.iter().any(|n| n.contains("took the last")),
+            "{:?}",
+            a.notes
+        );
     }
 
     #[test]
@@ -1310,24 +1335,52 @@ mod tests {
 
     #[test]
     fn key_variants() {
-        at(r#"{"Latitude": 55.7558, "Longitude": 37.6173}"#, 55.7558, 37.6173);
+        at(
+            r#"{"Latitude": 55.7558, "Longitude": 37.6173}"#,
+            55.7558,
+            37.6173,
+        );
         at(r#"{"lat": 55.7558, "long": 37.6173}"#, 55.7558, 37.6173);
         at(r#"{"LAT": 55.7558, "LNG": 37.6173}"#, 55.7558, 37.6173);
-        at(r#"{"latitude_deg": 55.7558, "longitude_deg": 37.6173}"#, 55.7558, 37.6173);
+        at(
+            r#"{"latitude_deg": 55.7558, "longitude_deg": 37.6173}"#,
+            55.7558,
+            37.6173,
+        );
     }
 
     #[test]
     fn numbers_as_strings() {
-        at(r#"{"lat": "-22.9068", "lon": "-43.1729"}"#, -22.9068, -43.1729);
-        at(r#"{"lat": "22.9068 S", "lon": "43.1729° W"}"#, -22.9068, -43.1729);
-        at(r#"{"lat": "−22.9068", "lon": "−43.1729"}"#, -22.9068, -43.1729);
+        at(
+            r#"{"lat": "-22.9068", "lon": "-43.1729"}"#,
+            -22.9068,
+            -43.1729,
+        );
+        at(
+            r#"{"lat": "22.9068 S", "lon": "43.1729° W"}"#,
+            -22.9068,
+            -43.1729,
+        );
+        at(
+            r#"{"lat": "−22.9068", "lon": "−43.1729"}"#,
+            -22.9068,
+            -43.1729,
+        );
     }
 
     #[test]
     fn coordinates_array_and_string() {
-        at(r#"{"coordinates": [64.1466, -21.9426], "country": "IS"}"#, 64.1466, -21.9426);
+        at(
+            r#"{"coordinates": [64.1466, -21.9426], "country": "IS"}"#,
+            64.1466,
+            -21.9426,
+        );
         at(r#"{"coords": "64.1466, -21.9426"}"#, 64.1466, -21.9426);
-        at(r#"{"location": {"lat": 64.1466, "lng": -21.9426}}"#, 64.1466, -21.9426);
+        at(
+            r#"{"location": {"lat": 64.1466, "lng": -21.9426}}"#,
+            64.1466,
+            -21.9426,
+        );
     }
 
     #[test]
@@ -1349,7 +1402,11 @@ mod tests {
             24.9384,
         );
         assert_eq!(a.country.as_deref(), Some("FI"));
-        assert!(a.notes.iter().any(|n| n.contains("labelled")), "{:?}", a.notes);
+        assert!(
+            a.notes.iter().any(|n| n.contains("labelled")),
+            "{:?}",
+            a.notes
+        );
     }
 
     #[test]
@@ -1377,7 +1434,11 @@ mod tests {
         assert!(a.notes.iter().any(|n| n.contains("percentage")));
         let a = at(r#"{"lat": 1.0, "lon": 2.0, "confidence": "85%"}"#, 1.0, 2.0);
         assert_eq!(a.confidence, Some(0.85));
-        let a = at(r#"{"lat": 1.0, "lon": 2.0, "confidence": "high"}"#, 1.0, 2.0);
+        let a = at(
+            r#"{"lat": 1.0, "lon": 2.0, "confidence": "high"}"#,
+            1.0,
+            2.0,
+        );
         assert_eq!(a.confidence, Some(0.75));
         let a = at(r#"{"lat": 1.0, "lon": 2.0, "confidence": 250}"#, 1.0, 2.0);
         assert_eq!(a.confidence, None);
@@ -1385,7 +1446,11 @@ mod tests {
 
     #[test]
     fn json_with_degree_signs_and_unquoted_newlines() {
-        at("{\"lat\": 48.85°, \"lon\": 2.35°, \"rationale\": \"line one\nline two\"}", 48.85, 2.35);
+        at(
+            "{\"lat\": 48.85°, \"lon\": 2.35°, \"rationale\": \"line one\nline two\"}",
+            48.85,
+            2.35,
+        );
     }
 
     #[test]
@@ -1396,13 +1461,21 @@ mod tests {
     #[test]
     fn swapped_json_values() {
         let a = at(r#"{"lat": 139.6917, "lon": 35.6895}"#, 35.6895, 139.6917);
-        assert!(a.notes.iter().any(|n| n.contains("swapped")), "{:?}", a.notes);
+        assert!(
+            a.notes.iter().any(|n| n.contains("swapped")),
+            "{:?}",
+            a.notes
+        );
     }
 
     #[test]
     fn wrapped_longitude() {
         let a = at(r#"{"lat": -17.7134, "lon": 181.5}"#, -17.7134, -178.5);
-        assert!(a.notes.iter().any(|n| n.contains("wrapped")), "{:?}", a.notes);
+        assert!(
+            a.notes.iter().any(|n| n.contains("wrapped")),
+            "{:?}",
+            a.notes
+        );
         at(r#"{"lat": 40.0, "lon": 286.0}"#, 40.0, -74.0);
     }
 
@@ -1454,8 +1527,16 @@ mod tests {
 
     #[test]
     fn european_decimal_commas() {
-        let a = at("Breitengrad: 48,1372; Längengrad: 11,5756", 48.1372, 11.5756);
-        assert!(a.notes.iter().any(|n| n.contains("decimal")), "{:?}", a.notes);
+        let a = at(
+            "Breitengrad: 48,1372; Längengrad: 11,5756",
+            48.1372,
+            11.5756,
+        );
+        assert!(
+            a.notes.iter().any(|n| n.contains("decimal")),
+            "{:?}",
+            a.notes
+        );
         at("Coordonnées : 48,8566 N ; 2,3522 E", 48.8566, 2.3522);
         at("(52,3676, 4,9041)", 52.3676, 4.9041);
     }
@@ -1464,7 +1545,11 @@ mod tests {
     fn final_labelled_candidate_wins_over_later_ones() {
         let text = "Candidates: Lisbon (38.7223, -9.1393) or Porto (41.1579, -8.6291).\n\nFinal answer: Porto at (41.1579, -8.6291)\n\nThough Lisbon (38.7223, -9.1393) remains possible.";
         let a = at(text, 41.1579, -8.6291);
-        assert!(a.notes.iter().any(|n| n.contains("labelled")), "{:?}", a.notes);
+        assert!(
+            a.notes.iter().any(|n| n.contains("labelled")),
+            "{:?}",
+            a.notes
+        );
     }
 
     #[test]
@@ -1492,7 +1577,11 @@ mod tests {
         assert_eq!(a.country.as_deref(), Some("Brazil"));
         assert_eq!(a.confidence, Some(0.65));
         assert_eq!(a.rationale.as_deref(), Some("Portuguese signs, red soil."));
-        let a = at("**Country:** Chile (CL)\n**Confidence:** 0.4\nFinal: -33.45, -70.66", -33.45, -70.66);
+        let a = at(
+            "**Country:** Chile (CL)\n**Confidence:** 0.4\nFinal: -33.45, -70.66",
+            -33.45,
+            -70.66,
+        );
         assert_eq!(a.country.as_deref(), Some("Chile"));
         assert_eq!(a.confidence, Some(0.4));
     }
@@ -1520,7 +1609,10 @@ mod tests {
     #[test]
     fn refusals_are_errors() {
         let e = fails("I'm sorry, but I can't determine the location from these images.");
-        assert!(matches!(&e, ParseError::Refusal(q) if q.contains("can't determine")), "{e}");
+        assert!(
+            matches!(&e, ParseError::Refusal(q) if q.contains("can't determine")),
+            "{e}"
+        );
         assert!(matches!(
             fails("Unfortunately there is not enough information to pinpoint this."),
             ParseError::Refusal(_)
@@ -1529,17 +1621,26 @@ mod tests {
 
     #[test]
     fn no_coordinates_is_an_error() {
-        assert_eq!(fails("It's probably somewhere in France."), ParseError::NoCoordinates);
+        assert_eq!(
+            fails("It's probably somewhere in France."),
+            ParseError::NoCoordinates
+        );
         assert_eq!(fails("   "), ParseError::Empty);
         // Plain integers are not coordinates: counts, years, headings without labels.
-        assert_eq!(fails("I see 2 cars and 3 trees, photo from 2019, 4 views."), ParseError::NoCoordinates);
+        assert_eq!(
+            fails("I see 2 cars and 3 trees, photo from 2019, 4 views."),
+            ParseError::NoCoordinates
+        );
         assert_eq!(fails("Version 1.2.3 of the map"), ParseError::NoCoordinates);
     }
 
     #[test]
     fn null_json_coordinates_say_which_key() {
         let e = fails(r#"{"lat": null, "lon": null, "country": "unknown"}"#);
-        assert!(matches!(&e, ParseError::NotANumber { key, .. } if key == "lat"), "{e}");
+        assert!(
+            matches!(&e, ParseError::NotANumber { key, .. } if key == "lat"),
+            "{e}"
+        );
         assert!(e.to_string().contains("\"lat\""), "{e}");
     }
 

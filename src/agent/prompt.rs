@@ -59,7 +59,10 @@ impl TemplateKind {
 /// A template that cannot be used, naming the file and what to fix.
 #[derive(Debug, Error)]
 pub enum PromptError {
-    #[error("prompt template {path} does not exist; templates in {dir}: {}", list_or_none(available))]
+    #[error(
+        "prompt template {path} does not exist; templates in {dir}: {}",
+        list_or_none(available)
+    )]
     Missing {
         path: PathBuf,
         dir: PathBuf,
@@ -180,10 +183,7 @@ impl PromptSet {
                 None => Err(PromptError::Missing {
                     path: source,
                     dir: PathBuf::from("builtin"),
-                    available: BUILTIN
-                        .iter()
-                        .map(|(n, _)| format!("{n}.md"))
-                        .collect(),
+                    available: BUILTIN.iter().map(|(n, _)| format!("{n}.md")).collect(),
                 }),
             }
         };
@@ -254,7 +254,7 @@ impl PromptTemplate {
         };
         let user = segments(&source, &user_text, user_start_line)?;
         let required = kind.required();
-        let uses = |segs: &[Segment]| segs.iter().any(|s| *s == Segment::Var(required));
+        let uses = |segs: &[Segment]| segs.contains(&Segment::Var(required));
         if !uses(&user) && !system.as_deref().is_some_and(uses) {
             return Err(PromptError::MissingVariable {
                 path: source,
@@ -328,7 +328,10 @@ fn strip_comments(source: &Path, text: &str) -> Result<String, PromptError> {
         out.push_str(&rest[..start]);
         let after = &rest[start + 4..];
         let Some(end) = after.find("-->") else {
-            let line = text[..text.len() - rest.len() + start].lines().count().max(1);
+            let line = text[..text.len() - rest.len() + start]
+                .lines()
+                .count()
+                .max(1);
             return Err(PromptError::Syntax {
                 path: source.to_path_buf(),
                 line,
@@ -510,13 +513,19 @@ mod tests {
         .expect("valid");
         let r = t.render(&vars(), &[]);
         assert_eq!(r.system.as_deref(), Some("You are World player."));
-        assert!(r.user.starts_with("Round 2/5, 3 views:\nView 1: heading 0° (north)"));
+        assert!(r
+            .user
+            .starts_with("Round 2/5, 3 views:\nView 1: heading 0° (north)"));
         // Empty hints leave a single blank line, not three.
         assert!(r.user.ends_with("fov 90°\n\nAnswer."), "{}", r.user);
         let mut v = vars();
         v.hints = vec!["Signs are in Cyrillic".into(), "  ".into()];
         let r = t.render(&v, &[]);
-        assert!(r.user.contains("\n\n- Signs are in Cyrillic\n\nAnswer."), "{}", r.user);
+        assert!(
+            r.user.contains("\n\n- Signs are in Cyrillic\n\nAnswer."),
+            "{}",
+            r.user
+        );
     }
 
     #[test]
@@ -538,7 +547,10 @@ mod tests {
             TemplateKind::Repair,
         )
         .expect("valid");
-        let r = t.render(&vars(), &[("previous_answer", "somewhere"), ("problem", "no lat")]);
+        let r = t.render(
+            &vars(),
+            &[("previous_answer", "somewhere"), ("problem", "no lat")],
+        );
         assert_eq!(r.user, "Your answer:\nsomewhere\nProblem: no lat");
         // Unset variables render empty.
         let r = t.render(&vars(), &[("problem", "x")]);
@@ -549,12 +561,22 @@ mod tests {
     fn unknown_variable_names_file_line_and_name() {
         let err = parse("a\nb {{vews}}", TemplateKind::Answer).expect_err("typo");
         let msg = err.to_string();
-        assert!(matches!(&err, PromptError::UnknownVariable { line: 2, name, .. } if name == "vews"), "{msg}");
-        assert!(msg.contains("t.md") && msg.contains("{{vews}}") && msg.contains("views"), "{msg}");
-        let err = parse("sys {{nope}}\n---user---\n{{views}}", TemplateKind::Answer).expect_err("typo");
+        assert!(
+            matches!(&err, PromptError::UnknownVariable { line: 2, name, .. } if name == "vews"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("t.md") && msg.contains("{{vews}}") && msg.contains("views"),
+            "{msg}"
+        );
+        let err =
+            parse("sys {{nope}}\n---user---\n{{views}}", TemplateKind::Answer).expect_err("typo");
         assert!(matches!(err, PromptError::UnknownVariable { line: 1, .. }));
         let err = parse("sys\n---user---\nx\n{{nope}}", TemplateKind::Answer).expect_err("typo");
-        assert!(matches!(err, PromptError::UnknownVariable { line: 4, .. }), "{err}");
+        assert!(
+            matches!(err, PromptError::UnknownVariable { line: 4, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -615,7 +637,10 @@ mod tests {
             let r = disk.answer.render(&v, &[]);
             let all = format!("{}\n{}", r.system.unwrap_or_default(), r.user);
             assert!(all.contains("View 2: heading 135° (south-east)"), "{all}");
-            assert!(all.to_lowercase().contains("synthetic"), "{strategy} must mention synthetic imagery");
+            assert!(
+                all.to_lowercase().contains("synthetic"),
+                "{strategy} must mention synthetic imagery"
+            );
             assert!(all.contains("\"lat\""), "{strategy} must ask for JSON lat");
             assert!(!all.contains("{{"), "{all}");
         }
@@ -628,15 +653,26 @@ mod tests {
         let r = set.answer.render(&vars(), &[]);
         insta::assert_snapshot!(
             "cot_prompt",
-            format!("=== system ===\n{}\n=== user ===\n{}", r.system.unwrap_or_default(), r.user)
+            format!(
+                "=== system ===\n{}\n=== user ===\n{}",
+                r.system.unwrap_or_default(),
+                r.user
+            )
         );
         let r = set.repair.render(
             &vars(),
-            &[("previous_answer", "It looks like France."), ("problem", "no coordinates found")],
+            &[
+                ("previous_answer", "It looks like France."),
+                ("problem", "no coordinates found"),
+            ],
         );
         insta::assert_snapshot!(
             "repair_prompt",
-            format!("=== system ===\n{}\n=== user ===\n{}", r.system.unwrap_or_default(), r.user)
+            format!(
+                "=== system ===\n{}\n=== user ===\n{}",
+                r.system.unwrap_or_default(),
+                r.user
+            )
         );
     }
 }

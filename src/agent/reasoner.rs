@@ -270,7 +270,9 @@ impl Reasoner for LvlmReasoner {
             repair_parts.extend(images);
         }
         // The first user turn keeps only its text: the images are not sent twice.
-        req.messages[0].parts.retain(|p| matches!(p, Part::Text { .. }));
+        req.messages[0]
+            .parts
+            .retain(|p| matches!(p, Part::Text { .. }));
         req.messages.push(Message {
             role: Role::Assistant,
             parts: vec![Part::Text { text: answer }],
@@ -386,7 +388,9 @@ mod tests {
 
     #[tokio::test]
     async fn good_answer_sends_text_then_images() {
-        let p = Scripted::new(vec![Ok(r#"{"lat": 1.5, "lon": 2.5, "country": "XX"}"#.into())]);
+        let p = Scripted::new(vec![Ok(
+            r#"{"lat": 1.5, "lon": 2.5, "country": "XX"}"#.into()
+        )]);
         let g = reasoner(p.clone(), ReasonerOptions::default())
             .guess(&obs())
             .await;
@@ -394,19 +398,27 @@ mod tests {
         assert_eq!((g.pos.lat, g.pos.lon), (1.5, 2.5));
         assert_eq!(g.exchanges.len(), 1);
         assert_eq!(g.exchanges[0].images, 2);
-        assert!(g.exchanges[0].prompt.contains("View 2: heading 180° (south)"));
+        assert!(g.exchanges[0]
+            .prompt
+            .contains("View 2: heading 180° (south)"));
         assert_eq!(g.usage.input_tokens, 100);
         let seen = p.seen.lock().expect("lock");
         let parts = &seen[0].messages[0].parts;
         assert!(matches!(parts[0], Part::Text { .. }));
         assert!(matches!(parts[1], Part::Image { .. }) && matches!(parts[2], Part::Image { .. }));
-        assert!(seen[0].system.as_deref().is_some_and(|s| s.contains("synthetic")));
+        assert!(seen[0]
+            .system
+            .as_deref()
+            .is_some_and(|s| s.contains("synthetic")));
     }
 
     #[tokio::test]
     async fn long_unreadable_answer_is_repaired_without_images() {
         let essay = "The road signs look Scandinavian and the vegetation is boreal. ".repeat(5);
-        let p = Scripted::new(vec![Ok(essay.clone()), Ok(r#"{"lat": 60.1, "lon": 24.9}"#.into())]);
+        let p = Scripted::new(vec![
+            Ok(essay.clone()),
+            Ok(r#"{"lat": 60.1, "lon": 24.9}"#.into()),
+        ]);
         let g = reasoner(p.clone(), ReasonerOptions::default())
             .guess(&obs())
             .await;
@@ -443,7 +455,10 @@ mod tests {
 
     #[tokio::test]
     async fn unreadable_twice_falls_back_with_both_reasons() {
-        let p = Scripted::new(vec![Ok("Somewhere in Europe.".into()), Ok("Still Europe.".into())]);
+        let p = Scripted::new(vec![
+            Ok("Somewhere in Europe.".into()),
+            Ok("Still Europe.".into()),
+        ]);
         let g = reasoner(p, ReasonerOptions::default()).guess(&obs()).await;
         match &g.source {
             GuessSource::Fallback { reason } => {
@@ -464,7 +479,9 @@ mod tests {
             last: Box::new(LvlmError::Timeout(Duration::from_secs(1))),
         })]);
         let g = reasoner(p, ReasonerOptions::default()).guess(&obs()).await;
-        assert!(matches!(&g.source, GuessSource::Fallback { reason } if reason.contains("gave up after 4")));
+        assert!(
+            matches!(&g.source, GuessSource::Fallback { reason } if reason.contains("gave up after 4"))
+        );
         assert_eq!(g.exchanges.len(), 1);
         assert_eq!(g.exchanges[0].attempts, 4);
         assert!(g.exchanges[0].error.is_some() && g.exchanges[0].raw.is_none());
@@ -482,7 +499,11 @@ mod tests {
             ..ReasonerOptions::default()
         };
         let g = reasoner(p, opts).guess(&obs()).await;
-        assert!(matches!(&g.source, GuessSource::Fallback { reason } if reason.contains("time limit")), "{:?}", g.source);
+        assert!(
+            matches!(&g.source, GuessSource::Fallback { reason } if reason.contains("time limit")),
+            "{:?}",
+            g.source
+        );
         assert_eq!(g.exchanges.len(), 1);
         assert_eq!(g.exchanges[0].elapsed_ms, 30_000);
     }

@@ -23,7 +23,9 @@ pub enum Role {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Part {
-    Text { text: String },
+    Text {
+        text: String,
+    },
     /// A JPEG image; providers encode it as their wire format wants (data URL, base64 block...).
     Image {
         #[serde(skip)]

@@ -70,10 +70,7 @@ impl std::fmt::Debug for OpenAiClient {
         f.debug_struct("OpenAiClient")
             .field("endpoint", &self.endpoint)
             .field("model", &self.cfg.model)
-            .field(
-                "api_key",
-                &self.cfg.api_key.as_ref().map(|_| "[redacted]"),
-            )
+            .field("api_key", &self.cfg.api_key.as_ref().map(|_| "[redacted]"))
             .field("request_timeout", &self.cfg.request_timeout)
             .field("retry", &self.cfg.retry)
             .field("image_detail", &self.cfg.image_detail)
@@ -97,7 +94,9 @@ impl OpenAiClient {
             )));
         }
         if cfg.model.trim().is_empty() {
-            return Err(LvlmError::Config("model is empty; name the model to call".into()));
+            return Err(LvlmError::Config(
+                "model is empty; name the model to call".into(),
+            ));
         }
         if let Some(d) = &cfg.image_detail {
             if !IMAGE_DETAILS.contains(&d.as_str()) {
@@ -107,7 +106,9 @@ impl OpenAiClient {
             }
         }
         if cfg.request_timeout.is_zero() {
-            return Err(LvlmError::Config("request_timeout must be above zero".into()));
+            return Err(LvlmError::Config(
+                "request_timeout must be above zero".into(),
+            ));
         }
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(key) = &cfg.api_key {
@@ -191,7 +192,10 @@ impl OpenAiClient {
         if !status.is_success() {
             return Err(LvlmError::Status {
                 status: status.as_u16(),
-                body: truncate(&self.redact(&String::from_utf8_lossy(&bytes)), ERROR_BODY_LIMIT),
+                body: truncate(
+                    &self.redact(&String::from_utf8_lossy(&bytes)),
+                    ERROR_BODY_LIMIT,
+                ),
                 retry_after,
             });
         }
@@ -411,7 +415,11 @@ impl ChatResponse {
             Some(ResponseContent::Text(t)) => t,
             Some(ResponseContent::Parts(parts)) => parts
                 .into_iter()
-                .filter(|p| p.kind.as_deref().map_or(true, |k| k == "text" || k == "output_text"))
+                .filter(|p| {
+                    p.kind
+                        .as_deref()
+                        .map_or(true, |k| k == "text" || k == "output_text")
+                })
                 .filter_map(|p| p.text)
                 .collect::<Vec<_>>()
                 .join(""),
@@ -420,7 +428,10 @@ impl ChatResponse {
         if text.trim().is_empty() {
             let why = match (message.refusal, finish.as_deref()) {
                 (Some(r), _) if !r.trim().is_empty() => {
-                    format!("the model refused: {}", truncate(r.trim(), ERROR_BODY_LIMIT))
+                    format!(
+                        "the model refused: {}",
+                        truncate(r.trim(), ERROR_BODY_LIMIT)
+                    )
                 }
                 (_, Some(f)) => format!("empty message content (finish_reason {f:?})"),
                 (_, None) => "empty message content".to_string(),
@@ -459,7 +470,10 @@ mod tests {
 
     #[test]
     fn endpoint_joins_without_double_slash() {
-        assert_eq!(client(None).endpoint(), "http://127.0.0.1:9/v1/chat/completions");
+        assert_eq!(
+            client(None).endpoint(),
+            "http://127.0.0.1:9/v1/chat/completions"
+        );
     }
 
     #[test]
@@ -499,7 +513,9 @@ mod tests {
                 Message {
                     role: Role::User,
                     parts: vec![
-                        Part::Text { text: "where?".into() },
+                        Part::Text {
+                            text: "where?".into(),
+                        },
                         Part::Image {
                             jpeg: vec![0xff, 0xd8, 0xff],
                         },
@@ -507,7 +523,9 @@ mod tests {
                 },
                 Message {
                     role: Role::Assistant,
-                    parts: vec![Part::Text { text: "Paris".into() }],
+                    parts: vec![Part::Text {
+                        text: "Paris".into(),
+                    }],
                 },
             ],
             max_tokens: 100,
@@ -559,7 +577,10 @@ mod tests {
     #[test]
     fn empty_answers_say_why() {
         let e = decode(r#"{"choices":[]}"#).expect_err("empty");
-        assert!(matches!(&e, LvlmError::Empty(m) if m.contains("no choices")), "{e}");
+        assert!(
+            matches!(&e, LvlmError::Empty(m) if m.contains("no choices")),
+            "{e}"
+        );
         let e = decode(
             r#"{"choices":[{"message":{"content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]}"#,
         )

@@ -196,9 +196,15 @@ mod tests {
     #[test]
     fn parses_delta_seconds_and_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00Z
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
             Some(Duration::from_secs(30))
@@ -337,7 +343,10 @@ mod tests {
         })
         .await
         .expect_err("fails");
-        assert!(matches!(err, LvlmError::Exhausted { attempts: 2, .. }), "{err:?}");
+        assert!(
+            matches!(err, LvlmError::Exhausted { attempts: 2, .. }),
+            "{err:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

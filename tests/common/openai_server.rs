@@ -246,8 +246,8 @@ async fn handle(
     }
     let n = shared.counter.fetch_add(1, Ordering::SeqCst);
     let model = parsed["model"].as_str().unwrap_or("scripted").to_string();
-    let prompt_tokens =
-        rec.text.chars().count() as u64 / CHARS_PER_TOKEN + rec.image_count as u64 * TOKENS_PER_IMAGE;
+    let prompt_tokens = rec.text.chars().count() as u64 / CHARS_PER_TOKEN
+        + rec.image_count as u64 * TOKENS_PER_IMAGE;
     let completion = |content: Value, refusal: Value, text_len: usize| {
         json!({
             "id": format!("chatcmpl-{n}"),
@@ -281,7 +281,8 @@ async fn handle(
             json_response(StatusCode::OK, &v)
         }
         Reply::Truncated => {
-            let full = completion(Value::String(DEFAULT_ANSWER.into()), Value::Null, 100).to_string();
+            let full =
+                completion(Value::String(DEFAULT_ANSWER.into()), Value::Null, 100).to_string();
             let cut = full[..full.len() / 2].to_string();
             Response::builder()
                 .status(StatusCode::OK)
@@ -363,7 +364,9 @@ fn check(
     }
     if let Some(t) = body.get("max_tokens") {
         if !t.as_u64().is_some_and(|t| t > 0) {
-            return Err(bad(format!("max_tokens must be a positive integer, got {t}")));
+            return Err(bad(format!(
+                "max_tokens must be a positive integer, got {t}"
+            )));
         }
     }
     if let Some(t) = body.get("temperature") {
@@ -413,7 +416,11 @@ fn check(
             _ => {
                 return Err(bad(format!(
                     "messages[{i}].content must be a string{}",
-                    if role == "user" { " or an array of parts" } else { "" }
+                    if role == "user" {
+                        " or an array of parts"
+                    } else {
+                        ""
+                    }
                 )))
             }
         }
