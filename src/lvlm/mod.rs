@@ -105,6 +105,9 @@ pub enum LvlmError {
     Decode(String),
     #[error("the provider returned no answer ({0})")]
     Empty(String),
+    /// The client could not be set up (bad base URL, unusable key characters, unknown option).
+    #[error("invalid model configuration: {0}")]
+    Config(String),
     #[error("gave up after {attempts} attempts: {last}")]
     Exhausted {
         attempts: u32,
@@ -122,7 +125,7 @@ impl LvlmError {
             }
             LvlmError::Status { status, .. } => *status >= 500 || *status == 408,
             LvlmError::Decode(_) => true,
-            LvlmError::Empty(_) | LvlmError::Exhausted { .. } => false,
+            LvlmError::Empty(_) | LvlmError::Config(_) | LvlmError::Exhausted { .. } => false,
         }
     }
 
