@@ -33,7 +33,10 @@ fn pct(mut v: Vec<u64>, p: f64) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let rounds: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(20);
     let headings: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4);
 
@@ -49,7 +52,12 @@ async fn main() {
     })
     .expect("client");
     let prompts = PromptSet::load(Path::new("agent_prompts"), "cot").expect("prompts");
-    let reasoner = LvlmReasoner::new(Arc::new(client), prompts, baseline_point(&map), ReasonerOptions::default());
+    let reasoner = LvlmReasoner::new(
+        Arc::new(client),
+        prompts,
+        baseline_point(&map),
+        ReasonerOptions::default(),
+    );
     let replays = tempfile::tempdir().expect("tempdir");
     let plan = MatchPlan {
         maps: vec![map.clone()],
@@ -65,10 +73,16 @@ async fn main() {
         strategy: "cot".into(),
     };
     let t0 = Instant::now();
-    let report = session::play(&plan, Arc::new(reasoner)).await.expect("match");
+    let report = session::play(&plan, Arc::new(reasoner))
+        .await
+        .expect("match");
     let wall = t0.elapsed();
 
-    let per_round: Vec<u64> = report.rounds.iter().map(|r| r.timings.total_ms - r.timings.reason_ms).collect();
+    let per_round: Vec<u64> = report
+        .rounds
+        .iter()
+        .map(|r| r.timings.total_ms - r.timings.reason_ms)
+        .collect();
     let capture: Vec<u64> = report.rounds.iter().map(|r| r.timings.capture_ms).collect();
     let guess: Vec<u64> = report.rounds.iter().map(|r| r.timings.guess_ms).collect();
     let reason: Vec<u64> = report.rounds.iter().map(|r| r.timings.reason_ms).collect();
@@ -78,17 +92,35 @@ async fn main() {
         .flat_map(|r| r.views.iter().map(|v| v.bytes as u64 / 1024))
         .collect();
     println!("round_time: {rounds} rounds, {headings} views/round, local game + zero-latency LVLM");
-    println!("  chromedriver ready      {:>6} ms", report.launch.driver_ms);
-    println!("  Chromium session ready  {:>6} ms", report.launch.session_ms);
+    println!(
+        "  chromedriver ready      {:>6} ms",
+        report.launch.driver_ms
+    );
+    println!(
+        "  Chromium session ready  {:>6} ms",
+        report.launch.session_ms
+    );
     println!(
         "  per round excl. model   median {:>4} ms   p90 {:>4} ms   max {:>4} ms",
         median(per_round.clone()),
         pct(per_round.clone(), 0.9),
         per_round.iter().max().copied().unwrap_or(0)
     );
-    println!("    of which observe (load + turn + capture)  median {:>4} ms", median(capture));
-    println!("    of which guess (click + submit + result)  median {:>4} ms", median(guess));
-    println!("  reasoner (prompt + HTTP + parse, 0 ms model) median {:>4} ms", median(reason));
-    println!("  view JPEG size          median {:>4} KiB", median(view_kb));
+    println!(
+        "    of which observe (load + turn + capture)  median {:>4} ms",
+        median(capture)
+    );
+    println!(
+        "    of which guess (click + submit + result)  median {:>4} ms",
+        median(guess)
+    );
+    println!(
+        "  reasoner (prompt + HTTP + parse, 0 ms model) median {:>4} ms",
+        median(reason)
+    );
+    println!(
+        "  view JPEG size          median {:>4} KiB",
+        median(view_kb)
+    );
     println!("  whole match wall time   {:>6.1} s", wall.as_secs_f64());
 }

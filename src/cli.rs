@@ -19,7 +19,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "geoagent", version, about = "Plays GeoGuessr-style games with vision-language models and measures them against people")]
+#[command(
+    name = "geoagent",
+    version,
+    about = "Plays GeoGuessr-style games with vision-language models and measures them against people"
+)]
 pub struct Cli {
     /// Config file (default: ./geoagent.toml if it exists).
     #[arg(long, global = true, value_name = "FILE")]
@@ -218,7 +222,10 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
 async fn play(settings: &Settings) -> Result<ExitCode> {
     let (maps, map) = load_maps(settings)?;
     let reasoner = build_reasoner(settings, &map)?;
-    let seed = settings.game.seed.unwrap_or_else(|| rand::random::<u32>().into());
+    let seed = settings
+        .game
+        .seed
+        .unwrap_or_else(|| rand::random::<u32>().into());
     let plan = MatchPlan {
         maps,
         map: map.clone(),
@@ -229,7 +236,10 @@ async fn play(settings: &Settings) -> Result<ExitCode> {
             chromium: settings.browser.chromium.clone(),
             webdriver_url: settings.browser.webdriver_url.clone(),
             headless: settings.browser.headless,
-            viewport: (settings.browser.viewport_width, settings.browser.viewport_height),
+            viewport: (
+                settings.browser.viewport_width,
+                settings.browser.viewport_height,
+            ),
         },
         capture: CaptureOptions {
             headings: settings.capture.headings,
@@ -243,7 +253,11 @@ async fn play(settings: &Settings) -> Result<ExitCode> {
         "Playing {} round(s) of {}{} with seed {seed} ({}); same rounds again: --seed {seed}",
         plan.rounds,
         map.name,
-        if map.synthetic { " (synthetic imagery)" } else { "" },
+        if map.synthetic {
+            " (synthetic imagery)"
+        } else {
+            ""
+        },
         reasoner.name(),
     );
     let outcome = tokio::select! {
@@ -262,9 +276,17 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
     let (maps, map) = load_maps(settings)?;
     let listener = tokio::net::TcpListener::bind(&settings.server.bind)
         .await
-        .with_context(|| format!("cannot listen on {} (server.bind / --bind)", settings.server.bind))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (server.bind / --bind)",
+                settings.server.bind
+            )
+        })?;
     let addr = listener.local_addr()?;
-    let seed = settings.game.seed.unwrap_or_else(|| rand::random::<u32>().into());
+    let seed = settings
+        .game
+        .seed
+        .unwrap_or_else(|| rand::random::<u32>().into());
     println!("Local game on http://{addr}/");
     println!(
         "Challenge link (same rounds for everyone who opens it): http://{addr}/?seed={seed}&rounds={}&map={}",

@@ -71,7 +71,12 @@ impl MatchReport {
         use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-            "Round", "Truth", "Guess", "Distance", "Points", "Guessed by",
+            "Round",
+            "Truth",
+            "Guess",
+            "Distance",
+            "Points",
+            "Guessed by",
         ]);
         for r in &self.rounds {
             let truth = match &r.result.place {
@@ -113,7 +118,10 @@ impl MatchReport {
 }
 
 /// Plays `plan` with `reasoner`. Finished rounds are on disk even when this returns an error.
-pub async fn play(plan: &MatchPlan, reasoner: Arc<dyn Reasoner>) -> Result<MatchReport, SessionError> {
+pub async fn play(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+) -> Result<MatchReport, SessionError> {
     let challenge = Challenge::new(&plan.map, plan.seed, plan.rounds);
     let span = info_span!("match", challenge = %challenge.id(), reasoner = %reasoner.name());
     async move {
@@ -129,9 +137,18 @@ pub async fn play(plan: &MatchPlan, reasoner: Arc<dyn Reasoner>) -> Result<Match
             Ok(browser) => {
                 let launch = browser.timing;
                 info!(?launch, "browser ready");
-                match LocalGame::open(browser, &url, &plan.map.name, plan.map.view, plan.capture.clone()).await {
+                match LocalGame::open(
+                    browser,
+                    &url,
+                    &plan.map.name,
+                    plan.map.view,
+                    plan.capture.clone(),
+                )
+                .await
+                {
                     Ok(mut game) => {
-                        let r = play_rounds(plan, &challenge, &mut game, reasoner.as_ref(), launch).await;
+                        let r = play_rounds(plan, &challenge, &mut game, reasoner.as_ref(), launch)
+                            .await;
                         game.into_browser().close().await;
                         r
                     }

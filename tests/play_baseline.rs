@@ -34,7 +34,11 @@ async fn baseline_plays_two_rounds_with_a_zoomed_view() {
     assert_eq!(report.rounds.len(), 2);
     for r in &report.rounds {
         assert_eq!(r.guess.source, GuessSource::Baseline);
-        assert!(r.result.guess.distance_km(&point) <= GUESS_PRECISION_KM * 1.5, "{:?} vs {point:?}", r.result.guess);
+        assert!(
+            r.result.guess.distance_km(&point) <= GUESS_PRECISION_KM * 1.5,
+            "{:?} vs {point:?}",
+            r.result.guess
+        );
         assert_eq!(r.result.points, score(r.result.distance_km, map.size_km));
         // Three headings 120° apart, then the zoomed view at north with fov 90/1.5².
         let headings: Vec<f64> = r.views.iter().map(|v| v.heading.round()).collect();

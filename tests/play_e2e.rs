@@ -35,10 +35,16 @@ async fn plays_three_rounds_with_a_scripted_model() {
         "Driving on the right, French road signs.\n```json\n{\"lat\": 48.8566, \"lon\": 2.3522, \"country\": \"FR\", \"confidence\": 0.7, \"rationale\": \"Paris\"}\n```".into(),
     ));
     // Round 2: an answer without coordinates, then the repaired one.
-    llm.push(Reply::Text("It looks warm and sunny, probably somewhere in the south.".into()));
-    llm.push(Reply::Text(r#"{"lat": -33.8688, "lon": 151.2093, "country": "AU"}"#.into()));
+    llm.push(Reply::Text(
+        "It looks warm and sunny, probably somewhere in the south.".into(),
+    ));
+    llm.push(Reply::Text(
+        r#"{"lat": -33.8688, "lon": 151.2093, "country": "AU"}"#.into(),
+    ));
     // Round 3: prose with degrees-minutes-seconds.
-    llm.push(Reply::Text("My final answer: 35°41'22\"N 139°41'30\"E (Tokyo, Japan).".into()));
+    llm.push(Reply::Text(
+        "My final answer: 35°41'22\"N 139°41'30\"E (Tokyo, Japan).".into(),
+    ));
     let expected = [
         LatLon::new(48.8566, 2.3522).unwrap(),
         LatLon::new(-33.8688, 151.2093).unwrap(),
@@ -84,15 +90,38 @@ async fn plays_three_rounds_with_a_scripted_model() {
 
     assert_eq!(report.rounds.len(), 3);
     for (r, want) in report.rounds.iter().zip(expected) {
-        assert_eq!(r.guess.source, GuessSource::Model, "round {}: {:?}", r.round, r.guess);
+        assert_eq!(
+            r.guess.source,
+            GuessSource::Model,
+            "round {}: {:?}",
+            r.round,
+            r.guess
+        );
         // The click landed where the reasoner said, within the controller's map precision.
         let off = r.result.guess.distance_km(&want);
-        assert!(off <= GUESS_PRECISION_KM * 1.5, "round {}: marker {off:.3} km from the guess", r.round);
+        assert!(
+            off <= GUESS_PRECISION_KM * 1.5,
+            "round {}: marker {off:.3} km from the guess",
+            r.round
+        );
         // Points follow the formula on the page's own guess and truth.
         let d = r.result.guess.distance_km(&r.result.truth);
-        assert!((d - r.result.distance_km).abs() < 0.05, "round {}: {d} vs {}", r.round, r.result.distance_km);
-        assert_eq!(r.result.points, score(r.result.distance_km, map.size_km), "round {}", r.round);
-        assert!(r.location_id.is_some(), "truth matched back to a map location");
+        assert!(
+            (d - r.result.distance_km).abs() < 0.05,
+            "round {}: {d} vs {}",
+            r.round,
+            r.result.distance_km
+        );
+        assert_eq!(
+            r.result.points,
+            score(r.result.distance_km, map.size_km),
+            "round {}",
+            r.round
+        );
+        assert!(
+            r.location_id.is_some(),
+            "truth matched back to a map location"
+        );
         assert_eq!(r.views.len(), 4);
     }
     // 429 retried inside round 1's first exchange; round 2 needed the repair prompt.

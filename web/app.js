@@ -659,6 +659,7 @@
     if (params.player) payload.player = params.player;
     const g = await api("POST", "/api/games", payload);
     game.id = g.game_id;
+    body.dataset.game = g.game_id;
     game.seed = payload.seed !== undefined ? payload.seed : String(g.seed);
     game.rounds = g.rounds;
     game.map = g.map;
@@ -669,6 +670,25 @@
     $("#synthetic-badge").hidden = !g.map.synthetic;
     $("#imagery-attribution").textContent = g.map.attribution || "";
     setTotal(0);
+    await nextRound();
+  }
+
+  /** Continues a game already under way (after a reload or a browser crash) at its current round. */
+  async function resumeGame(id) {
+    setState("loading");
+    const g = await api("GET", `/api/games/${encodeURIComponent(id)}`);
+    game.id = g.game_id;
+    body.dataset.game = g.game_id;
+    game.seed = String(g.seed);
+    game.rounds = g.rounds;
+    game.map = g.map;
+    game.player = g.player || null;
+    game.results = g.results || [];
+    game.total = g.total || 0;
+    $("#map-name").textContent = g.map.name;
+    $("#synthetic-badge").hidden = !g.map.synthetic;
+    $("#imagery-attribution").textContent = g.map.attribution || "";
+    setTotal(game.total);
     await nextRound();
   }
 
@@ -803,7 +823,9 @@
 
     const q = new URLSearchParams(location.search);
     const params = { seed: q.get("seed"), rounds: q.get("rounds"), map: q.get("map"), player: q.get("player") };
-    if (params.seed !== null) await startGame(params);
+    const resume = q.get("game");
+    if (resume !== null) await resumeGame(resume);
+    else if (params.seed !== null) await startGame(params);
     else await showStart(params);
   }
 

@@ -103,6 +103,7 @@ struct ResultState {
 #[derive(Debug, Clone, Deserialize)]
 struct PageState {
     state: String,
+    game: Option<String>,
     error: Option<String>,
     round: Option<f64>,
     rounds: Option<f64>,
@@ -138,6 +139,8 @@ pub struct LocalGame {
     round: usize,
     map_view: Bounds,
     map_name: String,
+    /// The server's id of the game on the page, once seen (to resume it in a new browser).
+    game_id: Option<String>,
 }
 
 impl LocalGame {
@@ -159,7 +162,20 @@ impl LocalGame {
             round: 0,
             map_view,
             map_name: map_name.to_string(),
+            game_id: None,
         })
+    }
+
+    /// Declares that `rounds_done` rounds of this game were played before (when resuming a game
+    /// with `?game=ID` in a new browser), so the next observation expects round `rounds_done + 1`.
+    pub fn after_rounds(mut self, rounds_done: usize) -> Self {
+        self.round = rounds_done;
+        self
+    }
+
+    /// The server's game id, known after the first round was observed.
+    pub fn game_id(&self) -> Option<&str> {
+        self.game_id.as_deref()
     }
 
     /// The page's current DOM as HTML, for audits.
@@ -438,6 +454,9 @@ impl Environment for LocalGame {
     async fn observe(&mut self) -> Result<Observation, BrowserError> {
         let t0 = Instant::now();
         let page = self.ready_round().await?;
+        if page.game.is_some() {
+            self.game_id = page.game.clone();
+        }
         let rounds = page.rounds.unwrap_or(0.0) as usize;
         let mut pano = page
             .pano
