@@ -2,10 +2,11 @@
 //! (observe → reason → guess), record each round to the replay as it ends, and always shut
 //! everything down, on success, on error and on cancellation (drop).
 
+use crate::agent::Guess;
 use crate::agent::{GuessSource, Reasoner};
 use crate::browser::local_game::{CaptureOptions, LocalGame};
 use crate::browser::{Browser, BrowserError, BrowserOptions, LaunchTiming};
-use crate::environment::Environment;
+use crate::environment::{Environment, GuessTiming, Observation};
 use crate::game::server::{start_local, AppState, ServerError};
 use crate::game::{Challenge, Map, RoundResult};
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord, Timings};
@@ -117,6 +118,9 @@ impl MatchReport {
     }
 }
 
+/// How many times one match may relaunch a crashed or unresponsive browser before giving up.
+pub const MAX_BROWSER_RESTARTS: usize = 2;
+
 /// Plays `plan` with `reasoner`. Finished rounds are on disk even when this returns an error.
 pub async fn play(
     plan: &MatchPlan,
@@ -125,7 +129,8 @@ pub async fn play(
     let challenge = Challenge::new(&plan.map, plan.seed, plan.rounds);
     let span = info_span!("match", challenge = %challenge.id(), reasoner = %reasoner.name());
     async move {
-        let server = start_local(AppState::new(plan.maps.clone())).await?;
+        let state = AppState::new(plan.maps.clone());
+        let server = start_local(state.clone()).await?;
         let url = format!(
             "{}/?seed={}&rounds={}&map={}",
             server.url(),
@@ -133,32 +138,23 @@ pub async fn play(
             plan.rounds,
             plan.map.id
         );
-        let outcome = match Browser::launch(&plan.browser).await {
-            Ok(browser) => {
-                let launch = browser.timing;
-                info!(?launch, "browser ready");
-                match LocalGame::open(
-                    browser,
-                    &url,
-                    &plan.map.name,
-                    plan.map.view,
-                    plan.capture.clone(),
-                )
-                .await
-                {
-                    Ok(mut game) => {
-                        let r = play_rounds(plan, &challenge, &mut game, reasoner.as_ref(), launch)
-                            .await;
-                        game.into_browser().close().await;
-                        r
-                    }
-                    Err((browser, e)) => {
-                        browser.close().await;
-                        Err(e.into())
-                    }
+        let outcome = match open_game(plan, &url, 0).await {
+            Ok(game) => {
+                let mut table = Table {
+                    plan,
+                    challenge: &challenge,
+                    state: &state,
+                    base_url: server.url(),
+                    game: Some(game),
+                    restarts: 0,
+                };
+                let r = table.play_rounds(reasoner.as_ref()).await;
+                if let Some(game) = table.game.take() {
+                    game.into_browser().close().await;
                 }
+                r
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         if let Err(e) = server.shutdown().await {
             warn!(error = %e, "local game server did not stop cleanly");
@@ -169,96 +165,254 @@ pub async fn play(
     .await
 }
 
-async fn play_rounds(
+/// Launches a browser and opens `url` in it; `rounds_done` when resuming a game.
+async fn open_game(
     plan: &MatchPlan,
-    challenge: &Challenge,
-    env: &mut LocalGame,
-    reasoner: &dyn Reasoner,
-    launch: LaunchTiming,
-) -> Result<MatchReport, SessionError> {
-    let manifest = Manifest {
-        format_version: replay::FORMAT_VERSION,
-        session_id: replay::new_session_id(),
-        created: chrono::Utc::now(),
-        geoagent_version: env!("CARGO_PKG_VERSION").into(),
-        environment: "local-game".into(),
-        map: replay::MapInfo {
-            id: plan.map.id.clone(),
-            name: plan.map.name.clone(),
-            size_km: plan.map.size_km,
-            synthetic: plan.map.synthetic,
-        },
-        challenge: replay::ChallengeInfo {
-            id: challenge.id(),
-            seed: plan.seed,
-            rounds: plan.rounds,
-        },
-        reasoner: reasoner.name(),
-        strategy: plan.strategy.clone(),
-        capture: replay::CaptureInfo {
-            headings: plan.capture.headings,
-            zoom_steps: plan.capture.zoom_steps,
-            jpeg_quality: plan.capture.jpeg_quality,
-        },
-        parent: None,
-    };
-    let mut writer = ReplayWriter::create(&plan.replay_root, &manifest)?;
-    let mut report = MatchReport {
-        session_id: manifest.session_id.clone(),
-        replay_dir: writer.dir().to_path_buf(),
-        challenge_id: challenge.id(),
-        reasoner: reasoner.name(),
-        map_name: plan.map.name.clone(),
-        rounds: Vec::with_capacity(plan.rounds),
-        launch,
-    };
-    for round in 1..=plan.rounds {
-        let span = info_span!("round", round);
-        let record = async {
-            let t0 = Instant::now();
-            let obs = env
-                .observe()
-                .await
-                .map_err(|source| SessionError::Round { round, source })?;
-            let t1 = Instant::now();
-            let guess = reasoner.guess(&obs).await;
-            let reason_ms = t1.elapsed().as_millis() as u64;
-            if let GuessSource::Fallback { reason } = &guess.source {
-                warn!(%reason, "model failed; using the baseline guess");
-            }
-            let (mut result, timing) = env
-                .guess(guess.pos)
-                .await
-                .map_err(|source| SessionError::Round { round, source })?;
-            let location_id = annotate(&plan.map, &mut result);
-            let views = writer.save_views(round, &obs.views)?;
-            let record = RoundRecord {
-                round,
-                location_id,
-                views,
-                guess,
-                result,
-                timings: Timings {
-                    capture_ms: obs.capture_ms,
-                    reason_ms,
-                    guess_ms: timing.guess_ms,
-                    total_ms: t0.elapsed().as_millis() as u64,
-                },
-                finished_at: chrono::Utc::now(),
-            };
-            writer.append(&record)?;
+    url: &str,
+    rounds_done: usize,
+) -> Result<LocalGame, SessionError> {
+    let browser = Browser::launch(&plan.browser).await?;
+    info!(launch = ?browser.timing, "browser ready");
+    match LocalGame::open(
+        browser,
+        url,
+        &plan.map.name,
+        plan.map.view,
+        plan.capture.clone(),
+    )
+    .await
+    {
+        Ok(game) => Ok(game.after_rounds(rounds_done)),
+        Err((browser, e)) => {
+            browser.close().await;
+            Err(e.into())
+        }
+    }
+}
+
+/// What a round attempt produced before it failed, so a crash after the guess loses nothing.
+#[derive(Default)]
+struct Attempt {
+    obs: Option<Observation>,
+    guess: Option<Guess>,
+    reason_ms: u64,
+}
+
+/// A round whose guess the game has scored.
+struct Finished {
+    obs: Observation,
+    guess: Guess,
+    reason_ms: u64,
+    result: RoundResult,
+    timing: GuessTiming,
+}
+
+/// One match in progress: the browser game, and what is needed to replace it.
+struct Table<'a> {
+    plan: &'a MatchPlan,
+    challenge: &'a Challenge,
+    state: &'a AppState,
+    base_url: String,
+    game: Option<LocalGame>,
+    restarts: usize,
+}
+
+impl Table<'_> {
+    async fn play_rounds(&mut self, reasoner: &dyn Reasoner) -> Result<MatchReport, SessionError> {
+        let plan = self.plan;
+        let launch = self
+            .game
+            .as_ref()
+            .map(|g| g.browser_timing())
+            .unwrap_or_default();
+        let manifest = Manifest {
+            format_version: replay::FORMAT_VERSION,
+            session_id: replay::new_session_id(),
+            created: chrono::Utc::now(),
+            geoagent_version: env!("CARGO_PKG_VERSION").into(),
+            environment: "local-game".into(),
+            map: replay::MapInfo {
+                id: plan.map.id.clone(),
+                name: plan.map.name.clone(),
+                size_km: plan.map.size_km,
+                synthetic: plan.map.synthetic,
+            },
+            challenge: replay::ChallengeInfo {
+                id: self.challenge.id(),
+                seed: plan.seed,
+                rounds: plan.rounds,
+            },
+            reasoner: reasoner.name(),
+            strategy: plan.strategy.clone(),
+            capture: replay::CaptureInfo {
+                headings: plan.capture.headings,
+                zoom_steps: plan.capture.zoom_steps,
+                jpeg_quality: plan.capture.jpeg_quality,
+            },
+            parent: None,
+        };
+        let mut writer = ReplayWriter::create(&plan.replay_root, &manifest)?;
+        let mut report = MatchReport {
+            session_id: manifest.session_id.clone(),
+            replay_dir: writer.dir().to_path_buf(),
+            challenge_id: self.challenge.id(),
+            reasoner: reasoner.name(),
+            map_name: plan.map.name.clone(),
+            rounds: Vec::with_capacity(plan.rounds),
+            launch,
+        };
+        for round in 1..=plan.rounds {
+            let span = info_span!("round", round);
+            let record = self
+                .play_round_recovering(round, reasoner, &mut writer)
+                .instrument(span)
+                .await?;
             info!(
+                round,
                 points = record.result.points,
                 distance_km = format!("{:.1}", record.result.distance_km),
                 "round done"
             );
-            Ok::<_, SessionError>(record)
+            report.rounds.push(record);
         }
-        .instrument(span)
-        .await?;
-        report.rounds.push(record);
+        Ok(report)
     }
-    Ok(report)
+
+    /// Plays a round; when the browser fails, relaunches it, resumes the same game and either
+    /// takes the result the server already has (the guess went through) or plays the round again.
+    async fn play_round_recovering(
+        &mut self,
+        round: usize,
+        reasoner: &dyn Reasoner,
+        writer: &mut ReplayWriter,
+    ) -> Result<RoundRecord, SessionError> {
+        loop {
+            let t0 = Instant::now();
+            let mut attempt = Attempt::default();
+            let game = self.game.as_mut().ok_or_else(|| SessionError::Round {
+                round,
+                source: BrowserError::Contract("no browser".into()),
+            })?;
+            let outcome = play_round(game, reasoner, &mut attempt).await;
+            let game_id = game.game_id().map(str::to_string);
+            let (result, timing) = match outcome {
+                Ok(done) => done,
+                Err(source) if self.restarts < MAX_BROWSER_RESTARTS && game_id.is_some() => {
+                    self.restarts += 1;
+                    let game_id = game_id.unwrap_or_default();
+                    warn!(round, error = %source, restart = self.restarts, "browser failed; relaunching it and resuming the game");
+                    if let Some(old) = self.game.take() {
+                        old.into_browser().close().await;
+                    }
+                    let submitted = self
+                        .state
+                        .completed_rounds()
+                        .into_iter()
+                        .find(|c| c.game_id == game_id && c.round == round);
+                    let rounds_done = if submitted.is_some() {
+                        round
+                    } else {
+                        round - 1
+                    };
+                    let url = format!("{}/?game={game_id}", self.base_url);
+                    self.game = Some(open_game(self.plan, &url, rounds_done).await?);
+                    match (submitted, attempt.obs.take(), attempt.guess.take()) {
+                        (Some(c), Some(obs), Some(guess)) => {
+                            // The server scored the guess before the crash: keep that round.
+                            let result = RoundResult {
+                                round,
+                                guess: c.guess,
+                                truth: c.truth,
+                                distance_km: c.distance_km,
+                                points: c.points,
+                                place: None,
+                                country: None,
+                            };
+                            let done = Finished {
+                                obs,
+                                guess,
+                                reason_ms: attempt.reason_ms,
+                                result,
+                                timing: GuessTiming::default(),
+                            };
+                            return self.record(round, writer, done, t0);
+                        }
+                        _ => continue,
+                    }
+                }
+                Err(source) => return Err(SessionError::Round { round, source }),
+            };
+            let obs = attempt.obs.take().ok_or_else(|| SessionError::Round {
+                round,
+                source: BrowserError::Contract("round finished without an observation".into()),
+            })?;
+            let guess = attempt.guess.take().ok_or_else(|| SessionError::Round {
+                round,
+                source: BrowserError::Contract("round finished without a guess".into()),
+            })?;
+            let done = Finished {
+                obs,
+                guess,
+                reason_ms: attempt.reason_ms,
+                result,
+                timing,
+            };
+            return self.record(round, writer, done, t0);
+        }
+    }
+
+    fn record(
+        &self,
+        round: usize,
+        writer: &mut ReplayWriter,
+        done: Finished,
+        t0: Instant,
+    ) -> Result<RoundRecord, SessionError> {
+        let Finished {
+            obs,
+            guess,
+            reason_ms,
+            mut result,
+            timing,
+        } = done;
+        let location_id = annotate(&self.plan.map, &mut result);
+        let views = writer.save_views(round, &obs.views)?;
+        let record = RoundRecord {
+            round,
+            location_id,
+            views,
+            guess,
+            result,
+            timings: Timings {
+                capture_ms: obs.capture_ms,
+                reason_ms,
+                guess_ms: timing.guess_ms,
+                total_ms: t0.elapsed().as_millis() as u64,
+            },
+            finished_at: chrono::Utc::now(),
+        };
+        writer.append(&record)?;
+        Ok(record)
+    }
+}
+
+/// Observe → reason → guess, keeping each product in `attempt` as soon as it exists.
+async fn play_round(
+    env: &mut LocalGame,
+    reasoner: &dyn Reasoner,
+    attempt: &mut Attempt,
+) -> Result<(RoundResult, GuessTiming), BrowserError> {
+    let obs = env.observe().await?;
+    let t1 = Instant::now();
+    let guess = reasoner.guess(&obs).await;
+    attempt.reason_ms = t1.elapsed().as_millis() as u64;
+    if let GuessSource::Fallback { reason } = &guess.source {
+        warn!(%reason, "model failed; using the baseline guess");
+    }
+    let pos = guess.pos;
+    attempt.obs = Some(obs);
+    attempt.guess = Some(guess);
+    env.guess(pos).await
 }
 
 /// After the guess the truth is public: name the location it was, for the table and the replay.

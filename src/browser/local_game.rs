@@ -173,6 +173,11 @@ impl LocalGame {
         self
     }
 
+    /// How long the browser behind this game took to start.
+    pub fn browser_timing(&self) -> super::LaunchTiming {
+        self.browser.timing
+    }
+
     /// The server's game id, known after the first round was observed.
     pub fn game_id(&self) -> Option<&str> {
         self.game_id.as_deref()
