@@ -205,7 +205,14 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
         },
         image_detail: settings.model.image_detail.clone(),
     })?;
-    let prompts = PromptSet::load(&settings.agent.prompts_dir, &settings.agent.strategy)?;
+    // The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
+    // absent (running from elsewhere): a configured one that is missing is a mistake to report.
+    let default_dir = crate::config::AgentSettings::default().prompts_dir;
+    let prompts = if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
+        PromptSet::builtin(&settings.agent.strategy)?
+    } else {
+        PromptSet::load(&settings.agent.prompts_dir, &settings.agent.strategy)?
+    };
     let opts = ReasonerOptions {
         max_tokens: settings.model.max_tokens,
         temperature: settings.model.temperature,

@@ -34,8 +34,10 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
 pub const GUESS_PRECISION_KM: f64 = 0.5;
 /// Bound on zoom-and-click refinements when placing the marker.
 pub const MAX_PLACEMENT_PASSES: usize = 3;
-/// Longest single drag as a share of the canvas width, so the pointer stays inside the page.
-const MAX_DRAG_SHARE: f64 = 0.8;
+/// A drag presses this far inside the canvas edge, so the press lands on it. The page captures
+/// the pointer, so the release may land anywhere in the viewport: one long drag per turn instead
+/// of several short ones, and each dispatched pointer action waits on the renderer (~12 ms here).
+const DRAG_EDGE_MARGIN_PX: f64 = 1.0;
 /// The view's heading must be this close to the target before capturing (degrees).
 const HEADING_TOLERANCE_DEG: f64 = 0.75;
 /// The page zooms by this factor per `+` key.
@@ -103,6 +105,7 @@ struct ResultState {
 #[derive(Debug, Clone, Deserialize)]
 struct PageState {
     state: String,
+    viewport_width: Option<f64>,
     game: Option<String>,
     error: Option<String>,
     round: Option<f64>,
@@ -274,6 +277,7 @@ impl LocalGame {
         &self,
         pano_el: &Element,
         st: &PanoState,
+        viewport_width: f64,
         target: f64,
     ) -> Result<PanoState, BrowserError> {
         let (heading, fov, rect) = pano_geometry(st)?;
@@ -283,13 +287,22 @@ impl LocalGame {
         }
         // Dragging right by dx turns the heading by -dx·fov/width.
         let total_dx = -delta * rect.w / fov;
+        let half = rect.w / 2.0 - DRAG_EDGE_MARGIN_PX;
+        // Leftward drags press at the right edge and may run to the viewport's left edge;
+        // rightward ones press at the left edge and may run to the viewport's right edge.
+        let reach = if total_dx < 0.0 {
+            half + rect.x + rect.w / 2.0
+        } else {
+            half + viewport_width - rect.x - rect.w / 2.0
+        } - DRAG_EDGE_MARGIN_PX;
         let mut actions = MouseActions::new("mouse".into());
-        for chunk in drag_chunks(total_dx, rect.w * MAX_DRAG_SHARE) {
+        for chunk in drag_chunks(total_dx, reach) {
+            let start = if chunk < 0.0 { half } else { -half };
             actions = actions
                 .then(PointerAction::MoveToElement {
                     element: pano_el.clone(),
                     duration: None,
-                    x: (-chunk / 2.0).round(),
+                    x: start.round(),
                     y: 0.0,
                 })
                 .then(PointerAction::Down {
@@ -298,18 +311,20 @@ impl LocalGame {
                 .then(PointerAction::MoveToElement {
                     element: pano_el.clone(),
                     duration: None,
-                    x: (chunk / 2.0).round(),
+                    x: (start + chunk).round(),
                     y: 0.0,
                 })
                 .then(PointerAction::Up {
                     button: MOUSE_BUTTON_LEFT,
                 });
         }
+        let t = Instant::now();
         self.browser
             .client()
             .perform_actions(actions)
             .await
             .map_err(cmd("dragging the panorama"))?;
+        debug!(drag_ms = t.elapsed().as_millis() as u64, "dragged");
         let frame = st.frame;
         let page = self
             .wait_for("the view to turn", VIEW_SETTLE_TIMEOUT, |s| {
@@ -415,14 +430,17 @@ impl LocalGame {
                 .then(PointerAction::Up {
                     button: MOUSE_BUTTON_LEFT,
                 });
+            if zooms > 0 {
+                // The zoom button stays put, so one move serves every click on it.
+                actions = actions.then(PointerAction::MoveToElement {
+                    element: zoom_el.clone(),
+                    duration: None,
+                    x: 0.0,
+                    y: 0.0,
+                });
+            }
             for _ in 0..zooms {
                 actions = actions
-                    .then(PointerAction::MoveToElement {
-                        element: zoom_el.clone(),
-                        duration: None,
-                        x: 0.0,
-                        y: 0.0,
-                    })
                     .then(PointerAction::Down {
                         button: MOUSE_BUTTON_LEFT,
                     })
@@ -466,16 +484,24 @@ impl Environment for LocalGame {
         let mut pano = page
             .pano
             .ok_or_else(|| BrowserError::Contract("no panorama on the page".into()))?;
+        let ready_ms = t0.elapsed().as_millis() as u64;
         let pano_el = self.find(sel::PANO).await?;
+        let vw = page.viewport_width.unwrap_or(0.0);
         let k = self.capture.headings.max(1);
         let mut views = Vec::with_capacity(k + 1);
+        let (mut turn_ms, mut capture_ms) = (0u64, 0u64);
         for i in 0..k {
             let target = 360.0 * i as f64 / k as f64;
-            pano = self.turn_to(&pano_el, &pano, target).await?;
+            let t = Instant::now();
+            pano = self.turn_to(&pano_el, &pano, vw, target).await?;
+            turn_ms += t.elapsed().as_millis() as u64;
+            let t = Instant::now();
             views.push(self.capture(&pano).await?);
+            capture_ms += t.elapsed().as_millis() as u64;
         }
+        debug!(ready_ms, turn_ms, capture_ms, "observed");
         if self.capture.zoom_steps > 0 {
-            pano = self.turn_to(&pano_el, &pano, 0.0).await?;
+            pano = self.turn_to(&pano_el, &pano, vw, 0.0).await?;
             pano = self.zoom_in(&pano, self.capture.zoom_steps).await?;
             views.push(self.capture(&pano).await?);
         }
@@ -494,6 +520,7 @@ impl Environment for LocalGame {
     async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), BrowserError> {
         let t0 = Instant::now();
         self.place_marker(at).await?;
+        let place_ms = t0.elapsed().as_millis() as u64;
         self.find(sel::GUESS_BUTTON)
             .await?
             .click()
@@ -508,6 +535,11 @@ impl Environment for LocalGame {
                     })
             })
             .await?;
+        debug!(
+            place_ms,
+            total_ms = t0.elapsed().as_millis() as u64,
+            "guessed"
+        );
         let r = st
             .result
             .ok_or_else(|| BrowserError::Contract("result panel vanished".into()))?;

@@ -29,6 +29,7 @@ const rect = e => { if (!e) return null; const q = e.getBoundingClientRect();
 const num = (e, k) => (e && e.dataset[k] !== undefined && e.dataset[k] !== '') ? Number(e.dataset[k]) : null;
 return {
   state: b.dataset.state || '',
+  viewport_width: window.innerWidth,
   game: b.dataset.game || null,
   error: b.dataset.error || null,
   round: num(l, 'round'), rounds: num(l, 'rounds'),
