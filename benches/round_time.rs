@@ -5,7 +5,6 @@
 //! `cargo bench --bench round_time -- [ROUNDS] [HEADINGS]` (defaults: 20 rounds, 4 headings).
 
 #[path = "../tests/common/openai_server.rs"]
-#[allow(dead_code)]
 mod openai_server;
 
 use geoagent::agent::baseline::baseline_point;

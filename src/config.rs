@@ -35,7 +35,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub game: GameSettings,
@@ -114,20 +114,6 @@ pub struct ReplaySettings {
 pub struct ServerSettings {
     /// Address `serve` listens on.
     pub bind: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            game: GameSettings::default(),
-            browser: BrowserSettings::default(),
-            capture: CaptureSettings::default(),
-            model: ModelSettings::default(),
-            agent: AgentSettings::default(),
-            replay: ReplaySettings::default(),
-            server: ServerSettings::default(),
-        }
-    }
 }
 
 impl Default for GameSettings {
