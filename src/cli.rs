@@ -48,6 +48,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct PlayArgs {
+    /// Play a challenge people already played, by its id (MAP-SEED-ROUNDS, as `serve` and
+    /// `stats` show it), so agent and humans saw the same rounds.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["rounds", "seed", "map"])]
+    pub challenge: Option<String>,
     /// Rounds to play.
     #[arg(long)]
     pub rounds: Option<usize>,
@@ -116,9 +120,27 @@ fn path(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
 
+/// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
+pub fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
+    let mut parts = id.rsplitn(3, '-');
+    let (rounds, seed, map) = (parts.next(), parts.next(), parts.next());
+    match (map, seed.and_then(|s| s.parse().ok()), rounds.and_then(|r| r.parse().ok())) {
+        (Some(m), Some(s), Some(r)) if !m.is_empty() => Ok((m.to_string(), s, r)),
+        _ => anyhow::bail!(
+            "--challenge {id}: expected MAP-SEED-ROUNDS such as world-1234-5 (the id `serve` prints)"
+        ),
+    }
+}
+
 impl PlayArgs {
-    fn overrides(&self) -> Vec<(&'static str, String)> {
+    fn overrides(&self) -> Result<Vec<(&'static str, String)>> {
         let mut o = vec![];
+        if let Some(id) = &self.challenge {
+            let (map, seed, rounds) = parse_challenge_id(id)?;
+            o.push(("game.map", map));
+            o.push(("game.seed", seed.to_string()));
+            o.push(("game.rounds", rounds.to_string()));
+        }
         push(&mut o, "game.rounds", &self.rounds);
         push(&mut o, "game.seed", &self.seed);
         push(&mut o, "game.map", &self.map);
@@ -136,7 +158,7 @@ impl PlayArgs {
         if self.headed {
             o.push(("browser.headless", "false".into()));
         }
-        o
+        Ok(o)
     }
 }
 
@@ -155,7 +177,7 @@ impl ServeArgs {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let overrides = match &cli.command {
-        Command::Play(a) => a.overrides(),
+        Command::Play(a) => a.overrides()?,
         Command::Serve(a) => a.overrides(),
         // Reads files only: needs no settings, so a broken config does not block it.
         Command::Stats(a) => return Ok(crate::stats::command::command(a)?),
@@ -296,14 +318,45 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
         .unwrap_or_else(|| rand::random::<u32>().into());
     println!("Local game on http://{addr}/");
     println!(
-        "Challenge link (same rounds for everyone who opens it): http://{addr}/?seed={seed}&rounds={}&map={}",
-        settings.game.rounds, map.id
+        "Challenge {}-{seed}-{}: people play it at http://{addr}/?join&seed={seed}&rounds={}&map={}",
+        map.id, settings.game.rounds, settings.game.rounds, map.id
+    );
+    println!(
+        "The agent plays the same rounds with: geoagent play --challenge {}-{seed}-{}",
+        map.id, settings.game.rounds
     );
     println!("Press Ctrl-C to stop.");
     let state = server::AppState::new(maps);
+    println!(
+        "Rounds of people who enter a name are saved as human baselines in {} (compare with `geoagent stats REPLAYS --humans {}`).",
+        settings.server.human_results.display(),
+        settings.server.human_results.display()
+    );
+    state.save_human_rounds_to(crate::humans::Store::open(&settings.server.human_results));
     server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_ids_split_from_the_right() {
+        assert_eq!(
+            parse_challenge_id("world-1234-5").unwrap(),
+            ("world".into(), 1234, 5)
+        );
+        assert_eq!(
+            parse_challenge_id("my-alps-map-7-3").unwrap(),
+            ("my-alps-map".into(), 7, 3)
+        );
+        for bad in ["world-5", "world-x-5", "-1-5", "world-1-"] {
+            let e = parse_challenge_id(bad).unwrap_err().to_string();
+            assert!(e.contains("MAP-SEED-ROUNDS"), "{bad}: {e}");
+        }
+    }
 }

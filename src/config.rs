@@ -114,6 +114,8 @@ pub struct ReplaySettings {
 pub struct ServerSettings {
     /// Address `serve` listens on.
     pub bind: String,
+    /// Where `serve` saves the rounds of people who enter a name (human baselines, JSON lines).
+    pub human_results: PathBuf,
 }
 
 impl Default for GameSettings {
@@ -189,6 +191,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             bind: "127.0.0.1:8080".into(),
+            human_results: PathBuf::from("data").join(crate::humans::STORE_FILE),
         }
     }
 }

@@ -768,6 +768,7 @@
 
   async function showStart(params) {
     $("#player-input").value = params.player || "";
+    if (params.seed) $("#seed-input").value = params.seed;
     if (params.rounds) $("#rounds-input").value = params.rounds;
     const select = $("#map-select");
     const { maps } = await api("GET", "/api/maps");
@@ -824,8 +825,11 @@
     const q = new URLSearchParams(location.search);
     const params = { seed: q.get("seed"), rounds: q.get("rounds"), map: q.get("map"), player: q.get("player") };
     const resume = q.get("game");
+    // `join` is the link for people: the start screen, prefilled with the challenge, asks for a
+    // name so their rounds count as human results. Without it a seed starts at once (the agent).
+    const join = q.get("join") !== null;
     if (resume !== null) await resumeGame(resume);
-    else if (params.seed !== null) await startGame(params);
+    else if (params.seed !== null && !join) await startGame(params);
     else await showStart(params);
   }
 

@@ -195,6 +195,11 @@ impl LocalGame {
             .map_err(cmd("reading the page source"))
     }
 
+    /// The browser showing the game (for page interactions outside a round, e.g. a start form).
+    pub fn browser(&self) -> &Browser {
+        &self.browser
+    }
+
     /// Hands the browser back (to close it or play another game).
     pub fn into_browser(self) -> Browser {
         self.browser

@@ -181,6 +181,9 @@ pub struct CompletedRound {
     pub points: u32,
 }
 
+/// `source` of human results recorded by this server.
+pub const HUMAN_SOURCE: &str = "local-game";
+
 /// The server's shared state: maps, live games, panorama cache and records. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -194,6 +197,8 @@ struct Inner {
     audit_on: AtomicBool,
     audit: Mutex<Vec<AuditEntry>>,
     completed: Mutex<Vec<CompletedRound>>,
+    /// Where rounds played by named people are saved as human baselines, when set.
+    human_store: std::sync::OnceLock<crate::humans::Store>,
 }
 
 struct Game {
@@ -302,6 +307,7 @@ impl AppState {
                 audit_on: AtomicBool::new(false),
                 audit: Mutex::new(Vec::new()),
                 completed: Mutex::new(Vec::new()),
+                human_store: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -320,6 +326,38 @@ impl AppState {
     /// Every round guessed on this server, in order.
     pub fn completed_rounds(&self) -> Vec<CompletedRound> {
         lock(&self.inner.completed).clone()
+    }
+
+    /// Saves every round finished by a player who gave a name to `store`, as a human baseline
+    /// for that challenge. Games without a name (the agent's, anonymous people) are not saved.
+    /// Set once; later calls are ignored.
+    pub fn save_human_rounds_to(&self, store: crate::humans::Store) {
+        let _ = self.inner.human_store.set(store);
+    }
+
+    fn save_human_round(&self, c: &CompletedRound) {
+        let (Some(store), Some(player)) = (self.inner.human_store.get(), c.player.clone()) else {
+            return;
+        };
+        let row = crate::humans::HumanRound {
+            source: HUMAN_SOURCE.into(),
+            challenge_id: c.challenge_id.clone(),
+            round: c.round,
+            location_id: Some(c.location_id.clone()),
+            truth: Some(c.truth),
+            player,
+            points: c.points,
+            distance_km: Some(c.distance_km),
+            time_s: None,
+        };
+        let store = store.clone();
+        // File locking and fsync block: keep them off the async workers. A failed save is logged,
+        // never turned into a failed guess for the person playing.
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.append(&row) {
+                tracing::warn!(error = %e, "could not save a human result");
+            }
+        });
     }
 
     fn map(&self, id: Option<&str>) -> Result<Arc<Map>, ApiError> {
@@ -869,6 +907,7 @@ async fn guess(
         }
         (reply, completed, map_id, upcoming)
     };
+    state.save_human_round(&completed);
     lock(&state.inner.completed).push(completed);
     state.prerender(&map_id, upcoming.as_ref());
     Ok(Json(reply))
