@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Play a match in headless Chromium against the local game and print the score table.
-    Play(PlayArgs),
+    Play(Box<PlayArgs>),
     /// Host the local game for people to play in their own browser.
     Serve(ServeArgs),
     /// Summarise replays: points and distances with 95% intervals, accuracy bands, country
