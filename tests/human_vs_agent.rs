@@ -146,6 +146,7 @@ async fn people_then_agent_on_the_same_challenge() {
         human_dataset: None,
         reference: None,
         top: 5,
+        challenge: Some(challenge.id()),
         json: false,
     })
     .unwrap();

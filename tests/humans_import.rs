@@ -89,6 +89,7 @@ fn reference_player_against_the_real_players() {
         human_dataset: Some(dataset_dir()),
         reference: Some(Reference::Baseline),
         top: 3,
+        challenge: None,
         json: false,
     };
     let report = build_report(&args).unwrap();

@@ -53,9 +53,18 @@ pub struct StatsArgs {
     /// Individual players to compare against, most rounds in common first.
     #[arg(long, default_value_t = DEFAULT_TOP_PLAYERS)]
     pub top: usize,
+    /// Only this challenge (MAP-SEED-ROUNDS): its agent rounds, and its human results from
+    /// `--humans` or, when none is given, the local game's store (data/humans.jsonl).
+    #[arg(long, value_name = "ID")]
+    pub challenge: Option<String>,
     /// Print one JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where `serve` saves human results by default (`server.human_results`).
+pub fn default_human_store() -> PathBuf {
+    PathBuf::from("data").join(humans::STORE_FILE)
 }
 
 #[derive(Debug, Error)]
@@ -380,7 +389,20 @@ pub fn build_report(args: &StatsArgs) -> Result<Report, CommandError> {
     let mut notes = Vec::new();
     let mut humans_all: Vec<HumanRound> = Vec::new();
     let mut problems = Vec::new();
-    for f in &args.humans {
+    let store_default;
+    let human_files: &[PathBuf] = if args.humans.is_empty() && args.challenge.is_some() {
+        store_default = [default_human_store()];
+        if !store_default[0].is_file() {
+            return Err(CommandError::NoInput(format!(
+                "--challenge without --humans reads the local game's human results, but {} does not exist (people's rounds are saved there by `geoagent serve`)",
+                store_default[0].display()
+            )));
+        }
+        &store_default
+    } else {
+        &args.humans
+    };
+    for f in human_files {
         let imp = humans::import_file(f)?;
         problems.extend(imp.problems.iter().map(ToString::to_string));
         humans_all.extend(imp.rounds);
@@ -401,6 +423,13 @@ pub fn build_report(args: &StatsArgs) -> Result<Report, CommandError> {
     if let (Some(Reference::Baseline), Some(ds)) = (args.reference, &dataset) {
         let (rounds, note) = reference_rounds(ds, &mut notes)?;
         players.push(("reference: baseline".into(), 0, rounds, Some(note)));
+    }
+    if let Some(id) = &args.challenge {
+        for p in &mut players {
+            p.2.retain(|r| &r.challenge_id == id);
+        }
+        humans_all.retain(|h| &h.challenge_id == id);
+        notes.push(format!("only challenge {id}"));
     }
     if players.iter().all(|p| p.2.is_empty()) {
         let names: Vec<String> = args
@@ -753,6 +782,7 @@ mod tests {
             human_dataset: None,
             reference: None,
             top: 5,
+            challenge: None,
             json: false,
         };
         let err = build_report(&args).unwrap_err().to_string();
@@ -861,6 +891,7 @@ mod tests {
             human_dataset: None,
             reference: None,
             top: 5,
+            challenge: None,
             json: true,
         };
         let report = build_report(&args).unwrap();
