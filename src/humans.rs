@@ -348,6 +348,33 @@ fn column(header: &csv::ByteRecord, name: &str, path: &Path) -> Result<usize, Hu
 }
 
 /// Text of a field; the data set has a few non-UTF-8 bytes in place names, so decode lossily.
+/// The data rows of a CSV file with their line numbers (as a spreadsheet shows them); a record
+/// the reader cannot split becomes a problem for `file` and is skipped.
+fn data_rows<'r, R: std::io::Read>(
+    rdr: &'r mut csv::Reader<R>,
+    file: &'r str,
+    problems: &'r mut Vec<RowProblem>,
+) -> impl Iterator<Item = (usize, csv::ByteRecord)> + 'r {
+    rdr.byte_records().enumerate().filter_map(move |(i, rec)| {
+        // Row 1 is the header.
+        let fallback = i + 2;
+        match rec {
+            Ok(r) => {
+                let row = r.position().map_or(fallback, |p| p.line() as usize);
+                Some((row, r))
+            }
+            Err(e) => {
+                problems.push(RowProblem {
+                    file: file.to_owned(),
+                    row: fallback,
+                    message: e.to_string(),
+                });
+                None
+            }
+        }
+    })
+}
+
 fn field(rec: &csv::ByteRecord, i: usize) -> String {
     rec.get(i)
         .map(|b| String::from_utf8_lossy(b).trim().to_owned())
@@ -376,23 +403,8 @@ fn read_seeds(dir: &Path, problems: &mut Vec<RowProblem>) -> Result<Vec<Seed>, H
         ));
     }
     let mut seeds = Vec::new();
-    for (i, rec) in rdr.byte_records().enumerate() {
-        let fallback = i + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(RowProblem {
-                    file: name.clone(),
-                    row: fallback,
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let row = rec
-            .position()
-            .map(|p| p.line() as usize)
-            .unwrap_or(fallback);
+    let rows: Vec<_> = data_rows(&mut rdr, &name, problems).collect();
+    for (row, rec) in rows {
         let link = field(&rec, link_i);
         let parsed = (|| -> Result<Seed, String> {
             let challenge_id = challenge_id_from_link(&link)
@@ -469,23 +481,8 @@ pub fn import_dataset(dir: &Path) -> Result<Dataset, HumansError> {
     let score_i = column(&header, "ROUND_SCORE", &path)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut rounds = Vec::new();
-    for (i, rec) in rdr.byte_records().enumerate() {
-        let fallback = i + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(RowProblem {
-                    file: name.clone(),
-                    row: fallback,
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let row = rec
-            .position()
-            .map(|p| p.line() as usize)
-            .unwrap_or(fallback);
+    let rows: Vec<_> = data_rows(&mut rdr, &name, &mut problems).collect();
+    for (row, rec) in rows {
         let game = field(&rec, game_i);
         let parsed = (|| -> Result<HumanRound, String> {
             if game.is_empty() {

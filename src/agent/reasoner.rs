@@ -105,18 +105,7 @@ impl LvlmReasoner {
         log: &mut RoundLog,
     ) -> Result<String, String> {
         let last = req.messages.last();
-        let prompt = last
-            .map(|m| {
-                m.parts
-                    .iter()
-                    .filter_map(|p| match p {
-                        Part::Text { text } => Some(text.as_str()),
-                        Part::Image { .. } => None,
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default();
+        let prompt = last.map(Message::text).unwrap_or_default();
         let images = last.map_or(0, |m| {
             m.parts
                 .iter()

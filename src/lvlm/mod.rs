@@ -48,6 +48,20 @@ pub struct Message {
     pub parts: Vec<Part>,
 }
 
+impl Message {
+    /// The message's text parts joined by newlines (images left out).
+    pub fn text(&self) -> String {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { text } => Some(text.as_str()),
+                Part::Image { .. } => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 /// A provider-neutral completion request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {

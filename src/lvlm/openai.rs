@@ -244,16 +244,7 @@ impl OpenAiClient {
             // Assistant turns are plain strings: several servers reject part arrays there.
             Role::Assistant => WireMessage {
                 role: "assistant",
-                content: WireContent::Text(
-                    m.parts
-                        .iter()
-                        .filter_map(|p| match p {
-                            Part::Text { text } => Some(text.as_str()),
-                            Part::Image { .. } => None,
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
+                content: WireContent::Text(m.text()),
             },
             Role::User => WireMessage {
                 role: "user",
