@@ -63,19 +63,6 @@ pub enum BrowserError {
     Profile(#[source] std::io::Error),
 }
 
-impl BrowserError {
-    /// True when the browser or its driver is gone (crashed, killed): a new session may help.
-    pub fn is_lost(&self) -> bool {
-        matches!(
-            self,
-            BrowserError::Command {
-                source: fantoccini::error::CmdError::Lost(_),
-                ..
-            }
-        ) || matches!(self, BrowserError::Command { source, .. } if source.to_string().contains("session deleted") || source.to_string().contains("disconnected"))
-    }
-}
-
 /// Helper: wraps a fantoccini command error with what we were doing.
 pub(crate) fn cmd(
     doing: impl Into<String>,
