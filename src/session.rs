@@ -295,8 +295,8 @@ impl Table<'_> {
             })?;
             let outcome = play_round(game, reasoner, &mut attempt).await;
             let game_id = game.game_id().map(str::to_string);
-            let (result, timing) = match outcome {
-                Ok(done) => done,
+            match outcome {
+                Ok(done) => return self.record(round, writer, done, t0),
                 Err(source) if self.restarts < MAX_BROWSER_RESTARTS && game_id.is_some() => {
                     self.restarts += 1;
                     let game_id = game_id.unwrap_or_default();
@@ -316,48 +316,31 @@ impl Table<'_> {
                     };
                     let url = format!("{}/?game={game_id}", self.base_url);
                     self.game = Some(open_game(self.plan, &url, rounds_done).await?);
-                    match (submitted, attempt.obs.take(), attempt.guess.take()) {
-                        (Some(c), Some(obs), Some(guess)) => {
-                            // The server scored the guess before the crash: keep that round.
-                            let result = RoundResult {
-                                round,
-                                guess: c.guess,
-                                truth: c.truth,
-                                distance_km: c.distance_km,
-                                points: c.points,
-                                place: None,
-                                country: None,
-                            };
-                            let done = Finished {
-                                obs,
-                                guess,
-                                reason_ms: attempt.reason_ms,
-                                result,
-                                timing: GuessTiming::default(),
-                            };
-                            return self.record(round, writer, done, t0);
-                        }
-                        _ => continue,
+                    if let (Some(c), Some(obs), Some(guess)) =
+                        (submitted, attempt.obs.take(), attempt.guess.take())
+                    {
+                        // The server scored the guess before the crash: keep that round.
+                        let result = RoundResult {
+                            round,
+                            guess: c.guess,
+                            truth: c.truth,
+                            distance_km: c.distance_km,
+                            points: c.points,
+                            place: None,
+                            country: None,
+                        };
+                        let done = Finished {
+                            obs,
+                            guess,
+                            reason_ms: attempt.reason_ms,
+                            result,
+                            timing: GuessTiming::default(),
+                        };
+                        return self.record(round, writer, done, t0);
                     }
                 }
                 Err(source) => return Err(SessionError::Round { round, source }),
-            };
-            let obs = attempt.obs.take().ok_or_else(|| SessionError::Round {
-                round,
-                source: BrowserError::Contract("round finished without an observation".into()),
-            })?;
-            let guess = attempt.guess.take().ok_or_else(|| SessionError::Round {
-                round,
-                source: BrowserError::Contract("round finished without a guess".into()),
-            })?;
-            let done = Finished {
-                obs,
-                guess,
-                reason_ms: attempt.reason_ms,
-                result,
-                timing,
-            };
-            return self.record(round, writer, done, t0);
+            }
         }
     }
 
@@ -396,25 +379,38 @@ impl Table<'_> {
     }
 }
 
-/// Observe → reason → guess, keeping each product in `attempt` as soon as it exists.
+/// Observe → reason → guess. When the guess fails, what was observed and reasoned is left in
+/// `attempt`, so a crash after the server scored the guess loses nothing.
 async fn play_round(
     env: &mut LocalGame,
     reasoner: &dyn Reasoner,
     attempt: &mut Attempt,
-) -> Result<(RoundResult, GuessTiming), BrowserError> {
+) -> Result<Finished, BrowserError> {
     let obs = env.observe().await?;
     let t1 = Instant::now();
     let guess = reasoner.guess(&obs).await;
-    attempt.reason_ms = t1.elapsed().as_millis() as u64;
+    let reason_ms = t1.elapsed().as_millis() as u64;
     if let GuessSource::Fallback { reason } = &guess.source {
         warn!(%reason, "model failed; using the baseline guess");
     }
-    let pos = guess.pos;
-    attempt.obs = Some(obs);
-    attempt.guess = Some(guess);
-    env.guess(pos).await
+    match env.guess(guess.pos).await {
+        Ok((result, timing)) => Ok(Finished {
+            obs,
+            guess,
+            reason_ms,
+            result,
+            timing,
+        }),
+        Err(e) => {
+            *attempt = Attempt {
+                obs: Some(obs),
+                guess: Some(guess),
+                reason_ms,
+            };
+            Err(e)
+        }
+    }
 }
-
 /// After the guess the truth is public: name the location it was, for the table and the replay.
 fn annotate(map: &Map, result: &mut RoundResult) -> Option<String> {
     let loc = map
