@@ -186,7 +186,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Play(_) => play(&settings).await,
         Command::Serve(_) => serve(&settings).await,
-        Command::Stats(a) => Ok(crate::stats::command::command(&a)?),
+        Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
     }
 }
 
@@ -195,13 +195,7 @@ fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
         .into_iter()
         .map(Arc::new)
         .collect();
-    let plain: Vec<Map> = maps.iter().map(|m| (**m).clone()).collect();
-    let chosen = pack::select(&plain, &settings.game.map)?.id.clone();
-    let map = maps
-        .iter()
-        .find(|m| m.id == chosen)
-        .cloned()
-        .context("selected map vanished")?;
+    let map = pack::select(&maps, &settings.game.map)?.clone();
     Ok((maps, map))
 }
 

@@ -253,15 +253,18 @@ pub fn load_all(maps_dir: &Path) -> Result<Vec<Map>, PackError> {
     Ok(maps)
 }
 
-/// Picks a map by id, or says which ids exist.
-pub fn select<'a>(maps: &'a [Map], id: &str) -> Result<&'a Map, PackError> {
+/// Picks a map by id, or says which ids exist. Works on `Map`s and on shared `Arc<Map>`s.
+pub fn select<'a, M: std::borrow::Borrow<Map>>(
+    maps: &'a [M],
+    id: &str,
+) -> Result<&'a M, PackError> {
     maps.iter()
-        .find(|m| m.id == id)
+        .find(|m| m.borrow().id == id)
         .ok_or_else(|| PackError::UnknownMap {
             id: id.into(),
             available: maps
                 .iter()
-                .map(|m| m.id.as_str())
+                .map(|m| m.borrow().id.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
         })
