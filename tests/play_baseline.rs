@@ -57,3 +57,31 @@ async fn baseline_plays_two_rounds_with_a_zoomed_view() {
     assert_ne!(v0, v1, "turning the view changes the picture");
     assert_eq!(replay.manifest.reasoner, "baseline");
 }
+
+/// Regression: the page stops zooming at 15°, so the most zoom steps config allows (6, which
+/// would be 7.9°) must wait for 15°, not time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deepest_zoom_stops_at_the_page_minimum() {
+    let map = Arc::new(builtin::world());
+    let replays = tempfile::tempdir().unwrap();
+    let plan = MatchPlan {
+        maps: vec![map.clone()],
+        map: map.clone(),
+        seed: 4,
+        rounds: 1,
+        browser: BrowserOptions::default(),
+        capture: CaptureOptions {
+            headings: 1,
+            zoom_steps: 6,
+            jpeg_quality: 70,
+        },
+        replay_root: replays.path().to_path_buf(),
+        strategy: "cot".into(),
+    };
+    let report = session::play(&plan, Arc::new(BaselineReasoner::for_map(&map)))
+        .await
+        .unwrap();
+    let views = &report.rounds[0].views;
+    assert_eq!(views.len(), 2);
+    assert!((views[1].fov - 15.0).abs() < 0.01, "{:?}", views[1]);
+}

@@ -42,6 +42,11 @@ const DRAG_EDGE_MARGIN_PX: f64 = 1.0;
 const HEADING_TOLERANCE_DEG: f64 = 0.75;
 /// The page zooms by this factor per `+` key.
 const PANO_ZOOM_FACTOR: f64 = 1.5;
+/// The page never zooms in past this field of view (`FOV_MIN` in web/app.js).
+const PANO_MIN_FOV: f64 = 15.0;
+/// A reported field of view this close to the expected one counts as reached (the page prints
+/// two decimals).
+const FOV_TOLERANCE_DEG: f64 = 0.5;
 /// Km per degree of latitude.
 const KM_PER_DEG: f64 = 111.32;
 
@@ -357,13 +362,13 @@ impl LocalGame {
             .await
             .map_err(cmd("zooming the panorama"))?;
         let before = st.fov.unwrap_or(90.0);
-        let want = before / PANO_ZOOM_FACTOR.powi(steps as i32);
+        let want = (before / PANO_ZOOM_FACTOR.powi(steps as i32)).max(PANO_MIN_FOV);
         let page = self
             .wait_for("the view to zoom", VIEW_SETTLE_TIMEOUT, |s| {
                 s.pano
                     .as_ref()
                     .and_then(|p| p.fov)
-                    .is_some_and(|f| f < before && (f - want).abs() < 1.0 || f <= want)
+                    .is_some_and(|f| f <= want + FOV_TOLERANCE_DEG)
             })
             .await?;
         page.pano
