@@ -44,6 +44,77 @@ pub enum Command {
     /// Summarise replays: points and distances with 95% intervals, accuracy bands, country
     /// accuracy, and win rates against human results on the same rounds.
     Stats(crate::stats::command::StatsArgs),
+    /// Inspect, re-run and re-score recorded sessions (replays).
+    Replay(ReplayArgs),
+    /// Write one self-contained HTML report of sessions: tables, charts, a world map, rounds.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Folder of session folders (replay.dir; default ./replays).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: ReplayCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplayCommand {
+    /// Sessions with date, map, model, strategy, rounds, mean points, tokens/cost and parent.
+    List,
+    /// One session: every round in short, or with --round N its views, prompt, raw answer,
+    /// parsed guess, truth, distance and points. ID: a session id, a unique prefix, or a folder.
+    Show {
+        id: String,
+        #[arg(long, value_name = "N")]
+        round: Option<usize>,
+    },
+    /// Re-reason the recorded views with another model or prompt (no browser), scored against
+    /// the recorded truth; writes a new session whose parent is ID.
+    Rerun(Box<RerunArgs>),
+    /// Recompute distances and points with today's scoring code; prints the differences and
+    /// writes them to rescored.json beside the (unchanged) rounds.jsonl.
+    Rescore {
+        id: String,
+        /// Print only; do not write rescored.json.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    pub id: String,
+    /// Model, e.g. gpt-4o or openai:gpt-4o.
+    #[arg(long)]
+    pub model: String,
+    /// OpenAI-compatible API base URL (vLLM, llama.cpp, Ollama's /v1, ...).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Prompt set / strategy (agent.strategy), e.g. cot or direct.
+    #[arg(long, alias = "prompt", value_name = "NAME")]
+    pub strategy: Option<String>,
+    /// Folder holding prompt templates.
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    #[arg(long)]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Sessions (ids, unique prefixes or folders); all sessions in --dir when none is given.
+    pub ids: Vec<String>,
+    /// Folder of session folders (replay.dir; default ./replays).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// Human results on the same challenges (as for `stats --humans`), for win rates. Repeatable.
+    #[arg(long = "humans", value_name = "FILE")]
+    pub humans: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +233,118 @@ impl PlayArgs {
     }
 }
 
+impl ReplayArgs {
+    fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut o = vec![];
+        push(&mut o, "replay.dir", &path(&self.dir));
+        if let ReplayCommand::Rerun(r) = &self.command {
+            o.push(("model.name", r.model.clone()));
+            push(&mut o, "model.base_url", &r.base_url);
+            push(&mut o, "model.temperature", &r.temperature);
+            push(&mut o, "agent.strategy", &r.strategy);
+            push(&mut o, "agent.prompts_dir", &path(&r.prompts));
+        }
+        o
+    }
+}
+
+/// `geoagent replay ...`.
+async fn replay_command(settings: &Settings, cmd: &ReplayCommand) -> Result<ExitCode> {
+    use crate::replay::{catalog, rerun, rescore, Replay};
+    let root = &settings.replay.dir;
+    match cmd {
+        ReplayCommand::List => {
+            let rows = catalog::list(root)?;
+            println!("{}", catalog::render_list(&rows, root));
+        }
+        ReplayCommand::Show { id, round } => {
+            let replay = Replay::open(&catalog::resolve(root, id)?)?;
+            println!("{}", catalog::render_show(&replay, *round)?);
+        }
+        ReplayCommand::Rescore { id, dry_run } => {
+            let replay = Replay::open(&catalog::resolve(root, id)?)?;
+            let r = rescore::rescore(&replay);
+            println!("{}", r.render());
+            if !dry_run {
+                let path = rescore::write(&replay.dir, &r)?;
+                println!("Written to {} (rounds.jsonl is unchanged)", path.display());
+            }
+        }
+        ReplayCommand::Rerun(args) => {
+            let source = Replay::open(&catalog::resolve(root, &args.id)?)?;
+            let map = rerun_map(settings, &source.manifest)?;
+            let reasoner = build_reasoner(settings, &map)?;
+            eprintln!(
+                "Re-running {} round(s) of session {} ({}) with {} ({})",
+                source.rounds.len(),
+                source.manifest.session_id,
+                source.manifest.reasoner,
+                reasoner.name(),
+                settings.agent.strategy
+            );
+            let report = rerun::rerun(
+                &source,
+                reasoner.as_ref(),
+                &settings.agent.strategy,
+                map.view,
+                root,
+            )
+            .await?;
+            println!("{}", report.render());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The recorded session's map (for the guess map's area and the fallback point); when its pack
+/// is not here, a map with the recorded facts, the whole world as view and no locations.
+fn rerun_map(settings: &Settings, m: &crate::replay::Manifest) -> Result<Map> {
+    let maps = pack::load_all(&settings.game.maps_dir)?;
+    if let Some(found) = maps.into_iter().find(|x| x.id == m.map.id) {
+        return Ok(found);
+    }
+    eprintln!(
+        "Map '{}' is not under {} (game.maps_dir): the model is told the guess map shows the whole world, and a failed answer falls back to the map's centre.",
+        m.map.id,
+        settings.game.maps_dir.display()
+    );
+    Ok(Map {
+        id: m.map.id.clone(),
+        name: m.map.name.clone(),
+        synthetic: m.map.synthetic,
+        size_km: m.map.size_km,
+        view: crate::geo::Bounds::WORLD,
+        attribution: None,
+        locations: vec![],
+    })
+}
+
+/// `geoagent report`.
+fn report_command(settings: &Settings, args: &ReportArgs) -> Result<ExitCode> {
+    use crate::replay::catalog;
+    let root = &settings.replay.dir;
+    let dirs = if args.ids.is_empty() {
+        catalog::session_dirs(root)?
+    } else {
+        args.ids
+            .iter()
+            .map(|id| catalog::resolve(root, id))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let report = crate::report::build(&dirs, &args.humans)?;
+    crate::report::write(&args.output, &report)?;
+    println!(
+        "Report of {} session(s), {} round(s): {}",
+        report.sessions,
+        report.rounds,
+        args.output.display()
+    );
+    for n in &report.notes {
+        eprintln!("note: {n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 impl ServeArgs {
     fn overrides(&self) -> Vec<(&'static str, String)> {
         let mut o = vec![];
@@ -181,12 +364,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(a) => a.overrides(),
         // Reads files only: needs no settings, so a broken config does not block it.
         Command::Stats(a) => return Ok(crate::stats::command::command(a)?),
+        Command::Replay(a) => a.overrides(),
+        Command::Report(a) => {
+            let mut o = vec![];
+            push(&mut o, "replay.dir", &path(&a.dir));
+            o
+        }
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
         Command::Play(_) => play(&settings).await,
         Command::Serve(_) => serve(&settings).await,
         Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
+        Command::Replay(a) => replay_command(&settings, &a.command).await,
+        Command::Report(a) => report_command(&settings, &a),
     }
 }
 
@@ -327,7 +518,11 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
         settings.server.human_results.display()
     );
     state.save_human_rounds_to(crate::humans::Store::open(&settings.server.human_results));
-    server::serve(listener, state, async {
+    println!(
+        "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
+        settings.replay.dir.display()
+    );
+    server::serve_with_replays(listener, state, settings.replay.dir.clone(), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

@@ -9,7 +9,8 @@
 //! - [`browser`]: chromedriver, the WebDriver session and the page adapter for the local game.
 //! - [`lvlm`]: the provider trait and the model APIs behind it.
 //! - [`agent`]: prompts, reasoning, answer parsing and the baseline guess.
-//! - [`replay`]: the on-disk record of every session.
+//! - [`replay`]: the on-disk record of every session; listing, showing, re-running, re-scoring.
+//! - [`report`]: the self-contained HTML report of sessions.
 //! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`config`], [`cli`]: layered configuration and the command line.
@@ -24,5 +25,6 @@ pub mod geo;
 pub mod humans;
 pub mod lvlm;
 pub mod replay;
+pub mod report;
 pub mod session;
 pub mod stats;

@@ -335,6 +335,17 @@ impl AppState {
         let _ = self.inner.human_store.set(store);
     }
 
+    /// Ids of the challenges someone is playing on this server right now (games not finished).
+    /// The replay viewer hides sessions of these challenges, whose answers would spoil them.
+    pub fn live_challenges(&self) -> std::collections::HashSet<String> {
+        lock(&self.inner.games)
+            .by_id
+            .values()
+            .filter(|g| !g.finished())
+            .map(|g| g.challenge.id())
+            .collect()
+    }
+
     fn save_human_round(&self, c: &CompletedRound) {
         let (Some(store), Some(player)) = (self.inner.human_store.get(), c.player.clone()) else {
             return;
@@ -509,6 +520,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Like [`serve`], plus the replay viewer (`/replays`) over the finished sessions in
+/// `replays_dir`. Only `geoagent serve` mounts it: the server `play` starts for the agent's
+/// browser never has it (see `crate::replay::viewer` for what it hides).
+pub async fn serve_with_replays(
+    listener: TcpListener,
+    state: AppState,
+    replays_dir: PathBuf,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let viewer = crate::replay::viewer::router(state.clone(), replays_dir);
+    axum::serve(listener, app(state).merge(viewer))
         .with_graceful_shutdown(shutdown)
         .await
 }

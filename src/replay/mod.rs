@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tracing::warn;
 
+pub mod catalog;
+pub mod rerun;
+pub mod rescore;
+pub mod viewer;
+
 /// Version of the manifest and round-line layout. Readers accept this and older versions.
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -298,7 +303,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReplayError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::agent::GuessSource;
     use crate::geo::LatLon;
@@ -333,7 +338,7 @@ mod tests {
         }
     }
 
-    fn record(round: usize) -> RoundRecord {
+    pub(crate) fn record(round: usize) -> RoundRecord {
         let p = LatLon::new(1.0, 2.0).unwrap();
         RoundRecord {
             round,

@@ -1,0 +1,591 @@
+//! Finding and describing recorded sessions: the sessions under a replays folder, resolving the
+//! id a person types (a session id, a unique prefix of one, or a folder path) to a folder, and the
+//! text of `geoagent replay list` and `geoagent replay show`.
+//!
+//! Listing never fails because of one bad session: an unreadable folder is listed with the
+//! reason, so nothing recorded is hidden.
+
+use super::{Replay, ReplayError, RoundRecord, MANIFEST_FILE};
+use crate::agent::GuessSource;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Candidates named in an "ambiguous id" error: enough to pick from, short enough to read.
+const AMBIGUOUS_SHOWN: usize = 8;
+/// Characters of a prompt or answer shown per round in `show` without `--round` (the full text
+/// is shown with `--round N`).
+const SUMMARY_TEXT_CHARS: usize = 160;
+
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no session `{id}` in {root} (neither a session id, a unique prefix of one, nor a folder holding {MANIFEST_FILE}); `geoagent replay list --dir {root}` shows the sessions")]
+    NotFound { id: String, root: String },
+    #[error("`{id}` matches {count} sessions in {root}: {candidates}; type more of the id")]
+    Ambiguous {
+        id: String,
+        root: String,
+        count: usize,
+        candidates: String,
+    },
+    #[error("session {session} has no round {round} (it holds rounds {have})")]
+    NoRound {
+        session: String,
+        round: usize,
+        have: String,
+    },
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
+    move |source| CatalogError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Session folders directly under `root` (those holding a manifest), sorted by name, which is
+/// by creation time for ids from [`super::new_session_id`]. A missing `root` holds none.
+pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
+    if root.join(MANIFEST_FILE).is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    if !root.exists() {
+        return Ok(vec![]);
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(io(root))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(MANIFEST_FILE).is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// The folder of the session `id` names: a folder path holding a manifest, or a session id or
+/// unique id prefix under `root` (matched against folder names and manifest session ids).
+pub fn resolve(root: &Path, id: &str) -> Result<PathBuf, CatalogError> {
+    let as_path = Path::new(id);
+    if as_path.join(MANIFEST_FILE).is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    let not_found = || CatalogError::NotFound {
+        id: id.to_string(),
+        root: root.display().to_string(),
+    };
+    if id.is_empty() {
+        return Err(not_found());
+    }
+    let mut exact = Vec::new();
+    let mut prefixed = Vec::new();
+    for dir in session_dirs(root)? {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let session_id = read_session_id(&dir).unwrap_or_else(|| name.clone());
+        if name == id || session_id == id {
+            exact.push(dir);
+        } else if name.starts_with(id) || session_id.starts_with(id) {
+            prefixed.push(dir);
+        }
+    }
+    let found = if exact.is_empty() { prefixed } else { exact };
+    match found.len() {
+        0 => Err(not_found()),
+        1 => Ok(found.into_iter().next().unwrap_or_default()),
+        count => Err(CatalogError::Ambiguous {
+            id: id.to_string(),
+            root: root.display().to_string(),
+            count,
+            candidates: found
+                .iter()
+                .take(AMBIGUOUS_SHOWN)
+                .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// The manifest's session id without validating the rest (for matching ids only).
+fn read_session_id(dir: &Path) -> Option<String> {
+    let text = std::fs::read(dir.join(MANIFEST_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v["session_id"].as_str().map(str::to_string)
+}
+
+/// Tokens (and cost, when the provider reported one) spent by a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spend {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// In US dollars; `None` when no round recorded a cost.
+    pub cost_usd: Option<f64>,
+}
+
+/// The cost a usage record carries, if any. Read from the serialized form so that replays (and
+/// builds) whose `Usage` has a `cost_usd` or `cost` field are summed, and older ones read as none.
+fn usage_cost(usage: &crate::lvlm::Usage) -> Option<f64> {
+    let v = serde_json::to_value(usage).ok()?;
+    ["cost_usd", "cost"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(serde_json::Value::as_f64))
+}
+
+/// What a session spent on the model, over all its rounds.
+pub fn spend(rounds: &[RoundRecord]) -> Spend {
+    let mut s = Spend::default();
+    for r in rounds {
+        s.input_tokens += r.guess.usage.input_tokens;
+        s.output_tokens += r.guess.usage.output_tokens;
+        if let Some(c) = usage_cost(&r.guess.usage) {
+            *s.cost_usd.get_or_insert(0.0) += c;
+        }
+    }
+    s
+}
+
+/// One row of `replay list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub dir: PathBuf,
+    pub id: String,
+    /// The reason the session could not be read; the other fields are then empty.
+    pub error: Option<String>,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+    pub map: String,
+    pub reasoner: String,
+    pub strategy: String,
+    pub environment: String,
+    pub rounds: usize,
+    pub planned_rounds: usize,
+    pub mean_points: Option<f64>,
+    pub spend: Spend,
+    pub parent: Option<String>,
+    /// Torn lines skipped while reading.
+    pub skipped: usize,
+}
+
+impl SessionRow {
+    pub fn from_replay(r: &Replay) -> SessionRow {
+        let m = &r.manifest;
+        let n = r.rounds.len();
+        SessionRow {
+            dir: r.dir.clone(),
+            id: m.session_id.clone(),
+            error: None,
+            created: Some(m.created),
+            map: m.map.id.clone(),
+            reasoner: m.reasoner.clone(),
+            strategy: m.strategy.clone(),
+            environment: m.environment.clone(),
+            rounds: n,
+            planned_rounds: m.challenge.rounds,
+            mean_points: (n > 0).then(|| {
+                r.rounds
+                    .iter()
+                    .map(|x| f64::from(x.result.points))
+                    .sum::<f64>()
+                    / n as f64
+            }),
+            spend: spend(&r.rounds),
+            parent: m.parent.clone(),
+            skipped: r.skipped.len(),
+        }
+    }
+
+    fn unreadable(dir: &Path, e: &ReplayError) -> SessionRow {
+        SessionRow {
+            dir: dir.to_path_buf(),
+            id: dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            error: Some(e.to_string()),
+            created: None,
+            map: String::new(),
+            reasoner: String::new(),
+            strategy: String::new(),
+            environment: String::new(),
+            rounds: 0,
+            planned_rounds: 0,
+            mean_points: None,
+            spend: Spend::default(),
+            parent: None,
+            skipped: 0,
+        }
+    }
+}
+
+/// Every session under `root`, readable or not, oldest first.
+pub fn list(root: &Path) -> Result<Vec<SessionRow>, CatalogError> {
+    Ok(session_dirs(root)?
+        .iter()
+        .map(|d| match Replay::open(d) {
+            Ok(r) => SessionRow::from_replay(&r),
+            Err(e) => SessionRow::unreadable(d, &e),
+        })
+        .collect())
+}
+
+fn spend_cell(s: &Spend) -> String {
+    if s.input_tokens == 0 && s.output_tokens == 0 && s.cost_usd.is_none() {
+        return "–".into();
+    }
+    let mut out = format!("{} in / {} out", s.input_tokens, s.output_tokens);
+    if let Some(c) = s.cost_usd {
+        let _ = write!(out, "\n${c:.4}");
+    }
+    out
+}
+
+/// The `replay list` table.
+pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
+    if rows.is_empty() {
+        return format!(
+            "No sessions in {} (`geoagent play` writes them there; --dir picks another folder).",
+            root.display()
+        );
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "Session",
+        "Date (UTC)",
+        "Map",
+        "Model",
+        "Strategy",
+        "Rounds",
+        "Mean points",
+        "Tokens / cost",
+        "Parent",
+    ]);
+    for r in rows {
+        if let Some(e) = &r.error {
+            t.add_row(vec![
+                r.id.clone(),
+                format!("unreadable: {e}"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            continue;
+        }
+        let rounds = if r.rounds == r.planned_rounds {
+            r.rounds.to_string()
+        } else {
+            format!("{}/{}", r.rounds, r.planned_rounds)
+        };
+        let model = if r.environment == "local-game" {
+            r.reasoner.clone()
+        } else {
+            format!("{}\n({})", r.reasoner, r.environment)
+        };
+        t.add_row(vec![
+            r.id.clone(),
+            r.created
+                .map(|c| c.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
+            r.map.clone(),
+            model,
+            r.strategy.clone(),
+            rounds,
+            r.mean_points
+                .map(|m| format!("{m:.0}"))
+                .unwrap_or_else(|| "–".into()),
+            spend_cell(&r.spend),
+            r.parent.clone().unwrap_or_else(|| "–".into()),
+        ]);
+    }
+    for col in [5, 6] {
+        if let Some(c) = t.column_mut(col) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let torn: usize = rows.iter().map(|r| r.skipped).sum();
+    let mut out = format!("{t}\n{} session(s) in {}", rows.len(), root.display());
+    if torn > 0 {
+        let _ = write!(
+            out,
+            "\n{torn} torn last line(s) skipped (a session killed mid-round)"
+        );
+    }
+    out
+}
+
+fn source_label(s: &GuessSource) -> String {
+    match s {
+        GuessSource::Model => "model".into(),
+        GuessSource::Baseline => "baseline".into(),
+        GuessSource::Fallback { reason } => format!("fallback ({reason})"),
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    }
+}
+
+fn header(r: &Replay) -> String {
+    let m = &r.manifest;
+    let mut out = String::new();
+    let _ = writeln!(out, "Session {} ({})", m.session_id, r.dir.display());
+    let _ = writeln!(
+        out,
+        "  created {} by geoagent {} · format {} · environment {}",
+        m.created.format("%Y-%m-%d %H:%M:%S UTC"),
+        m.geoagent_version,
+        m.format_version,
+        m.environment
+    );
+    let _ = writeln!(
+        out,
+        "  map {} ({}{}, size {:.1} km) · challenge {} · {} of {} round(s)",
+        m.map.id,
+        m.map.name,
+        if m.map.synthetic { ", synthetic" } else { "" },
+        m.map.size_km,
+        m.challenge.id,
+        r.rounds.len(),
+        m.challenge.rounds
+    );
+    let _ = writeln!(
+        out,
+        "  reasoner {} · strategy {} · {} view(s) per round, zoom steps {}, JPEG quality {}",
+        m.reasoner, m.strategy, m.capture.headings, m.capture.zoom_steps, m.capture.jpeg_quality
+    );
+    if let Some(p) = &m.parent {
+        let _ = writeln!(out, "  re-run of session {p}");
+    }
+    for s in &r.skipped {
+        let _ = writeln!(out, "  warning: {s}");
+    }
+    out
+}
+
+/// `replay show`: the session and every round in short, or one round in full.
+pub fn render_show(r: &Replay, round: Option<usize>) -> Result<String, CatalogError> {
+    let mut out = header(r);
+    let Some(n) = round else {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+            "Round", "Truth", "Guess", "Distance", "Points", "Source", "Answer",
+        ]);
+        for rec in &r.rounds {
+            let answer = rec
+                .guess
+                .exchanges
+                .iter()
+                .rev()
+                .find_map(|e| e.raw.as_deref().or(e.error.as_deref()))
+                .or(rec.guess.rationale.as_deref())
+                .unwrap_or("");
+            let truth = match &rec.result.place {
+                Some(p) => format!("{p}\n{}", rec.result.truth),
+                None => rec.result.truth.to_string(),
+            };
+            t.add_row(vec![
+                rec.round.to_string(),
+                truth,
+                rec.result.guess.to_string(),
+                format!("{:.1} km", rec.result.distance_km),
+                rec.result.points.to_string(),
+                source_label(&rec.guess.source),
+                clip(answer, SUMMARY_TEXT_CHARS),
+            ]);
+        }
+        for col in [0, 3, 4] {
+            if let Some(c) = t.column_mut(col) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        let total: u64 = r.rounds.iter().map(|x| u64::from(x.result.points)).sum();
+        let _ = write!(
+            out,
+            "{t}\nTotal {total} / {} points · `--round N` shows a round's views, prompt and full answer",
+            5000 * r.rounds.len()
+        );
+        return Ok(out);
+    };
+    let rec = r
+        .rounds
+        .iter()
+        .find(|x| x.round == n)
+        .ok_or_else(|| CatalogError::NoRound {
+            session: r.manifest.session_id.clone(),
+            round: n,
+            have: r
+                .rounds
+                .iter()
+                .map(|x| x.round.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let _ = writeln!(out, "\nRound {n}");
+    let _ = writeln!(out, "Views:");
+    for v in &rec.views {
+        let _ = writeln!(
+            out,
+            "  {} (heading {:.0}°, pitch {:.0}°, fov {:.0}°, {}×{}, {} bytes)",
+            r.dir.join(&v.file).display(),
+            v.heading,
+            v.pitch,
+            v.fov,
+            v.width,
+            v.height,
+            v.bytes
+        );
+    }
+    if rec.guess.exchanges.is_empty() {
+        let _ = writeln!(out, "Model exchanges: none ({})", source_label(&rec.guess.source));
+    }
+    for (i, e) in rec.guess.exchanges.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "Exchange {} ({}): {} image(s), {} attempt(s), {} ms, {} in / {} out tokens",
+            i + 1,
+            e.purpose,
+            e.images,
+            e.attempts,
+            e.elapsed_ms,
+            e.usage.input_tokens,
+            e.usage.output_tokens
+        );
+        if let Some(s) = &e.system {
+            let _ = writeln!(out, "--- system prompt ---\n{s}");
+        }
+        let _ = writeln!(out, "--- prompt ---\n{}", e.prompt);
+        match (&e.raw, &e.error) {
+            (Some(raw), _) => {
+                let _ = writeln!(out, "--- raw answer ---\n{raw}");
+            }
+            (None, Some(err)) => {
+                let _ = writeln!(out, "--- error ---\n{err}");
+            }
+            (None, None) => {}
+        }
+    }
+    let g = &rec.guess;
+    let _ = writeln!(out, "--- parsed guess ---");
+    let _ = writeln!(out, "  position   {}", g.pos);
+    let _ = writeln!(out, "  source     {}", source_label(&g.source));
+    if let Some(c) = &g.country {
+        let _ = writeln!(out, "  country    {c}");
+    }
+    if let Some(c) = g.confidence {
+        let _ = writeln!(out, "  confidence {c:.2}");
+    }
+    if let Some(rat) = &g.rationale {
+        let _ = writeln!(out, "  rationale  {rat}");
+    }
+    for note in &g.notes {
+        let _ = writeln!(out, "  parser note: {note}");
+    }
+    let res = &rec.result;
+    let _ = writeln!(out, "--- result ---");
+    let _ = writeln!(
+        out,
+        "  truth      {}{}",
+        res.truth,
+        res.place
+            .as_ref()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(out, "  guess      {}", res.guess);
+    let _ = writeln!(out, "  distance   {:.1} km", res.distance_km);
+    let _ = write!(out, "  points     {}", res.points);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::tests::{manifest, record};
+    use crate::replay::ReplayWriter;
+
+    fn root_with(ids: &[&str]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for id in ids {
+            let mut w = ReplayWriter::create(root.path(), &manifest(id)).unwrap();
+            w.append(&record(1)).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn resolves_ids_prefixes_and_paths() {
+        let root = root_with(&["20260101T000000Z-aaaaaa", "20260101T000000Z-abbbbb"]);
+        let r = root.path();
+        assert!(resolve(r, "20260101T000000Z-aaaaaa")
+            .unwrap()
+            .ends_with("20260101T000000Z-aaaaaa"));
+        assert!(resolve(r, "20260101T000000Z-ab")
+            .unwrap()
+            .ends_with("20260101T000000Z-abbbbb"));
+        let full = r.join("20260101T000000Z-aaaaaa");
+        assert_eq!(resolve(r, full.to_str().unwrap()).unwrap(), full);
+        let amb = resolve(r, "20260101").unwrap_err().to_string();
+        assert!(amb.contains("matches 2 sessions"), "{amb}");
+        let none = resolve(r, "nope").unwrap_err().to_string();
+        assert!(none.contains("replay list"), "{none}");
+        assert!(resolve(r, "").is_err());
+    }
+
+    #[test]
+    fn list_keeps_unreadable_sessions_visible() {
+        let root = root_with(&["s1"]);
+        let bad = root.path().join("s2");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join(MANIFEST_FILE), b"{\"format_version\": 99}").unwrap();
+        let rows = list(root.path()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].mean_points, Some(5000.0));
+        assert!(rows[1].error.as_deref().unwrap().contains("newer"));
+        let text = render_list(&rows, root.path());
+        assert!(text.contains("unreadable"), "{text}");
+    }
+
+    #[test]
+    fn spend_sums_tokens_and_reads_a_cost_field_when_present() {
+        let mut a = record(1);
+        a.guess.usage.input_tokens = 10;
+        a.guess.usage.output_tokens = 3;
+        let s = spend(&[a.clone(), a]);
+        assert_eq!((s.input_tokens, s.output_tokens, s.cost_usd), (20, 6, None));
+        assert_eq!(spend_cell(&Spend::default()), "–");
+        assert_eq!(
+            spend_cell(&Spend {
+                input_tokens: 1,
+                output_tokens: 2,
+                cost_usd: Some(0.5)
+            }),
+            "1 in / 2 out\n$0.5000"
+        );
+    }
+
+    #[test]
+    fn show_names_missing_rounds() {
+        let root = root_with(&["s1"]);
+        let r = Replay::open(&root.path().join("s1")).unwrap();
+        let e = render_show(&r, Some(4)).unwrap_err().to_string();
+        assert!(e.contains("no round 4") && e.contains("rounds 1"), "{e}");
+        assert!(render_show(&r, Some(1)).unwrap().contains("points     5000"));
+    }
+}

@@ -1,0 +1,209 @@
+//! The report's world map: land from the vendored world-atlas TopoJSON (`web/vendor`, decoded by
+//! the `topojson` crate) projected to SVG paths (equirectangular: x = longitude, y = −latitude),
+//! with each round's truth, guess and the great-circle line between them.
+
+use crate::geo::LatLon;
+use maud::{html, Markup, PreEscaped};
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+const LAND_TOPOJSON: &str = include_str!("../../web/vendor/countries-110m.json");
+/// The object of the TopoJSON file holding all land as one geometry.
+const LAND_OBJECT: &str = "land";
+/// Points sampled along each guess-to-truth line: enough for a smooth curve on a 1000 px map.
+const LINE_SAMPLES: usize = 64;
+/// Decimal places of projected coordinates: 0.01° is ~1 km, far below a pixel.
+const DECIMALS: usize = 2;
+
+/// One round on the map.
+pub struct Pin {
+    pub truth: LatLon,
+    pub guess: LatLon,
+    /// Tooltip text (escaped when rendered).
+    pub label: String,
+    /// Index into the players' colours.
+    pub player: usize,
+    /// Id of the round's card, for the marker's link.
+    pub anchor: String,
+}
+
+fn push_ring(d: &mut String, ring: &[Vec<f64>]) {
+    for (i, p) in ring.iter().enumerate() {
+        if p.len() < 2 {
+            continue;
+        }
+        let _ = write!(
+            d,
+            "{}{:.*} {:.*}",
+            if i == 0 { "M" } else { "L" },
+            DECIMALS,
+            p[0],
+            DECIMALS,
+            -p[1]
+        );
+    }
+    d.push('Z');
+}
+
+/// The SVG path data of all land (computed once). Empty if the bundled data cannot be read,
+/// which a unit test rules out for the shipped file.
+pub fn land_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| match decode_land() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("the bundled world map could not be read: {e}");
+            String::new()
+        }
+    })
+}
+
+fn decode_land() -> Result<String, String> {
+    let topo = match LAND_TOPOJSON
+        .parse::<topojson::TopoJson>()
+        .map_err(|e| e.to_string())?
+    {
+        topojson::TopoJson::Topology(t) => t,
+        _ => return Err("not a Topology".into()),
+    };
+    let fc = topojson::to_geojson(&topo, LAND_OBJECT).map_err(|e| e.to_string())?;
+    let mut d = String::new();
+    for f in &fc.features {
+        let Some(g) = &f.geometry else { continue };
+        match &g.value {
+            geojson::Value::Polygon(rings) => rings.iter().for_each(|r| push_ring(&mut d, r)),
+            geojson::Value::MultiPolygon(polys) => polys
+                .iter()
+                .flatten()
+                .for_each(|r| push_ring(&mut d, r)),
+            _ => {}
+        }
+    }
+    if d.is_empty() {
+        return Err(format!("object `{LAND_OBJECT}` holds no polygon"));
+    }
+    Ok(d)
+}
+
+/// Points along the great circle from `a` to `b` (spherical linear interpolation).
+pub fn great_circle(a: LatLon, b: LatLon, samples: usize) -> Vec<(f64, f64)> {
+    let to_vec = |p: LatLon| {
+        let (la, lo) = (p.lat.to_radians(), p.lon.to_radians());
+        [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+    };
+    let (u, v) = (to_vec(a), to_vec(b));
+    let dot = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]).clamp(-1.0, 1.0);
+    let omega = dot.acos();
+    let n = samples.max(1);
+    (0..=n)
+        .map(|i| {
+            let t = i as f64 / n as f64;
+            let (wa, wb) = if omega.abs() < 1e-9 {
+                (1.0 - t, t)
+            } else {
+                (
+                    ((1.0 - t) * omega).sin() / omega.sin(),
+                    (t * omega).sin() / omega.sin(),
+                )
+            };
+            let p = [0, 1, 2].map(|k| wa * u[k] + wb * v[k]);
+            let lat = p[2].atan2((p[0] * p[0] + p[1] * p[1]).sqrt()).to_degrees();
+            let lon = p[1].atan2(p[0]).to_degrees();
+            (lon, lat)
+        })
+        .collect()
+}
+
+/// SVG path data for a line of (lon, lat) points, broken where it crosses the antimeridian.
+pub fn line_path(points: &[(f64, f64)]) -> String {
+    let mut d = String::new();
+    let mut prev: Option<f64> = None;
+    for (lon, lat) in points {
+        let cmd = match prev {
+            Some(p) if (lon - p).abs() <= 180.0 => "L",
+            _ => "M",
+        };
+        let _ = write!(d, "{cmd}{lon:.*} {:.*}", DECIMALS, DECIMALS, -lat);
+        prev = Some(*lon);
+    }
+    d
+}
+
+/// The map with every pin; `colors[player]` colours its guesses and lines.
+pub fn render(pins: &[Pin], colors: &[String]) -> Markup {
+    let color = |i: usize| {
+        colors
+            .get(i % colors.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| "#d33".into())
+    };
+    html! {
+        svg id="worldmap" xmlns="http://www.w3.org/2000/svg" viewBox="-180 -90 360 180"
+            role="img" aria-label="World map of truths and guesses" {
+            rect x="-180" y="-90" width="360" height="180" fill="#eaf2f8" {}
+            path class="land" d=(PreEscaped(land_path())) fill="#d9d4c7" stroke="#b4ad9c"
+                stroke-width="0.2" fill-rule="evenodd" {}
+            @for p in pins {
+                path class="line" d=(line_path(&great_circle(p.guess, p.truth, LINE_SAMPLES)))
+                    fill="none" stroke=(color(p.player)) stroke-width="0.4" stroke-opacity="0.8" {}
+            }
+            @for p in pins {
+                a href={ "#" (p.anchor) } {
+                    circle class="truth" cx=(format!("{:.2}", p.truth.lon)) cy=(format!("{:.2}", -p.truth.lat))
+                        r="1.3" fill="#1a7f37" stroke="#fff" stroke-width="0.3" {
+                        title { "Truth · " (p.label) }
+                    }
+                    circle class="guess" cx=(format!("{:.2}", p.guess.lon)) cy=(format!("{:.2}", -p.guess.lat))
+                        r="1.1" fill=(color(p.player)) stroke="#fff" stroke-width="0.3" {
+                        title { "Guess · " (p.label) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn land_decodes_to_many_rings_inside_the_world() {
+        let d = land_path();
+        assert!(d.matches('Z').count() > 100, "{} rings", d.matches('Z').count());
+        for num in d
+            .split(|c: char| c == 'M' || c == 'L' || c == 'Z' || c == ' ')
+            .filter(|s| !s.is_empty())
+        {
+            let v: f64 = num.parse().unwrap();
+            assert!((-180.0..=180.0).contains(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn great_circle_ends_at_both_points_and_breaks_at_the_antimeridian() {
+        let a = LatLon::new(35.0, 170.0).unwrap();
+        let b = LatLon::new(40.0, -170.0).unwrap();
+        let pts = great_circle(a, b, 16);
+        assert!((pts[0].0 - 170.0).abs() < 1e-9 && (pts[0].1 - 35.0).abs() < 1e-9);
+        assert!((pts[16].0 + 170.0).abs() < 1e-9 && (pts[16].1 - 40.0).abs() < 1e-9);
+        let d = line_path(&pts);
+        assert_eq!(d.matches('M').count(), 2, "{d}");
+        let same = great_circle(a, a, 4);
+        assert!(same.iter().all(|p| (p.0 - 170.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn pins_are_escaped() {
+        let p = Pin {
+            truth: LatLon::new(1.0, 2.0).unwrap(),
+            guess: LatLon::new(3.0, 4.0).unwrap(),
+            label: "<b>x</b>".into(),
+            player: 0,
+            anchor: "r1".into(),
+        };
+        let s = render(&[p], &["#123456".into()]).into_string();
+        assert!(s.contains("&lt;b&gt;x&lt;/b&gt;") && !s.contains("<b>"));
+        assert!(s.contains("cx=\"4.00\" cy=\"-3.00\""), "{s}");
+    }
+}
