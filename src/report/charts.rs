@@ -52,7 +52,10 @@ pub fn points_histogram(series: &[Series]) -> Result<String, ChartError> {
             c
         })
         .collect();
-    let ymax = counts.iter().flatten().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
+    let top = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
+    // Room above the highest bar for the legend; whole numbers only on the count axis.
+    let ymax = (top as f64 * 1.3).ceil().max(top as f64 + 1.0);
+    let y_labels = (ymax as usize + 1).min(11);
     let mut svg = String::new();
     {
         let e = err("points histogram");
@@ -70,6 +73,9 @@ pub fn points_histogram(series: &[Series]) -> Result<String, ChartError> {
             .x_desc("points")
             .y_desc("rounds")
             .x_labels(11)
+            .y_labels(y_labels)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .disable_x_mesh()
             .draw()
             .map_err(&e)?;
@@ -132,6 +138,13 @@ pub fn distance_cdf(series: &[Series]) -> Result<String, ChartError> {
             .x_desc("distance (km, log scale)")
             .y_desc("share of rounds within")
             .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
+            .x_label_formatter(&|x| {
+                if *x < 1.0 {
+                    format!("{x:.1}")
+                } else {
+                    format!("{x:.0}")
+                }
+            })
             .draw()
             .map_err(&e)?;
         for (k, s) in series.iter().enumerate() {

@@ -27,22 +27,58 @@ pub struct Pin {
     pub anchor: String,
 }
 
-fn push_ring(d: &mut String, ring: &[Vec<f64>]) {
-    for (i, p) in ring.iter().enumerate() {
-        if p.len() < 2 {
-            continue;
-        }
+fn push_lonlat_ring(d: &mut String, ring: &[(f64, f64)], shift: f64) {
+    for (i, (lon, lat)) in ring.iter().enumerate() {
         let _ = write!(
             d,
             "{}{:.*} {:.*}",
             if i == 0 { "M" } else { "L" },
             DECIMALS,
-            p[0],
+            lon + shift,
             DECIMALS,
-            -p[1]
+            -lat
         );
     }
     d.push('Z');
+}
+
+/// Appends a ring. A ring that crosses the antimeridian (Russia's Chukotka, Fiji) would draw a
+/// line across the whole map: it is unwrapped into continuous longitudes (beyond ±180) and drawn
+/// twice, once shifted by 360°, so the viewBox clips each copy to its half.
+fn push_ring(d: &mut String, ring: &[Vec<f64>]) {
+    let pts: Vec<(f64, f64)> = ring
+        .iter()
+        .filter(|p| p.len() >= 2)
+        .map(|p| (p[0], p[1]))
+        .collect();
+    let mut unwrapped: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
+    let mut offset = 0.0;
+    for (i, (lon, lat)) in pts.iter().enumerate() {
+        if i > 0 {
+            let prev = pts[i - 1].0;
+            if lon - prev > 180.0 {
+                offset -= 360.0;
+            } else if prev - lon > 180.0 {
+                offset += 360.0;
+            }
+        }
+        unwrapped.push((lon + offset, *lat));
+    }
+    // A ring circling the pole (Antarctica) cannot be unwrapped into a closed shape: keep it.
+    if offset != 0.0 {
+        push_lonlat_ring(d, &pts, 0.0);
+        return;
+    }
+    push_lonlat_ring(d, &unwrapped, 0.0);
+    let (min, max) = unwrapped
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), (x, _)| (a.min(*x), b.max(*x)));
+    if max > 180.0 {
+        push_lonlat_ring(d, &unwrapped, -360.0);
+    }
+    if min < -180.0 {
+        push_lonlat_ring(d, &unwrapped, 360.0);
+    }
 }
 
 /// The SVG path data of all land (computed once). Empty if the bundled data cannot be read,
@@ -168,16 +204,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn land_decodes_to_many_rings_inside_the_world() {
+    fn land_decodes_to_rings_without_map_wide_jumps() {
         let d = land_path();
         assert!(d.matches('Z').count() > 100, "{} rings", d.matches('Z').count());
-        for num in d
-            .split(|c: char| c == 'M' || c == 'L' || c == 'Z' || c == ' ')
-            .filter(|s| !s.is_empty())
-        {
-            let v: f64 = num.parse().unwrap();
-            assert!((-180.0..=180.0).contains(&v), "{v}");
+        for ring in d.split('Z').filter(|r| !r.is_empty()) {
+            let lons: Vec<f64> = ring
+                .split(['M', 'L'])
+                .filter(|s| !s.is_empty())
+                .map(|p| p.split(' ').next().unwrap().parse().unwrap())
+                .collect();
+            assert!(lons.iter().all(|x| (-540.0..=540.0).contains(x)));
+            let jumps = lons.windows(2).filter(|w| (w[1] - w[0]).abs() > 180.0).count();
+            // Only the ring around the South Pole may run from one edge to the other.
+            assert!(jumps <= 1, "a ring jumps across the map {jumps} times");
         }
+    }
+
+    #[test]
+    fn a_ring_across_the_antimeridian_is_drawn_on_both_sides() {
+        let mut d = String::new();
+        let ring = vec![
+            vec![170.0, 60.0],
+            vec![-170.0, 60.0],
+            vec![-170.0, 70.0],
+            vec![170.0, 70.0],
+            vec![170.0, 60.0],
+        ];
+        push_ring(&mut d, &ring);
+        assert_eq!(
+            d,
+            "M170.00 -60.00L190.00 -60.00L190.00 -70.00L170.00 -70.00L170.00 -60.00Z\
+             M-190.00 -60.00L-170.00 -60.00L-170.00 -70.00L-190.00 -70.00L-190.00 -60.00Z"
+        );
     }
 
     #[test]
