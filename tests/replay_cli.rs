@@ -77,7 +77,11 @@ fn list_show_and_rescore_text() {
         );
         insta::assert_snapshot!(
             "replay_show",
-            stdout_ok(&geoagent(root, &["replay", "show", "20261123T1159", "--dir", dir], &[]))
+            stdout_ok(&geoagent(
+                root,
+                &["replay", "show", "20261123T1159", "--dir", dir],
+                &[]
+            ))
         );
         insta::assert_snapshot!(
             "replay_show_round",
@@ -99,10 +103,20 @@ fn list_show_and_rescore_text() {
     // Bad ids and rounds are named, with what to do.
     let o = geoagent(root, &["replay", "show", "nope", "--dir", dir], &[]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("no session `nope`") && err.contains("replay list"), "{err}");
-    let o = geoagent(root, &["replay", "show", FIXTURE_ID, "--round", "9", "--dir", dir], &[]);
+    assert!(
+        !o.status.success() && err.contains("no session `nope`") && err.contains("replay list"),
+        "{err}"
+    );
+    let o = geoagent(
+        root,
+        &["replay", "show", FIXTURE_ID, "--round", "9", "--dir", dir],
+        &[],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("has no round 9 (it holds rounds 1, 2)"), "{err}");
+    assert!(
+        err.contains("has no round 9 (it holds rounds 1, 2)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -117,12 +131,25 @@ fn rescore_writes_beside_and_keeps_the_rounds() {
     std::fs::write(&path, &edited).unwrap();
     let out = stdout_ok(&geoagent(
         tmp.path(),
-        &["replay", "rescore", "2026", "--dir", tmp.path().to_str().unwrap()],
+        &[
+            "replay",
+            "rescore",
+            "2026",
+            "--dir",
+            tmp.path().to_str().unwrap(),
+        ],
         &[],
     ));
-    assert!(out.contains("round 2: 1412.5") && out.contains("1900 → 1940 points (+40)"), "{out}");
+    assert!(
+        out.contains("round 2: 1412.5") && out.contains("1900 → 1940 points (+40)"),
+        "{out}"
+    );
     assert!(out.contains("1 of 2 round(s) changed"), "{out}");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), edited, "rounds.jsonl untouched");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        edited,
+        "rounds.jsonl untouched"
+    );
     let r = rescore::read(&dir).unwrap().expect("rescored.json written");
     assert_eq!(r.rounds[1].recorded_points, 1900);
     assert_eq!(r.rounds[1].points, 1940);
@@ -148,8 +175,17 @@ async fn rerun_reasons_over_the_recorded_views_with_another_model() {
         geoagent(
             &cwd,
             &[
-                "replay", "rerun", "2026", "--model", "scripted-vl", "--base-url", &base,
-                "--strategy", "direct", "--dir", &root,
+                "replay",
+                "rerun",
+                "2026",
+                "--model",
+                "scripted-vl",
+                "--base-url",
+                &base,
+                "--strategy",
+                "direct",
+                "--dir",
+                &root,
             ],
             &[("OPENAI_API_KEY", "sk-test-rerun")],
         )
@@ -174,10 +210,21 @@ async fn rerun_reasons_over_the_recorded_views_with_another_model() {
                     .unwrap()
             })
             .collect();
-        let recorded: Vec<Vec<u8>> = rec.views.iter().map(|v| parent.view_bytes(v).unwrap()).collect();
+        let recorded: Vec<Vec<u8>> = rec
+            .views
+            .iter()
+            .map(|v| parent.view_bytes(v).unwrap())
+            .collect();
         assert_eq!(sent, recorded);
         let t = req.text.to_lowercase();
-        for secret in ["ouarzazate", "tozeur", "30.9335", "33.9197", "morocco", "tunisia"] {
+        for secret in [
+            "ouarzazate",
+            "tozeur",
+            "30.9335",
+            "33.9197",
+            "morocco",
+            "tunisia",
+        ] {
             assert!(!t.contains(secret), "the prompt leaks {secret}");
         }
     }
@@ -209,11 +256,28 @@ async fn rerun_reasons_over_the_recorded_views_with_another_model() {
     // `show` and `list` present it with its answer and parent.
     let dir_arg = tmp.path().to_str().unwrap();
     let id = child.manifest.session_id.clone();
-    let shown = stdout_ok(&geoagent(tmp.path(), &["replay", "show", &id, "--round", "1", "--dir", dir_arg], &[]));
-    assert!(shown.contains("--- raw answer ---\nDry, flat, right-hand traffic."), "{shown}");
-    assert!(shown.contains(&format!("re-run of session {FIXTURE_ID}")), "{shown}");
-    let listed = stdout_ok(&geoagent(tmp.path(), &["replay", "list", "--dir", dir_arg], &[]));
-    assert!(listed.contains("openai:scripted-vl") && listed.contains("(rerun)"), "{listed}");
+    let shown = stdout_ok(&geoagent(
+        tmp.path(),
+        &["replay", "show", &id, "--round", "1", "--dir", dir_arg],
+        &[],
+    ));
+    assert!(
+        shown.contains("--- raw answer ---\nDry, flat, right-hand traffic."),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("re-run of session {FIXTURE_ID}")),
+        "{shown}"
+    );
+    let listed = stdout_ok(&geoagent(
+        tmp.path(),
+        &["replay", "list", "--dir", dir_arg],
+        &[],
+    ));
+    assert!(
+        listed.contains("openai:scripted-vl") && listed.contains("(rerun)"),
+        "{listed}"
+    );
     assert!(listed.contains(" in / "), "tokens shown: {listed}");
 }
 
@@ -255,8 +319,15 @@ async fn the_viewer_shows_finished_sessions_and_hides_challenges_in_play() {
 
     let list = get("/replays".into()).await.text().await.unwrap();
     assert!(list.contains(FIXTURE_ID), "{list}");
-    let page = get(format!("/replays/{FIXTURE_ID}?round=2")).await.text().await.unwrap();
-    assert!(page.contains("Tozeur, Tunisia") && page.contains("1940"), "{page}");
+    let page = get(format!("/replays/{FIXTURE_ID}?round=2"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Tozeur, Tunisia") && page.contains("1940"),
+        "{page}"
+    );
     assert!(page.contains(&format!("/replays/{FIXTURE_ID}/views/r002_v0.jpg")));
     assert!(page.contains("?round=1"), "a link back to round 1");
     let img = get(format!("/replays/{FIXTURE_ID}/views/r002_v0.jpg")).await;
@@ -285,7 +356,12 @@ async fn the_viewer_shows_finished_sessions_and_hides_challenges_in_play() {
     let list = get("/replays".into()).await.text().await.unwrap();
     assert!(!list.contains(FIXTURE_ID), "{list}");
     assert_eq!(get(format!("/replays/{FIXTURE_ID}")).await.status(), 404);
-    assert_eq!(get(format!("/replays/{FIXTURE_ID}/views/r001_v0.jpg")).await.status(), 404);
+    assert_eq!(
+        get(format!("/replays/{FIXTURE_ID}/views/r001_v0.jpg"))
+            .await
+            .status(),
+        404
+    );
 
     let _ = stop.send(());
     task.await.unwrap().unwrap();
@@ -294,7 +370,11 @@ async fn the_viewer_shows_finished_sessions_and_hides_challenges_in_play() {
     let local = server::start_local(server::AppState::new(vec![Arc::new(builtin::world())]))
         .await
         .unwrap();
-    let r = http.get(format!("{}/replays", local.url())).send().await.unwrap();
+    let r = http
+        .get(format!("{}/replays", local.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     local.shutdown().await.unwrap();
 }

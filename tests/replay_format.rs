@@ -86,7 +86,10 @@ fn write_then_read_is_lossless() {
     let back = Replay::open(&root.path().join("copy")).unwrap();
     assert_eq!(back.manifest, m);
     assert_eq!(back.rounds, written);
-    assert_eq!(back.rounds, src.rounds, "same relative view paths and values");
+    assert_eq!(
+        back.rounds, src.rounds,
+        "same relative view paths and values"
+    );
 }
 
 #[test]
@@ -105,7 +108,10 @@ fn a_torn_last_line_is_skipped_with_a_warning() {
     assert!(r.skipped[0].contains("line 2") && r.skipped[0].contains("torn"));
     // The listing still shows the session, with its one finished round.
     let rows = catalog::list(root.path()).unwrap();
-    assert_eq!((rows[0].rounds, rows[0].planned_rounds, rows[0].skipped), (1, 2, 1));
+    assert_eq!(
+        (rows[0].rounds, rows[0].planned_rounds, rows[0].skipped),
+        (1, 2, 1)
+    );
     assert!(catalog::render_list(&rows, root.path()).contains("torn last line"));
 }
 
@@ -114,8 +120,7 @@ fn an_unknown_future_version_is_refused_naming_both_versions() {
     let root = tempfile::tempdir().unwrap();
     let dir = copy_fixture(root.path());
     let mpath = dir.join(MANIFEST_FILE);
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
     v["format_version"] = (FORMAT_VERSION + 1).into();
     v["some_future_field"] = "x".into();
     std::fs::write(&mpath, serde_json::to_vec(&v).unwrap()).unwrap();
@@ -137,10 +142,12 @@ fn a_missing_version_is_reported_not_guessed() {
     let root = tempfile::tempdir().unwrap();
     let dir = copy_fixture(root.path());
     let mpath = dir.join(MANIFEST_FILE);
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
     v.as_object_mut().unwrap().remove("format_version");
     std::fs::write(&mpath, serde_json::to_vec(&v).unwrap()).unwrap();
     let e = Replay::open(&dir).unwrap_err().to_string();
-    assert!(e.contains("format_version is missing") && e.contains(MANIFEST_FILE), "{e}");
+    assert!(
+        e.contains("format_version is missing") && e.contains(MANIFEST_FILE),
+        "{e}"
+    );
 }

@@ -453,7 +453,11 @@ pub fn render_show(r: &Replay, round: Option<usize>) -> Result<String, CatalogEr
         );
     }
     if rec.guess.exchanges.is_empty() {
-        let _ = writeln!(out, "Model exchanges: none ({})", source_label(&rec.guess.source));
+        let _ = writeln!(
+            out,
+            "Model exchanges: none ({})",
+            source_label(&rec.guess.source)
+        );
     }
     for (i, e) in rec.guess.exchanges.iter().enumerate() {
         let _ = writeln!(
@@ -586,6 +590,8 @@ mod tests {
         let r = Replay::open(&root.path().join("s1")).unwrap();
         let e = render_show(&r, Some(4)).unwrap_err().to_string();
         assert!(e.contains("no round 4") && e.contains("rounds 1"), "{e}");
-        assert!(render_show(&r, Some(1)).unwrap().contains("points     5000"));
+        assert!(render_show(&r, Some(1))
+            .unwrap()
+            .contains("points     5000"));
     }
 }

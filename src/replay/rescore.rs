@@ -49,7 +49,10 @@ pub struct Rescored {
 
 impl Rescored {
     pub fn recorded_total(&self) -> u64 {
-        self.rounds.iter().map(|r| u64::from(r.recorded_points)).sum()
+        self.rounds
+            .iter()
+            .map(|r| u64::from(r.recorded_points))
+            .sum()
     }
 
     pub fn total(&self) -> u64 {

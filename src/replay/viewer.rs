@@ -155,7 +155,11 @@ fn answer_text(rec: &RoundRecord) -> Option<String> {
             e.raw
                 .as_ref()
                 .map(|r| format!("[{}] {r}", e.purpose))
-                .or_else(|| e.error.as_ref().map(|x| format!("[{}] error: {x}", e.purpose)))
+                .or_else(|| {
+                    e.error
+                        .as_ref()
+                        .map(|x| format!("[{}] error: {x}", e.purpose))
+                })
         })
         .collect();
     (!texts.is_empty()).then(|| texts.join("\n\n"))

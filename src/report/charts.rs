@@ -90,7 +90,9 @@ pub fn points_histogram(series: &[Series]) -> Result<String, ChartError> {
                 .draw_series(rects)
                 .map_err(&e)?
                 .label(s.label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
         }
         chart
             .configure_series_labels()
@@ -156,7 +158,9 @@ pub fn distance_cdf(series: &[Series]) -> Result<String, ChartError> {
                 ))
                 .map_err(&e)?
                 .label(s.label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -200,7 +204,7 @@ mod tests {
         assert!(h.starts_with("<svg"), "{}", &h[..60]);
         assert!(h.contains("&lt;script&gt;") && !h.contains("<script>"));
         assert!(h.contains("b &amp; c"));
-        assert_eq!(h.matches("<rect").count() >= 4, true);
+        assert!(h.matches("<rect").count() >= 4);
         let c = distance_cdf(&s).unwrap();
         assert!(c.contains("<polyline") || c.contains("<path"), "no line");
         assert!(c.contains("&lt;script&gt;"));

@@ -345,11 +345,22 @@ fn thumbnail(rep: &Replay, v: &crate::replay::ViewRecord) -> Result<String, Stri
     ))
 }
 
-fn card(rep: &Replay, r: &RoundRecord, label: &str, color: &str, notes: &mut Vec<String>) -> Markup {
+fn card(
+    rep: &Replay,
+    r: &RoundRecord,
+    label: &str,
+    color: &str,
+    notes: &mut Vec<String>,
+) -> Markup {
     let views: Vec<(String, Result<String, String>)> = r
         .views
         .iter()
-        .map(|v| (format!("heading {:.0}°, fov {:.0}°", v.heading, v.fov), thumbnail(rep, v)))
+        .map(|v| {
+            (
+                format!("heading {:.0}°, fov {:.0}°", v.heading, v.fov),
+                thumbnail(rep, v),
+            )
+        })
         .collect();
     for (_, t) in &views {
         if let Err(e) = t {
@@ -484,7 +495,9 @@ mod tests {
         assert!(e.contains("--dir"), "{e}");
         let root = tempfile::tempdir().unwrap();
         ReplayWriter::create(root.path(), &manifest("e")).unwrap();
-        let e = build(&[root.path().join("e")], &[]).unwrap_err().to_string();
+        let e = build(&[root.path().join("e")], &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no finished round"), "{e}");
     }
 }

@@ -72,7 +72,9 @@ fn push_ring(d: &mut String, ring: &[Vec<f64>]) {
     push_lonlat_ring(d, &unwrapped, 0.0);
     let (min, max) = unwrapped
         .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), (x, _)| (a.min(*x), b.max(*x)));
+        .fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
+            (a.min(*x), b.max(*x))
+        });
     if max > 180.0 {
         push_lonlat_ring(d, &unwrapped, -360.0);
     }
@@ -108,10 +110,9 @@ fn decode_land() -> Result<String, String> {
         let Some(g) = &f.geometry else { continue };
         match &g.value {
             geojson::Value::Polygon(rings) => rings.iter().for_each(|r| push_ring(&mut d, r)),
-            geojson::Value::MultiPolygon(polys) => polys
-                .iter()
-                .flatten()
-                .for_each(|r| push_ring(&mut d, r)),
+            geojson::Value::MultiPolygon(polys) => {
+                polys.iter().flatten().for_each(|r| push_ring(&mut d, r))
+            }
             _ => {}
         }
     }
@@ -206,7 +207,11 @@ mod tests {
     #[test]
     fn land_decodes_to_rings_without_map_wide_jumps() {
         let d = land_path();
-        assert!(d.matches('Z').count() > 100, "{} rings", d.matches('Z').count());
+        assert!(
+            d.matches('Z').count() > 100,
+            "{} rings",
+            d.matches('Z').count()
+        );
         for ring in d.split('Z').filter(|r| !r.is_empty()) {
             let lons: Vec<f64> = ring
                 .split(['M', 'L'])
@@ -214,7 +219,10 @@ mod tests {
                 .map(|p| p.split(' ').next().unwrap().parse().unwrap())
                 .collect();
             assert!(lons.iter().all(|x| (-540.0..=540.0).contains(x)));
-            let jumps = lons.windows(2).filter(|w| (w[1] - w[0]).abs() > 180.0).count();
+            let jumps = lons
+                .windows(2)
+                .filter(|w| (w[1] - w[0]).abs() > 180.0)
+                .count();
             // Only the ring around the South Pole may run from one edge to the other.
             assert!(jumps <= 1, "a ring jumps across the map {jumps} times");
         }
