@@ -149,6 +149,12 @@ pub struct BenchArgs {
     /// Continue this session (folder or id under the replay dir) where it stopped.
     #[arg(long, value_name = "SESSION")]
     pub resume: Option<String>,
+    /// Keep rendered views here between runs (default: ~/.cache/geoagent/views).
+    #[arg(long, value_name = "DIR")]
+    pub view_cache: Option<PathBuf>,
+    /// Render every view afresh, keeping them in memory only.
+    #[arg(long, conflicts_with = "view_cache")]
+    pub no_view_cache: bool,
 }
 
 impl BenchArgs {
@@ -535,6 +541,13 @@ async fn bench(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         },
         replay_root: s.replay.dir.clone(),
         strategy: s.agent.strategy.clone(),
+        view_cache: if args.no_view_cache {
+            None
+        } else {
+            args.view_cache
+                .clone()
+                .or_else(crate::environment::direct::ViewCache::default_disk_dir)
+        },
     };
     eprintln!(
         "Bench: {rounds} rounds of {} (direct mode), seed {seed}, {concurrency} at once ({})",

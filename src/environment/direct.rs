@@ -38,6 +38,8 @@ pub const MIN_FOV_DEG: f64 = 15.0;
 /// Locations whose rendered views are kept. Four 800×600 views are ~0.3 MB of JPEG, so this
 /// caps the cache near 80 MB while covering every location of the built-in world several times.
 pub const MAX_CACHED_LOCATIONS: usize = 256;
+/// Bumped whenever rendering changes, so views cached on disk by an older build are not reused.
+pub const RENDER_VERSION: u32 = 1;
 
 /// Why a direct round could not be played. Each names what to fix.
 #[derive(Debug, Error)]
@@ -79,6 +81,8 @@ pub struct ViewCache {
     inner: Mutex<CacheInner>,
     /// One render at a time per core: rendering is pure CPU, more would only add memory.
     permits: Semaphore,
+    /// Where rendered views persist between runs (painting a panorama costs ~0.3–1 s of CPU).
+    disk: Option<PathBuf>,
 }
 
 impl ViewCache {
@@ -93,7 +97,24 @@ impl ViewCache {
                 order: VecDeque::new(),
             }),
             permits: Semaphore::new(cores),
+            disk: None,
         }
+    }
+
+    /// Also keeps rendered views in `dir` across runs (a folder per map, a sub-folder per
+    /// location and setting). The folder names hold location ids: it is a private cache on the
+    /// machine running the agent, never sent to the model.
+    pub fn with_disk(mut self, dir: PathBuf) -> ViewCache {
+        self.disk = Some(dir);
+        self
+    }
+
+    /// The default on-disk cache: `$XDG_CACHE_HOME/geoagent/views`, else `~/.cache/geoagent/views`.
+    pub fn default_disk_dir() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("geoagent").join("views"))
     }
 
     pub fn capture(&self) -> &CaptureOptions {
@@ -141,7 +162,14 @@ impl ViewCache {
                 .await
                 .map_err(|e| DirectError::Task(e.to_string()))?;
             let (loc, capture, size) = (loc.clone(), self.capture.clone(), self.size);
-            let views = tokio::task::spawn_blocking(move || render_views(&loc, &capture, size))
+            let disk = self
+                .disk
+                .as_ref()
+                .map(|d| d.join(sanitize(map_id)).join(disk_key(&loc, &capture, size)));
+            let views = tokio::task::spawn_blocking(move || match disk {
+                Some(dir) => cached_on_disk(&dir, &loc, &capture, size),
+                None => render_views(&loc, &capture, size),
+            })
                 .await
                 .map_err(|e| DirectError::Task(e.to_string()))??;
             Ok(Arc::new(views))
@@ -203,6 +231,78 @@ pub fn view_angles(capture: &CaptureOptions) -> Vec<(f64, f64)> {
         out.push((0.0, fov));
     }
     out
+}
+
+/// A file-name-safe form of an id.
+fn sanitize(id: &str) -> String {
+    id.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
+/// The cache folder name of a location's views: its id plus a hash of everything the pixels
+/// depend on (imagery file and its size and time, capture settings, view size, renderer).
+fn disk_key(loc: &Location, capture: &CaptureOptions, size: (u32, u32)) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    RENDER_VERSION.hash(&mut h);
+    loc.id.hash(&mut h);
+    loc.pos.lat.to_bits().hash(&mut h);
+    loc.pos.lon.to_bits().hash(&mut h);
+    if let Imagery::File { path } = &loc.imagery {
+        path.hash(&mut h);
+        if let Ok(m) = std::fs::metadata(path) {
+            m.len().hash(&mut h);
+            m.modified().ok().hash(&mut h);
+        }
+    }
+    (capture.headings, capture.zoom_steps, capture.jpeg_quality, size).hash(&mut h);
+    format!("{}-{:016x}", sanitize(&loc.id), h.finish())
+}
+
+/// Reads a location's views from `dir`, or renders them and stores them there (each file
+/// written to a temporary name and renamed, so a killed run never leaves half an image). Disk
+/// problems only cost a re-render: they are logged, never fatal.
+fn cached_on_disk(
+    dir: &std::path::Path,
+    loc: &Location,
+    capture: &CaptureOptions,
+    size: (u32, u32),
+) -> Result<Vec<View>, DirectError> {
+    let angles = view_angles(capture);
+    let read: Option<Vec<View>> = angles
+        .iter()
+        .enumerate()
+        .map(|(i, (heading, fov))| {
+            std::fs::read(dir.join(format!("v{i}.jpg")))
+                .ok()
+                .map(|jpeg| View {
+                    heading: *heading,
+                    pitch: 0.0,
+                    fov: *fov,
+                    width: size.0,
+                    height: size.1,
+                    jpeg,
+                })
+        })
+        .collect();
+    if let Some(views) = read {
+        return Ok(views);
+    }
+    let views = render_views(loc, capture, size)?;
+    let store = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (i, v) in views.iter().enumerate() {
+            let tmp = dir.join(format!("v{i}.jpg.tmp{}", std::process::id()));
+            std::fs::write(&tmp, &v.jpeg)?;
+            std::fs::rename(&tmp, dir.join(format!("v{i}.jpg")))?;
+        }
+        Ok(())
+    };
+    if let Err(e) = store() {
+        tracing::warn!("view cache {}: {e}; views are rendered again next time", dir.display());
+    }
+    Ok(views)
 }
 
 fn render_views(
@@ -438,6 +538,42 @@ mod tests {
             ..c
         };
         assert_eq!(view_angles(&deep).last(), Some(&(0.0, MIN_FOV_DEG)));
+    }
+
+    #[tokio::test]
+    async fn disk_cache_gives_the_same_views_to_a_new_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = Arc::new(builtin::world());
+        let capture = CaptureOptions {
+            headings: 1,
+            zoom_steps: 1,
+            jpeg_quality: 60,
+        };
+        let loc = &map.locations[3];
+        let first = ViewCache::new(capture.clone()).with_disk(dir.path().to_path_buf());
+        let a = first.views(&map.id, loc).await.unwrap();
+        let second = ViewCache::new(capture).with_disk(dir.path().to_path_buf());
+        let b = second.views(&map.id, loc).await.unwrap();
+        assert_eq!(a.len(), 2);
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert_eq!((x.heading, x.fov, &x.jpeg), (y.heading, y.fov, &y.jpeg));
+        }
+        let files = walk(dir.path());
+        assert_eq!(files, 2, "two JPEGs stored, nothing else left behind");
+    }
+
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
     }
 
     #[tokio::test]

@@ -34,6 +34,8 @@ pub struct BenchPlan {
     pub capture: CaptureOptions,
     pub replay_root: PathBuf,
     pub strategy: String,
+    /// Keep rendered views here between runs (`None`: memory only).
+    pub view_cache: Option<PathBuf>,
 }
 
 /// What a bench run did.
@@ -142,7 +144,11 @@ pub async fn run(
     make_progress: impl FnOnce(usize, &[RoundRecord]) -> Progress,
 ) -> Result<BenchReport, FleetError> {
     let t0 = Instant::now();
-    let cache = Arc::new(ViewCache::new(plan.capture.clone()));
+    let mut cache = ViewCache::new(plan.capture.clone());
+    if let Some(dir) = &plan.view_cache {
+        cache = cache.with_disk(dir.clone());
+    }
+    let cache = Arc::new(cache);
     let game = Arc::new(DirectGame::new(
         plan.map.clone(),
         plan.seed,
