@@ -189,10 +189,16 @@ impl ReplayWriter {
             let cut = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let tail = &bytes[cut..];
             if !tail.iter().all(u8::is_ascii_whitespace) {
-                let f = OpenOptions::new().write(true).open(&rpath).map_err(io(&rpath))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&rpath)
+                    .map_err(io(&rpath))?;
                 if serde_json::from_slice::<RoundRecord>(tail).is_ok() {
                     drop(f);
-                    let mut f = OpenOptions::new().append(true).open(&rpath).map_err(io(&rpath))?;
+                    let mut f = OpenOptions::new()
+                        .append(true)
+                        .open(&rpath)
+                        .map_err(io(&rpath))?;
                     f.write_all(b"\n").map_err(io(&rpath))?;
                     f.sync_data().map_err(io(&rpath))?;
                 } else {
@@ -530,7 +536,10 @@ mod tests {
         assert_eq!(back.done_rounds().into_iter().collect::<Vec<_>>(), vec![1]);
         w.append(&record(2)).unwrap();
         let back = Replay::open(&dir).unwrap();
-        assert_eq!(back.rounds.iter().map(|r| r.round).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            back.rounds.iter().map(|r| r.round).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         assert!(back.skipped.is_empty());
     }
 

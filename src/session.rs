@@ -220,10 +220,12 @@ pub async fn play_game(
             let id = table
                 .state
                 .start_game_at(&plan.map.id, plan.seed, plan.rounds, rounds_done)
-                .ok_or_else(|| SessionError::Resume(format!(
-                    "the local game cannot continue challenge {} after round {rounds_done}",
-                    challenge.id()
-                )))?;
+                .ok_or_else(|| {
+                    SessionError::Resume(format!(
+                        "the local game cannot continue challenge {} after round {rounds_done}",
+                        challenge.id()
+                    ))
+                })?;
             format!("{}/?game={id}", table.base_url)
         };
         let mut restarts = 0;
@@ -259,7 +261,9 @@ pub async fn play_game(
         let outcome = seat
             .play_rounds(reasoner.as_ref(), writer, &mut report, hook)
             .await;
-        let Seat { game, mut lease, .. } = seat;
+        let Seat {
+            game, mut lease, ..
+        } = seat;
         match (&outcome, game) {
             (Ok(()), Some(game)) => {
                 lease.put(game.into_browser());
@@ -335,7 +339,10 @@ fn open_record(
         },
         parent: None,
     };
-    Ok((ReplayWriter::create(&plan.replay_root, &manifest)?, Vec::new()))
+    Ok((
+        ReplayWriter::create(&plan.replay_root, &manifest)?,
+        Vec::new(),
+    ))
 }
 
 /// Opens `url` in `browser`; `rounds_done` when resuming a game. On failure the browser comes

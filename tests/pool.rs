@@ -85,7 +85,11 @@ async fn pool_limit_reuse_and_restart_after_a_crash() {
     .unwrap();
 
     assert_eq!(pool.size(), 2);
-    assert!(pool.peak() <= 2, "peak {} browsers with a pool of 2", pool.peak());
+    assert!(
+        pool.peak() <= 2,
+        "peak {} browsers with a pool of 2",
+        pool.peak()
+    );
     assert_eq!(pool.peak(), 2, "both slots were used");
     assert_eq!(pool.live(), 0, "every browser closed at the end");
     // Four games on two slots: reuse means fewer launches than games, even counting the
@@ -106,5 +110,9 @@ async fn pool_limit_reuse_and_restart_after_a_crash() {
             .collect();
         assert_eq!(got, want, "game {}: every round once, in order", g.index);
     }
-    assert_eq!(RunFile::load(&path).unwrap(), run, "run file saved as it ended");
+    assert_eq!(
+        RunFile::load(&path).unwrap(),
+        run,
+        "run file saved as it ended"
+    );
 }

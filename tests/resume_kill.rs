@@ -96,7 +96,9 @@ async fn bench_killed_at_a_random_point_resumes_to_exactly_50_rounds() {
         "77",
     ];
     args.extend(common_args);
-    let mut child = geoagent(&args, home.path()).spawn().expect("spawn geoagent");
+    let mut child = geoagent(&args, home.path())
+        .spawn()
+        .expect("spawn geoagent");
     kill_when(&mut child, &format!("{kill_at} rounds"), || {
         sessions(&replays)
             .first()
@@ -112,11 +114,19 @@ async fn bench_killed_at_a_random_point_resumes_to_exactly_50_rounds() {
     let status = geoagent(&args, home.path()).status().expect("resume");
     assert!(status.success(), "resume failed: {status}");
 
-    assert_eq!(sessions(&replays).len(), 1, "resume wrote into the same session");
+    assert_eq!(
+        sessions(&replays).len(),
+        1,
+        "resume wrote into the same session"
+    );
     let replay = Replay::open(&session).unwrap();
     let rounds: Vec<usize> = replay.rounds.iter().map(|r| r.round).collect();
     let distinct: BTreeSet<usize> = rounds.iter().copied().collect();
-    assert_eq!(rounds.len(), 50, "no round played twice (killed at {before})");
+    assert_eq!(
+        rounds.len(),
+        50,
+        "no round played twice (killed at {before})"
+    );
     assert_eq!(distinct, (1..=50).collect(), "no round lost");
     assert!(replay.skipped.is_empty(), "{:?}", replay.skipped);
     assert_eq!(replay.manifest.environment, "direct");
@@ -147,7 +157,9 @@ async fn play_run_killed_mid_way_resumes_every_game() {
         "--replay-dir",
         &r,
     ];
-    let mut child = geoagent(&args, home.path()).spawn().expect("spawn geoagent");
+    let mut child = geoagent(&args, home.path())
+        .spawn()
+        .expect("spawn geoagent");
     let recorded = || -> usize {
         sessions(&replays)
             .iter()
@@ -155,7 +167,9 @@ async fn play_run_killed_mid_way_resumes_every_game() {
             .sum()
     };
     let kill_at = rand::rng().random_range(1..5);
-    kill_when(&mut child, &format!("{kill_at} rounds"), || recorded() >= kill_at);
+    kill_when(&mut child, &format!("{kill_at} rounds"), || {
+        recorded() >= kill_at
+    });
     reap_browsers(home.path());
     let before = recorded();
     assert!(before < 6, "killed before the end");
@@ -167,9 +181,12 @@ async fn play_run_killed_mid_way_resumes_every_game() {
         .collect();
     assert_eq!(runs.len(), 1, "one run file: {runs:?}");
     let run_id = RunFile::load(&runs[0]).unwrap().run_id;
-    let status = geoagent(&["play", "--resume", &run_id, "--replay-dir", &r], home.path())
-        .status()
-        .expect("resume");
+    let status = geoagent(
+        &["play", "--resume", &run_id, "--replay-dir", &r],
+        home.path(),
+    )
+    .status()
+    .expect("resume");
     assert!(status.success(), "resume failed: {status}");
 
     let run = RunFile::load(&runs[0]).unwrap();
@@ -195,7 +212,10 @@ fn reap_browsers(home: &Path) {
             "-KILL",
             "-f",
             "--",
-            &format!("--user-data-dir={}", home.join("geoagent-profiles").display()),
+            &format!(
+                "--user-data-dir={}",
+                home.join("geoagent-profiles").display()
+            ),
         ])
         .status();
 }

@@ -162,16 +162,16 @@ impl ViewCache {
                 .await
                 .map_err(|e| DirectError::Task(e.to_string()))?;
             let (loc, capture, size) = (loc.clone(), self.capture.clone(), self.size);
-            let disk = self
-                .disk
-                .as_ref()
-                .map(|d| d.join(sanitize(map_id)).join(disk_key(&loc, &capture, size)));
+            let disk = self.disk.as_ref().map(|d| {
+                d.join(sanitize(map_id))
+                    .join(disk_key(&loc, &capture, size))
+            });
             let views = tokio::task::spawn_blocking(move || match disk {
                 Some(dir) => cached_on_disk(&dir, &loc, &capture, size),
                 None => render_views(&loc, &capture, size),
             })
-                .await
-                .map_err(|e| DirectError::Task(e.to_string()))??;
+            .await
+            .map_err(|e| DirectError::Task(e.to_string()))??;
             Ok(Arc::new(views))
         })
         .await
@@ -236,7 +236,13 @@ pub fn view_angles(capture: &CaptureOptions) -> Vec<(f64, f64)> {
 /// A file-name-safe form of an id.
 fn sanitize(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -256,7 +262,13 @@ fn disk_key(loc: &Location, capture: &CaptureOptions, size: (u32, u32)) -> Strin
             m.modified().ok().hash(&mut h);
         }
     }
-    (capture.headings, capture.zoom_steps, capture.jpeg_quality, size).hash(&mut h);
+    (
+        capture.headings,
+        capture.zoom_steps,
+        capture.jpeg_quality,
+        size,
+    )
+        .hash(&mut h);
     format!("{}-{:016x}", sanitize(&loc.id), h.finish())
 }
 
@@ -300,7 +312,10 @@ fn cached_on_disk(
         Ok(())
     };
     if let Err(e) = store() {
-        tracing::warn!("view cache {}: {e}; views are rendered again next time", dir.display());
+        tracing::warn!(
+            "view cache {}: {e}; views are rendered again next time",
+            dir.display()
+        );
     }
     Ok(views)
 }
@@ -334,7 +349,14 @@ fn render_views(
 /// Projects an equirectangular panorama to a `w`×`h` perspective view, exactly as the page's
 /// fragment shader does (heading clockwise from north at the image centre column, pitch up,
 /// `fov` horizontal degrees), with bilinear sampling like the page's LINEAR texture filter.
-pub fn render_view(pano: &RgbImage, heading: f64, pitch: f64, fov: f64, w: u32, h: u32) -> RgbImage {
+pub fn render_view(
+    pano: &RgbImage,
+    heading: f64,
+    pitch: f64,
+    fov: f64,
+    w: u32,
+    h: u32,
+) -> RgbImage {
     let (pw, ph) = pano.dimensions();
     let mut out = RgbImage::new(w, h);
     if pw == 0 || ph == 0 {
@@ -503,8 +525,16 @@ mod tests {
         let v0 = render_view(&pano, 0.0, 0.0, 90.0, 41, 31);
         let v90 = render_view(&pano, 90.0, 0.0, 90.0, 41, 31);
         let centre = |img: &RgbImage| *img.get_pixel(20, 15);
-        assert!((i32::from(centre(&v0)[0]) - 127).abs() <= 2, "{:?}", centre(&v0));
-        assert!((i32::from(centre(&v90)[0]) - 191).abs() <= 2, "{:?}", centre(&v90));
+        assert!(
+            (i32::from(centre(&v0)[0]) - 127).abs() <= 2,
+            "{:?}",
+            centre(&v0)
+        );
+        assert!(
+            (i32::from(centre(&v90)[0]) - 191).abs() <= 2,
+            "{:?}",
+            centre(&v90)
+        );
         // The horizon is the middle row; the view's top looks up (smaller rows of the pano).
         assert!((i32::from(centre(&v0)[1]) - 127).abs() <= 2);
         assert!(v0.get_pixel(20, 0)[1] < v0.get_pixel(20, 30)[1]);
@@ -531,12 +561,15 @@ mod tests {
         let a = view_angles(&c);
         assert_eq!(
             a,
-            vec![(0.0, 90.0), (90.0, 90.0), (180.0, 90.0), (270.0, 90.0), (0.0, 40.0)]
+            vec![
+                (0.0, 90.0),
+                (90.0, 90.0),
+                (180.0, 90.0),
+                (270.0, 90.0),
+                (0.0, 40.0)
+            ]
         );
-        let deep = CaptureOptions {
-            zoom_steps: 9,
-            ..c
-        };
+        let deep = CaptureOptions { zoom_steps: 9, ..c };
         assert_eq!(view_angles(&deep).last(), Some(&(0.0, MIN_FOV_DEG)));
     }
 
@@ -606,13 +639,20 @@ mod tests {
         // Scoring: at the truth is 5000, far away is little.
         let r = game.score_round(2, loc.pos).unwrap();
         assert_eq!((r.points, r.place.clone()), (5000, loc.place.clone()));
-        let far = LatLon::new(-loc.pos.lat, loc.pos.lon + 180.0 - 360.0 * f64::from(loc.pos.lon > 0.0)).unwrap();
+        let far = LatLon::new(
+            -loc.pos.lat,
+            loc.pos.lon + 180.0 - 360.0 * f64::from(loc.pos.lon > 0.0),
+        )
+        .unwrap();
         let r = game.score_round(2, far).unwrap();
         assert_eq!(r.points, score(r.distance_km, map.size_km));
         assert!(r.points < 100);
         assert!(matches!(
             game.score_round(4, far),
-            Err(DirectError::NoSuchRound { round: 4, rounds: 3 })
+            Err(DirectError::NoSuchRound {
+                round: 4,
+                rounds: 3
+            })
         ));
     }
 }

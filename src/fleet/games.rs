@@ -80,12 +80,7 @@ pub fn game_seed(base: u64, index: usize) -> u64 {
 
 impl RunFile {
     /// A new run of `games` games.
-    pub fn new(
-        plan: &MatchPlan,
-        games: usize,
-        parallel: usize,
-        reasoner: &str,
-    ) -> RunFile {
+    pub fn new(plan: &MatchPlan, games: usize, parallel: usize, reasoner: &str) -> RunFile {
         let run_id = format!("run-{}", crate::replay::new_session_id());
         let games = (0..games)
             .map(|i| GameEntry {
@@ -114,7 +109,9 @@ impl RunFile {
 
     /// Where this run's file lives under `replay_root`.
     pub fn path_in(&self, replay_root: &Path) -> PathBuf {
-        replay_root.join(RUNS_DIR).join(format!("{}.json", self.run_id))
+        replay_root
+            .join(RUNS_DIR)
+            .join(format!("{}.json", self.run_id))
     }
 
     pub fn load(path: &Path) -> Result<RunFile, FleetError> {
@@ -391,6 +388,9 @@ mod tests {
         assert_eq!(back, run);
         let text = back.render(&path);
         assert!(text.contains("0/3 games done"), "{text}");
-        assert!(text.contains("game 1 (seed 8) failed: chromedriver died"), "{text}");
+        assert!(
+            text.contains("game 1 (seed 8) failed: chromedriver died"),
+            "{text}"
+        );
     }
 }
