@@ -41,6 +41,9 @@ pub enum Command {
     Play(Box<PlayArgs>),
     /// Host the local game for people to play in their own browser.
     Serve(ServeArgs),
+    /// Play many rounds without a browser (direct mode: views rendered from the same panoramas,
+    /// scored locally), many at once, into one replay session; resumable.
+    Bench(Box<BenchArgs>),
     /// Summarise replays: points and distances with 95% intervals, accuracy bands, country
     /// accuracy, and win rates against human results on the same rounds.
     Stats(crate::stats::command::StatsArgs),
@@ -165,6 +168,79 @@ pub struct PlayArgs {
     /// Where session folders are written.
     #[arg(long, value_name = "DIR")]
     pub replay_dir: Option<PathBuf>,
+    /// Play this many games, each its own challenge (seeds SEED, SEED+1, ...), as one run.
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
+    pub games: Option<usize>,
+    /// Browser sessions at once (a pool reused between games).
+    #[arg(long, value_name = "P")]
+    pub parallel: Option<usize>,
+    /// Continue a run (its id or runs/RUN.json) or a session folder after a crash or Ctrl-C.
+    #[arg(long, value_name = "RUN_OR_SESSION", conflicts_with_all = ["challenge", "rounds", "seed", "map"])]
+    pub resume: Option<String>,
+}
+
+/// Rounds of a bench when `--rounds` is not given.
+pub const DEFAULT_BENCH_ROUNDS: usize = 100;
+/// Rounds in flight at once when `--concurrency` is not given: enough to hide a few seconds of
+/// model latency, few enough for any provider's rate limit.
+pub const DEFAULT_BENCH_CONCURRENCY: usize = 16;
+/// Most rounds one bench session may have (a typo guard, like `config::MAX_ROUNDS` for play).
+pub const MAX_BENCH_ROUNDS: usize = 100_000;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Map id: "world" (built in) or a pack under game.maps_dir.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// Rounds to play (one challenge of this many rounds).
+    #[arg(long, conflicts_with = "resume")]
+    pub rounds: Option<usize>,
+    /// Challenge seed; random when absent.
+    #[arg(long, conflicts_with = "resume")]
+    pub seed: Option<u64>,
+    /// Rounds in flight at once.
+    #[arg(long, value_name = "C")]
+    pub concurrency: Option<usize>,
+    /// Model, e.g. gpt-4o or openai:gpt-4o. Without one the baseline reasoner plays.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// OpenAI-compatible API base URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    #[arg(long)]
+    pub headings: Option<usize>,
+    #[arg(long)]
+    pub zoom_steps: Option<u32>,
+    #[arg(long)]
+    pub strategy: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub replay_dir: Option<PathBuf>,
+    /// Continue this session (folder or id under the replay dir) where it stopped.
+    #[arg(long, value_name = "SESSION")]
+    pub resume: Option<String>,
+    /// Keep rendered views here between runs (default: ~/.cache/geoagent/views).
+    #[arg(long, value_name = "DIR")]
+    pub view_cache: Option<PathBuf>,
+    /// Render every view afresh, keeping them in memory only.
+    #[arg(long, conflicts_with = "view_cache")]
+    pub no_view_cache: bool,
+}
+
+impl BenchArgs {
+    fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut o = vec![];
+        push(&mut o, "game.map", &self.map);
+        push(&mut o, "model.name", &self.model);
+        push(&mut o, "model.base_url", &self.base_url);
+        push(&mut o, "capture.headings", &self.headings);
+        push(&mut o, "capture.zoom_steps", &self.zoom_steps);
+        push(&mut o, "agent.strategy", &self.strategy);
+        push(&mut o, "agent.prompts_dir", &path(&self.prompts));
+        push(&mut o, "replay.dir", &path(&self.replay_dir));
+        o
+    }
 }
 
 #[derive(Debug, Args)]
@@ -362,6 +438,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let overrides = match &cli.command {
         Command::Play(a) => a.overrides()?,
         Command::Serve(a) => a.overrides(),
+        Command::Bench(a) => a.overrides(),
         // Reads files only: needs no settings, so a broken config does not block it.
         Command::Stats(a) => return Ok(crate::stats::command::command(a)?),
         Command::Replay(a) => a.overrides(),
@@ -373,7 +450,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
-        Command::Play(_) => play(&settings).await,
+        Command::Play(a) => play(&settings, &a).await,
+        Command::Bench(a) => bench(&settings, &a).await,
         Command::Serve(_) => serve(&settings).await,
         Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
         Command::Replay(a) => replay_command(&settings, &a.command).await,
@@ -433,16 +511,11 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
     )))
 }
 
-async fn play(settings: &Settings) -> Result<ExitCode> {
-    let (maps, map) = load_maps(settings)?;
-    let reasoner = build_reasoner(settings, &map)?;
-    let seed = settings
-        .game
-        .seed
-        .unwrap_or_else(|| rand::random::<u32>().into());
-    let plan = MatchPlan {
+/// The match plan the settings describe, for `map` and `seed`.
+fn match_plan(settings: &Settings, maps: Vec<Arc<Map>>, map: Arc<Map>, seed: u64) -> MatchPlan {
+    MatchPlan {
         maps,
-        map: map.clone(),
+        map,
         seed,
         rounds: settings.game.rounds,
         browser: BrowserOptions {
@@ -462,7 +535,33 @@ async fn play(settings: &Settings) -> Result<ExitCode> {
         },
         replay_root: settings.replay.dir.clone(),
         strategy: settings.agent.strategy.clone(),
-    };
+    }
+}
+
+async fn play(settings: &Settings, args: &PlayArgs) -> Result<ExitCode> {
+    if let Some(target) = &args.resume {
+        return play_resume(settings, args, target).await;
+    }
+    let games = args.games.unwrap_or(1);
+    let parallel = args.parallel.unwrap_or(1);
+    anyhow::ensure!(games >= 1, "--games must be at least 1");
+    anyhow::ensure!(parallel >= 1, "--parallel must be at least 1");
+    let (maps, map) = load_maps(settings)?;
+    let reasoner = build_reasoner(settings, &map)?;
+    let seed = settings
+        .game
+        .seed
+        .unwrap_or_else(|| rand::random::<u32>().into());
+    let plan = match_plan(settings, maps, map.clone(), seed);
+    if games > 1 || parallel > 1 {
+        let run = crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name());
+        let path = run.path_in(&settings.replay.dir);
+        eprintln!(
+            "Playing {games} game(s) of {} round(s) of {}, seeds {seed}.., {parallel} browser(s) at once ({}); resume with --resume {}",
+            plan.rounds, map.name, reasoner.name(), run.run_id
+        );
+        return play_run(run, &path, &plan, parallel, reasoner).await;
+    }
     eprintln!(
         "Playing {} round(s) of {}{} with seed {seed} ({}); same rounds again: --seed {seed}",
         plan.rounds,
@@ -483,6 +582,189 @@ async fn play(settings: &Settings) -> Result<ExitCode> {
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
     println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A run folder argument: a path as given, else a name under the replay dir (or its `runs/`).
+fn locate(settings: &Settings, target: &str) -> PathBuf {
+    let direct = PathBuf::from(target);
+    if direct.exists() {
+        return direct;
+    }
+    let run = settings
+        .replay
+        .dir
+        .join(crate::fleet::games::RUNS_DIR)
+        .join(format!("{target}.json"));
+    if run.is_file() {
+        return run;
+    }
+    settings.replay.dir.join(target)
+}
+
+async fn play_run(
+    run: crate::fleet::games::RunFile,
+    path: &std::path::Path,
+    plan: &MatchPlan,
+    parallel: usize,
+    reasoner: Arc<dyn Reasoner>,
+) -> Result<ExitCode> {
+    let label = run.run_id.clone();
+    let fut = crate::fleet::games::run(run, path, plan, parallel, reasoner, |total, done| {
+        crate::fleet::progress::Progress::new(&label, total, done)
+    });
+    let (run, _pool) = tokio::select! {
+        r = fut => r.with_context(|| format!("the run stopped; finished rounds are kept; continue with --resume {}", path.display()))?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
+            return Ok(ExitCode::from(130));
+        }
+    };
+    println!("{}", run.render(path));
+    Ok(if run.failed().next().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn play_resume(settings: &Settings, args: &PlayArgs, target: &str) -> Result<ExitCode> {
+    let found = locate(settings, target);
+    let (maps, _) = load_maps(settings)?;
+    if found.is_file() {
+        let run = crate::fleet::games::RunFile::load(&found)?;
+        let map = pack::select(&maps, &run.map)?.clone();
+        let mut s = settings.clone();
+        s.game.rounds = run.rounds;
+        s.agent.strategy = run.strategy.clone();
+        let reasoner = build_reasoner(&s, &map)?;
+        anyhow::ensure!(
+            reasoner.name() == run.reasoner,
+            "run {} was played by {}, not {}: resume it with the same --model",
+            run.run_id,
+            run.reasoner,
+            reasoner.name()
+        );
+        let parallel = args.parallel.unwrap_or(run.parallel).max(1);
+        let plan = match_plan(&s, maps, map, run.base_seed);
+        eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
+        return play_run(run, &found, &plan, parallel, reasoner).await;
+    }
+    let replay = crate::replay::Replay::open(&found).with_context(|| {
+        format!("--resume {target}: not a run file (runs/RUN.json) nor a session folder")
+    })?;
+    let m = replay.manifest;
+    anyhow::ensure!(
+        m.environment == "local-game",
+        "--resume {target}: a `{}` session; continue it with `geoagent bench --resume`",
+        m.environment
+    );
+    let map = pack::select(&maps, &m.map.id)?.clone();
+    let mut s = settings.clone();
+    s.game.rounds = m.challenge.rounds;
+    s.agent.strategy = m.strategy.clone();
+    s.capture.headings = m.capture.headings;
+    s.capture.zoom_steps = m.capture.zoom_steps;
+    s.capture.jpeg_quality = m.capture.jpeg_quality;
+    let reasoner = build_reasoner(&s, &map)?;
+    let plan = match_plan(&s, maps, map, m.challenge.seed);
+    eprintln!(
+        "Resuming {} ({} of {} rounds recorded)",
+        found.display(),
+        replay.rounds.len(),
+        m.challenge.rounds
+    );
+    let outcome = tokio::select! {
+        r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let report = outcome.context("the match stopped; every finished round is in the replay")?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
+    use crate::fleet::bench::{self as fb, BenchPlan};
+    let (maps, _) = load_maps(settings)?;
+    let mut s = settings.clone();
+    let resume = match &args.resume {
+        Some(t) => Some(fb::ResumeInfo::read(&locate(settings, t))?),
+        None => None,
+    };
+    let (map_id, seed, rounds) = match &resume {
+        Some(r) => {
+            let m = &r.manifest;
+            s.agent.strategy = m.strategy.clone();
+            s.capture.headings = m.capture.headings;
+            s.capture.zoom_steps = m.capture.zoom_steps;
+            s.capture.jpeg_quality = m.capture.jpeg_quality;
+            (m.map.id.clone(), m.challenge.seed, m.challenge.rounds)
+        }
+        None => (
+            settings.game.map.clone(),
+            settings
+                .game
+                .seed
+                .unwrap_or_else(|| rand::random::<u32>().into()),
+            args.rounds.unwrap_or(DEFAULT_BENCH_ROUNDS),
+        ),
+    };
+    anyhow::ensure!(
+        (1..=MAX_BENCH_ROUNDS).contains(&rounds),
+        "--rounds {rounds}: must be between 1 and {MAX_BENCH_ROUNDS}"
+    );
+    let concurrency = args.concurrency.unwrap_or(DEFAULT_BENCH_CONCURRENCY);
+    anyhow::ensure!(concurrency >= 1, "--concurrency must be at least 1");
+    let map = pack::select(&maps, &map_id)?.clone();
+    let reasoner = build_reasoner(&s, &map)?;
+    let plan = BenchPlan {
+        map: map.clone(),
+        seed,
+        rounds,
+        concurrency,
+        capture: CaptureOptions {
+            headings: s.capture.headings,
+            zoom_steps: s.capture.zoom_steps,
+            jpeg_quality: s.capture.jpeg_quality,
+        },
+        replay_root: s.replay.dir.clone(),
+        strategy: s.agent.strategy.clone(),
+        view_cache: if args.no_view_cache {
+            None
+        } else {
+            args.view_cache
+                .clone()
+                .or_else(crate::environment::direct::ViewCache::default_disk_dir)
+        },
+    };
+    eprintln!(
+        "Bench: {rounds} rounds of {} (direct mode), seed {seed}, {concurrency} at once ({})",
+        map.name,
+        reasoner.name()
+    );
+    let resume_dir = resume.as_ref().map(|r| r.dir.clone());
+    let fut = fb::run(&plan, reasoner, resume_dir.as_deref(), |total, done| {
+        crate::fleet::progress::Progress::new("bench", total, done)
+    });
+    let report = tokio::select! {
+        r = fut => r.context("the bench stopped; recorded rounds are kept (continue with --resume SESSION)")?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Interrupted; recorded rounds are kept: continue with geoagent bench --resume SESSION (the folder under {})", plan.replay_root.display());
+            return Ok(ExitCode::from(130));
+        }
+    };
+    println!(
+        "{} rounds recorded ({} played now) in {:.1} s, mean {:.0} points, challenge {}\nReplay: {}",
+        report.rounds_recorded,
+        report.rounds_played,
+        report.wall.as_secs_f64(),
+        report.mean_points,
+        report.challenge_id,
+        report.session_dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

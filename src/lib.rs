@@ -13,6 +13,8 @@
 //! - [`report`]: the self-contained HTML report of sessions.
 //! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
 //! - [`session`]: one match from start to finish, tying the parts together.
+//! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
+//!   progress display and resume.
 //! - [`config`], [`cli`]: layered configuration and the command line.
 
 pub mod agent;
@@ -20,6 +22,7 @@ pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod environment;
+pub mod fleet;
 pub mod game;
 pub mod geo;
 pub mod humans;

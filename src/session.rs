@@ -1,10 +1,16 @@
 //! One match from start to finish: start the local game server and a browser, play the rounds
 //! (observe → reason → guess), record each round to the replay as it ends, and always shut
 //! everything down, on success, on error and on cancellation (drop).
+//!
+//! [`play`] is one game with its own server and browser; [`play_game`] plays one game at a shared
+//! [`Table`] (server + browser pool), which is how runs of many games reuse browsers. A crashed
+//! browser is relaunched in the same pool slot and the game resumed by id (`/?game=ID`); a game
+//! can also continue an existing session folder ([`Record::Resume`]).
 
 use crate::agent::Guess;
 use crate::agent::{GuessSource, Reasoner};
 use crate::browser::local_game::{CaptureOptions, LocalGame};
+use crate::browser::pool::{BrowserPool, Lease};
 use crate::browser::{Browser, BrowserError, BrowserOptions, LaunchTiming};
 use crate::environment::{Environment, GuessTiming, Observation};
 use crate::game::server::{start_local, AppState, ServerError};
@@ -28,6 +34,8 @@ pub enum SessionError {
     Browser(#[from] BrowserError),
     #[error("replay: {0}")]
     Replay(#[from] ReplayError),
+    #[error("cannot resume: {0}")]
+    Resume(String),
     #[error("round {round} failed: {source}")]
     Round {
         round: usize,
@@ -121,58 +129,230 @@ impl MatchReport {
 /// How many times one match may relaunch a crashed or unresponsive browser before giving up.
 pub const MAX_BROWSER_RESTARTS: usize = 2;
 
+/// Where a game's rounds are recorded.
+#[derive(Debug, Clone, Default)]
+pub enum Record {
+    /// A new session folder under the plan's replay root, with this id or a fresh one.
+    #[default]
+    New,
+    /// A new session folder with this id (runs name their games' sessions predictably).
+    NewWithId(String),
+    /// Continue an existing session folder: its recorded rounds are kept and not played again.
+    Resume(PathBuf),
+}
+
+/// Called with every round as soon as it is recorded (progress display, run bookkeeping).
+pub type RoundHook<'a> = &'a (dyn Fn(&RoundRecord) + Send + Sync);
+
+/// What games of one run share: the local game server and the browser pool.
+pub struct Table {
+    pub state: AppState,
+    pub base_url: String,
+    pub pool: BrowserPool,
+}
+
 /// Plays `plan` with `reasoner`. Finished rounds are on disk even when this returns an error.
 pub async fn play(
     plan: &MatchPlan,
     reasoner: Arc<dyn Reasoner>,
 ) -> Result<MatchReport, SessionError> {
+    play_recorded(plan, reasoner, Record::New).await
+}
+
+/// [`play`], recording into a new or an existing session folder (resume).
+pub async fn play_recorded(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    record: Record,
+) -> Result<MatchReport, SessionError> {
+    let state = AppState::new(plan.maps.clone());
+    let server = start_local(state.clone()).await?;
+    let table = Table {
+        state,
+        base_url: server.url(),
+        pool: BrowserPool::new(plan.browser.clone(), 1),
+    };
+    let outcome = play_game(&table, plan, reasoner, record, None).await;
+    table.pool.close_idle().await;
+    if let Err(e) = server.shutdown().await {
+        warn!(error = %e, "local game server did not stop cleanly");
+    }
+    outcome
+}
+
+/// Plays one game of `plan` at `table` with a browser from its pool, and gives the browser back
+/// for the next game when it ends well (a browser that failed for good is closed instead).
+pub async fn play_game(
+    table: &Table,
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    record: Record,
+    hook: Option<RoundHook<'_>>,
+) -> Result<MatchReport, SessionError> {
     let challenge = Challenge::new(&plan.map, plan.seed, plan.rounds);
     let span = info_span!("match", challenge = %challenge.id(), reasoner = %reasoner.name());
     async move {
-        let state = AppState::new(plan.maps.clone());
-        let server = start_local(state.clone()).await?;
-        let url = format!(
-            "{}/?seed={}&rounds={}&map={}",
-            server.url(),
-            plan.seed,
-            plan.rounds,
-            plan.map.id
-        );
-        let outcome = match open_game(plan, &url, 0).await {
-            Ok(game) => {
-                let mut table = Table {
-                    plan,
-                    challenge: &challenge,
-                    state: &state,
-                    base_url: server.url(),
-                    game: Some(game),
-                    restarts: 0,
-                };
-                let r = table.play_rounds(reasoner.as_ref()).await;
-                if let Some(game) = table.game.take() {
-                    game.into_browser().close().await;
-                }
-                r
-            }
-            Err(e) => Err(e),
+        let (writer, done) = open_record(plan, &challenge, reasoner.as_ref(), record)?;
+        let mut report = MatchReport {
+            session_id: writer
+                .dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            replay_dir: writer.dir().to_path_buf(),
+            challenge_id: challenge.id(),
+            reasoner: reasoner.name(),
+            map_name: plan.map.name.clone(),
+            rounds: done,
+            launch: LaunchTiming::default(),
         };
-        if let Err(e) = server.shutdown().await {
-            warn!(error = %e, "local game server did not stop cleanly");
+        let rounds_done = report.rounds.len();
+        if rounds_done >= plan.rounds {
+            return Ok(report);
         }
-        outcome
+        let mut lease = table.pool.acquire().await?;
+        let url = if rounds_done == 0 {
+            format!(
+                "{}/?seed={}&rounds={}&map={}",
+                table.base_url, plan.seed, plan.rounds, plan.map.id
+            )
+        } else {
+            let id = table
+                .state
+                .start_game_at(&plan.map.id, plan.seed, plan.rounds, rounds_done)
+                .ok_or_else(|| {
+                    SessionError::Resume(format!(
+                        "the local game cannot continue challenge {} after round {rounds_done}",
+                        challenge.id()
+                    ))
+                })?;
+            format!("{}/?game={id}", table.base_url)
+        };
+        let mut restarts = 0;
+        let first = match lease.take() {
+            Some(b) => b,
+            None => lease.relaunch(None).await?,
+        };
+        let game = match open_game(plan, first, &url, rounds_done).await {
+            Ok(g) => g,
+            Err((broken, e)) => {
+                // A reused browser may have died while idle: one fresh one before giving up.
+                restarts += 1;
+                warn!(error = %e, "opening the game failed; relaunching the browser");
+                let fresh = lease.relaunch(broken).await?;
+                match open_game(plan, fresh, &url, rounds_done).await {
+                    Ok(g) => g,
+                    Err((broken, e)) => {
+                        lease.discard(broken).await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        report.launch = game.browser_timing();
+        let mut seat = Seat {
+            plan,
+            state: &table.state,
+            base_url: &table.base_url,
+            game: Some(game),
+            lease,
+            restarts,
+        };
+        let outcome = seat
+            .play_rounds(reasoner.as_ref(), writer, &mut report, hook)
+            .await;
+        let Seat {
+            game, mut lease, ..
+        } = seat;
+        match (&outcome, game) {
+            (Ok(()), Some(game)) => {
+                lease.put(game.into_browser());
+                lease.release();
+            }
+            (_, game) => lease.discard(game.map(LocalGame::into_browser)).await,
+        }
+        outcome.map(|()| report)
     }
     .instrument(span)
     .await
 }
 
-/// Launches a browser and opens `url` in it; `rounds_done` when resuming a game.
+/// Creates the session folder, or reopens it and returns its recorded rounds (which must be the
+/// challenge's first rounds, in order, as a browser game plays them).
+fn open_record(
+    plan: &MatchPlan,
+    challenge: &Challenge,
+    reasoner: &dyn Reasoner,
+    record: Record,
+) -> Result<(ReplayWriter, Vec<RoundRecord>), SessionError> {
+    let session_id = match record {
+        Record::Resume(dir) => {
+            let (writer, replay) = ReplayWriter::reopen(&dir)?;
+            let m = &replay.manifest;
+            if m.challenge.id != challenge.id() || m.reasoner != reasoner.name() {
+                return Err(SessionError::Resume(format!(
+                    "{} holds challenge {} played by {}, not {} by {}; resume with the same map, seed, rounds and --model",
+                    dir.display(),
+                    m.challenge.id,
+                    m.reasoner,
+                    challenge.id(),
+                    reasoner.name()
+                )));
+            }
+            let mut rounds = replay.rounds;
+            rounds.sort_by_key(|r| r.round);
+            if rounds.iter().enumerate().any(|(i, r)| r.round != i + 1) {
+                return Err(SessionError::Resume(format!(
+                    "{}: recorded rounds {:?} are not the challenge's first rounds in order",
+                    dir.display(),
+                    rounds.iter().map(|r| r.round).collect::<Vec<_>>()
+                )));
+            }
+            return Ok((writer, rounds));
+        }
+        Record::NewWithId(id) => id,
+        Record::New => replay::new_session_id(),
+    };
+    let manifest = Manifest {
+        format_version: replay::FORMAT_VERSION,
+        session_id,
+        created: chrono::Utc::now(),
+        geoagent_version: env!("CARGO_PKG_VERSION").into(),
+        environment: "local-game".into(),
+        map: replay::MapInfo {
+            id: plan.map.id.clone(),
+            name: plan.map.name.clone(),
+            size_km: plan.map.size_km,
+            synthetic: plan.map.synthetic,
+        },
+        challenge: replay::ChallengeInfo {
+            id: challenge.id(),
+            seed: plan.seed,
+            rounds: plan.rounds,
+        },
+        reasoner: reasoner.name(),
+        strategy: plan.strategy.clone(),
+        capture: replay::CaptureInfo {
+            headings: plan.capture.headings,
+            zoom_steps: plan.capture.zoom_steps,
+            jpeg_quality: plan.capture.jpeg_quality,
+        },
+        parent: None,
+    };
+    Ok((
+        ReplayWriter::create(&plan.replay_root, &manifest)?,
+        Vec::new(),
+    ))
+}
+
+/// Opens `url` in `browser`; `rounds_done` when resuming a game. On failure the browser comes
+/// back (it may be fine, or broken) with the error.
 async fn open_game(
     plan: &MatchPlan,
+    browser: Browser,
     url: &str,
     rounds_done: usize,
-) -> Result<LocalGame, SessionError> {
-    let browser = Browser::launch(&plan.browser).await?;
-    info!(launch = ?browser.timing, "browser ready");
+) -> Result<LocalGame, (Option<Browser>, SessionError)> {
     match LocalGame::open(
         browser,
         url,
@@ -183,10 +363,7 @@ async fn open_game(
     .await
     {
         Ok(game) => Ok(game.after_rounds(rounds_done)),
-        Err((browser, e)) => {
-            browser.close().await;
-            Err(e.into())
-        }
+        Err((browser, e)) => Err((Some(browser), e.into())),
     }
 }
 
@@ -207,61 +384,25 @@ struct Finished {
     timing: GuessTiming,
 }
 
-/// One match in progress: the browser game, and what is needed to replace it.
-struct Table<'a> {
+/// One game in progress: its browser game, and the pool slot to replace the browser from.
+struct Seat<'a> {
     plan: &'a MatchPlan,
-    challenge: &'a Challenge,
     state: &'a AppState,
-    base_url: String,
+    base_url: &'a str,
     game: Option<LocalGame>,
+    lease: Lease,
     restarts: usize,
 }
 
-impl Table<'_> {
-    async fn play_rounds(&mut self, reasoner: &dyn Reasoner) -> Result<MatchReport, SessionError> {
-        let plan = self.plan;
-        let launch = self
-            .game
-            .as_ref()
-            .map(|g| g.browser_timing())
-            .unwrap_or_default();
-        let manifest = Manifest {
-            format_version: replay::FORMAT_VERSION,
-            session_id: replay::new_session_id(),
-            created: chrono::Utc::now(),
-            geoagent_version: env!("CARGO_PKG_VERSION").into(),
-            environment: "local-game".into(),
-            map: replay::MapInfo {
-                id: plan.map.id.clone(),
-                name: plan.map.name.clone(),
-                size_km: plan.map.size_km,
-                synthetic: plan.map.synthetic,
-            },
-            challenge: replay::ChallengeInfo {
-                id: self.challenge.id(),
-                seed: plan.seed,
-                rounds: plan.rounds,
-            },
-            reasoner: reasoner.name(),
-            strategy: plan.strategy.clone(),
-            capture: replay::CaptureInfo {
-                headings: plan.capture.headings,
-                zoom_steps: plan.capture.zoom_steps,
-                jpeg_quality: plan.capture.jpeg_quality,
-            },
-            parent: None,
-        };
-        let mut writer = ReplayWriter::create(&plan.replay_root, &manifest)?;
-        let mut report = MatchReport {
-            session_id: manifest.session_id.clone(),
-            replay_dir: writer.dir().to_path_buf(),
-            challenge_id: self.challenge.id(),
-            reasoner: reasoner.name(),
-            map_name: plan.map.name.clone(),
-            rounds: Vec::with_capacity(plan.rounds),
-            launch,
-        };
-        for round in 1..=plan.rounds {
+impl Seat<'_> {
+    async fn play_rounds(
+        &mut self,
+        reasoner: &dyn Reasoner,
+        mut writer: ReplayWriter,
+        report: &mut MatchReport,
+        hook: Option<RoundHook<'_>>,
+    ) -> Result<(), SessionError> {
+        for round in report.rounds.len() + 1..=self.plan.rounds {
             let span = info_span!("round", round);
             let record = self
                 .play_round_recovering(round, reasoner, &mut writer)
@@ -273,9 +414,12 @@ impl Table<'_> {
                 distance_km = format!("{:.1}", record.result.distance_km),
                 "round done"
             );
+            if let Some(h) = hook {
+                h(&record);
+            }
             report.rounds.push(record);
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Plays a round; when the browser fails, relaunches it, resumes the same game and either
@@ -301,9 +445,8 @@ impl Table<'_> {
                     self.restarts += 1;
                     let game_id = game_id.unwrap_or_default();
                     warn!(round, error = %source, restart = self.restarts, "browser failed; relaunching it and resuming the game");
-                    if let Some(old) = self.game.take() {
-                        old.into_browser().close().await;
-                    }
+                    let old = self.game.take().map(LocalGame::into_browser);
+                    let fresh = self.lease.relaunch(old).await?;
                     let submitted = self
                         .state
                         .completed_rounds()
@@ -315,7 +458,15 @@ impl Table<'_> {
                         round - 1
                     };
                     let url = format!("{}/?game={game_id}", self.base_url);
-                    self.game = Some(open_game(self.plan, &url, rounds_done).await?);
+                    match open_game(self.plan, fresh, &url, rounds_done).await {
+                        Ok(g) => self.game = Some(g),
+                        Err((broken, e)) => {
+                            if let Some(b) = broken {
+                                self.lease.put(b);
+                            }
+                            return Err(e);
+                        }
+                    }
                     if let (Some(c), Some(obs), Some(guess)) =
                         (submitted, attempt.obs.take(), attempt.guess.take())
                     {

@@ -70,6 +70,18 @@ impl Chromedriver {
             .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true);
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent; it runs in
+        // the forked child before exec. If geoagent is killed (SIGKILL skips every Drop),
+        // chromedriver is killed too instead of living on with its browsers.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let child = cmd.spawn().map_err(|source| BrowserError::DriverSpawn {
             path: binary.display().to_string(),
             source,

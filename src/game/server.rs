@@ -328,6 +328,37 @@ impl AppState {
         lock(&self.inner.completed).clone()
     }
 
+    /// Creates the game of challenge (`map_id`, `seed`, `rounds`) with its first `rounds_done`
+    /// rounds already behind it, and returns its id, so a resumed run continues a challenge in a
+    /// fresh server (the page opens it with `/?game=ID`). `None` when the map is unknown, has no
+    /// locations, or nothing is left to play.
+    pub fn start_game_at(
+        &self,
+        map_id: &str,
+        seed: u64,
+        rounds: usize,
+        rounds_done: usize,
+    ) -> Option<String> {
+        let map = self.map(Some(map_id)).ok()?;
+        let challenge = Challenge::new(&map, seed, rounds);
+        if rounds_done >= challenge.location_ids.len() {
+            return None;
+        }
+        let game = Game {
+            map: map.clone(),
+            challenge,
+            player: None,
+            current: rounds_done,
+            pano_token: Some(random_hex()),
+            results: Vec::new(),
+            total: 0,
+        };
+        self.prerender(&map.id, game.location(rounds_done));
+        let id = random_hex();
+        lock(&self.inner.games).insert(id.clone(), game);
+        Some(id)
+    }
+
     /// Saves every round finished by a player who gave a name to `store`, as a human baseline
     /// for that challenge. Games without a name (the agent's, anonymous people) are not saved.
     /// Set once; later calls are ignored.

@@ -183,6 +183,85 @@ impl ReplayWriter {
             .collect()
     }
 
+    /// Reopens an existing session folder to append more rounds (resume after a crash or
+    /// Ctrl-C), and returns what is already recorded. A torn last line (a crash mid-write) is cut
+    /// off first, so the next round starts on a fresh line and the file stays readable; a last
+    /// line that is whole but lacks its newline is kept and terminated.
+    pub fn reopen(dir: &Path) -> Result<(ReplayWriter, Replay), ReplayError> {
+        let rpath = dir.join(ROUNDS_FILE);
+        if rpath.is_file() {
+            let bytes = fs::read(&rpath).map_err(io(&rpath))?;
+            let cut = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let tail = &bytes[cut..];
+            if !tail.iter().all(u8::is_ascii_whitespace) {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&rpath)
+                    .map_err(io(&rpath))?;
+                if serde_json::from_slice::<RoundRecord>(tail).is_ok() {
+                    drop(f);
+                    let mut f = OpenOptions::new()
+                        .append(true)
+                        .open(&rpath)
+                        .map_err(io(&rpath))?;
+                    f.write_all(b"\n").map_err(io(&rpath))?;
+                    f.sync_data().map_err(io(&rpath))?;
+                } else {
+                    warn!(
+                        "{}: cutting a torn last line ({} bytes) before resuming",
+                        rpath.display(),
+                        tail.len()
+                    );
+                    f.set_len(cut as u64).map_err(io(&rpath))?;
+                    f.sync_data().map_err(io(&rpath))?;
+                }
+            }
+        }
+        let replay = Replay::open(dir)?;
+        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(io(dir))?;
+        let rounds = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&rpath)
+            .map_err(io(&rpath))?;
+        Ok((
+            ReplayWriter {
+                dir: dir.to_path_buf(),
+                rounds,
+            },
+            replay,
+        ))
+    }
+
+    /// Writes a round's views into the session folder `dir` without holding the writer, so
+    /// concurrent rounds write their images in parallel (see [`Self::save_views`]).
+    pub fn write_views(
+        dir: &Path,
+        round: usize,
+        views: &[View],
+    ) -> Result<Vec<ViewRecord>, ReplayError> {
+        views
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let rel = format!("{VIEWS_DIR}/r{round:03}_v{i}.jpg");
+                let path = dir.join(&rel);
+                let mut f = File::create(&path).map_err(io(&path))?;
+                f.write_all(&v.jpeg).map_err(io(&path))?;
+                f.sync_all().map_err(io(&path))?;
+                Ok(ViewRecord {
+                    file: rel,
+                    heading: v.heading,
+                    pitch: v.pitch,
+                    fov: v.fov,
+                    width: v.width,
+                    height: v.height,
+                    bytes: v.jpeg.len(),
+                })
+            })
+            .collect()
+    }
+
     /// Appends one round as a single line and fsyncs, so a crash after this keeps the round.
     pub fn append(&mut self, record: &RoundRecord) -> Result<(), ReplayError> {
         let path = self.dir.join(ROUNDS_FILE);
@@ -275,6 +354,11 @@ impl Replay {
             rounds,
             skipped,
         })
+    }
+
+    /// The round numbers already recorded (what a resumed run must not play again).
+    pub fn done_rounds(&self) -> std::collections::BTreeSet<usize> {
+        self.rounds.iter().map(|r| r.round).collect()
     }
 
     /// The recorded JPEG of a view.
@@ -439,6 +523,42 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("newer than this build reads"), "{err}");
+    }
+
+    #[test]
+    fn reopen_cuts_a_torn_line_and_appends_after_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("s5");
+        let mut w = ReplayWriter::create(root.path(), &manifest("s5")).unwrap();
+        w.append(&record(1)).unwrap();
+        drop(w);
+        let line = serde_json::to_string(&record(2)).unwrap();
+        let path = dir.join(ROUNDS_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&line.as_bytes()[..line.len() / 3]).unwrap();
+        drop(f);
+        let (mut w, back) = ReplayWriter::reopen(&dir).unwrap();
+        assert_eq!(back.done_rounds().into_iter().collect::<Vec<_>>(), vec![1]);
+        w.append(&record(2)).unwrap();
+        let back = Replay::open(&dir).unwrap();
+        assert_eq!(
+            back.rounds.iter().map(|r| r.round).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(back.skipped.is_empty());
+    }
+
+    #[test]
+    fn reopen_keeps_a_whole_line_without_newline() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("s6");
+        ReplayWriter::create(root.path(), &manifest("s6")).unwrap();
+        let line = serde_json::to_string(&record(1)).unwrap();
+        fs::write(dir.join(ROUNDS_FILE), line).unwrap();
+        let (mut w, back) = ReplayWriter::reopen(&dir).unwrap();
+        assert_eq!(back.rounds.len(), 1);
+        w.append(&record(2)).unwrap();
+        assert_eq!(Replay::open(&dir).unwrap().rounds.len(), 2);
     }
 
     #[test]

@@ -3,6 +3,12 @@
 //!
 //! The reasoner only ever receives an [`Observation`]: pixels plus the map's public facts. Truth
 //! arrives afterwards, in the [`RoundResult`] the environment returns for a guess.
+//!
+//! Two environments implement it: the local game in headless Chromium
+//! ([`crate::browser::local_game::LocalGame`]) and [`direct::DirectGame`], the same rounds
+//! rendered and scored without a browser (for benchmarks and large runs).
+
+pub mod direct;
 
 use crate::game::RoundResult;
 use crate::geo::{Bounds, LatLon};

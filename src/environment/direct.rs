@@ -1,0 +1,658 @@
+//! Direct mode: the game without a browser. Views are rendered on the CPU from the same
+//! equirectangular panoramas the local game serves (painted by [`panorama`] for the built-in
+//! world, image files for map packs), with the page's projection, canvas size and capture JPEG
+//! quality; guesses are scored locally with [`score`] and the map's size.
+//!
+//! Fairness is the same as in the browser: [`DirectGame::observe_round`] returns an
+//! [`Observation`] (pixels and the map's public facts, images re-encoded from pixels so no
+//! metadata survives); the truth only comes back in the [`RoundResult`] of a guess.
+//!
+//! Rendering a panorama costs far more than playing a round with a fast model, so the rendered
+//! views of each location are cached ([`ViewCache`], bounded) and rendering is limited to one
+//! job per CPU core, so a run of thousands of rounds over a 91-location map paints each place
+//! once.
+
+use super::{Environment, GuessTiming, Observation, View};
+use crate::browser::local_game::CaptureOptions;
+use crate::game::server::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
+use crate::game::{panorama, score, Challenge, Imagery, Location, Map, RoundResult};
+use crate::geo::LatLon;
+use image::RgbImage;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Width of a rendered view: the local game's panorama canvas at the default 1280×720 viewport
+/// is 800×600 CSS pixels (4:3), so direct views match browser captures pixel for pixel in size.
+pub const VIEW_WIDTH: u32 = 800;
+/// Height of a rendered view (see [`VIEW_WIDTH`]).
+pub const VIEW_HEIGHT: u32 = 600;
+/// Horizontal field of view of an unzoomed view, the page's start view (`START_VIEW` in app.js).
+pub const START_FOV_DEG: f64 = 90.0;
+/// The page zooms by this factor per step (`+` key).
+pub const ZOOM_FACTOR: f64 = 1.5;
+/// The page never zooms in past this field of view (`FOV_MIN` in app.js).
+pub const MIN_FOV_DEG: f64 = 15.0;
+/// Locations whose rendered views are kept. Four 800×600 views are ~0.3 MB of JPEG, so this
+/// caps the cache near 80 MB while covering every location of the built-in world several times.
+pub const MAX_CACHED_LOCATIONS: usize = 256;
+/// Bumped whenever rendering changes, so views cached on disk by an older build are not reused.
+pub const RENDER_VERSION: u32 = 1;
+
+/// Why a direct round could not be played. Each names what to fix.
+#[derive(Debug, Error)]
+pub enum DirectError {
+    #[error("cannot open panorama image {path}: {source}; check the map pack's image file")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read panorama image {path}: {source}; check the map pack's image file")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("cannot encode a view as JPEG: {0}")]
+    Encode(#[source] image::ImageError),
+    #[error("rendering task failed: {0}")]
+    Task(String),
+    #[error("map `{map}` has no location `{id}` (the challenge and the map disagree)")]
+    UnknownLocation { map: String, id: String },
+    #[error("round {round} is outside the challenge's {rounds} rounds")]
+    NoSuchRound { round: usize, rounds: usize },
+}
+
+type ViewCell = Arc<OnceCell<Arc<Vec<View>>>>;
+
+struct CacheInner {
+    cells: HashMap<(String, String), ViewCell>,
+    order: VecDeque<(String, String)>,
+}
+
+/// Rendered views per (map, location) for one capture setting, oldest evicted first. Shared by
+/// every round of a run (cheap to clone through `Arc`).
+pub struct ViewCache {
+    capture: CaptureOptions,
+    size: (u32, u32),
+    inner: Mutex<CacheInner>,
+    /// One render at a time per core: rendering is pure CPU, more would only add memory.
+    permits: Semaphore,
+    /// Where rendered views persist between runs (painting a panorama costs ~0.3–1 s of CPU).
+    disk: Option<PathBuf>,
+}
+
+impl ViewCache {
+    /// A cache rendering `capture`'s views at the page's default canvas size.
+    pub fn new(capture: CaptureOptions) -> ViewCache {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        ViewCache {
+            capture,
+            size: (VIEW_WIDTH, VIEW_HEIGHT),
+            inner: Mutex::new(CacheInner {
+                cells: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+            permits: Semaphore::new(cores),
+            disk: None,
+        }
+    }
+
+    /// Also keeps rendered views in `dir` across runs (a folder per map, a sub-folder per
+    /// location and setting). The folder names hold location ids: it is a private cache on the
+    /// machine running the agent, never sent to the model.
+    pub fn with_disk(mut self, dir: PathBuf) -> ViewCache {
+        self.disk = Some(dir);
+        self
+    }
+
+    /// The default on-disk cache: `$XDG_CACHE_HOME/geoagent/views`, else `~/.cache/geoagent/views`.
+    pub fn default_disk_dir() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("geoagent").join("views"))
+    }
+
+    pub fn capture(&self) -> &CaptureOptions {
+        &self.capture
+    }
+
+    /// How many locations are cached now (for tests and logs).
+    pub fn len(&self) -> usize {
+        self.lock().cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // Every critical section leaves the maps consistent, so a poisoned lock is still good.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cell(&self, key: (String, String)) -> ViewCell {
+        let mut inner = self.lock();
+        if let Some(c) = inner.cells.get(&key) {
+            return c.clone();
+        }
+        while inner.cells.len() >= MAX_CACHED_LOCATIONS {
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
+            inner.cells.remove(&old);
+        }
+        let c = ViewCell::default();
+        inner.order.push_back(key.clone());
+        inner.cells.insert(key, c.clone());
+        c
+    }
+
+    /// The views of `loc`, rendered on first use (off the async threads).
+    pub async fn views(&self, map_id: &str, loc: &Location) -> Result<Arc<Vec<View>>, DirectError> {
+        let cell = self.cell((map_id.to_string(), loc.id.clone()));
+        cell.get_or_try_init(|| async {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|e| DirectError::Task(e.to_string()))?;
+            let (loc, capture, size) = (loc.clone(), self.capture.clone(), self.size);
+            let disk = self.disk.as_ref().map(|d| {
+                d.join(sanitize(map_id))
+                    .join(disk_key(&loc, &capture, size))
+            });
+            let views = tokio::task::spawn_blocking(move || match disk {
+                Some(dir) => cached_on_disk(&dir, &loc, &capture, size),
+                None => render_views(&loc, &capture, size),
+            })
+            .await
+            .map_err(|e| DirectError::Task(e.to_string()))??;
+            Ok(Arc::new(views))
+        })
+        .await
+        .cloned()
+    }
+}
+
+/// The equirectangular panorama of a location, as the local game would serve it.
+pub fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
+    match &loc.imagery {
+        Imagery::Generated => Ok(panorama::paint(
+            loc,
+            panorama::PANORAMA_WIDTH,
+            panorama::PANORAMA_HEIGHT,
+        )),
+        Imagery::File { path } => {
+            let reader = image::ImageReader::open(path)
+                .and_then(|r| r.with_guessed_format())
+                .map_err(|source| DirectError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            let img = reader
+                .decode()
+                .map_err(|source| DirectError::Read {
+                    path: path.clone(),
+                    source,
+                })?
+                .to_rgb8();
+            let (w, h) = img.dimensions();
+            if w <= MAX_PANORAMA_WIDTH && h <= MAX_PANORAMA_HEIGHT {
+                return Ok(img);
+            }
+            let s = (f64::from(MAX_PANORAMA_WIDTH) / f64::from(w))
+                .min(f64::from(MAX_PANORAMA_HEIGHT) / f64::from(h));
+            let nw = ((f64::from(w) * s).round() as u32).clamp(1, MAX_PANORAMA_WIDTH);
+            let nh = ((f64::from(h) * s).round() as u32).clamp(1, MAX_PANORAMA_HEIGHT);
+            Ok(image::imageops::resize(
+                &img,
+                nw,
+                nh,
+                image::imageops::FilterType::Triangle,
+            ))
+        }
+    }
+}
+
+/// Every view the browser would capture for `capture`: `headings` views evenly spread from
+/// north at the start field of view, then one zoomed view at heading 0 when `zoom_steps > 0`.
+pub fn view_angles(capture: &CaptureOptions) -> Vec<(f64, f64)> {
+    let k = capture.headings.max(1);
+    let mut out: Vec<(f64, f64)> = (0..k)
+        .map(|i| (360.0 * i as f64 / k as f64, START_FOV_DEG))
+        .collect();
+    if capture.zoom_steps > 0 {
+        let fov = (START_FOV_DEG / ZOOM_FACTOR.powi(capture.zoom_steps as i32)).max(MIN_FOV_DEG);
+        out.push((0.0, fov));
+    }
+    out
+}
+
+/// A file-name-safe form of an id.
+fn sanitize(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The cache folder name of a location's views: its id plus a hash of everything the pixels
+/// depend on (imagery file and its size and time, capture settings, view size, renderer).
+fn disk_key(loc: &Location, capture: &CaptureOptions, size: (u32, u32)) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    RENDER_VERSION.hash(&mut h);
+    loc.id.hash(&mut h);
+    loc.pos.lat.to_bits().hash(&mut h);
+    loc.pos.lon.to_bits().hash(&mut h);
+    if let Imagery::File { path } = &loc.imagery {
+        path.hash(&mut h);
+        if let Ok(m) = std::fs::metadata(path) {
+            m.len().hash(&mut h);
+            m.modified().ok().hash(&mut h);
+        }
+    }
+    (
+        capture.headings,
+        capture.zoom_steps,
+        capture.jpeg_quality,
+        size,
+    )
+        .hash(&mut h);
+    format!("{}-{:016x}", sanitize(&loc.id), h.finish())
+}
+
+/// Reads a location's views from `dir`, or renders them and stores them there (each file
+/// written to a temporary name and renamed, so a killed run never leaves half an image). Disk
+/// problems only cost a re-render: they are logged, never fatal.
+fn cached_on_disk(
+    dir: &std::path::Path,
+    loc: &Location,
+    capture: &CaptureOptions,
+    size: (u32, u32),
+) -> Result<Vec<View>, DirectError> {
+    let angles = view_angles(capture);
+    let read: Option<Vec<View>> = angles
+        .iter()
+        .enumerate()
+        .map(|(i, (heading, fov))| {
+            std::fs::read(dir.join(format!("v{i}.jpg")))
+                .ok()
+                .map(|jpeg| View {
+                    heading: *heading,
+                    pitch: 0.0,
+                    fov: *fov,
+                    width: size.0,
+                    height: size.1,
+                    jpeg,
+                })
+        })
+        .collect();
+    if let Some(views) = read {
+        return Ok(views);
+    }
+    let views = render_views(loc, capture, size)?;
+    let store = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (i, v) in views.iter().enumerate() {
+            let tmp = dir.join(format!("v{i}.jpg.tmp{}", std::process::id()));
+            std::fs::write(&tmp, &v.jpeg)?;
+            std::fs::rename(&tmp, dir.join(format!("v{i}.jpg")))?;
+        }
+        Ok(())
+    };
+    if let Err(e) = store() {
+        tracing::warn!(
+            "view cache {}: {e}; views are rendered again next time",
+            dir.display()
+        );
+    }
+    Ok(views)
+}
+
+fn render_views(
+    loc: &Location,
+    capture: &CaptureOptions,
+    (w, h): (u32, u32),
+) -> Result<Vec<View>, DirectError> {
+    let pano = load_panorama(loc)?;
+    view_angles(capture)
+        .into_iter()
+        .map(|(heading, fov)| {
+            let img = render_view(&pano, heading, 0.0, fov, w, h);
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, capture.jpeg_quality)
+                .encode_image(&img)
+                .map_err(DirectError::Encode)?;
+            Ok(View {
+                heading,
+                pitch: 0.0,
+                fov,
+                width: w,
+                height: h,
+                jpeg,
+            })
+        })
+        .collect()
+}
+
+/// Projects an equirectangular panorama to a `w`×`h` perspective view, exactly as the page's
+/// fragment shader does (heading clockwise from north at the image centre column, pitch up,
+/// `fov` horizontal degrees), with bilinear sampling like the page's LINEAR texture filter.
+pub fn render_view(
+    pano: &RgbImage,
+    heading: f64,
+    pitch: f64,
+    fov: f64,
+    w: u32,
+    h: u32,
+) -> RgbImage {
+    let (pw, ph) = pano.dimensions();
+    let mut out = RgbImage::new(w, h);
+    if pw == 0 || ph == 0 {
+        return out;
+    }
+    let half_w = (fov.to_radians() / 2.0).tan();
+    let half_h = half_w * f64::from(h) / f64::from(w.max(1));
+    let (sp, cp) = pitch.to_radians().sin_cos();
+    let (sh, ch) = heading.to_radians().sin_cos();
+    let raw = pano.as_raw();
+    let stride = pw as usize * 3;
+    let texel = |x: usize, y: usize, c: usize| f64::from(raw[y * stride + x * 3 + c]);
+    for py in 0..h {
+        let ny = 1.0 - 2.0 * (f64::from(py) + 0.5) / f64::from(h);
+        for px in 0..w {
+            let nx = 2.0 * (f64::from(px) + 0.5) / f64::from(w) - 1.0;
+            let (x, y, z) = (nx * half_w, ny * half_h, 1.0);
+            let (y, z) = (y * cp + z * sp, -y * sp + z * cp);
+            let (x, z) = (x * ch + z * sh, -x * sh + z * ch);
+            let lon = x.atan2(z);
+            let lat = y.atan2((x * x + z * z).sqrt());
+            let u = (0.5 + lon / std::f64::consts::TAU).rem_euclid(1.0);
+            let v = 0.5 - lat / std::f64::consts::PI;
+            // Texel centres sit at (i + 0.5) / size, as in GL; clamp at the edges like the page.
+            let fx = (u * f64::from(pw) - 0.5).clamp(0.0, f64::from(pw - 1));
+            let fy = (v * f64::from(ph) - 0.5).clamp(0.0, f64::from(ph - 1));
+            let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(pw as usize - 1), (y0 + 1).min(ph as usize - 1));
+            let (ax, ay) = (fx - x0 as f64, fy - y0 as f64);
+            let mut rgb = [0u8; 3];
+            for (c, slot) in rgb.iter_mut().enumerate() {
+                let top = texel(x0, y0, c) * (1.0 - ax) + texel(x1, y0, c) * ax;
+                let bottom = texel(x0, y1, c) * (1.0 - ax) + texel(x1, y1, c) * ax;
+                *slot = (top * (1.0 - ay) + bottom * ay).round().clamp(0.0, 255.0) as u8;
+            }
+            out.put_pixel(px, py, image::Rgb(rgb));
+        }
+    }
+    out
+}
+
+/// One challenge played without a browser. Rounds are independent, so a run may observe and
+/// score them concurrently through `&self`; the [`Environment`] impl plays them in order.
+pub struct DirectGame {
+    map: Arc<Map>,
+    challenge: Challenge,
+    cache: Arc<ViewCache>,
+    /// Rounds played through the [`Environment`] interface.
+    played: usize,
+}
+
+impl DirectGame {
+    pub fn new(map: Arc<Map>, seed: u64, rounds: usize, cache: Arc<ViewCache>) -> DirectGame {
+        let challenge = Challenge::new(&map, seed, rounds);
+        DirectGame {
+            map,
+            challenge,
+            cache,
+            played: 0,
+        }
+    }
+
+    pub fn challenge(&self) -> &Challenge {
+        &self.challenge
+    }
+
+    pub fn rounds(&self) -> usize {
+        self.challenge.location_ids.len()
+    }
+
+    pub fn map(&self) -> &Arc<Map> {
+        &self.map
+    }
+
+    /// The answer for a round: private to this module and [`Self::score_round`].
+    fn location(&self, round: usize) -> Result<&Location, DirectError> {
+        let id = round
+            .checked_sub(1)
+            .and_then(|i| self.challenge.location_ids.get(i))
+            .ok_or(DirectError::NoSuchRound {
+                round,
+                rounds: self.rounds(),
+            })?;
+        self.map
+            .location(id)
+            .ok_or_else(|| DirectError::UnknownLocation {
+                map: self.map.id.clone(),
+                id: id.clone(),
+            })
+    }
+
+    /// What the agent sees in `round` (1-based): the views and the map's public facts only.
+    pub async fn observe_round(&self, round: usize) -> Result<Observation, DirectError> {
+        let t0 = std::time::Instant::now();
+        let loc = self.location(round)?;
+        let views = self.cache.views(&self.map.id, loc).await?;
+        Ok(Observation {
+            round,
+            rounds: self.rounds(),
+            views: views.as_ref().clone(),
+            map_view: self.map.view,
+            map_name: self.map.name.clone(),
+            capture_ms: t0.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Scores a guess for `round` with GeoGuessr's formula and the map's size; after the guess the
+    /// truth, place and country are public.
+    pub fn score_round(&self, round: usize, at: LatLon) -> Result<RoundResult, DirectError> {
+        let loc = self.location(round)?;
+        let distance_km = at.distance_km(&loc.pos);
+        Ok(RoundResult {
+            round,
+            guess: at,
+            truth: loc.pos,
+            distance_km,
+            points: score(distance_km, self.map.size_km),
+            place: loc.place.clone(),
+            country: loc.country.clone(),
+        })
+    }
+
+    /// The map's location id of `round`, for the replay (only after its guess).
+    pub fn location_id(&self, round: usize) -> Option<String> {
+        self.location(round).ok().map(|l| l.id.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Environment for DirectGame {
+    type Error = DirectError;
+
+    async fn observe(&mut self) -> Result<Observation, DirectError> {
+        self.observe_round(self.played + 1).await
+    }
+
+    async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), DirectError> {
+        let t0 = std::time::Instant::now();
+        let result = self.score_round(self.played + 1, at)?;
+        self.played += 1;
+        Ok((
+            result,
+            GuessTiming {
+                guess_ms: t0.elapsed().as_millis() as u64,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::builtin;
+
+    /// A panorama whose red channel encodes the column and green the row.
+    fn gradient(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 255 / (w - 1)) as u8, (y * 255 / (h - 1)) as u8, 0])
+        })
+    }
+
+    #[test]
+    fn heading_picks_the_column_like_the_shader() {
+        let pano = gradient(1024, 512);
+        // Heading 0 looks at the centre column (u = 0.5), heading 90 at u = 0.75.
+        let v0 = render_view(&pano, 0.0, 0.0, 90.0, 41, 31);
+        let v90 = render_view(&pano, 90.0, 0.0, 90.0, 41, 31);
+        let centre = |img: &RgbImage| *img.get_pixel(20, 15);
+        assert!(
+            (i32::from(centre(&v0)[0]) - 127).abs() <= 2,
+            "{:?}",
+            centre(&v0)
+        );
+        assert!(
+            (i32::from(centre(&v90)[0]) - 191).abs() <= 2,
+            "{:?}",
+            centre(&v90)
+        );
+        // The horizon is the middle row; the view's top looks up (smaller rows of the pano).
+        assert!((i32::from(centre(&v0)[1]) - 127).abs() <= 2);
+        assert!(v0.get_pixel(20, 0)[1] < v0.get_pixel(20, 30)[1]);
+        // East is to the right at heading 0.
+        assert!(v0.get_pixel(40, 15)[0] > v0.get_pixel(0, 15)[0]);
+    }
+
+    #[test]
+    fn zoom_narrows_the_view() {
+        let pano = gradient(1024, 512);
+        let wide = render_view(&pano, 0.0, 0.0, 90.0, 41, 31);
+        let narrow = render_view(&pano, 0.0, 0.0, 30.0, 41, 31);
+        let span = |img: &RgbImage| img.get_pixel(40, 15)[0] - img.get_pixel(0, 15)[0];
+        assert!(span(&narrow) * 2 < span(&wide));
+    }
+
+    #[test]
+    fn view_angles_follow_the_capture_settings() {
+        let c = CaptureOptions {
+            headings: 4,
+            zoom_steps: 2,
+            jpeg_quality: 80,
+        };
+        let a = view_angles(&c);
+        assert_eq!(
+            a,
+            vec![
+                (0.0, 90.0),
+                (90.0, 90.0),
+                (180.0, 90.0),
+                (270.0, 90.0),
+                (0.0, 40.0)
+            ]
+        );
+        let deep = CaptureOptions { zoom_steps: 9, ..c };
+        assert_eq!(view_angles(&deep).last(), Some(&(0.0, MIN_FOV_DEG)));
+    }
+
+    #[tokio::test]
+    async fn disk_cache_gives_the_same_views_to_a_new_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = Arc::new(builtin::world());
+        let capture = CaptureOptions {
+            headings: 1,
+            zoom_steps: 1,
+            jpeg_quality: 60,
+        };
+        let loc = &map.locations[3];
+        let first = ViewCache::new(capture.clone()).with_disk(dir.path().to_path_buf());
+        let a = first.views(&map.id, loc).await.unwrap();
+        let second = ViewCache::new(capture).with_disk(dir.path().to_path_buf());
+        let b = second.views(&map.id, loc).await.unwrap();
+        assert_eq!(a.len(), 2);
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert_eq!((x.heading, x.fov, &x.jpeg), (y.heading, y.fov, &y.jpeg));
+        }
+        let files = walk(dir.path());
+        assert_eq!(files, 2, "two JPEGs stored, nothing else left behind");
+    }
+
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn rounds_render_once_and_score_locally() {
+        let map = Arc::new(builtin::world());
+        let cache = Arc::new(ViewCache::new(CaptureOptions {
+            headings: 2,
+            zoom_steps: 0,
+            jpeg_quality: 70,
+        }));
+        let game = DirectGame::new(map.clone(), 5, 3, cache.clone());
+        let obs = game.observe_round(2).await.unwrap();
+        assert_eq!((obs.round, obs.rounds, obs.views.len()), (2, 3, 2));
+        let v = &obs.views[0];
+        assert_eq!((v.width, v.height), (VIEW_WIDTH, VIEW_HEIGHT));
+        let img = image::load_from_memory(&v.jpeg).unwrap();
+        assert_eq!(img.width(), VIEW_WIDTH);
+        // Fairness: the observation serialises without anything about the place.
+        let loc = map.location(&game.challenge().location_ids[1]).unwrap();
+        let json = serde_json::to_string(&obs).unwrap();
+        assert!(!json.contains(&loc.id), "{json}");
+        if let Some(p) = &loc.place {
+            assert!(!json.contains(p.as_str()));
+        }
+        assert!(!json.contains(&format!("{:.3}", loc.pos.lat)));
+        // Same location again: served from the cache, same bytes.
+        let again = game.observe_round(2).await.unwrap();
+        assert_eq!(again.views[0].jpeg, obs.views[0].jpeg);
+        assert_eq!(cache.len(), 1);
+        // Scoring: at the truth is 5000, far away is little.
+        let r = game.score_round(2, loc.pos).unwrap();
+        assert_eq!((r.points, r.place.clone()), (5000, loc.place.clone()));
+        let far = LatLon::new(
+            -loc.pos.lat,
+            loc.pos.lon + 180.0 - 360.0 * f64::from(loc.pos.lon > 0.0),
+        )
+        .unwrap();
+        let r = game.score_round(2, far).unwrap();
+        assert_eq!(r.points, score(r.distance_km, map.size_km));
+        assert!(r.points < 100);
+        assert!(matches!(
+            game.score_round(4, far),
+            Err(DirectError::NoSuchRound {
+                round: 4,
+                rounds: 3
+            })
+        ));
+    }
+}
