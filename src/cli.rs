@@ -44,6 +44,9 @@ pub enum Command {
     /// Summarise replays: points and distances with 95% intervals, accuracy bands, country
     /// accuracy, and win rates against human results on the same rounds.
     Stats(crate::stats::command::StatsArgs),
+    /// Map packs: import real imagery (photos with GPS, CSV datasets, Mapillary), list packs,
+    /// show one, validate them.
+    Map(crate::game::import::command::MapArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,12 +184,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(a) => a.overrides(),
         // Reads files only: needs no settings, so a broken config does not block it.
         Command::Stats(a) => return Ok(crate::stats::command::command(a)?),
+        Command::Map(_) => Vec::new(),
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
         Command::Play(_) => play(&settings).await,
         Command::Serve(_) => serve(&settings).await,
         Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
+        Command::Map(a) => Ok(crate::game::import::command::run(&a, &settings.game.maps_dir).await?),
     }
 }
 
