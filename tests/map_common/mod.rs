@@ -106,6 +106,13 @@ pub fn with_gpano(jpeg: &[u8]) -> Vec<u8> {
     with_segment(jpeg, 0xE1, &payload)
 }
 
+/// Adds an XMP packet with a city name and GPS, but no panorama projection.
+pub fn with_xmp_city(jpeg: &[u8]) -> Vec<u8> {
+    let xmp = br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:exif="http://ns.adobe.com/exif/1.0/" photoshop:City="Secretville" exif:GPSLatitude="64,8.796N"/></rdf:RDF></x:xmpmeta>"#;
+    let payload = [b"http://ns.adobe.com/xap/1.0/\0".as_slice(), xmp].concat();
+    with_segment(jpeg, 0xE1, &payload)
+}
+
 /// A JPEG whose frame header declares `side`×`side` pixels (a decompression bomb).
 pub fn bomb(jpeg_bytes: &[u8], side: u16) -> Vec<u8> {
     let mut b = jpeg_bytes.to_vec();
