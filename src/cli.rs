@@ -191,7 +191,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Play(_) => play(&settings).await,
         Command::Serve(_) => serve(&settings).await,
         Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
-        Command::Map(a) => Ok(crate::game::import::command::run(&a, &settings.game.maps_dir).await?),
+        Command::Map(a) => {
+            Ok(crate::game::import::command::run(&a, &settings.game.maps_dir).await?)
+        }
     }
 }
 

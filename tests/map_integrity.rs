@@ -35,7 +35,10 @@ async fn served_image(server_url: &str, map: &str) -> (String, Value, Vec<u8>) {
         .await
         .unwrap();
     let game: Value = http
-        .get(format!("{server_url}/api/games/{}", g["game_id"].as_str().unwrap()))
+        .get(format!(
+            "{server_url}/api/games/{}",
+            g["game_id"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap()
@@ -63,7 +66,10 @@ async fn served_images_carry_no_metadata_and_opaque_urls() {
         &panos.join("cape_town.jpg"),
         &with_gpano(&with_gps(&jpeg(&scene(512, 256, 42)), -33.9249, 18.4241)),
     );
-    let (photo_pack, pano_pack) = (t.path().join("maps/pack-one"), t.path().join("maps/pack-two"));
+    let (photo_pack, pano_pack) = (
+        t.path().join("maps/pack-one"),
+        t.path().join("maps/pack-two"),
+    );
     import(&photos, &photo_pack);
     import(&panos, &pano_pack);
 
@@ -87,16 +93,29 @@ async fn served_images_carry_no_metadata_and_opaque_urls() {
     ] {
         let (url, game, bytes) = served_image(&server.url(), map_id).await;
         assert_eq!(game["imagery"], kind);
-        assert!(integrity::jpeg_metadata(&bytes).is_empty(), "{map_id}: {:?}", integrity::jpeg_metadata(&bytes));
+        assert!(
+            integrity::jpeg_metadata(&bytes).is_empty(),
+            "{map_id}: {:?}",
+            integrity::jpeg_metadata(&bytes)
+        );
         assert_eq!(exif_gps(&bytes), None, "{map_id}: GPS survived");
         for needle in [b"Secretville".as_slice(), b"GeoTestCam", b"GPano", b"Exif"] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{map_id}: {needle:?} leaked");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{map_id}: {needle:?} leaked"
+            );
         }
         // The image still decodes to the picture.
         assert!(image::load_from_memory(&bytes).is_ok());
         // Opaque URL: /pano/<random hex>.jpg, nothing from the id, file name or position.
-        let token = url.strip_prefix("/pano/").and_then(|u| u.strip_suffix(".jpg")).unwrap();
-        assert!(token.len() >= 16 && token.chars().all(|c| c.is_ascii_hexdigit()), "{url}");
+        let token = url
+            .strip_prefix("/pano/")
+            .and_then(|u| u.strip_suffix(".jpg"))
+            .unwrap();
+        assert!(
+            token.len() >= 16 && token.chars().all(|c| c.is_ascii_hexdigit()),
+            "{url}"
+        );
         let lower = url.to_lowercase();
         for w in words {
             assert!(!lower.contains(w), "{url} contains {w}");
@@ -129,21 +148,41 @@ fn map_command_imports_lists_describes_and_validates() {
     let photos = t.path().join("photos");
     // Two copies of the same scene at different sizes (a duplicate), one distinct photo.
     let same = scene(300, 200, 51);
-    write(&photos.join("a.jpg"), &with_gps(&jpeg(&same), 35.6762, 139.6503));
+    write(
+        &photos.join("a.jpg"),
+        &with_gps(&jpeg(&same), 35.6762, 139.6503),
+    );
     let smaller = image::imageops::resize(&same, 150, 100, image::imageops::FilterType::Triangle);
-    write(&photos.join("b.jpg"), &with_gps(&jpeg(&smaller), 34.6937, 135.5023));
-    write(&photos.join("c.jpg"), &with_gps(&jpeg(&scene(300, 200, 57)), -22.9068, -43.1729));
+    write(
+        &photos.join("b.jpg"),
+        &with_gps(&jpeg(&smaller), 34.6937, 135.5023),
+    );
+    write(
+        &photos.join("c.jpg"),
+        &with_gps(&jpeg(&scene(300, 200, 57)), -22.9068, -43.1729),
+    );
     write(&photos.join("d.jpg"), &jpeg(&scene(30, 20, 58)));
 
-    let (code, out) = geoagent(&["map", "import", "photos", "photos", "-o", "maps/trip"], t.path());
+    let (code, out) = geoagent(
+        &["map", "import", "photos", "photos", "-o", "maps/trip"],
+        t.path(),
+    );
     assert_eq!(code, 2, "partial import exits 2: {out}");
     assert!(out.contains("imported 3") && out.contains("d.jpg"), "{out}");
 
     let (code, out) = geoagent(&["map", "info", "trip"], t.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("3 playable") && out.contains("JP 2") && out.contains("BR 1"), "{out}");
-    assert!(out.contains("continents: 2") && out.contains("Asia") && out.contains("South America"), "{out}");
-    let size = pack::load_pack(&t.path().join("maps/trip")).unwrap().size_km;
+    assert!(
+        out.contains("3 playable") && out.contains("JP 2") && out.contains("BR 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("continents: 2") && out.contains("Asia") && out.contains("South America"),
+        "{out}"
+    );
+    let size = pack::load_pack(&t.path().join("maps/trip"))
+        .unwrap()
+        .size_km;
     assert!(out.contains(&format!("{size:.1} km")), "{out}");
 
     let (code, out) = geoagent(&["map", "validate", "trip"], t.path());
@@ -169,17 +208,29 @@ fn map_command_imports_lists_describes_and_validates() {
     let (code, out) = geoagent(&["map", "validate", "trip"], t.path());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("excluded: 'b': same view as a"), "{out}");
-    assert_eq!(pack::load_pack(&t.path().join("maps/trip")).unwrap().locations.len(), 2);
+    assert_eq!(
+        pack::load_pack(&t.path().join("maps/trip"))
+            .unwrap()
+            .locations
+            .len(),
+        2
+    );
 
     let (code, out) = geoagent(&["map", "ls"], t.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("world") && out.contains("trip") && out.contains("(1 excluded)"), "{out}");
+    assert!(
+        out.contains("world") && out.contains("trip") && out.contains("(1 excluded)"),
+        "{out}"
+    );
 
     // A broken image makes validate fail and name the row and file.
     std::fs::write(t.path().join("maps/trip/img/c.jpg"), b"\xFF\xD8garbage").unwrap();
     let (code, out) = geoagent(&["map", "validate"], t.path());
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("error: locations.csv row 4 ('c')") && out.contains("c.jpg"), "{out}");
+    assert!(
+        out.contains("error: locations.csv row 4 ('c')") && out.contains("c.jpg"),
+        "{out}"
+    );
 
     let (code, out) = geoagent(&["map", "info", "nope"], t.path());
     assert_eq!(code, 1);

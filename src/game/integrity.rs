@@ -310,7 +310,11 @@ mod tests {
     #[test]
     fn clean_jpeg_has_no_metadata_and_tagged_one_is_seen() {
         let clean = encode_clean_jpeg(&noise(32, 16, 1), 90).unwrap();
-        assert!(jpeg_metadata(&clean).is_empty(), "{:?}", jpeg_metadata(&clean));
+        assert!(
+            jpeg_metadata(&clean).is_empty(),
+            "{:?}",
+            jpeg_metadata(&clean)
+        );
         let exif = with_segment(&clean, 0xE1, b"Exif\0\0MM\0*");
         let xmp = with_segment(&exif, 0xE1, &[XMP_HEADER, b"<x/>"].concat());
         let all = with_segment(&with_segment(&xmp, 0xED, b"Photoshop 3.0\0"), 0xFE, b"hi");
@@ -333,8 +337,11 @@ mod tests {
     #[test]
     fn gpano_attribute_and_element_forms() {
         let clean = encode_clean_jpeg(&noise(8, 8, 2), 90).unwrap();
-        let attr = [XMP_HEADER, br#"<rdf:Description GPano:ProjectionType="equirectangular"/>"#]
-            .concat();
+        let attr = [
+            XMP_HEADER,
+            br#"<rdf:Description GPano:ProjectionType="equirectangular"/>"#,
+        ]
+        .concat();
         let elem = [
             XMP_HEADER,
             b"<GPano:ProjectionType>equirectangular</GPano:ProjectionType>",
@@ -397,7 +404,13 @@ mod tests {
 
     #[test]
     fn fit_within_keeps_aspect() {
-        assert_eq!(fit_within(noise(400, 100, 1), 200, 200).dimensions(), (200, 50));
-        assert_eq!(fit_within(noise(40, 10, 1), 200, 200).dimensions(), (40, 10));
+        assert_eq!(
+            fit_within(noise(400, 100, 1), 200, 200).dimensions(),
+            (200, 50)
+        );
+        assert_eq!(
+            fit_within(noise(40, 10, 1), 200, 200).dimensions(),
+            (40, 10)
+        );
     }
 }

@@ -415,10 +415,11 @@ impl PackWriter {
         let manifest = if mpath.is_file() {
             read_manifest(dir)?
         } else {
-            let text = serde_json::to_string_pretty(&manifest).map_err(|e| PackError::Manifest {
-                path: mpath.display().to_string(),
-                detail: e.to_string(),
-            })?;
+            let text =
+                serde_json::to_string_pretty(&manifest).map_err(|e| PackError::Manifest {
+                    path: mpath.display().to_string(),
+                    detail: e.to_string(),
+                })?;
             write_atomic(&mpath, format!("{text}\n").as_bytes())?;
             manifest
         };
@@ -559,7 +560,8 @@ impl PackWriter {
             path: lpath.display().to_string(),
             detail,
         };
-        w.write_record(&record).map_err(|e| csv_err(e.to_string()))?;
+        w.write_record(&record)
+            .map_err(|e| csv_err(e.to_string()))?;
         let line = w.into_inner().map_err(|e| csv_err(e.to_string()))?;
         let mut f = std::fs::OpenOptions::new()
             .append(true)

@@ -401,7 +401,6 @@ fn render_jpeg(loc: &Location) -> Result<Bytes, PanoError> {
     encode_jpeg(&img).map(Bytes::from)
 }
 
-
 /// Baseline JPEG from pixels only: the encoder writes no EXIF, XMP or comment segments.
 fn encode_jpeg(img: &RgbImage) -> Result<Vec<u8>, PanoError> {
     let mut out = Vec::new();

@@ -51,10 +51,20 @@ fn dms(x: f64) -> Vec<Rational> {
 
 /// The TIFF payload of an Exif segment with a camera make and a GPS position (as phones write).
 pub fn gps_tiff(lat: f64, lon: f64) -> Vec<u8> {
-    gps_tiff_raw(dms(lat), if lat < 0.0 { "S" } else { "N" }, dms(lon), if lon < 0.0 { "W" } else { "E" })
+    gps_tiff_raw(
+        dms(lat),
+        if lat < 0.0 { "S" } else { "N" },
+        dms(lon),
+        if lon < 0.0 { "W" } else { "E" },
+    )
 }
 
-pub fn gps_tiff_raw(lat: Vec<Rational>, lat_ref: &str, lon: Vec<Rational>, lon_ref: &str) -> Vec<u8> {
+pub fn gps_tiff_raw(
+    lat: Vec<Rational>,
+    lat_ref: &str,
+    lon: Vec<Rational>,
+    lon_ref: &str,
+) -> Vec<u8> {
     let make = Field {
         tag: Tag::Make,
         ifd_num: In::PRIMARY,

@@ -28,7 +28,9 @@ pub enum MapCommandError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Pack(#[from] PackError),
-    #[error("-o {0}: the folder name must be ASCII letters, digits, '-' or '_' (it becomes the map id)")]
+    #[error(
+        "-o {0}: the folder name must be ASCII letters, digits, '-' or '_' (it becomes the map id)"
+    )]
     BadOut(String),
     #[error("map '{0}' not found: give a pack id under the maps folder ({1}), 'world', or a pack folder")]
     NoSuchPack(String, String),
@@ -204,13 +206,18 @@ pub async fn import(source: &ImportSource) -> Result<ImportReport, MapCommandErr
             ..
         } => {
             let attribution = match layout {
-                Layout::Osv5m => Some(
-                    "Imagery: OpenStreetView-5M (Mapillary contributors), CC BY-SA 4.0".into(),
-                ),
+                Layout::Osv5m => {
+                    Some("Imagery: OpenStreetView-5M (Mapillary contributors), CC BY-SA 4.0".into())
+                }
                 _ => None,
             };
             let w = PackWriter::open(&out.out, manifest(attribution))?;
-            Ok(super::csv::import_csv(file, images, *layout, Importer::new(w))?)
+            Ok(super::csv::import_csv(
+                file,
+                images,
+                *layout,
+                Importer::new(w),
+            )?)
         }
         ImportSource::Mapillary {
             bbox,
@@ -320,7 +327,14 @@ impl Summary {
     fn of_locations<'a>(
         locs: impl Iterator<Item = &'a Location>,
         excluded: usize,
-    ) -> (usize, usize, usize, usize, BTreeMap<String, usize>, BTreeMap<String, usize>) {
+    ) -> (
+        usize,
+        usize,
+        usize,
+        usize,
+        BTreeMap<String, usize>,
+        BTreeMap<String, usize>,
+    ) {
         let (mut n, mut pano, mut photo, mut gen) = (0, 0, 0, 0);
         let mut countries = BTreeMap::new();
         let mut continents = BTreeMap::new();
@@ -336,7 +350,9 @@ impl Summary {
                 .as_deref()
                 .and_then(reverse::continent)
                 .map_or("unknown".to_string(), |c| c.name().to_string());
-            *countries.entry(cc.unwrap_or_else(|| "??".into())).or_insert(0) += 1;
+            *countries
+                .entry(cc.unwrap_or_else(|| "??".into()))
+                .or_insert(0) += 1;
             *continents.entry(continent).or_insert(0) += 1;
         }
         let _ = excluded;
@@ -392,7 +408,17 @@ impl Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} ({}){}", self.name, self.id, if self.synthetic { ", synthetic imagery" } else { "" })?;
+        writeln!(
+            f,
+            "{} ({}){}",
+            self.name,
+            self.id,
+            if self.synthetic {
+                ", synthetic imagery"
+            } else {
+                ""
+            }
+        )?;
         if let Some(a) = &self.attribution {
             writeln!(f, "  attribution: {a}")?;
         }
@@ -417,8 +443,18 @@ impl std::fmt::Display for Summary {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        writeln!(f, "  continents: {} ({})", self.continents.len(), list(&self.continents))?;
-        writeln!(f, "  countries: {} ({})", self.countries.len(), list(&self.countries))
+        writeln!(
+            f,
+            "  continents: {} ({})",
+            self.continents.len(),
+            list(&self.continents)
+        )?;
+        writeln!(
+            f,
+            "  countries: {} ({})",
+            self.countries.len(),
+            list(&self.countries)
+        )
     }
 }
 
@@ -467,7 +503,11 @@ pub struct Validation {
 
 impl std::fmt::Display for Validation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let verdict = if self.errors.is_empty() { "ok" } else { "ERRORS" };
+        let verdict = if self.errors.is_empty() {
+            "ok"
+        } else {
+            "ERRORS"
+        };
         writeln!(
             f,
             "{}: {verdict} ({} error(s), {} warning(s), {} duplicate pair(s), {} excluded)",

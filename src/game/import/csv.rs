@@ -33,7 +33,14 @@ impl Layout {
     }
 
     /// (id, lat, lon, image) column names; `None` image means "derived from the id".
-    fn columns(self) -> (&'static str, &'static str, &'static str, Option<&'static str>) {
+    fn columns(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    ) {
         match self {
             Layout::Generic => ("id", "lat", "lon", Some("path")),
             Layout::Im2gps3k | Layout::Yfcc4k => ("IMG_ID", "LAT", "LON", None),
@@ -85,7 +92,10 @@ pub fn import_csv(
         .flexible(true)
         .from_path(file)
         .map_err(|e| csv_err(e.to_string()))?;
-    let header = reader.headers().map_err(|e| csv_err(e.to_string()))?.clone();
+    let header = reader
+        .headers()
+        .map_err(|e| csv_err(e.to_string()))?
+        .clone();
     let col = |name: &str| -> Result<usize, ImportError> {
         header
             .iter()
@@ -165,7 +175,10 @@ mod tests {
         assert_eq!(Layout::Im2gps3k.id_for("1_a_2@N00.jpg"), "1_a_2@N00");
         assert_eq!(Layout::Im2gps3k.image_for("1_a.jpg"), "1_a.jpg");
         assert_eq!(Layout::Yfcc4k.image_for("25935894"), "25935894.jpg");
-        assert_eq!(Layout::Osv5m.image_for("3859149887465501"), "3859149887465501.jpg");
+        assert_eq!(
+            Layout::Osv5m.image_for("3859149887465501"),
+            "3859149887465501.jpg"
+        );
         assert_eq!(Layout::Osv5m.id_for("385"), "385");
     }
 }

@@ -39,6 +39,9 @@ pub const MAX_QUERY_AREA_DEG2: f64 = 0.01;
 /// Side of the tiles a large area is sampled with: 0.09° squares (0.0081 deg²) stay under the
 /// API's area limit with margin, and are ~10 km wide, about a town.
 pub const TILE_DEG: f64 = 0.09;
+/// Cells a country is cut into for sampling: 0.1° (~10 km) resolves small countries and
+/// coastlines, and even Russia is only ~200k point-in-polygon checks.
+pub const COUNTRY_CELL_DEG: f64 = 0.1;
 /// Images asked for per tile: enough to find a panorama among flat photos of a busy area,
 /// small enough to keep responses quick.
 pub const TILE_LIMIT: usize = 100;
@@ -82,7 +85,9 @@ pub enum MapillaryError {
     BadResponse { what: String, detail: String },
     #[error("--country {0}: not an ISO 3166-1 alpha-2 code with land in the offline country boundaries (e.g. CH, KE, JP)")]
     UnknownCountry(String),
-    #[error("--bbox {0}: expected W,S,E,N in degrees with W < E and S < N, e.g. 7.70,45.98,7.80,46.05")]
+    #[error(
+        "--bbox {0}: expected W,S,E,N in degrees with W < E and S < N, e.g. 7.70,45.98,7.80,46.05"
+    )]
     BadBbox(String),
     #[error("--api-base {0}: not an http(s) URL")]
     BadApiBase(String),
@@ -233,11 +238,12 @@ enum Sampler {
     Single(Tile),
     /// Random tiles inside a box.
     Box(Tile),
-    /// Random tiles centred in the country: its 1° cells from the offline boundaries.
+    /// Random tiles centred in the country: cells (south-west corners, `step` degrees wide)
+    /// inside its borders, from the offline boundaries.
     Country {
         code: String,
-        cells: Vec<(i32, i32)>,
-        boundaries: country_boundaries::CountryBoundaries,
+        cells: Vec<(f64, f64)>,
+        step: f64,
     },
 }
 
@@ -267,7 +273,10 @@ impl Sampler {
                     country_boundaries::BOUNDARIES_ODBL_360X180,
                 )
                 .map_err(|_| MapillaryError::UnknownCountry(code.clone()))?;
-                let mut cells = Vec::new();
+                // 1° cells touching the country, then the finer cells whose centre is inside it
+                // (so sampling does not waste draws on the sea or the neighbours). A country
+                // smaller than a fine cell keeps its 1° cells.
+                let mut coarse = Vec::new();
                 for lat in -90..90 {
                     for lon in -180..180 {
                         let Ok(b) = country_boundaries::BoundingBox::new(
@@ -279,17 +288,42 @@ impl Sampler {
                             continue;
                         };
                         if boundaries.intersecting_ids(b).contains(code.as_str()) {
-                            cells.push((lat, lon));
+                            coarse.push((f64::from(lat), f64::from(lon)));
                         }
                     }
                 }
+                let per_degree = (1.0 / COUNTRY_CELL_DEG).round() as u32;
+                let mut cells = Vec::new();
+                for &(lat, lon) in &coarse {
+                    for i in 0..per_degree {
+                        for j in 0..per_degree {
+                            let (s, w) = (
+                                lat + f64::from(i) * COUNTRY_CELL_DEG,
+                                lon + f64::from(j) * COUNTRY_CELL_DEG,
+                            );
+                            let centre = country_boundaries::LatLon::new(
+                                s + COUNTRY_CELL_DEG / 2.0,
+                                w + COUNTRY_CELL_DEG / 2.0,
+                            );
+                            if centre.is_ok_and(|c| boundaries.is_in(c, code)) {
+                                cells.push((s, w));
+                            }
+                        }
+                    }
+                }
+                let step = if cells.is_empty() {
+                    cells = coarse;
+                    1.0
+                } else {
+                    COUNTRY_CELL_DEG
+                };
                 if cells.is_empty() {
                     return Err(MapillaryError::UnknownCountry(code.clone()));
                 }
                 Ok(Sampler::Country {
                     code: code.clone(),
                     cells,
-                    boundaries,
+                    step,
                 })
             }
         }
@@ -312,24 +346,11 @@ impl Sampler {
                     north: t.north.min(b.north),
                 })
             }
-            Sampler::Country {
-                code,
-                cells,
-                boundaries,
-            } => {
-                // A few draws per call: cells on the coast or border are partly outside.
-                for _ in 0..16 {
-                    let (clat, clon) = cells[rng.random_range(0..cells.len())];
-                    let lat = f64::from(clat) + rng.random_range(0.0..1.0);
-                    let lon = f64::from(clon) + rng.random_range(0.0..1.0);
-                    let Ok(p) = country_boundaries::LatLon::new(lat, lon) else {
-                        continue;
-                    };
-                    if boundaries.is_in(p, code) {
-                        return Some(Tile::around(LatLon::new(lat, lon).ok()?));
-                    }
-                }
-                None
+            Sampler::Country { cells, step, .. } => {
+                let (south, west) = cells[rng.random_range(0..cells.len())];
+                let lat = (south + rng.random_range(0.0..*step)).clamp(-90.0, 90.0);
+                let lon = (west + rng.random_range(0.0..*step)).clamp(-180.0, 180.0);
+                Some(Tile::around(LatLon::new(lat, lon).ok()?))
             }
         }
     }
@@ -365,10 +386,11 @@ impl Api {
                 var: o.token_env.clone(),
             });
         }
-        let mut auth =
-            HeaderValue::from_str(&format!("OAuth {token}")).map_err(|_| MapillaryError::NoToken {
+        let mut auth = HeaderValue::from_str(&format!("OAuth {token}")).map_err(|_| {
+            MapillaryError::NoToken {
                 var: o.token_env.clone(),
-            })?;
+            }
+        })?;
         auth.set_sensitive(true);
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -405,8 +427,11 @@ impl Api {
     }
 
     fn search_url(&self, tile: &Tile, limit: usize) -> Result<Url, MapillaryError> {
-        let mut u = Url::parse(&format!("{}/images", self.base.as_str().trim_end_matches('/')))
-            .map_err(|_| MapillaryError::BadApiBase(self.base.to_string()))?;
+        let mut u = Url::parse(&format!(
+            "{}/images",
+            self.base.as_str().trim_end_matches('/')
+        ))
+        .map_err(|_| MapillaryError::BadApiBase(self.base.to_string()))?;
         u.query_pairs_mut()
             .append_pair("fields", IMAGE_FIELDS)
             .append_pair("bbox", &tile.param())
@@ -478,15 +503,15 @@ impl Api {
 
     async fn search(&self, url: &Url) -> Result<Page, MapillaryError> {
         let what = "image search";
-        let text = self
-            .get(url, what)
-            .await?
-            .text()
-            .await
-            .map_err(|e| MapillaryError::Network {
-                what: what.into(),
-                detail: self.redact(&e.without_url().to_string()),
-            })?;
+        let text =
+            self.get(url, what)
+                .await?
+                .text()
+                .await
+                .map_err(|e| MapillaryError::Network {
+                    what: what.into(),
+                    detail: self.redact(&e.without_url().to_string()),
+                })?;
         serde_json::from_str(&text).map_err(|e| MapillaryError::BadResponse {
             what: what.into(),
             detail: e.to_string(),
@@ -552,7 +577,11 @@ pub async fn import_mapillary(
             let Some(tile) = sampler.next(&mut rng, queries == 0) else {
                 break;
             };
-            let limit = if single { SINGLE_QUERY_LIMIT } else { TILE_LIMIT };
+            let limit = if single {
+                SINGLE_QUERY_LIMIT
+            } else {
+                TILE_LIMIT
+            };
             (api.search_url(&tile, limit)?, tile)
         };
         queries += 1;
@@ -667,11 +696,22 @@ mod tests {
     fn country_tiles_fall_inside_the_country() {
         let s = Sampler::new(&Area::Country("CH".into())).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        for _ in 0..20 {
-            let t = s.next(&mut rng, false).unwrap();
-            let c = LatLon::new((t.south + t.north) / 2.0, (t.west + t.east) / 2.0).unwrap();
-            assert_eq!(reverse::country(c).as_deref(), Some("CH"), "{t:?}");
-        }
+        // Centres fall in cells whose centre is Swiss: near the border a few land abroad.
+        let inside = (0..100)
+            .filter(|_| {
+                let t = s.next(&mut rng, false).unwrap();
+                let c = LatLon::new((t.south + t.north) / 2.0, (t.west + t.east) / 2.0).unwrap();
+                reverse::country(c).as_deref() == Some("CH")
+            })
+            .count();
+        assert!(inside >= 85, "{inside}");
+        // A country smaller than a cell still gets tiles.
+        let mc = Sampler::new(&Area::Country("MC".into())).unwrap();
+        let t = mc.next(&mut rng, false).unwrap();
+        assert!(
+            (43.0..45.0).contains(&t.south) && (6.5..8.5).contains(&t.west),
+            "{t:?}"
+        );
         assert!(matches!(
             Sampler::new(&Area::Country("QQ".into())),
             Err(MapillaryError::UnknownCountry(_))
@@ -685,6 +725,9 @@ mod tests {
         )
         .unwrap();
         let a = attribution(&doc);
-        assert!(a.contains("alice") && a.contains("42") && a.contains("CC BY-SA 4.0"), "{a}");
+        assert!(
+            a.contains("alice") && a.contains("42") && a.contains("CC BY-SA 4.0"),
+            "{a}"
+        );
     }
 }

@@ -45,7 +45,9 @@ pub enum ImportError {
     },
     #[error("{path}: {detail}")]
     Csv { path: PathBuf, detail: String },
-    #[error("{path}: no column '{column}', which the {layout} layout needs (columns found: {found})")]
+    #[error(
+        "{path}: no column '{column}', which the {layout} layout needs (columns found: {found})"
+    )]
     MissingColumn {
         path: PathBuf,
         column: String,
@@ -145,7 +147,10 @@ impl Importer {
             return false;
         }
         if !self.seen.insert(id.to_string()) {
-            self.problem(source, format!("duplicate id '{id}' (an earlier input has it)"));
+            self.problem(
+                source,
+                format!("duplicate id '{id}' (an earlier input has it)"),
+            );
             return false;
         }
         if self.writer.contains(id) {
@@ -173,9 +178,7 @@ impl Importer {
             }
         };
         let (w, h) = (img.width(), img.height());
-        let photo = c
-            .photo
-            .unwrap_or_else(|| !is_equirectangular(w, h, bytes));
+        let photo = c.photo.unwrap_or_else(|| !is_equirectangular(w, h, bytes));
         let rgb = integrity::fit_within(img.to_rgb8(), PACK_MAX_SIDE_PX, PACK_MAX_SIDE_PX);
         let jpeg = match integrity::encode_clean_jpeg(&rgb, integrity::PACK_JPEG_QUALITY) {
             Ok(j) => j,
@@ -238,7 +241,8 @@ pub fn is_equirectangular(width: u32, height: u32, bytes: &[u8]) -> bool {
     if integrity::is_gpano_equirectangular(bytes) {
         return true;
     }
-    height > 0 && (f64::from(width) / f64::from(height) - 2.0).abs() <= EQUIRECT_ASPECT_TOLERANCE * 2.0
+    height > 0
+        && (f64::from(width) / f64::from(height) - 2.0).abs() <= EQUIRECT_ASPECT_TOLERANCE * 2.0
 }
 
 /// Joins a dataset's relative image path onto its folder, refusing absolute paths and `..`
@@ -304,10 +308,19 @@ mod tests {
 
     #[test]
     fn parse_pos_names_the_field() {
-        assert_eq!(parse_pos("48.1", "-2.5").unwrap(), LatLon::new(48.1, -2.5).unwrap());
-        assert!(parse_pos("NaN", "0").unwrap_err().contains("latitude 'NaN'"));
-        assert!(parse_pos("1", "inf").unwrap_err().contains("longitude 'inf'"));
+        assert_eq!(
+            parse_pos("48.1", "-2.5").unwrap(),
+            LatLon::new(48.1, -2.5).unwrap()
+        );
+        assert!(parse_pos("NaN", "0")
+            .unwrap_err()
+            .contains("latitude 'NaN'"));
+        assert!(parse_pos("1", "inf")
+            .unwrap_err()
+            .contains("longitude 'inf'"));
         assert!(parse_pos("91", "0").unwrap_err().contains("91"));
-        assert!(parse_pos("1", "x").unwrap_err().contains("longitude 'x' is not a number"));
+        assert!(parse_pos("1", "x")
+            .unwrap_err()
+            .contains("longitude 'x' is not a number"));
     }
 }
