@@ -224,6 +224,9 @@ fn generic_csv_imports_good_rows_and_names_every_bad_one() {
     ));
 }
 
+/// (layout, CSV file name, CSV text, expected id, expected position).
+type Case<'a> = (Layout, &'a str, &'a [u8], &'a str, (f64, f64));
+
 #[test]
 fn benchmark_layouts_read_their_published_columns() {
     let t = tempfile::tempdir().unwrap();
@@ -238,7 +241,7 @@ fn benchmark_layouts_read_their_published_columns() {
         &jpeg(&scene(128, 96, 23)),
     );
 
-    let cases: [(Layout, &str, &[u8], &str, (f64, f64)); 3] = [
+    let cases: [Case; 3] = [
         (
             Layout::Im2gps3k,
             "im2gps3k_places365.csv",

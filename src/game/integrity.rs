@@ -252,9 +252,7 @@ pub fn is_gpano_equirectangular(bytes: &[u8]) -> bool {
         // (<GPano:ProjectionType>equirectangular</...>) put the value right after the name.
         text.match_indices("ProjectionType").any(|(at, name)| {
             let rest = &text[at + name.len()..];
-            let value = rest
-                .trim_start_matches(|c: char| c == '=' || c == '"' || c == '\'' || c == '>')
-                .trim_start();
+            let value = rest.trim_start_matches(['=', '"', '\'', '>']).trim_start();
             value.to_ascii_lowercase().starts_with("equirectangular")
         })
     })

@@ -324,9 +324,10 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// (count, panoramas, photos, generated, per country, per continent).
+    #[allow(clippy::type_complexity)]
     fn of_locations<'a>(
         locs: impl Iterator<Item = &'a Location>,
-        excluded: usize,
     ) -> (
         usize,
         usize,
@@ -355,13 +356,12 @@ impl Summary {
                 .or_insert(0) += 1;
             *continents.entry(continent).or_insert(0) += 1;
         }
-        let _ = excluded;
         (n, pano, photo, gen, countries, continents)
     }
 
     pub fn of_map(map: &Map, excluded: usize) -> Summary {
         let (playable, panoramas, photos, generated, countries, continents) =
-            Self::of_locations(map.locations.iter(), excluded);
+            Self::of_locations(map.locations.iter());
         Summary {
             id: map.id.clone(),
             name: map.name.clone(),
