@@ -98,7 +98,7 @@ async fn a_single_photo_is_shown_flat_straight_ahead() {
             ));
         }
         // The photo spans the start view's width.
-        if !(left_edge[0] > 150.0) {
+        if left_edge[0] <= 150.0 {
             return Err(format!(
                 "the photo should fill the width, edge is {left_edge:?}"
             ));

@@ -484,7 +484,10 @@ impl Api {
                 .unwrap_or(body);
             let detail = self.redact(&detail);
             return Err(
-                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                // Only the API judges the token; a CDN 403 is an expired image link.
+                if self.same_origin(url)
+                    && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN)
+                {
                     MapillaryError::Unauthorized {
                         status: status.as_u16(),
                         detail,
