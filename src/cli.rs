@@ -51,6 +51,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Write one self-contained HTML report of sessions: tables, charts, a world map, rounds.
     Report(ReportArgs),
+    /// Map packs: import real imagery (photos with GPS, CSV datasets, Mapillary), list packs,
+    /// show one, validate them.
+    Map(crate::game::import::command::MapArgs),
 }
 
 #[derive(Debug, Args)]
@@ -447,6 +450,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             push(&mut o, "replay.dir", &path(&a.dir));
             o
         }
+        Command::Map(_) => Vec::new(),
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
@@ -456,6 +460,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
         Command::Replay(a) => replay_command(&settings, &a.command).await,
         Command::Report(a) => report_command(&settings, &a),
+        Command::Map(a) => {
+            Ok(crate::game::import::command::run(&a, &settings.game.maps_dir).await?)
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 // The page talks only to its own server. Its DOM attributes (body[data-state], canvas#pano
 // data-*, #map data-view / data-marker, #result data-*) are a contract with the WebDriver
 // controller that lets the agent play: change them only together with src/browser.
+// canvas#pano data-kind is "panorama" (360°, every heading shows something) or "photo" (one flat
+// photo straight ahead at heading 0, filling the start view; other headings show background).
 "use strict";
 
 (function () {
@@ -36,6 +38,8 @@
   const HELP_LINE_H = 20;
   const GAP = 10;
   const HEADER_H = 40;
+  /** A single photo spans the start view's width, so the first view shows all of it. */
+  const PHOTO_HFOV_DEG = START_VIEW.fov;
   const SVG_NS = "http://www.w3.org/2000/svg";
 
   const $ = (sel) => document.querySelector(sel);
@@ -95,6 +99,8 @@
     uniform vec2 u_half;
     uniform float u_heading;
     uniform float u_pitch;
+    uniform float u_flat;
+    uniform vec2 u_photo_half;
     varying vec2 v_ndc;
     const float PI = 3.14159265358979;
     void main() {
@@ -103,6 +109,13 @@
       d = vec3(d.x, d.y * cp + d.z * sp, -d.y * sp + d.z * cp);
       float ch = cos(u_heading), sh = sin(u_heading);
       d = vec3(d.x * ch + d.z * sh, d.y, -d.x * sh + d.z * ch);
+      if (u_flat > 0.5) {
+        // A single photo: a flat picture facing north, hit by the ray (rectilinear projection).
+        vec2 uv = vec2(0.5 + d.x / d.z / (2.0 * u_photo_half.x), 0.5 - d.y / d.z / (2.0 * u_photo_half.y));
+        bool inside = d.z > 0.0 && uv.x >= 0.0 && uv.x <= 1.0 && uv.y >= 0.0 && uv.y <= 1.0;
+        gl_FragColor = inside ? texture2D(u_tex, uv) : vec4(0.19, 0.2, 0.24, 1.0);
+        return;
+      }
       float lon = atan(d.x, d.z);
       float lat = asin(clamp(d.y / length(d), -1.0, 1.0));
       vec2 uv = vec2(fract(0.5 + lon / (2.0 * PI)), 0.5 - lat / PI);
@@ -133,7 +146,11 @@
         half: gl.getUniformLocation(this.program, "u_half"),
         heading: gl.getUniformLocation(this.program, "u_heading"),
         pitch: gl.getUniformLocation(this.program, "u_pitch"),
+        flat: gl.getUniformLocation(this.program, "u_flat"),
+        photoHalf: gl.getUniformLocation(this.program, "u_photo_half"),
       };
+      this.kind = "panorama";
+      this.photoHalf = [1, 1];
       this.texture = gl.createTexture();
       gl.bindTexture(gl.TEXTURE_2D, this.texture);
       // Clamp + no mipmaps: works for any image size, also in WebGL 1.
@@ -225,6 +242,8 @@
       gl.uniform2f(this.u.half, halfW, halfH);
       gl.uniform1f(this.u.heading, (this.view.heading * Math.PI) / 180);
       gl.uniform1f(this.u.pitch, (this.view.pitch * Math.PI) / 180);
+      gl.uniform1f(this.u.flat, this.kind === "photo" ? 1 : 0);
+      gl.uniform2f(this.u.photoHalf, this.photoHalf[0], this.photoHalf[1]);
       gl.activeTexture(gl.TEXTURE0);
       gl.bindTexture(gl.TEXTURE_2D, this.texture);
       gl.uniform1i(this.u.tex, 0);
@@ -243,12 +262,17 @@
       c.dataset.fov = fmt2(this.view.fov);
       c.dataset.frame = String(this.frame);
       c.dataset.ready = this.loaded ? "true" : "false";
+      c.dataset.kind = this.kind;
     }
 
-    /** Loads a round's panorama; resolves once it is drawn. Resets the view to the start. */
-    load(url) {
+    /**
+     * Loads a round's image ("panorama" or "photo"); resolves once it is drawn. Resets the view
+     * to the start.
+     */
+    load(url, kind) {
       const serial = ++this.loadSerial;
       this.loaded = false;
+      this.kind = kind === "photo" ? "photo" : "panorama";
       this.view = { ...START_VIEW };
       this.canvas.dataset.ready = "false";
       this.requestDraw();
@@ -261,6 +285,8 @@
           gl.bindTexture(gl.TEXTURE_2D, this.texture);
           gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
           gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, img);
+          const halfW = Math.tan((PHOTO_HFOV_DEG * Math.PI) / 360);
+          this.photoHalf = [halfW, (halfW * img.naturalHeight) / Math.max(1, img.naturalWidth)];
           this.loaded = true;
           this.requestDraw();
           resolve(true);
@@ -702,7 +728,7 @@
     guessMap.clickable = true;
     $("#guess-button").disabled = true;
     // Start loading first: data-ready is "false" before the state says "guessing".
-    const loaded = pano.load(g.pano);
+    const loaded = pano.load(g.pano, g.imagery);
     setState("guessing");
     await loaded;
   }

@@ -1,9 +1,13 @@
 //! The game itself: maps, locations, rounds, GeoGuessr scoring and seeded challenges.
 //!
 //! Submodules hold the parts with I/O: `pack` (map packs on disk), `builtin` (the built-in world),
-//! `panorama` (the synthetic panorama painter) and `server` (the local game web server).
+//! `panorama` (the synthetic panorama painter), `server` (the local game web server), `import`
+//! (map packs from photos, CSV datasets and Mapillary) and `integrity` (metadata-free, size-checked
+//! image loading and duplicate detection).
 
 pub mod builtin;
+pub mod import;
+pub mod integrity;
 pub mod pack;
 pub mod panorama;
 pub mod server;
@@ -46,6 +50,19 @@ pub enum Imagery {
     Generated,
     /// An equirectangular JPEG/PNG file on disk (from a map pack).
     File { path: PathBuf },
+    /// A single ordinary photo (one view, not a panorama) on disk, from a map pack; the page
+    /// shows it flat, straight ahead.
+    Photo { path: PathBuf },
+}
+
+impl Imagery {
+    /// The image file behind this imagery, if any (load it with `integrity::load_clean`).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Imagery::Generated => None,
+            Imagery::File { path } | Imagery::Photo { path } => Some(path),
+        }
+    }
 }
 
 /// One place a round can be played at. Everything here is the answer: none of it may reach the

@@ -3,16 +3,29 @@
 //! ```text
 //! maps/<pack>/manifest.json   {"format_version":1, "id":"...", "name":"...", "synthetic":false,
 //!                              "size_km":null, "view":null, "attribution":"..."}
-//! maps/<pack>/locations.csv   id,lat,lon,country,place,image
-//! maps/<pack>/<image files>   equirectangular JPEG/PNG panoramas, paths relative to the pack
+//! maps/<pack>/locations.csv   id,lat,lon,country,place,image[,kind,exclude,attribution]
+//! maps/<pack>/<image files>   JPEG/PNG images, paths relative to the pack
 //! ```
 //! `size_km` defaults to the locations' bounding-box diagonal (GeoGuessr's rule), `view` to the
 //! whole world. An empty `image` cell means "paint a synthetic panorama".
+//!
+//! The last three columns are optional (packs written before them still load):
+//! - `kind`: `panorama` (default: a 2:1 equirectangular 360° image) or `photo` (one ordinary
+//!   photo, shown flat as a single view).
+//! - `exclude`: empty, `0`, `false` or `no` keeps the location; anything else (`true`, or the
+//!   reason, e.g. "street sign names the town") takes it out of play. Excluded rows stay in the
+//!   file, so `map validate` can list them and the author can change their mind.
+//! - `attribution`: the image's credit (author, source id, licence), e.g. for CC BY-SA imagery.
+//!
+//! Besides reading, this module writes packs for the importers ([`PackWriter`]): each image is
+//! written to a temporary file and renamed into place, then its row is appended and synced, so an
+//! interrupted import keeps every row it finished, and re-running an import keeps what is there.
 
 use super::{Imagery, Location, Map};
 use crate::geo::{Bounds, LatLon};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
 
@@ -59,20 +72,36 @@ fn list(problems: &[String]) -> String {
     s.join("\n")
 }
 
-#[derive(Debug, Deserialize)]
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PackManifest {
-    format_version: u32,
-    id: String,
-    name: String,
+pub struct PackManifest {
+    pub format_version: u32,
+    pub id: String,
+    pub name: String,
     #[serde(default)]
-    synthetic: bool,
+    pub synthetic: bool,
     #[serde(default)]
-    size_km: Option<f64>,
+    pub size_km: Option<f64>,
     #[serde(default)]
-    view: Option<Bounds>,
+    pub view: Option<Bounds>,
     #[serde(default)]
-    attribution: Option<String>,
+    pub attribution: Option<String>,
+}
+
+impl PackManifest {
+    /// A manifest for a new pack of real imagery with default size and view.
+    pub fn new(id: &str, name: &str, attribution: Option<String>) -> PackManifest {
+        PackManifest {
+            format_version: PACK_FORMAT_VERSION,
+            id: id.into(),
+            name: name.into(),
+            synthetic: false,
+            size_km: None,
+            view: None,
+            attribution,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,10 +115,71 @@ struct Row {
     place: Option<String>,
     #[serde(default)]
     image: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    exclude: Option<String>,
+    #[serde(default)]
+    attribution: Option<String>,
 }
 
-/// Reads one pack folder. Every bad row is reported (file and row number), not just the first.
+/// One location row of a pack, with the fields that do not reach the game.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackRow {
+    /// The row number as a spreadsheet shows it (the header is row 1).
+    pub row: usize,
+    pub location: Location,
+    /// Why the author took this location out of play; `None` = played.
+    pub exclude: Option<String>,
+    pub attribution: Option<String>,
+}
+
+/// Everything in a pack folder, excluded rows included.
+#[derive(Debug, Clone)]
+pub struct PackContents {
+    pub dir: PathBuf,
+    pub manifest: PackManifest,
+    pub rows: Vec<PackRow>,
+}
+
+impl PackContents {
+    /// The playable map: excluded rows left out. Errors when nothing is left to play.
+    pub fn into_map(self) -> Result<Map, PackError> {
+        let locations: Vec<Location> = self
+            .rows
+            .into_iter()
+            .filter(|r| r.exclude.is_none())
+            .map(|r| r.location)
+            .collect();
+        if locations.is_empty() {
+            return Err(PackError::Rows {
+                path: self.dir.join(PACK_LOCATIONS).display().to_string(),
+                problems: vec!["no playable locations (every row is excluded)".into()],
+            });
+        }
+        let m = self.manifest;
+        Ok(Map {
+            id: m.id,
+            name: m.name,
+            synthetic: m.synthetic,
+            size_km: m
+                .size_km
+                .unwrap_or_else(|| Map::size_from_locations(&locations)),
+            view: m.view.unwrap_or(Bounds::WORLD),
+            attribution: m.attribution,
+            locations,
+        })
+    }
+}
+
+/// Reads one pack folder, leaving out the locations its author excluded. Every bad row is
+/// reported (file and row number), not just the first.
 pub fn load_pack(dir: &Path) -> Result<Map, PackError> {
+    read_pack(dir)?.into_map()
+}
+
+/// Reads `manifest.json`, checking what can be checked without the rows.
+pub fn read_manifest(dir: &Path) -> Result<PackManifest, PackError> {
     let mpath = dir.join(PACK_MANIFEST);
     let text = std::fs::read_to_string(&mpath).map_err(|source| PackError::Io {
         path: mpath.display().to_string(),
@@ -128,6 +218,12 @@ pub fn load_pack(dir: &Path) -> Result<Map, PackError> {
         }
     }
 
+    Ok(m)
+}
+
+/// Reads a whole pack, excluded rows included (what `map info` and `map validate` look at).
+pub fn read_pack(dir: &Path) -> Result<PackContents, PackError> {
+    let manifest = read_manifest(dir)?;
     let lpath = dir.join(PACK_LOCATIONS);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -136,7 +232,7 @@ pub fn load_pack(dir: &Path) -> Result<Map, PackError> {
             path: lpath.display().to_string(),
             detail: e.to_string(),
         })?;
-    let mut locations = Vec::new();
+    let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
     for (i, row) in reader.deserialize::<Row>().enumerate() {
@@ -144,9 +240,9 @@ pub fn load_pack(dir: &Path) -> Result<Map, PackError> {
         let n = i + 2;
         match row
             .map_err(|e| e.to_string())
-            .and_then(|r| location(dir, r, &mut seen))
+            .and_then(|r| pack_row(dir, n, r, &mut seen))
         {
-            Ok(loc) => locations.push(loc),
+            Ok(r) => rows.push(r),
             Err(e) => problems.push(format!("row {n}: {e}")),
         }
     }
@@ -156,22 +252,37 @@ pub fn load_pack(dir: &Path) -> Result<Map, PackError> {
             problems,
         });
     }
-    if locations.is_empty() {
+    if rows.is_empty() {
         return Err(PackError::Rows {
             path: lpath.display().to_string(),
             problems: vec!["no locations".into()],
         });
     }
-    Ok(Map {
-        id: m.id,
-        name: m.name,
-        synthetic: m.synthetic,
-        size_km: m
-            .size_km
-            .unwrap_or_else(|| Map::size_from_locations(&locations)),
-        view: m.view.unwrap_or(Bounds::WORLD),
-        attribution: m.attribution,
-        locations,
+    Ok(PackContents {
+        dir: dir.to_path_buf(),
+        manifest,
+        rows,
+    })
+}
+
+/// The `exclude` cell: `None` keeps the location, `Some(reason)` takes it out of play.
+fn exclude_reason(cell: Option<&str>) -> Option<String> {
+    let v = cell.map(str::trim).filter(|v| !v.is_empty())?;
+    match v.to_ascii_lowercase().as_str() {
+        "0" | "false" | "no" => None,
+        "1" | "true" | "yes" => Some("flagged by the author".into()),
+        _ => Some(v.to_string()),
+    }
+}
+
+fn pack_row(dir: &Path, n: usize, r: Row, seen: &mut HashSet<String>) -> Result<PackRow, String> {
+    let exclude = exclude_reason(r.exclude.as_deref());
+    let attribution = r.attribution.clone().filter(|a| !a.is_empty());
+    Ok(PackRow {
+        row: n,
+        location: location(dir, r, seen)?,
+        exclude,
+        attribution,
     })
 }
 
@@ -187,7 +298,17 @@ fn location(dir: &Path, r: Row, seen: &mut HashSet<String>) -> Result<Location, 
             .map_err(|_| format!("{field} '{v}' is not a number"))
     };
     let pos = LatLon::new(num("lat", &r.lat)?, num("lon", &r.lon)?).map_err(|e| e.to_string())?;
+    let photo = match r.kind.as_deref().map(str::trim).unwrap_or("") {
+        "" | "panorama" => false,
+        "photo" => true,
+        other => {
+            return Err(format!(
+                "kind '{other}' must be 'panorama' or 'photo' (or empty for panorama)"
+            ))
+        }
+    };
     let imagery = match r.image.as_deref().filter(|s| !s.is_empty()) {
+        None if photo => return Err("kind 'photo' needs an image".into()),
         None => Imagery::Generated,
         Some(rel) => {
             let rel_path = PathBuf::from(rel);
@@ -204,7 +325,11 @@ fn location(dir: &Path, r: Row, seen: &mut HashSet<String>) -> Result<Location, 
             if !path.is_file() {
                 return Err(format!("image '{rel}' does not exist"));
             }
-            Imagery::File { path }
+            if photo {
+                Imagery::Photo { path }
+            } else {
+                Imagery::File { path }
+            }
         }
     };
     Ok(Location {
@@ -217,6 +342,236 @@ fn location(dir: &Path, r: Row, seen: &mut HashSet<String>) -> Result<Location, 
         place: r.place.filter(|p| !p.is_empty()),
         imagery,
     })
+}
+
+/// Every column a pack's `locations.csv` can have, in the order [`PackWriter`] writes them.
+pub const PACK_COLUMNS: [&str; 9] = [
+    "id",
+    "lat",
+    "lon",
+    "country",
+    "place",
+    "image",
+    "kind",
+    "exclude",
+    "attribution",
+];
+/// Folder inside a pack that importers write images to.
+pub const PACK_IMAGE_DIR: &str = "img";
+
+/// One row an importer adds to a pack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackRecord {
+    pub id: String,
+    pub pos: LatLon,
+    pub country: Option<String>,
+    pub place: Option<String>,
+    /// Path relative to the pack, as [`PackWriter::write_image`] returns it.
+    pub image: String,
+    /// True for a single flat photo, false for a 360° panorama.
+    pub photo: bool,
+    pub exclude: Option<String>,
+    pub attribution: Option<String>,
+}
+
+/// Adds locations to a new or existing pack, one durable row at a time.
+#[derive(Debug)]
+pub struct PackWriter {
+    dir: PathBuf,
+    manifest: PackManifest,
+    ids: HashSet<String>,
+    images: HashSet<String>,
+    existing: usize,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
+    move |source| PackError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, so `path` is either
+/// the old or the complete new content, never half of it.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    tmp.write_all(bytes).map_err(io_err(path))?;
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| PackError::Io {
+        path: path.display().to_string(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+impl PackWriter {
+    /// Opens the pack at `dir`, creating it with `manifest` when it does not exist yet. An
+    /// existing pack keeps its manifest and every row; its `locations.csv` is rewritten (once,
+    /// atomically) only if it lacks some of [`PACK_COLUMNS`].
+    pub fn open(dir: &Path, manifest: PackManifest) -> Result<PackWriter, PackError> {
+        std::fs::create_dir_all(dir.join(PACK_IMAGE_DIR)).map_err(io_err(dir))?;
+        let mpath = dir.join(PACK_MANIFEST);
+        let manifest = if mpath.is_file() {
+            read_manifest(dir)?
+        } else {
+            let text =
+                serde_json::to_string_pretty(&manifest).map_err(|e| PackError::Manifest {
+                    path: mpath.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+            write_atomic(&mpath, format!("{text}\n").as_bytes())?;
+            manifest
+        };
+        let lpath = dir.join(PACK_LOCATIONS);
+        let mut ids = HashSet::new();
+        let mut images = HashSet::new();
+        let mut existing = 0;
+        if lpath.is_file() {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .flexible(true)
+                .from_path(&lpath)
+                .map_err(|e| PackError::Manifest {
+                    path: lpath.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+            let header = reader
+                .headers()
+                .map_err(|e| PackError::Manifest {
+                    path: lpath.display().to_string(),
+                    detail: e.to_string(),
+                })?
+                .clone();
+            let col = |name: &str| header.iter().position(|h| h == name);
+            let mut records = Vec::new();
+            for (i, rec) in reader.records().enumerate() {
+                let rec = rec.map_err(|e| PackError::Rows {
+                    path: lpath.display().to_string(),
+                    problems: vec![format!("row {}: {e}", i + 2)],
+                })?;
+                let cell = |name: &str| col(name).and_then(|c| rec.get(c)).unwrap_or("");
+                ids.insert(cell("id").to_string());
+                if !cell("image").is_empty() {
+                    images.insert(cell("image").to_string());
+                }
+                records.push(PACK_COLUMNS.map(|c| cell(c).to_string()));
+            }
+            existing = records.len();
+            if header.iter().collect::<Vec<_>>() != PACK_COLUMNS {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let mut put = |r: &[String]| {
+                    w.write_record(r).map_err(|e| PackError::Manifest {
+                        path: lpath.display().to_string(),
+                        detail: e.to_string(),
+                    })
+                };
+                put(&PACK_COLUMNS.map(String::from))?;
+                for r in &records {
+                    put(r)?;
+                }
+                let bytes = w.into_inner().map_err(|e| PackError::Manifest {
+                    path: lpath.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                write_atomic(&lpath, &bytes)?;
+            }
+        } else {
+            write_atomic(&lpath, format!("{}\n", PACK_COLUMNS.join(",")).as_bytes())?;
+        }
+        Ok(PackWriter {
+            dir: dir.to_path_buf(),
+            manifest,
+            ids,
+            images,
+            existing,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &PackManifest {
+        &self.manifest
+    }
+
+    /// Rows the pack had before this writer added any.
+    pub fn existing_rows(&self) -> usize {
+        self.existing
+    }
+
+    /// Whether the pack already has a row with this id.
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Writes a (metadata-free) JPEG for location `id` under `img/` and returns its path relative
+    /// to the pack. The file name comes from the id (never from the source file's name, which may
+    /// name the place), made unique within the pack.
+    pub fn write_image(&mut self, id: &str, jpeg: &[u8]) -> Result<String, PackError> {
+        let stem: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        let mut rel = format!("{PACK_IMAGE_DIR}/{stem}.jpg");
+        let mut k = 2;
+        while self.images.contains(&rel) {
+            rel = format!("{PACK_IMAGE_DIR}/{stem}-{k}.jpg");
+            k += 1;
+        }
+        write_atomic(&self.dir.join(&rel), jpeg)?;
+        self.images.insert(rel.clone());
+        Ok(rel)
+    }
+
+    /// Appends one row and syncs it to disk. Refuses an id the pack already has.
+    pub fn append(&mut self, r: &PackRecord) -> Result<(), PackError> {
+        let lpath = self.dir.join(PACK_LOCATIONS);
+        if self.ids.contains(&r.id) {
+            return Err(PackError::Rows {
+                path: lpath.display().to_string(),
+                problems: vec![format!("duplicate id '{}'", r.id)],
+            });
+        }
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        let record = [
+            r.id.clone(),
+            format!("{:.7}", r.pos.lat),
+            format!("{:.7}", r.pos.lon),
+            opt(&r.country),
+            opt(&r.place),
+            r.image.clone(),
+            if r.photo { "photo" } else { "panorama" }.to_string(),
+            opt(&r.exclude),
+            opt(&r.attribution),
+        ];
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        let csv_err = |detail: String| PackError::Manifest {
+            path: lpath.display().to_string(),
+            detail,
+        };
+        w.write_record(&record)
+            .map_err(|e| csv_err(e.to_string()))?;
+        let line = w.into_inner().map_err(|e| csv_err(e.to_string()))?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&lpath)
+            .map_err(io_err(&lpath))?;
+        f.write_all(&line).map_err(io_err(&lpath))?;
+        f.sync_data().map_err(io_err(&lpath))?;
+        self.ids.insert(r.id.clone());
+        Ok(())
+    }
 }
 
 /// The built-in world plus every pack under `maps_dir` (a missing folder is simply no packs).

@@ -9,6 +9,7 @@
 //!
 //! The page itself (`web/`) is embedded in the binary; nothing is fetched from anywhere else.
 
+use super::integrity::fit_within;
 use super::{panorama, score, Challenge, Imagery, Location, Map, RoundResult, DEFAULT_ROUNDS};
 use crate::geo::{GeoError, LatLon};
 use axum::{
@@ -26,7 +27,6 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -122,18 +122,8 @@ pub enum ServerError {
 /// name file paths, which may themselves give the place away.
 #[derive(Debug, Error)]
 enum PanoError {
-    #[error("cannot read panorama image {path}: {source}; check the map pack's image file")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: image::ImageError,
-    },
-    #[error("cannot open panorama image {path}: {source}; check the map pack's image file")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{0}; check the map pack's image file (`geoagent map validate`)")]
+    Image(#[source] super::integrity::IntegrityError),
     #[error("cannot encode panorama as JPEG: {0}")]
     Encode(#[source] image::ImageError),
     #[error("panorama rendering task failed: {0}")]
@@ -444,37 +434,13 @@ fn render_jpeg(loc: &Location) -> Result<Bytes, PanoError> {
         Imagery::Generated => {
             panorama::paint(loc, panorama::PANORAMA_WIDTH, panorama::PANORAMA_HEIGHT)
         }
-        Imagery::File { path } => {
-            let reader = image::ImageReader::open(path)
-                .map_err(|source| PanoError::Open {
-                    path: path.clone(),
-                    source,
-                })?
-                .with_guessed_format()
-                .map_err(|source| PanoError::Open {
-                    path: path.clone(),
-                    source,
-                })?;
-            let decoded = reader.decode().map_err(|source| PanoError::Read {
-                path: path.clone(),
-                source,
-            })?;
+        Imagery::File { path } | Imagery::Photo { path } => {
+            // Size-checked, bomb-checked, pixels only: EXIF/XMP/IPTC never get past this.
+            let decoded = super::integrity::load_clean(path).map_err(PanoError::Image)?;
             fit_within(decoded.to_rgb8(), MAX_PANORAMA_WIDTH, MAX_PANORAMA_HEIGHT)
         }
     };
     encode_jpeg(&img).map(Bytes::from)
-}
-
-/// Scales `img` down (keeping its aspect ratio) so it fits in `max_w`×`max_h`.
-fn fit_within(img: RgbImage, max_w: u32, max_h: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    if w <= max_w && h <= max_h {
-        return img;
-    }
-    let scale = (f64::from(max_w) / f64::from(w)).min(f64::from(max_h) / f64::from(h));
-    let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_w);
-    let nh = ((f64::from(h) * scale).round() as u32).clamp(1, max_h);
-    image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle)
 }
 
 /// Baseline JPEG from pixels only: the encoder writes no EXIF, XMP or comment segments.
@@ -854,6 +820,11 @@ async fn get_game(
         "round": (game.current + 1).min(game.rounds()),
         "state": if finished { "finished" } else { "guessing" },
         "pano": game.pano_token.as_ref().map(|t| format!("/pano/{t}.jpg")),
+        // How the page shows the image: "panorama" (360°) or "photo" (one flat view).
+        "imagery": game.location(game.current).map(|l| match l.imagery {
+            Imagery::Photo { .. } => "photo",
+            Imagery::Generated | Imagery::File { .. } => "panorama",
+        }),
         "results": game.results,
         "total": game.total,
     })))
@@ -1014,6 +985,7 @@ mod tests {
     use super::*;
     use crate::geo::Bounds;
     use std::io::Write;
+    use std::path::PathBuf;
 
     /// A map whose answers are distinctive strings, so a leak is easy to spot.
     fn secret_map(id: &str, n: usize, imagery: Imagery) -> Map {

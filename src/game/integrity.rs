@@ -1,0 +1,414 @@
+//! Integrity of imagery: a round must not give itself away through the file it is played from.
+//!
+//! Owns the one safe way to read a map-pack image ([`load_clean`]): a size check on the file, a
+//! header check on the declared dimensions (a decompression bomb declares gigapixels in a few
+//! bytes), decoding under [`image::Limits`], and pixels only out — EXIF (GPS!), XMP and IPTC never
+//! leave this module because a decoded [`DynamicImage`] carries none of them. Anything served to
+//! the browser or sent to a model is re-encoded from those pixels ([`encode_clean_jpeg`]).
+//!
+//! Also here: reading which metadata a JPEG carries ([`jpeg_metadata`], used by tests and by
+//! `map validate`), the GPano XMP test for 360° photos ([`is_gpano_equirectangular`]), and
+//! perceptual hashes to find duplicate images ([`perceptual_hash`], [`is_duplicate`]).
+
+use image::{DynamicImage, ImageReader, Limits, RgbImage};
+use image_hasher::{HashAlg, HasherConfig, ImageHash};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Largest width or height accepted. The widest consumer 360° cameras write ~12k×6k; 16k leaves
+/// room for stitched panoramas while anything bigger is far more likely a bomb than a photo.
+pub const MAX_IMAGE_SIDE_PX: u32 = 16_384;
+/// Most pixels accepted: a 16k×8k panorama (~400 MB as RGB), the largest a pack needs.
+pub const MAX_IMAGE_PIXELS: u64 = 16_384 * 8_192;
+/// Most memory the decoder may allocate: one 16k×8k RGBA buffer plus headroom.
+pub const MAX_DECODE_ALLOC_BYTES: u64 = 640 * 1024 * 1024;
+/// Largest image file read: high-quality JPEGs of the largest accepted size stay well under it.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 100 * 1024 * 1024;
+/// JPEG quality for pack images written by importers: visually lossless, so small text on signs
+/// survives a second re-encode when served.
+pub const PACK_JPEG_QUALITY: u8 = 92;
+/// Two images whose 64-bit perceptual hashes differ in at most this many bits are reported as
+/// duplicates: re-encodes and resizes of one photo stay within ~3 bits, different scenes differ in
+/// ~32.
+pub const DUPLICATE_HASH_BITS: u32 = 4;
+
+/// Why an image cannot be used. Every variant names the file.
+#[derive(Debug, Error)]
+pub enum IntegrityError {
+    #[error("{path}: cannot read the image file: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is {bytes} bytes, more than the {max} accepted; shrink it first")]
+    FileTooLarge { path: PathBuf, bytes: u64, max: u64 },
+    #[error("{path}: declares {width}×{height} pixels, more than the {max_side} px per side / {max_pixels} pixels accepted (a decompression bomb or an image to shrink first)")]
+    TooManyPixels {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        max_side: u32,
+        max_pixels: u64,
+    },
+    #[error("{path}: not a readable JPEG/PNG image (corrupt or unsupported): {source}")]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("cannot encode the image as JPEG: {0}")]
+    Encode(#[source] image::ImageError),
+}
+
+fn decode_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE_PX);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE_PX);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC_BYTES);
+    limits
+}
+
+/// Reads an image file into pixels only, refusing oversized files, bombs and corrupt data.
+/// The result carries no EXIF, XMP, IPTC or comments: this is the function to use before an
+/// image is served to the browser or sent to a model.
+pub fn load_clean(path: &Path) -> Result<DynamicImage, IntegrityError> {
+    let bytes = read_limited(path)?;
+    decode_clean(path, &bytes)
+}
+
+/// Like [`load_clean`] for bytes already in memory (`path` is only used in errors).
+pub fn decode_clean(path: &Path, bytes: &[u8]) -> Result<DynamicImage, IntegrityError> {
+    let decode = |source| IntegrityError::Decode {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = || {
+        ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| decode(image::ImageError::IoError(e)))
+    };
+    // The header alone says how big the image claims to be: check it before allocating anything.
+    let (width, height) = reader()?.into_dimensions().map_err(decode)?;
+    if width > MAX_IMAGE_SIDE_PX
+        || height > MAX_IMAGE_SIDE_PX
+        || u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS
+    {
+        return Err(IntegrityError::TooManyPixels {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_side: MAX_IMAGE_SIDE_PX,
+            max_pixels: MAX_IMAGE_PIXELS,
+        });
+    }
+    let mut r = reader()?;
+    r.limits(decode_limits());
+    r.decode().map_err(decode)
+}
+
+/// Reads the whole file, refusing more than [`MAX_IMAGE_FILE_BYTES`].
+pub fn read_limited(path: &Path) -> Result<Vec<u8>, IntegrityError> {
+    let io = |source| IntegrityError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_IMAGE_FILE_BYTES {
+        return Err(IntegrityError::FileTooLarge {
+            path: path.to_path_buf(),
+            bytes: len,
+            max: MAX_IMAGE_FILE_BYTES,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(MAX_IMAGE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_IMAGE_FILE_BYTES {
+        return Err(IntegrityError::FileTooLarge {
+            path: path.to_path_buf(),
+            bytes: bytes.len() as u64,
+            max: MAX_IMAGE_FILE_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Scales `img` down (keeping its aspect ratio) so it fits in `max_w`×`max_h`.
+pub fn fit_within(img: RgbImage, max_w: u32, max_h: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    if w <= max_w && h <= max_h {
+        return img;
+    }
+    let scale = (f64::from(max_w) / f64::from(w)).min(f64::from(max_h) / f64::from(h));
+    let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_w);
+    let nh = ((f64::from(h) * scale).round() as u32).clamp(1, max_h);
+    image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// A baseline JPEG from pixels only: the encoder writes no EXIF, XMP, IPTC or comment segment.
+pub fn encode_clean_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, IntegrityError> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(img)
+        .map_err(IntegrityError::Encode)?;
+    Ok(out)
+}
+
+/// The image at `path` as a metadata-free JPEG no larger than `max_w`×`max_h`.
+pub fn load_clean_jpeg(
+    path: &Path,
+    max_w: u32,
+    max_h: u32,
+    quality: u8,
+) -> Result<Vec<u8>, IntegrityError> {
+    let img = load_clean(path)?;
+    encode_clean_jpeg(&fit_within(img.to_rgb8(), max_w, max_h), quality)
+}
+
+/// A kind of metadata segment found in a JPEG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metadata {
+    /// APP1 `Exif`: camera data, often GPS coordinates.
+    Exif,
+    /// APP1 XMP (incl. extended XMP): may hold GPS, GPano, captions.
+    Xmp,
+    /// APP13 Photoshop/IPTC: captions, city, country.
+    Iptc,
+    /// COM: free text.
+    Comment,
+    /// Any other APPn segment (except APP0 JFIF/JFXX, which holds only pixel density).
+    OtherApp(u8),
+}
+
+const XMP_HEADER: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+const XMP_EXTENDED_HEADER: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
+
+/// The JPEG's marker segments before the image data, as (marker, payload). Stops at SOS or at the
+/// first malformed length; not a JPEG gives an empty list.
+fn jpeg_segments(bytes: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8 {
+        return out;
+    }
+    let mut i = 2;
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            break;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xFF {
+            // Fill byte.
+            i += 1;
+            continue;
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            i += 2;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if len < 2 || i + 2 + len > bytes.len() {
+            break;
+        }
+        out.push((marker, &bytes[i + 4..i + 2 + len]));
+        if marker == 0xDA {
+            break;
+        }
+        i += 2 + len;
+    }
+    out
+}
+
+/// Which metadata segments a JPEG carries (empty for a clean one, or for non-JPEG bytes).
+pub fn jpeg_metadata(bytes: &[u8]) -> Vec<Metadata> {
+    jpeg_segments(bytes)
+        .into_iter()
+        .filter_map(|(marker, data)| match marker {
+            0xE0 if data.starts_with(b"JFIF\0") || data.starts_with(b"JFXX\0") => None,
+            0xE1 if data.starts_with(b"Exif\0") => Some(Metadata::Exif),
+            0xE1 if data.starts_with(XMP_HEADER) || data.starts_with(XMP_EXTENDED_HEADER) => {
+                Some(Metadata::Xmp)
+            }
+            0xED => Some(Metadata::Iptc),
+            0xFE => Some(Metadata::Comment),
+            m @ 0xE0..=0xEF => Some(Metadata::OtherApp(m - 0xE0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// True when the JPEG's XMP declares a Google Photo Sphere (GPano) equirectangular projection,
+/// as 360° cameras and phone photo-sphere modes write it.
+pub fn is_gpano_equirectangular(bytes: &[u8]) -> bool {
+    jpeg_segments(bytes).into_iter().any(|(marker, data)| {
+        if marker != 0xE1 || !data.starts_with(XMP_HEADER) {
+            return false;
+        }
+        let text = String::from_utf8_lossy(&data[XMP_HEADER.len()..]);
+        // Both the attribute form (GPano:ProjectionType="equirectangular") and the element form
+        // (<GPano:ProjectionType>equirectangular</...>) put the value right after the name.
+        text.match_indices("ProjectionType").any(|(at, name)| {
+            let rest = &text[at + name.len()..];
+            let value = rest.trim_start_matches(['=', '"', '\'', '>']).trim_start();
+            value.to_ascii_lowercase().starts_with("equirectangular")
+        })
+    })
+}
+
+/// A 64-bit perceptual hash (gradient hash of an 8×8 grey thumbnail): near-identical images get
+/// near-identical hashes whatever their size, encoding or small edits.
+pub fn perceptual_hash(img: &DynamicImage) -> ImageHash {
+    HasherConfig::new()
+        .hash_alg(HashAlg::Gradient)
+        .hash_size(8, 8)
+        .to_hasher()
+        .hash_image(img)
+}
+
+/// Whether two hashes are close enough to call the images duplicates.
+pub fn is_duplicate(a: &ImageHash, b: &ImageHash) -> bool {
+    a.dist(b) <= DUPLICATE_HASH_BITS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(w: u32, h: u32, seed: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let v = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(977))
+                .wrapping_mul(2246822519);
+            image::Rgb([(v >> 24) as u8, (v >> 16) as u8, (v >> 8) as u8])
+        })
+    }
+
+    /// A smooth, seed-dependent picture (hashes of pure noise are meaningless after resizing).
+    fn scene(w: u32, h: u32, seed: u32) -> RgbImage {
+        let f = 1.0 + f64::from(seed % 7);
+        let g = 2.0 + f64::from(seed % 5);
+        RgbImage::from_fn(w, h, |x, y| {
+            let (u, v) = (f64::from(x) / f64::from(w), f64::from(y) / f64::from(h));
+            let a = ((u * f * 6.3).sin() * (v * g * 3.1).cos() * 0.5 + 0.5) * 255.0;
+            let b = ((u * g * 4.0 + v * f * 2.0).sin() * 0.5 + 0.5) * 255.0;
+            image::Rgb([a as u8, b as u8, ((a + b) / 2.0) as u8])
+        })
+    }
+
+    fn with_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xD8, 0xFF, marker];
+        out.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn clean_jpeg_has_no_metadata_and_tagged_one_is_seen() {
+        let clean = encode_clean_jpeg(&noise(32, 16, 1), 90).unwrap();
+        assert!(
+            jpeg_metadata(&clean).is_empty(),
+            "{:?}",
+            jpeg_metadata(&clean)
+        );
+        let exif = with_segment(&clean, 0xE1, b"Exif\0\0MM\0*");
+        let xmp = with_segment(&exif, 0xE1, &[XMP_HEADER, b"<x/>"].concat());
+        let all = with_segment(&with_segment(&xmp, 0xED, b"Photoshop 3.0\0"), 0xFE, b"hi");
+        assert_eq!(
+            jpeg_metadata(&all),
+            vec![
+                Metadata::Comment,
+                Metadata::Iptc,
+                Metadata::Xmp,
+                Metadata::Exif
+            ]
+        );
+        // Decoding and re-encoding drops all of it.
+        let img = decode_clean(Path::new("t.jpg"), &all).unwrap();
+        let again = encode_clean_jpeg(&img.to_rgb8(), 90).unwrap();
+        assert!(jpeg_metadata(&again).is_empty());
+        assert!(jpeg_metadata(b"not a jpeg").is_empty());
+    }
+
+    #[test]
+    fn gpano_attribute_and_element_forms() {
+        let clean = encode_clean_jpeg(&noise(8, 8, 2), 90).unwrap();
+        let attr = [
+            XMP_HEADER,
+            br#"<rdf:Description GPano:ProjectionType="equirectangular"/>"#,
+        ]
+        .concat();
+        let elem = [
+            XMP_HEADER,
+            b"<GPano:ProjectionType>equirectangular</GPano:ProjectionType>",
+        ]
+        .concat();
+        let cyl = [XMP_HEADER, br#"GPano:ProjectionType="cylindrical""#].concat();
+        assert!(is_gpano_equirectangular(&with_segment(&clean, 0xE1, &attr)));
+        assert!(is_gpano_equirectangular(&with_segment(&clean, 0xE1, &elem)));
+        assert!(!is_gpano_equirectangular(&with_segment(&clean, 0xE1, &cyl)));
+        assert!(!is_gpano_equirectangular(&clean));
+    }
+
+    #[test]
+    fn declared_gigapixels_are_refused_before_decoding() {
+        let mut jpeg = encode_clean_jpeg(&noise(16, 16, 3), 90).unwrap();
+        // Patch the SOF0 frame header: height and width follow the precision byte.
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("baseline JPEG has SOF0");
+        jpeg[sof + 5..sof + 7].copy_from_slice(&60_000u16.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&60_000u16.to_be_bytes());
+        let err = decode_clean(Path::new("bomb.jpg"), &jpeg)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bomb.jpg") && err.contains("60000×60000"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn corrupt_and_missing_files_name_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let bad = t.path().join("bad.jpg");
+        std::fs::write(&bad, b"\xFF\xD8\xFF\xE0garbage").unwrap();
+        let e = load_clean(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.jpg") && e.contains("not a readable"), "{e}");
+        let e = load_clean(&t.path().join("gone.jpg"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gone.jpg"), "{e}");
+    }
+
+    #[test]
+    fn perceptual_hash_finds_reencoded_copies_not_other_scenes() {
+        let a = DynamicImage::ImageRgb8(scene(256, 128, 5));
+        let smaller = DynamicImage::ImageRgb8(fit_within(a.to_rgb8(), 128, 64));
+        let jpeg = encode_clean_jpeg(&smaller.to_rgb8(), 60).unwrap();
+        let copy = decode_clean(Path::new("c.jpg"), &jpeg).unwrap();
+        let other = DynamicImage::ImageRgb8(scene(256, 128, 8));
+        let (ha, hc, ho) = (
+            perceptual_hash(&a),
+            perceptual_hash(&copy),
+            perceptual_hash(&other),
+        );
+        assert!(is_duplicate(&ha, &hc), "dist {}", ha.dist(&hc));
+        assert!(!is_duplicate(&ha, &ho), "dist {}", ha.dist(&ho));
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect() {
+        assert_eq!(
+            fit_within(noise(400, 100, 1), 200, 200).dimensions(),
+            (200, 50)
+        );
+        assert_eq!(
+            fit_within(noise(40, 10, 1), 200, 200).dimensions(),
+            (40, 10)
+        );
+    }
+}
