@@ -15,6 +15,7 @@
 use super::{Environment, GuessTiming, Observation, View};
 use crate::browser::local_game::CaptureOptions;
 use crate::game::server::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
+use crate::game::integrity::{fit_within, load_clean, IntegrityError};
 use crate::game::{panorama, score, Challenge, Imagery, Location, Map, RoundResult};
 use crate::geo::LatLon;
 use image::RgbImage;
@@ -44,18 +45,9 @@ pub const RENDER_VERSION: u32 = 1;
 /// Why a direct round could not be played. Each names what to fix.
 #[derive(Debug, Error)]
 pub enum DirectError {
-    #[error("cannot open panorama image {path}: {source}; check the map pack's image file")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot read panorama image {path}: {source}; check the map pack's image file")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: image::ImageError,
-    },
+    /// The pack image is missing, corrupt, oversized or not an image (the error names the file).
+    #[error("{0}; check the map pack's image file")]
+    Image(#[from] IntegrityError),
     #[error("cannot encode a view as JPEG: {0}")]
     Encode(#[source] image::ImageError),
     #[error("rendering task failed: {0}")]
@@ -162,7 +154,10 @@ impl ViewCache {
                 .await
                 .map_err(|e| DirectError::Task(e.to_string()))?;
             let (loc, capture, size) = (loc.clone(), self.capture.clone(), self.size);
-            let disk = self.disk.as_ref().map(|d| {
+            // A photo is one view of its own size, which the disk cache's fixed layout of
+            // `view_angles` files at the view size does not describe; photos are cheap to fit.
+            let photo = matches!(loc.imagery, Imagery::Photo { .. });
+            let disk = self.disk.as_ref().filter(|_| !photo).map(|d| {
                 d.join(sanitize(map_id))
                     .join(disk_key(&loc, &capture, size))
             });
@@ -187,35 +182,12 @@ pub fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
             panorama::PANORAMA_WIDTH,
             panorama::PANORAMA_HEIGHT,
         )),
-        Imagery::File { path } => {
-            let reader = image::ImageReader::open(path)
-                .and_then(|r| r.with_guessed_format())
-                .map_err(|source| DirectError::Open {
-                    path: path.clone(),
-                    source,
-                })?;
-            let img = reader
-                .decode()
-                .map_err(|source| DirectError::Read {
-                    path: path.clone(),
-                    source,
-                })?
-                .to_rgb8();
-            let (w, h) = img.dimensions();
-            if w <= MAX_PANORAMA_WIDTH && h <= MAX_PANORAMA_HEIGHT {
-                return Ok(img);
-            }
-            let s = (f64::from(MAX_PANORAMA_WIDTH) / f64::from(w))
-                .min(f64::from(MAX_PANORAMA_HEIGHT) / f64::from(h));
-            let nw = ((f64::from(w) * s).round() as u32).clamp(1, MAX_PANORAMA_WIDTH);
-            let nh = ((f64::from(h) * s).round() as u32).clamp(1, MAX_PANORAMA_HEIGHT);
-            Ok(image::imageops::resize(
-                &img,
-                nw,
-                nh,
-                image::imageops::FilterType::Triangle,
-            ))
-        }
+        // Size-checked, bomb-checked, pixels only, as the local game serves it.
+        Imagery::File { path } | Imagery::Photo { path } => Ok(fit_within(
+            load_clean(path)?.to_rgb8(),
+            MAX_PANORAMA_WIDTH,
+            MAX_PANORAMA_HEIGHT,
+        )),
     }
 }
 
@@ -255,7 +227,7 @@ fn disk_key(loc: &Location, capture: &CaptureOptions, size: (u32, u32)) -> Strin
     loc.id.hash(&mut h);
     loc.pos.lat.to_bits().hash(&mut h);
     loc.pos.lon.to_bits().hash(&mut h);
-    if let Imagery::File { path } = &loc.imagery {
+    if let Some(path) = loc.imagery.path() {
         path.hash(&mut h);
         if let Ok(m) = std::fs::metadata(path) {
             m.len().hash(&mut h);
@@ -326,6 +298,9 @@ fn render_views(
     (w, h): (u32, u32),
 ) -> Result<Vec<View>, DirectError> {
     let pano = load_panorama(loc)?;
+    if matches!(loc.imagery, Imagery::Photo { .. }) {
+        return photo_view(pano, capture, (w, h)).map(|v| vec![v]);
+    }
     view_angles(capture)
         .into_iter()
         .map(|(heading, fov)| {
@@ -344,6 +319,28 @@ fn render_views(
             })
         })
         .collect()
+}
+
+/// A single photo is one view, whatever the capture settings: the page shows it flat at the
+/// start heading and only background elsewhere, so other headings would add no information.
+fn photo_view(
+    photo: RgbImage,
+    capture: &CaptureOptions,
+    (w, h): (u32, u32),
+) -> Result<View, DirectError> {
+    let img = fit_within(photo, w, h);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, capture.jpeg_quality)
+        .encode_image(&img)
+        .map_err(DirectError::Encode)?;
+    Ok(View {
+        heading: 0.0,
+        pitch: 0.0,
+        fov: START_FOV_DEG,
+        width: img.width(),
+        height: img.height(),
+        jpeg,
+    })
 }
 
 /// Projects an equirectangular panorama to a `w`×`h` perspective view, exactly as the page's
