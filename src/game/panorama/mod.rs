@@ -3,7 +3,9 @@
 //!
 //! The facts come from [`builtin::scene_facts`]: climate band (ground, trees, haze, hills), soil
 //! colour, road surface, road markings, driving side and latitude (the sun's place in the sky).
-//! Nothing else about the location reaches the picture: no text, names or coordinates.
+//! The one piece of text is a roadside direction sign ([`sign`]) naming real *nearby* places and
+//! their distances, in the local script where signs use one, as a real road sign would; the
+//! location's own name and coordinates never reach the picture.
 //!
 //! Image convention (the web viewer relies on it): column `u = frac(0.5 + heading/360)`, so the
 //! centre column looks north and heading 90 (east) is at `u = 0.75`; row `v = 0.5 − pitch/180`,
@@ -20,6 +22,8 @@ use super::builtin::{
 };
 use super::Location;
 use image::RgbImage;
+
+pub mod sign;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
@@ -72,6 +76,15 @@ const MAX_PAINT_THREADS: usize = 4;
 const POLE_SPACING_M: f32 = 45.0;
 /// Spacing of edge posts (m); European roads set them about every 50 m.
 const BOLLARD_SPACING_M: f32 = 50.0;
+/// Salt of the direction sign's random stream.
+const SIGN_STREAM: u64 = 0x5167_4e00;
+/// Range (m) of how far ahead the sign stands: near enough that a 0.4 m text line spans about
+/// 16 panorama pixels, far enough that the whole sign fits a forward view.
+const SIGN_AHEAD_M: (f32, f32) = (7.0, 8.5);
+/// Height (m) of the sign face's lower edge above the ground.
+const SIGN_CLEARANCE_M: f32 = 1.3;
+/// Half the width of a sign post (m).
+const SIGN_POST_HALF_M: f32 = 0.05;
 /// Sun disc radius (rad): a little larger than the real 0.27° so it stays visible at 2048 px.
 const SUN_DISC_RAD: f32 = 0.012;
 /// Film-grain amplitude (8-bit levels) on ground and props: photos are never flat, and the
@@ -85,7 +98,11 @@ type Rgb = [f32; 3];
 /// Paints an equirectangular panorama for `loc`; the same location always gives the same pixels.
 pub fn paint(loc: &Location, width: u32, height: u32) -> RgbImage {
     let facts = builtin::scene_facts(loc);
-    Scene::new(&loc.id, &facts).render(width, height)
+    let mut scene = Scene::new(&loc.id, &facts);
+    if let Some(content) = sign::SignContent::for_location(loc) {
+        scene.add_sign(&content, facts.side);
+    }
+    scene.render(width, height)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,6 +444,8 @@ enum PropKind {
     Car {
         facing_camera: bool,
     },
+    /// The direction sign: its face is the scene's [`Scene::sign`] texture.
+    Sign,
 }
 
 /// A camera-facing billboard standing on the ground at (`east`, `north`) metres from the camera.
@@ -519,6 +538,8 @@ struct Scene {
     /// The road surface's base colour: asphalt or compacted gravel.
     road_base: Rgb,
     props: Vec<Prop>,
+    /// The direction sign's face, drawn by the [`PropKind::Sign`] prop.
+    sign: Option<sign::SignFace>,
 }
 
 /// Latest hour angle (degrees from solar noon) the scene's sun may have: 10:00 to 14:00 solar time,
@@ -592,10 +613,40 @@ impl Scene {
                 mix(palette.soil, rgb(135, 130, 122), 0.6)
             },
             props: Vec::new(),
+            sign: None,
         };
         scene.walls = scene.place_walls(&mut rng);
         scene.props = scene.place_props(&mut rng, facts);
         scene
+    }
+
+    /// Puts a direction sign on the verge a few metres ahead, on the side traffic keeps to (the
+    /// side drivers read signs on). Its own random stream leaves the rest of the scene as it was.
+    fn add_sign(&mut self, content: &sign::SignContent, side: DrivingSide) {
+        let Some(face) = sign::render(content) else {
+            return;
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(u64::from(self.seed) ^ SIGN_STREAM);
+        let (west_edge, east_edge) = self.road_edges();
+        // On the shoulder, in front of any hedge or forest edge (those start beyond it).
+        let east = match side {
+            DrivingSide::Right => east_edge + SHOULDER_M * 0.5 + face.width_m * 0.5,
+            DrivingSide::Left => west_edge - SHOULDER_M * 0.5 - face.width_m * 0.5,
+        };
+        let north = rng.random_range(SIGN_AHEAD_M.0..SIGN_AHEAD_M.1);
+        self.props.push(Prop {
+            east,
+            north,
+            width: face.width_m,
+            height: SIGN_CLEARANCE_M + face.height_m,
+            kind: PropKind::Sign,
+            colour: rgb(150, 152, 156),
+            colour2: rgb(110, 112, 116),
+            seed: rng.random(),
+        });
+        self.sign = Some(face);
+        self.props
+            .sort_by(|a, b| b.distance().total_cmp(&a.distance()));
     }
 
     /// Forest edges (boreal and tropical roads run through forest) and hedges (temperate lanes).
@@ -1490,9 +1541,13 @@ impl Scene {
                 }
                 let col_heading = (xi as f32 + 0.5) / w as f32 * TAU - PI;
                 let x_m = r * (col_heading - heading).tan();
-                let Some((colour, cov)) =
-                    shade_prop(prop, x_m, y_m, px_m.max(px_y * 0.5), lit_side)
-                else {
+                let px = px_m.max(px_y * 0.5);
+                let shaded = if prop.kind == PropKind::Sign {
+                    self.shade_sign(prop, x_m, y_m, px)
+                } else {
+                    shade_prop(prop, x_m, y_m, px, lit_side)
+                };
+                let Some((colour, cov)) = shaded else {
                     continue;
                 };
                 if cov <= 0.0 {
@@ -1508,6 +1563,26 @@ impl Scene {
                 }
             }
         }
+    }
+}
+
+impl Scene {
+    /// The sign prop at (`x`, `y`) metres in its plane: the face on two posts.
+    fn shade_sign(&self, prop: &Prop, x: f32, y: f32, px: f32) -> Option<(Rgb, f32)> {
+        let face = self.sign.as_ref()?;
+        let half = face.width_m * 0.5;
+        let bottom = SIGN_CLEARANCE_M;
+        let top = bottom + face.height_m;
+        let panel = soft(x.abs() - half, px)
+            .min(soft(y - top, px))
+            .min(soft(bottom - y, px));
+        if panel > 0.0 {
+            let c = face.sample(x + half, top - y, px);
+            return Some((c, panel));
+        }
+        let post_x = half * 0.55;
+        let post = soft((x.abs() - post_x).abs() - SIGN_POST_HALF_M, px).min(soft(y - bottom, px));
+        (post > 0.0).then_some((prop.colour, post))
     }
 }
 
@@ -1764,6 +1839,8 @@ fn shade_prop(prop: &Prop, x: f32, y: f32, px: f32, lit_side: f32) -> Option<(Rg
             }
             Some((c, shape))
         }
+        // Drawn by `Scene::shade_sign`, which has the face texture.
+        PropKind::Sign => None,
     }
 }
 
