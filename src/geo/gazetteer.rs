@@ -262,7 +262,7 @@ pub const PLACES: &[Place] = &[
     p("MX", "Cancún", None, "Cancun", 21.1743, -86.8466), // 151 km
     p("MX", "Santa Rosalía", None, "Santa Rosalia", 27.3405, -112.2676), // 63 km
     p("MX", "Mulegé", None, "Mulege", 26.8914, -111.9826), // 101 km
-    p("GT", "Guatemala", None, "Guatemala City", 14.6407, -90.5133), // 25 km
+    p("GT", "Ciudad de Guatemala", None, "Guatemala City", 14.6407, -90.5133), // 25 km
     p("GT", "Chimaltenango", None, "", 14.6611, -90.8194), // 15 km
     p("CR", "Ciudad Quesada", None, "Quesada", 10.3238, -84.4271), // 28 km
     p("CR", "San Ramón", None, "San Ramon", 10.0880, -84.4702), // 46 km
@@ -313,3 +313,116 @@ pub const PLACES: &[Place] = &[
     p("FJ", "Nadi", None, "", -17.8000, 177.4167), // 39 km
     p("FJ", "Suva", None, "", -18.1416, 178.4415), // 99 km
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::builtin::SITES;
+    use crate::geo::reverse;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_place_is_its_geonames_record() {
+        for p in PLACES {
+            assert!(LatLon::new(p.lat, p.lon).is_ok(), "{}", p.name);
+            let c = reverse::nearest_city(p.pos()).expect("bundled GeoNames data");
+            assert_eq!(
+                c.name,
+                p.geonames_name(),
+                "{} ({}, {}): the nearest GeoNames place is {} at {:.2} km",
+                p.name,
+                p.lat,
+                p.lon,
+                c.name,
+                c.distance_km
+            );
+            // Four decimals in the table: within about 10 m of the record.
+            assert!(c.distance_km < 0.05, "{}: {} km off", p.name, c.distance_km);
+            assert_eq!(c.country, p.country, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn every_site_has_two_real_destinations_nearby() {
+        for s in SITES {
+            let pos = LatLon::new(s.lat, s.lon).expect("valid site");
+            let found = nearby(pos, s.country, MAX_SIGN_KM, 10);
+            assert!(
+                found.len() >= 2,
+                "{} has {} destinations",
+                s.id,
+                found.len()
+            );
+            // The two a sign shows: real neighbours, not across the continent (the outback's
+            // next towns are the exception: Alice Springs' are 450 km and more away).
+            let limit = if s.id == "au-alice-springs" {
+                MAX_SIGN_KM
+            } else {
+                450.0
+            };
+            for (p, km) in found.iter().take(2) {
+                assert!(
+                    (MIN_SIGN_KM..=limit).contains(km),
+                    "{}: {} is {km:.0} km away",
+                    s.id,
+                    p.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn table_rows_are_unique_and_well_formed() {
+        let mut seen = HashSet::new();
+        for p in PLACES {
+            assert!(seen.insert((p.country, p.name)), "duplicate {}", p.name);
+            assert!(p.country.len() == 2 && p.country.chars().all(|c| c.is_ascii_uppercase()));
+            assert!(!p.name.trim().is_empty());
+            assert_ne!(
+                p.geonames, p.name,
+                "{}: leave geonames empty when equal",
+                p.name
+            );
+            if let Some(l) = p.local {
+                assert_ne!(l, p.name, "{}: local name equals the Latin one", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn nearby_sorts_filters_and_limits() {
+        // Bayeux: Caen (27 km) before Saint-Lô (33 km); nothing from another country.
+        let bayeux = LatLon::new(49.2764, -0.7024).unwrap();
+        let got = nearby(bayeux, "fr", MAX_SIGN_KM, 2);
+        let names: Vec<&str> = got.iter().map(|(p, _)| p.name).collect();
+        assert_eq!(names, ["Caen", "Saint-Lô"]);
+        assert!((got[0].1 - 26.7).abs() < 1.0, "{}", got[0].1);
+        assert!(nearby(bayeux, "DE", 100.0, 5).is_empty());
+        // A point on a listed place does not name it (it is where the viewer is).
+        let caen = LatLon::new(49.1859, -0.3591).unwrap();
+        assert!(nearby(caen, "FR", 100.0, 5)
+            .iter()
+            .all(|(p, _)| p.name != "Caen"));
+        assert_eq!(nearby(bayeux, "FR", 30.0, 5).len(), 1);
+    }
+
+    #[test]
+    fn sign_distances_round_in_the_local_unit() {
+        assert_eq!(distance_unit("US"), DistanceUnit::Miles);
+        assert_eq!(distance_unit("gb"), DistanceUnit::Miles);
+        assert_eq!(distance_unit("IE"), DistanceUnit::Kilometres);
+        assert_eq!(sign_distance(26.7, DistanceUnit::Kilometres), 27);
+        assert_eq!(sign_distance(80.47, DistanceUnit::Miles), 50);
+        assert_eq!(sign_distance(0.2, DistanceUnit::Kilometres), 1);
+    }
+
+    #[test]
+    fn bearings_point_the_right_way() {
+        let o = LatLon::new(0.0, 0.0).unwrap();
+        let b = |lat, lon| bearing_deg(o, LatLon::new(lat, lon).unwrap());
+        assert!(b(1.0, 0.0) < 0.01 || b(1.0, 0.0) > 359.99);
+        assert!((b(0.0, 1.0) - 90.0).abs() < 0.01);
+        assert!((b(-1.0, 0.0) - 180.0).abs() < 0.01);
+        assert!((b(0.0, -1.0) - 270.0).abs() < 0.01);
+    }
+}

@@ -644,6 +644,19 @@ impl Scene {
             colour2: rgb(110, 112, 116),
             seed: rng.random(),
         });
+        // Nothing nearer may stand in front of the sign and hide its text.
+        let sign = self.props[self.props.len() - 1];
+        let (sign_heading, sign_half) = (
+            sign.east.atan2(sign.north),
+            (sign.width * 0.5 / sign.distance()).atan(),
+        );
+        self.props.retain(|p| {
+            let half = (p.width * 0.5 / p.distance()).atan() * 1.15;
+            let apart = (p.east.atan2(p.north) - sign_heading + PI).rem_euclid(TAU) - PI;
+            p.kind == PropKind::Sign
+                || p.distance() >= sign.distance()
+                || apart.abs() > sign_half + half
+        });
         self.sign = Some(face);
         self.props
             .sort_by(|a, b| b.distance().total_cmp(&a.distance()));
