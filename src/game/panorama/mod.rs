@@ -2171,6 +2171,190 @@ mod tests {
         assert_ne!(stable_hash("a"), stable_hash("b"));
     }
 
+    /// Share of pixels in a heading × pitch window within 30 levels of `colour`.
+    fn share_near(
+        img: &RgbImage,
+        headings: (f32, f32),
+        pitches: (f32, f32),
+        colour: [u8; 3],
+    ) -> f32 {
+        let (w, h) = img.dimensions();
+        let (mut hit, mut n) = (0.0f32, 0.0f32);
+        for x in column_of(headings.0, w)..column_of(headings.1, w) {
+            for y in row_of(pitches.1, h)..row_of(pitches.0, h) {
+                let p = img.get_pixel(x, y);
+                let close = (0..3).all(|k| (i32::from(p[k]) - i32::from(colour[k])).abs() < 30);
+                hit += f32::from(u8::from(close));
+                n += 1.0;
+            }
+        }
+        hit / n.max(1.0)
+    }
+
+    #[test]
+    fn sign_stands_on_the_driving_side_in_the_country_colours() {
+        // Germany keeps right (yellow sign right of the road ahead); Japan keeps left (blue,
+        // left); Russia right (blue).
+        for (id, colour, right) in [
+            ("de-titisee", sign::YELLOW.background, true),
+            ("jp-furano", sign::BLUE.background, false),
+            ("ru-suzdal", sign::BLUE.background, true),
+            ("us-moab", sign::GREEN.background, true),
+            ("au-kuranda", sign::GREEN.background, false),
+        ] {
+            let img = paint(&loc(id), 2048, 1024);
+            let rightwards = share_near(&img, (8.0, 45.0), (-8.0, 12.0), colour);
+            let leftwards = share_near(&img, (-45.0, -8.0), (-8.0, 12.0), colour);
+            let (near, far) = if right {
+                (rightwards, leftwards)
+            } else {
+                (leftwards, rightwards)
+            };
+            assert!(
+                near > 0.05,
+                "{id}: sign colour covers only {near} on its side"
+            );
+            assert!(far < 0.01, "{id}: sign colour {far} on the wrong side");
+        }
+    }
+
+    #[test]
+    fn same_location_same_pixels_with_the_sign() {
+        let a = paint(&loc("gr-kalambaka"), 1024, 512);
+        assert_eq!(a.as_raw(), paint(&loc("gr-kalambaka"), 1024, 512).as_raw());
+        // The sign is the only difference from the scene without it, and it is in front.
+        let bare_scene = scene("gr-kalambaka").render(1024, 512);
+        let changed: Vec<(u32, u32)> = a
+            .enumerate_pixels()
+            .zip(bare_scene.pixels())
+            .filter(|((_, _, p), q)| p != q)
+            .map(|((x, y, _), _)| (x, y))
+            .collect();
+        assert!(!changed.is_empty());
+        for (x, y) in changed {
+            let heading = ((x as f32 + 0.5) / 1024.0 - 0.5) * 360.0;
+            let pitch = (0.5 - (y as f32 + 0.5) / 512.0) * 180.0;
+            assert!(
+                (0.0..60.0).contains(&heading) && pitch.abs() < 30.0,
+                "({heading}, {pitch})"
+            );
+        }
+    }
+
+    /// Whether the road ahead carries yellow paint.
+    fn yellow_share_ahead(img: &RgbImage) -> f32 {
+        let (w, h) = img.dimensions();
+        let (mut n, mut all) = (0.0, 0.0);
+        for x in column_of(-40.0, w)..column_of(40.0, w) {
+            for y in row_of(-8.0, h)..row_of(-40.0, h) {
+                // Saturated paint only: golden savanna grass is yellowish too.
+                let [r, g, b] = img.get_pixel(x, y).0.map(i32::from);
+                n += f32::from(u8::from(r > 165 && g > 120 && b < 75 && r - b > 120));
+                all += 1.0;
+            }
+        }
+        n / all
+    }
+
+    #[test]
+    fn line_colours_follow_the_country() {
+        let mut seen = std::collections::HashSet::new();
+        for site in SITES {
+            if site.surface != Surface::Paved || !seen.insert(site.country) {
+                continue;
+            }
+            let img = bare(site.id).render(512, 256);
+            let m = builtin::country_markings(site.country).expect("markings");
+            let yellow = [m.centre, m.edge]
+                .iter()
+                .any(|l| l.colour == LineColour::Yellow && l.pattern != LinePattern::None);
+            let share = yellow_share_ahead(&img);
+            if yellow {
+                assert!(share > 0.001, "{}: no yellow paint ({share})", site.id);
+            } else {
+                assert!(
+                    share < 0.0002,
+                    "{}: yellow paint {share} on white-line road",
+                    site.id
+                );
+            }
+        }
+        // Yellow edge lines (South Africa) sit at both road edges, away from the centre line.
+        let img = bare("za-graaff-reinet").render(1024, 512);
+        let s = bare("za-graaff-reinet");
+        let (w, h) = img.dimensions();
+        let (mut east, mut west) = (0, 0);
+        for x in column_of(-60.0, w)..column_of(60.0, w) {
+            for y in row_of(-10.0, h)..row_of(-50.0, h) {
+                if is_yellow(img.get_pixel(x, y)) {
+                    let heading = ((x as f32 + 0.5) / w as f32 - 0.5) * TAU;
+                    let pitch = (0.5 - (y as f32 + 0.5) / h as f32) * PI;
+                    let dist = CAMERA_HEIGHT_M / (-pitch).tan();
+                    let e = dist * heading.sin() - s.road_centre;
+                    if e > 1.0 {
+                        east += 1
+                    } else if e < -1.0 {
+                        west += 1
+                    }
+                }
+            }
+        }
+        assert!(east > 20 && west > 20, "edges east {east} west {west}");
+    }
+
+    #[test]
+    fn ground_colour_follows_the_climate() {
+        // Mean verge-and-field colour beside the road, far enough out to be terrain.
+        let ground = |id: &str| {
+            let img = bare(id).render(512, 256);
+            let a = patch(&img, (60.0, 120.0), (-35.0, -12.0));
+            let b = patch(&img, (-120.0, -60.0), (-35.0, -12.0));
+            scale([a[0] + b[0], a[1] + b[1], a[2] + b[2]], 0.5)
+        };
+        let green = |c: Rgb| c[1] - c[0];
+        // Deserts are sandy (red over green), tropics and temperate fields green.
+        for id in [
+            "eg-luxor",
+            "na-sesriem",
+            "cl-san-pedro-de-atacama",
+            "us-moab",
+        ] {
+            let c = ground(id);
+            assert!(green(c) < 0.0 && c[0] > 120.0, "{id}: desert ground {c:?}");
+        }
+        for id in ["th-chiang-rai", "co-salento", "fr-bayeux", "ie-dingle"] {
+            let c = ground(id);
+            assert!(green(c) > 15.0, "{id}: green ground {c:?}");
+        }
+        // Savanna: golden grass, brighter and yellower than temperate fields.
+        let savanna = ground("bw-maun");
+        let temperate = ground("fr-bayeux");
+        assert!(
+            savanna[0] > temperate[0] + 40.0,
+            "{savanna:?} vs {temperate:?}"
+        );
+        assert!(green(savanna) < green(temperate));
+    }
+
+    #[test]
+    fn tropical_sun_stands_high_in_the_painted_sky() {
+        for id in ["gh-kumasi", "co-salento", "ec-otavalo", "my-tanah-rata"] {
+            let img = bare(id).render(512, 256);
+            let (w, h) = img.dimensions();
+            let (mut best, mut at) = (0.0, 0);
+            for y in 0..h / 2 {
+                for x in 0..w {
+                    let l = luma(img.get_pixel(x, y));
+                    if l > best {
+                        (best, at) = (l, y);
+                    }
+                }
+            }
+            let pitch = (0.5 - (at as f32 + 0.5) / h as f32) * 180.0;
+            assert!(pitch > 55.0, "{id}: brightest sky at {pitch}° elevation");
+        }
+    }
+
     /// CPU time (ms, all threads) this process has used, from /proc (Linux): wall time alone is
     /// meaningless on a machine shared with compilers.
     fn process_cpu_ms() -> u64 {
@@ -2194,6 +2378,11 @@ mod tests {
         });
         for id in ids.split(',') {
             let l = loc(id);
+            // The scene without its sign is exactly the painter before signs existed (the sign
+            // has its own random stream), so this is the before/after comparison.
+            let cpu0 = process_cpu_ms();
+            let _ = scene(id).render(PANORAMA_WIDTH, PANORAMA_HEIGHT);
+            let before = process_cpu_ms() - cpu0;
             let cpu0 = process_cpu_ms();
             let t = std::time::Instant::now();
             let img = paint(&l, PANORAMA_WIDTH, PANORAMA_HEIGHT);
@@ -2212,7 +2401,7 @@ mod tests {
             crop.save(format!("/tmp/pano-{id}-front.png"))
                 .expect("write crop");
             println!(
-                "{id}: painted {PANORAMA_WIDTH}x{PANORAMA_HEIGHT} in {ms:.0} ms wall, {cpu} ms CPU, {path} {} KiB",
+                "{id}: painted {PANORAMA_WIDTH}x{PANORAMA_HEIGHT} in {ms:.0} ms wall, {cpu} ms CPU (without sign {before} ms CPU), {path} {} KiB",
                 bytes / 1024
             );
         }
