@@ -4,6 +4,7 @@
 //! map projection all agree on the same sphere. [`reverse`] turns a position back into a
 //! country and the nearest populated place, offline.
 
+pub mod gazetteer;
 pub mod reverse;
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,9 @@
 //!
 //! The facts come from [`builtin::scene_facts`]: climate band (ground, trees, haze, hills), soil
 //! colour, road surface, road markings, driving side and latitude (the sun's place in the sky).
-//! Nothing else about the location reaches the picture: no text, names or coordinates.
+//! The one piece of text is a roadside direction sign ([`sign`]) naming real *nearby* places and
+//! their distances, in the local script where signs use one, as a real road sign would; the
+//! location's own name and coordinates never reach the picture.
 //!
 //! Image convention (the web viewer relies on it): column `u = frac(0.5 + heading/360)`, so the
 //! centre column looks north and heading 90 (east) is at `u = 0.75`; row `v = 0.5 − pitch/180`,
@@ -20,6 +22,8 @@ use super::builtin::{
 };
 use super::Location;
 use image::RgbImage;
+
+pub mod sign;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
@@ -72,6 +76,15 @@ const MAX_PAINT_THREADS: usize = 4;
 const POLE_SPACING_M: f32 = 45.0;
 /// Spacing of edge posts (m); European roads set them about every 50 m.
 const BOLLARD_SPACING_M: f32 = 50.0;
+/// Salt of the direction sign's random stream.
+const SIGN_STREAM: u64 = 0x5167_4e00;
+/// Range (m) of how far ahead the sign stands: near enough that a 0.4 m text line spans about
+/// 16 panorama pixels, far enough that the whole sign fits a forward view.
+const SIGN_AHEAD_M: (f32, f32) = (7.0, 8.5);
+/// Height (m) of the sign face's lower edge above the ground.
+const SIGN_CLEARANCE_M: f32 = 1.3;
+/// Half the width of a sign post (m).
+const SIGN_POST_HALF_M: f32 = 0.05;
 /// Sun disc radius (rad): a little larger than the real 0.27° so it stays visible at 2048 px.
 const SUN_DISC_RAD: f32 = 0.012;
 /// Film-grain amplitude (8-bit levels) on ground and props: photos are never flat, and the
@@ -85,7 +98,11 @@ type Rgb = [f32; 3];
 /// Paints an equirectangular panorama for `loc`; the same location always gives the same pixels.
 pub fn paint(loc: &Location, width: u32, height: u32) -> RgbImage {
     let facts = builtin::scene_facts(loc);
-    Scene::new(&loc.id, &facts).render(width, height)
+    let mut scene = Scene::new(&loc.id, &facts);
+    if let Some(content) = sign::SignContent::for_location(loc) {
+        scene.add_sign(&content, facts.side);
+    }
+    scene.render(width, height)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,6 +444,8 @@ enum PropKind {
     Car {
         facing_camera: bool,
     },
+    /// The direction sign: its face is the scene's [`Scene::sign`] texture.
+    Sign,
 }
 
 /// A camera-facing billboard standing on the ground at (`east`, `north`) metres from the camera.
@@ -519,6 +538,8 @@ struct Scene {
     /// The road surface's base colour: asphalt or compacted gravel.
     road_base: Rgb,
     props: Vec<Prop>,
+    /// The direction sign's face, drawn by the [`PropKind::Sign`] prop.
+    sign: Option<sign::SignFace>,
 }
 
 /// Latest hour angle (degrees from solar noon) the scene's sun may have: 10:00 to 14:00 solar time,
@@ -592,10 +613,53 @@ impl Scene {
                 mix(palette.soil, rgb(135, 130, 122), 0.6)
             },
             props: Vec::new(),
+            sign: None,
         };
         scene.walls = scene.place_walls(&mut rng);
         scene.props = scene.place_props(&mut rng, facts);
         scene
+    }
+
+    /// Puts a direction sign on the verge a few metres ahead, on the side traffic keeps to (the
+    /// side drivers read signs on). Its own random stream leaves the rest of the scene as it was.
+    fn add_sign(&mut self, content: &sign::SignContent, side: DrivingSide) {
+        let Some(face) = sign::render(content) else {
+            return;
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(u64::from(self.seed) ^ SIGN_STREAM);
+        let (west_edge, east_edge) = self.road_edges();
+        // On the shoulder, in front of any hedge or forest edge (those start beyond it).
+        let east = match side {
+            DrivingSide::Right => east_edge + SHOULDER_M * 0.5 + face.width_m * 0.5,
+            DrivingSide::Left => west_edge - SHOULDER_M * 0.5 - face.width_m * 0.5,
+        };
+        let north = rng.random_range(SIGN_AHEAD_M.0..SIGN_AHEAD_M.1);
+        self.props.push(Prop {
+            east,
+            north,
+            width: face.width_m,
+            height: SIGN_CLEARANCE_M + face.height_m,
+            kind: PropKind::Sign,
+            colour: rgb(150, 152, 156),
+            colour2: rgb(110, 112, 116),
+            seed: rng.random(),
+        });
+        // Nothing nearer may stand in front of the sign and hide its text.
+        let sign = self.props[self.props.len() - 1];
+        let (sign_heading, sign_half) = (
+            sign.east.atan2(sign.north),
+            (sign.width * 0.5 / sign.distance()).atan(),
+        );
+        self.props.retain(|p| {
+            let half = (p.width * 0.5 / p.distance()).atan() * 1.15;
+            let apart = (p.east.atan2(p.north) - sign_heading + PI).rem_euclid(TAU) - PI;
+            p.kind == PropKind::Sign
+                || p.distance() >= sign.distance()
+                || apart.abs() > sign_half + half
+        });
+        self.sign = Some(face);
+        self.props
+            .sort_by(|a, b| b.distance().total_cmp(&a.distance()));
     }
 
     /// Forest edges (boreal and tropical roads run through forest) and hedges (temperate lanes).
@@ -1490,9 +1554,13 @@ impl Scene {
                 }
                 let col_heading = (xi as f32 + 0.5) / w as f32 * TAU - PI;
                 let x_m = r * (col_heading - heading).tan();
-                let Some((colour, cov)) =
-                    shade_prop(prop, x_m, y_m, px_m.max(px_y * 0.5), lit_side)
-                else {
+                let px = px_m.max(px_y * 0.5);
+                let shaded = if prop.kind == PropKind::Sign {
+                    self.shade_sign(prop, x_m, y_m, px)
+                } else {
+                    shade_prop(prop, x_m, y_m, px, lit_side)
+                };
+                let Some((colour, cov)) = shaded else {
                     continue;
                 };
                 if cov <= 0.0 {
@@ -1508,6 +1576,26 @@ impl Scene {
                 }
             }
         }
+    }
+}
+
+impl Scene {
+    /// The sign prop at (`x`, `y`) metres in its plane: the face on two posts.
+    fn shade_sign(&self, prop: &Prop, x: f32, y: f32, px: f32) -> Option<(Rgb, f32)> {
+        let face = self.sign.as_ref()?;
+        let half = face.width_m * 0.5;
+        let bottom = SIGN_CLEARANCE_M;
+        let top = bottom + face.height_m;
+        let panel = soft(x.abs() - half, px)
+            .min(soft(y - top, px))
+            .min(soft(bottom - y, px));
+        if panel > 0.0 {
+            let c = face.sample(x + half, top - y, px);
+            return Some((c, panel));
+        }
+        let post_x = half * 0.55;
+        let post = soft((x.abs() - post_x).abs() - SIGN_POST_HALF_M, px).min(soft(y - bottom, px));
+        (post > 0.0).then_some((prop.colour, post))
     }
 }
 
@@ -1764,6 +1852,8 @@ fn shade_prop(prop: &Prop, x: f32, y: f32, px: f32, lit_side: f32) -> Option<(Rg
             }
             Some((c, shape))
         }
+        // Drawn by `Scene::shade_sign`, which has the face texture.
+        PropKind::Sign => None,
     }
 }
 
@@ -2081,6 +2171,190 @@ mod tests {
         assert_ne!(stable_hash("a"), stable_hash("b"));
     }
 
+    /// Share of pixels in a heading × pitch window within 30 levels of `colour`.
+    fn share_near(
+        img: &RgbImage,
+        headings: (f32, f32),
+        pitches: (f32, f32),
+        colour: [u8; 3],
+    ) -> f32 {
+        let (w, h) = img.dimensions();
+        let (mut hit, mut n) = (0.0f32, 0.0f32);
+        for x in column_of(headings.0, w)..column_of(headings.1, w) {
+            for y in row_of(pitches.1, h)..row_of(pitches.0, h) {
+                let p = img.get_pixel(x, y);
+                let close = (0..3).all(|k| (i32::from(p[k]) - i32::from(colour[k])).abs() < 30);
+                hit += f32::from(u8::from(close));
+                n += 1.0;
+            }
+        }
+        hit / n.max(1.0)
+    }
+
+    #[test]
+    fn sign_stands_on_the_driving_side_in_the_country_colours() {
+        // Germany keeps right (yellow sign right of the road ahead); Japan keeps left (blue,
+        // left); Russia right (blue).
+        for (id, colour, right) in [
+            ("de-titisee", sign::YELLOW.background, true),
+            ("jp-furano", sign::BLUE.background, false),
+            ("ru-suzdal", sign::BLUE.background, true),
+            ("us-moab", sign::GREEN.background, true),
+            ("au-kuranda", sign::GREEN.background, false),
+        ] {
+            let img = paint(&loc(id), 2048, 1024);
+            let rightwards = share_near(&img, (8.0, 45.0), (-8.0, 12.0), colour);
+            let leftwards = share_near(&img, (-45.0, -8.0), (-8.0, 12.0), colour);
+            let (near, far) = if right {
+                (rightwards, leftwards)
+            } else {
+                (leftwards, rightwards)
+            };
+            assert!(
+                near > 0.05,
+                "{id}: sign colour covers only {near} on its side"
+            );
+            assert!(far < 0.01, "{id}: sign colour {far} on the wrong side");
+        }
+    }
+
+    #[test]
+    fn same_location_same_pixels_with_the_sign() {
+        let a = paint(&loc("gr-kalambaka"), 1024, 512);
+        assert_eq!(a.as_raw(), paint(&loc("gr-kalambaka"), 1024, 512).as_raw());
+        // The sign is the only difference from the scene without it, and it is in front.
+        let bare_scene = scene("gr-kalambaka").render(1024, 512);
+        let changed: Vec<(u32, u32)> = a
+            .enumerate_pixels()
+            .zip(bare_scene.pixels())
+            .filter(|((_, _, p), q)| p != q)
+            .map(|((x, y, _), _)| (x, y))
+            .collect();
+        assert!(!changed.is_empty());
+        for (x, y) in changed {
+            let heading = ((x as f32 + 0.5) / 1024.0 - 0.5) * 360.0;
+            let pitch = (0.5 - (y as f32 + 0.5) / 512.0) * 180.0;
+            assert!(
+                (0.0..60.0).contains(&heading) && pitch.abs() < 30.0,
+                "({heading}, {pitch})"
+            );
+        }
+    }
+
+    /// Whether the road ahead carries yellow paint.
+    fn yellow_share_ahead(img: &RgbImage) -> f32 {
+        let (w, h) = img.dimensions();
+        let (mut n, mut all) = (0.0, 0.0);
+        for x in column_of(-40.0, w)..column_of(40.0, w) {
+            for y in row_of(-8.0, h)..row_of(-40.0, h) {
+                // Saturated paint only: golden savanna grass is yellowish too.
+                let [r, g, b] = img.get_pixel(x, y).0.map(i32::from);
+                n += f32::from(u8::from(r > 165 && g > 120 && b < 75 && r - b > 120));
+                all += 1.0;
+            }
+        }
+        n / all
+    }
+
+    #[test]
+    fn line_colours_follow_the_country() {
+        let mut seen = std::collections::HashSet::new();
+        for site in SITES {
+            if site.surface != Surface::Paved || !seen.insert(site.country) {
+                continue;
+            }
+            let img = bare(site.id).render(512, 256);
+            let m = builtin::country_markings(site.country).expect("markings");
+            let yellow = [m.centre, m.edge]
+                .iter()
+                .any(|l| l.colour == LineColour::Yellow && l.pattern != LinePattern::None);
+            let share = yellow_share_ahead(&img);
+            if yellow {
+                assert!(share > 0.001, "{}: no yellow paint ({share})", site.id);
+            } else {
+                assert!(
+                    share < 0.0002,
+                    "{}: yellow paint {share} on white-line road",
+                    site.id
+                );
+            }
+        }
+        // Yellow edge lines (South Africa) sit at both road edges, away from the centre line.
+        let img = bare("za-graaff-reinet").render(1024, 512);
+        let s = bare("za-graaff-reinet");
+        let (w, h) = img.dimensions();
+        let (mut east, mut west) = (0, 0);
+        for x in column_of(-60.0, w)..column_of(60.0, w) {
+            for y in row_of(-10.0, h)..row_of(-50.0, h) {
+                if is_yellow(img.get_pixel(x, y)) {
+                    let heading = ((x as f32 + 0.5) / w as f32 - 0.5) * TAU;
+                    let pitch = (0.5 - (y as f32 + 0.5) / h as f32) * PI;
+                    let dist = CAMERA_HEIGHT_M / (-pitch).tan();
+                    let e = dist * heading.sin() - s.road_centre;
+                    if e > 1.0 {
+                        east += 1
+                    } else if e < -1.0 {
+                        west += 1
+                    }
+                }
+            }
+        }
+        assert!(east > 20 && west > 20, "edges east {east} west {west}");
+    }
+
+    #[test]
+    fn ground_colour_follows_the_climate() {
+        // Mean verge-and-field colour beside the road, far enough out to be terrain.
+        let ground = |id: &str| {
+            let img = bare(id).render(512, 256);
+            let a = patch(&img, (60.0, 120.0), (-35.0, -12.0));
+            let b = patch(&img, (-120.0, -60.0), (-35.0, -12.0));
+            scale([a[0] + b[0], a[1] + b[1], a[2] + b[2]], 0.5)
+        };
+        let green = |c: Rgb| c[1] - c[0];
+        // Deserts are sandy (red over green), tropics and temperate fields green.
+        for id in [
+            "eg-luxor",
+            "na-sesriem",
+            "cl-san-pedro-de-atacama",
+            "us-moab",
+        ] {
+            let c = ground(id);
+            assert!(green(c) < 0.0 && c[0] > 120.0, "{id}: desert ground {c:?}");
+        }
+        for id in ["th-chiang-rai", "co-salento", "fr-bayeux", "ie-dingle"] {
+            let c = ground(id);
+            assert!(green(c) > 15.0, "{id}: green ground {c:?}");
+        }
+        // Savanna: golden grass, brighter and yellower than temperate fields.
+        let savanna = ground("bw-maun");
+        let temperate = ground("fr-bayeux");
+        assert!(
+            savanna[0] > temperate[0] + 40.0,
+            "{savanna:?} vs {temperate:?}"
+        );
+        assert!(green(savanna) < green(temperate));
+    }
+
+    #[test]
+    fn tropical_sun_stands_high_in_the_painted_sky() {
+        for id in ["gh-kumasi", "co-salento", "ec-otavalo", "my-tanah-rata"] {
+            let img = bare(id).render(512, 256);
+            let (w, h) = img.dimensions();
+            let (mut best, mut at) = (0.0, 0);
+            for y in 0..h / 2 {
+                for x in 0..w {
+                    let l = luma(img.get_pixel(x, y));
+                    if l > best {
+                        (best, at) = (l, y);
+                    }
+                }
+            }
+            let pitch = (0.5 - (at as f32 + 0.5) / h as f32) * 180.0;
+            assert!(pitch > 55.0, "{id}: brightest sky at {pitch}° elevation");
+        }
+    }
+
     /// CPU time (ms, all threads) this process has used, from /proc (Linux): wall time alone is
     /// meaningless on a machine shared with compilers.
     fn process_cpu_ms() -> u64 {
@@ -2104,6 +2378,11 @@ mod tests {
         });
         for id in ids.split(',') {
             let l = loc(id);
+            // The scene without its sign is exactly the painter before signs existed (the sign
+            // has its own random stream), so this is the before/after comparison.
+            let cpu0 = process_cpu_ms();
+            let _ = scene(id).render(PANORAMA_WIDTH, PANORAMA_HEIGHT);
+            let before = process_cpu_ms() - cpu0;
             let cpu0 = process_cpu_ms();
             let t = std::time::Instant::now();
             let img = paint(&l, PANORAMA_WIDTH, PANORAMA_HEIGHT);
@@ -2122,7 +2401,7 @@ mod tests {
             crop.save(format!("/tmp/pano-{id}-front.png"))
                 .expect("write crop");
             println!(
-                "{id}: painted {PANORAMA_WIDTH}x{PANORAMA_HEIGHT} in {ms:.0} ms wall, {cpu} ms CPU, {path} {} KiB",
+                "{id}: painted {PANORAMA_WIDTH}x{PANORAMA_HEIGHT} in {ms:.0} ms wall, {cpu} ms CPU (without sign {before} ms CPU), {path} {} KiB",
                 bytes / 1024
             );
         }
