@@ -707,7 +707,9 @@ mod tests {
             ("GEOAGENT_MODEL__BASE_URL", "http://127.0.0.1:2/v1"),
         ]);
         let s = Settings::load(
-            Some(toml("[model]\nbase_url = \"http://127.0.0.1:3/v1\"\napi_key = \"sk-file\"").path()),
+            Some(
+                toml("[model]\nbase_url = \"http://127.0.0.1:3/v1\"\napi_key = \"sk-file\"").path(),
+            ),
             &e,
             &[("model.name", "gpt-4o".into())],
         )
@@ -723,7 +725,10 @@ mod tests {
         );
         let s = Settings::load(
             Some(toml("[model]\napi_key = \"sk-file\"").path()),
-            &env(&[("OPENAI_API_KEY", "sk-openai"), ("GEOAGENT_MODEL__API_KEY", "sk-geo")]),
+            &env(&[
+                ("OPENAI_API_KEY", "sk-openai"),
+                ("GEOAGENT_MODEL__API_KEY", "sk-geo"),
+            ]),
             &[],
         )
         .unwrap();
@@ -760,11 +765,17 @@ mod tests {
         );
         let s = load("ollama:llava:13b");
         let c = s.model_choice().unwrap().unwrap();
-        assert_eq!((c.kind, c.model.as_str()), (ProviderKind::Ollama, "llava:13b"));
+        assert_eq!(
+            (c.kind, c.model.as_str()),
+            (ProviderKind::Ollama, "llava:13b")
+        );
         assert!(s.api_key_for(ProviderKind::Ollama).is_none());
         let s = load("openai-responses:o4-mini");
         let c = s.model_choice().unwrap().unwrap();
-        assert_eq!((c.kind, c.base_url.as_str()), (ProviderKind::OpenAiResponses, "http://127.0.0.1:1/v1"));
+        assert_eq!(
+            (c.kind, c.base_url.as_str()),
+            (ProviderKind::OpenAiResponses, "http://127.0.0.1:1/v1")
+        );
         let spec = s.provider_spec().unwrap().unwrap();
         assert!(format!("{spec:?}").contains("[redacted]"));
         assert!(!format!("{spec:?} {s:?}").contains("sk-openai"));
@@ -787,7 +798,10 @@ mod tests {
         assert_eq!(spec.image_budget.max_side, 512);
         assert_eq!(spec.prices.lookup("gpt-4o").unwrap().input_per_mtok, 1.0);
         for (toml_text, key) in [
-            ("[model]\nreasoning_effort = \"max\"", "model.reasoning_effort"),
+            (
+                "[model]\nreasoning_effort = \"max\"",
+                "model.reasoning_effort",
+            ),
             ("[model]\nmax_concurrency = 0", "model.max_concurrency"),
             ("[model]\nmax_image_side = 10", "model.max_image_side"),
             ("[model]\nthinking_budget = 5", "model.thinking_budget"),

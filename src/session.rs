@@ -114,12 +114,14 @@ impl MatchReport {
             self.challenge_id,
             self.reasoner,
             crate::lvlm::cost::usage_summary(
-                self.rounds
+                self.rounds.iter().flat_map(|r| r
+                    .guess
+                    .exchanges
                     .iter()
-                    .flat_map(|r| r.guess.exchanges.iter().map(|e| (&e.usage, e.cached)))
+                    .map(|e| (&e.usage, e.cached)))
             )
-                .map(|s| format!("\n{s}"))
-                .unwrap_or_default(),
+            .map(|s| format!("\n{s}"))
+            .unwrap_or_default(),
             self.replay_dir.display()
         )
     }

@@ -11,6 +11,7 @@ use geoagent::agent::reasoner::{LvlmReasoner, ReasonerOptions};
 use geoagent::agent::{GuessSource, Reasoner};
 use geoagent::environment::{Observation, View};
 use geoagent::geo::{Bounds, LatLon};
+use geoagent::lvlm::factory::ClientConfig;
 use geoagent::lvlm::openai::{OpenAiClient, OpenAiConfig};
 use geoagent::lvlm::retry::RetryPolicy;
 use geoagent::lvlm::{LvlmError, Message, Part, Provider, ReasoningEffort, Request, Role};
@@ -113,15 +114,22 @@ async fn happy_path_sends_the_chat_completions_shape() {
 #[tokio::test]
 async fn reasoning_effort_uses_max_completion_tokens() {
     let server = keyed_server().await;
-    let mut cfg = config(&server, Some(KEY));
+    let mut cfg: ClientConfig = config(&server, Some(KEY)).into();
     cfg.reasoning_effort = Some(ReasoningEffort::High);
     let mut req = request(1);
     req.temperature = None;
-    client(cfg).complete(&req).await.expect("answer");
+    OpenAiClient::new(cfg)
+        .expect("valid config")
+        .complete(&req)
+        .await
+        .expect("answer");
     let b = &server.requests()[0].body;
     assert_eq!(b["reasoning_effort"], "high");
     assert_eq!(b["max_completion_tokens"], 300);
-    assert!(b.get("max_tokens").is_none(), "reasoning models reject max_tokens");
+    assert!(
+        b.get("max_tokens").is_none(),
+        "reasoning models reject max_tokens"
+    );
     // A request's own effort wins over the configured one.
     req.reasoning_effort = Some(ReasoningEffort::Low);
     client(config(&server, Some(KEY)))

@@ -163,7 +163,10 @@ async fn happy_path_sends_each_documented_shape() {
         let c = client(kind, config(kind, &s, KEY));
         assert_eq!(c.name(), format!("{}:{MODEL}", kind.prefix()));
         let req = request(2);
-        let resp = c.complete(&req).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let resp = c
+            .complete(&req)
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(resp.text, "It is Paris.", "{kind:?}");
         assert_eq!(resp.attempts, 1);
         let reqs = s.requests();
@@ -226,8 +229,7 @@ async fn happy_path_sends_each_documented_shape() {
             .collect();
         assert_eq!(got, sent, "{kind:?}");
         // Usage is the server's numbers, mapped into one Usage.
-        let expected_in =
-            r.text.chars().count() as u64 / CHARS_PER_TOKEN + 2 * TOKENS_PER_IMAGE;
+        let expected_in = r.text.chars().count() as u64 / CHARS_PER_TOKEN + 2 * TOKENS_PER_IMAGE;
         assert_eq!(resp.usage.input_tokens, expected_in, "{kind:?}");
         assert_eq!(resp.usage.output_tokens, "It is Paris.".len() as u64 / 4);
         assert_eq!(resp.image_bytes, req.image_bytes());
@@ -376,7 +378,10 @@ async fn truncated_bodies_are_decode_errors_and_retried() {
         );
         s.push(Reply::Truncated);
         cfg.retry.max_retries = 1;
-        let resp = client(kind, cfg).complete(&request(1)).await.expect("retried");
+        let resp = client(kind, cfg)
+            .complete(&request(1))
+            .await
+            .expect("retried");
         assert_eq!(resp.attempts, 2, "{kind:?}");
     }
 }
@@ -389,7 +394,9 @@ async fn refusals_and_empty_answers_are_final_and_say_why() {
         s.push(Reply::Empty);
         let err = c.complete(&request(1)).await.expect_err("empty");
         assert!(matches!(err, LvlmError::Empty(_)), "{kind:?}: {err:?}");
-        s.push(Reply::Refusal("I can't help identify this location.".into()));
+        s.push(Reply::Refusal(
+            "I can't help identify this location.".into(),
+        ));
         let result = c.complete(&request(1)).await;
         if kind == ProviderKind::Ollama {
             // Ollama has no refusal signal: a declining model just answers in text.
@@ -416,14 +423,20 @@ async fn gemini_safety_finish_and_anthropic_overload_map_correctly() {
         .complete(&request(1))
         .await
         .expect_err("safety");
-    assert!(err.is_refusal() && err.to_string().contains("SAFETY"), "{err}");
+    assert!(
+        err.is_refusal() && err.to_string().contains("SAFETY"),
+        "{err}"
+    );
 
     let s = server(ProviderKind::Anthropic).await;
     s.push(Reply::status(529));
-    let resp = client(ProviderKind::Anthropic, config(ProviderKind::Anthropic, &s, KEY))
-        .complete(&request(1))
-        .await
-        .expect("529 overloaded is retried");
+    let resp = client(
+        ProviderKind::Anthropic,
+        config(ProviderKind::Anthropic, &s, KEY),
+    )
+    .complete(&request(1))
+    .await
+    .expect("529 overloaded is retried");
     assert_eq!(resp.attempts, 2);
 }
 
@@ -516,15 +529,21 @@ async fn build_provider_caches_prices_and_budgets_images() {
     let first = p.complete(&req).await.expect("answer");
     assert!(!first.cached);
     // $3 / $15 per million tokens (claude-sonnet-4 list price).
-    let expected = (first.usage.input_tokens as f64 * 3.0 + first.usage.output_tokens as f64 * 15.0) / 1e6;
+    let expected =
+        (first.usage.input_tokens as f64 * 3.0 + first.usage.output_tokens as f64 * 15.0) / 1e6;
     let cost = first.usage.cost_usd.expect("priced");
-    assert!((cost - expected).abs() < 1e-12 && cost > 0.0, "{cost} vs {expected}");
+    assert!(
+        (cost - expected).abs() < 1e-12 && cost > 0.0,
+        "{cost} vs {expected}"
+    );
     // The image was scaled to 64 px on its long side before sending.
     let body = &s.requests()[0].body;
     let sent = &image_payloads(ProviderKind::Anthropic, body)[0];
     let bytes = {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.decode(sent).expect("b64")
+        base64::engine::general_purpose::STANDARD
+            .decode(sent)
+            .expect("b64")
     };
     let img = image::load_from_memory(&bytes).expect("jpeg");
     assert_eq!((img.width(), img.height()), (64, 32));
@@ -611,7 +630,11 @@ async fn the_api_key_never_reaches_logs_errors_debug_or_replays() {
         let c = client(kind, cfg);
         let err = c.complete(&request(1)).await.expect_err("unauthorised");
         assert!(
-            s.requests()[0].rejected.as_deref().unwrap_or("").contains(&wrong),
+            s.requests()[0]
+                .rejected
+                .as_deref()
+                .unwrap_or("")
+                .contains(&wrong),
             "{kind:?}: the test server should echo the key"
         );
         texts.push(err.to_string());

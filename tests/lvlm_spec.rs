@@ -103,7 +103,11 @@ fn requests() -> Vec<(&'static str, Request)> {
         }],
         ..Request::default()
     };
-    vec![("first answer", first), ("repair", repair), ("no system", bare)]
+    vec![
+        ("first answer", first),
+        ("repair", repair),
+        ("no system", bare),
+    ]
 }
 
 fn config(detail: Option<&str>, effort: Option<ReasoningEffort>) -> ClientConfig {
@@ -130,7 +134,10 @@ fn chat_completions_requests_match_the_openai_spec() {
         .expect("client")
         .wire_body(&requests()[0].1);
     wrong["messages"][1]["content"][1]["image_url"]["detail"] = "ultra".into();
-    assert!(!v.is_valid(&wrong), "the schema must reject an unknown detail");
+    assert!(
+        !v.is_valid(&wrong),
+        "the schema must reject an unknown detail"
+    );
     let mut wrong = wrong.clone();
     wrong.as_object_mut().expect("object").remove("messages");
     assert!(!v.is_valid(&wrong));
@@ -139,10 +146,7 @@ fn chat_completions_requests_match_the_openai_spec() {
 #[test]
 fn responses_requests_match_the_openai_spec() {
     let v = validator("openai-CreateResponse.json");
-    for (detail, effort) in [
-        (None, None),
-        (Some("high"), Some(ReasoningEffort::Minimal)),
-    ] {
+    for (detail, effort) in [(None, None), (Some("high"), Some(ReasoningEffort::Minimal))] {
         let c = ResponsesClient::new(config(detail, effort)).expect("client");
         for (what, req) in requests() {
             assert_valid(&v, &c.wire_body(&req), what);
@@ -152,7 +156,10 @@ fn responses_requests_match_the_openai_spec() {
         .expect("client")
         .wire_body(&requests()[0].1);
     wrong["reasoning"]["effort"] = "extreme".into();
-    assert!(!v.is_valid(&wrong), "the schema must reject an unknown effort");
+    assert!(
+        !v.is_valid(&wrong),
+        "the schema must reject an unknown effort"
+    );
 }
 
 #[test]
@@ -170,5 +177,8 @@ fn anthropic_requests_match_the_anthropic_spec() {
         .expect("client")
         .wire_body(&requests()[0].1);
     wrong["messages"][0]["content"][1]["source"]["media_type"] = "image/bmp".into();
-    assert!(!v.is_valid(&wrong), "the schema must reject an unknown media type");
+    assert!(
+        !v.is_valid(&wrong),
+        "the schema must reject an unknown media type"
+    );
 }

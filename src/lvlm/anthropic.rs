@@ -123,7 +123,9 @@ impl Provider for AnthropicClient {
         let mut resp = self
             .transport
             .call(&self.endpoint, &body, |bytes| {
-                self.transport.decode_json::<WireResponse>(bytes)?.into_response()
+                self.transport
+                    .decode_json::<WireResponse>(bytes)?
+                    .into_response()
             })
             .await?;
         resp.image_bytes = req.image_bytes();
@@ -238,7 +240,9 @@ mod tests {
             messages: vec![Message {
                 role: Role::User,
                 parts: vec![
-                    Part::Text { text: "where?".into() },
+                    Part::Text {
+                        text: "where?".into(),
+                    },
                     Part::Image {
                         jpeg: vec![0xff, 0xd8, 0xff],
                     },
@@ -275,7 +279,10 @@ mod tests {
         cfg.reasoning_effort = Some(ReasoningEffort::Medium);
         let c = AnthropicClient::new(cfg).expect("ok");
         let b = c.wire_body(&request());
-        assert_eq!(b["thinking"], json!({"type": "enabled", "budget_tokens": 4096}));
+        assert_eq!(
+            b["thinking"],
+            json!({"type": "enabled", "budget_tokens": 4096})
+        );
         assert_eq!(b["max_tokens"], 4196);
         assert!(b.get("temperature").is_none());
     }

@@ -206,10 +206,18 @@ mod tests {
         assert!(again.cached);
         assert_eq!(again.text, first.text);
         assert_eq!((again.attempts, again.usage.cost_usd), (0, Some(0.0)));
-        assert_eq!(again.usage.input_tokens, 10, "tokens are kept for the record");
+        assert_eq!(
+            again.usage.input_tokens, 10,
+            "tokens are kept for the record"
+        );
         // A fresh provider over the same folder (a re-run) hits too.
         let (inner2, c2) = cached(dir.path(), Duration::ZERO);
-        assert!(c2.complete(&req("where?", b"img")).await.expect("ok").cached);
+        assert!(
+            c2.complete(&req("where?", b"img"))
+                .await
+                .expect("ok")
+                .cached
+        );
         assert_eq!(inner2.calls.load(Ordering::SeqCst), 0);
     }
 
@@ -261,6 +269,10 @@ mod tests {
         for t in tasks {
             t.await.expect("join").expect("ok");
         }
-        assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

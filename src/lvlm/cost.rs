@@ -103,7 +103,9 @@ impl Default for PriceTable {
 
 impl PriceTable {
     /// The defaults with `overrides` replacing or adding entries.
-    pub fn with_overrides<'a>(overrides: impl IntoIterator<Item = (&'a String, &'a Price)>) -> Self {
+    pub fn with_overrides<'a>(
+        overrides: impl IntoIterator<Item = (&'a String, &'a Price)>,
+    ) -> Self {
         let mut t = Self::default();
         for (m, p) in overrides {
             t.entries.insert(m.trim().to_ascii_lowercase(), *p);
@@ -144,7 +146,9 @@ impl Provider for Priced {
 
     async fn complete(&self, req: &Request) -> Result<Response, LvlmError> {
         let mut resp = self.inner.complete(req).await?;
-        resp.usage.cost_usd = self.price.map(|p| p.cost(&resp.usage, req.images().count()));
+        resp.usage.cost_usd = self
+            .price
+            .map(|p| p.cost(&resp.usage, req.images().count()));
         Ok(resp)
     }
 }
@@ -217,9 +221,15 @@ mod tests {
     #[test]
     fn longest_prefix_wins() {
         let t = PriceTable::default();
-        assert_eq!(t.lookup("gpt-4o-mini-2024-07-18"), Some(DEFAULT_PRICES[1].1));
+        assert_eq!(
+            t.lookup("gpt-4o-mini-2024-07-18"),
+            Some(DEFAULT_PRICES[1].1)
+        );
         assert_eq!(t.lookup("gpt-4o-2024-08-06"), Some(DEFAULT_PRICES[0].1));
-        assert_eq!(t.lookup("models/gemini-2.5-flash-lite"), Some(DEFAULT_PRICES[17].1));
+        assert_eq!(
+            t.lookup("models/gemini-2.5-flash-lite"),
+            Some(DEFAULT_PRICES[17].1)
+        );
         assert_eq!(t.lookup("openai/gpt-4.1"), Some(DEFAULT_PRICES[2].1));
         assert_eq!(t.lookup("llava:13b"), None);
     }

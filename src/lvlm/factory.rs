@@ -10,7 +10,7 @@
 //! cache so a cached answer is not charged again.
 
 use super::cache::CachedProvider;
-use super::cost::{Priced, PriceTable};
+use super::cost::{PriceTable, Priced};
 use super::image::{BudgetedProvider, ImageBudget};
 use super::limit::{LimitConfig, Limiter};
 use super::retry::RetryPolicy;
@@ -44,8 +44,13 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Prefixes accepted before `:` in `--model` / `model.name`.
-    pub const PREFIXES: [&'static str; 5] =
-        ["openai", "openai-responses", "anthropic", "gemini", "ollama"];
+    pub const PREFIXES: [&'static str; 5] = [
+        "openai",
+        "openai-responses",
+        "anthropic",
+        "gemini",
+        "ollama",
+    ];
 
     /// Parses a prefix (and a few obvious aliases).
     pub fn parse(prefix: &str) -> Option<Self> {
@@ -189,10 +194,7 @@ impl ProviderSpec {
 }
 
 /// The bare client for `kind`, without layers.
-pub fn build_client(
-    kind: ProviderKind,
-    cfg: ClientConfig,
-) -> Result<Arc<dyn Provider>, LvlmError> {
+pub fn build_client(kind: ProviderKind, cfg: ClientConfig) -> Result<Arc<dyn Provider>, LvlmError> {
     Ok(match kind {
         ProviderKind::OpenAi => Arc::new(openai::OpenAiClient::new(cfg)?),
         ProviderKind::OpenAiResponses => Arc::new(responses::ResponsesClient::new(cfg)?),
@@ -240,7 +242,11 @@ pub fn build_provider(spec: &ProviderSpec) -> Result<Arc<dyn Provider>, LvlmErro
 /// The provider's own public endpoint (where a missing key is certainly a mistake), as opposed
 /// to a local or third-party server reached through `--base-url`.
 fn is_hosted(kind: ProviderKind, base_url: &str) -> bool {
-    let host = |u: &str| url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string));
+    let host = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+    };
     host(base_url).is_some() && host(base_url) == host(kind.default_base_url())
 }
 
@@ -262,7 +268,10 @@ mod tests {
     #[test]
     fn hosted_api_without_a_key_names_the_variable() {
         let spec = ProviderSpec::new(ProviderKind::Anthropic, "claude-sonnet-4-0", None);
-        let e = build_provider(&spec).err().expect("needs a key").to_string();
+        let e = build_provider(&spec)
+            .err()
+            .expect("needs a key")
+            .to_string();
         assert!(e.contains("ANTHROPIC_API_KEY"), "{e}");
         let spec = ProviderSpec::new(
             ProviderKind::OpenAi,

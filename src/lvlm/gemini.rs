@@ -105,7 +105,8 @@ impl GeminiClient {
             generation["temperature"] = json!(t);
         }
         if let Some(budget) = thinking {
-            generation["thinkingConfig"] = json!({"thinkingBudget": budget, "includeThoughts": true});
+            generation["thinkingConfig"] =
+                json!({"thinkingBudget": budget, "includeThoughts": true});
         }
         let mut body = json!({"contents": contents, "generationConfig": generation});
         if let Some(system) = &req.system {
@@ -127,7 +128,9 @@ impl Provider for GeminiClient {
         let mut resp = self
             .transport
             .call(&self.endpoint, &body, |bytes| {
-                self.transport.decode_json::<WireResponse>(bytes)?.into_response()
+                self.transport
+                    .decode_json::<WireResponse>(bytes)?
+                    .into_response()
             })
             .await?;
         if resp.model.is_empty() {
@@ -198,7 +201,11 @@ struct UsageMetadata {
 
 impl WireResponse {
     fn into_response(self) -> Result<Response, LvlmError> {
-        if let Some(reason) = self.prompt_feedback.as_ref().and_then(|f| f.block_reason.clone()) {
+        if let Some(reason) = self
+            .prompt_feedback
+            .as_ref()
+            .and_then(|f| f.block_reason.clone())
+        {
             let msg = self
                 .prompt_feedback
                 .and_then(|f| f.block_reason_message)
@@ -281,7 +288,9 @@ mod tests {
                 Message {
                     role: Role::User,
                     parts: vec![
-                        Part::Text { text: "where?".into() },
+                        Part::Text {
+                            text: "where?".into(),
+                        },
                         Part::Image {
                             jpeg: vec![0xff, 0xd8, 0xff],
                         },
@@ -289,7 +298,9 @@ mod tests {
                 },
                 Message {
                     role: Role::Assistant,
-                    parts: vec![Part::Text { text: "Paris".into() }],
+                    parts: vec![Part::Text {
+                        text: "Paris".into(),
+                    }],
                 },
             ],
             max_tokens: 100,

@@ -37,7 +37,10 @@ pub struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("limiter", &self.limiter)
@@ -81,8 +84,9 @@ impl Transport {
             headers.insert(HeaderName::from_static(a.name), value);
         }
         for (name, value) in plain {
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| LvlmError::Config(format!("header {name} value {value:?} is invalid")))?;
+            let v = HeaderValue::from_str(value).map_err(|_| {
+                LvlmError::Config(format!("header {name} value {value:?} is invalid"))
+            })?;
             headers.insert(HeaderName::from_static(name), v);
         }
         let http = reqwest::Client::builder()

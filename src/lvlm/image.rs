@@ -119,7 +119,9 @@ mod tests {
     use crate::lvlm::{Message, Role};
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
         let mut out = Vec::new();
         JpegEncoder::new_with_quality(&mut out, 95)
             .encode_image(&img)
@@ -141,7 +143,12 @@ mod tests {
         let big = jpeg(1280, 720);
         let small = budget.apply(&big).expect("ok").expect("resized");
         assert_eq!(dims(&small), (320, 180));
-        assert!(small.len() < big.len() / 4, "{} vs {}", small.len(), big.len());
+        assert!(
+            small.len() < big.len() / 4,
+            "{} vs {}",
+            small.len(),
+            big.len()
+        );
         let fits = jpeg(300, 200);
         assert_eq!(budget.apply(&fits).expect("ok"), None);
         let off = ImageBudget {
@@ -163,7 +170,9 @@ mod tests {
                 role: Role::User,
                 parts: vec![
                     Part::Text { text: "t".into() },
-                    Part::Image { jpeg: jpeg(400, 200) },
+                    Part::Image {
+                        jpeg: jpeg(400, 200),
+                    },
                     Part::Image {
                         jpeg: b"broken".to_vec(),
                     },

@@ -129,7 +129,10 @@ impl Limiter {
 /// (remaining, reset) header pairs: OpenAI's resets are durations (`6m0s`), Anthropic's are
 /// RFC 3339 times.
 const HEADER_PAIRS: [(&str, &str); 4] = [
-    ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    (
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+    ),
     ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
     (
         "anthropic-ratelimit-requests-remaining",
@@ -143,7 +146,12 @@ const HEADER_PAIRS: [(&str, &str); 4] = [
 
 /// The longest wait among used-up windows, if any.
 pub fn exhausted_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     HEADER_PAIRS
         .iter()
         .filter(|(remaining, _)| get(remaining).and_then(|v| v.parse::<u64>().ok()) == Some(0))
@@ -230,7 +238,10 @@ mod tests {
             parse_reset("2026-01-01T00:00:30Z", now),
             Some(Duration::from_secs(30))
         );
-        assert_eq!(parse_reset("2025-12-31T23:00:00Z", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_reset("2025-12-31T23:00:00Z", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_reset("20", now), Some(Duration::from_secs(20)));
         assert_eq!(parse_reset("soon", now), None);
     }

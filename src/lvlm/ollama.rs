@@ -5,7 +5,9 @@
 //! Usage is `prompt_eval_count` / `eval_count`.
 
 use super::factory::ClientConfig;
-use super::http::{base64, check_base_url, check_model, truncate, AuthHeader, Transport, ERROR_BODY_LIMIT};
+use super::http::{
+    base64, check_base_url, check_model, truncate, AuthHeader, Transport, ERROR_BODY_LIMIT,
+};
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -112,7 +114,9 @@ impl Provider for OllamaClient {
         let mut resp = self
             .transport
             .call(&self.endpoint, &body, |bytes| {
-                self.transport.decode_json::<WireResponse>(bytes)?.into_response()
+                self.transport
+                    .decode_json::<WireResponse>(bytes)?
+                    .into_response()
             })
             .await?;
         resp.image_bytes = req.image_bytes();
@@ -184,14 +188,17 @@ mod tests {
 
     #[test]
     fn body_puts_images_beside_the_text() {
-        let c = OllamaClient::new(ClientConfig::new("http://127.0.0.1:11434/", "llava")).expect("ok");
+        let c =
+            OllamaClient::new(ClientConfig::new("http://127.0.0.1:11434/", "llava")).expect("ok");
         assert_eq!(c.endpoint(), "http://127.0.0.1:11434/api/chat");
         let req = Request {
             system: Some("sys".into()),
             messages: vec![Message {
                 role: Role::User,
                 parts: vec![
-                    Part::Text { text: "where?".into() },
+                    Part::Text {
+                        text: "where?".into(),
+                    },
                     Part::Image {
                         jpeg: vec![0xff, 0xd8, 0xff],
                     },
@@ -225,7 +232,10 @@ mod tests {
         .expect("json")
         .into_response()
         .expect("ok");
-        assert_eq!((r.text.as_str(), r.usage.input_tokens, r.usage.output_tokens), ("Oslo", 40, 3));
+        assert_eq!(
+            (r.text.as_str(), r.usage.input_tokens, r.usage.output_tokens),
+            ("Oslo", 40, 3)
+        );
         assert_eq!(r.reasoning.as_deref(), Some("Nordic."));
         let e = serde_json::from_str::<WireResponse>(r#"{"error":"model not found"}"#)
             .expect("json")

@@ -23,8 +23,48 @@ pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// `detail` values OpenAI accepts for images (Chat Completions and Responses).
 pub const IMAGE_DETAILS: [&str; 3] = ["low", "high", "auto"];
 
-/// How to reach an OpenAI-compatible server (the shared [`ClientConfig`]).
-pub type OpenAiConfig = ClientConfig;
+/// How to reach an OpenAI-compatible server: the settings the first release had, kept so
+/// existing callers compile. It converts into the shared [`ClientConfig`], which adds reasoning
+/// effort, thinking budget and the limiter; [`OpenAiClient::new`] takes either.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// API root, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
+    pub base_url: String,
+    pub model: String,
+    /// Sent as `Authorization: Bearer`; local servers usually need none.
+    pub api_key: Option<SecretString>,
+    pub request_timeout: std::time::Duration,
+    pub retry: super::retry::RetryPolicy,
+    /// `low`, `high` or `auto`; `None` leaves it to the server.
+    pub image_detail: Option<String>,
+}
+
+impl OpenAiConfig {
+    /// A config with the default timeout and retry policy and no key.
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        let c = ClientConfig::new(base_url, model);
+        Self {
+            base_url: c.base_url,
+            model: c.model,
+            api_key: None,
+            request_timeout: c.request_timeout,
+            retry: c.retry,
+            image_detail: None,
+        }
+    }
+}
+
+impl From<OpenAiConfig> for ClientConfig {
+    fn from(o: OpenAiConfig) -> Self {
+        ClientConfig {
+            api_key: o.api_key,
+            request_timeout: o.request_timeout,
+            retry: o.retry,
+            image_detail: o.image_detail,
+            ..ClientConfig::new(o.base_url, o.model)
+        }
+    }
+}
 
 /// Checks `image_detail` against [`IMAGE_DETAILS`].
 pub fn check_image_detail(detail: Option<&str>) -> Result<(), LvlmError> {
@@ -69,7 +109,8 @@ impl std::fmt::Debug for OpenAiClient {
 
 impl OpenAiClient {
     /// Checks the config and builds the HTTP client.
-    pub fn new(cfg: ClientConfig) -> Result<Self, LvlmError> {
+    pub fn new(cfg: impl Into<ClientConfig>) -> Result<Self, LvlmError> {
+        let cfg: ClientConfig = cfg.into();
         let base = check_base_url(&cfg.base_url, OPENAI_BASE_URL)?;
         check_model(&cfg.model)?;
         check_image_detail(cfg.image_detail.as_deref())?;
@@ -491,5 +532,4 @@ mod tests {
             "Incorrect API key provided: [redacted]."
         );
     }
-
 }

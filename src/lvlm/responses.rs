@@ -100,7 +100,9 @@ impl Provider for ResponsesClient {
         let mut resp = self
             .transport
             .call(&self.endpoint, &body, |bytes| {
-                self.transport.decode_json::<WireResponse>(bytes)?.into_response()
+                self.transport
+                    .decode_json::<WireResponse>(bytes)?
+                    .into_response()
             })
             .await?;
         resp.image_bytes = req.image_bytes();
@@ -242,7 +244,9 @@ mod tests {
                 Message {
                     role: Role::User,
                     parts: vec![
-                        Part::Text { text: "where?".into() },
+                        Part::Text {
+                            text: "where?".into(),
+                        },
                         Part::Image {
                             jpeg: vec![0xff, 0xd8, 0xff],
                         },
@@ -250,7 +254,9 @@ mod tests {
                 },
                 Message {
                     role: Role::Assistant,
-                    parts: vec![Part::Text { text: "Paris".into() }],
+                    parts: vec![Part::Text {
+                        text: "Paris".into(),
+                    }],
                 },
             ],
             max_tokens: 50,

@@ -64,7 +64,9 @@ impl Dialect for Anthropic {
                 )));
             }
             if body.get("temperature").is_some() {
-                return Err(bad("temperature may only be set to 1 when thinking is enabled".into()));
+                return Err(bad(
+                    "temperature may only be set to 1 when thinking is enabled".into(),
+                ));
             }
         }
         if let Some(t) = body.get("temperature") {
@@ -91,13 +93,17 @@ impl Dialect for Anthropic {
                 return Err(bad(format!("messages.{i}.role: expected {want}")));
             }
             let Some(blocks) = m["content"].as_array() else {
-                return Err(bad(format!("messages.{i}.content: expected a list of blocks")));
+                return Err(bad(format!(
+                    "messages.{i}.content: expected a list of blocks"
+                )));
             };
             for (j, b) in blocks.iter().enumerate() {
                 match b["type"].as_str() {
                     Some("text") => match b["text"].as_str() {
                         Some(t) => texts.push(t.to_string()),
-                        None => return Err(bad(format!("messages.{i}.content.{j}.text: required"))),
+                        None => {
+                            return Err(bad(format!("messages.{i}.content.{j}.text: required")))
+                        }
                     },
                     Some("image") if m["role"] == "user" => {
                         let s = &b["source"];
@@ -106,8 +112,9 @@ impl Dialect for Anthropic {
                                 "messages.{i}.content.{j}.source: expected base64 image/jpeg, got {s}"
                             )));
                         }
-                        check_jpeg_base64(s["data"].as_str().unwrap_or(""))
-                            .map_err(|e| bad(format!("messages.{i}.content.{j}.source.data: {e}")))?;
+                        check_jpeg_base64(s["data"].as_str().unwrap_or("")).map_err(|e| {
+                            bad(format!("messages.{i}.content.{j}.source.data: {e}"))
+                        })?;
                         images += 1;
                     }
                     other => {
@@ -124,7 +131,12 @@ impl Dialect for Anthropic {
         })
     }
 
-    fn success(&self, reply: &Reply, req: &crate::scripted_server::RecordedRequest, usage: (u64, u64)) -> Value {
+    fn success(
+        &self,
+        reply: &Reply,
+        req: &crate::scripted_server::RecordedRequest,
+        usage: (u64, u64),
+    ) -> Value {
         let (content, stop) = match reply {
             Reply::Text(t) => (json!([{"type": "text", "text": t}]), "end_turn"),
             Reply::Reasoned { reasoning, text } => (

@@ -44,7 +44,9 @@ impl Dialect for Gemini {
             return Err(reject(self, 405, format!("{method} not allowed")));
         }
         if uri.query().is_some_and(|q| q.contains("key=")) {
-            return Err(bad("this test server wants the key in x-goog-api-key only".into()));
+            return Err(bad(
+                "this test server wants the key in x-goog-api-key only".into()
+            ));
         }
         let key = header(headers, "x-goog-api-key");
         if key != self.api_key {
@@ -55,7 +57,11 @@ impl Dialect for Gemini {
             let Some(parts) = si["parts"].as_array() else {
                 return Err(bad("systemInstruction.parts must be a list".into()));
             };
-            texts.extend(parts.iter().filter_map(|p| p["text"].as_str().map(str::to_string)));
+            texts.extend(
+                parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str().map(str::to_string)),
+            );
         }
         if let Some(g) = body.get("generationConfig") {
             if let Some(t) = g.get("maxOutputTokens") {
@@ -90,7 +96,9 @@ impl Dialect for Gemini {
                     texts.push(t.to_string());
                 } else if let Some(d) = p.get("inline_data") {
                     if d["mime_type"] != "image/jpeg" {
-                        return Err(bad(format!("contents[{i}].parts[{j}].inline_data.mime_type")));
+                        return Err(bad(format!(
+                            "contents[{i}].parts[{j}].inline_data.mime_type"
+                        )));
                     }
                     check_jpeg_base64(d["data"].as_str().unwrap_or(""))
                         .map_err(|e| bad(format!("contents[{i}].parts[{j}]: {e}")))?;

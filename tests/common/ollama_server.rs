@@ -62,9 +62,12 @@ impl Dialect for Ollama {
                 for (j, img) in list.iter().enumerate() {
                     let s = img.as_str().unwrap_or("");
                     if s.starts_with("data:") {
-                        return Err(bad(format!("messages[{i}].images[{j}]: bare base64 expected")));
+                        return Err(bad(format!(
+                            "messages[{i}].images[{j}]: bare base64 expected"
+                        )));
                     }
-                    check_jpeg_base64(s).map_err(|e| bad(format!("messages[{i}].images[{j}]: {e}")))?;
+                    check_jpeg_base64(s)
+                        .map_err(|e| bad(format!("messages[{i}].images[{j}]: {e}")))?;
                     images += 1;
                 }
             }

@@ -35,7 +35,11 @@ impl Dialect for Responses {
     ) -> Result<Checked, Rejected> {
         let bad = |m: String| reject(self, 400, m);
         if uri.path() != "/v1/responses" {
-            return Err(reject(self, 404, format!("Invalid URL (POST {})", uri.path())));
+            return Err(reject(
+                self,
+                404,
+                format!("Invalid URL (POST {})", uri.path()),
+            ));
         }
         if method != Method::POST {
             return Err(reject(self, 405, format!("{method} not allowed")));
@@ -43,7 +47,11 @@ impl Dialect for Responses {
         let auth = header(headers, "authorization");
         if auth != format!("Bearer {}", self.api_key) {
             let presented = auth.strip_prefix("Bearer ").unwrap_or(auth);
-            return Err(reject(self, 401, format!("Incorrect API key provided: {presented}.")));
+            return Err(reject(
+                self,
+                401,
+                format!("Incorrect API key provided: {presented}."),
+            ));
         }
         if !body["model"].as_str().is_some_and(|m| !m.is_empty()) {
             return Err(bad("Missing required parameter: 'model'.".into()));
@@ -54,11 +62,18 @@ impl Dialect for Responses {
             }
         }
         if let Some(r) = body.get("reasoning") {
-            if !matches!(r["effort"].as_str(), Some("minimal" | "low" | "medium" | "high")) {
+            if !matches!(
+                r["effort"].as_str(),
+                Some("minimal" | "low" | "medium" | "high")
+            ) {
                 return Err(bad(format!("reasoning.effort is invalid: {r}")));
             }
         }
-        let mut texts: Vec<String> = body["instructions"].as_str().map(str::to_string).into_iter().collect();
+        let mut texts: Vec<String> = body["instructions"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
         let Some(input) = body["input"].as_array().filter(|i| !i.is_empty()) else {
             return Err(bad("'input' must be a non-empty list".into()));
         };
@@ -71,19 +86,26 @@ impl Dialect for Responses {
                 (Some("user"), Value::Array(parts)) => {
                     for (j, p) in parts.iter().enumerate() {
                         match p["type"].as_str() {
-                            Some("input_text") => texts.push(p["text"].as_str().unwrap_or("").into()),
+                            Some("input_text") => {
+                                texts.push(p["text"].as_str().unwrap_or("").into())
+                            }
                             Some("input_image") => {
                                 let url = p["image_url"].as_str().unwrap_or("");
                                 let b64 = url.strip_prefix("data:image/jpeg;base64,").ok_or_else(|| {
                                     bad(format!("input[{i}].content[{j}].image_url must be a JPEG data URL"))
                                 })?;
-                                check_jpeg_base64(b64).map_err(|e| bad(format!("input[{i}].content[{j}]: {e}")))?;
+                                check_jpeg_base64(b64)
+                                    .map_err(|e| bad(format!("input[{i}].content[{j}]: {e}")))?;
                                 if !matches!(p["detail"].as_str(), Some("low" | "high" | "auto")) {
-                                    return Err(bad(format!("input[{i}].content[{j}].detail is required")));
+                                    return Err(bad(format!(
+                                        "input[{i}].content[{j}].detail is required"
+                                    )));
                                 }
                                 images += 1;
                             }
-                            other => return Err(bad(format!("input[{i}].content[{j}].type {other:?}"))),
+                            other => {
+                                return Err(bad(format!("input[{i}].content[{j}].type {other:?}")))
+                            }
                         }
                     }
                 }
@@ -97,11 +119,11 @@ impl Dialect for Responses {
     }
 
     fn success(&self, reply: &Reply, req: &RecordedRequest, usage: (u64, u64)) -> Value {
-        let message = |content: Value| {
-            json!({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": content})
-        };
+        let message = |content: Value| json!({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": content});
         let output = match reply {
-            Reply::Text(t) => json!([message(json!([{"type": "output_text", "text": t, "annotations": []}]))]),
+            Reply::Text(t) => json!([message(
+                json!([{"type": "output_text", "text": t, "annotations": []}])
+            )]),
             Reply::Reasoned { reasoning, text } => json!([
                 {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": reasoning}]},
                 message(json!([{"type": "output_text", "text": text, "annotations": []}]))

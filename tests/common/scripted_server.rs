@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the server answers when the script is empty: a valid JSON guess (Paris).
-pub const DEFAULT_ANSWER: &str = "The signs are French.\n```json\n{\"lat\": 48.8566, \"lon\": 2.3522, \"country\": \"FR\"}\n```";
+pub const DEFAULT_ANSWER: &str =
+    "The signs are French.\n```json\n{\"lat\": 48.8566, \"lon\": 2.3522, \"country\": \"FR\"}\n```";
 /// Request bodies up to this size are accepted: several full-size JPEGs in base64 exceed
 /// axum's 2 MB default.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -108,8 +109,13 @@ pub struct Rejected {
 /// One provider's wire format.
 pub trait Dialect: Send + Sync + 'static {
     /// Validates a request like the real API would.
-    fn check(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Value)
-        -> Result<Checked, Rejected>;
+    fn check(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Value,
+    ) -> Result<Checked, Rejected>;
     /// The success body for `reply` (`Text`, `Reasoned`, `Refusal`, `Empty`).
     fn success(&self, reply: &Reply, req: &RecordedRequest, usage: (u64, u64)) -> Value;
     /// The API's error body for `status`.
