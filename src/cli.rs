@@ -9,8 +9,6 @@ use crate::browser::local_game::CaptureOptions;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
 use crate::game::{pack, server, Map};
-use crate::lvlm::openai::{OpenAiClient, OpenAiConfig};
-use crate::lvlm::retry::RetryPolicy;
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -138,9 +136,17 @@ pub struct PlayArgs {
     /// Map id: "world" (built in) or a pack under game.maps_dir.
     #[arg(long)]
     pub map: Option<String>,
-    /// Model, e.g. gpt-4o or openai:gpt-4o. Without one the baseline reasoner plays.
+    /// Model as PROVIDER:NAME: openai:gpt-4o (or just gpt-4o), openai-responses:o4-mini,
+    /// anthropic:claude-sonnet-4-0, gemini:gemini-2.5-flash, ollama:qwen2.5vl. Without one the
+    /// baseline reasoner plays.
     #[arg(long)]
     pub model: Option<String>,
+    /// Reasoning effort for reasoning models: minimal, low, medium or high.
+    #[arg(long, value_name = "LEVEL")]
+    pub reasoning_effort: Option<String>,
+    /// Always call the model, ignoring the response cache (answers are still not stored).
+    #[arg(long)]
+    pub no_cache: bool,
     /// OpenAI-compatible API base URL (vLLM, llama.cpp, Ollama's /v1, ...).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
@@ -296,6 +302,10 @@ impl PlayArgs {
         push(&mut o, "game.map", &self.map);
         push(&mut o, "model.name", &self.model);
         push(&mut o, "model.base_url", &self.base_url);
+        push(&mut o, "model.reasoning_effort", &self.reasoning_effort);
+        if self.no_cache {
+            o.push(("model.cache", "false".into()));
+        }
         push(&mut o, "model.temperature", &self.temperature);
         push(&mut o, "capture.headings", &self.headings);
         push(&mut o, "capture.zoom_steps", &self.zoom_steps);
@@ -477,26 +487,16 @@ fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
 
 /// The configured reasoner: an LVLM when a model is named, else the baseline (said so once).
 pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
-    let Some(choice) = settings.model_choice()? else {
-        let hint = if settings.model.api_key.is_some() {
+    let Some(spec) = settings.provider_spec()? else {
+        let hint = if settings.has_any_api_key() {
             " (an API key is set: add --model NAME to use it)"
         } else {
-            " (add --model NAME and set OPENAI_API_KEY to use an LVLM)"
+            " (add --model PROVIDER:NAME and set its API key, e.g. OPENAI_API_KEY, to use an LVLM)"
         };
         eprintln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
         return Ok(Arc::new(BaselineReasoner::for_map(map)));
     };
-    let client = OpenAiClient::new(OpenAiConfig {
-        base_url: choice.base_url.clone(),
-        model: choice.model.clone(),
-        api_key: settings.model.api_key.clone(),
-        request_timeout: settings.request_timeout(),
-        retry: RetryPolicy {
-            max_retries: settings.model.max_retries,
-            ..RetryPolicy::default()
-        },
-        image_detail: settings.model.image_detail.clone(),
-    })?;
+    let client = crate::lvlm::build_provider(&spec)?;
     // The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
     // absent (running from elsewhere): a configured one that is missing is a mistake to report.
     let default_dir = crate::config::AgentSettings::default().prompts_dir;
@@ -511,7 +511,7 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
         round_timeout: settings.round_timeout(),
     };
     Ok(Arc::new(LvlmReasoner::new(
-        Arc::new(client),
+        client,
         prompts,
         baseline_point(map),
         opts,

@@ -1,9 +1,16 @@
 //! Layered configuration: built-in defaults < `geoagent.toml` < environment (`GEOAGENT_*`, plus
-//! the usual `OPENAI_API_KEY` / `OPENAI_BASE_URL`) < command-line flags. Read and validated once;
-//! every error names the key and the layer it came from. Secrets never print.
+//! the providers' usual `OPENAI_API_KEY` / `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`,
+//! `GEMINI_API_KEY` / `GOOGLE_API_KEY`) < command-line flags. Read and validated once; every error
+//! names the key and the layer it came from. Secrets never print.
 
+use crate::lvlm::cost::{Price, PriceTable};
+use crate::lvlm::image::{ImageBudget, MIN_IMAGE_SIDE};
+use crate::lvlm::limit::{LimitConfig, MAX_CONCURRENCY_LIMIT};
+use crate::lvlm::retry::RetryPolicy;
+use crate::lvlm::{ProviderKind, ProviderSpec, ReasoningEffort};
 use secrecy::SecretString;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use thiserror::Error;
@@ -16,6 +23,13 @@ pub const ENV_PREFIX: &str = "GEOAGENT";
 pub const MAX_ROUNDS: usize = 100;
 /// Upper bound on views per round: each view is an image the model pays for.
 pub const MAX_HEADINGS: usize = 16;
+/// Environment variables read as provider API keys (see [`ProviderKind::key_env_vars`]).
+pub const PROVIDER_KEY_VARS: [&str; 4] = [
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+];
 /// The OpenAI API, used when a model is named without a base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
@@ -93,6 +107,48 @@ pub struct ModelSettings {
     pub temperature: Option<f32>,
     /// OpenAI image detail: low, high or auto.
     pub image_detail: Option<String>,
+    /// minimal, low, medium or high: `reasoning_effort` (OpenAI), a thinking budget (Anthropic,
+    /// Gemini), `think` (Ollama).
+    pub reasoning_effort: Option<String>,
+    /// Exact thinking tokens for Anthropic / Gemini (overrides the effort's budget).
+    pub thinking_budget: Option<u32>,
+    /// Calls in flight at once to this provider.
+    pub max_concurrency: usize,
+    /// Calls started per minute (spread evenly); absent = no client-side limit.
+    pub requests_per_minute: Option<u32>,
+    /// Answer repeated requests from the response cache (`--no-cache` turns it off).
+    pub cache: bool,
+    pub cache_dir: PathBuf,
+    /// Views larger than this (long side, pixels) are scaled down before sending; 0 = never.
+    pub max_image_side: u32,
+    /// JPEG quality of scaled-down views.
+    pub image_jpeg_quality: u8,
+    /// Price overrides and additions, by model-name prefix:
+    /// `[model.prices."gpt-4o"] input_per_mtok = 2.5, output_per_mtok = 10.0`.
+    pub prices: BTreeMap<String, Price>,
+    /// Provider keys and base URL read from the environment (filled in by [`Settings::load`]).
+    #[serde(skip)]
+    pub env: ProviderEnv,
+}
+
+/// Provider credentials from the environment, and which `model.*` values were set by
+/// `GEOAGENT_*` variables or flags (those beat the provider variables; a file's do not).
+#[derive(Clone, Default)]
+pub struct ProviderEnv {
+    keys: Vec<(String, SecretString)>,
+    openai_base_url: Option<String>,
+    api_key_overridden: bool,
+    base_url_overridden: bool,
+}
+
+impl std::fmt::Debug for ProviderEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.keys.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ProviderEnv")
+            .field("keys_set", &names)
+            .field("openai_base_url", &self.openai_base_url)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +222,16 @@ impl Default for ModelSettings {
             max_tokens: 2000,
             temperature: None,
             image_detail: None,
+            reasoning_effort: None,
+            thinking_budget: None,
+            max_concurrency: crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY,
+            requests_per_minute: None,
+            cache: true,
+            cache_dir: PathBuf::from(crate::lvlm::cache::DEFAULT_CACHE_DIR),
+            max_image_side: crate::lvlm::image::DEFAULT_MAX_IMAGE_SIDE,
+            image_jpeg_quality: crate::lvlm::image::DEFAULT_IMAGE_JPEG_QUALITY,
+            prices: BTreeMap::new(),
+            env: ProviderEnv::default(),
         }
     }
 }
@@ -199,6 +265,8 @@ impl Default for ServerSettings {
 /// The model a session talks to, resolved from `model.*`.
 #[derive(Debug, Clone)]
 pub struct ModelChoice {
+    pub kind: ProviderKind,
+    /// The canonical prefix of `kind` (`openai`, `anthropic`, ...).
     pub provider: String,
     pub model: String,
     pub base_url: String,
@@ -254,10 +322,26 @@ impl Settings {
                 .set_override(*k, v.as_str())
                 .map_err(|e| ConfigError::Flags(e.to_string()))?;
         }
-        let settings: Settings = all
+        let mut settings: Settings = all
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| ConfigError::Flags(e.to_string()))?;
+        let set_by = |key: &str, var: &str| {
+            flags.iter().any(|(k, _)| *k == key) || env.iter().any(|(k, _)| k == var)
+        };
+        settings.model.env = ProviderEnv {
+            keys: env
+                .iter()
+                .filter(|(k, v)| PROVIDER_KEY_VARS.contains(&k.as_str()) && !v.trim().is_empty())
+                .map(|(k, v)| (k.clone(), SecretString::from(v.trim().to_string())))
+                .collect(),
+            openai_base_url: env
+                .iter()
+                .find(|(k, _)| k == "OPENAI_BASE_URL")
+                .map(|(_, v)| v.clone()),
+            api_key_overridden: set_by("model.api_key", "GEOAGENT_MODEL__API_KEY"),
+            base_url_overridden: set_by("model.base_url", "GEOAGENT_MODEL__BASE_URL"),
+        };
         settings.validate()?;
         Ok(settings)
     }
@@ -327,6 +411,61 @@ impl Settings {
                 return Err(bad("model.temperature", t.to_string(), "must be 0..=2"));
             }
         }
+        if let Some(e) = &self.model.reasoning_effort {
+            if ReasoningEffort::parse(e).is_none() {
+                return Err(bad(
+                    "model.reasoning_effort",
+                    e.clone(),
+                    &format!("must be one of {}", ReasoningEffort::NAMES.join(", ")),
+                ));
+            }
+        }
+        if let Some(b) = self.model.thinking_budget {
+            if b < 1024 {
+                return Err(bad(
+                    "model.thinking_budget",
+                    b.to_string(),
+                    "must be at least 1024 tokens (Anthropic's minimum)",
+                ));
+            }
+        }
+        if !(1..=MAX_CONCURRENCY_LIMIT).contains(&self.model.max_concurrency) {
+            return Err(bad(
+                "model.max_concurrency",
+                self.model.max_concurrency.to_string(),
+                &format!("must be 1..={MAX_CONCURRENCY_LIMIT}"),
+            ));
+        }
+        if self.model.requests_per_minute == Some(0) {
+            return Err(bad(
+                "model.requests_per_minute",
+                "0".into(),
+                "must be above zero (leave it out for no limit)",
+            ));
+        }
+        if self.model.max_image_side != 0 && self.model.max_image_side < MIN_IMAGE_SIDE {
+            return Err(bad(
+                "model.max_image_side",
+                self.model.max_image_side.to_string(),
+                &format!("must be 0 (no limit) or at least {MIN_IMAGE_SIDE} pixels"),
+            ));
+        }
+        if !(1..=100).contains(&self.model.image_jpeg_quality) {
+            return Err(bad(
+                "model.image_jpeg_quality",
+                self.model.image_jpeg_quality.to_string(),
+                "must be 1..=100",
+            ));
+        }
+        for (m, p) in &self.model.prices {
+            if !p.is_valid() {
+                return Err(bad(
+                    "model.prices",
+                    m.clone(),
+                    "prices must be finite and not negative",
+                ));
+            }
+        }
         if let Some(d) = &self.model.image_detail {
             if !["low", "high", "auto"].contains(&d.as_str()) {
                 return Err(bad(
@@ -379,17 +518,27 @@ impl Settings {
         else {
             return Ok(None);
         };
-        let (provider, model) = match name.split_once(':') {
-            Some((p, m)) => (p.to_ascii_lowercase(), m.to_string()),
-            None => ("openai".to_string(), name.to_string()),
+        // Ollama model tags contain ':' too (`llava:13b`), so only a known prefix splits.
+        let (kind, model) = match name.split_once(':') {
+            Some((p, m)) => match ProviderKind::parse(p) {
+                Some(k) => (k, m.to_string()),
+                None if p.contains(['.', '/']) || p.is_empty() => {
+                    (ProviderKind::OpenAi, name.to_string())
+                }
+                None => {
+                    return Err(ConfigError::Invalid {
+                        key: "model.name",
+                        value: name.into(),
+                        problem: format!(
+                            "unknown provider '{p}'; supported: {} (any OpenAI-compatible server: openai with model.base_url)",
+                            ProviderKind::PREFIXES.join(", ")
+                        ),
+                    })
+                }
+            },
+            None => (ProviderKind::OpenAi, name.to_string()),
         };
-        if provider != "openai" {
-            return Err(ConfigError::Invalid {
-                key: "model.name",
-                value: name.into(),
-                problem: format!("unknown provider '{provider}'; supported: openai (any OpenAI-compatible server via model.base_url)"),
-            });
-        }
+        let provider = kind.prefix().to_string();
         if model.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "model.name",
@@ -397,15 +546,86 @@ impl Settings {
                 problem: "the model name after ':' is empty".into(),
             });
         }
+        let openai_env = match kind {
+            ProviderKind::OpenAi | ProviderKind::OpenAiResponses => {
+                self.model.env.openai_base_url.clone()
+            }
+            _ => None,
+        };
+        let base_url = match (&self.model.base_url, openai_env) {
+            (Some(u), _) if self.model.env.base_url_overridden => u.clone(),
+            (_, Some(env)) => env,
+            (Some(u), None) => u.clone(),
+            (None, None) => kind.default_base_url().to_string(),
+        };
         Ok(Some(ModelChoice {
+            kind,
             provider,
             model,
-            base_url: self
-                .model
-                .base_url
-                .clone()
-                .unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+            base_url,
         }))
+    }
+
+    /// The API key for `kind`: `GEOAGENT_MODEL__API_KEY` (or a flag) first, then the provider's
+    /// own variables (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY` / `GOOGLE_API_KEY`),
+    /// then `model.api_key` from the file.
+    pub fn api_key_for(&self, kind: ProviderKind) -> Option<SecretString> {
+        if self.model.env.api_key_overridden {
+            if let Some(k) = &self.model.api_key {
+                return Some(k.clone());
+            }
+        }
+        kind.key_env_vars()
+            .iter()
+            .find_map(|var| {
+                self.model
+                    .env
+                    .keys
+                    .iter()
+                    .find(|(k, _)| k == var)
+                    .map(|(_, v)| v.clone())
+            })
+            .or_else(|| self.model.api_key.clone())
+    }
+
+    /// Whether any provider key is available (for the hint when no model is named).
+    pub fn has_any_api_key(&self) -> bool {
+        self.model.api_key.is_some() || !self.model.env.keys.is_empty()
+    }
+
+    /// Everything [`crate::lvlm::build_provider`] needs, or `None` for the baseline reasoner.
+    pub fn provider_spec(&self) -> Result<Option<ProviderSpec>, ConfigError> {
+        let Some(choice) = self.model_choice()? else {
+            return Ok(None);
+        };
+        let mut spec = ProviderSpec::new(choice.kind, choice.model, Some(choice.base_url));
+        spec.client.api_key = self.api_key_for(choice.kind);
+        spec.client.request_timeout = self.request_timeout();
+        spec.client.retry = RetryPolicy {
+            max_retries: self.model.max_retries,
+            ..RetryPolicy::default()
+        };
+        spec.client.image_detail = self.model.image_detail.clone();
+        spec.client.reasoning_effort = self
+            .model
+            .reasoning_effort
+            .as_deref()
+            .and_then(ReasoningEffort::parse);
+        spec.client.thinking_budget = self.model.thinking_budget;
+        spec.limits = LimitConfig {
+            max_concurrency: self.model.max_concurrency,
+            requests_per_minute: self
+                .model
+                .requests_per_minute
+                .and_then(std::num::NonZeroU32::new),
+        };
+        spec.cache_dir = self.model.cache.then(|| self.model.cache_dir.clone());
+        spec.prices = PriceTable::with_overrides(&self.model.prices);
+        spec.image_budget = ImageBudget {
+            max_side: self.model.max_image_side,
+            jpeg_quality: self.model.image_jpeg_quality,
+        };
+        Ok(Some(spec))
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -417,20 +637,11 @@ impl Settings {
     }
 }
 
-/// `GEOAGENT_*` variables (nested with `__`) plus `OPENAI_API_KEY` and `OPENAI_BASE_URL`, which
-/// rank below their `GEOAGENT_MODEL__*` equivalents.
+/// `GEOAGENT_*` variables (nested with `__`).
 fn env_source(env: &[(String, String)]) -> Result<config::Config, ConfigError> {
-    let mut b = config::Config::builder();
-    for (k, v) in env {
-        let key = match k.as_str() {
-            "OPENAI_API_KEY" => "model.api_key".to_string(),
-            "OPENAI_BASE_URL" => "model.base_url".to_string(),
-            _ => continue,
-        };
-        b = b
-            .set_default(key, v.as_str())
-            .map_err(|e| ConfigError::Env(e.to_string()))?;
-    }
+    // Provider variables (OPENAI_API_KEY, OPENAI_BASE_URL, ...) are not layered here: which one
+    // applies depends on the provider chosen, so `Settings::load` keeps them aside.
+    let b = config::Config::builder();
     let map: std::collections::HashMap<String, String> = env
         .iter()
         .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
@@ -495,12 +706,117 @@ mod tests {
             ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
             ("GEOAGENT_MODEL__BASE_URL", "http://127.0.0.1:2/v1"),
         ]);
-        let s = Settings::load(Some(toml("").path()), &e, &[]).unwrap();
+        let s = Settings::load(
+            Some(
+                toml("[model]\nbase_url = \"http://127.0.0.1:3/v1\"\napi_key = \"sk-file\"").path(),
+            ),
+            &e,
+            &[("model.name", "gpt-4o".into())],
+        )
+        .unwrap();
         assert_eq!(
-            s.model.api_key.as_ref().unwrap().expose_secret(),
-            "sk-openai"
+            s.api_key_for(ProviderKind::OpenAi).unwrap().expose_secret(),
+            "sk-openai",
+            "the provider variable beats the file"
         );
-        assert_eq!(s.model.base_url.as_deref(), Some("http://127.0.0.1:2/v1"));
+        assert_eq!(
+            s.model_choice().unwrap().unwrap().base_url,
+            "http://127.0.0.1:2/v1"
+        );
+        let s = Settings::load(
+            Some(toml("[model]\napi_key = \"sk-file\"").path()),
+            &env(&[
+                ("OPENAI_API_KEY", "sk-openai"),
+                ("GEOAGENT_MODEL__API_KEY", "sk-geo"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.api_key_for(ProviderKind::OpenAi).unwrap().expose_secret(),
+            "sk-geo"
+        );
+    }
+
+    #[test]
+    fn each_provider_takes_its_own_key_and_base_url() {
+        let e = env(&[
+            ("OPENAI_API_KEY", "sk-openai"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+            ("ANTHROPIC_API_KEY", "sk-ant"),
+            ("GOOGLE_API_KEY", "g-key"),
+        ]);
+        let load = |name: &str| {
+            Settings::load(Some(toml("").path()), &e, &[("model.name", name.into())]).unwrap()
+        };
+        let s = load("anthropic:claude-sonnet-4-0");
+        let c = s.model_choice().unwrap().unwrap();
+        assert_eq!(c.kind, ProviderKind::Anthropic);
+        assert_eq!(c.base_url, crate::lvlm::anthropic::ANTHROPIC_BASE_URL);
+        assert_eq!(
+            s.api_key_for(c.kind).unwrap().expose_secret(),
+            "sk-ant",
+            "never the OpenAI key"
+        );
+        let s = load("gemini:gemini-2.5-flash");
+        assert_eq!(
+            s.api_key_for(ProviderKind::Gemini).unwrap().expose_secret(),
+            "g-key"
+        );
+        let s = load("ollama:llava:13b");
+        let c = s.model_choice().unwrap().unwrap();
+        assert_eq!(
+            (c.kind, c.model.as_str()),
+            (ProviderKind::Ollama, "llava:13b")
+        );
+        assert!(s.api_key_for(ProviderKind::Ollama).is_none());
+        let s = load("openai-responses:o4-mini");
+        let c = s.model_choice().unwrap().unwrap();
+        assert_eq!(
+            (c.kind, c.base_url.as_str()),
+            (ProviderKind::OpenAiResponses, "http://127.0.0.1:1/v1")
+        );
+        let spec = s.provider_spec().unwrap().unwrap();
+        assert!(format!("{spec:?}").contains("[redacted]"));
+        assert!(!format!("{spec:?} {s:?}").contains("sk-openai"));
+        assert!(!format!("{spec:?} {s:?}").contains("sk-ant"));
+    }
+
+    #[test]
+    fn model_section_options_are_checked_and_reach_the_spec() {
+        let f = toml(
+            "[model]\nname = \"gpt-4o\"\nreasoning_effort = \"high\"\nmax_concurrency = 4\n\
+             requests_per_minute = 60\ncache = false\nmax_image_side = 512\n\
+             [model.prices.\"gpt-4o\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n",
+        );
+        let s = Settings::load(Some(f.path()), &[], &[]).unwrap();
+        let spec = s.provider_spec().unwrap().unwrap();
+        assert_eq!(spec.client.reasoning_effort, Some(ReasoningEffort::High));
+        assert_eq!(spec.limits.max_concurrency, 4);
+        assert_eq!(spec.limits.requests_per_minute.map(|n| n.get()), Some(60));
+        assert_eq!(spec.cache_dir, None);
+        assert_eq!(spec.image_budget.max_side, 512);
+        assert_eq!(spec.prices.lookup("gpt-4o").unwrap().input_per_mtok, 1.0);
+        for (toml_text, key) in [
+            (
+                "[model]\nreasoning_effort = \"max\"",
+                "model.reasoning_effort",
+            ),
+            ("[model]\nmax_concurrency = 0", "model.max_concurrency"),
+            ("[model]\nmax_image_side = 10", "model.max_image_side"),
+            ("[model]\nthinking_budget = 5", "model.thinking_budget"),
+            (
+                "[model.prices.x]\ninput_per_mtok = -1.0\noutput_per_mtok = 1.0",
+                "model.prices",
+            ),
+        ] {
+            let err = Settings::load(Some(toml(toml_text).path()), &[], &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
+        let s = Settings::load(Some(toml("").path()), &[], &[]).unwrap();
+        assert!(s.model.cache, "the cache is on by default");
     }
 
     #[test]
@@ -573,6 +889,7 @@ mod tests {
             (c.provider.as_str(), c.model.as_str(), c.base_url.as_str()),
             ("openai", "gpt-4o", DEFAULT_BASE_URL)
         );
+        assert_eq!(c.kind, ProviderKind::OpenAi);
     }
 
     #[test]

@@ -114,13 +114,22 @@ impl MatchReport {
         let n = self.rounds.len().max(1) as f64;
         let max = 5000 * self.rounds.len() as u64;
         format!(
-            "{}\nTotal {} / {} points (mean {:.0} per round) · challenge {} · {}\nReplay: {}",
+            "{}\nTotal {} / {} points (mean {:.0} per round) · challenge {} · {}{}\nReplay: {}",
             t,
             self.total_points(),
             max,
             self.total_points() as f64 / n,
             self.challenge_id,
             self.reasoner,
+            crate::lvlm::cost::usage_summary(
+                self.rounds.iter().flat_map(|r| r
+                    .guess
+                    .exchanges
+                    .iter()
+                    .map(|e| (&e.usage, e.cached)))
+            )
+            .map(|s| format!("\n{s}"))
+            .unwrap_or_default(),
             self.replay_dir.display()
         )
     }

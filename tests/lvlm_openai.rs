@@ -11,9 +11,10 @@ use geoagent::agent::reasoner::{LvlmReasoner, ReasonerOptions};
 use geoagent::agent::{GuessSource, Reasoner};
 use geoagent::environment::{Observation, View};
 use geoagent::geo::{Bounds, LatLon};
+use geoagent::lvlm::factory::ClientConfig;
 use geoagent::lvlm::openai::{OpenAiClient, OpenAiConfig};
 use geoagent::lvlm::retry::RetryPolicy;
-use geoagent::lvlm::{LvlmError, Message, Part, Provider, Request, Role};
+use geoagent::lvlm::{LvlmError, Message, Part, Provider, ReasoningEffort, Request, Role};
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +59,7 @@ fn request(images: usize) -> Request {
         }],
         max_tokens: 300,
         temperature: Some(0.2),
+        ..Request::default()
     }
 }
 
@@ -107,6 +109,34 @@ async fn happy_path_sends_the_chat_completions_shape() {
     let expected_prompt = r.text.chars().count() as u64 / 4 + 2 * TOKENS_PER_IMAGE;
     assert_eq!(resp.usage.input_tokens, expected_prompt);
     assert_eq!(resp.usage.output_tokens, "It is Paris.".len() as u64 / 4);
+}
+
+#[tokio::test]
+async fn reasoning_effort_uses_max_completion_tokens() {
+    let server = keyed_server().await;
+    let mut cfg: ClientConfig = config(&server, Some(KEY)).into();
+    cfg.reasoning_effort = Some(ReasoningEffort::High);
+    let mut req = request(1);
+    req.temperature = None;
+    OpenAiClient::new(cfg)
+        .expect("valid config")
+        .complete(&req)
+        .await
+        .expect("answer");
+    let b = &server.requests()[0].body;
+    assert_eq!(b["reasoning_effort"], "high");
+    assert_eq!(b["max_completion_tokens"], 300);
+    assert!(
+        b.get("max_tokens").is_none(),
+        "reasoning models reject max_tokens"
+    );
+    // A request's own effort wins over the configured one.
+    req.reasoning_effort = Some(ReasoningEffort::Low);
+    client(config(&server, Some(KEY)))
+        .complete(&req)
+        .await
+        .expect("answer");
+    assert_eq!(server.requests()[1].body["reasoning_effort"], "low");
 }
 
 #[tokio::test]
@@ -249,7 +279,7 @@ async fn empty_choices_and_refusals_are_empty_and_not_retried() {
         "I can't help identify locations of people.".into(),
     ));
     let err = c.complete(&request(1)).await.expect_err("refused");
-    assert!(matches!(&err, LvlmError::Empty(_)), "{err:?}");
+    assert!(matches!(&err, LvlmError::Refused(_)), "{err:?}");
     assert!(
         err.to_string().contains("I can't help identify locations"),
         "{err}"

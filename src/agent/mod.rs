@@ -43,6 +43,18 @@ pub struct Exchange {
     pub usage: Usage,
     pub attempts: u32,
     pub elapsed_ms: u64,
+    /// The model's visible reasoning (thinking blocks, reasoning summaries), when it gave any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// Answered from the response cache: nothing was sent or paid.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+    /// JSON bytes sent to the provider (0 when cached or failed).
+    #[serde(default)]
+    pub request_bytes: u64,
+    /// JPEG bytes attached after the image budget.
+    #[serde(default)]
+    pub image_bytes: u64,
 }
 
 /// The agent's answer for a round.

@@ -126,6 +126,10 @@ impl LvlmReasoner {
             Ok(Ok(resp)) => {
                 ex.usage = resp.usage;
                 ex.attempts = resp.attempts;
+                ex.reasoning = resp.reasoning.clone();
+                ex.cached = resp.cached;
+                ex.request_bytes = resp.request_bytes;
+                ex.image_bytes = resp.image_bytes;
                 ex.raw = Some(resp.text.clone());
                 log.usage += resp.usage;
                 Ok(resp.text)
@@ -233,6 +237,7 @@ impl Reasoner for LvlmReasoner {
             }],
             max_tokens: self.opts.max_tokens,
             temperature: self.opts.temperature,
+            ..Request::default()
         };
 
         let answer = match self.exchange("answer", &req, deadline, &mut log).await {
@@ -333,9 +338,12 @@ mod tests {
                 usage: Usage {
                     input_tokens: 100,
                     output_tokens: 10,
+                    ..Usage::default()
                 },
                 finish_reason: Some("stop".into()),
                 attempts: 1,
+                reasoning: Some("thought about it".into()),
+                ..Response::default()
             })
         }
     }
@@ -387,6 +395,11 @@ mod tests {
         assert_eq!((g.pos.lat, g.pos.lon), (1.5, 2.5));
         assert_eq!(g.exchanges.len(), 1);
         assert_eq!(g.exchanges[0].images, 2);
+        assert_eq!(
+            g.exchanges[0].reasoning.as_deref(),
+            Some("thought about it"),
+            "visible reasoning lands in the replay"
+        );
         assert!(g.exchanges[0]
             .prompt
             .contains("View 2: heading 180° (south)"));

@@ -1,11 +1,27 @@
 //! Talking to large vision-language models: one small provider trait over provider-neutral
 //! requests (text + JPEG images) and responses (text + token usage), and the providers behind it.
 //!
-//! Each provider module only converts to and from its wire types; retries, backoff and
-//! `Retry-After` handling are shared in [`retry`].
+//! Each provider module only converts to and from its wire types ([`openai`] Chat Completions,
+//! [`responses`] OpenAI Responses, [`anthropic`] Messages, [`gemini`] generateContent, [`ollama`]
+//! native chat). What they share lives beside them: the HTTP transport with key redaction
+//! ([`http`]), retries, backoff and `Retry-After` ([`retry`]), concurrency and rate limits
+//! ([`limit`]), and the layers [`build_provider`] stacks on a client: image budget ([`image`]),
+//! response cache ([`cache`]) and cost estimate ([`cost`]).
 
+pub mod anthropic;
+pub mod cache;
+pub mod cost;
+pub mod factory;
+pub mod gemini;
+pub mod http;
+pub mod image;
+pub mod limit;
+pub mod ollama;
 pub mod openai;
+pub mod responses;
 pub mod retry;
+
+pub use factory::{build_provider, ProviderKind, ProviderSpec};
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -62,38 +78,151 @@ impl Message {
     }
 }
 
+/// `max_tokens` of [`Request::default`]: room for a short chain of thought and a JSON answer.
+pub const DEFAULT_REQUEST_MAX_TOKENS: u32 = 1024;
+
+/// How hard a reasoning model should think. Each provider maps it onto its own setting:
+/// `reasoning_effort` (Chat Completions), `reasoning.effort` (Responses), a thinking budget in
+/// tokens (Anthropic, Gemini; see [`ReasoningEffort::thinking_budget`]) or `think` (Ollama).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasoningEffort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+impl ReasoningEffort {
+    /// The names accepted in config and flags.
+    pub const NAMES: [&'static str; 4] = ["minimal", "low", "medium", "high"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "minimal" => Some(Self::Minimal),
+            "low" => Some(Self::Low),
+            "medium" => Some(Self::Medium),
+            "high" => Some(Self::High),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Minimal => "minimal",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    /// Thinking tokens for APIs that take a budget instead of an effort level. 1024 is
+    /// Anthropic's documented minimum budget; each step up quadruples, as the effort levels of
+    /// OpenAI's reasoning models roughly do.
+    pub fn thinking_budget(self) -> u32 {
+        match self {
+            Self::Minimal | Self::Low => 1024,
+            Self::Medium => 4096,
+            Self::High => 16384,
+        }
+    }
+}
+
 /// A provider-neutral completion request.
+///
+/// `Default` gives an empty conversation with [`DEFAULT_REQUEST_MAX_TOKENS`] and no sampling or
+/// reasoning settings, so callers can write `Request { messages, ..Request::default() }` and
+/// keep compiling when fields are added.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub system: Option<String>,
     pub messages: Vec<Message>,
     pub max_tokens: u32,
     pub temperature: Option<f32>,
+    /// Overrides the provider's configured reasoning effort for this call.
+    pub reasoning_effort: Option<ReasoningEffort>,
 }
 
-/// Tokens a call used, as the provider reported them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl Default for Request {
+    fn default() -> Self {
+        Self {
+            system: None,
+            messages: Vec::new(),
+            max_tokens: DEFAULT_REQUEST_MAX_TOKENS,
+            temperature: None,
+            reasoning_effort: None,
+        }
+    }
+}
+
+impl Request {
+    /// Images across all messages.
+    pub fn images(&self) -> impl Iterator<Item = &[u8]> {
+        self.messages.iter().flat_map(|m| {
+            m.parts.iter().filter_map(|p| match p {
+                Part::Image { jpeg } => Some(jpeg.as_slice()),
+                Part::Text { .. } => None,
+            })
+        })
+    }
+
+    /// Total JPEG bytes attached (before base64).
+    pub fn image_bytes(&self) -> u64 {
+        self.images().map(|i| i.len() as u64).sum()
+    }
+}
+
+/// Tokens a call used, as the provider reported them, and what they cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Input tokens the provider served from its own prompt cache (billed at a discount).
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    /// Estimated cost in US dollars from the price table; `None` when the model has no price.
+    /// A response from geoagent's own cache costs `Some(0.0)`.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 impl std::ops::AddAssign for Usage {
     fn add_assign(&mut self, o: Usage) {
         self.input_tokens += o.input_tokens;
         self.output_tokens += o.output_tokens;
+        self.cached_input_tokens += o.cached_input_tokens;
+        self.cost_usd = match (self.cost_usd, o.cost_usd) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
     }
 }
 
 /// A provider-neutral completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Every field added after the first release is `#[serde(default)]`, so cached responses written
+/// by earlier builds still load; `Default` lets test providers write `..Response::default()`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub text: String,
     pub model: String,
     pub usage: Usage,
     pub finish_reason: Option<String>,
-    /// How many HTTP attempts it took (1 = no retry).
+    /// How many HTTP attempts it took (1 = no retry, 0 = answered from the response cache).
     pub attempts: u32,
+    /// The model's visible reasoning (Anthropic thinking blocks, Responses reasoning summaries,
+    /// Gemini thought summaries, Ollama `thinking`), kept for the replay.
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    /// Answered from geoagent's response cache: no request was sent and nothing was paid.
+    #[serde(default)]
+    pub cached: bool,
+    /// Size of the JSON body sent (last attempt).
+    #[serde(default)]
+    pub request_bytes: u64,
+    /// JPEG bytes attached, after the image budget was applied.
+    #[serde(default)]
+    pub image_bytes: u64,
 }
 
 /// Why a model call failed. Messages never contain the API key.
@@ -119,6 +248,9 @@ pub enum LvlmError {
     Decode(String),
     #[error("the provider returned no answer ({0})")]
     Empty(String),
+    /// The model or the provider's safety system declined to answer.
+    #[error("the model refused: {0}")]
+    Refused(String),
     /// The client could not be set up (bad base URL, unusable key characters, unknown option).
     #[error("invalid model configuration: {0}")]
     Config(String),
@@ -139,12 +271,28 @@ impl LvlmError {
             }
             LvlmError::Status { status, .. } => *status >= 500 || *status == 408,
             LvlmError::Decode(_) => true,
-            LvlmError::Empty(_) | LvlmError::Config(_) | LvlmError::Exhausted { .. } => false,
+            LvlmError::Empty(_)
+            | LvlmError::Refused(_)
+            | LvlmError::Config(_)
+            | LvlmError::Exhausted { .. } => false,
         }
     }
 
     pub fn is_rate_limited(&self) -> bool {
-        matches!(self, LvlmError::RateLimited { .. })
+        match self {
+            LvlmError::RateLimited { .. } => true,
+            LvlmError::Exhausted { last, .. } => last.is_rate_limited(),
+            _ => false,
+        }
+    }
+
+    /// The model declined to answer (directly or as the last error after retries).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            LvlmError::Refused(_) => true,
+            LvlmError::Exhausted { last, .. } => last.is_refusal(),
+            _ => false,
+        }
     }
 
     /// The wait the provider asked for, if any.

@@ -7,39 +7,34 @@
 //! [`SecretString`], sent as a header marked sensitive, and scrubbed from any error body the
 //! server echoes back.
 
-use super::retry::{parse_retry_after, with_retries, RetryPolicy};
+use super::factory::ClientConfig;
+use super::http::{
+    base64, check_base_url, check_model, truncate, AuthHeader, Transport, ERROR_BODY_LIMIT,
+};
 use super::{LvlmError, Message, Part, Provider, Request, Response, Role, Usage};
-use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime};
 
-/// Whole-call limit (connect, upload, generation, download). Vision models writing a
-/// chain of thought over several images routinely take 30-60 s; two minutes leaves headroom
-/// without hiding a hung server for long.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-/// Time to open the TCP/TLS connection. A healthy endpoint connects in well under a second;
-/// failing fast here lets the retry policy try again sooner.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of an error body is kept in [`LvlmError::Status`]: enough for the provider's
-/// message, small enough for logs and replays.
-pub const ERROR_BODY_LIMIT: usize = 600;
+pub use super::factory::DEFAULT_REQUEST_TIMEOUT;
+pub use super::http::CONNECT_TIMEOUT;
+
 /// The default endpoint.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
-/// `detail` values the Chat Completions API accepts for images.
+/// `detail` values OpenAI accepts for images (Chat Completions and Responses).
 pub const IMAGE_DETAILS: [&str; 3] = ["low", "high", "auto"];
 
-/// How to reach an OpenAI-compatible server.
+/// How to reach an OpenAI-compatible server: the settings the first release had, kept so
+/// existing callers compile. It converts into the shared [`ClientConfig`], which adds reasoning
+/// effort, thinking budget and the limiter; [`OpenAiClient::new`] takes either.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
-    /// API root, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1`;
-    /// `/chat/completions` is appended.
+    /// API root, e.g. `https://api.openai.com/v1`; `/chat/completions` is appended.
     pub base_url: String,
     pub model: String,
     /// Sent as `Authorization: Bearer`; local servers usually need none.
     pub api_key: Option<SecretString>,
-    pub request_timeout: Duration,
-    pub retry: RetryPolicy,
+    pub request_timeout: std::time::Duration,
+    pub retry: super::retry::RetryPolicy,
     /// `low`, `high` or `auto`; `None` leaves it to the server.
     pub image_detail: Option<String>,
 }
@@ -47,96 +42,82 @@ pub struct OpenAiConfig {
 impl OpenAiConfig {
     /// A config with the default timeout and retry policy and no key.
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        let c = ClientConfig::new(base_url, model);
         Self {
-            base_url: base_url.into(),
-            model: model.into(),
+            base_url: c.base_url,
+            model: c.model,
             api_key: None,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            retry: RetryPolicy::default(),
+            request_timeout: c.request_timeout,
+            retry: c.retry,
             image_detail: None,
         }
     }
 }
 
+impl From<OpenAiConfig> for ClientConfig {
+    fn from(o: OpenAiConfig) -> Self {
+        ClientConfig {
+            api_key: o.api_key,
+            request_timeout: o.request_timeout,
+            retry: o.retry,
+            image_detail: o.image_detail,
+            ..ClientConfig::new(o.base_url, o.model)
+        }
+    }
+}
+
+/// Checks `image_detail` against [`IMAGE_DETAILS`].
+pub fn check_image_detail(detail: Option<&str>) -> Result<(), LvlmError> {
+    match detail {
+        Some(d) if !IMAGE_DETAILS.contains(&d) => Err(LvlmError::Config(format!(
+            "image_detail {d:?} is not one of {IMAGE_DETAILS:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The transport for an OpenAI-style API: `Authorization: Bearer` when a key is set.
+pub fn bearer_transport(cfg: &ClientConfig) -> Result<Transport, LvlmError> {
+    Transport::new(
+        cfg.api_key.as_ref().map(|k| AuthHeader {
+            name: "authorization",
+            value: SecretString::from(format!("Bearer {}", k.expose_secret())),
+        }),
+        &[],
+        cfg.api_key.clone(),
+        cfg.request_timeout,
+        cfg.retry.clone(),
+        cfg.limiter.clone(),
+    )
+}
+
 /// A [`Provider`] speaking the Chat Completions API.
 pub struct OpenAiClient {
-    http: reqwest::Client,
+    transport: Transport,
     endpoint: String,
-    cfg: OpenAiConfig,
+    cfg: ClientConfig,
 }
 
 impl std::fmt::Debug for OpenAiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiClient")
             .field("endpoint", &self.endpoint)
-            .field("model", &self.cfg.model)
-            .field("api_key", &self.cfg.api_key.as_ref().map(|_| "[redacted]"))
-            .field("request_timeout", &self.cfg.request_timeout)
-            .field("retry", &self.cfg.retry)
-            .field("image_detail", &self.cfg.image_detail)
+            .field("config", &self.cfg)
             .finish()
     }
 }
 
 impl OpenAiClient {
     /// Checks the config and builds the HTTP client.
-    pub fn new(cfg: OpenAiConfig) -> Result<Self, LvlmError> {
-        let base = url::Url::parse(cfg.base_url.trim()).map_err(|e| {
-            LvlmError::Config(format!(
-                "base_url {:?} is not a URL ({e}); expected e.g. {OPENAI_BASE_URL}",
-                cfg.base_url
-            ))
-        })?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(LvlmError::Config(format!(
-                "base_url {:?} must start with http:// or https://",
-                cfg.base_url
-            )));
-        }
-        if cfg.model.trim().is_empty() {
-            return Err(LvlmError::Config(
-                "model is empty; name the model to call".into(),
-            ));
-        }
-        if let Some(d) = &cfg.image_detail {
-            if !IMAGE_DETAILS.contains(&d.as_str()) {
-                return Err(LvlmError::Config(format!(
-                    "image_detail {d:?} is not one of {IMAGE_DETAILS:?}"
-                )));
-            }
-        }
-        if cfg.request_timeout.is_zero() {
-            return Err(LvlmError::Config(
-                "request_timeout must be above zero".into(),
-            ));
-        }
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(key) = &cfg.api_key {
-            let mut value =
-                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-                    .map_err(|_| {
-                        LvlmError::Config(
-                            "api_key contains characters not allowed in an HTTP header \
-                             (check for a stray newline)"
-                                .into(),
-                        )
-                    })?;
-            value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("geoagent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LvlmError::Config(format!("could not build the HTTP client: {e}")))?;
-        let endpoint = format!(
-            "{}/chat/completions",
-            cfg.base_url.trim().trim_end_matches('/')
-        );
+    pub fn new(cfg: impl Into<ClientConfig>) -> Result<Self, LvlmError> {
+        let cfg: ClientConfig = cfg.into();
+        let base = check_base_url(&cfg.base_url, OPENAI_BASE_URL)?;
+        check_model(&cfg.model)?;
+        check_image_detail(cfg.image_detail.as_deref())?;
+        let transport = bearer_transport(&cfg)?;
         Ok(Self {
-            http,
-            endpoint,
+            transport,
+            endpoint: format!("{base}/chat/completions"),
             cfg,
         })
     }
@@ -147,77 +128,13 @@ impl OpenAiClient {
     }
 
     /// Replaces the key wherever a server echoed it back.
-    fn redact(&self, text: &str) -> String {
-        match &self.cfg.api_key {
-            Some(k) if !k.expose_secret().is_empty() => {
-                text.replace(k.expose_secret(), "[redacted]")
-            }
-            _ => text.to_string(),
-        }
+    pub fn redact(&self, text: &str) -> String {
+        self.transport.redact(text)
     }
 
-    /// One HTTP attempt, with the request timeout applied to the whole exchange.
-    async fn attempt(&self, body: &ChatRequest<'_>) -> Result<Response, LvlmError> {
-        let timeout = self.cfg.request_timeout;
-        match tokio::time::timeout(timeout, self.attempt_inner(body)).await {
-            Ok(r) => r,
-            Err(_) => Err(LvlmError::Timeout(timeout)),
-        }
-    }
-
-    async fn attempt_inner(&self, body: &ChatRequest<'_>) -> Result<Response, LvlmError> {
-        let resp = self
-            .http
-            .post(&self.endpoint)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let bytes = resp.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                LvlmError::Timeout(self.cfg.request_timeout)
-            } else {
-                LvlmError::Decode(format!("the response body was cut off ({e})"))
-            }
-        })?;
-        if status.as_u16() == 429 {
-            return Err(LvlmError::RateLimited { retry_after });
-        }
-        if !status.is_success() {
-            return Err(LvlmError::Status {
-                status: status.as_u16(),
-                body: truncate(
-                    &self.redact(&String::from_utf8_lossy(&bytes)),
-                    ERROR_BODY_LIMIT,
-                ),
-                retry_after,
-            });
-        }
-        let wire: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            LvlmError::Decode(format!(
-                "{e} in {} bytes starting {:?}",
-                bytes.len(),
-                truncate(&self.redact(&String::from_utf8_lossy(&bytes)), 120)
-            ))
-        })?;
-        wire.into_response()
-    }
-
-    fn transport_error(&self, e: reqwest::Error) -> LvlmError {
-        if e.is_timeout() {
-            LvlmError::Timeout(self.cfg.request_timeout)
-        } else {
-            LvlmError::Connect {
-                url: self.endpoint.clone(),
-                source: e,
-            }
-        }
+    /// The JSON body sent for `req` (for spec validation in tests).
+    pub fn wire_body(&self, req: &Request) -> serde_json::Value {
+        serde_json::to_value(self.wire_request(req)).unwrap_or_default()
     }
 
     fn wire_request<'a>(&'a self, req: &'a Request) -> ChatRequest<'a> {
@@ -231,11 +148,20 @@ impl OpenAiClient {
         for m in &req.messages {
             messages.push(self.wire_message(m));
         }
+        let effort = req.reasoning_effort.or(self.cfg.reasoning_effort);
+        // Reasoning models reject `max_tokens` (it would not cover hidden reasoning tokens) and
+        // want `max_completion_tokens`; many compatible servers know only `max_tokens`.
+        let (max_tokens, max_completion_tokens) = match effort {
+            Some(_) => (None, Some(req.max_tokens)),
+            None => (Some(req.max_tokens), None),
+        };
         ChatRequest {
             model: &self.cfg.model,
             messages,
-            max_tokens: req.max_tokens,
+            max_tokens,
+            max_completion_tokens,
             temperature: req.temperature,
+            reasoning_effort: effort.map(|e| e.as_str()),
         }
     }
 
@@ -255,10 +181,7 @@ impl OpenAiClient {
                             Part::Text { text } => WirePart::Text { text: text.clone() },
                             Part::Image { jpeg } => WirePart::ImageUrl {
                                 image_url: ImageUrl {
-                                    url: format!(
-                                        "data:image/jpeg;base64,{}",
-                                        base64::engine::general_purpose::STANDARD.encode(jpeg)
-                                    ),
+                                    url: format!("data:image/jpeg;base64,{}", base64(jpeg)),
                                     detail: self.cfg.image_detail.clone(),
                                 },
                             },
@@ -277,32 +200,33 @@ impl Provider for OpenAiClient {
     }
 
     async fn complete(&self, req: &Request) -> Result<Response, LvlmError> {
-        let body = self.wire_request(req);
-        let (mut resp, attempts) = with_retries(&self.cfg.retry, |_| self.attempt(&body)).await?;
-        resp.attempts = attempts;
+        let body = serde_json::to_vec(&self.wire_request(req))
+            .map_err(|e| LvlmError::Config(format!("request does not serialise: {e}")))?;
+        let mut resp = self
+            .transport
+            .call(&self.endpoint, &body, |bytes| {
+                self.transport
+                    .decode_json::<ChatResponse>(bytes)?
+                    .into_response()
+            })
+            .await?;
+        resp.image_bytes = req.image_bytes();
         Ok(resp)
     }
-}
-
-/// Cuts `s` to at most `limit` bytes on a character boundary, marking the cut.
-fn truncate(s: &str, limit: usize) -> String {
-    if s.len() <= limit {
-        return s.to_string();
-    }
-    let mut end = limit;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &s[..end], s.len())
 }
 
 #[derive(Serialize)]
 struct ChatRequest<'a> {
     model: &'a str,
     messages: Vec<WireMessage>,
-    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -382,6 +306,14 @@ struct WireUsage {
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptTokensDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 impl ChatResponse {
@@ -419,10 +351,7 @@ impl ChatResponse {
         if text.trim().is_empty() {
             let why = match (message.refusal, finish.as_deref()) {
                 (Some(r), _) if !r.trim().is_empty() => {
-                    format!(
-                        "the model refused: {}",
-                        truncate(r.trim(), ERROR_BODY_LIMIT)
-                    )
+                    return Err(LvlmError::Refused(truncate(r.trim(), ERROR_BODY_LIMIT)));
                 }
                 (_, Some(f)) => format!("empty message content (finish_reason {f:?})"),
                 (_, None) => "empty message content".to_string(),
@@ -435,9 +364,15 @@ impl ChatResponse {
             usage: Usage {
                 input_tokens: usage.prompt_tokens,
                 output_tokens: usage.completion_tokens,
+                cached_input_tokens: usage
+                    .prompt_tokens_details
+                    .and_then(|d| d.cached_tokens)
+                    .unwrap_or(0),
+                cost_usd: None,
             },
             finish_reason: finish,
             attempts: 1,
+            ..Response::default()
         })
     }
 }
@@ -520,7 +455,7 @@ mod tests {
                 },
             ],
             max_tokens: 100,
-            temperature: None,
+            ..Request::default()
         };
         let v = serde_json::to_value(c.wire_request(&req)).expect("serialises");
         assert_eq!(
@@ -554,7 +489,8 @@ mod tests {
             r.usage,
             Usage {
                 input_tokens: 12,
-                output_tokens: 3
+                output_tokens: 3,
+                ..Usage::default()
             }
         );
         let r = decode(
@@ -576,6 +512,7 @@ mod tests {
             r#"{"choices":[{"message":{"content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]}"#,
         )
         .expect_err("refusal");
+        assert!(e.is_refusal(), "{e:?}");
         assert!(e.to_string().contains("I can't help with that."), "{e}");
         let e = decode(r#"{"choices":[{"message":{"content":""},"finish_reason":"length"}]}"#)
             .expect_err("empty content");
@@ -594,14 +531,5 @@ mod tests {
             c.redact("Incorrect API key provided: sk-very-secret-123."),
             "Incorrect API key provided: [redacted]."
         );
-    }
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        let s = "é".repeat(10);
-        let t = truncate(&s, 5);
-        assert!(t.starts_with("éé…"), "{t}");
-        assert!(t.contains("20 bytes"));
-        assert_eq!(truncate("short", 10), "short");
     }
 }
