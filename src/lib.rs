@@ -8,7 +8,8 @@
 //! - [`environment`]: the seam between playing and reasoning: observations in, guesses out.
 //! - [`browser`]: chromedriver, the WebDriver session and the page adapter for the local game.
 //! - [`lvlm`]: the provider trait and the model APIs behind it.
-//! - [`agent`]: prompts, reasoning, answer parsing and the baseline guess.
+//! - [`agent`]: prompts, reasoning strategies, answer parsing and the baseline guess.
+//! - [`index`]: the reference index (embeddings, storage, exact k-NN) for retrieval.
 //! - [`replay`]: the on-disk record of every session.
 //! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
 //! - [`session`]: one match from start to finish, tying the parts together.
@@ -22,6 +23,7 @@ pub mod environment;
 pub mod game;
 pub mod geo;
 pub mod humans;
+pub mod index;
 pub mod lvlm;
 pub mod replay;
 pub mod session;

@@ -350,6 +350,7 @@ mod tests {
                 notes: vec![],
                 exchanges: vec![],
                 usage: Usage::default(),
+                candidates: vec![],
             },
             result: RoundResult {
                 round,

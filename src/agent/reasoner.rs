@@ -163,6 +163,7 @@ impl LvlmReasoner {
             notes: Vec::new(),
             exchanges: log.exchanges,
             usage: log.usage,
+            candidates: Vec::new(),
         }
     }
 
@@ -180,6 +181,7 @@ impl LvlmReasoner {
             notes,
             exchanges: log.exchanges,
             usage: log.usage,
+            candidates: Vec::new(),
         }
     }
 }
