@@ -2,8 +2,6 @@
 //! other layers once ([`Settings::load`]), and each command runs on the validated settings.
 
 use crate::agent::baseline::{baseline_point, BaselineReasoner};
-use crate::agent::prompt::PromptSet;
-use crate::agent::reasoner::{LvlmReasoner, ReasonerOptions};
 use crate::agent::Reasoner;
 use crate::browser::local_game::CaptureOptions;
 use crate::browser::BrowserOptions;
@@ -11,6 +9,7 @@ use crate::config::Settings;
 use crate::game::{pack, server, Map};
 use crate::lvlm::openai::{OpenAiClient, OpenAiConfig};
 use crate::lvlm::retry::RetryPolicy;
+use crate::lvlm::Provider;
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +43,11 @@ pub enum Command {
     /// Summarise replays: points and distances with 95% intervals, accuracy bands, country
     /// accuracy, and win rates against human results on the same rounds.
     Stats(crate::stats::command::StatsArgs),
+    /// Reference index for the rag strategy: `index build MAP... -o FILE`.
+    Index(crate::agent::strategy::command::IndexArgs),
+    /// Ask the model where your own pictures were taken; with `--strategy interactive`, add
+    /// hints line by line on stdin and the model revises (empty line ends).
+    Ask(crate::agent::strategy::command::AskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,9 +77,15 @@ pub struct PlayArgs {
     /// Add one zoomed-in view (this many 1.5x zoom steps); 0 = none.
     #[arg(long)]
     pub zoom_steps: Option<u32>,
-    /// Prompt set in agent_prompts/: cot or direct.
+    /// Reasoning strategy: direct, cot, coarse-to-fine, rag, ensemble or interactive.
     #[arg(long)]
     pub strategy: Option<String>,
+    /// Reference index for --strategy rag (from `geoagent index build`).
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<PathBuf>,
+    /// Answers sampled per model by --strategy ensemble.
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Folder holding prompt templates.
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
@@ -151,6 +161,8 @@ impl PlayArgs {
         push(&mut o, "capture.zoom_steps", &self.zoom_steps);
         push(&mut o, "agent.strategy", &self.strategy);
         push(&mut o, "agent.prompts_dir", &path(&self.prompts));
+        push(&mut o, "agent.index", &path(&self.index));
+        push(&mut o, "agent.samples", &self.samples);
         push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
         push(&mut o, "browser.chromium", &path(&self.chromium));
         push(&mut o, "browser.webdriver_url", &self.webdriver);
@@ -181,12 +193,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(a) => a.overrides(),
         // Reads files only: needs no settings, so a broken config does not block it.
         Command::Stats(a) => return Ok(crate::stats::command::command(a)?),
+        Command::Index(a) => a.overrides(),
+        Command::Ask(a) => a.overrides(),
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
         Command::Play(_) => play(&settings).await,
         Command::Serve(_) => serve(&settings).await,
         Command::Stats(_) => unreachable!("stats runs before the settings are loaded"),
+        Command::Index(a) => Ok(crate::agent::strategy::command::index(&settings, &a).await?),
+        Command::Ask(a) => {
+            let providers = build_providers(&settings)?;
+            Ok(crate::agent::strategy::command::ask(&settings, &a, providers).await?)
+        }
     }
 }
 
@@ -199,9 +218,41 @@ fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
     Ok((maps, map))
 }
 
-/// The configured reasoner: an LVLM when a model is named, else the baseline (said so once).
-pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+/// The configured model and the ensemble's extra models (`agent.ensemble_models`), or `None`
+/// when no model is named (the baseline reasoner plays).
+pub fn build_providers(
+    settings: &Settings,
+) -> Result<Option<(Arc<dyn Provider>, Vec<Arc<dyn Provider>>)>> {
     let Some(choice) = settings.model_choice()? else {
+        return Ok(None);
+    };
+    let make = |model: &str| -> Result<Arc<dyn Provider>> {
+        Ok(Arc::new(OpenAiClient::new(OpenAiConfig {
+            base_url: choice.base_url.clone(),
+            model: model.to_string(),
+            api_key: settings.model.api_key.clone(),
+            request_timeout: settings.request_timeout(),
+            retry: RetryPolicy {
+                max_retries: settings.model.max_retries,
+                ..RetryPolicy::default()
+            },
+            image_detail: settings.model.image_detail.clone(),
+        })?))
+    };
+    let main = make(&choice.model)?;
+    let extra = settings
+        .agent
+        .ensemble_models
+        .iter()
+        .map(|m| make(m.split_once(':').map_or(m.as_str(), |(_, name)| name)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some((main, extra)))
+}
+
+/// The configured reasoner: an LVLM with the configured strategy when a model is named, else the
+/// baseline (said so once).
+pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+    let Some((provider, extra)) = build_providers(settings)? else {
         let hint = if settings.model.api_key.is_some() {
             " (an API key is set: add --model NAME to use it)"
         } else {
@@ -210,36 +261,14 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
         eprintln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
         return Ok(Arc::new(BaselineReasoner::for_map(map)));
     };
-    let client = OpenAiClient::new(OpenAiConfig {
-        base_url: choice.base_url.clone(),
-        model: choice.model.clone(),
-        api_key: settings.model.api_key.clone(),
-        request_timeout: settings.request_timeout(),
-        retry: RetryPolicy {
-            max_retries: settings.model.max_retries,
-            ..RetryPolicy::default()
-        },
-        image_detail: settings.model.image_detail.clone(),
-    })?;
-    // The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
-    // absent (running from elsewhere): a configured one that is missing is a mistake to report.
-    let default_dir = crate::config::AgentSettings::default().prompts_dir;
-    let prompts = if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
-        PromptSet::builtin(&settings.agent.strategy)?
-    } else {
-        PromptSet::load(&settings.agent.prompts_dir, &settings.agent.strategy)?
-    };
-    let opts = ReasonerOptions {
-        max_tokens: settings.model.max_tokens,
-        temperature: settings.model.temperature,
-        round_timeout: settings.round_timeout(),
-    };
-    Ok(Arc::new(LvlmReasoner::new(
-        Arc::new(client),
-        prompts,
+    Ok(crate::agent::strategy::command::strategy_reasoner(
+        settings,
+        provider,
+        extra,
+        Some(map),
         baseline_point(map),
-        opts,
-    )))
+        Arc::new(crate::agent::strategy::NoHints),
+    )?)
 }
 
 async fn play(settings: &Settings) -> Result<ExitCode> {

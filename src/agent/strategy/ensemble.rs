@@ -296,14 +296,19 @@ mod tests {
 
     #[test]
     fn polar_answers_meet_near_the_pole() {
-        // Three answers ringed around the North Pole at 88°N, 120° apart: their lat/lon
-        // average (88°N, 0°... or any longitude) is far from two of them; the optimum is the pole.
+        // Three answers ringed around a pole, 120° of longitude apart: averaging latitude and
+        // longitude gives (88°N, 0°), on one of them; the expected-score optimum is the pole
+        // (closer to all three than they are to each other).
         let c = [ll(88.0, 0.0), ll(88.0, 120.0), ll(88.0, -120.0)];
-        let best = aggregate(&c, 2000.0).expect("point");
+        let best = aggregate(&c, WORLD_SIZE_KM).expect("point");
         assert!(best.lat > 89.5, "{best:?}");
-        let south = [ll(-89.5, 45.0), ll(-89.5, -135.0)];
-        let best = aggregate(&south, 2000.0).expect("point");
-        assert!(best.lat < -89.4, "{best:?}");
+        let south = [ll(-89.0, 45.0), ll(-89.0, 165.0), ll(-89.0, -75.0)];
+        let best = aggregate(&south, WORLD_SIZE_KM).expect("point");
+        assert!(best.lat < -89.5, "{best:?}");
+        // A single cluster near the pole stays on it (the search window stops at the pole).
+        let near = [ll(89.9, 10.0), ll(89.8, 12.0)];
+        let best = aggregate(&near, 1000.0).expect("point");
+        assert!(best.distance_km(&ll(89.85, 11.0)) < 20.0, "{best:?}");
     }
 
     #[tokio::test]
