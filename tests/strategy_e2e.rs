@@ -89,6 +89,19 @@ async fn build(
     .expect("strategy builds")
 }
 
+/// A wire message's text, whether its content is a string or an array of parts.
+fn content_text(m: &Value) -> String {
+    match &m["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
 fn messages(body: &Value) -> Vec<Value> {
     body["messages"].as_array().cloned().unwrap_or_default()
 }
@@ -136,7 +149,7 @@ async fn coarse_to_fine_asks_twice_in_one_conversation() {
     // system, user (text + images), assistant (ranking), user (fine step)
     assert_eq!(second.len(), 4);
     assert_eq!(second[2]["role"], "assistant");
-    let fine = second[3]["content"].as_str().expect("text content");
+    let fine = &content_text(&second[3]);
     assert!(fine.contains("assume the place is in AU"), "{fine}");
     assert!(fine.contains("1. Oceania / AU (p = 0.55)\n2. Africa / ZA (p = 0.30)"), "{fine}");
     assert_eq!(reqs[1].image_count, 2, "the views stay in the conversation");
@@ -270,10 +283,7 @@ async fn interactive_revises_with_a_scripted_persons_hints() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     let second = messages(&reqs[1].body);
-    let last = second.last().expect("turns")["content"]
-        .as_str()
-        .expect("text")
-        .to_string();
+    let last = content_text(second.last().expect("turns"));
     assert!(last.contains("- The licence plates are yellow"), "{last}");
     assert!(last.contains("52.5000, 13.4000 in DE"), "{last}");
     assert_eq!(g.exchanges[1].purpose, "revise 1");
