@@ -30,8 +30,11 @@ fn main() {
     let refs: Vec<(Vec<f32>, LatLon)> = (0..n)
         .map(|_| {
             let v: Vec<f32> = (0..dim).map(|_| rng.random::<f32>() - 0.3).collect();
-            let pos = LatLon::new(rng.random_range(-90.0..=90.0), rng.random_range(-180.0..=180.0))
-                .expect("valid");
+            let pos = LatLon::new(
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..=180.0),
+            )
+            .expect("valid");
             (v, pos)
         })
         .collect();
@@ -75,8 +78,14 @@ fn main() {
     }
     let describe = t.elapsed().as_secs_f64() * 1000.0 / f64::from(DESCRIBE_RUNS);
 
-    println!("references: {n} x {dim} f32 ({:.0} MB file)", size as f64 / 1e6);
-    println!("generate random vectors: {:.2} s (not part of the index)", gen.as_secs_f64());
+    println!(
+        "references: {n} x {dim} f32 ({:.0} MB file)",
+        size as f64 / 1e6
+    );
+    println!(
+        "generate random vectors: {:.2} s (not part of the index)",
+        gen.as_secs_f64()
+    );
     println!("build (normalise + pack): {:.2} s", build.as_secs_f64());
     println!("save (safetensors):       {:.2} s", save.as_secs_f64());
     println!("load:                     {:.2} s", load.as_secs_f64());

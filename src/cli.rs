@@ -222,7 +222,7 @@ fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
 /// when no model is named (the baseline reasoner plays).
 pub fn build_providers(
     settings: &Settings,
-) -> Result<Option<(Arc<dyn Provider>, Vec<Arc<dyn Provider>>)>> {
+) -> Result<Option<crate::agent::strategy::command::Providers>> {
     let Some(choice) = settings.model_choice()? else {
         return Ok(None);
     };

@@ -46,9 +46,15 @@ fn sent_images(server: &OpenAiServer) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn interactive_ask_reads_hints_from_stdin_and_strips_metadata() {
     let server = OpenAiServer::start(ServerOptions::default()).await;
-    server.push(Reply::Text(r#"{"lat": 40.42, "lon": -3.70, "country": "ES"}"#.into()));
-    server.push(Reply::Text(r#"{"lat": 38.72, "lon": -9.14, "country": "PT"}"#.into()));
-    server.push(Reply::Text(r#"{"lat": 41.15, "lon": -8.61, "country": "PT", "rationale": "Porto"}"#.into()));
+    server.push(Reply::Text(
+        r#"{"lat": 40.42, "lon": -3.70, "country": "ES"}"#.into(),
+    ));
+    server.push(Reply::Text(
+        r#"{"lat": 38.72, "lon": -9.14, "country": "PT"}"#.into(),
+    ));
+    server.push(Reply::Text(
+        r#"{"lat": 41.15, "lon": -8.61, "country": "PT", "rationale": "Porto"}"#.into(),
+    ));
     let dir = tempfile::tempdir().expect("tempdir");
     let a = dir.path().join("a.jpg");
     let b = dir.path().join("b.jpg");
@@ -62,7 +68,14 @@ async fn interactive_ask_reads_hints_from_stdin_and_strips_metadata() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_geoagent"))
         .current_dir(dir.path())
         .env_remove("OPENAI_API_KEY")
-        .args(["ask", "--strategy", "interactive", "--model", "vision-test", "--base-url"])
+        .args([
+            "ask",
+            "--strategy",
+            "interactive",
+            "--model",
+            "vision-test",
+            "--base-url",
+        ])
         .arg(&server.base_url)
         .arg(&a)
         .arg(&b)
@@ -88,12 +101,22 @@ async fn interactive_ask_reads_hints_from_stdin_and_strips_metadata() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Guess: 40.4200, -3.7000 (ES)"), "{stdout}");
-    assert!(stdout.contains("Revised guess 1: 38.7200, -9.1400 (PT)"), "{stdout}");
-    assert!(stdout.contains("Final guess: 41.1500, -8.6100 (PT) — Porto"), "{stdout}");
+    assert!(
+        stdout.contains("Revised guess 1: 38.7200, -9.1400 (PT)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Final guess: 41.1500, -8.6100 (PT) — Porto"),
+        "{stdout}"
+    );
 
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
-    assert!(reqs[0].text.contains("View 1: direction unknown"), "{}", reqs[0].text);
+    assert!(
+        reqs[0].text.contains("View 1: direction unknown"),
+        "{}",
+        reqs[0].text
+    );
     assert!(reqs[1].text.contains("- The signs are in Portuguese"));
     assert!(reqs[2].text.contains("- Further north, near Porto"));
     let images = sent_images(&server);
@@ -103,7 +126,10 @@ async fn interactive_ask_reads_hints_from_stdin_and_strips_metadata() {
             !img.windows(MARKER.len()).any(|w| w == MARKER),
             "metadata reached the model"
         );
-        assert!(!img.windows(4).any(|w| w == b"Exif"), "an EXIF block was sent");
+        assert!(
+            !img.windows(4).any(|w| w == b"Exif"),
+            "an EXIF block was sent"
+        );
     }
 }
 
@@ -132,5 +158,8 @@ async fn ask_without_a_model_or_with_a_bad_image_says_what_to_fix() {
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("x.jpg") && err.contains("not a readable image"), "{err}");
+    assert!(
+        err.contains("x.jpg") && err.contains("not a readable image"),
+        "{err}"
+    );
 }

@@ -17,8 +17,11 @@ fn synthetic(n: usize, dim: usize, seed: u64) -> (ReferenceIndex, ChaCha8Rng) {
     let refs: Vec<(Vec<f32>, LatLon)> = (0..n)
         .map(|_| {
             let v = (0..dim).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
-            let p = LatLon::new(rng.random_range(-90.0..=90.0), rng.random_range(-180.0..=180.0))
-                .expect("valid");
+            let p = LatLon::new(
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..=180.0),
+            )
+            .expect("valid");
             (v, p)
         })
         .collect();
@@ -83,7 +86,10 @@ fn saved_index_searches_the_same() {
     idx.save(&path).expect("save");
     let back = ReferenceIndex::load(&path).expect("load");
     let q: Vec<f32> = (0..16).map(|_| rng.random::<f32>() - 0.5).collect();
-    assert_eq!(idx.search(&q, 10).expect("a"), back.search(&q, 10).expect("b"));
+    assert_eq!(
+        idx.search(&q, 10).expect("a"),
+        back.search(&q, 10).expect("b")
+    );
     assert_eq!(back.meta().sources, ["synthetic"]);
 }
 
@@ -116,8 +122,8 @@ async fn embedding_server() -> (String, Arc<Mutex<Vec<Value>>>, tokio::task::Joi
                         let n = f64::from(img.width() * img.height());
                         let mut m = [0f64; 3];
                         for p in img.pixels() {
-                            for c in 0..3 {
-                                m[c] += f64::from(p.0[c]) / n;
+                            for (mc, v) in m.iter_mut().zip(p.0) {
+                                *mc += f64::from(v) / n;
                             }
                         }
                         json!({"object": "embedding", "index": i, "embedding": [m[0], m[1], m[2], 1.0]})
@@ -152,7 +158,11 @@ async fn embedding_endpoint_builds_an_index_of_a_map() {
     let reqs = seen.lock().expect("lock").clone();
     assert_eq!(reqs.len(), 3);
     assert_eq!(reqs[0]["model"], "clip-test");
-    assert_eq!(reqs[0]["input"].as_array().map(Vec::len), Some(4), "four slices");
+    assert_eq!(
+        reqs[0]["input"].as_array().map(Vec::len),
+        Some(4),
+        "four slices"
+    );
     // A failing endpoint is an error naming it.
     let bad = HttpEmbedder::new("http://127.0.0.1:9/v1", "m", None).expect("client");
     let err = bad
@@ -195,9 +205,11 @@ fn index_build_command_records_its_source_maps() {
         r#"{"format_version": 1, "id": "mini", "name": "Mini", "synthetic": false, "size_km": null, "view": null, "attribution": null}"#,
     )
     .expect("manifest");
-    image::RgbImage::from_fn(256, 128, |x, y| image::Rgb([(x % 256) as u8, (y * 2) as u8, 90]))
-        .save(pack.join("img").join("p1.jpg"))
-        .expect("jpg");
+    image::RgbImage::from_fn(256, 128, |x, y| {
+        image::Rgb([(x % 256) as u8, (y * 2) as u8, 90])
+    })
+    .save(pack.join("img").join("p1.jpg"))
+    .expect("jpg");
     std::fs::write(
         pack.join("locations.csv"),
         "id,lat,lon,country,place,image\np1,46.02,7.75,CH,Zermatt,img/p1.jpg\np2,-33.9,18.4,ZA,Cape Town,img/p1.jpg\n",
@@ -221,7 +233,10 @@ fn index_build_command_records_its_source_maps() {
     assert!(stdout.contains("Wrote 2 references"), "{stdout}");
     let idx = ReferenceIndex::load(&out).expect("load");
     assert_eq!(idx.meta().sources, ["mini"]);
-    assert_eq!(idx.meta().embedder, geoagent::index::descriptor::DESCRIPTOR_NAME);
+    assert_eq!(
+        idx.meta().embedder,
+        geoagent::index::descriptor::DESCRIPTOR_NAME
+    );
     assert_eq!(idx.position(1), LatLon::new(-33.9, 18.4).expect("valid"));
 
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))

@@ -73,11 +73,7 @@ async fn retrieval() -> Retrieval {
     }
 }
 
-async fn build(
-    name: &str,
-    server: &OpenAiServer,
-    sopts: StrategyOptions,
-) -> Arc<dyn Reasoner> {
+async fn build(name: &str, server: &OpenAiServer, sopts: StrategyOptions) -> Arc<dyn Reasoner> {
     strategy::build(
         name,
         provider(server),
@@ -109,7 +105,9 @@ fn messages(body: &Value) -> Vec<Value> {
 #[tokio::test]
 async fn direct_and_cot_send_their_prompt_sets() {
     let server = OpenAiServer::start(ServerOptions::default()).await;
-    server.push(Reply::Text(r#"{"lat": 35.7, "lon": 139.7, "country": "JP"}"#.into()));
+    server.push(Reply::Text(
+        r#"{"lat": 35.7, "lon": 139.7, "country": "JP"}"#.into(),
+    ));
     let g = build("direct", &server, StrategyOptions::default())
         .await
         .guess(&obs())
@@ -119,7 +117,11 @@ async fn direct_and_cot_send_their_prompt_sets() {
         .await
         .guess(&obs())
         .await;
-    assert_eq!(g.country.as_deref(), Some("FR"), "the server's default answer");
+    assert_eq!(
+        g.country.as_deref(),
+        Some("FR"),
+        "the server's default answer"
+    );
     let reqs = server.requests();
     assert!(reqs[0].text.contains("Answer with only this JSON object"));
     assert!(reqs[1].text.contains("1. Driving side"));
@@ -151,7 +153,10 @@ async fn coarse_to_fine_asks_twice_in_one_conversation() {
     assert_eq!(second[2]["role"], "assistant");
     let fine = &content_text(&second[3]);
     assert!(fine.contains("assume the place is in AU"), "{fine}");
-    assert!(fine.contains("1. Oceania / AU (p = 0.55)\n2. Africa / ZA (p = 0.30)"), "{fine}");
+    assert!(
+        fine.contains("1. Oceania / AU (p = 0.55)\n2. Africa / ZA (p = 0.30)"),
+        "{fine}"
+    );
     assert_eq!(reqs[1].image_count, 2, "the views stay in the conversation");
 }
 
@@ -235,7 +240,10 @@ async fn ensemble_samples_temperatures_and_picks_the_expected_score_optimum() {
         Reply::Text(if t > 0.9 {
             r#"{"lat": 47.56, "lon": -52.71, "country": "CA"}"#.into()
         } else {
-            format!(r#"{{"lat": {}, "lon": -9.14, "country": "PT"}}"#, 38.7 + t / 10.0)
+            format!(
+                r#"{{"lat": {}, "lon": -9.14, "country": "PT"}}"#,
+                38.7 + t / 10.0
+            )
         })
     });
     let sopts = StrategyOptions {
@@ -265,8 +273,12 @@ async fn ensemble_samples_temperatures_and_picks_the_expected_score_optimum() {
 #[tokio::test]
 async fn interactive_revises_with_a_scripted_persons_hints() {
     let server = OpenAiServer::start(ServerOptions::default()).await;
-    server.push(Reply::Text(r#"{"lat": 52.5, "lon": 13.4, "country": "DE"}"#.into()));
-    server.push(Reply::Text(r#"Dutch, then. {"lat": 52.37, "lon": 4.9, "country": "NL"}"#.into()));
+    server.push(Reply::Text(
+        r#"{"lat": 52.5, "lon": 13.4, "country": "DE"}"#.into(),
+    ));
+    server.push(Reply::Text(
+        r#"Dutch, then. {"lat": 52.37, "lon": 4.9, "country": "NL"}"#.into(),
+    ));
     let hints = ReaderHints::new(
         &b"The licence plates are yellow\n\n"[..],
         Box::new(std::io::sink()),
@@ -307,12 +319,18 @@ async fn no_strategy_loses_a_round_when_the_model_fails() {
         let g = build(name, &server, sopts).await.guess(&obs()).await;
         match &g.source {
             GuessSource::Fallback { reason } => {
-                assert!(reason.contains("400") || reason.contains("failed"), "{name}: {reason}")
+                assert!(
+                    reason.contains("400") || reason.contains("failed"),
+                    "{name}: {reason}"
+                )
             }
             other => panic!("{name}: expected a fallback, got {other:?}"),
         }
         assert_eq!((g.pos.lat, g.pos.lon), FALLBACK, "{name}");
-        assert!(!g.exchanges.is_empty(), "{name}: the failed call is recorded");
+        assert!(
+            !g.exchanges.is_empty(),
+            "{name}: the failed call is recorded"
+        );
         assert!(g.exchanges.iter().all(|e| e.error.is_some()), "{name}");
     }
 }

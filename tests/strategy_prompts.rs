@@ -115,5 +115,8 @@ fn photos_without_direction_say_so() {
     v.views[0].heading = f64::NAN;
     v.views[0].fov = f64::NAN;
     let r = show("direct", TemplateKind::Answer, &v, &[]);
-    assert!(r.contains("View 1: direction unknown\nView 2: heading 180° (south), fov 90°"), "{r}");
+    assert!(
+        r.contains("View 1: direction unknown\nView 2: heading 180° (south), fov 90°"),
+        "{r}"
+    );
 }

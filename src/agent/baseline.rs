@@ -72,7 +72,11 @@ fn grid(s: f64, n: f64, w: f64, e: f64, step: f64) -> impl Iterator<Item = LatLo
     let cols = ((e - w) / step).round() as i64;
     (0..=rows).flat_map(move |i| {
         (0..=cols).filter_map(move |j| {
-            LatLon::new(s + i as f64 * step, crate::geo::wrap_lon(w + j as f64 * step)).ok()
+            LatLon::new(
+                s + i as f64 * step,
+                crate::geo::wrap_lon(w + j as f64 * step),
+            )
+            .ok()
         })
     })
 }

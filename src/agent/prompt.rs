@@ -300,7 +300,7 @@ impl PromptTemplate {
         };
         let user = segments(&source, &user_text, user_start_line)?;
         for required in kind.required() {
-            let uses = |segs: &[Segment]| segs.contains(&Segment::Var(*required));
+            let uses = |segs: &[Segment]| segs.contains(&Segment::Var(required));
             if !uses(&user) && !system.as_deref().is_some_and(uses) {
                 return Err(PromptError::MissingVariable {
                     path: source,

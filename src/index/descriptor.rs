@@ -93,8 +93,8 @@ pub fn describe(img: &RgbImage) -> Vec<f32> {
                 continue;
             }
             let angle = gy.atan2(gx).rem_euclid(std::f32::consts::PI);
-            let bin = ((angle / std::f32::consts::PI * ORIENT_BINS as f32) as usize)
-                .min(ORIENT_BINS - 1);
+            let bin =
+                ((angle / std::f32::consts::PI * ORIENT_BINS as f32) as usize).min(ORIENT_BINS - 1);
             let base = band * (ORIENT_BINS + 1);
             texture[base + bin] += mag;
             texture[base + ORIENT_BINS] += mag;
@@ -170,7 +170,11 @@ mod tests {
         let desert = describe(&scene([200, 200, 210], [210, 170, 110], true));
         let sim = |x: &[f32], y: &[f32]| crate::index::dot(x, y);
         assert!(sim(&a, &a2) > 0.95, "{}", sim(&a, &a2));
-        assert!(sim(&a, &desert) < sim(&a, &a2) - 0.2, "{}", sim(&a, &desert));
+        assert!(
+            sim(&a, &desert) < sim(&a, &a2) - 0.2,
+            "{}",
+            sim(&a, &desert)
+        );
         // Flat black has no texture and still a usable vector.
         let black = describe(&RgbImage::new(10, 10));
         assert!(black.iter().all(|x| x.is_finite()) && black.iter().any(|x| *x != 0.0));

@@ -147,10 +147,7 @@ impl Embedder for HttpEmbedder {
         if images.is_empty() {
             return Err(EmbedError::NoImages);
         }
-        let input = images
-            .iter()
-            .map(data_url)
-            .collect::<Result<Vec<_>, _>>()?;
+        let input = images.iter().map(data_url).collect::<Result<Vec<_>, _>>()?;
         let body = serde_json::json!({"model": self.model, "input": input});
         let mut req = self.http.post(&self.url).json(&body);
         if let Some(k) = &self.api_key {
@@ -211,17 +208,15 @@ impl Embedder for HttpEmbedder {
 /// The panorama of a location, as the game would show it.
 fn location_panorama(loc: &crate::game::Location) -> Result<RgbImage, EmbedError> {
     match &loc.imagery {
-        Imagery::Generated => Ok(panorama::paint(
-            loc,
-            INDEX_PAINT_SIZE.0,
-            INDEX_PAINT_SIZE.1,
-        )),
-        Imagery::File { path } => image::open(path)
-            .map(|d| d.to_rgb8())
-            .map_err(|e| EmbedError::Image {
-                what: path.display().to_string(),
-                detail: e.to_string(),
-            }),
+        Imagery::Generated => Ok(panorama::paint(loc, INDEX_PAINT_SIZE.0, INDEX_PAINT_SIZE.1)),
+        Imagery::File { path } => {
+            image::open(path)
+                .map(|d| d.to_rgb8())
+                .map_err(|e| EmbedError::Image {
+                    what: path.display().to_string(),
+                    detail: e.to_string(),
+                })
+        }
     }
 }
 

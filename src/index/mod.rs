@@ -339,12 +339,16 @@ impl ReferenceIndex {
                 TensorView::new(Dtype::F64, vec![n, 2], &coord_bytes).map_err(fmt)?,
             ),
         ];
-        let sources = serde_json::to_string(&self.meta.sources).map_err(|e| IndexError::Format {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let sources =
+            serde_json::to_string(&self.meta.sources).map_err(|e| IndexError::Format {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
         let meta = HashMap::from([
-            ("format_version".to_string(), INDEX_FORMAT_VERSION.to_string()),
+            (
+                "format_version".to_string(),
+                INDEX_FORMAT_VERSION.to_string(),
+            ),
             ("embedder".to_string(), self.meta.embedder.clone()),
             ("sources".to_string(), sources),
         ]);
@@ -425,10 +429,8 @@ impl ReferenceIndex {
             .collect();
         let mut coords = Vec::with_capacity(n);
         for (row, c) in raw.chunks_exact(2).enumerate() {
-            coords.push(
-                LatLon::new(c[0], c[1])
-                    .map_err(|e| bad(format!("coords row {row}: {e}")))?,
-            );
+            coords
+                .push(LatLon::new(c[0], c[1]).map_err(|e| bad(format!("coords row {row}: {e}")))?);
         }
         Ok(ReferenceIndex {
             meta: IndexMeta { embedder, sources },
@@ -485,18 +487,34 @@ mod tests {
     fn bad_input_is_named() {
         let err = ReferenceIndex::from_vectors(meta(), 3, vec![(vec![1.0, 0.0], ll(0.0, 0.0))])
             .expect_err("dim");
-        assert!(matches!(err, IndexError::Dimension { row: 0, expected: 3, found: 2 }));
+        assert!(matches!(
+            err,
+            IndexError::Dimension {
+                row: 0,
+                expected: 3,
+                found: 2
+            }
+        ));
         let err = ReferenceIndex::from_vectors(meta(), 2, vec![(vec![0.0, 0.0], ll(0.0, 0.0))])
             .expect_err("zero");
         assert!(matches!(err, IndexError::BadVector { row: 0 }));
         let idx = ReferenceIndex::from_vectors(meta(), 2, vec![(vec![1.0, 0.0], ll(0.0, 0.0))])
             .expect("index");
-        assert!(matches!(idx.search(&[1.0, 0.0], 0), Err(IndexError::BadK(0))));
-        assert!(matches!(idx.search(&[1.0], 1), Err(IndexError::Dimension { .. })));
+        assert!(matches!(
+            idx.search(&[1.0, 0.0], 0),
+            Err(IndexError::BadK(0))
+        ));
+        assert!(matches!(
+            idx.search(&[1.0], 1),
+            Err(IndexError::Dimension { .. })
+        ));
         // Asking for more than there are returns them all.
         assert_eq!(idx.search(&[1.0, 0.0], 5).expect("search").near.len(), 1);
         let empty = ReferenceIndex::from_vectors(meta(), 2, vec![]).expect("empty");
-        assert!(matches!(empty.search(&[1.0, 0.0], 1), Err(IndexError::Empty)));
+        assert!(matches!(
+            empty.search(&[1.0, 0.0], 1),
+            Err(IndexError::Empty)
+        ));
     }
 
     #[test]
@@ -516,8 +534,13 @@ mod tests {
         assert_eq!(back.meta().sources, ["a", "b"]);
 
         std::fs::write(&path, b"not an index").expect("write");
-        let err = ReferenceIndex::load(&path).expect_err("garbage").to_string();
-        assert!(err.contains("refs.safetensors") && err.contains("index build"), "{err}");
+        let err = ReferenceIndex::load(&path)
+            .expect_err("garbage")
+            .to_string();
+        assert!(
+            err.contains("refs.safetensors") && err.contains("index build"),
+            "{err}"
+        );
         let err = ReferenceIndex::load(&dir.path().join("none")).expect_err("missing");
         assert!(matches!(err, IndexError::Io { .. }));
     }

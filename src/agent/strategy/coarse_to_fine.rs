@@ -225,12 +225,19 @@ mod tests {
         assert_eq!((g.pos.lat, g.pos.lon), (-0.5, 37.0));
         assert_eq!(g.country.as_deref(), Some("KE"));
         assert_eq!(
-            g.exchanges.iter().map(|e| e.purpose.as_str()).collect::<Vec<_>>(),
+            g.exchanges
+                .iter()
+                .map(|e| e.purpose.as_str())
+                .collect::<Vec<_>>(),
             ["coarse", "fine"]
         );
         assert_eq!(g.exchanges[0].images, 2);
         assert!(g.exchanges[1].prompt.contains("assume the place is in KE"));
-        assert!(g.notes[0].contains("Africa / KE (p = 0.70)"), "{:?}", g.notes);
+        assert!(
+            g.notes[0].contains("Africa / KE (p = 0.70)"),
+            "{:?}",
+            g.notes
+        );
         let seen = p.seen();
         assert_eq!(seen[1].messages.len(), 3, "same conversation");
         assert_eq!(seen[1].messages[1].role, Role::Assistant);

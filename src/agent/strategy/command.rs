@@ -28,6 +28,9 @@ pub const ASK_MAX_SIDE: u32 = 2048;
 /// How `ask` names the "map" in prompts: the pictures may be from anywhere.
 pub const ASK_MAP_NAME: &str = "World (your own photos)";
 
+/// The configured model and the ensemble's extra models.
+pub type Providers = (Arc<dyn Provider>, Vec<Arc<dyn Provider>>);
+
 /// Why a strategy command failed; names the flag, key or file to fix.
 #[derive(Debug, Error)]
 pub enum CommandError {
@@ -155,7 +158,10 @@ pub fn prompt_source(settings: &Settings) -> PromptSource {
 /// descriptor.
 pub fn embedder(settings: &Settings) -> Result<Arc<dyn Embedder>, CommandError> {
     Ok(
-        match (&settings.agent.embedding_url, &settings.agent.embedding_model) {
+        match (
+            &settings.agent.embedding_url,
+            &settings.agent.embedding_model,
+        ) {
             (Some(url), Some(model)) => Arc::new(HttpEmbedder::new(
                 url,
                 model,
@@ -178,11 +184,7 @@ pub fn strategy_reasoner(
 ) -> Result<Arc<dyn Reasoner>, CommandError> {
     let name = settings.agent.strategy.as_str();
     let retrieval = if name == "rag" {
-        let path = settings
-            .agent
-            .index
-            .clone()
-            .ok_or(StrategyError::NoIndex)?;
+        let path = settings.agent.index.clone().ok_or(StrategyError::NoIndex)?;
         let index = ReferenceIndex::load(&path)?;
         Some(Retrieval {
             index: Arc::new(index),
@@ -313,7 +315,7 @@ pub fn clean_view(path: &Path, quality: u8) -> Result<View, CommandError> {
 pub async fn ask(
     settings: &Settings,
     args: &AskArgs,
-    providers: Option<(Arc<dyn Provider>, Vec<Arc<dyn Provider>>)>,
+    providers: Option<Providers>,
 ) -> Result<ExitCode, CommandError> {
     let (provider, extra) = providers.ok_or(CommandError::NoModel)?;
     let views = args

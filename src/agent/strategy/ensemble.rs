@@ -341,7 +341,10 @@ mod tests {
             .map(|r| format!("{:?}", r.temperature))
             .collect();
         temps.sort();
-        assert_eq!(temps, ["Some(0.2)", "Some(0.47)", "Some(0.73)", "Some(1.0)"]);
+        assert_eq!(
+            temps,
+            ["Some(0.2)", "Some(0.47)", "Some(0.73)", "Some(1.0)"]
+        );
         assert!(g.exchanges.iter().all(|x| x.purpose.contains("t=")));
         assert_eq!(g.usage.input_tokens, 300);
     }

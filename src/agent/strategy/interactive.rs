@@ -167,7 +167,10 @@ impl Reasoner for Interactive {
         // The latest readable answer and the revision it came from.
         let mut current = None;
         let mut failure = None;
-        match d.ask_position("answer", &mut req, &self.repair, &vars).await {
+        match d
+            .ask_position("answer", &mut req, &self.repair, &vars)
+            .await
+        {
             Ok(a) => current = Some((a, 0)),
             Err(reason) => failure = Some(reason),
         }
@@ -193,14 +196,18 @@ impl Reasoner for Interactive {
             }
             req.messages.push(turn(Role::User, &rendered.user));
             let purpose = format!("revise {}", revision + 1);
-            match d.ask_position(&purpose, &mut req, &self.repair, &vars).await {
+            match d
+                .ask_position(&purpose, &mut req, &self.repair, &vars)
+                .await
+            {
                 Ok(a) => {
                     current = Some((a, revision + 1));
                     failure = None;
                 }
                 Err(reason) => {
-                    d.notes
-                        .push(format!("{purpose} failed, the previous guess stands: {reason}"));
+                    d.notes.push(format!(
+                        "{purpose} failed, the previous guess stands: {reason}"
+                    ));
                     if current.is_none() {
                         failure = Some(reason);
                     }
@@ -312,15 +319,32 @@ mod tests {
         assert_eq!(g.source, GuessSource::Model);
         assert_eq!((g.pos.lat, g.pos.lon), (41.1, -8.6));
         let purposes: Vec<_> = g.exchanges.iter().map(|e| e.purpose.as_str()).collect();
-        assert_eq!(purposes, ["answer", "revise 1", "revise 2", "revise 2 repair"]);
-        assert!(g.exchanges[1].prompt.contains("- The signs are in Portuguese"));
+        assert_eq!(
+            purposes,
+            ["answer", "revise 1", "revise 2", "revise 2 repair"]
+        );
+        assert!(g.exchanges[1]
+            .prompt
+            .contains("- The signs are in Portuguese"));
         assert!(g.exchanges[1].prompt.contains("40.4000, -3.7000 in ES"));
-        assert!(g.exchanges[2].prompt.contains("- further north, near Porto"));
-        assert!(g.notes[0].starts_with("interactive: 2 hint(s)"), "{:?}", g.notes);
+        assert!(g.exchanges[2]
+            .prompt
+            .contains("- further north, near Porto"));
+        assert!(
+            g.notes[0].starts_with("interactive: 2 hint(s)"),
+            "{:?}",
+            g.notes
+        );
         let text = String::from_utf8(transcript.0.lock().expect("lock").clone()).expect("utf8");
         assert!(text.contains("Guess: 40.4000, -3.7000 (ES)"), "{text}");
-        assert!(text.contains("Revised guess 1: 38.7000, -9.1000 (PT)"), "{text}");
-        assert!(text.contains("Revised guess 2: 41.1000, -8.6000 (PT)"), "{text}");
+        assert!(
+            text.contains("Revised guess 1: 38.7000, -9.1000 (PT)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Revised guess 2: 41.1000, -8.6000 (PT)"),
+            "{text}"
+        );
         // One conversation: the last request holds every turn, images only in the first.
         let last = p.seen().pop().expect("requests");
         assert_eq!(last.messages.len(), 7);
@@ -341,7 +365,11 @@ mod tests {
         let g = reasoner(p, Arc::new(hints)).guess(&obs()).await;
         assert_eq!(g.source, GuessSource::Model);
         assert_eq!((g.pos.lat, g.pos.lon), (1.0, 2.0));
-        assert!(g.notes.iter().any(|n| n.contains("revise 1 failed")), "{:?}", g.notes);
+        assert!(
+            g.notes.iter().any(|n| n.contains("revise 1 failed")),
+            "{:?}",
+            g.notes
+        );
 
         // The first answer fails, a hint rescues it.
         let p = Scripted::new(vec![

@@ -385,18 +385,18 @@ impl<'a> Dialogue<'a> {
                 ("problem", problem_text.as_str()),
             ],
         );
-        req.messages
-            .push(turn(Role::User, &rendered.user));
+        req.messages.push(turn(Role::User, &rendered.user));
         let repaired = self
             .send(&format!("{purpose} repair"), req)
             .await
             .map_err(|reason| format!("answer unreadable ({problem}); repair failed: {reason}"))?;
-        req.messages
-            .push(turn(Role::Assistant, &repaired));
+        req.messages.push(turn(Role::Assistant, &repaired));
         match parse_answer(&repaired) {
             Ok(mut a) => {
-                a.notes
-                    .insert(0, format!("{purpose}: first answer unreadable ({problem}); repaired"));
+                a.notes.insert(
+                    0,
+                    format!("{purpose}: first answer unreadable ({problem}); repaired"),
+                );
                 Ok(a)
             }
             Err(e) => Err(format!(

@@ -129,7 +129,10 @@ impl Reasoner for Rag {
             ],
         );
         let mut req = d.request(rendered.system, vec![first_turn(rendered.user, obs)]);
-        match d.ask_position("answer", &mut req, &self.repair, &vars).await {
+        match d
+            .ask_position("answer", &mut req, &self.repair, &vars)
+            .await
+        {
             Ok(a) => d.model_guess(a),
             Err(reason) => d.fallback(self.fallback, reason),
         }
@@ -193,10 +196,17 @@ mod tests {
         let far_at = prompt.find("LEAST similar").expect("far section");
         let near = &prompt[near_at..far_at];
         let far = &prompt[far_at..];
-        assert!(near.contains("1. 60.000, 25.000 (similarity 1.00)"), "{near}");
+        assert!(
+            near.contains("1. 60.000, 25.000 (similarity 1.00)"),
+            "{near}"
+        );
         assert!(near.contains("2. 59.000, 18.000"), "{near}");
         assert!(far.contains("1. -25.000, 135.000"), "{far}");
-        assert!(g.notes[0].contains("retrieved 2 near and 2 far"), "{:?}", g.notes);
+        assert!(
+            g.notes[0].contains("retrieved 2 near and 2 far"),
+            "{:?}",
+            g.notes
+        );
         assert_eq!(g.exchanges[0].images, 2);
     }
 
