@@ -2,13 +2,12 @@
 //! other layers once ([`Settings::load`]), and each command runs on the validated settings.
 
 use crate::agent::baseline::{baseline_point, BaselineReasoner};
-use crate::agent::prompt::PromptSet;
-use crate::agent::reasoner::{LvlmReasoner, ReasonerOptions};
 use crate::agent::Reasoner;
 use crate::browser::local_game::CaptureOptions;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
 use crate::game::{pack, server, Map};
+use crate::lvlm::Provider;
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +51,11 @@ pub enum Command {
     /// Map packs: import real imagery (photos with GPS, CSV datasets, Mapillary), list packs,
     /// show one, validate them.
     Map(crate::game::import::command::MapArgs),
+    /// Reference index for the rag strategy: `index build MAP... -o FILE`.
+    Index(crate::agent::strategy::command::IndexArgs),
+    /// Ask the model where your own pictures were taken; with `--strategy interactive`, add
+    /// hints line by line on stdin and the model revises (empty line ends).
+    Ask(crate::agent::strategy::command::AskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -156,9 +160,15 @@ pub struct PlayArgs {
     /// Add one zoomed-in view (this many 1.5x zoom steps); 0 = none.
     #[arg(long)]
     pub zoom_steps: Option<u32>,
-    /// Prompt set in agent_prompts/: cot or direct.
+    /// Reasoning strategy: direct, cot, coarse-to-fine, rag, ensemble or interactive.
     #[arg(long)]
     pub strategy: Option<String>,
+    /// Reference index for --strategy rag (from `geoagent index build`).
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<PathBuf>,
+    /// Answers sampled per model by --strategy ensemble.
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Folder holding prompt templates.
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
@@ -311,6 +321,8 @@ impl PlayArgs {
         push(&mut o, "capture.zoom_steps", &self.zoom_steps);
         push(&mut o, "agent.strategy", &self.strategy);
         push(&mut o, "agent.prompts_dir", &path(&self.prompts));
+        push(&mut o, "agent.index", &path(&self.index));
+        push(&mut o, "agent.samples", &self.samples);
         push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
         push(&mut o, "browser.chromium", &path(&self.chromium));
         push(&mut o, "browser.webdriver_url", &self.webdriver);
@@ -461,6 +473,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             o
         }
         Command::Map(_) => Vec::new(),
+        Command::Index(a) => a.overrides(),
+        Command::Ask(a) => a.overrides(),
     };
     let settings = Settings::load(cli.config.as_deref(), &env, &overrides)?;
     match cli.command {
@@ -472,6 +486,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(a) => report_command(&settings, &a),
         Command::Map(a) => {
             Ok(crate::game::import::command::run(&a, &settings.game.maps_dir).await?)
+        }
+        Command::Index(a) => Ok(crate::agent::strategy::command::index(&settings, &a).await?),
+        Command::Ask(a) => {
+            let providers = build_providers(&settings)?;
+            Ok(crate::agent::strategy::command::ask(&settings, &a, providers).await?)
         }
     }
 }
@@ -485,9 +504,38 @@ fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
     Ok((maps, map))
 }
 
-/// The configured reasoner: an LVLM when a model is named, else the baseline (said so once).
-pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+/// The configured model and the ensemble's extra models (`agent.ensemble_models`, each
+/// `provider:name` or a name for the main provider), or `None` when no model is named (the
+/// baseline reasoner plays).
+pub fn build_providers(
+    settings: &Settings,
+) -> Result<Option<crate::agent::strategy::command::Providers>> {
     let Some(spec) = settings.provider_spec()? else {
+        return Ok(None);
+    };
+    let main = crate::lvlm::build_provider(&spec)?;
+    let extra = settings
+        .agent
+        .ensemble_models
+        .iter()
+        .map(|m| -> Result<Arc<dyn Provider>> {
+            // Each extra model is resolved exactly as `model.name` would be (provider prefix,
+            // its key and base URL), so an ensemble may mix providers.
+            let mut one = settings.clone();
+            one.model.name = Some(m.clone());
+            let spec = one
+                .provider_spec()?
+                .with_context(|| format!("agent.ensemble_models: `{m}` names no model"))?;
+            Ok(crate::lvlm::build_provider(&spec)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some((main, extra)))
+}
+
+/// The configured reasoner: an LVLM with the configured strategy when a model is named, else the
+/// baseline (said so once).
+pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+    let Some((provider, extra)) = build_providers(settings)? else {
         let hint = if settings.has_any_api_key() {
             " (an API key is set: add --model NAME to use it)"
         } else {
@@ -496,26 +544,14 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
         eprintln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
         return Ok(Arc::new(BaselineReasoner::for_map(map)));
     };
-    let client = crate::lvlm::build_provider(&spec)?;
-    // The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
-    // absent (running from elsewhere): a configured one that is missing is a mistake to report.
-    let default_dir = crate::config::AgentSettings::default().prompts_dir;
-    let prompts = if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
-        PromptSet::builtin(&settings.agent.strategy)?
-    } else {
-        PromptSet::load(&settings.agent.prompts_dir, &settings.agent.strategy)?
-    };
-    let opts = ReasonerOptions {
-        max_tokens: settings.model.max_tokens,
-        temperature: settings.model.temperature,
-        round_timeout: settings.round_timeout(),
-    };
-    Ok(Arc::new(LvlmReasoner::new(
-        client,
-        prompts,
+    Ok(crate::agent::strategy::command::strategy_reasoner(
+        settings,
+        provider,
+        extra,
+        Some(map),
         baseline_point(map),
-        opts,
-    )))
+        Arc::new(crate::agent::strategy::NoHints),
+    )?)
 }
 
 /// The match plan the settings describe, for `map` and `seed`.

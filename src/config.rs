@@ -155,8 +155,20 @@ impl std::fmt::Debug for ProviderEnv {
 #[serde(deny_unknown_fields, default)]
 pub struct AgentSettings {
     pub prompts_dir: PathBuf,
-    /// Prompt set: `cot` (default) or `direct`.
+    /// Reasoning strategy, one of `agent::strategy::NAMES` (`cot` by default).
     pub strategy: String,
+    /// `rag`: the reference index file (`geoagent index build`).
+    pub index: Option<PathBuf>,
+    /// `rag`: references retrieved on each side (most and least similar).
+    pub rag_k: usize,
+    /// `ensemble`: answers sampled from each model.
+    pub samples: usize,
+    /// `ensemble`: more models (same provider settings) sampled beside `model.name`.
+    pub ensemble_models: Vec<String>,
+    /// Embedding endpoint (OpenAI-compatible `/embeddings` with image input) for `index build`
+    /// and `rag`; absent = the built-in image descriptor.
+    pub embedding_url: Option<String>,
+    pub embedding_model: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,6 +253,12 @@ impl Default for AgentSettings {
         AgentSettings {
             prompts_dir: PathBuf::from("agent_prompts"),
             strategy: "cot".into(),
+            index: None,
+            rag_k: crate::agent::strategy::DEFAULT_RAG_K,
+            samples: crate::agent::strategy::DEFAULT_SAMPLES,
+            ensemble_models: Vec::new(),
+            embedding_url: None,
+            embedding_model: None,
         }
     }
 }
@@ -496,11 +514,38 @@ impl Settings {
                 ));
             }
         }
-        if !["cot", "direct"].contains(&self.agent.strategy.as_str()) {
+        if crate::agent::strategy::check_name(&self.agent.strategy).is_err() {
             return Err(bad(
                 "agent.strategy",
                 self.agent.strategy.clone(),
-                "must be cot or direct",
+                &format!(
+                    "must be one of {}",
+                    crate::agent::strategy::NAMES.join(", ")
+                ),
+            ));
+        }
+        if !(1..=crate::agent::strategy::MAX_SAMPLES).contains(&self.agent.samples) {
+            return Err(bad(
+                "agent.samples",
+                self.agent.samples.to_string(),
+                &format!("must be 1..={}", crate::agent::strategy::MAX_SAMPLES),
+            ));
+        }
+        if !(1..=crate::index::MAX_K).contains(&self.agent.rag_k) {
+            return Err(bad(
+                "agent.rag_k",
+                self.agent.rag_k.to_string(),
+                &format!("must be 1..={}", crate::index::MAX_K),
+            ));
+        }
+        if self.agent.embedding_url.is_some() != self.agent.embedding_model.is_some() {
+            return Err(bad(
+                "agent.embedding_url/embedding_model",
+                format!(
+                    "{:?}/{:?}",
+                    self.agent.embedding_url, self.agent.embedding_model
+                ),
+                "set both (an endpoint and its model) or neither (built-in descriptor)",
             ));
         }
         self.model_choice()?;

@@ -8,7 +8,8 @@
 //! - [`environment`]: the seam between playing and reasoning: observations in, guesses out.
 //! - [`browser`]: chromedriver, the WebDriver session and the page adapter for the local game.
 //! - [`lvlm`]: the provider trait and the model APIs behind it.
-//! - [`agent`]: prompts, reasoning, answer parsing and the baseline guess.
+//! - [`agent`]: prompts, reasoning strategies, answer parsing and the baseline guess.
+//! - [`index`]: the reference index (embeddings, storage, exact k-NN) for retrieval.
 //! - [`replay`]: the on-disk record of every session; listing, showing, re-running, re-scoring.
 //! - [`report`]: the self-contained HTML report of sessions.
 //! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
@@ -26,6 +27,7 @@ pub mod fleet;
 pub mod game;
 pub mod geo;
 pub mod humans;
+pub mod index;
 pub mod lvlm;
 pub mod replay;
 pub mod report;

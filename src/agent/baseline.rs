@@ -64,11 +64,20 @@ pub fn best_expected_point(targets: &[(LatLon, f64)], size_km: f64) -> Option<La
     Some(best.0)
 }
 
+/// Grid points from south-west to north-east. Longitudes wrap, so a window around a point near
+/// the antimeridian covers both sides of it; latitudes past a pole are left out (the pole row
+/// itself is in the global grid).
 fn grid(s: f64, n: f64, w: f64, e: f64, step: f64) -> impl Iterator<Item = LatLon> {
     let rows = ((n - s) / step).round() as i64;
     let cols = ((e - w) / step).round() as i64;
     (0..=rows).flat_map(move |i| {
-        (0..=cols).filter_map(move |j| LatLon::new(s + i as f64 * step, w + j as f64 * step).ok())
+        (0..=cols).filter_map(move |j| {
+            LatLon::new(
+                s + i as f64 * step,
+                crate::geo::wrap_lon(w + j as f64 * step),
+            )
+            .ok()
+        })
     })
 }
 
@@ -118,6 +127,7 @@ impl Reasoner for BaselineReasoner {
             notes: vec![],
             exchanges: vec![],
             usage: Usage::default(),
+            candidates: Vec::new(),
         }
     }
 }

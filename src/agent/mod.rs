@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod parse;
 pub mod prompt;
 pub mod reasoner;
+pub mod strategy;
 
 use crate::environment::Observation;
 use crate::geo::LatLon;
@@ -71,6 +72,24 @@ pub struct Guess {
     pub notes: Vec<String>,
     pub exchanges: Vec<Exchange>,
     pub usage: Usage,
+    /// Every answer a sampling strategy considered (the `ensemble` strategy), in sampling order;
+    /// empty for single-answer strategies. Absent in replays written before strategies existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+/// One sampled answer behind a combined guess.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Which sample: model and temperature ("openai:gpt-4o t=0.6").
+    pub label: String,
+    pub pos: LatLon,
+    pub country: Option<String>,
+    pub confidence: Option<f64>,
+    /// `model`, or `fallback` with the reason this sample failed.
+    pub source: GuessSource,
+    /// Whether it counted in the aggregation (failed samples do not).
+    pub used: bool,
 }
 
 /// Turns what the agent sees into a guess. Infallible by contract (see the module docs).

@@ -335,6 +335,30 @@ fn json_candidates(text: &str, problems: &mut Vec<ParseError>) -> Vec<Candidate>
     out
 }
 
+/// Every top-level JSON object in `text` (fenced or not, in the relaxed syntax models write), in
+/// order. Strategies whose answers are not coordinates (the coarse step's country probabilities)
+/// read their fields from these.
+pub fn json_objects(text: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'{' {
+            if let Some(end) = matching_brace(text, i) {
+                if let Ok(value) = serde_json::from_str::<Value>(&relax_json(&text[i..end])) {
+                    if value.is_object() {
+                        out.push(value);
+                        i = end;
+                        continue;
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The byte index just past the `}` closing the `{` at `open`, skipping quoted strings.
 fn matching_brace(text: &str, open: usize) -> Option<usize> {
     let mut depth = 0usize;

@@ -18,7 +18,7 @@ use thiserror::Error;
 /// The line separating the system part from the user part.
 pub const USER_MARKER: &str = "---user---";
 /// Every variable a template may use.
-pub const VARIABLES: [&str; 8] = [
+pub const VARIABLES: [&str; 13] = [
     "round",
     "rounds",
     "map_name",
@@ -27,15 +27,25 @@ pub const VARIABLES: [&str; 8] = [
     "hints",
     "previous_answer",
     "problem",
+    // Strategy variables (see `agent::strategy`), filled through `render`'s `extra`.
+    "country",
+    "country_candidates",
+    "near_references",
+    "far_references",
+    "previous_guess",
 ];
 /// The file every strategy's repair turn uses.
 pub const REPAIR_FILE: &str = "repair.md";
 
 /// The prompts shipped with the program, so it works without an `agent_prompts/` directory.
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 7] = [
     ("cot", include_str!("../../agent_prompts/cot.md")),
     ("direct", include_str!("../../agent_prompts/direct.md")),
     ("repair", include_str!("../../agent_prompts/repair.md")),
+    ("coarse", include_str!("../../agent_prompts/coarse.md")),
+    ("fine", include_str!("../../agent_prompts/fine.md")),
+    ("rag", include_str!("../../agent_prompts/rag.md")),
+    ("revise", include_str!("../../agent_prompts/revise.md")),
 ];
 
 /// What a template is for; decides which variables it must use.
@@ -45,14 +55,61 @@ pub enum TemplateKind {
     Answer,
     /// The follow-up after an unreadable answer: must tell the model the `{{problem}}`.
     Repair,
+    /// Coarse-to-fine's second step: must name the chosen `{{country}}`.
+    Refine,
+    /// Retrieval-augmented question: must show `{{views}}` and the `{{near_references}}`.
+    Retrieval,
+    /// Interactive revision after a person's hints: must show the `{{hints}}`.
+    Revise,
 }
 
 impl TemplateKind {
-    fn required(self) -> &'static str {
+    fn required(self) -> &'static [&'static str] {
         match self {
-            TemplateKind::Answer => "views",
-            TemplateKind::Repair => "problem",
+            TemplateKind::Answer => &["views"],
+            TemplateKind::Repair => &["problem"],
+            TemplateKind::Refine => &["country"],
+            TemplateKind::Retrieval => &["views", "near_references"],
+            TemplateKind::Revise => &["hints"],
         }
+    }
+}
+
+/// Where templates come from: the files compiled into the program, or a folder of Markdown files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptSource {
+    Builtin,
+    Dir(PathBuf),
+}
+
+impl PromptSource {
+    /// Loads one template by name (`coarse` reads `coarse.md`).
+    pub fn template(&self, name: &str, kind: TemplateKind) -> Result<PromptTemplate, PromptError> {
+        check_strategy(name)?;
+        match self {
+            PromptSource::Builtin => builtin_template(name, kind),
+            PromptSource::Dir(dir) => PromptTemplate::load(&dir.join(format!("{name}.md")), kind),
+        }
+    }
+
+    /// The answer template `name` with the shared repair template.
+    pub fn set(&self, name: &str) -> Result<PromptSet, PromptError> {
+        match self {
+            PromptSource::Builtin => PromptSet::builtin(name),
+            PromptSource::Dir(dir) => PromptSet::load(dir, name),
+        }
+    }
+}
+
+fn builtin_template(name: &str, kind: TemplateKind) -> Result<PromptTemplate, PromptError> {
+    let source = PathBuf::from(format!("builtin:{name}.md"));
+    match BUILTIN.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => PromptTemplate::parse(source, text, kind),
+        None => Err(PromptError::Missing {
+            path: source,
+            dir: PathBuf::from("builtin"),
+            available: BUILTIN.iter().map(|(n, _)| format!("{n}.md")).collect(),
+        }),
     }
 }
 
@@ -176,20 +233,9 @@ impl PromptSet {
     /// The templates compiled into the program (the `agent_prompts/` of this source tree).
     pub fn builtin(strategy: &str) -> Result<PromptSet, PromptError> {
         check_strategy(strategy)?;
-        let find = |name: &str, kind| {
-            let source = PathBuf::from(format!("builtin:{name}.md"));
-            match BUILTIN.iter().find(|(n, _)| *n == name) {
-                Some((_, text)) => PromptTemplate::parse(source, text, kind),
-                None => Err(PromptError::Missing {
-                    path: source,
-                    dir: PathBuf::from("builtin"),
-                    available: BUILTIN.iter().map(|(n, _)| format!("{n}.md")).collect(),
-                }),
-            }
-        };
         Ok(PromptSet {
-            answer: find(strategy, TemplateKind::Answer)?,
-            repair: find("repair", TemplateKind::Repair)?,
+            answer: builtin_template(strategy, TemplateKind::Answer)?,
+            repair: builtin_template("repair", TemplateKind::Repair)?,
         })
     }
 }
@@ -253,13 +299,14 @@ impl PromptTemplate {
             _ => None,
         };
         let user = segments(&source, &user_text, user_start_line)?;
-        let required = kind.required();
-        let uses = |segs: &[Segment]| segs.contains(&Segment::Var(required));
-        if !uses(&user) && !system.as_deref().is_some_and(uses) {
-            return Err(PromptError::MissingVariable {
-                path: source,
-                name: required.to_string(),
-            });
+        for required in kind.required() {
+            let uses = |segs: &[Segment]| segs.contains(&Segment::Var(required));
+            if !uses(&user) && !system.as_deref().is_some_and(uses) {
+                return Err(PromptError::MissingVariable {
+                    path: source,
+                    name: required.to_string(),
+                });
+            }
         }
         Ok(Self {
             source,
@@ -407,6 +454,14 @@ pub fn describe_views(views: &[ViewInfo]) -> String {
     for (i, v) in views.iter().enumerate() {
         if i > 0 {
             out.push('\n');
+        }
+        // Photos given on the command line have no known direction or field of view.
+        if !v.heading.is_finite() {
+            let _ = write!(out, "View {}: direction unknown", i + 1);
+            if v.fov.is_finite() {
+                let _ = write!(out, ", fov {}°", fmt_deg(v.fov));
+            }
+            continue;
         }
         let heading = v.heading.rem_euclid(360.0);
         let _ = write!(

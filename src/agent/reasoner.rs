@@ -167,6 +167,7 @@ impl LvlmReasoner {
             notes: Vec::new(),
             exchanges: log.exchanges,
             usage: log.usage,
+            candidates: Vec::new(),
         }
     }
 
@@ -184,6 +185,7 @@ impl LvlmReasoner {
             notes,
             exchanges: log.exchanges,
             usage: log.usage,
+            candidates: Vec::new(),
         }
     }
 }

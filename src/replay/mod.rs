@@ -439,6 +439,7 @@ pub(crate) mod tests {
                 notes: vec![],
                 exchanges: vec![],
                 usage: Usage::default(),
+                candidates: vec![],
             },
             result: RoundResult {
                 round,

@@ -843,6 +843,7 @@ mod tests {
                     notes: vec![],
                     exchanges: vec![],
                     usage: Default::default(),
+                    candidates: vec![],
                 },
                 result: RoundResult {
                     round: i + 1,
