@@ -104,54 +104,15 @@ impl LvlmReasoner {
         deadline: Instant,
         log: &mut RoundLog,
     ) -> Result<String, String> {
-        let last = req.messages.last();
-        let prompt = last.map(Message::text).unwrap_or_default();
-        let images = last.map_or(0, |m| {
-            m.parts
-                .iter()
-                .filter(|p| matches!(p, Part::Image { .. }))
-                .count()
-        });
-        let mut ex = Exchange {
-            purpose: purpose.to_string(),
-            system: req.system.clone(),
-            prompt,
-            images,
-            ..Exchange::default()
-        };
-        let started = Instant::now();
-        let result = tokio::time::timeout_at(deadline, self.provider.complete(req)).await;
-        ex.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let outcome = match result {
-            Ok(Ok(resp)) => {
-                ex.usage = resp.usage;
-                ex.attempts = resp.attempts;
-                ex.reasoning = resp.reasoning.clone();
-                ex.cached = resp.cached;
-                ex.request_bytes = resp.request_bytes;
-                ex.image_bytes = resp.image_bytes;
-                ex.raw = Some(resp.text.clone());
-                log.usage += resp.usage;
-                Ok(resp.text)
-            }
-            Ok(Err(e)) => {
-                ex.attempts = match &e {
-                    LvlmError::Exhausted { attempts, .. } => *attempts,
-                    _ => 1,
-                };
-                let msg = format!("model call failed: {e}");
-                ex.error = Some(msg.clone());
-                Err(msg)
-            }
-            Err(_) => {
-                let msg = format!(
-                    "the round's time limit of {:?} ran out waiting for the model",
-                    self.opts.round_timeout
-                );
-                ex.error = Some(msg.clone());
-                Err(msg)
-            }
-        };
+        let (ex, outcome) = send_recorded(
+            self.provider.as_ref(),
+            purpose,
+            req,
+            deadline,
+            self.opts.round_timeout,
+        )
+        .await;
+        log.usage += ex.usage;
         log.exchanges.push(ex);
         outcome
     }
@@ -188,6 +149,61 @@ impl LvlmReasoner {
             candidates: Vec::new(),
         }
     }
+}
+
+/// Sends one request before `deadline` and records it as an [`Exchange`] (prompt, images, raw
+/// answer or error, usage, cost, cache hit, bytes sent, visible reasoning). Returns the model's
+/// text, or why there is none. Every strategy's model call goes through here, so every replay
+/// records calls the same way.
+pub(crate) async fn send_recorded(
+    provider: &dyn Provider,
+    purpose: &str,
+    req: &Request,
+    deadline: Instant,
+    round_timeout: Duration,
+) -> (Exchange, Result<String, String>) {
+    let last = req.messages.last();
+    let mut ex = Exchange {
+        purpose: purpose.to_string(),
+        system: req.system.clone(),
+        prompt: last.map(Message::text).unwrap_or_default(),
+        images: last.map_or(0, |m| {
+            m.parts
+                .iter()
+                .filter(|p| matches!(p, Part::Image { .. }))
+                .count()
+        }),
+        ..Exchange::default()
+    };
+    let started = Instant::now();
+    let result = tokio::time::timeout_at(deadline, provider.complete(req)).await;
+    ex.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let outcome = match result {
+        Ok(Ok(resp)) => {
+            ex.usage = resp.usage;
+            ex.attempts = resp.attempts;
+            ex.reasoning = resp.reasoning;
+            ex.cached = resp.cached;
+            ex.request_bytes = resp.request_bytes;
+            ex.image_bytes = resp.image_bytes;
+            ex.raw = Some(resp.text.clone());
+            Ok(resp.text)
+        }
+        Ok(Err(e)) => {
+            ex.attempts = match &e {
+                LvlmError::Exhausted { attempts, .. } => *attempts,
+                _ => 1,
+            };
+            Err(format!("model call failed: {e}"))
+        }
+        Err(_) => Err(format!(
+            "the round's time limit of {round_timeout:?} ran out waiting for the model"
+        )),
+    };
+    if let Err(msg) = &outcome {
+        ex.error = Some(msg.clone());
+    }
+    (ex, outcome)
 }
 
 /// The last `limit` characters of `s` (answers end with their conclusion).

@@ -209,8 +209,9 @@ impl Embedder for HttpEmbedder {
 fn location_panorama(loc: &crate::game::Location) -> Result<RgbImage, EmbedError> {
     match &loc.imagery {
         Imagery::Generated => Ok(panorama::paint(loc, INDEX_PAINT_SIZE.0, INDEX_PAINT_SIZE.1)),
-        Imagery::File { path } => {
-            image::open(path)
+        // Size- and bomb-checked like everything the game serves; the error names the file.
+        Imagery::File { path } | Imagery::Photo { path } => {
+            crate::game::integrity::load_clean(path)
                 .map(|d| d.to_rgb8())
                 .map_err(|e| EmbedError::Image {
                     what: path.display().to_string(),

@@ -256,6 +256,7 @@ mod tests {
                 notes: vec![],
                 exchanges: vec![],
                 usage: Default::default(),
+                candidates: vec![],
             }
         }
     }

@@ -28,7 +28,7 @@ use crate::environment::Observation;
 use crate::geo::LatLon;
 use crate::index::embed::Embedder;
 use crate::index::ReferenceIndex;
-use crate::lvlm::{LvlmError, Message, Part, Provider, Request, Role, Usage};
+use crate::lvlm::{Message, Part, Provider, Request, Role, Usage};
 use std::path::PathBuf;
 use std::sync::Arc;
 use thiserror::Error;
@@ -305,50 +305,21 @@ impl<'a> Dialogue<'a> {
             messages,
             max_tokens: self.opts.max_tokens,
             temperature: self.opts.temperature,
+            ..Request::default()
         }
     }
 
     /// Sends `req` and records it as `purpose`. The model's text, or why there is none.
     pub async fn send(&mut self, purpose: &str, req: &Request) -> Result<String, String> {
-        let last = req.messages.last();
-        let mut ex = Exchange {
-            purpose: purpose.to_string(),
-            system: req.system.clone(),
-            prompt: last.map(Message::text).unwrap_or_default(),
-            images: last.map_or(0, |m| {
-                m.parts
-                    .iter()
-                    .filter(|p| matches!(p, Part::Image { .. }))
-                    .count()
-            }),
-            ..Exchange::default()
-        };
-        let started = Instant::now();
-        let result = tokio::time::timeout_at(self.deadline, self.provider.complete(req)).await;
-        ex.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let outcome = match result {
-            Ok(Ok(resp)) => {
-                ex.usage = resp.usage;
-                ex.attempts = resp.attempts;
-                ex.raw = Some(resp.text.clone());
-                self.usage += resp.usage;
-                Ok(resp.text)
-            }
-            Ok(Err(e)) => {
-                ex.attempts = match &e {
-                    LvlmError::Exhausted { attempts, .. } => *attempts,
-                    _ => 1,
-                };
-                Err(format!("model call failed: {e}"))
-            }
-            Err(_) => Err(format!(
-                "the round's time limit of {:?} ran out waiting for the model",
-                self.opts.round_timeout
-            )),
-        };
-        if let Err(msg) = &outcome {
-            ex.error = Some(msg.clone());
-        }
+        let (ex, outcome) = super::reasoner::send_recorded(
+            self.provider,
+            purpose,
+            req,
+            self.deadline,
+            self.opts.round_timeout,
+        )
+        .await;
+        self.usage += ex.usage;
         self.exchanges.push(ex);
         outcome
     }
@@ -485,9 +456,11 @@ pub(crate) mod test_support {
                 usage: Usage {
                     input_tokens: 100,
                     output_tokens: 10,
+                    ..Usage::default()
                 },
                 finish_reason: Some("stop".into()),
                 attempts: 1,
+                ..Response::default()
             })
         }
     }
