@@ -73,7 +73,10 @@ fn answer(req: &RecordedRequest) -> Reply {
     Reply::Text(if temp > 0.9 {
         r#"{"lat": 60.0, "lon": 100.0, "country": "RU"}"#.into()
     } else {
-        format!(r#"{{"lat": {}, "lon": -7.0, "country": "MA"}}"#, 31.0 + temp)
+        format!(
+            r#"{{"lat": {}, "lon": -7.0, "country": "MA"}}"#,
+            31.0 + temp
+        )
     })
 }
 
@@ -146,7 +149,11 @@ async fn one_replay_rerun_under_each_strategy_gives_the_comparison_table() {
 
         let child = session_with_strategy(tmp.path(), strategy);
         assert_eq!(child.manifest.parent.as_deref(), Some(FIXTURE_ID));
-        assert_eq!(child.rounds.len(), rounds, "{strategy}: every round recorded");
+        assert_eq!(
+            child.rounds.len(),
+            rounds,
+            "{strategy}: every round recorded"
+        );
         for rec in &child.rounds {
             let g = &rec.guess;
             assert_eq!(g.exchanges.len(), per_round, "{strategy}: exchanges kept");
