@@ -52,7 +52,7 @@ impl Price {
         ok(self.input_per_mtok)
             && ok(self.output_per_mtok)
             && ok(self.per_image)
-            && self.cached_input_per_mtok.map_or(true, ok)
+            && self.cached_input_per_mtok.is_none_or(ok)
     }
 }
 

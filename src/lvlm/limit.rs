@@ -120,7 +120,7 @@ impl Limiter {
             .paused_until
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if guard.map_or(true, |t| t < until) {
+        if guard.is_none_or(|t| t < until) {
             *guard = Some(until);
         }
     }

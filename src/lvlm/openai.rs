@@ -341,7 +341,7 @@ impl ChatResponse {
                 .filter(|p| {
                     p.kind
                         .as_deref()
-                        .map_or(true, |k| k == "text" || k == "output_text")
+                        .is_none_or(|k| k == "text" || k == "output_text")
                 })
                 .filter_map(|p| p.text)
                 .collect::<Vec<_>>()
