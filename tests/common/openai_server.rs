@@ -363,7 +363,7 @@ fn check(
         _ => return Err(bad("you must provide a model parameter".into())),
     }
     if let Some(t) = body.get("max_tokens") {
-        if !t.as_u64().is_some_and(|t| t > 0) {
+        if t.as_u64().is_none_or(|t| t == 0) {
             return Err(bad(format!(
                 "max_tokens must be a positive integer, got {t}"
             )));
