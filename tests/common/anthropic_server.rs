@@ -50,7 +50,7 @@ impl Dialect for Anthropic {
         if !header(headers, "content-type").starts_with("application/json") {
             return Err(bad("content-type must be application/json".into()));
         }
-        if !body["model"].as_str().is_some_and(|m| !m.is_empty()) {
+        if body["model"].as_str().is_none_or(|m| m.is_empty()) {
             return Err(bad("model: Field required".into()));
         }
         let Some(max_tokens) = body["max_tokens"].as_u64().filter(|t| *t > 0) else {

@@ -65,7 +65,7 @@ impl Dialect for Gemini {
         }
         if let Some(g) = body.get("generationConfig") {
             if let Some(t) = g.get("maxOutputTokens") {
-                if !t.as_u64().is_some_and(|t| t > 0) {
+                if t.as_u64().is_none_or(|t| t == 0) {
                     return Err(bad(format!("generationConfig.maxOutputTokens: {t}")));
                 }
             }

@@ -32,14 +32,14 @@ impl Dialect for Ollama {
         if method != Method::POST {
             return Err(reject(self, 405, "405 method not allowed".into()));
         }
-        if !body["model"].as_str().is_some_and(|m| !m.is_empty()) {
+        if body["model"].as_str().is_none_or(|m| m.is_empty()) {
             return Err(bad("model is required".into()));
         }
         if body["stream"] != json!(false) {
             return Err(bad("this test server only answers stream: false".into()));
         }
         if let Some(n) = body["options"].get("num_predict") {
-            if !n.as_u64().is_some_and(|n| n > 0) {
+            if n.as_u64().is_none_or(|n| n == 0) {
                 return Err(bad(format!("options.num_predict: {n}")));
             }
         }

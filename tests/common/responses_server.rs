@@ -53,11 +53,11 @@ impl Dialect for Responses {
                 format!("Incorrect API key provided: {presented}."),
             ));
         }
-        if !body["model"].as_str().is_some_and(|m| !m.is_empty()) {
+        if body["model"].as_str().is_none_or(|m| m.is_empty()) {
             return Err(bad("Missing required parameter: 'model'.".into()));
         }
         if let Some(t) = body.get("max_output_tokens") {
-            if !t.as_u64().is_some_and(|t| t >= 16) {
+            if t.as_u64().is_none_or(|t| t < 16) {
                 return Err(bad(format!("max_output_tokens must be >= 16, got {t}")));
             }
         }
