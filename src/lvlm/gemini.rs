@@ -123,20 +123,18 @@ impl Provider for GeminiClient {
     }
 
     async fn complete(&self, req: &Request) -> Result<Response, LvlmError> {
-        let body = serde_json::to_vec(&self.wire_body(req))
-            .map_err(|e| LvlmError::Config(format!("request does not serialise: {e}")))?;
         let mut resp = self
             .transport
-            .call(&self.endpoint, &body, |bytes| {
-                self.transport
-                    .decode_json::<WireResponse>(bytes)?
-                    .into_response()
-            })
+            .complete(
+                &self.endpoint,
+                &self.wire_body(req),
+                req,
+                WireResponse::into_response,
+            )
             .await?;
         if resp.model.is_empty() {
             resp.model.clone_from(&self.cfg.model);
         }
-        resp.image_bytes = req.image_bytes();
         Ok(resp)
     }
 }

@@ -9,7 +9,7 @@
 
 use super::limit::Limiter;
 use super::retry::{parse_retry_after, with_retries, RetryPolicy};
-use super::{LvlmError, Response};
+use super::{LvlmError, Request, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -126,6 +126,25 @@ impl Transport {
             out = out.replace(s.expose_secret(), "[redacted]");
         }
         out
+    }
+
+    /// One model call over the shared path, as every provider's `complete` makes it: serialises
+    /// the provider's wire body, posts it with retries, decodes the provider's wire answer `W`,
+    /// converts it with `convert`, and records the bytes of the images sent.
+    pub async fn complete<B: serde::Serialize, W: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        wire_body: &B,
+        req: &Request,
+        convert: impl Fn(W) -> Result<Response, LvlmError>,
+    ) -> Result<Response, LvlmError> {
+        let body = serde_json::to_vec(wire_body)
+            .map_err(|e| LvlmError::Config(format!("request does not serialise: {e}")))?;
+        let mut resp = self
+            .call(url, &body, |bytes| convert(self.decode_json::<W>(bytes)?))
+            .await?;
+        resp.image_bytes = req.image_bytes();
+        Ok(resp)
     }
 
     /// POSTs `body` (JSON) to `url` with retries; `decode` turns a 2xx body into a response.

@@ -200,18 +200,14 @@ impl Provider for OpenAiClient {
     }
 
     async fn complete(&self, req: &Request) -> Result<Response, LvlmError> {
-        let body = serde_json::to_vec(&self.wire_request(req))
-            .map_err(|e| LvlmError::Config(format!("request does not serialise: {e}")))?;
-        let mut resp = self
-            .transport
-            .call(&self.endpoint, &body, |bytes| {
-                self.transport
-                    .decode_json::<ChatResponse>(bytes)?
-                    .into_response()
-            })
-            .await?;
-        resp.image_bytes = req.image_bytes();
-        Ok(resp)
+        self.transport
+            .complete(
+                &self.endpoint,
+                &self.wire_request(req),
+                req,
+                ChatResponse::into_response,
+            )
+            .await
     }
 }
 
