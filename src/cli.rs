@@ -94,20 +94,57 @@ pub enum ReplayCommand {
 #[derive(Debug, Args)]
 pub struct RerunArgs {
     pub id: String,
-    /// Model, e.g. gpt-4o or openai:gpt-4o.
+    /// Model as PROVIDER:NAME (openai:gpt-4o, anthropic:..., gemini:..., ollama:...).
     #[arg(long)]
     pub model: String,
-    /// OpenAI-compatible API base URL (vLLM, llama.cpp, Ollama's /v1, ...).
+    #[command(flatten)]
+    pub reasoning: ReasoningArgs,
+}
+
+/// How the model is asked: shared by `play`, `bench` and `replay rerun`, so a strategy compared
+/// by re-running a replay takes exactly the options it takes when playing.
+#[derive(Debug, Args)]
+pub struct ReasoningArgs {
+    /// API base URL: any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama's /v1),
+    /// or another endpoint of the named provider.
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Prompt set / strategy (agent.strategy), e.g. cot or direct.
+    /// Reasoning effort for reasoning models: minimal, low, medium or high.
+    #[arg(long, value_name = "LEVEL")]
+    pub reasoning_effort: Option<String>,
+    /// Always call the model, ignoring the response cache (answers are still not stored).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Reasoning strategy: direct, cot, coarse-to-fine, rag, ensemble or interactive.
     #[arg(long, alias = "prompt", value_name = "NAME")]
     pub strategy: Option<String>,
+    /// Reference index for --strategy rag (from `geoagent index build`).
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<PathBuf>,
+    /// Answers sampled per model by --strategy ensemble.
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Folder holding prompt templates.
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
+    /// Sampling temperature; absent = the provider's default (reasoning models reject one).
     #[arg(long)]
     pub temperature: Option<f32>,
+}
+
+impl ReasoningArgs {
+    fn overrides(&self, o: &mut Vec<(&'static str, String)>) {
+        push(o, "model.base_url", &self.base_url);
+        push(o, "model.reasoning_effort", &self.reasoning_effort);
+        if self.no_cache {
+            o.push(("model.cache", "false".into()));
+        }
+        push(o, "model.temperature", &self.temperature);
+        push(o, "agent.strategy", &self.strategy);
+        push(o, "agent.prompts_dir", &path(&self.prompts));
+        push(o, "agent.index", &path(&self.index));
+        push(o, "agent.samples", &self.samples);
+    }
 }
 
 #[derive(Debug, Args)]
@@ -145,35 +182,14 @@ pub struct PlayArgs {
     /// baseline reasoner plays.
     #[arg(long)]
     pub model: Option<String>,
-    /// Reasoning effort for reasoning models: minimal, low, medium or high.
-    #[arg(long, value_name = "LEVEL")]
-    pub reasoning_effort: Option<String>,
-    /// Always call the model, ignoring the response cache (answers are still not stored).
-    #[arg(long)]
-    pub no_cache: bool,
-    /// OpenAI-compatible API base URL (vLLM, llama.cpp, Ollama's /v1, ...).
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
     /// Views captured per round, evenly spread from north.
     #[arg(long)]
     pub headings: Option<usize>,
     /// Add one zoomed-in view (this many 1.5x zoom steps); 0 = none.
     #[arg(long)]
     pub zoom_steps: Option<u32>,
-    /// Reasoning strategy: direct, cot, coarse-to-fine, rag, ensemble or interactive.
-    #[arg(long)]
-    pub strategy: Option<String>,
-    /// Reference index for --strategy rag (from `geoagent index build`).
-    #[arg(long, value_name = "FILE")]
-    pub index: Option<PathBuf>,
-    /// Answers sampled per model by --strategy ensemble.
-    #[arg(long)]
-    pub samples: Option<usize>,
-    /// Folder holding prompt templates.
-    #[arg(long, value_name = "DIR")]
-    pub prompts: Option<PathBuf>,
-    #[arg(long)]
-    pub temperature: Option<f32>,
+    #[command(flatten)]
+    pub reasoning: ReasoningArgs,
     #[arg(long, value_name = "PATH")]
     pub chromedriver: Option<PathBuf>,
     #[arg(long, value_name = "PATH")]
@@ -220,20 +236,18 @@ pub struct BenchArgs {
     /// Rounds in flight at once.
     #[arg(long, value_name = "C")]
     pub concurrency: Option<usize>,
-    /// Model, e.g. gpt-4o or openai:gpt-4o. Without one the baseline reasoner plays.
+    /// Model as PROVIDER:NAME, as for `play`. Without one the baseline reasoner plays.
     #[arg(long)]
     pub model: Option<String>,
-    /// OpenAI-compatible API base URL.
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    /// Views per round, evenly spread from north.
     #[arg(long)]
     pub headings: Option<usize>,
+    /// Add one zoomed-in view (this many 1.5x zoom steps); 0 = none.
     #[arg(long)]
     pub zoom_steps: Option<u32>,
-    #[arg(long)]
-    pub strategy: Option<String>,
-    #[arg(long, value_name = "DIR")]
-    pub prompts: Option<PathBuf>,
+    #[command(flatten)]
+    pub reasoning: ReasoningArgs,
+    /// Where the session folder is written.
     #[arg(long, value_name = "DIR")]
     pub replay_dir: Option<PathBuf>,
     /// Continue this session (folder or id under the replay dir) where it stopped.
@@ -252,11 +266,9 @@ impl BenchArgs {
         let mut o = vec![];
         push(&mut o, "game.map", &self.map);
         push(&mut o, "model.name", &self.model);
-        push(&mut o, "model.base_url", &self.base_url);
+        self.reasoning.overrides(&mut o);
         push(&mut o, "capture.headings", &self.headings);
         push(&mut o, "capture.zoom_steps", &self.zoom_steps);
-        push(&mut o, "agent.strategy", &self.strategy);
-        push(&mut o, "agent.prompts_dir", &path(&self.prompts));
         push(&mut o, "replay.dir", &path(&self.replay_dir));
         o
     }
@@ -311,18 +323,9 @@ impl PlayArgs {
         push(&mut o, "game.seed", &self.seed);
         push(&mut o, "game.map", &self.map);
         push(&mut o, "model.name", &self.model);
-        push(&mut o, "model.base_url", &self.base_url);
-        push(&mut o, "model.reasoning_effort", &self.reasoning_effort);
-        if self.no_cache {
-            o.push(("model.cache", "false".into()));
-        }
-        push(&mut o, "model.temperature", &self.temperature);
+        self.reasoning.overrides(&mut o);
         push(&mut o, "capture.headings", &self.headings);
         push(&mut o, "capture.zoom_steps", &self.zoom_steps);
-        push(&mut o, "agent.strategy", &self.strategy);
-        push(&mut o, "agent.prompts_dir", &path(&self.prompts));
-        push(&mut o, "agent.index", &path(&self.index));
-        push(&mut o, "agent.samples", &self.samples);
         push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
         push(&mut o, "browser.chromium", &path(&self.chromium));
         push(&mut o, "browser.webdriver_url", &self.webdriver);
@@ -340,10 +343,7 @@ impl ReplayArgs {
         push(&mut o, "replay.dir", &path(&self.dir));
         if let ReplayCommand::Rerun(r) = &self.command {
             o.push(("model.name", r.model.clone()));
-            push(&mut o, "model.base_url", &r.base_url);
-            push(&mut o, "model.temperature", &r.temperature);
-            push(&mut o, "agent.strategy", &r.strategy);
-            push(&mut o, "agent.prompts_dir", &path(&r.prompts));
+            r.reasoning.overrides(&mut o);
         }
         o
     }

@@ -122,10 +122,11 @@ async fn one_replay_rerun_under_each_strategy_gives_the_comparison_table() {
                     strategy,
                     "--dir",
                     &root,
+                    "--samples",
+                    &samples,
                 ],
                 &[
                     ("OPENAI_API_KEY", "sk-test-strategies"),
-                    ("GEOAGENT_AGENT__SAMPLES", &samples),
                     // Each strategy must really call the model, not find a cached answer.
                     ("GEOAGENT_MODEL__CACHE", "false"),
                 ],
