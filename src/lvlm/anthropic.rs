@@ -5,9 +5,7 @@
 //! response's visible reasoning. `stop_reason: "refusal"` is a [`LvlmError::Refused`].
 
 use super::factory::ClientConfig;
-use super::http::{
-    base64, check_base_url, check_model, truncate, AuthHeader, Transport, ERROR_BODY_LIMIT,
-};
+use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,16 +36,10 @@ impl AnthropicClient {
     pub fn new(cfg: ClientConfig) -> Result<Self, LvlmError> {
         let base = check_base_url(&cfg.base_url, ANTHROPIC_BASE_URL)?;
         check_model(&cfg.model)?;
-        let transport = Transport::new(
-            cfg.api_key.as_ref().map(|k| AuthHeader {
-                name: "x-api-key",
-                value: k.clone(),
-            }),
+        let transport = super::openai::key_header_transport(
+            &cfg,
+            "x-api-key",
             &[("anthropic-version", ANTHROPIC_VERSION)],
-            cfg.api_key.clone(),
-            cfg.request_timeout,
-            cfg.retry.clone(),
-            cfg.limiter.clone(),
         )?;
         Ok(Self {
             transport,

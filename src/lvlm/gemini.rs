@@ -6,9 +6,7 @@
 //! `promptFeedback.blockReason` or a candidate stopped for safety is a [`LvlmError::Refused`].
 
 use super::factory::ClientConfig;
-use super::http::{
-    base64, check_base_url, check_model, truncate, AuthHeader, Transport, ERROR_BODY_LIMIT,
-};
+use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,17 +49,7 @@ impl GeminiClient {
                 "model {model:?} is not a Gemini model id such as gemini-2.5-flash"
             )));
         }
-        let transport = Transport::new(
-            cfg.api_key.as_ref().map(|k| AuthHeader {
-                name: "x-goog-api-key",
-                value: k.clone(),
-            }),
-            &[],
-            cfg.api_key.clone(),
-            cfg.request_timeout,
-            cfg.retry.clone(),
-            cfg.limiter.clone(),
-        )?;
+        let transport = super::openai::key_header_transport(&cfg, "x-goog-api-key", &[])?;
         Ok(Self {
             transport,
             endpoint: format!("{base}/models/{model}:generateContent"),

@@ -5,11 +5,8 @@
 //! Usage is `prompt_eval_count` / `eval_count`.
 
 use super::factory::ClientConfig;
-use super::http::{
-    base64, check_base_url, check_model, truncate, AuthHeader, Transport, ERROR_BODY_LIMIT,
-};
+use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -38,17 +35,7 @@ impl OllamaClient {
         check_model(&cfg.model)?;
         // Ollama itself takes no key; one configured is sent as a bearer token for the reverse
         // proxies people put in front of a shared Ollama.
-        let transport = Transport::new(
-            cfg.api_key.as_ref().map(|k| AuthHeader {
-                name: "authorization",
-                value: SecretString::from(format!("Bearer {}", k.expose_secret())),
-            }),
-            &[],
-            cfg.api_key.clone(),
-            cfg.request_timeout,
-            cfg.retry.clone(),
-            cfg.limiter.clone(),
-        )?;
+        let transport = super::openai::bearer_transport(&cfg)?;
         Ok(Self {
             transport,
             endpoint: format!("{base}/api/chat"),

@@ -78,12 +78,36 @@ pub fn check_image_detail(detail: Option<&str>) -> Result<(), LvlmError> {
 
 /// The transport for an OpenAI-style API: `Authorization: Bearer` when a key is set.
 pub fn bearer_transport(cfg: &ClientConfig) -> Result<Transport, LvlmError> {
+    let auth = cfg.api_key.as_ref().map(|k| AuthHeader {
+        name: "authorization",
+        value: SecretString::from(format!("Bearer {}", k.expose_secret())),
+    });
+    client_transport(cfg, auth, &[])
+}
+
+/// The transport for an API that takes the bare key in its own header (`x-api-key`,
+/// `x-goog-api-key`), plus any fixed headers such as an API version.
+pub fn key_header_transport(
+    cfg: &ClientConfig,
+    header: &'static str,
+    plain: &[(&'static str, &str)],
+) -> Result<Transport, LvlmError> {
+    let auth = cfg.api_key.as_ref().map(|k| AuthHeader {
+        name: header,
+        value: k.clone(),
+    });
+    client_transport(cfg, auth, plain)
+}
+
+/// A transport with the client's key (scrubbed from errors), timeout, retries and limiter.
+fn client_transport(
+    cfg: &ClientConfig,
+    auth: Option<AuthHeader>,
+    plain: &[(&'static str, &str)],
+) -> Result<Transport, LvlmError> {
     Transport::new(
-        cfg.api_key.as_ref().map(|k| AuthHeader {
-            name: "authorization",
-            value: SecretString::from(format!("Bearer {}", k.expose_secret())),
-        }),
-        &[],
+        auth,
+        plain,
         cfg.api_key.clone(),
         cfg.request_timeout,
         cfg.retry.clone(),
