@@ -1,6 +1,6 @@
 //! Human results: the record of one person's round, importers (CSV, JSON, and the shared
 //! GeoGuessr study data set) and a crash- and concurrency-safe JSON-lines store. Matching human
-//! rounds to agent rounds is `stats`' job ([`crate::stats::matching`]).
+//! rounds to agent rounds is the job of `stats` (its `matching` module).
 //!
 //! # Import format (CSV or JSON)
 //! CSV with a header row; column names are case-insensitive and may come in any order:

@@ -112,8 +112,7 @@ fn segments_after(text: &str, prefix: &str) -> BTreeSet<String> {
         if let Some(group) = rest.strip_prefix('{') {
             let mut depth = 1usize;
             let mut item_start = true;
-            let mut chars = group.char_indices();
-            while let Some((j, c)) = chars.next() {
+            for (j, c) in group.char_indices() {
                 match c {
                     '{' => depth += 1,
                     '}' => {
