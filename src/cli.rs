@@ -618,9 +618,9 @@ async fn play(settings: &Settings, args: &PlayArgs) -> Result<ExitCode> {
     );
     let outcome = tokio::select! {
         r = session::play(&plan, reasoner) => r,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
@@ -658,9 +658,9 @@ async fn play_run(
     });
     let (run, _pool) = tokio::select! {
         r = fut => r.with_context(|| format!("the run stopped; finished rounds are kept; continue with --resume {}", path.display()))?,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     println!("{}", run.render(path));
@@ -719,9 +719,9 @@ async fn play_resume(settings: &Settings, args: &PlayArgs, target: &str) -> Resu
     );
     let outcome = tokio::select! {
         r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
@@ -794,9 +794,9 @@ async fn bench(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     });
     let report = tokio::select! {
         r = fut => r.context("the bench stopped; recorded rounds are kept (continue with --resume SESSION)")?,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted; recorded rounds are kept: continue with geoagent bench --resume SESSION (the folder under {})", plan.replay_root.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     println!(

@@ -7,8 +7,9 @@ mod common;
 
 use fantoccini::Locator;
 use geoagent::agent::baseline::BaselineReasoner;
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
 use geoagent::game::server::{start_local, AppState};
 use geoagent::game::{builtin, Challenge};
