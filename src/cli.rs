@@ -6,8 +6,9 @@ use crate::agent::Reasoner;
 use crate::browser::local_game::CaptureOptions;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
-use crate::game::{pack, server, Map};
+use crate::game::{pack, Map};
 use crate::lvlm::Provider;
+use crate::server;
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -842,7 +843,9 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
         settings.server.human_results.display(),
         settings.server.human_results.display()
     );
-    state.save_human_rounds_to(crate::humans::Store::open(&settings.server.human_results));
+    state.on_round_completed(human_round_sink(crate::humans::Store::open(
+        &settings.server.human_results,
+    )));
     println!(
         "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
         settings.replay.dir.display()
@@ -852,6 +855,31 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stores every round finished by a player who gave a name as a human baseline for that
+/// challenge. Games without a name (the agent's, anonymous people) are not saved. A failed save
+/// is logged, never turned into a failed guess.
+pub fn human_round_sink(store: crate::humans::Store) -> server::RoundSink {
+    Arc::new(move |c: &server::CompletedRound| {
+        let Some(player) = c.player.clone() else {
+            return;
+        };
+        let row = crate::humans::HumanRound {
+            source: crate::humans::LOCAL_GAME_SOURCE.into(),
+            challenge_id: c.challenge_id.clone(),
+            round: c.round,
+            location_id: Some(c.location_id.clone()),
+            truth: Some(c.truth),
+            player,
+            points: c.points,
+            distance_km: Some(c.distance_km),
+            time_s: None,
+        };
+        if let Err(e) = store.append(&row) {
+            tracing::warn!(error = %e, "could not save a human result");
+        }
+    })
 }
 
 #[cfg(test)]
