@@ -29,6 +29,10 @@ pub const MAX_POINTS: u32 = 5000;
 pub const FULL_POINTS_RADIUS_KM: f64 = 0.025;
 /// Rounds in a standard game.
 pub const DEFAULT_ROUNDS: usize = 5;
+/// Most rounds one challenge may have: a long session is fine, but a typo like `rounds=5000`
+/// should fail loudly instead of pre-selecting thousands of locations. The one limit the game
+/// server, the config and the command line all check.
+pub const MAX_ROUNDS: usize = 50;
 
 /// GeoGuessr points for a guess `distance_km` from the truth on a map of size `map_size_km`.
 pub fn score(distance_km: f64, map_size_km: f64) -> u32 {

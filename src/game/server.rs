@@ -36,9 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, OnceCell};
 use tokio::task::JoinHandle;
 
-/// Most rounds one game may have: a long session is fine, but a typo like `rounds=5000` should
-/// fail loudly instead of pre-selecting thousands of locations.
-pub const MAX_ROUNDS: usize = 50;
+/// Most rounds one game may have (the game's limit, also checked by config and the CLI).
+pub use crate::game::MAX_ROUNDS;
 /// Live games kept in memory; the oldest is evicted past this. A game is a few hundred bytes, so
 /// this bounds memory while leaving room for many people and agent runs on one server.
 pub const MAX_LIVE_GAMES: usize = 1000;
