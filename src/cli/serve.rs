@@ -5,10 +5,11 @@ use super::args::{check_challenge_rounds, push, Overrides};
 use super::wiring::{load_maps, seed_or_random};
 use super::Cli;
 use crate::config::Settings;
-use crate::game::server;
+use crate::server;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -67,7 +68,9 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
         settings.server.human_results.display(),
         settings.server.human_results.display()
     );
-    state.save_human_rounds_to(crate::humans::Store::open(&settings.server.human_results));
+    state.on_round_completed(human_round_sink(crate::humans::Store::open(
+        &settings.server.human_results,
+    )));
     println!(
         "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
         settings.replay.dir.display()
@@ -77,4 +80,29 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stores every round finished by a player who gave a name as a human baseline for that
+/// challenge. Games without a name (the agent's, anonymous people) are not saved. A failed save
+/// is logged, never turned into a failed guess.
+pub fn human_round_sink(store: crate::humans::Store) -> server::RoundSink {
+    Arc::new(move |c: &server::CompletedRound| {
+        let Some(player) = c.player.clone() else {
+            return;
+        };
+        let row = crate::humans::HumanRound {
+            source: crate::humans::LOCAL_GAME_SOURCE.into(),
+            challenge_id: c.challenge_id.clone(),
+            round: c.round,
+            location_id: Some(c.location_id.clone()),
+            truth: Some(c.truth),
+            player,
+            points: c.points,
+            distance_km: Some(c.distance_km),
+            time_s: None,
+        };
+        if let Err(e) = store.append(&row) {
+            tracing::warn!(error = %e, "could not save a human result");
+        }
+    })
 }

@@ -15,8 +15,8 @@
 use super::{Environment, GuessTiming, Observation, View};
 use crate::browser::local_game::CaptureOptions;
 use crate::game::integrity::{fit_within, load_clean, IntegrityError};
-use crate::game::server::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
 use crate::game::{panorama, score, Challenge, Imagery, Location, Map, RoundResult};
+use crate::game::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
 use crate::geo::LatLon;
 use image::RgbImage;
 use std::collections::{HashMap, VecDeque};
