@@ -7,8 +7,9 @@ mod common;
 
 use fantoccini::Locator;
 use geoagent::agent::baseline::BaselineReasoner;
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
 use geoagent::game::{builtin, Challenge};
 use geoagent::geo::LatLon;
@@ -34,7 +35,9 @@ async fn people_then_agent_on_the_same_challenge() {
 
     // The person: perfect on round 1, then guesses the Gulf of Guinea.
     let state = AppState::new(vec![map.clone()]);
-    state.on_round_completed(geoagent::cli::serve::human_round_sink(Store::open(&store_path)));
+    state.on_round_completed(geoagent::cli::serve::human_round_sink(Store::open(
+        &store_path,
+    )));
     let server = start_local(state).await.unwrap();
     let url = format!(
         "{}/?join&seed={SEED}&rounds={ROUNDS}&map={}&player=alice",

@@ -137,9 +137,9 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     });
     let report = tokio::select! {
         r = fut => r.context("the bench stopped; recorded rounds are kept (continue with --resume SESSION)")?,
-        _ = tokio::signal::ctrl_c() => {
+        stop = crate::session::stop_requested() => {
             eprintln!("Interrupted; recorded rounds are kept: continue with geoagent bench --resume SESSION (the folder under {})", plan.replay_root.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     println!(

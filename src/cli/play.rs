@@ -138,9 +138,9 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     );
     let outcome = tokio::select! {
         r = session::play(&plan, reasoner) => r,
-        _ = tokio::signal::ctrl_c() => {
+        stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
@@ -161,9 +161,9 @@ async fn play_run(
     });
     let (run, _pool) = tokio::select! {
         r = fut => r.with_context(|| format!("the run stopped; finished rounds are kept; continue with --resume {}", path.display()))?,
-        _ = tokio::signal::ctrl_c() => {
+        stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     println!("{}", run.render(path));
@@ -222,9 +222,9 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     );
     let outcome = tokio::select! {
         r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
-        _ = tokio::signal::ctrl_c() => {
+        stop = crate::session::stop_requested() => {
             eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
