@@ -4,8 +4,9 @@
 
 mod common;
 
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
 use geoagent::game::{builtin, Challenge, Location};
 use geoagent::geo::LatLon;

@@ -5,8 +5,9 @@
 mod common;
 mod map_common;
 
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
 use geoagent::game::import::photos::import_photos;
 use geoagent::game::import::Importer;
