@@ -6,8 +6,9 @@ use crate::agent::Reasoner;
 use crate::browser::local_game::CaptureOptions;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
-use crate::game::{pack, server, Map};
+use crate::game::{pack, Map};
 use crate::lvlm::Provider;
+use crate::server;
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -618,9 +619,9 @@ async fn play(settings: &Settings, args: &PlayArgs) -> Result<ExitCode> {
     );
     let outcome = tokio::select! {
         r = session::play(&plan, reasoner) => r,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
@@ -658,9 +659,9 @@ async fn play_run(
     });
     let (run, _pool) = tokio::select! {
         r = fut => r.with_context(|| format!("the run stopped; finished rounds are kept; continue with --resume {}", path.display()))?,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     println!("{}", run.render(path));
@@ -719,9 +720,9 @@ async fn play_resume(settings: &Settings, args: &PlayArgs, target: &str) -> Resu
     );
     let outcome = tokio::select! {
         r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
@@ -794,9 +795,9 @@ async fn bench(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     });
     let report = tokio::select! {
         r = fut => r.context("the bench stopped; recorded rounds are kept (continue with --resume SESSION)")?,
-        _ = tokio::signal::ctrl_c() => {
+        stop = session::stop_requested() => {
             eprintln!("Interrupted; recorded rounds are kept: continue with geoagent bench --resume SESSION (the folder under {})", plan.replay_root.display());
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     println!(
@@ -842,7 +843,9 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
         settings.server.human_results.display(),
         settings.server.human_results.display()
     );
-    state.save_human_rounds_to(crate::humans::Store::open(&settings.server.human_results));
+    state.on_round_completed(human_round_sink(crate::humans::Store::open(
+        &settings.server.human_results,
+    )));
     println!(
         "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
         settings.replay.dir.display()
@@ -852,6 +855,31 @@ async fn serve(settings: &Settings) -> Result<ExitCode> {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stores every round finished by a player who gave a name as a human baseline for that
+/// challenge. Games without a name (the agent's, anonymous people) are not saved. A failed save
+/// is logged, never turned into a failed guess.
+pub fn human_round_sink(store: crate::humans::Store) -> server::RoundSink {
+    Arc::new(move |c: &server::CompletedRound| {
+        let Some(player) = c.player.clone() else {
+            return;
+        };
+        let row = crate::humans::HumanRound {
+            source: crate::humans::LOCAL_GAME_SOURCE.into(),
+            challenge_id: c.challenge_id.clone(),
+            round: c.round,
+            location_id: Some(c.location_id.clone()),
+            truth: Some(c.truth),
+            player,
+            points: c.points,
+            distance_km: Some(c.distance_km),
+            time_s: None,
+        };
+        if let Err(e) = store.append(&row) {
+            tracing::warn!(error = %e, "could not save a human result");
+        }
+    })
 }
 
 #[cfg(test)]

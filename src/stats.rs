@@ -21,6 +21,7 @@
 //!   two-sided sign test on the rounds that differ (ties dropped, as the sign test requires).
 
 pub mod command;
+pub mod matching;
 
 use crate::geo::reverse::{self, City, Continent};
 use crate::geo::LatLon;

@@ -7,13 +7,14 @@ mod common;
 
 use fantoccini::Locator;
 use geoagent::agent::baseline::BaselineReasoner;
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
-use geoagent::game::server::{start_local, AppState};
 use geoagent::game::{builtin, Challenge};
 use geoagent::geo::LatLon;
 use geoagent::humans::Store;
+use geoagent::server::{start_local, AppState};
 use geoagent::session::{self, MatchPlan};
 use geoagent::stats::command::{build_report, StatsArgs};
 use std::sync::Arc;
@@ -34,7 +35,7 @@ async fn people_then_agent_on_the_same_challenge() {
 
     // The person: perfect on round 1, then guesses the Gulf of Guinea.
     let state = AppState::new(vec![map.clone()]);
-    state.save_human_rounds_to(Store::open(&store_path));
+    state.on_round_completed(geoagent::cli::human_round_sink(Store::open(&store_path)));
     let server = start_local(state).await.unwrap();
     let url = format!(
         "{}/?join&seed={SEED}&rounds={ROUNDS}&map={}&player=alice",

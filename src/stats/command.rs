@@ -219,7 +219,7 @@ pub fn versus(agent: &[RoundEval], humans: &[HumanRound], top: usize) -> Vec<Ver
 fn compare(opponent: String, agent: &[RoundEval], humans: Vec<&HumanRound>) -> Versus {
     let mut pairs = Vec::new();
     for a in agent {
-        for h in humans.iter().filter(|h| humans::matches(a, h)) {
+        for h in humans.iter().filter(|h| super::matching::matches(a, h)) {
             pairs.push((f64::from(a.points), f64::from(h.points)));
         }
     }
@@ -260,7 +260,7 @@ fn compare(opponent: String, agent: &[RoundEval], humans: Vec<&HumanRound>) -> V
                 .iter()
                 .map(|a| {
                     hs.iter()
-                        .find(|h| humans::matches(a, h))
+                        .find(|h| super::matching::matches(a, h))
                         .map(|h| f64::from(h.points))
                 })
                 .sum();
