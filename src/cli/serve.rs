@@ -63,6 +63,8 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
     );
     println!("Press Ctrl-C to stop.");
     let state = server::AppState::new(maps);
+    // Anyone who reaches the address may create games: limit them per client address.
+    state.limit_creations(server::CreationLimit::default());
     println!(
         "Rounds of people who enter a name are saved as human baselines in {} (compare with `geoagent stats REPLAYS --humans {}`).",
         settings.server.human_results.display(),

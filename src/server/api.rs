@@ -1,7 +1,7 @@
 //! The JSON game API (`/api/maps`, `/api/games`, guesses) and the panorama route, with the
 //! checks that name the field a request got wrong.
 
-use super::state::{lock, random_hex, AppState, CompletedRound, Game};
+use super::state::{lock, random_hex, AppState, CompletedRound, Game, UnknownMap};
 use super::MAX_PLAYER_NAME_CHARS;
 use crate::game::{
     score, Challenge, Imagery, Map, RoundResult, DEFAULT_ROUNDS, MAX_RANDOM_SEED, MAX_ROUNDS,
@@ -9,13 +9,15 @@ use crate::game::{
 use crate::geo::{GeoError, LatLon};
 use axum::{
     body::Bytes,
-    extract::{Path, State},
-    http::{header, HeaderValue, StatusCode},
+    extract::{ConnectInfo, Path, State},
+    http::{header, Extensions, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::Duration;
 use thiserror::Error;
 
 /// An API failure, sent as `{"error": "..."}` with the matching status.
@@ -36,6 +38,8 @@ pub(super) enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     Internal(String),
+    #[error("too many new games from your address; try again in {} s", wait.as_secs().max(1))]
+    TooMany { wait: Duration },
 }
 
 impl IntoResponse for ApiError {
@@ -46,12 +50,29 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
         };
         let mut body = json!({ "error": self.to_string() });
         if let ApiError::UnknownMap { valid, .. } = &self {
             body["valid_maps"] = json!(valid);
         }
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let ApiError::TooMany { wait } = &self {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
+        resp
+    }
+}
+
+impl From<UnknownMap> for ApiError {
+    fn from(e: UnknownMap) -> Self {
+        ApiError::UnknownMap {
+            requested: e.requested,
+            valid: e.valid,
+        }
     }
 }
 
@@ -135,8 +156,17 @@ pub(super) fn parse_player(v: &Value) -> Result<Option<String>, ApiError> {
 
 pub(super) async fn create_game(
     State(state): State<AppState>,
+    extensions: Extensions,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let (Some(limiter), Some(ConnectInfo(client))) = (
+        state.inner.creation_limit.get(),
+        extensions.get::<ConnectInfo<SocketAddr>>(),
+    ) {
+        limiter
+            .check(client.ip())
+            .map_err(|wait| ApiError::TooMany { wait })?;
+    }
     let req: CreateGame = if body.iter().all(u8::is_ascii_whitespace) {
         CreateGame::default()
     } else {

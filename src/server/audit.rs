@@ -1,6 +1,6 @@
 //! The optional record of every request and its full response (for fairness checks and tests).
 
-use super::state::AppState;
+use super::state::{AppState, AuditEntry};
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
@@ -8,32 +8,6 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use serde::Serialize;
-
-/// One request and its response, as recorded when auditing is on.
-#[derive(Clone, PartialEq, Serialize)]
-pub struct AuditEntry {
-    pub method: String,
-    /// Path with query string, e.g. `/?seed=1`.
-    pub path: String,
-    pub status: u16,
-    /// The response's `Content-Type`, empty when it had none.
-    pub content_type: String,
-    /// The complete response body.
-    pub body: Vec<u8>,
-}
-
-impl std::fmt::Debug for AuditEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditEntry")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("status", &self.status)
-            .field("content_type", &self.content_type)
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
 
 /// Records request and response when auditing is on.
 pub(super) async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {

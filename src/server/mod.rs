@@ -14,11 +14,12 @@
 mod api;
 mod assets;
 mod audit;
+mod limits;
 mod state;
 pub mod viewer;
 
-pub use audit::AuditEntry;
-pub use state::{AppState, CompletedRound, RoundSink};
+pub use limits::{CreationLimit, DEFAULT_CREATIONS_PER_MINUTE, DEFAULT_CREATION_BURST};
+pub use state::{AppState, AuditEntry, CompletedRound, RoundSink};
 
 use axum::{
     middleware,
@@ -41,9 +42,10 @@ pub const MAX_LIVE_GAMES: usize = 1000;
 /// JPEG quality of served panoramas: high enough that small text and road markings survive,
 /// small enough (~0.3–0.6 MB for 2048×1024) to load instantly from localhost.
 pub const JPEG_QUALITY: u8 = 85;
-/// Encoded panoramas kept in the cache. Painting one takes long, but at ~0.5 MB each this keeps
-/// memory near 32 MB while covering every round of several concurrent games.
-pub const MAX_CACHED_PANORAMAS: usize = 64;
+/// Most encoded panoramas kept in the cache, which holds every place of the maps served up to
+/// this many: at ~0.5 MB each about 128 MB, while the built-in world (~90 places) fits whole,
+/// so random seeds never repaint a place (a 64-entry cache did, endlessly, under a flood).
+pub const MAX_CACHED_PANORAMAS: usize = 256;
 /// Longest player name accepted: names appear in tables and replays, not essays.
 pub const MAX_PLAYER_NAME_CHARS: usize = 64;
 /// How long `LocalServer::shutdown` waits for open requests to finish before aborting them.
@@ -81,9 +83,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Like [`serve`], plus the replay viewer (`/replays`) over the finished sessions in
@@ -97,9 +102,14 @@ pub async fn serve_with_replays(
 ) -> std::io::Result<()> {
     let live = state.clone();
     let viewer = viewer::router(Arc::new(move || live.live_challenges()), replays_dir);
-    axum::serve(listener, app(state).merge(viewer))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state)
+            .merge(viewer)
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// A server running on 127.0.0.1 in the background; stops on `shutdown()` or when dropped.

@@ -1,8 +1,7 @@
 //! The server's shared state: maps, live games (bounded, with their panorama tokens), the
 //! panorama cache and renderer, and the record of completed rounds.
 
-use super::api::ApiError;
-use super::audit::AuditEntry;
+use super::limits::{CreationLimit, CreationLimiter};
 use super::{JPEG_QUALITY, MAX_CACHED_PANORAMAS, MAX_LIVE_GAMES};
 use crate::game::integrity::{fit_within, IntegrityError};
 use crate::game::{
@@ -17,7 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use thiserror::Error;
-use tokio::sync::OnceCell;
+use tokio::sync::Semaphore;
 
 /// Failures turning a location's imagery into a JPEG. Logged on the server only: the messages
 /// name file paths, which may themselves give the place away.
@@ -29,6 +28,40 @@ pub(super) enum PanoError {
     Encode(#[source] image::ImageError),
     #[error("panorama rendering task failed: {0}")]
     Task(#[source] tokio::task::JoinError),
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+/// One request and its response, as recorded when auditing is on.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub method: String,
+    /// Path with query string, e.g. `/?seed=1`.
+    pub path: String,
+    pub status: u16,
+    /// The response's `Content-Type`, empty when it had none.
+    pub content_type: String,
+    /// The complete response body.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for AuditEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditEntry")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// A map id no map has (the API names the valid ones).
+#[derive(Debug)]
+pub(super) struct UnknownMap {
+    pub(super) requested: String,
+    pub(super) valid: Vec<String>,
 }
 
 /// A round someone finished on this server (for scoring people against the agent).
@@ -60,7 +93,14 @@ pub struct AppState {
 pub(super) struct Inner {
     pub(super) maps: Vec<Arc<Map>>,
     pub(super) games: Mutex<Games>,
-    panos: Mutex<PanoCache>,
+    pub(super) panos: PanoCache,
+    /// One permit per render in progress (see [`render_slots`]).
+    render: Arc<Semaphore>,
+    /// Background pre-renders allowed at once: one fewer than `render`'s permits, so a request
+    /// someone is waiting on (a round's first panorama) always finds a free slot.
+    background: Arc<Semaphore>,
+    /// Game creations per client address, when limited (`geoagent serve`).
+    pub(super) creation_limit: std::sync::OnceLock<CreationLimiter>,
     audit_on: AtomicBool,
     audit: Mutex<Vec<AuditEntry>>,
     completed: Mutex<Vec<CompletedRound>>,
@@ -99,20 +139,24 @@ impl Game {
 #[derive(Default)]
 pub(super) struct Games {
     pub(super) by_id: HashMap<String, Game>,
-    order: VecDeque<String>,
+    pub(super) order: VecDeque<String>,
     pub(super) tokens: HashMap<String, String>,
 }
 
 impl Games {
-    /// Adds a game, evicting the oldest ones beyond `MAX_LIVE_GAMES`.
+    /// Adds a game, evicting beyond `MAX_LIVE_GAMES`: finished games first, then anonymous ones,
+    /// oldest first; a named person's game in progress only when nothing else is left (so a
+    /// flood of anonymous creations cannot end someone's game).
     pub(super) fn insert(&mut self, id: String, game: Game) {
         while self.by_id.len() >= MAX_LIVE_GAMES {
-            let Some(old) = self.order.pop_front() else {
+            let Some(victim) = self.eviction_victim() else {
                 break;
             };
-            if let Some(g) = self.by_id.remove(&old) {
-                if let Some(t) = g.pano_token {
-                    self.tokens.remove(&t);
+            if let Some(old) = self.order.remove(victim) {
+                if let Some(g) = self.by_id.remove(&old) {
+                    if let Some(t) = g.pano_token {
+                        self.tokens.remove(&t);
+                    }
                 }
             }
         }
@@ -122,34 +166,47 @@ impl Games {
         self.order.push_back(id.clone());
         self.by_id.insert(id, game);
     }
+
+    /// Position in `order` of the game to evict next (see [`Games::insert`]).
+    fn eviction_victim(&self) -> Option<usize> {
+        let rank = |id: &String| match self.by_id.get(id) {
+            None => 0,
+            Some(g) if g.finished() => 0,
+            Some(g) if g.player.is_none() => 1,
+            Some(_) => 2,
+        };
+        // One pass: the first game of the lowest rank (oldest first within a rank).
+        let mut best: Option<(usize, u8)> = None;
+        for (i, id) in self.order.iter().enumerate() {
+            let r = rank(id);
+            if best.is_none_or(|(_, b)| r < b) {
+                best = Some((i, r));
+                if r == 0 {
+                    break;
+                }
+            }
+        }
+        best.map(|(i, _)| i)
+    }
 }
 
 type PanoKey = (String, String);
-type PanoCell = Arc<OnceCell<Bytes>>;
 
-/// Encoded panoramas per (map id, location id), oldest evicted first.
-#[derive(Default)]
-pub(super) struct PanoCache {
-    pub(super) cells: HashMap<PanoKey, PanoCell>,
-    order: VecDeque<PanoKey>,
+/// Encoded panoramas per (map id, location id), bounded; a miss renders once however many
+/// requests wait for it (single-flight).
+pub(super) type PanoCache = quick_cache::sync::Cache<PanoKey, Bytes>;
+
+/// Cache entries for `maps`: every location of every map (so random seeds never repaint a
+/// place), capped at [`MAX_CACHED_PANORAMAS`] to bound memory for big map packs.
+pub(super) fn pano_cache_capacity(maps: &[Arc<Map>]) -> usize {
+    let places: usize = maps.iter().map(|m| m.locations.len()).sum();
+    places.clamp(1, MAX_CACHED_PANORAMAS)
 }
 
-impl PanoCache {
-    pub(super) fn cell(&mut self, key: PanoKey) -> PanoCell {
-        if let Some(c) = self.cells.get(&key) {
-            return c.clone();
-        }
-        while self.cells.len() >= MAX_CACHED_PANORAMAS {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            self.cells.remove(&old);
-        }
-        let c = PanoCell::default();
-        self.order.push_back(key.clone());
-        self.cells.insert(key, c.clone());
-        c
-    }
+/// Renders allowed at once: one per core. Painting is CPU-bound, so more only queues threads and
+/// memory (the unbounded server reached 1,228 threads and 2.9 GB under a flood).
+pub(super) fn render_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical section
@@ -166,11 +223,15 @@ pub(super) fn random_hex() -> String {
 impl AppState {
     /// State serving `maps`; the first is the default when a game names none.
     pub fn new(maps: Vec<Arc<Map>>) -> Self {
+        let maps_for_cache = maps.clone();
         AppState {
             inner: Arc::new(Inner {
                 maps,
                 games: Mutex::new(Games::default()),
-                panos: Mutex::new(PanoCache::default()),
+                panos: PanoCache::new(pano_cache_capacity(&maps_for_cache)),
+                render: Arc::new(Semaphore::new(render_slots())),
+                background: Arc::new(Semaphore::new(render_slots().saturating_sub(1).max(1))),
+                creation_limit: std::sync::OnceLock::new(),
                 audit_on: AtomicBool::new(false),
                 audit: Mutex::new(Vec::new()),
                 completed: Mutex::new(Vec::new()),
@@ -262,35 +323,63 @@ impl AppState {
         lock(&self.inner.audit).push(e);
     }
 
-    pub(super) fn map(&self, id: Option<&str>) -> Result<Arc<Map>, ApiError> {
+    pub(super) fn map(&self, id: Option<&str>) -> Result<Arc<Map>, UnknownMap> {
         let found = match id {
             Some(id) => self.inner.maps.iter().find(|m| m.id == id),
             None => self.inner.maps.first(),
         };
-        found.cloned().ok_or_else(|| ApiError::UnknownMap {
+        found.cloned().ok_or_else(|| UnknownMap {
             requested: id.unwrap_or("(default)").to_string(),
             valid: self.inner.maps.iter().map(|m| m.id.clone()).collect(),
         })
     }
 
-    /// The JPEG for a location, rendering (off the async threads) and caching it on first use.
-    pub(super) async fn jpeg(&self, map_id: &str, loc: &Location) -> Result<Bytes, PanoError> {
-        let cell = lock(&self.inner.panos).cell((map_id.to_string(), loc.id.clone()));
-        let loc = loc.clone();
-        cell.get_or_try_init(|| async move {
-            tokio::task::spawn_blocking(move || render_jpeg(&loc))
-                .await
-                .map_err(PanoError::Task)?
-        })
-        .await
-        .cloned()
+    /// Limits how many games each client address may create (see [`CreationLimit`]); `serve`
+    /// turns it on, the server `play` starts for its own browser does not. Set once.
+    pub fn limit_creations(&self, limit: CreationLimit) {
+        let _ = self.inner.creation_limit.set(CreationLimiter::new(limit));
     }
 
-    /// Renders a location's panorama in the background so it is ready when its round starts.
+    /// The JPEG for a location, rendering it on first use (off the async threads, at most
+    /// [`render_slots`] at once) and caching it; concurrent requests for one place share a render.
+    pub(super) async fn jpeg(&self, map_id: &str, loc: &Location) -> Result<Bytes, PanoError> {
+        let key = (map_id.to_string(), loc.id.clone());
+        if let Some(jpeg) = self.inner.panos.get(&key) {
+            return Ok(jpeg);
+        }
+        let (loc, render) = (loc.clone(), self.inner.render.clone());
+        self.inner
+            .panos
+            .get_or_insert_async(&key, async move {
+                let _slot = render
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| PanoError::Closed)?;
+                tokio::task::spawn_blocking(move || render_jpeg(&loc))
+                    .await
+                    .map_err(PanoError::Task)?
+            })
+            .await
+    }
+
+    /// Renders a location's panorama in the background so it is ready when its round starts,
+    /// unless it is cached or the background slots are busy: then the round renders it when
+    /// asked, ahead of other pre-renders, so a flood of new games queues no work.
     pub(super) fn prerender(&self, map_id: &str, loc: Option<&Location>) {
         let Some(loc) = loc.cloned() else { return };
+        if self
+            .inner
+            .panos
+            .contains_key(&(map_id.to_string(), loc.id.clone()))
+        {
+            return;
+        }
+        let Ok(slot) = self.inner.background.clone().try_acquire_owned() else {
+            return;
+        };
         let (state, map_id) = (self.clone(), map_id.to_string());
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(e) = state.jpeg(&map_id, &loc).await {
                 tracing::warn!("pre-rendering a panorama of map {map_id} failed: {e}");
             }

@@ -3,7 +3,7 @@
 
 use super::api::{parse_guess, ApiError};
 use super::assets::ASSETS;
-use super::state::{encode_jpeg, Game, Games, PanoCache};
+use super::state::{encode_jpeg, pano_cache_capacity, Game, Games};
 use super::*;
 use crate::game::integrity::fit_within;
 use crate::game::{
@@ -609,6 +609,51 @@ fn live_games_are_bounded_oldest_first() {
     assert_eq!(games.tokens.len(), MAX_LIVE_GAMES);
 }
 
+fn game_on(map: &Arc<Map>, seed: u64, player: Option<&str>) -> Game {
+    Game {
+        map: map.clone(),
+        challenge: Challenge::new(map, seed, 1),
+        player: player.map(str::to_string),
+        current: 0,
+        pano_token: Some(format!("t{seed}")),
+        results: Vec::new(),
+        total: 0,
+    }
+}
+
+/// Issue 13 item 4: a flood of anonymous games evicted a named player's game in progress (404).
+#[test]
+fn a_flood_never_evicts_a_persons_unfinished_game() {
+    let map = Arc::new(secret_map("m", 2, Imagery::Generated));
+    let mut games = Games::default();
+    games.insert("alice".into(), game_on(&map, 0, Some("alice")));
+    let mut done = game_on(&map, 1, Some("bob"));
+    done.current = 1; // finished
+    done.pano_token = None;
+    games.insert("bob-finished".into(), done);
+    for i in 2..(3 * MAX_LIVE_GAMES as u64) {
+        games.insert(format!("anon{i}"), game_on(&map, i, None));
+    }
+    assert_eq!(games.by_id.len(), MAX_LIVE_GAMES);
+    assert!(games.by_id.contains_key("alice"), "the person's game stays");
+    assert!(
+        !games.by_id.contains_key("bob-finished"),
+        "finished goes first"
+    );
+    assert!(
+        !games.by_id.contains_key("anon2"),
+        "then the oldest anonymous"
+    );
+    assert_eq!(games.tokens.len(), MAX_LIVE_GAMES);
+    // Only people's unfinished games left: the oldest of them goes, so memory stays bounded.
+    for i in 0..(MAX_LIVE_GAMES as u64 + 1) {
+        games.insert(format!("p{i}"), game_on(&map, i, Some("p")));
+    }
+    assert_eq!(games.by_id.len(), MAX_LIVE_GAMES);
+    assert!(!games.by_id.contains_key("alice"));
+    assert_eq!(games.order.len(), MAX_LIVE_GAMES);
+}
+
 #[test]
 fn big_images_are_scaled_into_the_cap() {
     let img = RgbImage::new(300, 100);
@@ -619,18 +664,22 @@ fn big_images_are_scaled_into_the_cap() {
     assert_eq!(fit_within(img, 200, 100).dimensions(), (64, 32));
 }
 
+/// Issue 13 item 3: a 64-entry cache under a ~90-place map repainted endlessly on random seeds.
 #[test]
-fn pano_cache_is_bounded() {
-    let mut cache = PanoCache::default();
-    let first = cache.cell(("m".into(), "0".into()));
-    assert!(Arc::ptr_eq(&first, &cache.cell(("m".into(), "0".into()))));
-    for i in 1..=MAX_CACHED_PANORAMAS {
-        cache.cell(("m".into(), i.to_string()));
-    }
-    assert_eq!(cache.cells.len(), MAX_CACHED_PANORAMAS);
-    assert!(!cache
-        .cells
-        .contains_key(&("m".to_string(), "0".to_string())));
+fn pano_cache_holds_the_whole_built_in_map_and_stays_bounded() {
+    let world = Arc::new(crate::game::builtin::world());
+    assert!(world.locations.len() > 64);
+    assert_eq!(
+        pano_cache_capacity(std::slice::from_ref(&world)),
+        world.locations.len()
+    );
+    let huge = Arc::new(secret_map(
+        "huge",
+        MAX_CACHED_PANORAMAS * 4,
+        Imagery::Generated,
+    ));
+    assert_eq!(pano_cache_capacity(&[world, huge]), MAX_CACHED_PANORAMAS);
+    assert_eq!(pano_cache_capacity(&[]), 1);
 }
 
 #[test]

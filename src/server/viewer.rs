@@ -113,8 +113,23 @@ fn not_found(what: &str) -> Response {
         .into_response()
 }
 
+/// Runs `f` (file reads) on the blocking pool, so reading many sessions never stalls the async
+/// workers that serve the game; `None` when the task failed (logged).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!("replay viewer: reading sessions failed: {e}");
+            None
+        }
+    }
+}
+
 async fn list(State(v): State<Viewer>) -> Html<String> {
-    let sessions = v.sessions();
+    let reader = v.clone();
+    let sessions = blocking(move || reader.sessions())
+        .await
+        .unwrap_or_default();
     page(
         "Replays",
         html! {
@@ -175,7 +190,7 @@ async fn session(
     UrlPath(id): UrlPath<String>,
     Query(q): Query<RoundQuery>,
 ) -> Response {
-    let Some(r) = v.find(&id) else {
+    let Some(r) = blocking(move || v.find(&id)).await.flatten() else {
         return not_found("No finished session with this id.");
     };
     let n = q.round.unwrap_or(1);
@@ -221,21 +236,36 @@ async fn session(
     .into_response()
 }
 
+/// What a view request found, read off the async workers.
+enum ViewLookup {
+    NoSession,
+    NoView,
+    Bytes(Result<Vec<u8>, crate::replay::ReplayError>),
+}
+
 async fn view(State(v): State<Viewer>, UrlPath((id, file)): UrlPath<(String, String)>) -> Response {
-    let Some(r) = v.find(&id) else {
-        return not_found("No finished session with this id.");
-    };
-    let Some(rec) = r
-        .rounds
-        .iter()
-        .flat_map(|x| &x.views)
-        .find(|x| x.file.rsplit('/').next() == Some(file.as_str()))
-    else {
-        return not_found("This session recorded no such view.");
-    };
-    match r.view_bytes(rec) {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
-        Err(e) => {
+    let lookup = blocking(move || {
+        let Some(r) = v.find(&id) else {
+            return ViewLookup::NoSession;
+        };
+        let Some(rec) = r
+            .rounds
+            .iter()
+            .flat_map(|x| &x.views)
+            .find(|x| x.file.rsplit('/').next() == Some(file.as_str()))
+        else {
+            return ViewLookup::NoView;
+        };
+        ViewLookup::Bytes(r.view_bytes(rec))
+    })
+    .await;
+    match lookup {
+        None | Some(ViewLookup::NoSession) => not_found("No finished session with this id."),
+        Some(ViewLookup::NoView) => not_found("This session recorded no such view."),
+        Some(ViewLookup::Bytes(Ok(bytes))) => {
+            ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response()
+        }
+        Some(ViewLookup::Bytes(Err(e))) => {
             tracing::warn!("replay viewer: {e}");
             not_found("The view's file is missing.")
         }
