@@ -84,7 +84,6 @@ fn client(kind: ProviderKind, origin: &str) -> Arc<dyn Provider> {
 async fn openai() -> OpenAiServer {
     OpenAiServer::start(ServerOptions {
         api_key: Some(KEY.to_string()),
-        ..ServerOptions::default()
     })
     .await
 }
