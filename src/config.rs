@@ -7,7 +7,7 @@ use crate::lvlm::cost::{Price, PriceTable};
 use crate::lvlm::image::{ImageBudget, MIN_IMAGE_SIDE};
 use crate::lvlm::limit::{LimitConfig, MAX_CONCURRENCY_LIMIT};
 use crate::lvlm::retry::RetryPolicy;
-use crate::lvlm::{ProviderKind, ProviderSpec, ReasoningEffort};
+use crate::lvlm::{ImageDetail, ProviderKind, ProviderSpec, ReasoningEffort};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -651,7 +651,11 @@ impl Settings {
             max_retries: self.model.max_retries,
             ..RetryPolicy::default()
         };
-        spec.client.image_detail = self.model.image_detail.clone();
+        spec.client.image_detail = self
+            .model
+            .image_detail
+            .as_deref()
+            .and_then(ImageDetail::parse);
         spec.client.reasoning_effort = self
             .model
             .reasoning_effort

@@ -11,9 +11,9 @@ use geoagent::agent::reasoner::{LvlmReasoner, ReasonerOptions};
 use geoagent::agent::{GuessSource, Reasoner};
 use geoagent::environment::{Observation, View};
 use geoagent::geo::{Bounds, LatLon};
-use geoagent::lvlm::factory::ClientConfig;
 use geoagent::lvlm::openai::{OpenAiClient, OpenAiConfig};
 use geoagent::lvlm::retry::RetryPolicy;
+use geoagent::lvlm::ClientConfig;
 use geoagent::lvlm::{LvlmError, Message, Part, Provider, ReasoningEffort, Request, Role};
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ fn config(server: &OpenAiServer, key: Option<&str>) -> OpenAiConfig {
             base_delay: Duration::from_millis(1),
             max_delay: MAX_DELAY,
         },
-        image_detail: Some("low".into()),
+        image_detail: Some(geoagent::lvlm::ImageDetail::Low),
         ..OpenAiConfig::new(server.base_url.clone(), "vision-test")
     }
 }

@@ -22,10 +22,11 @@ use geoagent::agent::reasoner::{LvlmReasoner, ReasonerOptions};
 use geoagent::agent::{GuessSource, Reasoner};
 use geoagent::environment::{Observation, View};
 use geoagent::geo::{Bounds, LatLon};
-use geoagent::lvlm::factory::{build_client, ClientConfig};
+use geoagent::lvlm::factory::build_client;
 use geoagent::lvlm::image::ImageBudget;
 use geoagent::lvlm::limit::{LimitConfig, Limiter};
 use geoagent::lvlm::retry::RetryPolicy;
+use geoagent::lvlm::ClientConfig;
 use geoagent::lvlm::{
     build_provider, LvlmError, Message, Part, Provider, ProviderKind, ProviderSpec,
     ReasoningEffort, Request, Role,
@@ -77,7 +78,7 @@ fn config(kind: ProviderKind, s: &ScriptedServer, key: &str) -> ClientConfig {
         base_delay: Duration::from_millis(1),
         max_delay: MAX_DELAY,
     };
-    c.image_detail = Some("low".into());
+    c.image_detail = Some(geoagent::lvlm::ImageDetail::Low);
     c.limiter = Arc::new(Limiter::unlimited());
     c
 }

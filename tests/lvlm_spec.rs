@@ -11,9 +11,9 @@
 //! plain JSON Schema `oneOf` would reject any value matching two branches.
 
 use geoagent::lvlm::anthropic::AnthropicClient;
-use geoagent::lvlm::factory::ClientConfig;
 use geoagent::lvlm::openai::OpenAiClient;
 use geoagent::lvlm::responses::ResponsesClient;
+use geoagent::lvlm::ClientConfig;
 use geoagent::lvlm::{Message, Part, ReasoningEffort, Request, Role};
 use serde_json::Value;
 
@@ -112,7 +112,7 @@ fn requests() -> Vec<(&'static str, Request)> {
 
 fn config(detail: Option<&str>, effort: Option<ReasoningEffort>) -> ClientConfig {
     let mut c = ClientConfig::new("http://127.0.0.1:9/v1", "gpt-4o");
-    c.image_detail = detail.map(str::to_string);
+    c.image_detail = detail.and_then(geoagent::lvlm::ImageDetail::parse);
     c.reasoning_effort = effort;
     c
 }

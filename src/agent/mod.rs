@@ -56,6 +56,10 @@ pub struct Exchange {
     /// JPEG bytes attached after the image budget.
     #[serde(default)]
     pub image_bytes: u64,
+    /// The provider rejected the API key ([`crate::lvlm::LvlmError::is_auth`]): every later
+    /// call would fail too, so the round loop stops the match (see [`Guess::auth_failure`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auth_failed: bool,
 }
 
 /// The agent's answer for a round.
@@ -76,6 +80,19 @@ pub struct Guess {
     /// empty for single-answer strategies. Absent in replays written before strategies existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<Candidate>,
+}
+
+impl Guess {
+    /// Why the provider rejected the API key, when one of this guess's calls failed that way.
+    /// The guess itself is the fallback point, but no later round can do better: callers stop
+    /// the match with this message (it names the key's environment variable).
+    pub fn auth_failure(&self) -> Option<&str> {
+        self.exchanges.iter().find(|e| e.auth_failed).map(|e| {
+            e.error
+                .as_deref()
+                .unwrap_or("the provider rejected the API key")
+        })
+    }
 }
 
 /// One sampled answer behind a combined guess.

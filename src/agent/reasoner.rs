@@ -194,6 +194,7 @@ pub(crate) async fn send_recorded(
                 LvlmError::Exhausted { attempts, .. } => *attempts,
                 _ => 1,
             };
+            ex.auth_failed = e.is_auth();
             Err(format!("model call failed: {e}"))
         }
         Err(_) => Err(format!(
@@ -505,6 +506,22 @@ mod tests {
         assert_eq!(g.exchanges.len(), 1);
         assert_eq!(g.exchanges[0].attempts, 4);
         assert!(g.exchanges[0].error.is_some() && g.exchanges[0].raw.is_none());
+    }
+
+    #[tokio::test]
+    async fn rejected_key_is_marked_so_the_match_can_stop() {
+        let p = Scripted::new(vec![Err(LvlmError::Auth {
+            status: 401,
+            key_vars: &["OPENAI_API_KEY"],
+            body: "invalid key".into(),
+        })]);
+        let g = reasoner(p, ReasonerOptions::default()).guess(&obs()).await;
+        let why = g.auth_failure().expect("auth failure is marked");
+        assert!(why.contains("OPENAI_API_KEY"), "{why}");
+        assert!(g.exchanges[0].auth_failed);
+        let p = Scripted::new(vec![Err(LvlmError::Timeout(Duration::from_secs(1)))]);
+        let g = reasoner(p, ReasonerOptions::default()).guess(&obs()).await;
+        assert_eq!(g.auth_failure(), None, "other failures keep falling back");
     }
 
     #[tokio::test(start_paused = true)]

@@ -24,6 +24,8 @@ pub const EMBED_TIMEOUT: Duration = Duration::from_secs(60);
 /// Images re-encoded for an embedding endpoint use this JPEG quality: enough for an embedding
 /// model, and small requests.
 const EMBED_JPEG_QUALITY: u8 = 85;
+/// Characters of an error body quoted in [`EmbedError::Http`]: the server's message, not a page.
+const ERROR_EXCERPT_CHARS: usize = 300;
 
 /// Why an embedding failed; names the image, URL or field.
 #[derive(Debug, Error)]
@@ -123,6 +125,33 @@ impl HttpEmbedder {
     }
 }
 
+impl HttpEmbedder {
+    /// `text` with the API key replaced wherever it occurs.
+    fn redact(&self, text: &str) -> String {
+        match self.api_key.as_ref().map(|k| k.expose_secret()) {
+            Some(k) if !k.is_empty() => text.replace(k, "[redacted]"),
+            _ => text.to_string(),
+        }
+    }
+
+    /// [`HttpEmbedder::redact`] over every string of a JSON answer (keys too), catching a key
+    /// written with JSON escapes.
+    fn redact_json(&self, v: &mut serde_json::Value) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => *s = self.redact(s),
+            Value::Array(items) => items.iter_mut().for_each(|x| self.redact_json(x)),
+            Value::Object(map) => {
+                for (k, mut x) in std::mem::take(map) {
+                    self.redact_json(&mut x);
+                    map.insert(self.redact(&k), x);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
 fn data_url(img: &RgbImage) -> Result<String, EmbedError> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, EMBED_JPEG_QUALITY)
@@ -160,17 +189,20 @@ impl Embedder for HttpEmbedder {
         // reqwest errors carry the URL, never headers, so the key cannot leak through them.
         let resp = req.send().await.map_err(|e| http_err(e.to_string()))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| http_err(e.to_string()))?;
+        // Everything read back is redacted at once, before any of it can reach a message: a
+        // server may echo the key (a 401 quoting it, or any field of a 200).
+        let text = self.redact(&resp.text().await.map_err(|e| http_err(e.to_string()))?);
         if !status.is_success() {
-            let excerpt: String = text.chars().take(300).collect();
+            let excerpt: String = text.chars().take(ERROR_EXCERPT_CHARS).collect();
             return Err(http_err(format!("HTTP {status}: {excerpt}")));
         }
         let shape = |detail: String| EmbedError::Shape {
             url: self.url.clone(),
             detail,
         };
-        let v: serde_json::Value =
+        let mut v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| shape(format!("not JSON: {e}")))?;
+        self.redact_json(&mut v);
         let data = v["data"]
             .as_array()
             .ok_or_else(|| shape("no `data` array".into()))?;

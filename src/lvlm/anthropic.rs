@@ -4,14 +4,18 @@
 //! `thinking: {type: "enabled", budget_tokens}`; its `thinking` blocks are kept as the
 //! response's visible reasoning. `stop_reason: "refusal"` is a [`LvlmError::Refused`].
 
-use super::factory::ClientConfig;
-use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
+use super::http::{
+    base64, check_base_url, check_model, parse_wire, truncate, Transport, ERROR_BODY_LIMIT,
+};
+use super::settings::ClientConfig;
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The default endpoint root.
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
+/// Where the key is read from.
+pub const KEY_VARS: &[&str] = &["ANTHROPIC_API_KEY"];
 /// The API version geoagent's wire shapes follow (sent as `anthropic-version`); the only
 /// version of the Messages API Anthropic has published.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -36,10 +40,11 @@ impl AnthropicClient {
     pub fn new(cfg: ClientConfig) -> Result<Self, LvlmError> {
         let base = check_base_url(&cfg.base_url, ANTHROPIC_BASE_URL)?;
         check_model(&cfg.model)?;
-        let transport = super::openai::key_header_transport(
+        let transport = Transport::key_header(
             &cfg,
             "x-api-key",
             &[("anthropic-version", ANTHROPIC_VERSION)],
+            KEY_VARS,
         )?;
         Ok(Self {
             transport,
@@ -121,6 +126,12 @@ impl Provider for AnthropicClient {
     }
 }
 
+/// Reads a success body as this API's answer, as [`Provider::complete`] does once the transport
+/// has parsed and redacted it; for tools and the property tests over hostile bodies.
+pub fn decode_answer(body: &[u8]) -> Result<Response, LvlmError> {
+    parse_wire::<WireResponse>(body)?.into_response()
+}
+
 #[derive(Deserialize)]
 struct WireResponse {
     #[serde(rename = "type", default)]
@@ -157,14 +168,42 @@ struct WireUsage {
     cache_read_input_tokens: Option<u64>,
 }
 
+/// An error Anthropic sent in a body (`{"type": "error", "error": {"type", "message"}}`), also
+/// on a 200: mapped by its type onto the error its documented HTTP status gives, so an
+/// `overloaded_error` is retried like a 529 and an `authentication_error` stops like a 401.
+fn body_error(err: &Value) -> LvlmError {
+    let body = truncate(&err.to_string(), ERROR_BODY_LIMIT);
+    let status = |status: u16| LvlmError::Status {
+        status,
+        body: body.clone(),
+        retry_after: None,
+    };
+    match err.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "overloaded_error" => status(529),
+        "api_error" => status(500),
+        "timeout_error" => status(504),
+        "rate_limit_error" => LvlmError::RateLimited { retry_after: None },
+        "authentication_error" => LvlmError::Auth {
+            status: 401,
+            key_vars: KEY_VARS,
+            body,
+        },
+        "permission_error" => LvlmError::Auth {
+            status: 403,
+            key_vars: KEY_VARS,
+            body,
+        },
+        "invalid_request_error" => status(400),
+        "not_found_error" => status(404),
+        "request_too_large" => status(413),
+        _ => LvlmError::Empty(format!("the provider reported an error: {body}")),
+    }
+}
+
 impl WireResponse {
     fn into_response(self) -> Result<Response, LvlmError> {
         if self.kind.as_deref() == Some("error") {
-            let err = self.error.unwrap_or_default();
-            return Err(LvlmError::Empty(format!(
-                "the provider reported an error: {}",
-                truncate(&err.to_string(), ERROR_BODY_LIMIT)
-            )));
+            return Err(body_error(&self.error.unwrap_or_default()));
         }
         let text: String = self
             .content
@@ -289,6 +328,28 @@ mod tests {
         assert_eq!(r.usage.input_tokens, 30);
         assert_eq!(r.usage.cached_input_tokens, 7);
         assert_eq!(r.finish_reason.as_deref(), Some("end_turn"));
+    }
+
+    #[test]
+    fn in_body_errors_map_like_their_status() {
+        let overloaded = decode(
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .expect_err("error");
+        assert!(overloaded.is_retryable(), "{overloaded:?}");
+        assert!(
+            overloaded.to_string().contains("Overloaded"),
+            "{overloaded}"
+        );
+        let auth = decode(
+            r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#,
+        )
+        .expect_err("error");
+        assert!(auth.is_auth() && !auth.is_retryable(), "{auth:?}");
+        assert!(auth.to_string().contains("ANTHROPIC_API_KEY"), "{auth}");
+        let bad = decode(r#"{"type":"error","error":{"type":"invalid_request_error"}}"#)
+            .expect_err("error");
+        assert!(!bad.is_retryable(), "{bad:?}");
     }
 
     #[test]

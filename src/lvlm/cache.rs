@@ -6,14 +6,23 @@
 //!
 //! One JSON file per answer under `<dir>/<first two hex digits>/<hash>.json`, written to a
 //! temporary file and renamed, so concurrent runs never read half an entry. Errors are never
-//! cached. Unreadable entries are ignored (and overwritten by the next answer). No lock is held
-//! across a model call, so concurrent calls never wait for each other.
+//! cached. Unreadable entries are ignored (and overwritten by the next answer).
+//!
+//! In front of the disk sits a bounded in-memory cache (`quick_cache`) that is also the
+//! single-flight: while one call for a key is in flight, an identical request waits for its
+//! answer instead of sending a second one (both then get it; the waiter's is marked cached and
+//! free). Different keys never wait for each other. When the call fails, nothing is stored and
+//! one waiting request makes its own call.
 
 use super::{LvlmError, Part, Provider, Request, Response, Role};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Answers kept in memory (recent ones, for repeats within a run and for merging identical
+/// requests in flight); each is a few kilobytes of text.
+pub const MEMORY_ENTRIES: usize = 256;
 
 /// The default cache folder, relative to the working directory.
 pub const DEFAULT_CACHE_DIR: &str = ".geoagent-cache";
@@ -26,6 +35,8 @@ pub struct CachedProvider {
     dir: PathBuf,
     /// Settings that change answers but are not in the request (endpoint, image detail...).
     identity: String,
+    /// Recent answers by key; its placeholders merge identical calls in flight.
+    memory: quick_cache::sync::Cache<String, Response>,
 }
 
 impl CachedProvider {
@@ -34,6 +45,7 @@ impl CachedProvider {
             inner,
             dir,
             identity,
+            memory: quick_cache::sync::Cache::new(MEMORY_ENTRIES),
         }
     }
 
@@ -114,22 +126,40 @@ impl Provider for CachedProvider {
 
     async fn complete(&self, req: &Request) -> Result<Response, LvlmError> {
         let key = self.key(req);
+        // Either the answer (from memory, or from the identical call this one waited for), or
+        // the right to make the call, which later identical requests wait on.
+        let guard = match self.memory.get_value_or_guard_async(&key).await {
+            Ok(hit) => {
+                tracing::debug!(%key, "answered from memory (or an identical call in flight)");
+                return Ok(as_cached(hit));
+            }
+            Err(guard) => guard,
+        };
         let path = self.path(&key);
-        if let Some(mut hit) = self.load(&path).await {
+        if let Some(hit) = self.load(&path).await {
             tracing::debug!(%key, "answered from the response cache");
-            hit.cached = true;
-            hit.attempts = 0;
-            hit.request_bytes = 0;
-            hit.usage.cost_usd = Some(0.0);
-            return Ok(hit);
+            let _ = guard.insert(hit.clone());
+            return Ok(as_cached(hit));
         }
+        // On an error the guard is dropped unfilled: nothing is cached, and a waiting identical
+        // request makes its own call.
         let resp = self.inner.complete(req).await?;
         if let Err(e) = self.store(&path, &resp).await {
             // A full disk must not cost the round its answer.
             tracing::warn!(path = %path.display(), error = %e, "could not write the response cache");
         }
+        let _ = guard.insert(resp.clone());
         Ok(resp)
     }
+}
+
+/// A stored answer as handed out again: nothing was sent or paid.
+fn as_cached(mut hit: Response) -> Response {
+    hit.cached = true;
+    hit.attempts = 0;
+    hit.request_bytes = 0;
+    hit.usage.cost_usd = Some(0.0);
+    hit
 }
 
 #[cfg(test)]
@@ -252,6 +282,42 @@ mod tests {
         assert!(!c.complete(&r).await.expect("ok").cached);
         assert!(c.complete(&r).await.expect("ok").cached);
         assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn identical_calls_in_flight_merge_into_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (inner, c) = cached(dir.path(), Duration::from_secs(2));
+        let c = Arc::new(c);
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move { c.complete(&req("same", b"img")).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.expect("join").expect("ok"));
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1, "one upstream call");
+        assert!(answers.iter().all(|a| a.text == answers[0].text));
+        assert_eq!(answers.iter().filter(|a| !a.cached).count(), 1, "one paid");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_call_in_flight_lets_the_waiter_call_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (inner, c) = cached(dir.path(), Duration::from_secs(1));
+        let c = Arc::new(c);
+        let mut f = req("x", b"i");
+        f.system = Some("fail".into());
+        let (a, b) = tokio::join!(c.complete(&f), c.complete(&f));
+        assert!(a.is_err() && b.is_err());
+        assert_eq!(
+            inner.calls.load(Ordering::SeqCst),
+            2,
+            "errors are not shared"
+        );
     }
 
     #[tokio::test(start_paused = true)]

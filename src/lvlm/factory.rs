@@ -1,6 +1,5 @@
 //! Choosing and assembling a provider: [`ProviderKind`] names the wire formats (`openai:`,
-//! `openai-responses:`, `anthropic:`, `gemini:`, `ollama:`), [`ClientConfig`] is what every
-//! client needs, and [`build_provider`] stacks the layers on the chosen client:
+//! `openai-responses:`, `anthropic:`, `gemini:`, `ollama:`) and [`build_provider`] stacks the layers on the chosen client:
 //!
 //! ```text
 //! ImageBudget (resize + re-encode views) → Cache (answer repeats for free) → Priced (cost) → client
@@ -13,18 +12,11 @@ use super::cache::CachedProvider;
 use super::cost::{PriceTable, Priced};
 use super::image::{BudgetedProvider, ImageBudget};
 use super::limit::{LimitConfig, Limiter};
-use super::retry::RetryPolicy;
+use super::settings::{ClientConfig, OPENAI_BASE_URL, OPENAI_KEY_VARS};
 use super::{anthropic, gemini, ollama, openai, responses};
-use super::{LvlmError, Provider, ReasoningEffort};
-use secrecy::SecretString;
+use super::{LvlmError, Provider};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Whole-call limit (connect, upload, generation, download). Vision models writing a
-/// chain of thought over several images routinely take 30-60 s; two minutes leaves headroom
-/// without hiding a hung server for long.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The wire formats geoagent speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +70,7 @@ impl ProviderKind {
     /// Where requests go when no base URL is configured.
     pub fn default_base_url(self) -> &'static str {
         match self {
-            Self::OpenAi | Self::OpenAiResponses => openai::OPENAI_BASE_URL,
+            Self::OpenAi | Self::OpenAiResponses => OPENAI_BASE_URL,
             Self::Anthropic => anthropic::ANTHROPIC_BASE_URL,
             Self::Gemini => gemini::GEMINI_BASE_URL,
             Self::Ollama => ollama::OLLAMA_BASE_URL,
@@ -88,79 +80,27 @@ impl ProviderKind {
     /// Environment variables holding this provider's key, in the order they are tried.
     pub fn key_env_vars(self) -> &'static [&'static str] {
         match self {
-            Self::OpenAi | Self::OpenAiResponses => &["OPENAI_API_KEY"],
-            Self::Anthropic => &["ANTHROPIC_API_KEY"],
-            Self::Gemini => &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
-            Self::Ollama => &[],
+            Self::OpenAi | Self::OpenAiResponses => OPENAI_KEY_VARS,
+            Self::Anthropic => anthropic::KEY_VARS,
+            Self::Gemini => gemini::KEY_VARS,
+            Self::Ollama => ollama::KEY_VARS,
+        }
+    }
+
+    /// Reads a success body as this wire format's answer (see each provider's `decode_answer`).
+    pub fn decode_answer(self, body: &[u8]) -> Result<super::Response, LvlmError> {
+        match self {
+            Self::OpenAi => openai::decode_answer(body),
+            Self::OpenAiResponses => responses::decode_answer(body),
+            Self::Anthropic => anthropic::decode_answer(body),
+            Self::Gemini => gemini::decode_answer(body),
+            Self::Ollama => ollama::decode_answer(body),
         }
     }
 
     /// Whether the hosted API refuses calls without a key (local servers do not need one).
     pub fn needs_key(self) -> bool {
         !matches!(self, Self::Ollama)
-    }
-}
-
-/// What every client needs. `OpenAiConfig` is this type under its old name.
-#[derive(Clone)]
-pub struct ClientConfig {
-    /// API root; each client appends its own path (`/chat/completions`, `/messages`, ...).
-    pub base_url: String,
-    pub model: String,
-    /// Kept secret: sent as a sensitive header, never printed.
-    pub api_key: Option<SecretString>,
-    pub request_timeout: Duration,
-    pub retry: RetryPolicy,
-    /// OpenAI image `detail` (`low`, `high`, `auto`); `None` leaves it to the server.
-    pub image_detail: Option<String>,
-    /// Reasoning effort for every call (a request's own setting wins).
-    pub reasoning_effort: Option<ReasoningEffort>,
-    /// Exact thinking tokens for Anthropic and Gemini; overrides the effort's budget.
-    pub thinking_budget: Option<u32>,
-    /// Shared concurrency / per-minute limits.
-    pub limiter: Arc<Limiter>,
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("request_timeout", &self.request_timeout)
-            .field("retry", &self.retry)
-            .field("image_detail", &self.image_detail)
-            .field("reasoning_effort", &self.reasoning_effort)
-            .field("thinking_budget", &self.thinking_budget)
-            .field("limiter", &self.limiter)
-            .finish()
-    }
-}
-
-impl ClientConfig {
-    /// Default timeout, retry policy and limits, no key, no reasoning settings.
-    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
-        Self {
-            base_url: base_url.into(),
-            model: model.into(),
-            api_key: None,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            retry: RetryPolicy::default(),
-            image_detail: None,
-            reasoning_effort: None,
-            thinking_budget: None,
-            limiter: Arc::new(Limiter::new(LimitConfig::default())),
-        }
-    }
-
-    /// The thinking budget in tokens for `effort` (the request's, else the config's), if any.
-    pub fn thinking_tokens(&self, effort: Option<ReasoningEffort>) -> Option<u32> {
-        let effort = effort.or(self.reasoning_effort);
-        match (self.thinking_budget, effort) {
-            (Some(b), _) => Some(b),
-            (None, Some(e)) => Some(e.thinking_budget()),
-            (None, None) => None,
-        }
     }
 }
 
@@ -281,23 +221,5 @@ mod tests {
         assert!(build_provider(&spec).is_ok(), "local servers need no key");
         let spec = ProviderSpec::new(ProviderKind::Ollama, "llava", None);
         assert_eq!(build_provider(&spec).expect("ok").name(), "ollama:llava");
-    }
-
-    #[test]
-    fn debug_hides_the_key() {
-        let mut c = ClientConfig::new("http://x", "m");
-        c.api_key = Some(SecretString::from("sk-hidden-77".to_string()));
-        assert!(!format!("{c:?}").contains("sk-hidden-77"));
-    }
-
-    #[test]
-    fn thinking_budget_comes_from_config_or_effort() {
-        let mut c = ClientConfig::new("http://x", "m");
-        assert_eq!(c.thinking_tokens(None), None);
-        assert_eq!(c.thinking_tokens(Some(ReasoningEffort::High)), Some(16384));
-        c.reasoning_effort = Some(ReasoningEffort::Low);
-        assert_eq!(c.thinking_tokens(None), Some(1024));
-        c.thinking_budget = Some(2000);
-        assert_eq!(c.thinking_tokens(Some(ReasoningEffort::High)), Some(2000));
     }
 }

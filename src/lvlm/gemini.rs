@@ -5,12 +5,16 @@
 //! response's visible reasoning; usage comes from `usageMetadata`. A prompt blocked by
 //! `promptFeedback.blockReason` or a candidate stopped for safety is a [`LvlmError::Refused`].
 
-use super::factory::ClientConfig;
-use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
+use super::http::{
+    base64, check_base_url, check_model, parse_wire, truncate, Transport, ERROR_BODY_LIMIT,
+};
+use super::settings::ClientConfig;
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// Where the key is read from, in the order tried.
+pub const KEY_VARS: &[&str] = &["GEMINI_API_KEY", "GOOGLE_API_KEY"];
 /// The default endpoint root.
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 /// `finishReason`s that mean the answer was withheld by a safety or policy filter.
@@ -49,7 +53,7 @@ impl GeminiClient {
                 "model {model:?} is not a Gemini model id such as gemini-2.5-flash"
             )));
         }
-        let transport = super::openai::key_header_transport(&cfg, "x-goog-api-key", &[])?;
+        let transport = Transport::key_header(&cfg, "x-goog-api-key", &[], KEY_VARS)?;
         Ok(Self {
             transport,
             endpoint: format!("{base}/models/{model}:generateContent"),
@@ -119,12 +123,40 @@ impl Provider for GeminiClient {
                 req,
                 WireResponse::into_response,
             )
-            .await?;
+            .await
+            .map_err(key_rejected_as_auth)?;
         if resp.model.is_empty() {
             resp.model.clone_from(&self.cfg.model);
         }
         Ok(resp)
     }
+}
+
+/// Google answers a wrong key with HTTP 400 (`INVALID_ARGUMENT`, reason `API_KEY_INVALID`), not
+/// 401: that is an authentication failure too, so the match stops instead of falling back.
+fn key_rejected_as_auth(e: LvlmError) -> LvlmError {
+    match e {
+        LvlmError::Status {
+            status: 400, body, ..
+        } if body.contains("API_KEY_INVALID") || body.contains("API key not valid") => {
+            LvlmError::Auth {
+                status: 400,
+                key_vars: KEY_VARS,
+                body,
+            }
+        }
+        LvlmError::Exhausted { attempts, last } => LvlmError::Exhausted {
+            attempts,
+            last: Box::new(key_rejected_as_auth(*last)),
+        },
+        other => other,
+    }
+}
+
+/// Reads a success body as this API's answer, as [`Provider::complete`] does once the transport
+/// has parsed and redacted it; for tools and the property tests over hostile bodies.
+pub fn decode_answer(body: &[u8]) -> Result<Response, LvlmError> {
+    parse_wire::<WireResponse>(body)?.into_response()
 }
 
 #[derive(Deserialize)]

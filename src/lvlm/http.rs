@@ -3,12 +3,18 @@
 //! mapping of HTTP failures onto [`LvlmError`], and scrubbing the API key out of anything a
 //! server echoes back.
 //!
-//! A provider module builds a [`Transport`], encodes its body once, and calls
-//! [`Transport::call`] with a decoder for its success body; retries come from
-//! [`super::retry::with_retries`].
+//! A provider module builds a [`Transport`] from its [`ClientConfig`] ([`Transport::bearer`] or
+//! [`Transport::key_header`]) and calls [`Transport::complete`] with its wire body and a
+//! converter for its wire answer; retries come from [`super::retry::with_retries`].
+//!
+//! Redaction is structural: a success body is parsed to JSON and every string in it (keys and
+//! values) has the key replaced *before* the provider's converter sees it, and every quoted
+//! error or undecodable body is redacted here too. So no text a provider puts into an answer,
+//! a refusal or an error can carry the key, whatever the provider forgets.
 
 use super::limit::Limiter;
 use super::retry::{parse_retry_after, with_retries, RetryPolicy};
+use super::settings::ClientConfig;
 use super::{LvlmError, Request, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -24,6 +30,9 @@ pub const ERROR_BODY_LIMIT: usize = 600;
 /// How much of an unreadable success body is quoted in [`LvlmError::Decode`].
 pub const DECODE_QUOTE_LIMIT: usize = 120;
 
+/// What a secret is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
 /// One provider's HTTP client.
 pub struct Transport {
     http: reqwest::Client,
@@ -32,6 +41,8 @@ pub struct Transport {
     timeout: Duration,
     retry: RetryPolicy,
     limiter: Arc<Limiter>,
+    /// Where the key comes from, named when the provider rejects it.
+    key_vars: &'static [&'static str],
 }
 
 impl std::fmt::Debug for Transport {
@@ -56,6 +67,54 @@ pub struct AuthHeader {
 }
 
 impl Transport {
+    /// The transport for an OpenAI-style API: `Authorization: Bearer` when a key is set.
+    /// `key_vars` are the environment variables the key is read from (named on a 401/403).
+    pub fn bearer(
+        cfg: &ClientConfig,
+        key_vars: &'static [&'static str],
+    ) -> Result<Self, LvlmError> {
+        let auth = cfg.api_key.as_ref().map(|k| AuthHeader {
+            name: "authorization",
+            value: SecretString::from(format!("Bearer {}", k.expose_secret())),
+        });
+        Self::from_config(cfg, auth, &[], key_vars)
+    }
+
+    /// The transport for an API that takes the bare key in its own header (`x-api-key`,
+    /// `x-goog-api-key`), plus any fixed headers such as an API version.
+    pub fn key_header(
+        cfg: &ClientConfig,
+        header: &'static str,
+        plain: &[(&'static str, &str)],
+        key_vars: &'static [&'static str],
+    ) -> Result<Self, LvlmError> {
+        let auth = cfg.api_key.as_ref().map(|k| AuthHeader {
+            name: header,
+            value: k.clone(),
+        });
+        Self::from_config(cfg, auth, plain, key_vars)
+    }
+
+    /// A transport with the client's key (scrubbed from everything read back), timeout,
+    /// retries and limiter.
+    fn from_config(
+        cfg: &ClientConfig,
+        auth: Option<AuthHeader>,
+        plain: &[(&'static str, &str)],
+        key_vars: &'static [&'static str],
+    ) -> Result<Self, LvlmError> {
+        let mut t = Self::new(
+            auth,
+            plain,
+            cfg.api_key.clone(),
+            cfg.request_timeout,
+            cfg.retry.clone(),
+            cfg.limiter.clone(),
+        )?;
+        t.key_vars = key_vars;
+        Ok(t)
+    }
+
     /// `auth` headers are sent marked sensitive; `plain` headers (API versions) as they are;
     /// `secret` is what [`Transport::redact`] scrubs.
     pub fn new(
@@ -104,6 +163,7 @@ impl Transport {
             timeout,
             retry,
             limiter,
+            key_vars: &[],
         })
     }
 
@@ -123,9 +183,34 @@ impl Transport {
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {
-            out = out.replace(s.expose_secret(), "[redacted]");
+            out = out.replace(s.expose_secret(), REDACTED);
         }
         out
+    }
+
+    /// [`Transport::redact`] over every string of a JSON document, object keys included, so
+    /// a key the server wrote with JSON escapes (`\u0073k-...`) is caught too.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.secrets.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => {
+                if self.secrets.iter().any(|k| s.contains(k.expose_secret())) {
+                    *s = self.redact(s);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (k, mut v) in entries {
+                    self.redact_json(&mut v);
+                    map.insert(self.redact(&k), v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
     }
 
     /// One model call over the shared path, as every provider's `complete` makes it: serialises
@@ -141,15 +226,23 @@ impl Transport {
         let body = serde_json::to_vec(wire_body)
             .map_err(|e| LvlmError::Config(format!("request does not serialise: {e}")))?;
         let mut resp = self
-            .call(url, &body, |bytes| convert(self.decode_json::<W>(bytes)?))
+            .call(url, &body, |bytes| {
+                let mut value: serde_json::Value = self.decode_json(bytes)?;
+                self.redact_json(&mut value);
+                let wire = serde_json::from_value::<W>(value).map_err(|e| {
+                    LvlmError::Decode(format!("the answer does not have the expected shape: {e}"))
+                })?;
+                convert(wire)
+            })
             .await?;
         resp.image_bytes = req.image_bytes();
         Ok(resp)
     }
 
     /// POSTs `body` (JSON) to `url` with retries; `decode` turns a 2xx body into a response.
-    /// Fills in `attempts` and `request_bytes`.
-    pub async fn call<F>(&self, url: &str, body: &[u8], decode: F) -> Result<Response, LvlmError>
+    /// Fills in `attempts` and `request_bytes`. Private: providers go through
+    /// [`Transport::complete`], which redacts the body before their code sees it.
+    async fn call<F>(&self, url: &str, body: &[u8], decode: F) -> Result<Response, LvlmError>
     where
         F: Fn(&[u8]) -> Result<Response, LvlmError>,
     {
@@ -165,7 +258,7 @@ impl Transport {
 
     /// One attempt: waits for the limiter, then sends with the request timeout applied to the
     /// whole exchange (not to the wait for a slot, which the round timeout bounds).
-    pub async fn post(&self, url: &str, body: &[u8]) -> Result<Vec<u8>, LvlmError> {
+    async fn post(&self, url: &str, body: &[u8]) -> Result<Vec<u8>, LvlmError> {
         let _permit = self.limiter.acquire().await;
         match tokio::time::timeout(self.timeout, self.post_inner(url, body)).await {
             Ok(r) => r,
@@ -199,6 +292,16 @@ impl Transport {
         if status.as_u16() == 429 {
             return Err(LvlmError::RateLimited { retry_after });
         }
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(LvlmError::Auth {
+                status: status.as_u16(),
+                key_vars: self.key_vars,
+                body: truncate(
+                    &self.redact(&String::from_utf8_lossy(&bytes)),
+                    ERROR_BODY_LIMIT,
+                ),
+            });
+        }
         if !status.is_success() {
             return Err(LvlmError::Status {
                 status: status.as_u16(),
@@ -225,21 +328,24 @@ impl Transport {
 
     /// Parses a success body, quoting its start (redacted) when it is not the expected JSON —
     /// typically a body cut off mid-way.
-    pub fn decode_json<T: serde::de::DeserializeOwned>(
-        &self,
-        bytes: &[u8],
-    ) -> Result<T, LvlmError> {
-        serde_json::from_slice(bytes).map_err(|e| {
-            LvlmError::Decode(format!(
-                "{e} in {} bytes starting {:?}",
-                bytes.len(),
-                truncate(
-                    &self.redact(&String::from_utf8_lossy(bytes)),
-                    DECODE_QUOTE_LIMIT
-                )
-            ))
+    fn decode_json<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, LvlmError> {
+        parse_wire(bytes).map_err(|e| match e {
+            LvlmError::Decode(m) => LvlmError::Decode(self.redact(&m)),
+            other => other,
         })
     }
+}
+
+/// Parses a body as a provider's wire answer `W`, quoting the body's start when it does not fit
+/// (callers that know the key redact first; see [`Transport::complete`]).
+pub fn parse_wire<W: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<W, LvlmError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        LvlmError::Decode(format!(
+            "{e} in {} bytes starting {:?}",
+            bytes.len(),
+            truncate(&String::from_utf8_lossy(bytes), DECODE_QUOTE_LIMIT)
+        ))
+    })
 }
 
 /// Checks a base URL and returns it without trailing slashes.

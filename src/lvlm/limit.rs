@@ -7,6 +7,7 @@
 //! A slot is held for one HTTP attempt only, never across a retry's backoff sleep, so a
 //! rate-limited call does not block others from using the concurrency it is not using.
 
+use super::retry::capped_secs;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use std::num::NonZeroU32;
@@ -159,52 +160,72 @@ pub fn exhausted_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> 
         .max()
 }
 
+/// Longest wait a reset header is read as before [`MAX_HEADER_WAIT`] caps the pause: numbers
+/// from outside can be anything (`99999999999999999999h`), and must never overflow.
+pub const MAX_RESET: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A reset header: a Go-style duration (`1s`, `6m0s`, `12ms`, `1h2m3.5s`), bare seconds, or an
-/// RFC 3339 time.
+/// RFC 3339 time. Capped at [`MAX_RESET`]; unreadable values are `None`.
 pub fn parse_reset(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
     if let Some(d) = parse_go_duration(value) {
         return Some(d);
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return capped_secs(secs, MAX_RESET);
     }
     let when = chrono::DateTime::parse_from_rfc3339(value).ok()?;
-    let when: SystemTime = when.with_timezone(&chrono::Utc).into();
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    let now_ms = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let ahead_ms = when.timestamp_millis().saturating_sub(now_ms).max(0);
+    Some(Duration::from_millis(ahead_ms.unsigned_abs()).min(MAX_RESET))
 }
 
-/// Parses `1h2m3.5s`-style durations (units h, m, s, ms, us/µs, ns).
+/// Parses the durations Go's `time.Duration` prints (`1h2m3.5s`, `6m0s`, `20ms`, `1.5µs`),
+/// capped at [`MAX_RESET`]. Whole units are read by `humantime`; Go writes a fraction only on
+/// the last unit, which is added here since `humantime` reads whole numbers only.
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0f64;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_end == 0 {
+    let s = s.trim().replace('µ', "u");
+    // Where the number holding a decimal point starts, if there is one.
+    let fraction_at = s.find('.').map(|dot| {
+        s[..dot]
+            .rfind(|c: char| !c.is_ascii_digit())
+            .map_or(0, |i| i + 1)
+    });
+    let (whole, fraction) = match fraction_at {
+        Some(at) => (&s[..at], Some(&s[at..])),
+        None => (s.as_str(), None),
+    };
+    let mut total = Duration::ZERO;
+    if !whole.is_empty() {
+        // Go never puts spaces inside a duration; humantime would accept them.
+        if whole.contains(char::is_whitespace) {
             return None;
         }
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
+        total = match humantime::parse_duration(whole) {
+            Ok(d) => d,
+            Err(humantime::DurationError::NumberOverflow) => MAX_RESET,
+            Err(_) => return None,
+        };
+    } else if fraction.is_none() {
+        return None;
+    }
+    if let Some(f) = fraction {
+        let unit_at = f.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = f[..unit_at].parse().ok()?;
+        let scale = match &f[unit_at..] {
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,
             "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
+            "us" => 1e-6,
             "ns" => 1e-9,
             _ => return None,
         };
-        rest = &rest[unit_end..];
-        total += n * scale;
+        total = total.saturating_add(capped_secs(n * scale, MAX_RESET)?);
     }
-    total.is_finite().then(|| Duration::from_secs_f64(total))
+    Some(total.min(MAX_RESET))
 }
 
 #[cfg(test)]
@@ -231,7 +252,9 @@ mod tests {
             parse_go_duration("1h2m3.5s"),
             Some(Duration::from_millis(3_723_500))
         );
-        for bad in ["", "s", "5x", "1..2s"] {
+        assert_eq!(parse_go_duration("1.5µs"), Some(Duration::from_nanos(1500)));
+        assert_eq!(parse_go_duration("20ms"), Some(Duration::from_millis(20)));
+        for bad in ["", "s", "5x", "1..2s", "1 s", ".", "1.5", "1m 2s", "-1s"] {
             assert_eq!(parse_go_duration(bad), None, "{bad:?}");
         }
         assert_eq!(
@@ -244,6 +267,31 @@ mod tests {
         );
         assert_eq!(parse_reset("20", now), Some(Duration::from_secs(20)));
         assert_eq!(parse_reset("soon", now), None);
+    }
+
+    #[test]
+    fn huge_reset_values_are_capped_not_a_panic() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        for huge in [
+            "99999999999999999999h",
+            "99999999999999999999.5s",
+            "1e300",
+            "9999-12-31T23:59:59Z",
+            "2562047788015216h",
+        ] {
+            assert_eq!(parse_reset(huge, now), Some(MAX_RESET), "{huge:?}");
+        }
+        assert_eq!(
+            parse_reset("0000-01-01T00:00:00Z", now),
+            Some(Duration::ZERO)
+        );
+        // Even on a 200 with the window used up: a pause of at most MAX_HEADER_WAIT.
+        let h = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "99999999999999999999h"),
+        ]);
+        assert_eq!(exhausted_wait(&h, now), Some(MAX_RESET));
+        Limiter::unlimited().observe(&h, now);
     }
 
     #[test]

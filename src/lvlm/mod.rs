@@ -5,7 +5,7 @@
 //! [`responses`] OpenAI Responses, [`anthropic`] Messages, [`gemini`] generateContent, [`ollama`]
 //! native chat). What they share lives beside them: the HTTP transport with key redaction
 //! ([`http`]), retries, backoff and `Retry-After` ([`retry`]), concurrency and rate limits
-//! ([`limit`]), and the layers [`build_provider`] stacks on a client: image budget ([`image`]),
+//! ([`limit`]), the client settings ([`settings`]), and the layers [`build_provider`] stacks on a client: image budget ([`image`]),
 //! response cache ([`cache`]) and cost estimate ([`cost`]).
 
 pub mod anthropic;
@@ -20,8 +20,10 @@ pub mod ollama;
 pub mod openai;
 pub mod responses;
 pub mod retry;
+pub mod settings;
 
 pub use factory::{build_provider, ProviderKind, ProviderSpec};
+pub use settings::{ClientConfig, ImageDetail, ReasoningEffort};
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -80,53 +82,6 @@ impl Message {
 
 /// `max_tokens` of [`Request::default`]: room for a short chain of thought and a JSON answer.
 pub const DEFAULT_REQUEST_MAX_TOKENS: u32 = 1024;
-
-/// How hard a reasoning model should think. Each provider maps it onto its own setting:
-/// `reasoning_effort` (Chat Completions), `reasoning.effort` (Responses), a thinking budget in
-/// tokens (Anthropic, Gemini; see [`ReasoningEffort::thinking_budget`]) or `think` (Ollama).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReasoningEffort {
-    Minimal,
-    Low,
-    Medium,
-    High,
-}
-
-impl ReasoningEffort {
-    /// The names accepted in config and flags.
-    pub const NAMES: [&'static str; 4] = ["minimal", "low", "medium", "high"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "minimal" => Some(Self::Minimal),
-            "low" => Some(Self::Low),
-            "medium" => Some(Self::Medium),
-            "high" => Some(Self::High),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minimal => "minimal",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
-    }
-
-    /// Thinking tokens for APIs that take a budget instead of an effort level. 1024 is
-    /// Anthropic's documented minimum budget; each step up quadruples, as the effort levels of
-    /// OpenAI's reasoning models roughly do.
-    pub fn thinking_budget(self) -> u32 {
-        match self {
-            Self::Minimal | Self::Low => 1024,
-            Self::Medium => 4096,
-            Self::High => 16384,
-        }
-    }
-}
 
 /// A provider-neutral completion request.
 ///
@@ -244,6 +199,15 @@ pub enum LvlmError {
         body: String,
         retry_after: Option<Duration>,
     },
+    /// The provider rejected the key (HTTP 401/403, or an authentication error in the body).
+    /// Retrying cannot help and every later call would fail the same way, so callers stop.
+    #[error("{}", auth_message(*status, key_vars, body))]
+    Auth {
+        status: u16,
+        /// The environment variables the key is read from, named in the message.
+        key_vars: &'static [&'static str],
+        body: String,
+    },
     #[error("the provider's answer could not be read: {0}")]
     Decode(String),
     #[error("the provider returned no answer ({0})")]
@@ -272,9 +236,20 @@ impl LvlmError {
             LvlmError::Status { status, .. } => *status >= 500 || *status == 408,
             LvlmError::Decode(_) => true,
             LvlmError::Empty(_)
+            | LvlmError::Auth { .. }
             | LvlmError::Refused(_)
             | LvlmError::Config(_)
             | LvlmError::Exhausted { .. } => false,
+        }
+    }
+
+    /// The provider rejected the API key: no later call can succeed, so the match must stop
+    /// (not fall back to the baseline round after round).
+    pub fn is_auth(&self) -> bool {
+        match self {
+            LvlmError::Auth { .. } => true,
+            LvlmError::Exhausted { last, .. } => last.is_auth(),
+            _ => false,
         }
     }
 
@@ -304,6 +279,23 @@ impl LvlmError {
             _ => None,
         }
     }
+}
+
+/// The text of [`LvlmError::Auth`]: what happened and which variable to check.
+fn auth_message(status: u16, key_vars: &[&str], body: &str) -> String {
+    let check = if key_vars.is_empty() {
+        "check model.api_key".to_string()
+    } else {
+        format!("check {} (or model.api_key)", key_vars.join(" / "))
+    };
+    let said = if body.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; the provider said: {body}")
+    };
+    format!(
+        "authentication failed (HTTP {status}): the provider rejected the API key; {check}{said}"
+    )
 }
 
 /// A model behind some API.

@@ -4,12 +4,16 @@
 //! when a reasoning effort is set (the model's `thinking` text is kept as visible reasoning).
 //! Usage is `prompt_eval_count` / `eval_count`.
 
-use super::factory::ClientConfig;
-use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
+use super::http::{
+    base64, check_base_url, check_model, parse_wire, truncate, Transport, ERROR_BODY_LIMIT,
+};
+use super::settings::ClientConfig;
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// Ollama needs no key; one set in config is sent as a bearer token (for a proxy in front).
+pub const KEY_VARS: &[&str] = &[];
 /// Ollama's default listen address.
 pub const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434";
 
@@ -35,7 +39,7 @@ impl OllamaClient {
         check_model(&cfg.model)?;
         // Ollama itself takes no key; one configured is sent as a bearer token for the reverse
         // proxies people put in front of a shared Ollama.
-        let transport = super::openai::bearer_transport(&cfg)?;
+        let transport = Transport::bearer(&cfg, KEY_VARS)?;
         Ok(Self {
             transport,
             endpoint: format!("{base}/api/chat"),
@@ -105,6 +109,12 @@ impl Provider for OllamaClient {
             )
             .await
     }
+}
+
+/// Reads a success body as this API's answer, as [`Provider::complete`] does once the transport
+/// has parsed and redacted it; for tools and the property tests over hostile bodies.
+pub fn decode_answer(body: &[u8]) -> Result<Response, LvlmError> {
+    parse_wire::<WireResponse>(body)?.into_response()
 }
 
 #[derive(Deserialize)]

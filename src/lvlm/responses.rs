@@ -4,9 +4,10 @@
 //! of the `message` items in `output`. Reasoning summaries (`reasoning` items) are kept as the
 //! response's visible reasoning. Usage is `input_tokens` / `output_tokens`.
 
-use super::factory::ClientConfig;
-use super::http::{base64, check_base_url, check_model, truncate, Transport, ERROR_BODY_LIMIT};
-use super::openai::{bearer_transport, check_image_detail, OPENAI_BASE_URL};
+use super::http::{
+    base64, check_base_url, check_model, parse_wire, truncate, Transport, ERROR_BODY_LIMIT,
+};
+use super::settings::{ClientConfig, ImageDetail, OPENAI_BASE_URL, OPENAI_KEY_VARS};
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -31,9 +32,8 @@ impl ResponsesClient {
     pub fn new(cfg: ClientConfig) -> Result<Self, LvlmError> {
         let base = check_base_url(&cfg.base_url, OPENAI_BASE_URL)?;
         check_model(&cfg.model)?;
-        check_image_detail(cfg.image_detail.as_deref())?;
         Ok(Self {
-            transport: bearer_transport(&cfg)?,
+            transport: Transport::bearer(&cfg, OPENAI_KEY_VARS)?,
             endpoint: format!("{base}/responses"),
             cfg,
         })
@@ -45,7 +45,7 @@ impl ResponsesClient {
 
     /// The JSON body sent for `req`.
     pub fn wire_body(&self, req: &Request) -> Value {
-        let detail = self.cfg.image_detail.as_deref().unwrap_or("auto");
+        let detail = self.cfg.image_detail.unwrap_or(ImageDetail::Auto).as_str();
         let input: Vec<Value> = req
             .messages
             .iter()
@@ -104,6 +104,12 @@ impl Provider for ResponsesClient {
             )
             .await
     }
+}
+
+/// Reads a success body as this API's answer, as [`Provider::complete`] does once the transport
+/// has parsed and redacted it; for tools and the property tests over hostile bodies.
+pub fn decode_answer(body: &[u8]) -> Result<Response, LvlmError> {
+    parse_wire::<WireResponse>(body)?.into_response()
 }
 
 #[derive(Deserialize)]
@@ -230,7 +236,7 @@ mod tests {
     #[test]
     fn body_has_instructions_input_parts_and_reasoning() {
         let mut cfg = ClientConfig::new("http://127.0.0.1:9/v1", "o4-mini");
-        cfg.image_detail = Some("high".into());
+        cfg.image_detail = Some(ImageDetail::High);
         cfg.reasoning_effort = Some(ReasoningEffort::Low);
         let c = ResponsesClient::new(cfg).expect("valid");
         assert_eq!(c.endpoint(), "http://127.0.0.1:9/v1/responses");

@@ -64,40 +64,47 @@ impl RetryPolicy {
     }
 }
 
+/// Longest wait a `Retry-After` value is read as. A number from outside can be anything
+/// (`1e300` seconds overflows a `Duration`); a day is far beyond [`DEFAULT_MAX_DELAY`], which
+/// caps the wait actually taken, so nothing is lost by stopping the reading here.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `secs` seconds as a wait no longer than `max`: `None` for NaN and negative numbers, `max`
+/// for anything longer (infinity included). Never panics, whatever the number.
+pub fn capped_secs(secs: f64, max: Duration) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    if secs >= max.as_secs_f64() {
+        return Some(max);
+    }
+    Duration::try_from_secs_f64(secs).ok().map(|d| d.min(max))
+}
+
 /// Parses a `Retry-After` header value: delta-seconds (`"120"`) or an HTTP-date
-/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, plus the obsolete RFC 850 and asctime forms).
-/// A date in the past means "now" (zero); anything unreadable is `None`.
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, plus the obsolete RFC 850 and asctime forms, read by
+/// `httpdate`). A date in the past means "now" (zero); anything unreadable is `None`; anything
+/// longer than [`MAX_RETRY_AFTER`] is read as that.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if value.is_empty() {
         return None;
     }
     if value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
+        // More digits than a u64 holds is still "a very long time", not "no header".
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     // Some servers send fractional seconds although the RFC does not allow it.
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return capped_secs(secs, MAX_RETRY_AFTER);
     }
-    let when = parse_http_date(value)?;
-    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(when).ok()?);
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Seconds since the Unix epoch for the three date forms HTTP allows (RFC 9110 §5.6.7).
-fn parse_http_date(value: &str) -> Option<i64> {
-    if let Ok(dt) = chrono::DateTime::parse_from_rfc2822(value) {
-        return Some(dt.timestamp());
-    }
-    const OBSOLETE_FORMATS: [&str; 2] = [
-        "%A, %d-%b-%y %H:%M:%S GMT", // RFC 850
-        "%a %b %e %H:%M:%S %Y",      // asctime
-    ];
-    OBSOLETE_FORMATS.iter().find_map(|f| {
-        chrono::NaiveDateTime::parse_from_str(value, f)
-            .ok()
-            .map(|dt| dt.and_utc().timestamp())
-    })
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 /// Runs `f(attempt)` (attempt is 1-based) until it succeeds, fails with a non-retryable error, or
@@ -225,6 +232,35 @@ mod tests {
         for bad in ["", "soon", "-5", "Wed, 99 Oct 2015 07:28:00 GMT", "NaN"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn huge_retry_after_values_are_capped_not_a_panic() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        for huge in [
+            "1e300",
+            "inf",
+            "99999999999999999999999999",
+            "18446744073709551616",
+            "1.8e19",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge, now),
+                Some(MAX_RETRY_AFTER),
+                "{huge:?}"
+            );
+        }
+        assert_eq!(
+            capped_secs(f64::MAX, MAX_RETRY_AFTER),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(capped_secs(-0.5, MAX_RETRY_AFTER), None);
+        assert_eq!(capped_secs(f64::NAN, MAX_RETRY_AFTER), None);
+        assert_eq!(
+            capped_secs(0.25, MAX_RETRY_AFTER),
+            Some(Duration::from_millis(250))
+        );
     }
 
     #[tokio::test(start_paused = true)]

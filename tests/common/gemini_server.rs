@@ -50,7 +50,17 @@ impl Dialect for Gemini {
         }
         let key = header(headers, "x-goog-api-key");
         if key != self.api_key {
-            return Err(reject(self, 400, format!("API key not valid: {key}")));
+            // Google answers a wrong key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
+            return Err(Rejected {
+                status: 400,
+                body: json!({"error": {
+                    "code": 400,
+                    "message": format!("API key not valid: {key}"),
+                    "status": "INVALID_ARGUMENT",
+                    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                 "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]
+                }}),
+            });
         }
         let mut texts = Vec::new();
         if let Some(si) = body.get("systemInstruction") {
