@@ -18,9 +18,9 @@ pub mod mapillary;
 pub mod photos;
 
 use super::integrity::{self, IntegrityError};
-use super::pack::{PackError, PackRecord, PackWriter};
+use super::pack::{quote, PackError, PackRecord, PackWriter};
 use crate::geo::{reverse, LatLon};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
@@ -120,7 +120,8 @@ pub struct Candidate {
 pub struct Importer {
     pub writer: PackWriter,
     pub report: ImportReport,
-    seen: HashSet<String>,
+    /// Ids claimed in this run, each with the input that claimed it.
+    seen: HashMap<String, String>,
 }
 
 impl Importer {
@@ -128,7 +129,7 @@ impl Importer {
         Importer {
             writer,
             report: ImportReport::default(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
         }
     }
 
@@ -146,13 +147,16 @@ impl Importer {
             self.problem(source, "empty id");
             return false;
         }
-        if !self.seen.insert(id.to_string()) {
-            self.problem(
-                source,
-                format!("duplicate id '{id}' (an earlier input has it)"),
-            );
+        if let Err(why) = super::pack::check_id(id) {
+            self.problem(source, why);
             return false;
         }
+        if let Some(first) = self.seen.get(id) {
+            let msg = format!("duplicate id {} (already taken by {first})", quote(id));
+            self.problem(source, msg);
+            return false;
+        }
+        self.seen.insert(id.to_string(), source.to_string());
         if self.writer.contains(id) {
             self.report.kept.push(id.to_string());
             return false;
@@ -261,7 +265,8 @@ pub fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
         })
     {
         return Err(format!(
-            "image path '{rel}' must be relative and stay inside {} (no '..' or absolute paths)",
+            "image path {} must be relative and stay inside {} (no '..' or absolute paths)",
+            quote(rel),
             dir.display()
         ));
     }
@@ -274,11 +279,11 @@ pub fn parse_pos(lat: &str, lon: &str) -> Result<LatLon, String> {
         let x: f64 = v
             .trim()
             .parse()
-            .map_err(|_| format!("{field} '{v}' is not a number"))?;
+            .map_err(|_| format!("{field} {} is not a number", quote(v)))?;
         if x.is_finite() {
             Ok(x)
         } else {
-            Err(format!("{field} '{v}' is not a finite number"))
+            Err(format!("{field} {} is not a finite number", quote(v)))
         }
     };
     LatLon::new(num("latitude", lat)?, num("longitude", lon)?).map_err(|e| e.to_string())
