@@ -134,7 +134,12 @@ fn a_huge_csv_cell_is_not_echoed_whole_and_ids_are_bounded() {
     assert_eq!(r.imported, vec!["c".to_string()], "{}", r.problems.len());
     assert_eq!(r.problems.len(), 3);
     for p in &r.problems {
-        assert!(p.message.len() < 400, "{} bytes: {}…", p.message.len(), &p.message[..200]);
+        assert!(
+            p.message.len() < 400,
+            "{} bytes: {}…",
+            p.message.len(),
+            &p.message[..200]
+        );
     }
     assert!(problem(&r, "data.csv row 2").contains("latitude '999"));
     assert!(problem(&r, "data.csv row 2").contains("bytes)"));
@@ -149,7 +154,11 @@ fn a_huge_csv_cell_is_not_echoed_whole_and_ids_are_bounded() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.len() < 600 && e.contains("no column 'id'"), "{}", &e[..200.min(e.len())]);
+    assert!(
+        e.len() < 600 && e.contains("no column 'id'"),
+        "{}",
+        &e[..200.min(e.len())]
+    );
 }
 
 #[test]
@@ -158,7 +167,10 @@ fn file_names_that_are_not_utf8_do_not_collapse_into_one_id() {
     let t = tempfile::tempdir().unwrap();
     let src = t.path().join("photos");
     std::fs::create_dir_all(&src).unwrap();
-    for (i, name) in [&b"caf\xe9.jpg"[..], &b"caf\xe8.jpg"[..]].iter().enumerate() {
+    for (i, name) in [&b"caf\xe9.jpg"[..], &b"caf\xe8.jpg"[..]]
+        .iter()
+        .enumerate()
+    {
         let path = src.join(std::ffi::OsStr::from_bytes(name));
         std::fs::write(
             &path,
@@ -180,6 +192,9 @@ fn file_names_that_are_not_utf8_do_not_collapse_into_one_id() {
     );
     // Each refusal names its own file (the raw bytes, escaped), not one shared lossy name.
     let first = messages[0].to_lowercase();
-    assert!(first.contains("xe8") || first.contains("xe9"), "{messages:?}");
+    assert!(
+        first.contains("xe8") || first.contains("xe9"),
+        "{messages:?}"
+    );
     assert_ne!(messages[0], messages[1]);
 }

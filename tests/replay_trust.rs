@@ -238,7 +238,10 @@ async fn the_viewer_serves_no_crafted_view() {
             .unwrap();
         let status = r.status();
         let body = r.bytes().await.unwrap();
-        assert_eq!(status, 404, "{name}: crafted view {file} must not be served");
+        assert_eq!(
+            status, 404,
+            "{name}: crafted view {file} must not be served"
+        );
         assert!(
             !body.windows(NOT_AN_IMAGE.len()).any(|w| w == NOT_AN_IMAGE),
             "{name}"
@@ -253,8 +256,7 @@ async fn the_viewer_serves_no_crafted_view() {
 fn tear_inside_a_character(dir: &Path) {
     let path = dir.join(ROUNDS_FILE);
     let text = std::fs::read_to_string(&path).unwrap();
-    let mut last: serde_json::Value =
-        serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let mut last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     last["round"] = 3.into();
     last["result"]["round"] = 3.into();
     last["result"]["place"] = "Zürich 47°22′ — 東京".into();
@@ -262,7 +264,10 @@ fn tear_inside_a_character(dir: &Path) {
     let cut = line.find('東').unwrap() + 1;
     let mut bytes = text.into_bytes();
     bytes.extend_from_slice(&line.as_bytes()[..cut]);
-    assert!(std::str::from_utf8(&bytes).is_err(), "the cut splits a character");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the cut splits a character"
+    );
     std::fs::write(&path, bytes).unwrap();
 }
 
@@ -318,13 +323,7 @@ fn one_broken_session_does_not_stop_stats_or_report() {
     let html = tmp.path().join("r.html");
     let o = geoagent(
         tmp.path(),
-        &[
-            "report",
-            "--dir",
-            root_arg,
-            "-o",
-            html.to_str().unwrap(),
-        ],
+        &["report", "--dir", root_arg, "-o", html.to_str().unwrap()],
         &[],
     );
     let (out, err) = text(&o);

@@ -488,13 +488,7 @@ pub fn render_show(r: &Replay, round: Option<usize>) -> Result<String, CatalogEr
         let _ = writeln!(
             out,
             "  {} (heading {:.0}°, pitch {:.0}°, fov {:.0}°, {}×{}, {} bytes)",
-            file,
-            v.heading,
-            v.pitch,
-            v.fov,
-            v.width,
-            v.height,
-            v.bytes
+            file, v.heading, v.pitch, v.fov, v.width, v.height, v.bytes
         );
     }
     if rec.guess.exchanges.is_empty() {
@@ -621,7 +615,10 @@ mod tests {
         assert_eq!(s.readable.len(), 2);
         assert_eq!(s.skipped.len(), 1);
         let notes = s.notes();
-        assert!(notes[0].contains("s2") && notes[0].contains("manifest"), "{notes:?}");
+        assert!(
+            notes[0].contains("s2") && notes[0].contains("manifest"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -685,7 +685,10 @@ pub(crate) mod tests {
         assert_eq!(back.rounds.len(), 1);
         w.append(&r2).unwrap();
         let back = Replay::open(&root.path().join("u")).unwrap();
-        assert_eq!(back.rounds[1].result.place.as_deref(), Some("Zürich 47°22′"));
+        assert_eq!(
+            back.rounds[1].result.place.as_deref(),
+            Some("Zürich 47°22′")
+        );
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub const PACK_MAX_SIDE_PX: u32 = 8192;
 /// (stitchers round the height, e.g. 5760×2880 vs 5760×2881).
 pub const EQUIRECT_ASPECT_TOLERANCE: f64 = 0.01;
 
+/// Characters of one problem message kept (see [`Importer::problem`]).
+pub const MAX_PROBLEM_CHARS: usize = 300;
+/// Longest file-name component a dataset may name: what Linux and macOS file systems allow.
+const MAX_NAME_BYTES: usize = 255;
+
 /// A failure that stops an import as a whole (bad flags, unreadable inputs, the pack itself).
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -133,10 +138,18 @@ impl Importer {
         }
     }
 
+    /// Records a problem. The message is cut to [`MAX_PROBLEM_CHARS`]: values from the input are
+    /// quoted short where the message is made, and this is the net for paths and errors that
+    /// carry them whole.
     pub fn problem(&mut self, source: impl Into<String>, message: impl Into<String>) {
+        let message = message.into();
+        let message = match message.char_indices().nth(MAX_PROBLEM_CHARS) {
+            Some((cut, _)) => format!("{}… ({} bytes)", &message[..cut], message.len()),
+            None => message,
+        };
         self.report.problems.push(Problem {
             source: source.into(),
-            message: message.into(),
+            message,
         });
     }
 
@@ -268,6 +281,12 @@ pub fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
             "image path {} must be relative and stay inside {} (no '..' or absolute paths)",
             quote(rel),
             dir.display()
+        ));
+    }
+    if p.components().any(|c| c.as_os_str().len() > MAX_NAME_BYTES) {
+        return Err(format!(
+            "image path {} has a name longer than {MAX_NAME_BYTES} bytes, which no file can have",
+            quote(rel)
         ));
     }
     Ok(dir.join(p))
