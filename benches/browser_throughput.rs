@@ -7,8 +7,8 @@
 
 mod common;
 
-use geoagent::browser::local_game::CaptureOptions;
 use geoagent::browser::BrowserOptions;
+use geoagent::environment::CaptureOptions;
 use geoagent::fleet::games::{self, RunFile};
 use geoagent::fleet::progress::Progress;
 use geoagent::game::builtin;

@@ -8,7 +8,7 @@
 
 mod common;
 
-use geoagent::browser::local_game::CaptureOptions;
+use geoagent::environment::CaptureOptions;
 use geoagent::fleet::bench::{self, BenchPlan};
 use geoagent::fleet::progress::Progress;
 use geoagent::game::builtin;

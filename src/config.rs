@@ -19,8 +19,9 @@ use thiserror::Error;
 pub const DEFAULT_CONFIG_FILE: &str = "geoagent.toml";
 /// Prefix of environment variables; nested keys use `__` (`GEOAGENT_GAME__ROUNDS=3`).
 pub const ENV_PREFIX: &str = "GEOAGENT";
-/// Upper bound on rounds per game, so a typo cannot start a thousand-round browser session.
-pub const MAX_ROUNDS: usize = 100;
+/// Upper bound on rounds per game: the game's own limit, so a value that passes here is one
+/// the game server accepts.
+pub use crate::game::MAX_ROUNDS;
 /// Upper bound on views per round: each view is an image the model pays for.
 pub const MAX_HEADINGS: usize = 16;
 /// Environment variables read as provider API keys (see [`ProviderKind::key_env_vars`]).
@@ -892,7 +893,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let err = Settings::load(Some(toml("[game]\nrounds = 0\n").path()), &[], &[]).unwrap_err();
-        assert_eq!(err.to_string(), "game.rounds = 0: must be 1..=100");
+        assert_eq!(err.to_string(), "game.rounds = 0: must be 1..=50");
+        // The game server refuses more than its limit, so config does too (was 100 here).
+        let err = Settings::load(Some(toml("[game]\nrounds = 60\n").path()), &[], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "game.rounds = 60: must be 1..=50");
         let err =
             Settings::load(Some(toml("[game]\nrounds = \"many\"\n").path()), &[], &[]).unwrap_err();
         assert!(err.to_string().contains("rounds"), "{err}");

@@ -1,6 +1,6 @@
 //! Human results: the record of one person's round, importers (CSV, JSON, and the shared
-//! GeoGuessr study data set), a crash- and concurrency-safe JSON-lines store, and the rule that
-//! matches a human round to an agent round.
+//! GeoGuessr study data set) and a crash- and concurrency-safe JSON-lines store. Matching human
+//! rounds to agent rounds is the job of `stats` (its `matching` module).
 //!
 //! # Import format (CSV or JSON)
 //! CSV with a header row; column names are case-insensitive and may come in any order:
@@ -21,7 +21,6 @@
 //! first = 1) and skipped; the valid rows are kept.
 
 use crate::geo::LatLon;
-use crate::stats::RoundEval;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -30,9 +29,6 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tracing::warn;
 
-/// Two truths this close (km) are the same location: well under any real location spacing,
-/// well over the rounding of coordinates to 5–6 decimals in exported results.
-pub const TRUTH_MATCH_KM: f64 = 0.1;
 /// Highest points a round can give; a row claiming more is a typo or a different game.
 const MAX_POINTS: u32 = crate::game::MAX_POINTS;
 /// The shared data set's files (see its README.md).
@@ -42,6 +38,8 @@ pub const DATASET_ROUNDS_FILE: &str = "ROUND_SUM_NMPZ.csv";
 pub const DATASET_ROUNDS_PER_GAME: usize = 5;
 /// The store's file name under its data dir.
 pub const STORE_FILE: &str = "humans.jsonl";
+/// `source` of the rounds people play in the local game (`geoagent serve`).
+pub const LOCAL_GAME_SOURCE: &str = "local-game";
 
 /// One person's result on one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -695,43 +693,6 @@ impl Store {
     }
 }
 
-/// Whether a human round was played on the same round as an agent round: same challenge and
-/// round number and, where both sides know it, the same location id and a truth within
-/// [`TRUTH_MATCH_KM`].
-pub fn same_round(
-    challenge_id: &str,
-    round: usize,
-    location_id: Option<&str>,
-    truth: Option<LatLon>,
-    human: &HumanRound,
-) -> bool {
-    if human.challenge_id != challenge_id || human.round != round {
-        return false;
-    }
-    if let (Some(a), Some(b)) = (location_id, human.location_id.as_deref()) {
-        if a != b {
-            return false;
-        }
-    }
-    if let (Some(a), Some(b)) = (truth, human.truth) {
-        if a.distance_km(&b) > TRUTH_MATCH_KM {
-            return false;
-        }
-    }
-    true
-}
-
-/// [`same_round`] for an evaluated agent round.
-pub fn matches(agent: &RoundEval, human: &HumanRound) -> bool {
-    same_round(
-        &agent.challenge_id,
-        agent.round,
-        agent.location_id.as_deref(),
-        Some(agent.truth),
-        human,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -827,25 +788,6 @@ world-1-5,5,dee,0,-3,,,,
         assert_eq!(challenge_id_from_link("abc").as_deref(), Some("abc"));
         assert_eq!(challenge_id_from_link("https://"), None);
         assert_eq!(challenge_id_from_link(""), None);
-    }
-
-    #[test]
-    fn matching_rules() {
-        let p = LatLon::new(10.0, 10.0).unwrap();
-        let near = LatLon::new(10.0005, 10.0).unwrap(); // ~56 m
-        let far = LatLon::new(10.01, 10.0).unwrap(); // ~1.1 km
-        let mut h = human("c", 2);
-        assert!(same_round("c", 2, None, None, &h));
-        assert!(!same_round("c", 3, None, None, &h));
-        assert!(!same_round("d", 2, None, None, &h));
-        h.truth = Some(near);
-        assert!(same_round("c", 2, None, Some(p), &h));
-        h.truth = Some(far);
-        assert!(!same_round("c", 2, None, Some(p), &h));
-        assert!(same_round("c", 2, None, None, &h));
-        h.location_id = Some("a".into());
-        assert!(!same_round("c", 2, Some("b"), None, &h));
-        assert!(same_round("c", 2, Some("a"), None, &h));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`geo`]: coordinates and great-circle distances.
 //! - [`game`]: maps, locations, scoring, seeded challenges, map packs, the built-in world, the
-//!   synthetic panorama painter and the local game server.
+//!   synthetic panorama painter.
 //! - [`environment`]: the seam between playing and reasoning: observations in, guesses out.
 //! - [`browser`]: chromedriver, the WebDriver session and the page adapter for the local game.
 //! - [`lvlm`]: the provider trait and the model APIs behind it.
@@ -12,11 +12,14 @@
 //! - [`index`]: the reference index (embeddings, storage, exact k-NN) for retrieval.
 //! - [`replay`]: the on-disk record of every session; listing, showing, re-running, re-scoring.
 //! - [`report`]: the self-contained HTML report of sessions.
+//! - [`server`]: the local game's web server and the replay viewer it is handed.
 //! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
 //!   progress display and resume.
-//! - [`config`], [`cli`]: layered configuration and the command line.
+//! - [`config`]: layered configuration.
+//! - [`cli`]: the command line: every command's flags (the only place with clap), the wiring of
+//!   settings into the domain modules, and the printing.
 
 pub mod agent;
 pub mod browser;
@@ -31,5 +34,6 @@ pub mod index;
 pub mod lvlm;
 pub mod replay;
 pub mod report;
+pub mod server;
 pub mod session;
 pub mod stats;

@@ -4,12 +4,13 @@
 
 mod common;
 
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
-use geoagent::game::server::{start_local, AppState, AuditEntry};
 use geoagent::game::{builtin, Challenge, Location};
 use geoagent::geo::LatLon;
+use geoagent::server::{start_local, AppState, AuditEntry};
 use std::sync::Arc;
 
 const SEED: u64 = 7;

@@ -9,7 +9,7 @@ use geoagent::game::import::photos::import_photos;
 use geoagent::game::import::Importer;
 use geoagent::game::integrity;
 use geoagent::game::pack::{self, PackManifest, PackWriter};
-use geoagent::game::server::{start_local, AppState};
+use geoagent::server::{start_local, AppState};
 use map_common::*;
 use serde_json::{json, Value};
 use std::path::Path;

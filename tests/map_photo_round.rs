@@ -5,14 +5,15 @@
 mod common;
 mod map_common;
 
-use geoagent::browser::local_game::{CaptureOptions, LocalGame};
+use geoagent::browser::local_game::LocalGame;
 use geoagent::browser::{Browser, BrowserOptions};
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Environment;
 use geoagent::game::import::photos::import_photos;
 use geoagent::game::import::Importer;
 use geoagent::game::pack::{self, PackManifest, PackWriter};
-use geoagent::game::server::{start_local, AppState};
 use geoagent::game::Imagery;
+use geoagent::server::{start_local, AppState};
 use image::{Rgb, RgbImage};
 use std::sync::Arc;
 

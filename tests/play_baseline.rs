@@ -3,8 +3,9 @@
 
 use geoagent::agent::baseline::BaselineReasoner;
 use geoagent::agent::GuessSource;
-use geoagent::browser::local_game::{CaptureOptions, GUESS_PRECISION_KM};
+use geoagent::browser::local_game::GUESS_PRECISION_KM;
 use geoagent::browser::BrowserOptions;
+use geoagent::environment::CaptureOptions;
 use geoagent::game::{builtin, score};
 use geoagent::replay::Replay;
 use geoagent::session::{self, MatchPlan};

@@ -6,8 +6,8 @@ mod common;
 
 use geoagent::agent::baseline::BaselineReasoner;
 use geoagent::agent::{Guess, Reasoner};
-use geoagent::browser::local_game::CaptureOptions;
 use geoagent::browser::BrowserOptions;
+use geoagent::environment::CaptureOptions;
 use geoagent::environment::Observation;
 use geoagent::fleet::games::{self, GameStatus, RunFile};
 use geoagent::fleet::progress::Progress;

@@ -5,8 +5,9 @@
 mod common;
 
 use common::openai_server::{OpenAiServer, Reply};
-use geoagent::game::{builtin, score, server};
+use geoagent::game::{builtin, score};
 use geoagent::replay::{rescore, Replay, MANIFEST_FILE, ROUNDS_FILE};
+use geoagent::server;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;

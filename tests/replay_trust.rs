@@ -7,8 +7,9 @@
 mod common;
 
 use common::openai_server::{jpeg, OpenAiServer, Reply, ServerOptions};
-use geoagent::game::{builtin, server};
+use geoagent::game::builtin;
 use geoagent::replay::{MANIFEST_FILE, ROUNDS_FILE};
+use geoagent::server;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;

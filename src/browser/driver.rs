@@ -1,8 +1,15 @@
 //! The chromedriver process: found, started on a free loopback port, waited for, and always
 //! stopped together with every browser it launched.
 //!
-//! chromedriver runs in its own process group. Killing chromedriver alone while a session is open
-//! leaves Chromium orphaned (measured here), so stopping signals the whole group.
+//! chromedriver runs in its own process group, and the Chromium it launches stays in that group
+//! (measured here). Killing chromedriver alone while a session is open leaves Chromium orphaned,
+//! so stopping signals the whole group.
+//!
+//! geoagent may also be killed outright (SIGKILL skips every destructor). chromedriver then dies
+//! of its parent-death signal, but that signal is not passed on to Chromium. So every chromedriver
+//! comes with a [`Watchdog`]: a tiny `sh` in its own process group that blocks reading a pipe only
+//! geoagent holds open. When geoagent ends in any way without stopping the driver, the pipe
+//! closes, and the watchdog kills the driver's process group and removes the browser profile.
 
 use super::BrowserError;
 use std::path::{Path, PathBuf};
@@ -16,6 +23,12 @@ pub const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a graceful stop may take before the process group is killed.
 pub const DRIVER_STOP_GRACE: Duration = Duration::from_secs(2);
+/// The watchdog's shell: wait for the pipe to close, kill the group, let the killed processes
+/// go, remove the profile. `$1` is the process group, `$2` the profile folder.
+const WATCHDOG_SCRIPT: &str =
+    "read -r _; kill -s KILL -- \"-$1\" 2>/dev/null; sleep 0.3; rm -rf -- \"$2\"";
+/// The shell the watchdog runs in (POSIX, present on every Linux).
+const WATCHDOG_SHELL: &str = "/bin/sh";
 
 /// Where to look for chromedriver when no path is configured.
 const DRIVER_NAMES: &[&str] = &["chromedriver"];
@@ -56,11 +69,47 @@ pub struct Chromedriver {
     child: Option<Child>,
     pgid: Option<i32>,
     url: String,
+    watchdog: Option<Watchdog>,
+}
+
+/// Cleans up after a geoagent that died without stopping its driver (see the module docs).
+#[derive(Debug)]
+struct Watchdog {
+    child: std::process::Child,
+}
+
+impl Watchdog {
+    /// Guards process group `pgid` and the browser profile folder `profile`.
+    fn spawn(pgid: i32, profile: &Path) -> std::io::Result<Watchdog> {
+        // The pipe's write end stays in this process only: std creates it close-on-exec, so no
+        // other child (chromedriver, Chromium) holds it open after geoagent is gone.
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new(WATCHDOG_SHELL)
+            .arg("-c")
+            .arg(WATCHDOG_SCRIPT)
+            .arg("geoagent-watchdog")
+            .arg(pgid.to_string())
+            .arg(profile)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own group: a Ctrl-C in the terminal or a kill of geoagent's group spares it.
+            .process_group(0)
+            .spawn()?;
+        Ok(Watchdog { child })
+    }
+
+    /// The driver was stopped properly: end the watchdog without letting it act.
+    fn dismiss(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Chromedriver {
     /// Starts `binary` on a free port of 127.0.0.1 and waits until it answers `/status` ready.
-    pub async fn start(binary: &Path) -> Result<Chromedriver, BrowserError> {
+    /// `profile` is the browser's profile folder, removed by the watchdog if geoagent dies.
+    pub async fn start(binary: &Path, profile: &Path) -> Result<Chromedriver, BrowserError> {
         let port = free_port()?;
         let mut cmd = Command::new(binary);
         cmd.arg(format!("--port={port}"))
@@ -87,11 +136,20 @@ impl Chromedriver {
             source,
         })?;
         let pgid = child.id().map(|id| id as i32);
-        let driver = Chromedriver {
+        let mut driver = Chromedriver {
             child: Some(child),
             pgid,
             url: format!("http://127.0.0.1:{port}"),
+            watchdog: None,
         };
+        if let Some(pgid) = pgid {
+            driver.watchdog = Some(Watchdog::spawn(pgid, profile).map_err(|source| {
+                BrowserError::DriverSpawn {
+                    path: WATCHDOG_SHELL.into(),
+                    source,
+                }
+            })?);
+        }
         driver.wait_ready().await?;
         Ok(driver)
     }
@@ -141,6 +199,9 @@ impl Chromedriver {
                 let _ = child.wait().await;
             }
         }
+        if let Some(w) = self.watchdog.take() {
+            w.dismiss();
+        }
     }
 
     fn terminate(&self) {
@@ -151,7 +212,8 @@ impl Chromedriver {
 impl Drop for Chromedriver {
     fn drop(&mut self) {
         if self.child.is_some() {
-            // Drop cannot wait; SIGKILL the group so no Chromium outlives us.
+            // Drop cannot wait; SIGKILL the group so no Chromium outlives us. The watchdog is
+            // left to notice the closed pipe and remove the profile once the browser is gone.
             kill_group(self.pgid, libc::SIGKILL);
         }
     }

@@ -7,6 +7,8 @@
 use super::cdp::CdpCommand;
 use super::selectors as sel;
 use super::{cmd, Browser, BrowserError};
+/// Kept here for callers that still name it through the browser (it lives in `environment`).
+pub use crate::environment::CaptureOptions;
 use crate::environment::{Environment, GuessTiming, Observation, View};
 use crate::game::RoundResult;
 use crate::geo::{Bounds, LatLon};
@@ -49,27 +51,6 @@ const PANO_MIN_FOV: f64 = 15.0;
 const FOV_TOLERANCE_DEG: f64 = 0.5;
 /// Km per degree of latitude.
 const KM_PER_DEG: f64 = 111.32;
-
-/// What to capture each round.
-#[derive(Debug, Clone)]
-pub struct CaptureOptions {
-    /// Headings per round, evenly spread from 0° (north).
-    pub headings: usize,
-    /// Zoom steps for one extra zoomed-in view at heading 0; 0 = no zoomed view.
-    pub zoom_steps: u32,
-    /// JPEG quality of captured views (1–100).
-    pub jpeg_quality: u8,
-}
-
-impl Default for CaptureOptions {
-    fn default() -> Self {
-        CaptureOptions {
-            headings: 4,
-            zoom_steps: 0,
-            jpeg_quality: 85,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 struct Rect {

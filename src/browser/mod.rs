@@ -134,7 +134,7 @@ impl Browser {
             Some(url) => (None, url.clone()),
             None => {
                 let path = driver::locate(opts.chromedriver.as_deref())?;
-                let d = Chromedriver::start(&path).await?;
+                let d = Chromedriver::start(&path, profile.path()).await?;
                 let url = d.url().to_string();
                 (Some(d), url)
             }

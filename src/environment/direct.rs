@@ -12,11 +12,11 @@
 //! job per CPU core, so a run of thousands of rounds over a 91-location map paints each place
 //! once.
 
+use super::CaptureOptions;
 use super::{Environment, GuessTiming, Observation, View};
-use crate::browser::local_game::CaptureOptions;
 use crate::game::integrity::{fit_within, load_clean, IntegrityError};
-use crate::game::server::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
 use crate::game::{panorama, score, Challenge, Imagery, Location, Map, RoundResult};
+use crate::game::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
 use crate::geo::LatLon;
 use image::RgbImage;
 use std::collections::{HashMap, VecDeque};
@@ -396,13 +396,11 @@ pub fn render_view(
 }
 
 /// One challenge played without a browser. Rounds are independent, so a run may observe and
-/// score them concurrently through `&self`; the [`Environment`] impl plays them in order.
+/// score them concurrently through `&self`, each round through its own [`DirectRound`].
 pub struct DirectGame {
     map: Arc<Map>,
     challenge: Challenge,
     cache: Arc<ViewCache>,
-    /// Rounds played through the [`Environment`] interface.
-    played: usize,
 }
 
 impl DirectGame {
@@ -412,7 +410,6 @@ impl DirectGame {
             map,
             challenge,
             cache,
-            played: 0,
         }
     }
 
@@ -482,24 +479,41 @@ impl DirectGame {
     }
 }
 
+/// One round of a [`DirectGame`] as an [`Environment`]. Rounds are independent, so a run plays
+/// many at once, each through its own handle ([`DirectGame::round`]).
+pub struct DirectRound<'a> {
+    game: &'a DirectGame,
+    round: usize,
+}
+
+impl DirectGame {
+    /// A handle playing round `round` (1-based) of this challenge.
+    pub fn round(&self, round: usize) -> DirectRound<'_> {
+        DirectRound { game: self, round }
+    }
+}
+
 #[async_trait::async_trait]
-impl Environment for DirectGame {
+impl Environment for DirectRound<'_> {
     type Error = DirectError;
 
     async fn observe(&mut self) -> Result<Observation, DirectError> {
-        self.observe_round(self.played + 1).await
+        self.game.observe_round(self.round).await
     }
 
     async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), DirectError> {
         let t0 = std::time::Instant::now();
-        let result = self.score_round(self.played + 1, at)?;
-        self.played += 1;
+        let result = self.game.score_round(self.round, at)?;
         Ok((
             result,
             GuessTiming {
                 guess_ms: t0.elapsed().as_millis() as u64,
             },
         ))
+    }
+
+    fn location_id(&self) -> Option<String> {
+        self.game.location_id(self.round)
     }
 }
 

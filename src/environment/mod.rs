@@ -4,9 +4,9 @@
 //! The reasoner only ever receives an [`Observation`]: pixels plus the map's public facts. Truth
 //! arrives afterwards, in the [`RoundResult`] the environment returns for a guess.
 //!
-//! Two environments implement it: the local game in headless Chromium
-//! ([`crate::browser::local_game::LocalGame`]) and [`direct::DirectGame`], the same rounds
-//! rendered and scored without a browser (for benchmarks and large runs).
+//! Implemented by the local game in headless Chromium (`browser::local_game`, above this module)
+//! and by [`direct::DirectRound`], the same rounds rendered and scored without a browser (for
+//! benchmarks and large runs). The one round loop over it is in `session::round`.
 
 pub mod direct;
 
@@ -55,6 +55,27 @@ pub struct Observation {
     pub capture_ms: u64,
 }
 
+/// What to capture each round.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Headings per round, evenly spread from 0° (north).
+    pub headings: usize,
+    /// Zoom steps for one extra zoomed-in view at heading 0; 0 = no zoomed view.
+    pub zoom_steps: u32,
+    /// JPEG quality of captured views (1–100).
+    pub jpeg_quality: u8,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            headings: 4,
+            zoom_steps: 0,
+            jpeg_quality: 85,
+        }
+    }
+}
+
 /// Timings of the environment's side of a round.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct GuessTiming {
@@ -62,7 +83,20 @@ pub struct GuessTiming {
     pub guess_ms: u64,
 }
 
+/// What an environment did about a failed round (see [`Environment::recover`]).
+#[derive(Debug, Clone)]
+pub enum Recovered {
+    /// The game is back at the start of the round: play it again.
+    Replay,
+    /// The game had already scored the round's guess before the failure: this is its result.
+    Scored(RoundResult),
+}
+
 /// A game the agent plays round by round.
+///
+/// One round is `observe` then `guess`; a caller that plays many rounds of a game calls them
+/// alternately. An environment that can survive a crash (a browser relaunched, the same game
+/// resumed) implements [`Environment::recover`].
 #[async_trait::async_trait]
 pub trait Environment: Send {
     type Error: std::error::Error + Send + Sync + 'static;
@@ -72,4 +106,23 @@ pub trait Environment: Send {
 
     /// Submits a guess for the current round, returns the game's result and moves on.
     async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), Self::Error>;
+
+    /// Called after `observe` or `guess` of `round` failed with `error`: bring the game back if
+    /// possible. `guessed` says whether the guess may have reached the game. The default cannot
+    /// recover and hands the error back.
+    async fn recover(
+        &mut self,
+        round: usize,
+        guessed: bool,
+        error: Self::Error,
+    ) -> Result<Recovered, Self::Error> {
+        let _ = (round, guessed);
+        Err(error)
+    }
+
+    /// The map's id of the location of the round just scored, when the environment knows it
+    /// (public after the guess; recorded in the replay).
+    fn location_id(&self) -> Option<String> {
+        None
+    }
 }

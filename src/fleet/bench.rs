@@ -9,16 +9,16 @@
 use super::progress::Progress;
 use super::FleetError;
 use crate::agent::Reasoner;
-use crate::browser::local_game::CaptureOptions;
 use crate::environment::direct::{DirectGame, ViewCache};
+use crate::environment::CaptureOptions;
 use crate::game::Map;
-use crate::replay::{self, Manifest, Replay, ReplayWriter, RoundRecord, Timings};
+use crate::replay::{self, Manifest, Replay, ReplayWriter, RoundRecord};
+use crate::session::round::{self, Recorder};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-use tracing::warn;
 
 /// The manifest's `environment` for direct-mode sessions.
 pub const DIRECT_ENVIRONMENT: &str = "direct";
@@ -158,6 +158,7 @@ pub async fn run(
     let challenge_id = game.challenge().id();
     let (writer, done) = open_session(plan, &challenge_id, &reasoner.name(), resume)?;
     let dir = writer.dir().to_path_buf();
+    let recorder = Recorder::new(writer);
     let done_set: std::collections::BTreeSet<usize> = done.iter().map(|r| r.round).collect();
     let pending: VecDeque<usize> = (1..=game.rounds())
         .filter(|r| !done_set.contains(r))
@@ -165,15 +166,13 @@ pub async fn run(
     let progress = Arc::new(make_progress(game.rounds(), &done));
     let workers = plan.concurrency.clamp(1, pending.len().max(1));
     let queue = Arc::new(Mutex::new(pending));
-    let writer = Arc::new(Mutex::new(writer));
     let mut set = JoinSet::new();
     for _ in 0..workers {
         let w = Worker {
             game: game.clone(),
             reasoner: reasoner.clone(),
             queue: queue.clone(),
-            writer: writer.clone(),
-            dir: dir.clone(),
+            recorder: recorder.clone(),
             progress: progress.clone(),
         };
         set.spawn(w.work());
@@ -210,8 +209,7 @@ struct Worker {
     game: Arc<DirectGame>,
     reasoner: Arc<dyn Reasoner>,
     queue: Arc<Mutex<VecDeque<usize>>>,
-    writer: Arc<Mutex<ReplayWriter>>,
-    dir: PathBuf,
+    recorder: Recorder,
     progress: Arc<Progress>,
 }
 
@@ -227,46 +225,17 @@ impl Worker {
     /// Plays rounds until the queue is empty; returns how many.
     async fn work(self) -> Result<usize, FleetError> {
         let mut n = 0;
+        let hook = |r: &RoundRecord| self.progress.round(r);
         while let Some(round) = self.next() {
-            let t0 = Instant::now();
-            let obs = self.game.observe_round(round).await?;
-            let t1 = Instant::now();
-            let guess = self.reasoner.guess(&obs).await;
-            let reason_ms = t1.elapsed().as_millis() as u64;
-            if let crate::agent::GuessSource::Fallback { reason } = &guess.source {
-                warn!(round, %reason, "model failed; using the baseline guess");
-            }
-            let t2 = Instant::now();
-            let result = self.game.score_round(round, guess.pos)?;
-            let guess_ms = t2.elapsed().as_millis() as u64;
-            let location_id = self.game.location_id(round);
-            let (dir, writer, capture_ms) = (self.dir.clone(), self.writer.clone(), obs.capture_ms);
-            let record = tokio::task::spawn_blocking(move || {
-                let views = ReplayWriter::write_views(&dir, round, &obs.views)?;
-                drop(obs);
-                let record = RoundRecord {
-                    round,
-                    location_id,
-                    views,
-                    guess,
-                    result,
-                    timings: Timings {
-                        capture_ms,
-                        reason_ms,
-                        guess_ms,
-                        total_ms: t0.elapsed().as_millis() as u64,
-                    },
-                    finished_at: chrono::Utc::now(),
-                };
-                writer
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .append(&record)?;
-                Ok::<_, FleetError>(record)
-            })
-            .await
-            .map_err(|e| FleetError::Task(e.to_string()))??;
-            self.progress.round(&record);
+            let mut env = self.game.round(round);
+            round::play_round(
+                &mut env,
+                round,
+                self.reasoner.as_ref(),
+                &self.recorder,
+                Some(&hook),
+            )
+            .await?;
             n += 1;
         }
         Ok(n)

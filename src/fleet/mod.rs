@@ -17,6 +17,7 @@ pub mod progress;
 
 use crate::environment::direct::DirectError;
 use crate::replay::ReplayError;
+use crate::session::round::RoundError;
 use crate::session::SessionError;
 use thiserror::Error;
 
@@ -25,7 +26,7 @@ pub enum FleetError {
     #[error("replay: {0}")]
     Replay(#[from] ReplayError),
     #[error("direct mode: {0}")]
-    Direct(#[from] DirectError),
+    Round(#[from] RoundError<DirectError>),
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error("run file {path}: {detail}")]

@@ -1,7 +1,7 @@
 //! The game itself: maps, locations, rounds, GeoGuessr scoring and seeded challenges.
 //!
 //! Submodules hold the parts with I/O: `pack` (map packs on disk), `builtin` (the built-in world),
-//! `panorama` (the synthetic panorama painter), `server` (the local game web server), `import`
+//! `panorama` (the synthetic panorama painter), `import`
 //! (map packs from photos, CSV datasets and Mapillary) and `integrity` (metadata-free, size-checked
 //! image loading and duplicate detection).
 
@@ -10,7 +10,6 @@ pub mod import;
 pub mod integrity;
 pub mod pack;
 pub mod panorama;
-pub mod server;
 
 use crate::geo::{Bounds, LatLon};
 use rand::seq::index::sample;
@@ -29,6 +28,19 @@ pub const MAX_POINTS: u32 = 5000;
 pub const FULL_POINTS_RADIUS_KM: f64 = 0.025;
 /// Rounds in a standard game.
 pub const DEFAULT_ROUNDS: usize = 5;
+/// Most rounds one game may have: a long session is fine, but a typo like `rounds=5000` should
+/// fail loudly instead of pre-selecting thousands of locations. The one limit the game server,
+/// config validation and the command line all check.
+pub const MAX_ROUNDS: usize = 50;
+/// Largest random seed picked for a challenge: 2^53 − 1, so the page's JavaScript numbers hold
+/// it exactly when it builds a challenge link. (Explicit seeds may use the whole u64 range.)
+pub const MAX_RANDOM_SEED: u64 = (1 << 53) - 1;
+/// Widest panorama shown (by the game server and direct mode); wider map-pack images are scaled
+/// down. 4096 px is the texture size every WebGL implementation (including SwiftShader in
+/// headless Chromium) supports.
+pub const MAX_PANORAMA_WIDTH: u32 = 4096;
+/// Tallest panorama shown (equirectangular images are 2:1).
+pub const MAX_PANORAMA_HEIGHT: u32 = MAX_PANORAMA_WIDTH / 2;
 
 /// GeoGuessr points for a guess `distance_km` from the truth on a map of size `map_size_km`.
 pub fn score(distance_km: f64, map_size_km: f64) -> u32 {

@@ -23,7 +23,6 @@ use tracing::warn;
 pub mod catalog;
 pub mod rerun;
 pub mod rescore;
-pub mod viewer;
 
 /// Version of the manifest and round-line layout. Readers accept this and older versions.
 pub const FORMAT_VERSION: u32 = 1;

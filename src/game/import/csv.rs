@@ -18,7 +18,7 @@ use std::path::Path;
 const MAX_LISTED_COLUMNS: usize = 20;
 
 /// A published CSV layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     Generic,
     Im2gps3k,

@@ -2,20 +2,20 @@
 //! session, a page stepping through its rounds (views, the model's answer, guess against truth).
 //!
 //! Fairness: the viewer shows answers, so
-//! - only `serve` mounts it ([`crate::game::server::serve_with_replays`]); the server `play`
+//! - only `serve` mounts it ([`super::serve_with_replays`]); the server `play`
 //!   starts for the agent's browser does not, and the game page never links to it;
 //! - it lists only *finished* sessions (every planned round recorded, no torn line), so a match
 //!   still being played by an agent is not shown;
 //! - it hides every session whose challenge someone is playing on this server right now
-//!   ([`AppState::live_challenges`]), so a person cannot look up the rounds in front of them.
+//!   (the [`LiveChallenges`] function it is handed), so a person cannot look up the rounds in
+//!   front of them.
 //!
 //! Session ids in URLs must name a folder directly under the replays folder and view files must
 //! be ones the session recorded, so no request reaches any other file.
 
-use super::catalog::session_dirs;
-use super::{Replay, RoundRecord};
 use crate::agent::GuessSource;
-use crate::game::server::AppState;
+use crate::replay::catalog::session_dirs;
+use crate::replay::{Replay, RoundRecord};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -23,29 +23,34 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Lists the ids of the challenges someone is playing right now; the viewer hides their sessions.
+pub type LiveChallenges = Arc<dyn Fn() -> HashSet<String> + Send + Sync>;
 
 /// What the viewer's handlers share.
 #[derive(Clone)]
 struct Viewer {
-    game: AppState,
+    live: LiveChallenges,
     dir: PathBuf,
 }
 
 /// The viewer's routes (`/replays`, `/replays/{id}`, `/replays/{id}/views/{file}`).
-pub fn router(game: AppState, replays_dir: PathBuf) -> Router {
+pub fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
     Router::new()
         .route("/replays", get(list))
         .route("/replays/{id}", get(session))
         .route("/replays/{id}/views/{file}", get(view))
         .with_state(Viewer {
-            game,
+            live,
             dir: replays_dir,
         })
 }
 
 /// Whether a session may be shown now (see the module docs).
-fn showable(r: &Replay, live: &std::collections::HashSet<String>) -> bool {
+fn showable(r: &Replay, live: &HashSet<String>) -> bool {
     r.skipped.is_empty()
         && r.rounds.len() >= r.manifest.challenge.rounds
         && !live.contains(&r.manifest.challenge.id)
@@ -53,7 +58,7 @@ fn showable(r: &Replay, live: &std::collections::HashSet<String>) -> bool {
 
 impl Viewer {
     fn sessions(&self) -> Vec<Replay> {
-        let live = self.game.live_challenges();
+        let live = (self.live)();
         session_dirs(&self.dir)
             .unwrap_or_default()
             .iter()
@@ -64,7 +69,7 @@ impl Viewer {
 
     /// The session `id` names, if it is a folder directly under the replays folder and showable.
     fn find(&self, id: &str) -> Option<Replay> {
-        let live = self.game.live_challenges();
+        let live = (self.live)();
         session_dirs(&self.dir)
             .unwrap_or_default()
             .into_iter()
@@ -242,7 +247,6 @@ mod tests {
     use super::*;
     use crate::replay::tests::{manifest, record};
     use crate::replay::ReplayWriter;
-    use std::collections::HashSet;
 
     #[test]
     fn only_finished_sessions_of_challenges_not_in_play_are_shown() {

@@ -6,21 +6,26 @@
 //! [`Table`] (server + browser pool), which is how runs of many games reuse browsers. A crashed
 //! browser is relaunched in the same pool slot and the game resumed by id (`/?game=ID`); a game
 //! can also continue an existing session folder ([`Record::Resume`]).
+//!
+//! The rounds themselves go through the one round loop in [`round`], which every game uses.
 
-use crate::agent::Guess;
+pub mod round;
+
 use crate::agent::{GuessSource, Reasoner};
-use crate::browser::local_game::{CaptureOptions, LocalGame};
+use crate::browser::local_game::LocalGame;
 use crate::browser::pool::{BrowserPool, Lease};
 use crate::browser::{Browser, BrowserError, BrowserOptions, LaunchTiming};
-use crate::environment::{Environment, GuessTiming, Observation};
-use crate::game::server::{start_local, AppState, ServerError};
+use crate::environment::{CaptureOptions, Environment, GuessTiming, Observation, Recovered};
 use crate::game::{Challenge, Map, RoundResult};
-use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord, Timings};
+use crate::geo::LatLon;
+use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
+use crate::server::{start_local, AppState, ServerError};
+pub use round::RoundHook;
+use round::{Recorder, RoundError};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 use thiserror::Error;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info_span, warn, Instrument};
 
 /// The truth is matched back to a map location within this distance (the page rounds to 6
 /// decimals, ~0.1 m).
@@ -36,12 +41,8 @@ pub enum SessionError {
     Replay(#[from] ReplayError),
     #[error("cannot resume: {0}")]
     Resume(String),
-    #[error("round {round} failed: {source}")]
-    Round {
-        round: usize,
-        #[source]
-        source: BrowserError,
-    },
+    #[error(transparent)]
+    Round(#[from] RoundError<BrowserError>),
 }
 
 /// Everything needed to play one match.
@@ -150,14 +151,48 @@ pub enum Record {
     Resume(PathBuf),
 }
 
-/// Called with every round as soon as it is recorded (progress display, run bookkeeping).
-pub type RoundHook<'a> = &'a (dyn Fn(&RoundRecord) + Send + Sync);
-
 /// What games of one run share: the local game server and the browser pool.
 pub struct Table {
     pub state: AppState,
     pub base_url: String,
     pub pool: BrowserPool,
+}
+
+/// Which request to stop ended a match early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM: what `timeout`, containers, systemd and CI cancellation send.
+    Terminate,
+}
+
+impl StopSignal {
+    /// The shell's convention: 128 + the signal's number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Interrupt => 130,
+            StopSignal::Terminate => 143,
+        }
+    }
+}
+
+/// Resolves when geoagent is asked to stop (Ctrl-C or SIGTERM). The caller drops the match's
+/// future: recorded rounds are on disk already, and the browsers and chromedriver are killed
+/// and their profiles removed by their destructors.
+pub async fn stop_requested() -> StopSignal {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => StopSignal::Interrupt,
+            _ = term.recv() => StopSignal::Terminate,
+        },
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops a match cleanly");
+            let _ = tokio::signal::ctrl_c().await;
+            StopSignal::Interrupt
+        }
+    }
 }
 
 /// Plays `plan` with `reasoner`. Finished rounds are on disk even when this returns an error.
@@ -253,7 +288,7 @@ pub async fn play_game(
                     Ok(g) => g,
                     Err((broken, e)) => {
                         lease.discard(broken).await;
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
             }
@@ -261,15 +296,23 @@ pub async fn play_game(
         report.launch = game.browser_timing();
         let mut seat = Seat {
             plan,
-            state: &table.state,
-            base_url: &table.base_url,
+            table,
             game: Some(game),
             lease,
             restarts,
+            location_id: None,
         };
-        let outcome = seat
-            .play_rounds(reasoner.as_ref(), writer, &mut report, hook)
-            .await;
+        let recorder = Recorder::new(writer);
+        let mut outcome = Ok(());
+        for n in rounds_done + 1..=plan.rounds {
+            match round::play_round(&mut seat, n, reasoner.as_ref(), &recorder, hook).await {
+                Ok(record) => report.rounds.push(record),
+                Err(e) => {
+                    outcome = Err(SessionError::from(e));
+                    break;
+                }
+            }
+        }
         let Seat {
             game, mut lease, ..
         } = seat;
@@ -361,7 +404,7 @@ async fn open_game(
     browser: Browser,
     url: &str,
     rounds_done: usize,
-) -> Result<LocalGame, (Option<Browser>, SessionError)> {
+) -> Result<LocalGame, (Option<Browser>, BrowserError)> {
     match LocalGame::open(
         browser,
         url,
@@ -372,205 +415,112 @@ async fn open_game(
     .await
     {
         Ok(game) => Ok(game.after_rounds(rounds_done)),
-        Err((browser, e)) => Err((Some(browser), e.into())),
+        Err((browser, e)) => Err((Some(browser), e)),
     }
 }
 
-/// What a round attempt produced before it failed, so a crash after the guess loses nothing.
-#[derive(Default)]
-struct Attempt {
-    obs: Option<Observation>,
-    guess: Option<Guess>,
-    reason_ms: u64,
-}
-
-/// A round whose guess the game has scored.
-struct Finished {
-    obs: Observation,
-    guess: Guess,
-    reason_ms: u64,
-    result: RoundResult,
-    timing: GuessTiming,
-}
-
-/// One game in progress: its browser game, and the pool slot to replace the browser from.
+/// One game of the local game at a [`Table`]: its browser game and the pool slot to replace the
+/// browser from. As an [`Environment`] it survives browser crashes: it relaunches the browser in
+/// the same slot, resumes the game by id and tells the round loop whether the server already
+/// scored the guess.
 struct Seat<'a> {
     plan: &'a MatchPlan,
-    state: &'a AppState,
-    base_url: &'a str,
+    table: &'a Table,
     game: Option<LocalGame>,
     lease: Lease,
     restarts: usize,
+    /// The map location of the round last scored.
+    location_id: Option<String>,
 }
 
 impl Seat<'_> {
-    async fn play_rounds(
-        &mut self,
-        reasoner: &dyn Reasoner,
-        mut writer: ReplayWriter,
-        report: &mut MatchReport,
-        hook: Option<RoundHook<'_>>,
-    ) -> Result<(), SessionError> {
-        for round in report.rounds.len() + 1..=self.plan.rounds {
-            let span = info_span!("round", round);
-            let record = self
-                .play_round_recovering(round, reasoner, &mut writer)
-                .instrument(span)
-                .await?;
-            info!(
-                round,
-                points = record.result.points,
-                distance_km = format!("{:.1}", record.result.distance_km),
-                "round done"
-            );
-            if let Some(h) = hook {
-                h(&record);
-            }
-            report.rounds.push(record);
-        }
-        Ok(())
+    fn game(&mut self) -> Result<&mut LocalGame, BrowserError> {
+        self.game
+            .as_mut()
+            .ok_or_else(|| BrowserError::Contract("no browser".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Environment for Seat<'_> {
+    type Error = BrowserError;
+
+    async fn observe(&mut self) -> Result<Observation, BrowserError> {
+        self.game()?.observe().await
     }
 
-    /// Plays a round; when the browser fails, relaunches it, resumes the same game and either
-    /// takes the result the server already has (the guess went through) or plays the round again.
-    async fn play_round_recovering(
-        &mut self,
-        round: usize,
-        reasoner: &dyn Reasoner,
-        writer: &mut ReplayWriter,
-    ) -> Result<RoundRecord, SessionError> {
-        loop {
-            let t0 = Instant::now();
-            let mut attempt = Attempt::default();
-            let game = self.game.as_mut().ok_or_else(|| SessionError::Round {
-                round,
-                source: BrowserError::Contract("no browser".into()),
-            })?;
-            let outcome = play_round(game, reasoner, &mut attempt).await;
-            let game_id = game.game_id().map(str::to_string);
-            match outcome {
-                Ok(done) => return self.record(round, writer, done, t0),
-                Err(source) if self.restarts < MAX_BROWSER_RESTARTS && game_id.is_some() => {
-                    self.restarts += 1;
-                    let game_id = game_id.unwrap_or_default();
-                    warn!(round, error = %source, restart = self.restarts, "browser failed; relaunching it and resuming the game");
-                    let old = self.game.take().map(LocalGame::into_browser);
-                    let fresh = self.lease.relaunch(old).await?;
-                    let submitted = self
-                        .state
-                        .completed_rounds()
-                        .into_iter()
-                        .find(|c| c.game_id == game_id && c.round == round);
-                    let rounds_done = if submitted.is_some() {
-                        round
-                    } else {
-                        round - 1
-                    };
-                    let url = format!("{}/?game={game_id}", self.base_url);
-                    match open_game(self.plan, fresh, &url, rounds_done).await {
-                        Ok(g) => self.game = Some(g),
-                        Err((broken, e)) => {
-                            if let Some(b) = broken {
-                                self.lease.put(b);
-                            }
-                            return Err(e);
-                        }
-                    }
-                    if let (Some(c), Some(obs), Some(guess)) =
-                        (submitted, attempt.obs.take(), attempt.guess.take())
-                    {
-                        // The server scored the guess before the crash: keep that round.
-                        let result = RoundResult {
-                            round,
-                            guess: c.guess,
-                            truth: c.truth,
-                            distance_km: c.distance_km,
-                            points: c.points,
-                            place: None,
-                            country: None,
-                        };
-                        let done = Finished {
-                            obs,
-                            guess,
-                            reason_ms: attempt.reason_ms,
-                            result,
-                            timing: GuessTiming::default(),
-                        };
-                        return self.record(round, writer, done, t0);
-                    }
-                }
-                Err(source) => return Err(SessionError::Round { round, source }),
-            }
-        }
+    async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), BrowserError> {
+        let (mut result, timing) = self.game()?.guess(at).await?;
+        self.location_id = annotate(&self.plan.map, &mut result);
+        Ok((result, timing))
     }
 
-    fn record(
-        &self,
+    async fn recover(
+        &mut self,
         round: usize,
-        writer: &mut ReplayWriter,
-        done: Finished,
-        t0: Instant,
-    ) -> Result<RoundRecord, SessionError> {
-        let Finished {
-            obs,
-            guess,
-            reason_ms,
-            mut result,
-            timing,
-        } = done;
-        let location_id = annotate(&self.plan.map, &mut result);
-        let views = writer.save_views(round, &obs.views)?;
-        let record = RoundRecord {
-            round,
-            location_id,
-            views,
-            guess,
-            result,
-            timings: Timings {
-                capture_ms: obs.capture_ms,
-                reason_ms,
-                guess_ms: timing.guess_ms,
-                total_ms: t0.elapsed().as_millis() as u64,
-            },
-            finished_at: chrono::Utc::now(),
+        guessed: bool,
+        error: BrowserError,
+    ) -> Result<Recovered, BrowserError> {
+        let game_id = self
+            .game
+            .as_ref()
+            .and_then(|g| g.game_id())
+            .map(str::to_string);
+        let Some(game_id) = game_id.filter(|_| self.restarts < MAX_BROWSER_RESTARTS) else {
+            return Err(error);
         };
-        writer.append(&record)?;
-        Ok(record)
+        self.restarts += 1;
+        warn!(round, %error, restart = self.restarts, "browser failed; relaunching it and resuming the game");
+        let old = self.game.take().map(LocalGame::into_browser);
+        let fresh = self.lease.relaunch(old).await?;
+        let submitted = guessed
+            .then(|| {
+                self.table
+                    .state
+                    .completed_rounds()
+                    .into_iter()
+                    .find(|c| c.game_id == game_id && c.round == round)
+            })
+            .flatten();
+        let rounds_done = if submitted.is_some() {
+            round
+        } else {
+            round - 1
+        };
+        let url = format!("{}/?game={game_id}", self.table.base_url);
+        match open_game(self.plan, fresh, &url, rounds_done).await {
+            Ok(g) => self.game = Some(g),
+            Err((broken, e)) => {
+                if let Some(b) = broken {
+                    self.lease.put(b);
+                }
+                return Err(e);
+            }
+        }
+        Ok(match submitted {
+            // The server scored the guess before the crash: keep that round.
+            Some(c) => {
+                let mut result = RoundResult {
+                    round,
+                    guess: c.guess,
+                    truth: c.truth,
+                    distance_km: c.distance_km,
+                    points: c.points,
+                    place: None,
+                    country: None,
+                };
+                self.location_id = annotate(&self.plan.map, &mut result);
+                Recovered::Scored(result)
+            }
+            None => Recovered::Replay,
+        })
+    }
+
+    fn location_id(&self) -> Option<String> {
+        self.location_id.clone()
     }
 }
 
-/// Observe → reason → guess. When the guess fails, what was observed and reasoned is left in
-/// `attempt`, so a crash after the server scored the guess loses nothing.
-async fn play_round(
-    env: &mut LocalGame,
-    reasoner: &dyn Reasoner,
-    attempt: &mut Attempt,
-) -> Result<Finished, BrowserError> {
-    let obs = env.observe().await?;
-    let t1 = Instant::now();
-    let guess = reasoner.guess(&obs).await;
-    let reason_ms = t1.elapsed().as_millis() as u64;
-    if let GuessSource::Fallback { reason } = &guess.source {
-        warn!(%reason, "model failed; using the baseline guess");
-    }
-    match env.guess(guess.pos).await {
-        Ok((result, timing)) => Ok(Finished {
-            obs,
-            guess,
-            reason_ms,
-            result,
-            timing,
-        }),
-        Err(e) => {
-            *attempt = Attempt {
-                obs: Some(obs),
-                guess: Some(guess),
-                reason_ms,
-            };
-            Err(e)
-        }
-    }
-}
 /// After the guess the truth is public: name the location it was, for the table and the replay.
 fn annotate(map: &Map, result: &mut RoundResult) -> Option<String> {
     let loc = map

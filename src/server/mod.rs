@@ -1,0 +1,165 @@
+//! The local game's web server: the page people and the agent play in, its JSON game API, the
+//! panorama images and, for `geoagent serve`, the replay viewer it is handed.
+//!
+//! Layout: `state` owns the games in memory, the per-round opaque panorama tokens, the JPEG
+//! cache and the record of completed rounds; `api` the JSON game API and panorama route;
+//! `assets` the embedded page (`web/`); `audit` the optional record of every request and
+//! response; `viewer` the replay viewer at `/replays`.
+//!
+//! Fairness rule: no response for a round carries its answer (coordinates, place, country,
+//! location id, image metadata) until that round's guess has been made. Panoramas are served
+//! under a fresh random token per round and re-encoded from pixels, so neither the URL nor the
+//! bytes say where they are. Nothing is fetched from anywhere else.
+
+mod api;
+mod assets;
+mod audit;
+mod state;
+pub mod viewer;
+
+pub use audit::AuditEntry;
+pub use state::{AppState, CompletedRound, RoundSink};
+
+use axum::{
+    middleware,
+    routing::{get, post},
+    Router,
+};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Live games kept in memory; the oldest is evicted past this. A game is a few hundred bytes, so
+/// this bounds memory while leaving room for many people and agent runs on one server.
+pub const MAX_LIVE_GAMES: usize = 1000;
+/// JPEG quality of served panoramas: high enough that small text and road markings survive,
+/// small enough (~0.3–0.6 MB for 2048×1024) to load instantly from localhost.
+pub const JPEG_QUALITY: u8 = 85;
+/// Encoded panoramas kept in the cache. Painting one takes long, but at ~0.5 MB each this keeps
+/// memory near 32 MB while covering every round of several concurrent games.
+pub const MAX_CACHED_PANORAMAS: usize = 64;
+/// Longest player name accepted: names appear in tables and replays, not essays.
+pub const MAX_PLAYER_NAME_CHARS: usize = 64;
+/// How long `LocalServer::shutdown` waits for open requests to finish before aborting them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Failures starting or stopping the server.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("could not bind the local game server to 127.0.0.1 (any port): {0}")]
+    Bind(#[source] std::io::Error),
+    #[error("the local game server stopped with an I/O error: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("the local game server task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// The router with every page, asset and API route, plus the audit recorder.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/assets/{*path}", get(assets::asset))
+        .route("/api/maps", get(api::list_maps))
+        .route("/api/games", post(api::create_game))
+        .route("/api/games/{game_id}", get(api::get_game))
+        .route("/api/games/{game_id}/guess", post(api::guess))
+        .route("/pano/{file}", get(api::pano))
+        .fallback(assets::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), audit::record))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then finishes open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Like [`serve`], plus the replay viewer (`/replays`) over the finished sessions in
+/// `replays_dir`. Only `geoagent serve` mounts it: the server `play` starts for the agent's
+/// browser never has it (see [`viewer`] for what it hides).
+pub async fn serve_with_replays(
+    listener: TcpListener,
+    state: AppState,
+    replays_dir: PathBuf,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let live = state.clone();
+    let viewer = viewer::router(Arc::new(move || live.live_challenges()), replays_dir);
+    axum::serve(listener, app(state).merge(viewer))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A server running on 127.0.0.1 in the background; stops on `shutdown()` or when dropped.
+pub struct LocalServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalServer {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits (up to `SHUTDOWN_GRACE`) for open requests.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(r)) => r.map_err(ServerError::Serve),
+            Ok(Err(e)) => Err(ServerError::Task(e)),
+            Err(_) => {
+                task.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts serving `state` on 127.0.0.1 at a free port.
+pub async fn start_local(state: AppState) -> Result<LocalServer, ServerError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(ServerError::Bind)?;
+    let addr = listener.local_addr().map_err(ServerError::Bind)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state, async move {
+        // A dropped sender also means stop.
+        let _ = rx.await;
+    }));
+    tracing::info!("local game server listening on http://{addr}");
+    Ok(LocalServer {
+        addr,
+        stop: Some(tx),
+        task: Some(task),
+    })
+}
+
+#[cfg(test)]
+mod tests;

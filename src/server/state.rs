@@ -1,0 +1,323 @@
+//! The server's shared state: maps, live games (bounded, with their panorama tokens), the
+//! panorama cache and renderer, and the record of completed rounds.
+
+use super::api::ApiError;
+use super::audit::AuditEntry;
+use super::{JPEG_QUALITY, MAX_CACHED_PANORAMAS, MAX_LIVE_GAMES};
+use crate::game::integrity::{fit_within, IntegrityError};
+use crate::game::{
+    panorama, Challenge, Imagery, Location, Map, RoundResult, MAX_PANORAMA_HEIGHT,
+    MAX_PANORAMA_WIDTH,
+};
+use crate::geo::LatLon;
+use axum::body::Bytes;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use thiserror::Error;
+use tokio::sync::OnceCell;
+
+/// Failures turning a location's imagery into a JPEG. Logged on the server only: the messages
+/// name file paths, which may themselves give the place away.
+#[derive(Debug, Error)]
+pub(super) enum PanoError {
+    #[error("{0}; check the map pack's image file (`geoagent map validate`)")]
+    Image(#[source] IntegrityError),
+    #[error("cannot encode panorama as JPEG: {0}")]
+    Encode(#[source] image::ImageError),
+    #[error("panorama rendering task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// A round someone finished on this server (for scoring people against the agent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletedRound {
+    pub game_id: String,
+    /// `Challenge::id()`: the same for everyone who played the same map, seed and round count.
+    pub challenge_id: String,
+    pub player: Option<String>,
+    /// 1-based.
+    pub round: usize,
+    pub location_id: String,
+    pub guess: LatLon,
+    pub truth: LatLon,
+    pub distance_km: f64,
+    pub points: u32,
+}
+
+/// Called with every round guessed on this server, on a blocking thread (so it may write files).
+/// `cli` wires one that stores the rounds of named people as human baselines.
+pub type RoundSink = Arc<dyn Fn(&CompletedRound) + Send + Sync>;
+
+/// The server's shared state: maps, live games, panorama cache and records. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) maps: Vec<Arc<Map>>,
+    pub(super) games: Mutex<Games>,
+    panos: Mutex<PanoCache>,
+    audit_on: AtomicBool,
+    audit: Mutex<Vec<AuditEntry>>,
+    completed: Mutex<Vec<CompletedRound>>,
+    /// Where completed rounds go besides `completed`, when set.
+    round_sink: std::sync::OnceLock<RoundSink>,
+}
+
+pub(super) struct Game {
+    pub(super) map: Arc<Map>,
+    pub(super) challenge: Challenge,
+    pub(super) player: Option<String>,
+    /// 0-based index of the round being played; equals the round count once finished.
+    pub(super) current: usize,
+    /// The current round's panorama token; `None` once finished.
+    pub(super) pano_token: Option<String>,
+    pub(super) results: Vec<RoundResult>,
+    pub(super) total: u32,
+}
+
+impl Game {
+    pub(super) fn rounds(&self) -> usize {
+        self.challenge.location_ids.len()
+    }
+
+    pub(super) fn finished(&self) -> bool {
+        self.current >= self.rounds()
+    }
+
+    pub(super) fn location(&self, round: usize) -> Option<&Location> {
+        let id = self.challenge.location_ids.get(round)?;
+        self.map.location(id)
+    }
+}
+
+/// Live games, in creation order, with the index from panorama token to game.
+#[derive(Default)]
+pub(super) struct Games {
+    pub(super) by_id: HashMap<String, Game>,
+    order: VecDeque<String>,
+    pub(super) tokens: HashMap<String, String>,
+}
+
+impl Games {
+    /// Adds a game, evicting the oldest ones beyond `MAX_LIVE_GAMES`.
+    pub(super) fn insert(&mut self, id: String, game: Game) {
+        while self.by_id.len() >= MAX_LIVE_GAMES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(g) = self.by_id.remove(&old) {
+                if let Some(t) = g.pano_token {
+                    self.tokens.remove(&t);
+                }
+            }
+        }
+        if let Some(t) = &game.pano_token {
+            self.tokens.insert(t.clone(), id.clone());
+        }
+        self.order.push_back(id.clone());
+        self.by_id.insert(id, game);
+    }
+}
+
+type PanoKey = (String, String);
+type PanoCell = Arc<OnceCell<Bytes>>;
+
+/// Encoded panoramas per (map id, location id), oldest evicted first.
+#[derive(Default)]
+pub(super) struct PanoCache {
+    pub(super) cells: HashMap<PanoKey, PanoCell>,
+    order: VecDeque<PanoKey>,
+}
+
+impl PanoCache {
+    pub(super) fn cell(&mut self, key: PanoKey) -> PanoCell {
+        if let Some(c) = self.cells.get(&key) {
+            return c.clone();
+        }
+        while self.cells.len() >= MAX_CACHED_PANORAMAS {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.cells.remove(&old);
+        }
+        let c = PanoCell::default();
+        self.order.push_back(key.clone());
+        self.cells.insert(key, c.clone());
+        c
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical section
+/// here leaves the data consistent, so the value is still good).
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh unguessable 128-bit identifier in hex.
+pub(super) fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+impl AppState {
+    /// State serving `maps`; the first is the default when a game names none.
+    pub fn new(maps: Vec<Arc<Map>>) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                maps,
+                games: Mutex::new(Games::default()),
+                panos: Mutex::new(PanoCache::default()),
+                audit_on: AtomicBool::new(false),
+                audit: Mutex::new(Vec::new()),
+                completed: Mutex::new(Vec::new()),
+                round_sink: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Starts recording every request and its full response (kept in memory until dropped; meant
+    /// for fairness checks and tests, not long-running servers).
+    pub fn enable_audit(&self) {
+        self.inner.audit_on.store(true, Ordering::SeqCst);
+    }
+
+    /// Everything recorded since `enable_audit`, in order.
+    pub fn audit_log(&self) -> Vec<AuditEntry> {
+        lock(&self.inner.audit).clone()
+    }
+
+    /// Every round guessed on this server, in order.
+    pub fn completed_rounds(&self) -> Vec<CompletedRound> {
+        lock(&self.inner.completed).clone()
+    }
+
+    /// Creates the game of challenge (`map_id`, `seed`, `rounds`) with its first `rounds_done`
+    /// rounds already behind it, and returns its id, so a resumed run continues a challenge in a
+    /// fresh server (the page opens it with `/?game=ID`). `None` when the map is unknown, has no
+    /// locations, or nothing is left to play.
+    pub fn start_game_at(
+        &self,
+        map_id: &str,
+        seed: u64,
+        rounds: usize,
+        rounds_done: usize,
+    ) -> Option<String> {
+        let map = self.map(Some(map_id)).ok()?;
+        let challenge = Challenge::new(&map, seed, rounds);
+        if rounds_done >= challenge.location_ids.len() {
+            return None;
+        }
+        let game = Game {
+            map: map.clone(),
+            challenge,
+            player: None,
+            current: rounds_done,
+            pano_token: Some(random_hex()),
+            results: Vec::new(),
+            total: 0,
+        };
+        self.prerender(&map.id, game.location(rounds_done));
+        let id = random_hex();
+        lock(&self.inner.games).insert(id.clone(), game);
+        Some(id)
+    }
+
+    /// Hands every round guessed from now on to `sink` (see [`RoundSink`]). Set once; later
+    /// calls are ignored.
+    pub fn on_round_completed(&self, sink: RoundSink) {
+        let _ = self.inner.round_sink.set(sink);
+    }
+
+    /// Ids of the challenges someone is playing on this server right now (games not finished).
+    /// The replay viewer hides sessions of these challenges, whose answers would spoil them.
+    pub fn live_challenges(&self) -> std::collections::HashSet<String> {
+        lock(&self.inner.games)
+            .by_id
+            .values()
+            .filter(|g| !g.finished())
+            .map(|g| g.challenge.id())
+            .collect()
+    }
+
+    /// Records a guessed round and hands it to the sink. The sink may block (file locking,
+    /// fsync): it runs off the async workers, and its failures are its own to log, never a
+    /// failed guess for the person playing.
+    pub(super) fn record_round(&self, c: CompletedRound) {
+        if let Some(sink) = self.inner.round_sink.get() {
+            let (sink, c) = (sink.clone(), c.clone());
+            tokio::task::spawn_blocking(move || sink(&c));
+        }
+        lock(&self.inner.completed).push(c);
+    }
+
+    pub(super) fn audit_on(&self) -> bool {
+        self.inner.audit_on.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn push_audit(&self, e: AuditEntry) {
+        lock(&self.inner.audit).push(e);
+    }
+
+    pub(super) fn map(&self, id: Option<&str>) -> Result<Arc<Map>, ApiError> {
+        let found = match id {
+            Some(id) => self.inner.maps.iter().find(|m| m.id == id),
+            None => self.inner.maps.first(),
+        };
+        found.cloned().ok_or_else(|| ApiError::UnknownMap {
+            requested: id.unwrap_or("(default)").to_string(),
+            valid: self.inner.maps.iter().map(|m| m.id.clone()).collect(),
+        })
+    }
+
+    /// The JPEG for a location, rendering (off the async threads) and caching it on first use.
+    pub(super) async fn jpeg(&self, map_id: &str, loc: &Location) -> Result<Bytes, PanoError> {
+        let cell = lock(&self.inner.panos).cell((map_id.to_string(), loc.id.clone()));
+        let loc = loc.clone();
+        cell.get_or_try_init(|| async move {
+            tokio::task::spawn_blocking(move || render_jpeg(&loc))
+                .await
+                .map_err(PanoError::Task)?
+        })
+        .await
+        .cloned()
+    }
+
+    /// Renders a location's panorama in the background so it is ready when its round starts.
+    pub(super) fn prerender(&self, map_id: &str, loc: Option<&Location>) {
+        let Some(loc) = loc.cloned() else { return };
+        let (state, map_id) = (self.clone(), map_id.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = state.jpeg(&map_id, &loc).await {
+                tracing::warn!("pre-rendering a panorama of map {map_id} failed: {e}");
+            }
+        });
+    }
+}
+
+/// Paints or loads a location's panorama and encodes it as a metadata-free JPEG.
+pub(super) fn render_jpeg(loc: &Location) -> Result<Bytes, PanoError> {
+    let img = match &loc.imagery {
+        Imagery::Generated => {
+            panorama::paint(loc, panorama::PANORAMA_WIDTH, panorama::PANORAMA_HEIGHT)
+        }
+        Imagery::File { path } | Imagery::Photo { path } => {
+            // Size-checked, bomb-checked, pixels only: EXIF/XMP/IPTC never get past this.
+            let decoded = crate::game::integrity::load_clean(path).map_err(PanoError::Image)?;
+            fit_within(decoded.to_rgb8(), MAX_PANORAMA_WIDTH, MAX_PANORAMA_HEIGHT)
+        }
+    };
+    encode_jpeg(&img).map(Bytes::from)
+}
+
+/// Baseline JPEG from pixels only: the encoder writes no EXIF, XMP or comment segments.
+pub(super) fn encode_jpeg(img: &RgbImage) -> Result<Vec<u8>, PanoError> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode_image(img)
+        .map_err(PanoError::Encode)?;
+    Ok(out)
+}

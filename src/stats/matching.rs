@@ -1,0 +1,85 @@
+//! Which human rounds were played on the same round as an agent round, so win rates compare
+//! like with like.
+
+use super::RoundEval;
+use crate::geo::LatLon;
+use crate::humans::HumanRound;
+
+/// Two truths this close (km) are the same location: well under any real location spacing,
+/// well over the rounding of coordinates to 5–6 decimals in exported results.
+pub const TRUTH_MATCH_KM: f64 = 0.1;
+
+/// Whether a human round was played on the same round as an agent round: same challenge and
+/// round number and, where both sides know it, the same location id and a truth within
+/// [`TRUTH_MATCH_KM`].
+pub fn same_round(
+    challenge_id: &str,
+    round: usize,
+    location_id: Option<&str>,
+    truth: Option<LatLon>,
+    human: &HumanRound,
+) -> bool {
+    if human.challenge_id != challenge_id || human.round != round {
+        return false;
+    }
+    if let (Some(a), Some(b)) = (location_id, human.location_id.as_deref()) {
+        if a != b {
+            return false;
+        }
+    }
+    if let (Some(a), Some(b)) = (truth, human.truth) {
+        if a.distance_km(&b) > TRUTH_MATCH_KM {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`same_round`] for an evaluated agent round.
+pub fn matches(agent: &RoundEval, human: &HumanRound) -> bool {
+    same_round(
+        &agent.challenge_id,
+        agent.round,
+        agent.location_id.as_deref(),
+        Some(agent.truth),
+        human,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn human(challenge: &str, round: usize) -> HumanRound {
+        HumanRound {
+            source: "t".into(),
+            challenge_id: challenge.into(),
+            round,
+            location_id: None,
+            truth: None,
+            player: "ann".into(),
+            points: 100,
+            distance_km: None,
+            time_s: None,
+        }
+    }
+
+    #[test]
+    fn matching_rules() {
+        let p = LatLon::new(10.0, 10.0).unwrap();
+        let near = LatLon::new(10.0005, 10.0).unwrap(); // ~56 m
+        let far = LatLon::new(10.01, 10.0).unwrap(); // ~1.1 km
+        let mut h = human("c", 2);
+        assert!(same_round("c", 2, None, None, &h));
+        assert!(!same_round("c", 3, None, None, &h));
+        assert!(!same_round("d", 2, None, None, &h));
+        h.truth = Some(near);
+        assert!(same_round("c", 2, None, Some(p), &h));
+        h.truth = Some(far);
+        assert!(!same_round("c", 2, None, Some(p), &h));
+        assert!(same_round("c", 2, None, None, &h));
+        h.location_id = Some("a".into());
+        assert!(!same_round("c", 2, Some("b"), None, &h));
+        assert!(same_round("c", 2, Some("a"), None, &h));
+    }
+}

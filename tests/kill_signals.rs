@@ -1,0 +1,247 @@
+//! `play` stopped by a signal leaves nothing behind (issue 13, item 9): SIGTERM is handled like
+//! Ctrl-C (finished rounds kept, browser and chromedriver stopped, profile removed), and after a
+//! SIGKILL no Chromium of the killed run keeps running and its profile folder goes away.
+//!
+//! Each run gets a private TMPDIR, so its browser profiles (and so its Chromium processes, whose
+//! command lines name the profile) are told apart from every other browser on the machine.
+
+mod common;
+
+use geoagent::replay::{Replay, ROUNDS_FILE};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Time for a debug build on a loaded 2-core machine to launch a browser and finish a round.
+const FIRST_ROUND_LIMIT: Duration = Duration::from_secs(120);
+/// How long geoagent may take to stop after SIGTERM.
+const EXIT_LIMIT: Duration = Duration::from_secs(15);
+/// How long the browsers may take to disappear after geoagent is gone.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(20);
+
+struct Run {
+    home: tempfile::TempDir,
+    child: Child,
+}
+
+impl Run {
+    fn start(seed: &str) -> Run {
+        common::require_browser();
+        let home = tempfile::tempdir().unwrap();
+        let tmp = home.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let replays = home.path().join("replays").display().to_string();
+        let child = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+            .args([
+                "play",
+                "--rounds",
+                "30",
+                "--headings",
+                "1",
+                "--seed",
+                seed,
+                "--no-cache",
+                "--replay-dir",
+                &replays,
+            ])
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("TMPDIR", &tmp)
+            .env_remove("OPENAI_API_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn geoagent");
+        Run { home, child }
+    }
+
+    fn profiles(&self) -> PathBuf {
+        self.home.path().join("tmp").join("geoagent-profiles")
+    }
+
+    fn session(&self) -> Option<PathBuf> {
+        std::fs::read_dir(self.home.path().join("replays"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.join("manifest.json").is_file())
+    }
+
+    fn recorded(&self) -> usize {
+        self.session()
+            .and_then(|s| std::fs::read_to_string(s.join(ROUNDS_FILE)).ok())
+            .map_or(0, |t| t.lines().filter(|l| l.ends_with('}')).count())
+    }
+
+    /// Waits for the first recorded round and for this run's Chromium to be up.
+    fn wait_mid_match(&mut self) {
+        let t0 = Instant::now();
+        while self.recorded() < 1 || browsers_of(&self.profiles()).is_empty() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("geoagent ended ({status}) before the first round");
+            }
+            assert!(t0.elapsed() < FIRST_ROUND_LIMIT, "no round recorded");
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of the child this test spawned and has not reaped yet.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // A failed assertion must not leave this test's browsers behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in browsers_of(&self.profiles()) {
+            // SAFETY: kill(2) on processes whose command line names this test's private folder.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Every process: (pid, parent pid, command line).
+fn processes() -> Vec<(i32, i32, String)> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses: fields start after the last ')'.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let ppid: i32 = rest.split(' ').nth(1)?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        Some((pid, ppid, cmdline))
+    })
+    .collect()
+}
+
+/// Processes whose command line names a profile under `root` (Chromium passes its
+/// `--user-data-dir` to every helper process).
+fn browsers_of(root: &Path) -> Vec<i32> {
+    let needle = root.display().to_string();
+    processes()
+        .into_iter()
+        .filter(|(_, _, cmd)| cmd.contains(&needle))
+        .map(|(pid, _, _)| pid)
+        .collect()
+}
+
+/// `pid`'s descendants that are chromedriver or Chromium.
+fn browser_descendants(pid: i32) -> BTreeSet<i32> {
+    let all = processes();
+    let mut found = BTreeSet::from([pid]);
+    loop {
+        let before = found.len();
+        for (p, pp, _) in &all {
+            if found.contains(pp) {
+                found.insert(*p);
+            }
+        }
+        if found.len() == before {
+            break;
+        }
+    }
+    all.into_iter()
+        .filter(|(p, _, cmd)| {
+            found.contains(p) && (cmd.contains("chromedriver") || cmd.contains("chromium"))
+        })
+        .map(|(p, _, _)| p)
+        .collect()
+}
+
+/// Which of `pids` still run the browser (a pid reused by something else does not count).
+fn alive(pids: &BTreeSet<i32>) -> Vec<i32> {
+    processes()
+        .into_iter()
+        .filter(|(p, _, cmd)| {
+            pids.contains(p) && (cmd.contains("chromedriver") || cmd.contains("chromium"))
+        })
+        .map(|(p, _, _)| p)
+        .collect()
+}
+
+fn profile_folders(root: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(root)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+/// Polls until nothing of the run is left, or fails naming what is.
+fn assert_nothing_left(run: &Run, descendants: &BTreeSet<i32>) {
+    let t0 = Instant::now();
+    loop {
+        let procs = browsers_of(&run.profiles());
+        let orphans = alive(descendants);
+        let folders = profile_folders(&run.profiles());
+        if procs.is_empty() && orphans.is_empty() && folders.is_empty() {
+            return;
+        }
+        assert!(
+            t0.elapsed() < CLEANUP_LIMIT,
+            "left behind after {CLEANUP_LIMIT:?}: browser processes {procs:?}, chromedriver/chromium descendants {orphans:?}, profile folders {folders:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+#[test]
+fn sigterm_stops_play_like_ctrl_c() {
+    let mut run = Run::start("4242");
+    run.wait_mid_match();
+    let descendants = browser_descendants(run.child.id() as i32);
+    assert!(
+        descendants.len() >= 2,
+        "chromedriver and Chromium run under geoagent: {descendants:?}"
+    );
+    run.signal(libc::SIGTERM);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = run.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < EXIT_LIMIT,
+            "geoagent still running after SIGTERM"
+        );
+        std::thread::sleep(POLL);
+    };
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "SIGTERM is handled (exit 128 + 15), not fatal: {status}"
+    );
+    let session = run.session().expect("a session folder");
+    let replay = Replay::open(&session).unwrap();
+    assert!(
+        !replay.rounds.is_empty() && replay.rounds.len() < 30,
+        "the finished rounds are kept: {}",
+        replay.rounds.len()
+    );
+    assert!(replay.skipped.is_empty(), "{:?}", replay.skipped);
+    assert_nothing_left(&run, &descendants);
+}
+
+#[test]
+fn sigkill_leaves_no_browser_running() {
+    let mut run = Run::start("4243");
+    run.wait_mid_match();
+    let descendants = browser_descendants(run.child.id() as i32);
+    assert!(
+        descendants.len() >= 2,
+        "chromedriver and Chromium run under geoagent: {descendants:?}"
+    );
+    run.signal(libc::SIGKILL);
+    run.child.wait().unwrap();
+    assert_nothing_left(&run, &descendants);
+}
