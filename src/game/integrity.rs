@@ -58,6 +58,8 @@ pub enum IntegrityError {
         #[source]
         source: image::ImageError,
     },
+    #[error("{path}: the JPEG ends before its end-of-image marker: the file is truncated (an interrupted copy or download); get the whole file again")]
+    Truncated { path: PathBuf },
     #[error("cannot encode the image as JPEG: {0}")]
     Encode(#[source] image::ImageError),
 }
@@ -89,6 +91,14 @@ pub fn decode_clean(path: &Path, bytes: &[u8]) -> Result<DynamicImage, Integrity
             .with_guessed_format()
             .map_err(|e| decode(image::ImageError::IoError(e)))
     };
+    // The JPEG decoder pads a file cut short in its image data with grey instead of failing:
+    // check for the end-of-image marker ourselves. (A file cut before its image data does not
+    // decode at all, and the decoder says so.)
+    if jpeg_scan_start(bytes).is_some() && !jpeg_is_complete(bytes) {
+        return Err(IntegrityError::Truncated {
+            path: path.to_path_buf(),
+        });
+    }
     // The header alone says how big the image claims to be: check it before allocating anything.
     let (width, height) = reader()?.into_dimensions().map_err(decode)?;
     if width > MAX_IMAGE_SIDE_PX
@@ -220,6 +230,50 @@ fn jpeg_segments(bytes: &[u8]) -> Vec<(u8, &[u8])> {
         i += 2 + len;
     }
     out
+}
+
+/// Whether a JPEG's image data is followed by its end-of-image marker (FF D9). Inside
+/// entropy-coded data an FF byte is always followed by 00 or a restart marker, so the first FF D9
+/// after the first start-of-scan is the real end; a file cut anywhere before it lacks one.
+/// (Searching from the start would be fooled by an EXIF thumbnail's own end marker.) Bytes after
+/// the marker (phone trailers, motion-photo videos) are allowed.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(scan) = jpeg_scan_start(bytes) else {
+        return false;
+    };
+    bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// Where the first scan's entropy-coded data starts (just after the SOS segment), if the JPEG's
+/// marker segments lead to one.
+fn jpeg_scan_start(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8 {
+        return None;
+    }
+    let mut i = 2;
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xFF {
+            i += 1;
+            continue;
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            i += 2;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if len < 2 || i + 2 + len > bytes.len() {
+            return None;
+        }
+        if marker == 0xDA {
+            return Some(i + 2 + len);
+        }
+        i += 2 + len;
+    }
+    None
 }
 
 /// Which metadata segments a JPEG carries (empty for a clean one, or for non-JPEG bytes).

@@ -34,6 +34,43 @@ pub const PACK_MANIFEST: &str = "manifest.json";
 pub const PACK_LOCATIONS: &str = "locations.csv";
 /// How many row problems an error lists before saying "and N more".
 const MAX_LISTED_PROBLEMS: usize = 10;
+/// Longest location id accepted, in bytes: ids become image file names, URLs and table cells, and
+/// the longest ids of the published datasets (Flickr/Mapillary file names) are under 64.
+pub const MAX_ID_BYTES: usize = 256;
+/// Characters of a value from an input file quoted in a message: enough to recognise it, while a
+/// 50 MB CSV cell does not flood the terminal.
+pub const MAX_QUOTED_CHARS: usize = 80;
+
+/// `v` in single quotes for a message, cut to [`MAX_QUOTED_CHARS`] (saying how long it really is)
+/// and with control characters shown as `?`, so a hostile cell cannot rewrite the terminal.
+pub fn quote(v: &str) -> String {
+    let shown: String = v
+        .chars()
+        .take(MAX_QUOTED_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if v.chars().nth(MAX_QUOTED_CHARS).is_some() {
+        format!("'{shown}…' ({} bytes)", v.len())
+    } else {
+        format!("'{shown}'")
+    }
+}
+
+/// Why `id` cannot be a location id, if it cannot: too long, or holding control characters
+/// (line breaks would break every table and log line it appears in).
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "id {} is {} bytes, more than the {MAX_ID_BYTES} accepted",
+            quote(id),
+            id.len()
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!("id {} holds control characters", quote(id)));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Error)]
 pub enum PackError {
@@ -206,8 +243,8 @@ pub fn read_manifest(dir: &Path) -> Result<PackManifest, PackError> {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(bad_manifest(format!(
-            "id '{}' must be non-empty ASCII letters, digits, '-' or '_'",
-            m.id
+            "id {} must be non-empty ASCII letters, digits, '-' or '_'",
+            quote(&m.id)
         )));
     }
     if let Some(s) = m.size_km {
@@ -290,12 +327,13 @@ fn location(dir: &Path, r: Row, seen: &mut HashSet<String>) -> Result<Location, 
     if r.id.is_empty() {
         return Err("id is empty".into());
     }
+    check_id(&r.id)?;
     if !seen.insert(r.id.clone()) {
-        return Err(format!("duplicate id '{}'", r.id));
+        return Err(format!("duplicate id {}", quote(&r.id)));
     }
     let num = |field: &str, v: &str| -> Result<f64, String> {
         v.parse::<f64>()
-            .map_err(|_| format!("{field} '{v}' is not a number"))
+            .map_err(|_| format!("{field} {} is not a number", quote(v)))
     };
     let pos = LatLon::new(num("lat", &r.lat)?, num("lon", &r.lon)?).map_err(|e| e.to_string())?;
     let photo = match r.kind.as_deref().map(str::trim).unwrap_or("") {
@@ -303,7 +341,8 @@ fn location(dir: &Path, r: Row, seen: &mut HashSet<String>) -> Result<Location, 
         "photo" => true,
         other => {
             return Err(format!(
-                "kind '{other}' must be 'panorama' or 'photo' (or empty for panorama)"
+                "kind {} must be 'panorama' or 'photo' (or empty for panorama)",
+                quote(other)
             ))
         }
     };
@@ -318,12 +357,13 @@ fn location(dir: &Path, r: Row, seen: &mut HashSet<String>) -> Result<Location, 
                     .any(|c| !matches!(c, Component::Normal(_)))
             {
                 return Err(format!(
-                    "image '{rel}' must be a relative path inside the pack (no '..')"
+                    "image {} must be a relative path inside the pack (no '..')",
+                    quote(rel)
                 ));
             }
             let path = dir.join(&rel_path);
             if !path.is_file() {
-                return Err(format!("image '{rel}' does not exist"));
+                return Err(format!("image {} does not exist", quote(rel)));
             }
             if photo {
                 Imagery::Photo { path }
@@ -538,7 +578,7 @@ impl PackWriter {
         if self.ids.contains(&r.id) {
             return Err(PackError::Rows {
                 path: lpath.display().to_string(),
-                problems: vec![format!("duplicate id '{}'", r.id)],
+                problems: vec![format!("duplicate id {}", quote(&r.id))],
             });
         }
         let opt = |o: &Option<String>| o.clone().unwrap_or_default();

@@ -70,6 +70,46 @@ pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     Ok(dirs)
 }
 
+/// Sessions read from disk: the readable ones, and each unreadable one with why.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    pub readable: Vec<Replay>,
+    /// Session folders that could not be read (corrupt manifest, a bad line in the middle of
+    /// `rounds.jsonl`, ...), each with its error.
+    pub skipped: Vec<(PathBuf, ReplayError)>,
+}
+
+impl Sessions {
+    /// One note per unreadable session, naming its folder and why, for commands to show.
+    pub fn notes(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|(dir, e)| format!("skipped unreadable session {}: {e}", dir.display()))
+            .collect()
+    }
+}
+
+/// Reads every session folder in `dirs`. One unreadable session never stops the others: it is
+/// returned in [`Sessions::skipped`] (and logged) so `stats` and `report` go on with the rest.
+pub fn read_sessions(dirs: &[PathBuf]) -> Sessions {
+    let mut out = Sessions::default();
+    for d in dirs {
+        match Replay::open(d) {
+            Ok(r) => out.readable.push(r),
+            Err(e) => {
+                tracing::warn!("skipping unreadable session {}: {e}", d.display());
+                out.skipped.push((d.clone(), e));
+            }
+        }
+    }
+    out
+}
+
+/// Every session under `root` (see [`session_dirs`]), read with [`read_sessions`].
+pub fn read_all(root: &Path) -> Result<Sessions, CatalogError> {
+    Ok(read_sessions(&session_dirs(root)?))
+}
+
 /// The folder of the session `id` names: a folder path holding a manifest, or a session id or
 /// unique id prefix under `root` (matched against folder names and manifest session ids).
 pub fn resolve(root: &Path, id: &str) -> Result<PathBuf, CatalogError> {
@@ -440,16 +480,15 @@ pub fn render_show(r: &Replay, round: Option<usize>) -> Result<String, CatalogEr
     let _ = writeln!(out, "\nRound {n}");
     let _ = writeln!(out, "Views:");
     for v in &rec.views {
+        // Only a view the replay accepts is printed as a path; a crafted one is shown as refused.
+        let file = match r.view_bytes(v).and_then(|_| r.view_path(v)) {
+            Ok(p) => p.display().to_string(),
+            Err(e) => format!("[not shown: {e}]"),
+        };
         let _ = writeln!(
             out,
             "  {} (heading {:.0}°, pitch {:.0}°, fov {:.0}°, {}×{}, {} bytes)",
-            r.dir.join(&v.file).display(),
-            v.heading,
-            v.pitch,
-            v.fov,
-            v.width,
-            v.height,
-            v.bytes
+            file, v.heading, v.pitch, v.fov, v.width, v.height, v.bytes
         );
     }
     if rec.guess.exchanges.is_empty() {
@@ -564,6 +603,22 @@ mod tests {
         assert!(rows[1].error.as_deref().unwrap().contains("newer"));
         let text = render_list(&rows, root.path());
         assert!(text.contains("unreadable"), "{text}");
+    }
+
+    #[test]
+    fn read_all_skips_an_unreadable_session_and_names_it() {
+        let root = root_with(&["s1", "s3"]);
+        let bad = root.path().join("s2");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join(MANIFEST_FILE), b"{not json").unwrap();
+        let s = read_all(root.path()).unwrap();
+        assert_eq!(s.readable.len(), 2);
+        assert_eq!(s.skipped.len(), 1);
+        let notes = s.notes();
+        assert!(
+            notes[0].contains("s2") && notes[0].contains("manifest"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -2,15 +2,20 @@
 //! played, by whom, with which settings), `rounds.jsonl` (one JSON line per finished round,
 //! appended and fsynced as the round ends) and `views/` (the exact JPEGs the agent saw).
 //!
-//! A session killed mid-way leaves every finished round readable: a torn last line is skipped
-//! with a warning, never an error.
+//! A session killed mid-way leaves every finished round readable: a torn last line (cut anywhere,
+//! even inside a multi-byte character) is skipped with a warning, never an error.
+//!
+//! Replays are shared between people, so a session folder is untrusted input: a view is read only
+//! when its recorded name is one [`ReplayWriter`] writes (`views/r001_v0.jpg`), the file is a
+//! regular file inside the session folder (no symlink out of it), and its bytes decode as a JPEG
+//! ([`Replay::view_bytes`]). Nothing else in or outside the folder is ever read through a replay.
 
 use crate::agent::Guess;
 use crate::environment::View;
-use crate::game::RoundResult;
+use crate::game::{integrity, RoundResult};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tracing::warn;
@@ -24,6 +29,13 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const ROUNDS_FILE: &str = "rounds.jsonl";
 pub const VIEWS_DIR: &str = "views";
+/// Largest view file read back. Views are screenshots of at most a few megabytes; anything bigger
+/// is not one this program wrote.
+pub const MAX_VIEW_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Most digits accepted in a view name's round and view numbers (`usize` has at most 20).
+const MAX_VIEW_NAME_DIGITS: usize = 20;
+/// Characters of a recorded file name quoted in an error (a crafted name can be megabytes).
+const MAX_SHOWN_NAME_CHARS: usize = 80;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
@@ -37,6 +49,12 @@ pub enum ReplayError {
     Manifest { path: String, detail: String },
     #[error("{path}: replay format_version {found} is newer than this build reads ({FORMAT_VERSION}); upgrade geoagent")]
     FutureVersion { path: String, found: u32 },
+    #[error("{path}: refused view file `{file}`: {detail}")]
+    View {
+        path: String,
+        file: String,
+        detail: String,
+    },
     #[error("{path} line {line}: {detail}")]
     Round {
         path: String,
@@ -160,26 +178,7 @@ impl ReplayWriter {
 
     /// Writes the round's views (each fsynced), then returns their records for [`Self::append`].
     pub fn save_views(&self, round: usize, views: &[View]) -> Result<Vec<ViewRecord>, ReplayError> {
-        views
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let rel = format!("{VIEWS_DIR}/r{round:03}_v{i}.jpg");
-                let path = self.dir.join(&rel);
-                let mut f = File::create(&path).map_err(io(&path))?;
-                f.write_all(&v.jpeg).map_err(io(&path))?;
-                f.sync_all().map_err(io(&path))?;
-                Ok(ViewRecord {
-                    file: rel,
-                    heading: v.heading,
-                    pitch: v.pitch,
-                    fov: v.fov,
-                    width: v.width,
-                    height: v.height,
-                    bytes: v.jpeg.len(),
-                })
-            })
-            .collect()
+        Self::write_views(&self.dir, round, views)
     }
 
     /// Reopens an existing session folder to append more rounds (resume after a crash or
@@ -243,7 +242,7 @@ impl ReplayWriter {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let rel = format!("{VIEWS_DIR}/r{round:03}_v{i}.jpg");
+                let rel = view_name(round, i);
                 let path = dir.join(&rel);
                 let mut f = File::create(&path).map_err(io(&path))?;
                 f.write_all(&v.jpeg).map_err(io(&path))?;
@@ -315,38 +314,8 @@ impl Replay {
             })?;
 
         let rpath = dir.join(ROUNDS_FILE);
-        let file = File::open(&rpath).map_err(io(&rpath))?;
-        let lines: Vec<String> = BufReader::new(file)
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(io(&rpath))?;
-        let last = lines.iter().rposition(|l| !l.trim().is_empty());
-        let mut rounds = Vec::new();
-        let mut skipped = Vec::new();
-        for (i, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<RoundRecord>(line) {
-                Ok(r) => rounds.push(r),
-                Err(e) if Some(i) == last => {
-                    let why = format!(
-                        "{} line {}: skipped torn last line ({e})",
-                        rpath.display(),
-                        i + 1
-                    );
-                    warn!("{why}");
-                    skipped.push(why);
-                }
-                Err(e) => {
-                    return Err(ReplayError::Round {
-                        path: rpath.display().to_string(),
-                        line: i + 1,
-                        detail: e.to_string(),
-                    })
-                }
-            }
-        }
+        let bytes = fs::read(&rpath).map_err(io(&rpath))?;
+        let (rounds, skipped) = parse_rounds(&rpath, &bytes)?;
         Ok(Replay {
             dir: dir.to_path_buf(),
             manifest,
@@ -360,11 +329,145 @@ impl Replay {
         self.rounds.iter().map(|r| r.round).collect()
     }
 
-    /// The recorded JPEG of a view.
-    pub fn view_bytes(&self, view: &ViewRecord) -> Result<Vec<u8>, ReplayError> {
+    /// Where a view's file is, after checking that the recorded name is one the writer produces
+    /// and that the file is a regular file inside this session's folder (a crafted replay may
+    /// name `/etc/passwd`, `../x`, or a symlink pointing out of the folder).
+    pub fn view_path(&self, view: &ViewRecord) -> Result<PathBuf, ReplayError> {
+        let refuse = |detail: String| ReplayError::View {
+            path: self.dir.display().to_string(),
+            file: clip_name(&view.file),
+            detail,
+        };
+        if !is_view_name(&view.file) {
+            return Err(refuse(format!(
+                "not a view name this program writes (`{VIEWS_DIR}/r001_v0.jpg`)"
+            )));
+        }
+        let views = self.dir.join(VIEWS_DIR);
         let path = self.dir.join(&view.file);
-        fs::read(&path).map_err(io(&path))
+        for p in [&views, &path] {
+            let meta = fs::symlink_metadata(p).map_err(io(p))?;
+            if meta.file_type().is_symlink() {
+                return Err(refuse(format!("{} is a symbolic link", p.display())));
+            }
+        }
+        if !fs::symlink_metadata(&path).map_err(io(&path))?.is_file() {
+            return Err(refuse("not a regular file".into()));
+        }
+        // Belt and braces: the resolved file must still be under the resolved session folder.
+        let base = fs::canonicalize(&self.dir).map_err(io(&self.dir))?;
+        let real = fs::canonicalize(&path).map_err(io(&path))?;
+        if !real.starts_with(&base) {
+            return Err(refuse("resolves outside the session folder".into()));
+        }
+        Ok(path)
     }
+
+    /// The recorded JPEG of a view: only a file [`Self::view_path`] accepts, at most
+    /// [`MAX_VIEW_FILE_BYTES`], and only when it decodes as a JPEG, so no other bytes are ever
+    /// served or sent to a model as a view.
+    pub fn view_bytes(&self, view: &ViewRecord) -> Result<Vec<u8>, ReplayError> {
+        let path = self.view_path(view)?;
+        let file = File::open(&path).map_err(io(&path))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_VIEW_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io(&path))?;
+        let refuse = |detail: String| ReplayError::View {
+            path: self.dir.display().to_string(),
+            file: clip_name(&view.file),
+            detail,
+        };
+        if bytes.len() as u64 > MAX_VIEW_FILE_BYTES {
+            return Err(refuse(format!(
+                "larger than the {MAX_VIEW_FILE_BYTES} bytes a view may have"
+            )));
+        }
+        if image::guess_format(&bytes).ok() != Some(image::ImageFormat::Jpeg) {
+            return Err(refuse("not a JPEG image".into()));
+        }
+        integrity::decode_clean(&path, &bytes).map_err(|e| refuse(e.to_string()))?;
+        Ok(bytes)
+    }
+}
+
+/// The name (relative to the session folder) of a round's `i`-th view: the only form
+/// [`Replay::view_path`] accepts.
+fn view_name(round: usize, i: usize) -> String {
+    format!("{VIEWS_DIR}/r{round:03}_v{i}.jpg")
+}
+
+/// Whether `name` has exactly the form [`view_name`] writes: `views/r<3+ digits>_v<digits>.jpg`.
+fn is_view_name(name: &str) -> bool {
+    let digits = |s: &str, min: usize| {
+        (min..=MAX_VIEW_NAME_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let Some(rest) = name
+        .strip_prefix(VIEWS_DIR)
+        .and_then(|r| r.strip_prefix("/r"))
+        .and_then(|r| r.strip_suffix(".jpg"))
+    else {
+        return false;
+    };
+    rest.split_once("_v")
+        .is_some_and(|(round, view)| digits(round, 3) && digits(view, 1))
+}
+
+/// A recorded name as shown in an error: one line, at most a screenful.
+fn clip_name(name: &str) -> String {
+    let one_line: String = name
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if one_line.chars().count() <= MAX_SHOWN_NAME_CHARS {
+        one_line
+    } else {
+        let head: String = one_line.chars().take(MAX_SHOWN_NAME_CHARS).collect();
+        format!("{head}… ({} bytes)", name.len())
+    }
+}
+
+/// Reads the rounds of `rounds.jsonl` from its bytes (`path` names it in messages). Lines are
+/// split on `\n` as bytes, so a line cut inside a multi-byte character is just another torn line:
+/// an unreadable LAST line (invalid UTF-8 or JSON) is skipped with a warning, an unreadable line
+/// before it is an error naming the file and line (that is corruption, not a crash).
+pub(crate) fn parse_rounds(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Vec<RoundRecord>, Vec<String>), ReplayError> {
+    let blank = |l: &[u8]| l.iter().all(u8::is_ascii_whitespace);
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let last = lines.iter().rposition(|l| !blank(l));
+    let mut rounds = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if blank(line) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(line)
+            .map_err(|e| format!("not UTF-8 text ({e})"))
+            .and_then(|text| serde_json::from_str::<RoundRecord>(text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(r) => rounds.push(r),
+            Err(e) if Some(i) == last => {
+                let why = format!(
+                    "{} line {}: skipped torn last line ({e})",
+                    path.display(),
+                    i + 1
+                );
+                warn!("{why}");
+                skipped.push(why);
+            }
+            Err(detail) => {
+                return Err(ReplayError::Round {
+                    path: path.display().to_string(),
+                    line: i + 1,
+                    detail,
+                })
+            }
+        }
+    }
+    Ok((rounds, skipped))
 }
 
 /// A new session id: UTC time (sortable) plus a random suffix (unique across parallel runs).
@@ -421,6 +524,12 @@ pub(crate) mod tests {
         }
     }
 
+    /// A small real JPEG (views must decode to be read back).
+    pub(crate) fn tiny_jpeg(seed: u8) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(4, 2, |x, _| image::Rgb([seed, x as u8 * 40, 7]));
+        integrity::encode_clean_jpeg(&img, 80).unwrap()
+    }
+
     pub(crate) fn record(round: usize) -> RoundRecord {
         let p = LatLon::new(1.0, 2.0).unwrap();
         RoundRecord {
@@ -463,9 +572,9 @@ pub(crate) mod tests {
             heading: 90.0,
             pitch: 0.0,
             fov: 90.0,
-            width: 2,
-            height: 1,
-            jpeg: vec![0xFF, 0xD8, 1, 2],
+            width: 4,
+            height: 2,
+            jpeg: tiny_jpeg(1),
         };
         let mut r1 = record(1);
         r1.views = w.save_views(1, &[view]).unwrap();
@@ -477,9 +586,127 @@ pub(crate) mod tests {
         assert_eq!(back.rounds, vec![r1, r2]);
         assert_eq!(
             back.view_bytes(&back.rounds[0].views[0]).unwrap(),
-            vec![0xFF, 0xD8, 1, 2]
+            tiny_jpeg(1)
         );
         assert!(back.skipped.is_empty());
+    }
+
+    #[test]
+    fn only_names_the_writer_produces_are_views() {
+        assert_eq!(view_name(1, 0), "views/r001_v0.jpg");
+        assert_eq!(view_name(1234, 11), "views/r1234_v11.jpg");
+        for ok in ["views/r001_v0.jpg", "views/r1234_v11.jpg"] {
+            assert!(is_view_name(ok), "{ok}");
+        }
+        for bad in [
+            "/etc/passwd",
+            "../../x",
+            "views/../../x.jpg",
+            "views/r001_v0.jpg/..",
+            "views/r01_v0.jpg",
+            "views/r001_v.jpg",
+            "views/r001_v0.png",
+            "views//r001_v0.jpg",
+            "./views/r001_v0.jpg",
+            "views/r001_v0.jpg\0",
+            "views/r+01_v0.jpg",
+            "views/r001_v-1.jpg",
+            "VIEWS/r001_v0.jpg",
+            "",
+        ] {
+            assert!(!is_view_name(bad), "{bad}");
+        }
+        assert!(!is_view_name(&format!("views/r{}_v0.jpg", "1".repeat(21))));
+    }
+
+    #[test]
+    fn crafted_view_records_are_refused_and_named() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("c")).unwrap();
+        let view = View {
+            heading: 0.0,
+            pitch: 0.0,
+            fov: 90.0,
+            width: 4,
+            height: 2,
+            jpeg: tiny_jpeg(2),
+        };
+        let mut r = record(1);
+        r.views = w.save_views(1, &[view.clone(), view]).unwrap();
+        w.append(&r).unwrap();
+        let dir = root.path().join("c");
+        std::fs::write(root.path().join("outside.jpg"), tiny_jpeg(3)).unwrap();
+        let back = Replay::open(&dir).unwrap();
+        let mut v = back.rounds[0].views[0].clone();
+        for name in ["/etc/passwd", "../outside.jpg", "views/../../outside.jpg"] {
+            v.file = name.into();
+            let e = back.view_bytes(&v).unwrap_err().to_string();
+            assert!(e.contains("refused") && e.contains(name), "{e}");
+        }
+        // A huge crafted name is cut in the message.
+        v.file = "a".repeat(100_000);
+        assert!(back.view_bytes(&v).unwrap_err().to_string().len() < 400);
+        // A symlink out of the folder, and a file that is not a JPEG.
+        let v0 = &back.rounds[0].views[0];
+        fs::remove_file(dir.join(&v0.file)).unwrap();
+        std::os::unix::fs::symlink(root.path().join("outside.jpg"), dir.join(&v0.file)).unwrap();
+        let e = back.view_bytes(v0).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        let v1 = &back.rounds[0].views[1];
+        fs::write(dir.join(&v1.file), b"secret text").unwrap();
+        let e = back.view_bytes(v1).unwrap_err().to_string();
+        assert!(e.contains("not a JPEG"), "{e}");
+        let mut cut = tiny_jpeg(4);
+        cut.truncate(cut.len() - 2);
+        fs::write(dir.join(&v1.file), cut).unwrap();
+        let e = back.view_bytes(v1).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn a_last_line_cut_inside_a_character_is_torn_not_fatal() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("u")).unwrap();
+        w.append(&record(1)).unwrap();
+        let mut r2 = record(2);
+        r2.result.place = Some("Zürich 47°22′".into());
+        let line = serde_json::to_string(&r2).unwrap();
+        let cut = line.find('ü').unwrap() + 1;
+        let path = root.path().join("u").join(ROUNDS_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&line.as_bytes()[..cut]).unwrap();
+        drop(f);
+        let back = Replay::open(&root.path().join("u")).unwrap();
+        assert_eq!(back.rounds.len(), 1);
+        assert!(back.skipped[0].contains("line 2"), "{:?}", back.skipped);
+        // Resuming cuts it and goes on.
+        let (mut w, back) = ReplayWriter::reopen(&root.path().join("u")).unwrap();
+        assert_eq!(back.rounds.len(), 1);
+        w.append(&r2).unwrap();
+        let back = Replay::open(&root.path().join("u")).unwrap();
+        assert_eq!(
+            back.rounds[1].result.place.as_deref(),
+            Some("Zürich 47°22′")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_the_middle_names_file_and_line() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("m")).unwrap();
+        w.append(&record(1)).unwrap();
+        let path = root.path().join("m").join(ROUNDS_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"round\": \xff\xfe}\n").unwrap();
+        drop(f);
+        w.append(&record(3)).unwrap();
+        let e = Replay::open(&root.path().join("m"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains(ROUNDS_FILE) && e.contains("UTF-8"),
+            "{e}"
+        );
     }
 
     #[test]

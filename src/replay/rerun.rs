@@ -113,13 +113,12 @@ pub async fn rerun(
             session: source.manifest.session_id.clone(),
         });
     }
-    // A missing view file stops the re-run before a new session folder exists.
+    // A missing or refused view (a name the writer does not produce, a file outside the session
+    // folder, bytes that are not a JPEG) stops the re-run before anything is sent to a model or a
+    // new session folder exists: a replay from someone else must not turn other files into
+    // "images" for a provider.
     for v in source.rounds.iter().flat_map(|r| &r.views) {
-        let path = source.dir.join(&v.file);
-        std::fs::metadata(&path).map_err(|e| ReplayError::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        source.view_bytes(v)?;
     }
     let manifest = child_manifest(&source.manifest, &reasoner.name(), strategy);
     let mut writer = ReplayWriter::create(out_root, &manifest)?;
@@ -229,7 +228,7 @@ mod tests {
     use super::*;
     use crate::agent::{Guess, GuessSource};
     use crate::geo::LatLon;
-    use crate::replay::tests::{manifest, record};
+    use crate::replay::tests::{manifest, record, tiny_jpeg};
 
     /// Guesses a fixed point and remembers what it was shown.
     struct Fixed {
@@ -269,9 +268,9 @@ mod tests {
             heading: 0.0,
             pitch: 0.0,
             fov: 90.0,
-            width: 2,
-            height: 1,
-            jpeg: vec![0xFF, 0xD8, 9, 9, 9],
+            width: 4,
+            height: 2,
+            jpeg: tiny_jpeg(9),
         };
         let mut r1 = record(1);
         r1.views = w.save_views(1, &[view]).unwrap();
@@ -286,7 +285,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             *fixed.seen.lock().unwrap(),
-            vec![(1, 5, "Synthetic World".to_string())]
+            vec![(1, tiny_jpeg(9).len(), "Synthetic World".to_string())]
         );
         let child = Replay::open(&rep.dir).unwrap();
         assert_eq!(child.manifest.parent.as_deref(), Some("p"));
@@ -299,7 +298,7 @@ mod tests {
         assert!((child.rounds[0].result.distance_km - d).abs() < 1e-9);
         assert_eq!(
             child.view_bytes(&child.rounds[0].views[0]).unwrap(),
-            vec![0xFF, 0xD8, 9, 9, 9]
+            tiny_jpeg(9)
         );
         assert!(rep.render().contains("-"));
     }

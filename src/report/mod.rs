@@ -106,10 +106,17 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
             "no session given and none in the replays folder; pass session ids or --dir".into(),
         ));
     }
-    let replays = dirs
-        .iter()
-        .map(|d| Replay::open(d))
-        .collect::<Result<Vec<_>, _>>()?;
+    // One unreadable session does not stop the report: it is left out with a note naming it.
+    let sessions = crate::replay::catalog::read_sessions(dirs);
+    let skipped = sessions.notes();
+    let replays = sessions.readable;
+    if replays.is_empty() {
+        return Err(ReportError::NoInput(format!(
+            "no readable session: {}",
+            skipped.join("; ")
+        )));
+    }
+    let dirs: Vec<PathBuf> = replays.iter().map(|r| r.dir.clone()).collect();
     let rounds: usize = replays.iter().map(|r| r.rounds.len()).sum();
     if rounds == 0 {
         return Err(ReportError::NoInput(format!(
@@ -117,11 +124,12 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
             replays.len()
         )));
     }
-    let mut notes: Vec<String> = replays.iter().flat_map(|r| r.skipped.clone()).collect();
+    let mut notes: Vec<String> = skipped;
+    notes.extend(replays.iter().flat_map(|r| r.skipped.clone()));
     let stats = build_report(&StatsOptions {
         humans: humans.to_vec(),
         top: TOP_HUMAN_PLAYERS,
-        ..StatsOptions::for_replays(dirs.to_vec())
+        ..StatsOptions::for_replays(dirs)
     })?;
     notes.extend(stats.import_problems.iter().cloned());
     notes.extend(

@@ -13,7 +13,7 @@ use crate::game::score;
 use crate::geo::reverse::{self, ReverseError};
 use crate::geo::{Bounds, LatLon};
 use crate::humans::{self, HumanRound, HumansError};
-use crate::replay::{Replay, ReplayError, MANIFEST_FILE};
+use crate::replay::{ReplayError, MANIFEST_FILE};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -165,8 +165,10 @@ fn load_replays(
 ) -> Result<Vec<(String, usize, Vec<RoundEval>)>, CommandError> {
     let mut players: Vec<(String, usize, Vec<RoundEval>)> = Vec::new();
     for p in paths {
-        for dir in session_dirs(p)? {
-            let replay = Replay::open(&dir)?;
+        // One unreadable session does not stop the statistics: it is left out with a note.
+        let sessions = crate::replay::catalog::read_sessions(&session_dirs(p)?);
+        notes.extend(sessions.notes());
+        for replay in sessions.readable {
             notes.extend(replay.skipped.iter().cloned());
             let m = &replay.manifest;
             let label = player_label(&m.reasoner, &m.strategy);

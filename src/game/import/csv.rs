@@ -11,7 +11,11 @@
 //!   its `creator_username` (when present) is kept as the CC BY-SA attribution.
 
 use super::{inside, parse_pos, Candidate, ImportError, ImportReport, Importer};
+use crate::game::pack::quote;
 use std::path::Path;
+
+/// Columns of a header named in a "missing column" error (a hostile file may have thousands).
+const MAX_LISTED_COLUMNS: usize = 20;
 
 /// A published CSV layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,15 @@ impl Layout {
     }
 }
 
+/// The header's columns for a message: each quoted and cut, at most [`MAX_LISTED_COLUMNS`].
+fn found_columns(header: &::csv::StringRecord) -> String {
+    let mut out: Vec<String> = header.iter().take(MAX_LISTED_COLUMNS).map(quote).collect();
+    if header.len() > MAX_LISTED_COLUMNS {
+        out.push(format!("and {} more", header.len() - MAX_LISTED_COLUMNS));
+    }
+    out.join(", ")
+}
+
 /// Imports every row of `file`, images from `images`.
 pub fn import_csv(
     file: &Path,
@@ -104,7 +117,7 @@ pub fn import_csv(
                 path: file.to_path_buf(),
                 column: name.into(),
                 layout: layout.name().into(),
-                found: header.iter().collect::<Vec<_>>().join(","),
+                found: found_columns(&header),
             })
     };
     let (id_c, lat_c, lon_c, img_c) = layout.columns();

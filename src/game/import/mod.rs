@@ -19,9 +19,9 @@ pub mod packs;
 pub mod photos;
 
 use super::integrity::{self, IntegrityError};
-use super::pack::{PackError, PackRecord, PackWriter};
+use super::pack::{quote, PackError, PackRecord, PackWriter};
 use crate::geo::{reverse, LatLon};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
@@ -32,6 +32,11 @@ pub const PACK_MAX_SIDE_PX: u32 = 8192;
 /// An image whose width/height is within this of 2.0 is taken as an equirectangular panorama
 /// (stitchers round the height, e.g. 5760×2880 vs 5760×2881).
 pub const EQUIRECT_ASPECT_TOLERANCE: f64 = 0.01;
+
+/// Characters of one problem message kept (see [`Importer::problem`]).
+pub const MAX_PROBLEM_CHARS: usize = 300;
+/// Longest file-name component a dataset may name: what Linux and macOS file systems allow.
+const MAX_NAME_BYTES: usize = 255;
 
 /// A failure that stops an import as a whole (bad flags, unreadable inputs, the pack itself).
 #[derive(Debug, Error)]
@@ -121,7 +126,8 @@ pub struct Candidate {
 pub struct Importer {
     pub writer: PackWriter,
     pub report: ImportReport,
-    seen: HashSet<String>,
+    /// Ids claimed in this run, each with the input that claimed it.
+    seen: HashMap<String, String>,
 }
 
 impl Importer {
@@ -129,14 +135,22 @@ impl Importer {
         Importer {
             writer,
             report: ImportReport::default(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
         }
     }
 
+    /// Records a problem. The message is cut to [`MAX_PROBLEM_CHARS`]: values from the input are
+    /// quoted short where the message is made, and this is the net for paths and errors that
+    /// carry them whole.
     pub fn problem(&mut self, source: impl Into<String>, message: impl Into<String>) {
+        let message = message.into();
+        let message = match message.char_indices().nth(MAX_PROBLEM_CHARS) {
+            Some((cut, _)) => format!("{}… ({} bytes)", &message[..cut], message.len()),
+            None => message,
+        };
         self.report.problems.push(Problem {
             source: source.into(),
-            message: message.into(),
+            message,
         });
     }
 
@@ -147,13 +161,16 @@ impl Importer {
             self.problem(source, "empty id");
             return false;
         }
-        if !self.seen.insert(id.to_string()) {
-            self.problem(
-                source,
-                format!("duplicate id '{id}' (an earlier input has it)"),
-            );
+        if let Err(why) = super::pack::check_id(id) {
+            self.problem(source, why);
             return false;
         }
+        if let Some(first) = self.seen.get(id) {
+            let msg = format!("duplicate id {} (already taken by {first})", quote(id));
+            self.problem(source, msg);
+            return false;
+        }
+        self.seen.insert(id.to_string(), source.to_string());
         if self.writer.contains(id) {
             self.report.kept.push(id.to_string());
             return false;
@@ -262,8 +279,15 @@ pub fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
         })
     {
         return Err(format!(
-            "image path '{rel}' must be relative and stay inside {} (no '..' or absolute paths)",
+            "image path {} must be relative and stay inside {} (no '..' or absolute paths)",
+            quote(rel),
             dir.display()
+        ));
+    }
+    if p.components().any(|c| c.as_os_str().len() > MAX_NAME_BYTES) {
+        return Err(format!(
+            "image path {} has a name longer than {MAX_NAME_BYTES} bytes, which no file can have",
+            quote(rel)
         ));
     }
     Ok(dir.join(p))
@@ -275,11 +299,11 @@ pub fn parse_pos(lat: &str, lon: &str) -> Result<LatLon, String> {
         let x: f64 = v
             .trim()
             .parse()
-            .map_err(|_| format!("{field} '{v}' is not a number"))?;
+            .map_err(|_| format!("{field} {} is not a number", quote(v)))?;
         if x.is_finite() {
             Ok(x)
         } else {
-            Err(format!("{field} '{v}' is not a finite number"))
+            Err(format!("{field} {} is not a finite number", quote(v)))
         }
     };
     LatLon::new(num("latitude", lat)?, num("longitude", lon)?).map_err(|e| e.to_string())

@@ -8,10 +8,10 @@ use super::{Candidate, ImportError, ImportReport, Importer};
 use crate::game::integrity;
 use crate::geo::LatLon;
 use exif::{In, Tag, Value};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// Folders nested deeper than this are not searched: deep enough for year/month/day layouts,
-/// and a guard against symlink loops.
+/// Folders nested deeper than this are not searched: deep enough for year/month/day layouts.
 pub const MAX_FOLDER_DEPTH: usize = 8;
 
 /// File extensions read as images (compared case-insensitively).
@@ -20,12 +20,19 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 /// Imports every photo under `dir` (sorted by path, so re-runs are deterministic).
 pub fn import_photos(dir: &Path, mut imp: Importer) -> Result<ImportReport, ImportError> {
     let mut files = Vec::new();
-    collect(dir, 0, &mut files)?;
+    let mut visited = HashSet::new();
+    collect(dir, 0, &mut visited, &mut files)?;
     files.sort();
     for path in files {
         let rel = path.strip_prefix(dir).unwrap_or(&path);
         let source = rel.display().to_string();
-        let id = id_for(rel);
+        let id = match id_for(rel) {
+            Ok(id) => id,
+            Err(why) => {
+                imp.problem(&source, why);
+                continue;
+            }
+        };
         if !imp.claim(&source, &id) {
             continue;
         }
@@ -54,16 +61,27 @@ pub fn import_photos(dir: &Path, mut imp: Importer) -> Result<ImportReport, Impo
     Ok(imp.report)
 }
 
-fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
+/// Gathers image files under `dir`. Symlinked folders are followed, but each real folder is
+/// walked once (`visited` holds canonical paths): a link back to a parent would otherwise make
+/// the walk exponential in [`MAX_FOLDER_DEPTH`].
+fn collect(
+    dir: &Path,
+    depth: usize,
+    visited: &mut HashSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), ImportError> {
     let io = |source| ImportError::Io {
         path: dir.to_path_buf(),
         source,
     };
+    if !visited.insert(std::fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
             if depth < MAX_FOLDER_DEPTH {
-                collect(&path, depth + 1, out)?;
+                collect(&path, depth + 1, visited, out)?;
             }
         } else if path
             .extension()
@@ -77,12 +95,20 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Impor
 }
 
 /// A location id from the photo's path inside the folder: `2024/IMG_0001.jpg` → `2024_IMG_0001`.
-fn id_for(rel: &Path) -> String {
-    rel.with_extension("")
+/// A path that is not valid UTF-8 is refused rather than made lossy: two such names would
+/// otherwise collapse into the same id.
+fn id_for(rel: &Path) -> Result<String, String> {
+    let stem = rel.with_extension("");
+    let parts = stem
         .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("_")
+        .map(|c| c.as_os_str().to_str())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            format!(
+                "the file name {rel:?} is not valid UTF-8, so no id can be made from it; rename the file"
+            )
+        })?;
+    Ok(parts.join("_"))
 }
 
 /// The GPS position in a photo's EXIF, or why there is none.
@@ -130,8 +156,11 @@ mod tests {
 
     #[test]
     fn ids_come_from_the_relative_path() {
-        assert_eq!(id_for(Path::new("2024/IMG_0001.jpg")), "2024_IMG_0001");
-        assert_eq!(id_for(Path::new("a.PNG")), "a");
+        assert_eq!(
+            id_for(Path::new("2024/IMG_0001.jpg")).unwrap(),
+            "2024_IMG_0001"
+        );
+        assert_eq!(id_for(Path::new("a.PNG")).unwrap(), "a");
     }
 
     #[test]

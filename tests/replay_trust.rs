@@ -1,0 +1,334 @@
+//! Replays are shared between people, so a session folder is hostile input. A crafted
+//! `rounds.jsonl` (a view named `/etc/passwd` or `../../x`), a symlink out of the folder or a
+//! view that is not a picture must never be read, served by the `/replays` viewer, or sent to a
+//! model by `replay rerun`. And a session cut mid-write (even inside a multi-byte character) or
+//! one broken session among many must not stop `replay show`, `stats` or `report`.
+
+mod common;
+
+use common::openai_server::{jpeg, OpenAiServer, Reply, ServerOptions};
+use geoagent::game::builtin;
+use geoagent::replay::{MANIFEST_FILE, ROUNDS_FILE};
+use geoagent::server;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
+/// What the file outside the session holds: a real JPEG, so only the path rules can stop it.
+const OUTSIDE: &str = "outside.jpg";
+const NOT_AN_IMAGE: &[u8] = b"private notes: not a picture at all";
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/replays")
+        .join(FIXTURE_ID)
+}
+
+/// Copies the fixture session to `root/name`, with `name` as its session id.
+fn copy_fixture(root: &Path, name: &str) -> PathBuf {
+    let src = fixture();
+    let dst = root.join(name);
+    std::fs::create_dir_all(dst.join("views")).unwrap();
+    for e in std::fs::read_dir(src.join("views")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
+    }
+    std::fs::copy(src.join(ROUNDS_FILE), dst.join(ROUNDS_FILE)).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join(MANIFEST_FILE)).unwrap()).unwrap();
+    m["session_id"] = name.into();
+    std::fs::write(dst.join(MANIFEST_FILE), m.to_string()).unwrap();
+    dst
+}
+
+/// Sets round 1's first view file name in `dir`'s rounds.jsonl.
+fn set_first_view(dir: &Path, file: &str) {
+    let path = dir.join(ROUNDS_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["views"][0]["file"] = file.into();
+    let out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+}
+
+/// One crafted session per attack under `root` (each otherwise a finished, honest session),
+/// with the name the viewer's URL would use for the crafted view, and whether the session's
+/// other views are still readable (not when the whole `views` folder is a link out).
+fn crafted_sessions(root: &Path) -> Vec<(String, &'static str, bool)> {
+    let outside = root.parent().unwrap().join(OUTSIDE);
+    std::fs::write(&outside, jpeg(8, 8, [200, 10, 10])).unwrap();
+    let mut out = Vec::new();
+
+    let d = copy_fixture(root, "abs-path");
+    set_first_view(&d, "/etc/passwd");
+    out.push(("abs-path".to_string(), "passwd", true));
+
+    let d = copy_fixture(root, "dot-dot");
+    set_first_view(&d, &format!("../../{OUTSIDE}"));
+    out.push(("dot-dot".to_string(), OUTSIDE, true));
+
+    let d = copy_fixture(root, "views-dot-dot");
+    set_first_view(&d, &format!("views/../../../{OUTSIDE}"));
+    out.push(("views-dot-dot".to_string(), OUTSIDE, true));
+
+    let d = copy_fixture(root, "symlink");
+    std::fs::remove_file(d.join("views/r001_v0.jpg")).unwrap();
+    std::os::unix::fs::symlink(&outside, d.join("views/r001_v0.jpg")).unwrap();
+    out.push(("symlink".to_string(), "r001_v0.jpg", true));
+
+    let d = copy_fixture(root, "views-symlink");
+    let elsewhere = root.parent().unwrap().join("elsewhere");
+    std::fs::rename(d.join("views"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, d.join("views")).unwrap();
+    out.push(("views-symlink".to_string(), "r001_v0.jpg", false));
+
+    let d = copy_fixture(root, "not-an-image");
+    std::fs::write(d.join("views/r001_v0.jpg"), NOT_AN_IMAGE).unwrap();
+    out.push(("not-an-image".to_string(), "r001_v0.jpg", true));
+    out
+}
+
+/// Runs the binary in `cwd` with no config file and no inherited GEOAGENT_/OPENAI_ settings.
+fn geoagent(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
+    cmd.current_dir(cwd).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run geoagent")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn show_marks_crafted_views_as_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    for (name, _, honest_ok) in crafted_sessions(&root) {
+        let dir = root.join(&name);
+        let o = geoagent(
+            tmp.path(),
+            &["replay", "show", dir.to_str().unwrap(), "--round", "1"],
+            &[],
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{name}: {out}\n{err}");
+        let views: Vec<&str> = out
+            .lines()
+            .skip_while(|l| *l != "Views:")
+            .skip(1)
+            .take(2)
+            .collect();
+        assert!(
+            views[0].contains("not shown") && views[0].contains("refused"),
+            "{name}: the crafted view is marked: {views:?}"
+        );
+        assert_eq!(
+            views[1].contains("views/r001_v1.jpg") && !views[1].contains("not shown"),
+            honest_ok,
+            "{name}: the honest view is listed: {views:?}"
+        );
+        if !passwd.is_empty() {
+            assert!(!out.contains(passwd.lines().next().unwrap()), "{name}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_sends_nothing_from_a_crafted_session() {
+    let llm = OpenAiServer::start(ServerOptions {
+        api_key: Some("sk-test-trust".into()),
+    })
+    .await;
+    llm.set_default(|_| Reply::Text("{\"lat\": 1.0, \"lon\": 2.0}".into()));
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    let out_root = tmp.path().join("reruns");
+    for (name, _, _) in crafted_sessions(&root) {
+        let dir = root.join(&name);
+        let base = llm.base_url.clone();
+        let cwd = tmp.path().to_path_buf();
+        let out_arg = out_root.to_str().unwrap().to_string();
+        let o = tokio::task::spawn_blocking(move || {
+            geoagent(
+                &cwd,
+                &[
+                    "replay",
+                    "rerun",
+                    dir.to_str().unwrap(),
+                    "--model",
+                    "scripted-vl",
+                    "--base-url",
+                    &base,
+                    "--strategy",
+                    "direct",
+                    "--no-cache",
+                    "--dir",
+                    &out_arg,
+                ],
+                &[("OPENAI_API_KEY", "sk-test-trust")],
+            )
+        })
+        .await
+        .unwrap();
+        let (out, err) = text(&o);
+        assert!(!o.status.success(), "{name} must be refused: {out}\n{err}");
+        assert!(
+            err.contains("r001_v0.jpg")
+                || err.contains("/etc/passwd")
+                || err.contains(OUTSIDE)
+                || err.contains("views"),
+            "{name}: the error names the view: {err}"
+        );
+        assert!(
+            llm.requests().is_empty(),
+            "{name}: nothing may reach the model provider"
+        );
+        assert!(
+            !out_root.exists() || std::fs::read_dir(&out_root).unwrap().next().is_none(),
+            "{name}: no new session is written"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_serves_no_crafted_view() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    let sessions = crafted_sessions(&root);
+    let state = server::AppState::new(vec![Arc::new(builtin::world())]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve_with_replays(
+        listener,
+        state,
+        root.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let http = reqwest::Client::new();
+    for (name, file, honest_ok) in &sessions {
+        // The session itself is listed and its honest view is served (the test can fail).
+        let ok = http
+            .get(format!("{base}/replays/{name}/views/r001_v1.jpg"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status() == 200, *honest_ok, "{name}: honest view");
+        let r = http
+            .get(format!("{base}/replays/{name}/views/{file}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.bytes().await.unwrap();
+        assert_eq!(
+            status, 404,
+            "{name}: crafted view {file} must not be served"
+        );
+        assert!(
+            !body.windows(NOT_AN_IMAGE.len()).any(|w| w == NOT_AN_IMAGE),
+            "{name}"
+        );
+    }
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+/// Appends a copy of the last round as round 3 whose place holds multi-byte characters, cut
+/// inside one of them: what a crash in the middle of writing that line leaves.
+fn tear_inside_a_character(dir: &Path) {
+    let path = dir.join(ROUNDS_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    last["round"] = 3.into();
+    last["result"]["round"] = 3.into();
+    last["result"]["place"] = "Zürich 47°22′ — 東京".into();
+    let line = last.to_string();
+    let cut = line.find('東').unwrap() + 1;
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(&line.as_bytes()[..cut]);
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the cut splits a character"
+    );
+    std::fs::write(&path, bytes).unwrap();
+}
+
+#[test]
+fn a_line_cut_inside_a_character_is_a_torn_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    let dir = copy_fixture(&root, "torn");
+    tear_inside_a_character(&dir);
+    let dir_arg = dir.to_str().unwrap();
+    let o = geoagent(tmp.path(), &["replay", "show", dir_arg], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("skipped torn last line") && out.contains("line 3"),
+        "{out}"
+    );
+    let o = geoagent(tmp.path(), &["stats", dir_arg], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stats: {out}\n{err}");
+    let html = tmp.path().join("r.html");
+    let o = geoagent(
+        tmp.path(),
+        &["report", dir_arg, "-o", html.to_str().unwrap()],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "report: {out}\n{err}");
+    assert!(out.contains("2 round(s)"), "{out}");
+}
+
+#[test]
+fn one_broken_session_does_not_stop_stats_or_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    copy_fixture(&root, "a-good");
+    let bad = copy_fixture(&root, "b-bad");
+    // A line in the middle that is not JSON: corruption, not a crash.
+    let path = bad.join(ROUNDS_FILE);
+    let text_before = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{{oops\n{text_before}")).unwrap();
+    let root_arg = root.to_str().unwrap();
+
+    let o = geoagent(tmp.path(), &["stats", root_arg], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stats: {out}\n{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("b-bad") && all.contains("line 1"),
+        "the skipped session is named with why: {all}"
+    );
+
+    let html = tmp.path().join("r.html");
+    let o = geoagent(
+        tmp.path(),
+        &["report", "--dir", root_arg, "-o", html.to_str().unwrap()],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "report: {out}\n{err}");
+    assert!(out.contains("Report of 1 session(s)"), "{out}");
+    assert!(err.contains("b-bad") && err.contains("line 1"), "{err}");
+}
