@@ -17,7 +17,9 @@
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
 //!   progress display and resume.
-//! - [`config`], [`cli`]: layered configuration and the command line.
+//! - [`config`]: layered configuration.
+//! - [`cli`]: the command line: every command's flags (the only place with clap), the wiring of
+//!   settings into the domain modules, and the printing.
 
 pub mod agent;
 pub mod browser;

@@ -7,15 +7,13 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = geoagent::cli::Cli::parse();
-    let default = match cli.verbose {
-        0 => "geoagent=warn",
-        1 => "geoagent=info",
-        _ => "geoagent=debug",
-    };
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = geoagent::cli::log_filter(cli.verbose, rust_log.as_deref());
+    if let Some(note) = &filter.note {
+        eprintln!("{note}");
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
-        )
+        .with_env_filter(EnvFilter::new(&filter.directives))
         .with_writer(std::io::stderr)
         .init();
     match geoagent::cli::run(cli).await {

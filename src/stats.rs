@@ -20,7 +20,7 @@
 //! - Paired comparison: mean difference with a percentile bootstrap interval, and an exact
 //!   two-sided sign test on the rounds that differ (ties dropped, as the sign test requires).
 
-pub mod command;
+pub mod compare;
 pub mod matching;
 
 use crate::geo::reverse::{self, City, Continent};

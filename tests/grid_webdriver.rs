@@ -57,7 +57,7 @@ fn play_uses_the_given_webdriver_endpoint() {
         .arg(&replays)
         .arg("--chromedriver")
         .arg("/nonexistent/chromedriver")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(tmp.path())
         .env("TMPDIR", tmp.path())
         .env_remove("OPENAI_API_KEY")
         .output()

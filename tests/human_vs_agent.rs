@@ -16,7 +16,7 @@ use geoagent::geo::LatLon;
 use geoagent::humans::Store;
 use geoagent::server::{start_local, AppState};
 use geoagent::session::{self, MatchPlan};
-use geoagent::stats::command::{build_report, StatsArgs};
+use geoagent::stats::compare::{build_report, StatsOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,9 @@ async fn people_then_agent_on_the_same_challenge() {
 
     // The person: perfect on round 1, then guesses the Gulf of Guinea.
     let state = AppState::new(vec![map.clone()]);
-    state.on_round_completed(geoagent::cli::human_round_sink(Store::open(&store_path)));
+    state.on_round_completed(geoagent::cli::serve::human_round_sink(Store::open(
+        &store_path,
+    )));
     let server = start_local(state).await.unwrap();
     let url = format!(
         "{}/?join&seed={SEED}&rounds={ROUNDS}&map={}&player=alice",
@@ -141,14 +143,10 @@ async fn people_then_agent_on_the_same_challenge() {
     let agent_total: u32 = agent_points.iter().sum();
     let human_total: u32 = human_points.iter().sum();
 
-    let stats = build_report(&StatsArgs {
-        replays: vec![report.replay_dir.clone()],
+    let stats = build_report(&StatsOptions {
         humans: vec![store_path.clone()],
-        human_dataset: None,
-        reference: None,
-        top: 5,
         challenge: Some(challenge.id()),
-        json: false,
+        ..StatsOptions::for_replays(vec![report.replay_dir.clone()])
     })
     .unwrap();
     let pooled = &stats.players[0].versus[0];

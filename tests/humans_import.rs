@@ -1,8 +1,9 @@
 //! Imports the real human baseline data set (shared/data/human-baselines, beside the crate) and
 //! scores the reference player against it. The data is read in place, never copied.
 
+use geoagent::cli::stats::render;
 use geoagent::humans::{self, DATASET_ROUNDS_FILE, DATASET_SEEDS_FILE};
-use geoagent::stats::command::{build_report, render, Reference, StatsArgs};
+use geoagent::stats::compare::{build_report, Reference, StatsOptions};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -83,14 +84,11 @@ fn imports_every_round_of_the_real_data_set() {
 
 #[test]
 fn reference_player_against_the_real_players() {
-    let args = StatsArgs {
-        replays: vec![],
-        humans: vec![],
+    let args = StatsOptions {
         human_dataset: Some(dataset_dir()),
         reference: Some(Reference::Baseline),
         top: 3,
-        challenge: None,
-        json: false,
+        ..StatsOptions::for_replays(vec![])
     };
     let report = build_report(&args).unwrap();
     assert_eq!(report.players.len(), 1);

@@ -17,14 +17,10 @@ fn report_command_writes_one_file_with_win_rates_against_people() {
     .unwrap();
     let out = tmp.path().join("r.html");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "report",
-            FIXTURE_ID,
-            "--dir",
-            "tests/fixtures/replays",
-            "-o",
-        ])
+        .current_dir(tmp.path())
+        .args(["report", FIXTURE_ID, "--dir"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replays"))
+        .arg("-o")
         .arg(&out)
         .arg("--humans")
         .arg(&humans)

@@ -19,8 +19,10 @@ const POLL: Duration = Duration::from_millis(20);
 
 fn geoagent(args: &[&str], home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_geoagent"));
+    // Run in the test's own folder: a relative path (the response cache, ./replays) must never
+    // land in the checkout.
     c.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(home)
         .env("HOME", home)
         .env_remove("OPENAI_API_KEY")
         .env("TMPDIR", home)

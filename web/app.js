@@ -55,6 +55,8 @@
 
   function showError(message) {
     $("#error-message").textContent = message;
+    // The page contract: an agent reads the reason from data-error (browser/selectors.rs).
+    document.body.dataset.error = message;
     setState("error");
   }
 

@@ -13,6 +13,8 @@ use crate::lvlm::Usage;
 
 /// Coarse search grid step in degrees: 2° is ~220 km, fine enough that refinement finds the peak.
 const COARSE_STEP_DEG: f64 = 2.0;
+/// The baseline reasoner's name in replays and tables; it uses no strategy.
+pub const BASELINE_NAME: &str = "baseline";
 /// Refinement: a window of ±`REFINE_SPAN_DEG` around the coarse best at `REFINE_STEP_DEG`.
 const REFINE_SPAN_DEG: f64 = 2.0;
 const REFINE_STEP_DEG: f64 = 0.05;
@@ -111,7 +113,7 @@ pub fn baseline_point(map: &Map) -> LatLon {
 #[async_trait::async_trait]
 impl Reasoner for BaselineReasoner {
     fn name(&self) -> String {
-        "baseline".into()
+        BASELINE_NAME.into()
     }
 
     async fn guess(&self, _obs: &Observation) -> Guess {

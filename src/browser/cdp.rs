@@ -9,14 +9,14 @@ use serde_json::{json, Value};
 
 /// `POST /session/{id}/goog/cdp/execute {cmd, params}`.
 #[derive(Debug)]
-pub struct CdpCommand {
+pub(crate) struct CdpCommand {
     pub cmd: &'static str,
     pub params: Value,
 }
 
 impl CdpCommand {
     /// A JPEG of the page region `(x, y, w, h)` in CSS pixels at device scale 1.
-    pub fn capture_jpeg(x: f64, y: f64, w: f64, h: f64, quality: u8) -> Self {
+    pub(crate) fn capture_jpeg(x: f64, y: f64, w: f64, h: f64, quality: u8) -> Self {
         CdpCommand {
             cmd: "Page.captureScreenshot",
             params: json!({

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 /// chromedriver is normally ready in under 0.1 s; a loaded CI machine gets plenty of slack.
-pub const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often to ask `/status` while waiting; cheap on loopback.
-pub const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a graceful stop may take before the process group is killed.
-pub const DRIVER_STOP_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const DRIVER_STOP_GRACE: Duration = Duration::from_secs(2);
 /// The watchdog's shell: wait for the pipe to close, kill the group, let the killed processes
 /// go, remove the profile. `$1` is the process group, `$2` the profile folder.
 const WATCHDOG_SCRIPT: &str =
@@ -65,7 +65,7 @@ pub fn locate(configured: Option<&Path>) -> Result<PathBuf, BrowserError> {
 
 /// A running chromedriver.
 #[derive(Debug)]
-pub struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Option<Child>,
     pgid: Option<i32>,
     url: String,

@@ -24,18 +24,18 @@ use tracing::{debug, instrument};
 
 /// Loading a round: the server paints or reads the panorama (~0.1–0.5 s), the page uploads a
 /// 2048×1024 texture to SwiftShader. Generous because CI machines are slow.
-pub const ROUND_READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const ROUND_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A turn of the view is one frame; a few hundred ms covers a busy machine.
-pub const VIEW_SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const VIEW_SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The guess goes to the local server and back.
-pub const RESULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const RESULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Poll interval for page conditions; one poll is a ~3–5 ms WebDriver round trip.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// The guess marker must land this close to the reasoner's point. 0.5 km costs at most 0.03% of
 /// the points on the world map and needs ~8 map zoom steps from the whole-world view.
 pub const GUESS_PRECISION_KM: f64 = 0.5;
 /// Bound on zoom-and-click refinements when placing the marker.
-pub const MAX_PLACEMENT_PASSES: usize = 3;
+pub(crate) const MAX_PLACEMENT_PASSES: usize = 3;
 /// A drag presses this far inside the canvas edge, so the press lands on it. The page captures
 /// the pointer, so the release may land anywhere in the viewport: one long drag per turn instead
 /// of several short ones, and each dispatched pointer action waits on the renderer (~12 ms here).
@@ -157,13 +157,13 @@ impl LocalGame {
 
     /// Declares that `rounds_done` rounds of this game were played before (when resuming a game
     /// with `?game=ID` in a new browser), so the next observation expects round `rounds_done + 1`.
-    pub fn after_rounds(mut self, rounds_done: usize) -> Self {
+    pub(crate) fn after_rounds(mut self, rounds_done: usize) -> Self {
         self.round = rounds_done;
         self
     }
 
     /// How long the browser behind this game took to start.
-    pub fn browser_timing(&self) -> super::LaunchTiming {
+    pub(crate) fn browser_timing(&self) -> super::LaunchTiming {
         self.browser.timing
     }
 

@@ -11,7 +11,7 @@ pub mod cdp;
 pub mod driver;
 pub mod local_game;
 pub mod pool;
-pub mod selectors;
+pub(crate) mod selectors;
 
 use driver::Chromedriver;
 use fantoccini::{Client, ClientBuilder};
@@ -22,11 +22,11 @@ use thiserror::Error;
 use tracing::{debug, instrument, warn};
 
 /// Browser launch normally takes 0.5–1.2 s here; a cold disk cache on CI can take several times that.
-pub const SESSION_START_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const SESSION_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Closing a session takes 0.1–0.2 s; past this we kill the process group instead.
-pub const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The viewport the agent plays in. The local game lays out a 4:3 panorama and the map for it.
-pub const DEFAULT_VIEWPORT: (u32, u32) = (1280, 720);
+pub(crate) const DEFAULT_VIEWPORT: (u32, u32) = (1280, 720);
 /// Headless Chromium's default binary on Debian.
 const CHROMIUM_PATHS: &[&str] = &["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 

@@ -85,7 +85,7 @@ impl BrowserPool {
     }
 
     /// Waits for a free slot, then hands out an idle browser or launches one.
-    pub async fn acquire(&self) -> Result<Lease, BrowserError> {
+    pub(crate) async fn acquire(&self) -> Result<Lease, BrowserError> {
         let permit = self
             .shared
             .permits
@@ -106,7 +106,7 @@ impl BrowserPool {
     }
 
     /// Closes every idle browser (leased ones close when their lease is dropped or replaced).
-    pub async fn close_idle(&self) {
+    pub(crate) async fn close_idle(&self) {
         let idle: Vec<Browser> = std::mem::take(&mut *self.shared.idle());
         for b in idle {
             self.shared.close(b).await;
@@ -115,7 +115,7 @@ impl BrowserPool {
 }
 
 /// One browser slot of the pool, held by one game at a time.
-pub struct Lease {
+pub(crate) struct Lease {
     browser: Option<Browser>,
     pool: BrowserPool,
     _permit: OwnedSemaphorePermit,
@@ -133,7 +133,10 @@ impl Lease {
     }
 
     /// Closes `broken` (a crashed or unresponsive browser) and launches a fresh one in its slot.
-    pub async fn relaunch(&mut self, broken: Option<Browser>) -> Result<Browser, BrowserError> {
+    pub(crate) async fn relaunch(
+        &mut self,
+        broken: Option<Browser>,
+    ) -> Result<Browser, BrowserError> {
         if let Some(b) = broken.or_else(|| self.browser.take()) {
             self.pool.shared.close(b).await;
         }
@@ -141,7 +144,7 @@ impl Lease {
     }
 
     /// Closes the browser in this slot for good (it failed and should not serve another game).
-    pub async fn discard(mut self, broken: Option<Browser>) {
+    pub(crate) async fn discard(mut self, broken: Option<Browser>) {
         if let Some(b) = broken.or_else(|| self.browser.take()) {
             self.pool.shared.close(b).await;
         }

@@ -3,24 +3,21 @@
 //! These are the local game's DOM contract (see `web/index.html`); a site adapter for another game
 //! would bring its own set.
 
-/// `<body data-state=...>`: loading | start | guessing | result | finished | error.
-pub const BODY: &str = "body";
-pub const PANO: &str = "canvas#pano";
-pub const MAP: &str = "#map";
-pub const MAP_ZOOM_IN: &str = "#map-zoom-in";
-pub const GUESS_BUTTON: &str = "#guess-button";
-pub const NEXT_BUTTON: &str = "#next-button";
-pub const RESULT: &str = "#result";
-pub const ROUND_LABEL: &str = "#round-label";
+pub(crate) const PANO: &str = "canvas#pano";
+pub(crate) const MAP: &str = "#map";
+pub(crate) const MAP_ZOOM_IN: &str = "#map-zoom-in";
+pub(crate) const GUESS_BUTTON: &str = "#guess-button";
+pub(crate) const NEXT_BUTTON: &str = "#next-button";
 
-pub const STATE_GUESSING: &str = "guessing";
-pub const STATE_RESULT: &str = "result";
-pub const STATE_FINISHED: &str = "finished";
-pub const STATE_ERROR: &str = "error";
+/// `<body data-state=...>`: loading | start | guessing | result | finished | error.
+pub(crate) const STATE_GUESSING: &str = "guessing";
+pub(crate) const STATE_RESULT: &str = "result";
+pub(crate) const STATE_FINISHED: &str = "finished";
+pub(crate) const STATE_ERROR: &str = "error";
 
 /// Reads the whole page state in one WebDriver round trip. It only reads what the page shows
 /// (attributes of visible elements), it never changes the game.
-pub const READ_STATE_JS: &str = r#"
+pub(crate) const READ_STATE_JS: &str = r#"
 const b = document.body, p = document.querySelector('canvas#pano'),
       m = document.querySelector('#map'), r = document.querySelector('#result'),
       l = document.querySelector('#round-label');

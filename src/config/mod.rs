@@ -21,8 +21,9 @@ use thiserror::Error;
 pub const DEFAULT_CONFIG_FILE: &str = "geoagent.toml";
 /// Prefix of environment variables; nested keys use `__` (`GEOAGENT_GAME__ROUNDS=3`).
 pub const ENV_PREFIX: &str = "GEOAGENT";
-/// Upper bound on rounds per game, so a typo cannot start a thousand-round browser session.
-pub const MAX_ROUNDS: usize = 100;
+/// Upper bound on rounds per game: the game's own limit, so a value that passes here is one
+/// the game server accepts.
+pub use crate::game::MAX_ROUNDS;
 /// Upper bound on views per round: each view is an image the model pays for.
 pub const MAX_HEADINGS: usize = 16;
 /// Environment variables read as provider API keys (see [`crate::lvlm::ProviderKind::key_env_vars`]).

@@ -189,7 +189,10 @@ fn unknown_env_key_is_an_error() {
 #[test]
 fn bad_values_name_the_key() {
     let err = Settings::load(Some(toml("[game]\nrounds = 0\n").path()), &[], &[]).unwrap_err();
-    assert_eq!(err.to_string(), "game.rounds = 0: must be 1..=100");
+    assert_eq!(err.to_string(), "game.rounds = 0: must be 1..=50");
+    // The game server refuses more than its limit, so config does too (was 100 here).
+    let err = Settings::load(Some(toml("[game]\nrounds = 60\n").path()), &[], &[]).unwrap_err();
+    assert_eq!(err.to_string(), "game.rounds = 60: must be 1..=50");
     let err =
         Settings::load(Some(toml("[game]\nrounds = \"many\"\n").path()), &[], &[]).unwrap_err();
     assert!(err.to_string().contains("rounds"), "{err}");

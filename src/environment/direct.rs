@@ -19,28 +19,27 @@ use crate::game::{panorama, score, Challenge, Imagery, Location, Map, RoundResul
 use crate::game::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
 use crate::geo::LatLon;
 use image::RgbImage;
-use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use thiserror::Error;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Width of a rendered view: the local game's panorama canvas at the default 1280×720 viewport
 /// is 800×600 CSS pixels (4:3), so direct views match browser captures pixel for pixel in size.
-pub const VIEW_WIDTH: u32 = 800;
+pub(crate) const VIEW_WIDTH: u32 = 800;
 /// Height of a rendered view (see [`VIEW_WIDTH`]).
-pub const VIEW_HEIGHT: u32 = 600;
+pub(crate) const VIEW_HEIGHT: u32 = 600;
 /// Horizontal field of view of an unzoomed view, the page's start view (`START_VIEW` in app.js).
-pub const START_FOV_DEG: f64 = 90.0;
+pub(crate) const START_FOV_DEG: f64 = 90.0;
 /// The page zooms by this factor per step (`+` key).
-pub const ZOOM_FACTOR: f64 = 1.5;
+pub(crate) const ZOOM_FACTOR: f64 = 1.5;
 /// The page never zooms in past this field of view (`FOV_MIN` in app.js).
-pub const MIN_FOV_DEG: f64 = 15.0;
+pub(crate) const MIN_FOV_DEG: f64 = 15.0;
 /// Locations whose rendered views are kept. Four 800×600 views are ~0.3 MB of JPEG, so this
 /// caps the cache near 80 MB while covering every location of the built-in world several times.
-pub const MAX_CACHED_LOCATIONS: usize = 256;
+pub(crate) const MAX_CACHED_LOCATIONS: usize = 256;
 /// Bumped whenever rendering changes, so views cached on disk by an older build are not reused.
-pub const RENDER_VERSION: u32 = 1;
+pub(crate) const RENDER_VERSION: u32 = 1;
 
 /// Why a direct round could not be played. Each names what to fix.
 #[derive(Debug, Error)]
@@ -58,19 +57,13 @@ pub enum DirectError {
     NoSuchRound { round: usize, rounds: usize },
 }
 
-type ViewCell = Arc<OnceCell<Arc<Vec<View>>>>;
-
-struct CacheInner {
-    cells: HashMap<(String, String), ViewCell>,
-    order: VecDeque<(String, String)>,
-}
-
-/// Rendered views per (map, location) for one capture setting, oldest evicted first. Shared by
-/// every round of a run (cheap to clone through `Arc`).
-pub struct ViewCache {
+/// Rendered views per (map, location) for one capture setting, bounded; a location asked for
+/// by several rounds at once is rendered once (the others wait for it). Shared by every round of
+/// a run (cheap to clone through `Arc`).
+pub(crate) struct ViewCache {
     capture: CaptureOptions,
     size: (u32, u32),
-    inner: Mutex<CacheInner>,
+    cells: quick_cache::sync::Cache<(String, String), Arc<Vec<View>>>,
     /// One render at a time per core: rendering is pure CPU, more would only add memory.
     permits: Semaphore,
     /// Where rendered views persist between runs (painting a panorama costs ~0.3–1 s of CPU).
@@ -84,10 +77,7 @@ impl ViewCache {
         ViewCache {
             capture,
             size: (VIEW_WIDTH, VIEW_HEIGHT),
-            inner: Mutex::new(CacheInner {
-                cells: HashMap::new(),
-                order: VecDeque::new(),
-            }),
+            cells: quick_cache::sync::Cache::new(MAX_CACHED_LOCATIONS),
             permits: Semaphore::new(cores),
             disk: None,
         }
@@ -96,86 +86,57 @@ impl ViewCache {
     /// Also keeps rendered views in `dir` across runs (a folder per map, a sub-folder per
     /// location and setting). The folder names hold location ids: it is a private cache on the
     /// machine running the agent, never sent to the model.
-    pub fn with_disk(mut self, dir: PathBuf) -> ViewCache {
+    pub(crate) fn with_disk(mut self, dir: PathBuf) -> ViewCache {
         self.disk = Some(dir);
         self
     }
 
     /// The default on-disk cache: `$XDG_CACHE_HOME/geoagent/views`, else `~/.cache/geoagent/views`.
-    pub fn default_disk_dir() -> Option<PathBuf> {
+    pub(crate) fn default_disk_dir() -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
         Some(base.join("geoagent").join("views"))
     }
 
-    pub fn capture(&self) -> &CaptureOptions {
-        &self.capture
-    }
-
-    /// How many locations are cached now (for tests and logs).
-    pub fn len(&self) -> usize {
-        self.lock().cells.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
-        // Every critical section leaves the maps consistent, so a poisoned lock is still good.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn cell(&self, key: (String, String)) -> ViewCell {
-        let mut inner = self.lock();
-        if let Some(c) = inner.cells.get(&key) {
-            return c.clone();
-        }
-        while inner.cells.len() >= MAX_CACHED_LOCATIONS {
-            let Some(old) = inner.order.pop_front() else {
-                break;
-            };
-            inner.cells.remove(&old);
-        }
-        let c = ViewCell::default();
-        inner.order.push_back(key.clone());
-        inner.cells.insert(key, c.clone());
-        c
+    /// How many locations are cached now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.cells.len()
     }
 
     /// The views of `loc`, rendered on first use (off the async threads).
     pub async fn views(&self, map_id: &str, loc: &Location) -> Result<Arc<Vec<View>>, DirectError> {
-        let cell = self.cell((map_id.to_string(), loc.id.clone()));
-        cell.get_or_try_init(|| async {
-            let _permit = self
-                .permits
-                .acquire()
+        let key = (map_id.to_string(), loc.id.clone());
+        self.cells
+            .get_or_insert_async(&key, async {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|e| DirectError::Task(e.to_string()))?;
+                let (loc, capture, size) = (loc.clone(), self.capture.clone(), self.size);
+                // A photo is one view of its own size, which the disk cache's fixed layout of
+                // `view_angles` files at the view size does not describe; photos are cheap to fit.
+                let photo = matches!(loc.imagery, Imagery::Photo { .. });
+                let disk = self.disk.as_ref().filter(|_| !photo).map(|d| {
+                    d.join(sanitize(map_id))
+                        .join(disk_key(&loc, &capture, size))
+                });
+                let views = tokio::task::spawn_blocking(move || match disk {
+                    Some(dir) => cached_on_disk(&dir, &loc, &capture, size),
+                    None => render_views(&loc, &capture, size),
+                })
                 .await
-                .map_err(|e| DirectError::Task(e.to_string()))?;
-            let (loc, capture, size) = (loc.clone(), self.capture.clone(), self.size);
-            // A photo is one view of its own size, which the disk cache's fixed layout of
-            // `view_angles` files at the view size does not describe; photos are cheap to fit.
-            let photo = matches!(loc.imagery, Imagery::Photo { .. });
-            let disk = self.disk.as_ref().filter(|_| !photo).map(|d| {
-                d.join(sanitize(map_id))
-                    .join(disk_key(&loc, &capture, size))
-            });
-            let views = tokio::task::spawn_blocking(move || match disk {
-                Some(dir) => cached_on_disk(&dir, &loc, &capture, size),
-                None => render_views(&loc, &capture, size),
+                .map_err(|e| DirectError::Task(e.to_string()))??;
+                Ok(Arc::new(views))
             })
             .await
-            .map_err(|e| DirectError::Task(e.to_string()))??;
-            Ok(Arc::new(views))
-        })
-        .await
-        .cloned()
     }
 }
 
 /// The equirectangular panorama of a location, as the local game would serve it.
-pub fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
+pub(crate) fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
     match &loc.imagery {
         Imagery::Generated => Ok(panorama::paint(
             loc,
@@ -193,7 +154,7 @@ pub fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
 
 /// Every view the browser would capture for `capture`: `headings` views evenly spread from
 /// north at the start field of view, then one zoomed view at heading 0 when `zoom_steps > 0`.
-pub fn view_angles(capture: &CaptureOptions) -> Vec<(f64, f64)> {
+pub(crate) fn view_angles(capture: &CaptureOptions) -> Vec<(f64, f64)> {
     let k = capture.headings.max(1);
     let mut out: Vec<(f64, f64)> = (0..k)
         .map(|i| (360.0 * i as f64 / k as f64, START_FOV_DEG))
@@ -346,7 +307,7 @@ fn photo_view(
 /// Projects an equirectangular panorama to a `w`×`h` perspective view, exactly as the page's
 /// fragment shader does (heading clockwise from north at the image centre column, pitch up,
 /// `fov` horizontal degrees), with bilinear sampling like the page's LINEAR texture filter.
-pub fn render_view(
+pub(crate) fn render_view(
     pano: &RgbImage,
     heading: f64,
     pitch: f64,
@@ -397,7 +358,7 @@ pub fn render_view(
 
 /// One challenge played without a browser. Rounds are independent, so a run may observe and
 /// score them concurrently through `&self`, each round through its own [`DirectRound`].
-pub struct DirectGame {
+pub(crate) struct DirectGame {
     map: Arc<Map>,
     challenge: Challenge,
     cache: Arc<ViewCache>,
@@ -421,10 +382,6 @@ impl DirectGame {
         self.challenge.location_ids.len()
     }
 
-    pub fn map(&self) -> &Arc<Map> {
-        &self.map
-    }
-
     /// The answer for a round: private to this module and [`Self::score_round`].
     fn location(&self, round: usize) -> Result<&Location, DirectError> {
         let id = round
@@ -443,7 +400,7 @@ impl DirectGame {
     }
 
     /// What the agent sees in `round` (1-based): the views and the map's public facts only.
-    pub async fn observe_round(&self, round: usize) -> Result<Observation, DirectError> {
+    pub(crate) async fn observe_round(&self, round: usize) -> Result<Observation, DirectError> {
         let t0 = std::time::Instant::now();
         let loc = self.location(round)?;
         let views = self.cache.views(&self.map.id, loc).await?;
@@ -459,7 +416,7 @@ impl DirectGame {
 
     /// Scores a guess for `round` with GeoGuessr's formula and the map's size; after the guess the
     /// truth, place and country are public.
-    pub fn score_round(&self, round: usize, at: LatLon) -> Result<RoundResult, DirectError> {
+    pub(crate) fn score_round(&self, round: usize, at: LatLon) -> Result<RoundResult, DirectError> {
         let loc = self.location(round)?;
         let distance_km = at.distance_km(&loc.pos);
         Ok(RoundResult {
@@ -481,7 +438,7 @@ impl DirectGame {
 
 /// One round of a [`DirectGame`] as an [`Environment`]. Rounds are independent, so a run plays
 /// many at once, each through its own handle ([`DirectGame::round`]).
-pub struct DirectRound<'a> {
+pub(crate) struct DirectRound<'a> {
     game: &'a DirectGame,
     round: usize,
 }
@@ -604,6 +561,30 @@ mod tests {
         }
         let files = walk(dir.path());
         assert_eq!(files, 2, "two JPEGs stored, nothing else left behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rounds_asking_for_one_location_at_once_render_it_once() {
+        let map = Arc::new(builtin::world());
+        let cache = Arc::new(ViewCache::new(CaptureOptions {
+            headings: 1,
+            zoom_steps: 0,
+            jpeg_quality: 60,
+        }));
+        let loc = map.locations[5].clone();
+        let asks: Vec<_> = (0..4)
+            .map(|_| {
+                let (cache, map, loc) = (cache.clone(), map.clone(), loc.clone());
+                tokio::spawn(async move { cache.views(&map.id, &loc).await.unwrap() })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for a in asks {
+            got.push(a.await.unwrap());
+        }
+        // One render shared by all: the same allocation, not four equal ones.
+        assert!(got.iter().all(|v| Arc::ptr_eq(v, &got[0])));
+        assert_eq!(cache.len(), 1);
     }
 
     fn walk(p: &std::path::Path) -> usize {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 /// The manifest's `environment` for direct-mode sessions.
-pub const DIRECT_ENVIRONMENT: &str = "direct";
+pub(crate) const DIRECT_ENVIRONMENT: &str = "direct";
 
 /// What to play.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub struct BenchReport {
 
 /// The fields of an existing direct session a resumed bench must reuse, read from its manifest.
 #[derive(Debug, Clone)]
-pub struct ResumeInfo {
+pub(crate) struct ResumeInfo {
     pub dir: PathBuf,
     pub manifest: Manifest,
 }
@@ -108,7 +108,7 @@ fn manifest(plan: &BenchPlan, challenge_id: String, reasoner: &str) -> Manifest 
 }
 
 /// Opens the session (new, or `resume`'s) and returns the writer and the rounds already in it.
-pub fn open_session(
+pub(crate) fn open_session(
     plan: &BenchPlan,
     challenge_id: &str,
     reasoner: &str,

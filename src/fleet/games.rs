@@ -25,13 +25,13 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 /// Layout version of the run file.
-pub const RUN_FORMAT_VERSION: u32 = 1;
+pub(crate) const RUN_FORMAT_VERSION: u32 = 1;
 /// Folder under the replay dir holding run files.
 pub const RUNS_DIR: &str = "runs";
 /// Whole-game attempts before a game is marked failed. Each attempt already relaunches a
 /// crashed browser [`session::MAX_BROWSER_RESTARTS`] times and resumes its game; a second attempt
 /// on a fresh browser covers a chromedriver that broke between games.
-pub const MAX_GAME_ATTEMPTS: usize = 2;
+pub(crate) const MAX_GAME_ATTEMPTS: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,7 +75,7 @@ pub struct RunFile {
 
 /// The seed of game `index` of a run: `base + index`, kept in the range the page's JavaScript
 /// numbers hold exactly, so every game is a distinct, replayable challenge.
-pub fn game_seed(base: u64, index: usize) -> u64 {
+pub(crate) fn game_seed(base: u64, index: usize) -> u64 {
     (base.wrapping_add(index as u64)) % (MAX_RANDOM_SEED + 1)
 }
 

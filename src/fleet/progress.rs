@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Plain progress lines are rate-limited to this: often enough to see a run move in a log,
 /// rare enough that a 1,000-round run writes a page, not a book.
-pub const PLAIN_LOG_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const PLAIN_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the terminal bar redraws on its own (for the elapsed clock).
 const BAR_TICK: Duration = Duration::from_millis(250);
 
@@ -111,12 +111,12 @@ impl Progress {
     }
 
     /// The totals so far.
-    pub fn tally(&self) -> Tally {
+    pub(crate) fn tally(&self) -> Tally {
         *self.tally_lock()
     }
 
     /// Seconds left at this process's pace, once it has finished a round.
-    pub fn eta(&self, t: &Tally) -> Option<Duration> {
+    pub(crate) fn eta(&self, t: &Tally) -> Option<Duration> {
         if t.done_now == 0 {
             return None;
         }

@@ -29,7 +29,8 @@ pub const FULL_POINTS_RADIUS_KM: f64 = 0.025;
 /// Rounds in a standard game.
 pub const DEFAULT_ROUNDS: usize = 5;
 /// Most rounds one game may have: a long session is fine, but a typo like `rounds=5000` should
-/// fail loudly instead of pre-selecting thousands of locations.
+/// fail loudly instead of pre-selecting thousands of locations. The one limit the game server,
+/// config validation and the command line all check.
 pub const MAX_ROUNDS: usize = 50;
 /// Largest random seed picked for a challenge: 2^53 − 1, so the page's JavaScript numbers hold
 /// it exactly when it builds a challenge link. (Explicit seeds may use the whole u64 range.)

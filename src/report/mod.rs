@@ -5,7 +5,7 @@
 //! against people when human results are given, and a card per round with its views (downscaled
 //! JPEGs as data URLs) and the model's full answer.
 //!
-//! The statistics are the `stats` command's own ([`crate::stats::command::build_report`]), so
+//! The statistics are the `stats` command's own ([`crate::stats::compare::build_report`]), so
 //! the report and `geoagent stats` always agree. Every value from a replay is HTML-escaped by the
 //! maud templates: a model answer containing `<script>` renders as text.
 
@@ -15,7 +15,7 @@ pub mod worldmap;
 use crate::agent::GuessSource;
 use crate::replay::catalog::{spend, Spend};
 use crate::replay::{Replay, ReplayError, RoundRecord};
-use crate::stats::command::{build_report, CommandError, PlayerReport, StatsArgs};
+use crate::stats::compare::{build_report, player_label, CommandError, PlayerReport, StatsOptions};
 use crate::stats::WinRate;
 use base64::Engine as _;
 use charts::{color_hex, ChartError, Series};
@@ -69,7 +69,7 @@ struct Player<'a> {
 }
 
 fn label_of(r: &Replay) -> String {
-    format!("{} ({})", r.manifest.reasoner, r.manifest.strategy)
+    player_label(&r.manifest.reasoner, &r.manifest.strategy)
 }
 
 fn players(replays: &[Replay]) -> Vec<Player<'_>> {
@@ -118,14 +118,10 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
         )));
     }
     let mut notes: Vec<String> = replays.iter().flat_map(|r| r.skipped.clone()).collect();
-    let stats = build_report(&StatsArgs {
-        replays: dirs.to_vec(),
+    let stats = build_report(&StatsOptions {
         humans: humans.to_vec(),
-        human_dataset: None,
-        reference: None,
         top: TOP_HUMAN_PLAYERS,
-        challenge: None,
-        json: false,
+        ..StatsOptions::for_replays(dirs.to_vec())
     })?;
     notes.extend(stats.import_problems.iter().cloned());
     notes.extend(

@@ -20,7 +20,7 @@ use crate::game::{Challenge, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
 use crate::server::{start_local, AppState, ServerError};
-pub use round::RoundHook;
+pub(crate) use round::RoundHook;
 use round::{Recorder, RoundError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -137,7 +137,7 @@ impl MatchReport {
 }
 
 /// How many times one match may relaunch a crashed or unresponsive browser before giving up.
-pub const MAX_BROWSER_RESTARTS: usize = 2;
+pub(crate) const MAX_BROWSER_RESTARTS: usize = 2;
 
 /// Where a game's rounds are recorded.
 #[derive(Debug, Clone, Default)]
@@ -152,7 +152,7 @@ pub enum Record {
 }
 
 /// What games of one run share: the local game server and the browser pool.
-pub struct Table {
+pub(crate) struct Table {
     pub state: AppState,
     pub base_url: String,
     pub pool: BrowserPool,
@@ -160,7 +160,7 @@ pub struct Table {
 
 /// Which request to stop ended a match early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopSignal {
+pub(crate) enum StopSignal {
     /// Ctrl-C (SIGINT).
     Interrupt,
     /// SIGTERM: what `timeout`, containers, systemd and CI cancellation send.
@@ -180,7 +180,7 @@ impl StopSignal {
 /// Resolves when geoagent is asked to stop (Ctrl-C or SIGTERM). The caller drops the match's
 /// future: recorded rounds are on disk already, and the browsers and chromedriver are killed
 /// and their profiles removed by their destructors.
-pub async fn stop_requested() -> StopSignal {
+pub(crate) async fn stop_requested() -> StopSignal {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => tokio::select! {
@@ -204,7 +204,7 @@ pub async fn play(
 }
 
 /// [`play`], recording into a new or an existing session folder (resume).
-pub async fn play_recorded(
+pub(crate) async fn play_recorded(
     plan: &MatchPlan,
     reasoner: Arc<dyn Reasoner>,
     record: Record,
@@ -226,7 +226,7 @@ pub async fn play_recorded(
 
 /// Plays one game of `plan` at `table` with a browser from its pool, and gives the browser back
 /// for the next game when it ends well (a browser that failed for good is closed instead).
-pub async fn play_game(
+pub(crate) async fn play_game(
     table: &Table,
     plan: &MatchPlan,
     reasoner: Arc<dyn Reasoner>,

@@ -8,14 +8,14 @@
 use crate::agent::{GuessSource, Reasoner};
 use crate::environment::{Environment, GuessTiming, Recovered};
 use crate::replay::{ReplayError, ReplayWriter, RoundRecord, Timings};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use thiserror::Error;
 use tracing::{info, info_span, warn, Instrument};
 
 /// Called with every round as soon as it is recorded (progress display, run bookkeeping).
-pub type RoundHook<'a> = &'a (dyn Fn(&RoundRecord) + Send + Sync);
+pub(crate) type RoundHook<'a> = &'a (dyn Fn(&RoundRecord) + Send + Sync);
 
 /// Why a round was not recorded; `E` is the environment's error.
 #[derive(Debug, Error)]
@@ -35,7 +35,7 @@ pub enum RoundError<E: std::error::Error + 'static> {
 /// Where finished rounds go: one session's replay writer, shared by rounds played at once.
 /// Cheap to clone.
 #[derive(Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     dir: PathBuf,
     writer: Arc<Mutex<ReplayWriter>>,
 }
@@ -46,11 +46,6 @@ impl Recorder {
             dir: writer.dir().to_path_buf(),
             writer: Arc::new(Mutex::new(writer)),
         }
-    }
-
-    /// The session folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Writes the round's views (each fsynced), then appends its line, off the async threads:
@@ -109,7 +104,7 @@ struct Done {
 /// Plays round `round` of `env` (observe → reason → guess), records it with `recorder` and
 /// calls `hook`. When the environment fails, it is asked to recover: it either plays the round
 /// again or hands back the result the game already scored (nothing observed or reasoned is lost).
-pub async fn play_round<E: Environment + ?Sized>(
+pub(crate) async fn play_round<E: Environment + ?Sized>(
     env: &mut E,
     round: usize,
     reasoner: &dyn Reasoner,

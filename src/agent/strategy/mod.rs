@@ -15,7 +15,6 @@
 //! that says why (the baseline point as a last resort), and every model exchange is recorded.
 
 pub mod coarse_to_fine;
-pub mod command;
 pub mod ensemble;
 pub mod interactive;
 pub mod rag;

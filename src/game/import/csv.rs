@@ -14,7 +14,7 @@ use super::{inside, parse_pos, Candidate, ImportError, ImportReport, Importer};
 use std::path::Path;
 
 /// A published CSV layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     Generic,
     Im2gps3k,

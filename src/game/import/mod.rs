@@ -4,7 +4,8 @@
 //! - [`csv`]: CSV datasets, a generic `id,lat,lon,path` form and the published benchmark layouts
 //!   (Im2GPS3k, YFCC4k, OpenStreetView-5M).
 //! - [`mapillary`]: CC BY-SA 360° panoramas from the Mapillary Graph API, with attribution.
-//! - [`command`]: the `map` subcommand (`import`, `ls`, `info`, `validate`).
+//! - [`packs`]: what the `map` command does with packs: import one from a source, list, describe
+//!   and validate them (the command line itself is `cli::map`).
 //!
 //! Every importer goes through [`Importer::add`]: the image is read with the integrity checks
 //! (size, declared dimensions, decodability), classified as panorama or single photo, re-encoded
@@ -12,9 +13,9 @@
 //! durable row. A bad row is reported with its file and row and skipped; the good rows import;
 //! ids already in the pack are kept as they are, so re-running an import is safe.
 
-pub mod command;
 pub mod csv;
 pub mod mapillary;
+pub mod packs;
 pub mod photos;
 
 use super::integrity::{self, IntegrityError};

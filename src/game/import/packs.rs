@@ -1,29 +1,22 @@
-//! `geoagent map ...`: import packs (`import photos|csv|mapillary`), list them (`ls`), describe
-//! one (`info`) and check them (`validate`).
-//!
-//! Exit codes: 0 all good; 1 an error stopped the command, or `validate` found errors; 2 an
-//! import finished but some inputs were skipped (each is listed with its file and row).
+//! What `geoagent map` does with packs, as plain functions: import one from a source
+//! ([`import`]), list them ([`ls`]), describe one ([`Summary`]) and check them ([`validate_pack`]).
+//! The flags and the printing are `cli::map`'s.
 
 use super::csv::Layout;
-use super::mapillary::{Area, MapillaryOptions, DEFAULT_API_BASE};
+use super::mapillary::{Area, MapillaryOptions};
 use super::{ImportError, ImportReport, Importer};
 use crate::game::integrity::{self, Metadata};
 use crate::game::pack::{self, PackContents, PackError, PackManifest, PackWriter};
 use crate::game::{builtin, Imagery, Location, Map};
 use crate::geo::reverse;
-use clap::{Args, Subcommand};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use thiserror::Error;
 
-/// Exit code of an import that skipped some inputs.
-pub const EXIT_PARTIAL: u8 = 2;
-
 #[derive(Debug, Error)]
-pub enum MapCommandError {
+pub enum PacksError {
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error(transparent)]
@@ -36,147 +29,44 @@ pub enum MapCommandError {
     NoSuchPack(String, String),
 }
 
-/// Flags of `geoagent map`.
-#[derive(Debug, Args)]
-pub struct MapArgs {
-    #[command(subcommand)]
-    pub command: MapCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MapCommand {
-    /// Build or extend a map pack from real imagery.
-    Import(ImportArgs),
-    /// List the built-in map and every pack in the maps folder.
-    Ls,
-    /// Counts, countries and continents covered, and the map size used for scoring.
-    Info {
-        /// Pack id, "world", or a pack folder.
-        pack: String,
-    },
-    /// Check packs (all when none is given): bad rows, unreadable or oversized images, leftover
-    /// metadata, duplicate images (perceptual hash) and excluded locations. Exits 1 on errors.
-    Validate {
-        /// Pack id or folder.
-        pack: Option<String>,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    #[command(subcommand)]
-    pub source: ImportSource,
-}
-
-/// Where the pack goes and what it is called.
-#[derive(Debug, Args)]
-pub struct OutArgs {
-    /// Pack folder to create or extend, e.g. maps/my-trip (its name becomes the map id).
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
+/// Where an imported pack goes and what it is called.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackTarget {
+    /// Pack folder to create or extend (its name becomes the map id).
     pub out: PathBuf,
     /// Display name of a new pack (default: its id).
-    #[arg(long)]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Subcommand)]
+/// One import: a source of imagery and the pack it goes into.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ImportSource {
-    /// Photos with GPS in their EXIF (phone photos); 2:1 or GPano images become panoramas.
-    Photos {
-        /// Folder searched (with its sub-folders) for .jpg/.jpeg/.png files.
-        dir: PathBuf,
-        #[command(flatten)]
-        out: OutArgs,
-    },
-    /// A CSV of geotagged images plus the folder holding them.
+    /// Photos with GPS in their EXIF under `dir` (searched recursively).
+    Photos { dir: PathBuf, out: PackTarget },
+    /// A CSV of geotagged images; image names are relative to `images`.
     Csv {
         file: PathBuf,
-        /// Folder the CSV's image names are relative to.
-        #[arg(long, value_name = "DIR")]
         images: PathBuf,
-        /// Column layout: generic (id,lat,lon,path), im2gps3k, yfcc4k or osv5m.
-        #[arg(long, value_enum, default_value = "generic")]
         layout: Layout,
-        #[command(flatten)]
-        out: OutArgs,
+        out: PackTarget,
     },
-    /// 360° panoramas from Mapillary (CC BY-SA 4.0), with attribution.
+    /// 360° panoramas from Mapillary inside a `bbox` (W,S,E,N) or a `country` (ISO code).
     Mapillary {
-        /// Area as W,S,E,N degrees, e.g. 7.70,45.98,7.80,46.05.
-        #[arg(long, conflicts_with = "country", required_unless_present = "country")]
         bbox: Option<String>,
-        /// ISO country code, e.g. CH: sampled inside its borders.
-        #[arg(long)]
         country: Option<String>,
         /// New panoramas wanted.
-        #[arg(long, default_value_t = 20)]
         count: usize,
         /// Environment variable holding the Mapillary client token.
-        #[arg(long, default_value = "MAPILLARY_TOKEN", value_name = "VAR")]
         token_env: String,
-        /// API base URL (for testing or a proxy).
-        #[arg(long, default_value = DEFAULT_API_BASE, value_name = "URL")]
         api_base: String,
-        /// Seed of the spatial sampling (same seed, same tiles).
-        #[arg(long, default_value_t = 0)]
+        /// Seed of the spatial sampling.
         seed: u64,
-        #[command(flatten)]
-        out: OutArgs,
+        out: PackTarget,
     },
-}
-
-/// Runs `geoagent map`; `maps_dir` is where packs are looked up by id.
-pub async fn run(args: &MapArgs, maps_dir: &Path) -> Result<ExitCode, MapCommandError> {
-    match &args.command {
-        MapCommand::Import(a) => {
-            let report = import(&a.source).await?;
-            println!("{report}");
-            Ok(if report.problems.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_PARTIAL)
-            })
-        }
-        MapCommand::Ls => {
-            print!("{}", ls(maps_dir));
-            Ok(ExitCode::SUCCESS)
-        }
-        MapCommand::Info { pack } => {
-            let map = match find(pack, maps_dir)? {
-                Found::World => Summary::of_map(&builtin::world(), 0),
-                Found::Dir(d) => Summary::of_pack(&pack::read_pack(&d)?),
-            };
-            print!("{map}");
-            Ok(ExitCode::SUCCESS)
-        }
-        MapCommand::Validate { pack } => {
-            let dirs = match pack {
-                Some(p) => match find(p, maps_dir)? {
-                    Found::World => {
-                        println!("world: built in, nothing to validate");
-                        return Ok(ExitCode::SUCCESS);
-                    }
-                    Found::Dir(d) => vec![d],
-                },
-                None => pack_dirs(maps_dir),
-            };
-            let mut failed = false;
-            for d in dirs {
-                let v = validate_pack(&d);
-                failed |= !v.errors.is_empty();
-                print!("{v}");
-            }
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-    }
 }
 
 /// Runs one import and returns what it did.
-pub async fn import(source: &ImportSource) -> Result<ImportReport, MapCommandError> {
+pub async fn import(source: &ImportSource) -> Result<ImportReport, PacksError> {
     let out = match source {
         ImportSource::Photos { out, .. }
         | ImportSource::Csv { out, .. }
@@ -191,7 +81,7 @@ pub async fn import(source: &ImportSource) -> Result<ImportReport, MapCommandErr
                 && n.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
-        .ok_or_else(|| MapCommandError::BadOut(out.out.display().to_string()))?;
+        .ok_or_else(|| PacksError::BadOut(out.out.display().to_string()))?;
     let name = out.name.clone().unwrap_or_else(|| id.clone());
     let manifest = |attribution: Option<String>| PackManifest::new(&id, &name, attribution);
     match source {
@@ -267,12 +157,14 @@ pub async fn import(source: &ImportSource) -> Result<ImportReport, MapCommandErr
     }
 }
 
-enum Found {
+/// A pack argument resolved: the built-in map or a pack folder.
+pub enum Found {
     World,
     Dir(PathBuf),
 }
 
-fn pack_dirs(maps_dir: &Path) -> Vec<PathBuf> {
+/// Pack folders (holding a manifest) directly under `maps_dir`, sorted.
+pub fn pack_dirs(maps_dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(maps_dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -284,7 +176,8 @@ fn pack_dirs(maps_dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-fn find(pack: &str, maps_dir: &Path) -> Result<Found, MapCommandError> {
+/// The map `pack` names: 'world', a pack folder, or a pack id under `maps_dir`.
+pub fn find(pack: &str, maps_dir: &Path) -> Result<Found, PacksError> {
     if pack == builtin::world().id {
         return Ok(Found::World);
     }
@@ -297,7 +190,7 @@ fn find(pack: &str, maps_dir: &Path) -> Result<Found, MapCommandError> {
             return Ok(Found::Dir(d));
         }
     }
-    Err(MapCommandError::NoSuchPack(
+    Err(PacksError::NoSuchPack(
         pack.into(),
         maps_dir.display().to_string(),
     ))
@@ -458,7 +351,8 @@ impl std::fmt::Display for Summary {
     }
 }
 
-fn ls(maps_dir: &Path) -> String {
+/// The lines of `map ls`: the built-in map and every pack under `maps_dir`.
+pub fn ls(maps_dir: &Path) -> String {
     let mut out = String::new();
     let world = Summary::of_map(&builtin::world(), 0);
     let line = |s: &Summary, at: &str| {

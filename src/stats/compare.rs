@@ -1,5 +1,6 @@
-//! `geoagent stats`: reads replays and human results, computes the [`super`] statistics and
-//! prints them as tables or one JSON document.
+//! What `geoagent stats` and `geoagent report` compute: replays and human results read, grouped
+//! by player, summarised with the [`super`] statistics, compared with people and with each other
+//! ([`build_report`] on plain [`StatsOptions`]; the tables are printed by `cli::stats`).
 //!
 //! With `--human-dataset DIR --reference baseline` it also scores a reference player directly on
 //! the data set's true locations (the agent has not played those rounds): the single fixed guess
@@ -7,59 +8,61 @@
 //! baseline reasoner, scored with the map size from the locations' bounding-box diagonal.
 
 use super::{paired, summarize, win_rate, Paired, RoundEval, StatsError, Summary, WinRate};
-use crate::agent::baseline::best_expected_point;
+use crate::agent::baseline::{best_expected_point, BASELINE_NAME};
 use crate::game::score;
 use crate::geo::reverse::{self, ReverseError};
 use crate::geo::{Bounds, LatLon};
 use crate::humans::{self, HumanRound, HumansError};
 use crate::replay::{Replay, ReplayError, MANIFEST_FILE};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use thiserror::Error;
 
 /// Individual players shown besides the pooled comparison: enough to see the spread of skill
 /// without drowning the table.
 pub const DEFAULT_TOP_PLAYERS: usize = 5;
-/// Import problems listed in the table output (all are in `--json`); the rest are counted.
-const PROBLEMS_SHOWN: usize = 10;
-/// Rows of the per-country and per-continent tables.
-const GROUPS_SHOWN: usize = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// A reference player scored on the human data set's own locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reference {
     /// One fixed guess: the point with the highest expected score over the map's locations.
     Baseline,
 }
 
-/// Flags of `geoagent stats`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct StatsArgs {
-    /// Replay folders: one session (holding manifest.json) or a folder of sessions (./replays).
-    #[arg(value_name = "REPLAY_DIR")]
+/// What to summarise and compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsOptions {
+    /// Replay folders: one session (holding manifest.json) or a folder of sessions.
     pub replays: Vec<PathBuf>,
-    /// Human results: .csv or .json (challenge,round,player,points[,distance_km,time_s,lat,lng,location_id]) or a .jsonl human store. Repeatable.
-    #[arg(long = "humans", value_name = "FILE")]
+    /// Human result files (.csv, .json or a .jsonl human store).
     pub humans: Vec<PathBuf>,
     /// The GeoGuessr study data set folder (SEEDS.csv and ROUND_SUM_NMPZ.csv).
-    #[arg(long, value_name = "DIR")]
     pub human_dataset: Option<PathBuf>,
-    /// Also score a reference player on the data set's own locations.
-    #[arg(long, value_enum, requires = "human_dataset")]
+    /// Also score this reference player on the data set's own locations.
     pub reference: Option<Reference>,
-    /// Individual players to compare against, most rounds in common first.
-    #[arg(long, default_value_t = DEFAULT_TOP_PLAYERS)]
+    /// Individual players compared against, most rounds in common first.
     pub top: usize,
-    /// Only this challenge (MAP-SEED-ROUNDS): its agent rounds, and its human results from
-    /// `--humans` or, when none is given, the local game's store (data/humans.jsonl).
-    #[arg(long, value_name = "ID")]
+    /// Only this challenge (MAP-SEED-ROUNDS); without `humans`, its human results come from the
+    /// local game's store, `human_store`.
     pub challenge: Option<String>,
-    /// Print one JSON document instead of tables.
-    #[arg(long)]
-    pub json: bool,
+    /// Where `serve` saves people's rounds ([`default_human_store`] unless configured).
+    pub human_store: PathBuf,
+}
+
+impl StatsOptions {
+    /// The given replay folders with the defaults for everything else.
+    pub fn for_replays(replays: Vec<PathBuf>) -> StatsOptions {
+        StatsOptions {
+            replays,
+            humans: vec![],
+            human_dataset: None,
+            reference: None,
+            top: DEFAULT_TOP_PLAYERS,
+            challenge: None,
+            human_store: default_human_store(),
+        }
+    }
 }
 
 /// Where `serve` saves human results by default (`server.human_results`).
@@ -73,6 +76,8 @@ pub enum CommandError {
     NoInput(String),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Catalog(#[from] crate::replay::catalog::CatalogError),
     #[error(transparent)]
     Humans(#[from] HumansError),
     #[error(transparent)]
@@ -130,20 +135,10 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-/// Session folders under `path`: itself when it holds a manifest, else its sub-folders that do.
+/// Session folders under `path` (itself when it holds a manifest), as `replay list` finds them;
+/// none is an error naming the folder.
 fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
-    if path.join(MANIFEST_FILE).is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let entries = std::fs::read_dir(path).map_err(|source| CommandError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(MANIFEST_FILE).is_file())
-        .collect();
-    dirs.sort();
+    let dirs = crate::replay::catalog::session_dirs(path)?;
     if dirs.is_empty() {
         return Err(CommandError::NoInput(format!(
             "{} holds no replay (no {MANIFEST_FILE} in it or its sub-folders); pass a folder written by `geoagent play`",
@@ -151,6 +146,16 @@ fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
         )));
     }
     Ok(dirs)
+}
+
+/// How a player is named in tables: "reasoner (strategy)", or just "baseline" for the baseline
+/// reasoner, which uses no strategy whatever the session recorded.
+pub fn player_label(reasoner: &str, strategy: &str) -> String {
+    if reasoner == BASELINE_NAME {
+        reasoner.to_string()
+    } else {
+        format!("{reasoner} ({strategy})")
+    }
 }
 
 /// Evaluated rounds per player label ("reasoner/strategy"), in first-seen order.
@@ -164,7 +169,7 @@ fn load_replays(
             let replay = Replay::open(&dir)?;
             notes.extend(replay.skipped.iter().cloned());
             let m = &replay.manifest;
-            let label = format!("{} ({})", m.reasoner, m.strategy);
+            let label = player_label(&m.reasoner, &m.strategy);
             let evals = replay.rounds.iter().map(|r| {
                 RoundEval::geocoded(
                     &m.session_id,
@@ -378,8 +383,8 @@ fn reference_rounds(
     Ok((rounds, described.join("; ")))
 }
 
-/// Reads everything the flags name and computes the report.
-pub fn build_report(args: &StatsArgs) -> Result<Report, CommandError> {
+/// Reads everything `args` names and computes the report.
+pub fn build_report(args: &StatsOptions) -> Result<Report, CommandError> {
     if args.replays.is_empty() && args.reference.is_none() {
         return Err(CommandError::NoInput(
             "no REPLAY_DIR given; pass replay folders (e.g. ./replays, written by `geoagent play`), or `--human-dataset DIR --reference baseline` to score the reference player on the human data set".into(),
@@ -391,7 +396,7 @@ pub fn build_report(args: &StatsArgs) -> Result<Report, CommandError> {
     let mut problems = Vec::new();
     let store_default;
     let human_files: &[PathBuf] = if args.humans.is_empty() && args.challenge.is_some() {
-        store_default = [default_human_store()];
+        store_default = [args.human_store.clone()];
         if !store_default[0].is_file() {
             return Err(CommandError::NoInput(format!(
                 "--challenge without --humans reads the local game's human results, but {} does not exist (people's rounds are saved there by `geoagent serve`)",
@@ -488,189 +493,6 @@ pub fn build_report(args: &StatsArgs) -> Result<Report, CommandError> {
         import_problems: problems,
         notes,
     })
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
-}
-
-fn rate_cell(w: &Option<WinRate>) -> String {
-    match w {
-        Some(w) => format!(
-            "{} [{}, {}] n={} ({}W {}T {}L)",
-            pct(w.rate.estimate),
-            pct(w.rate.low),
-            pct(w.rate.high),
-            w.rate.n,
-            w.wins,
-            w.ties,
-            w.losses
-        ),
-        None => "–".into(),
-    }
-}
-
-/// The report as tables.
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
-    for p in &report.players {
-        let s = &p.summary;
-        let _ = writeln!(
-            out,
-            "{}{}",
-            p.label,
-            if p.sessions > 0 {
-                format!(" — {} session(s)", p.sessions)
-            } else {
-                String::new()
-            }
-        );
-        if let Some(n) = &p.note {
-            let _ = writeln!(out, "  {n}");
-        }
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED);
-        t.set_header(vec!["statistic", "value", "95% interval / n"]);
-        t.add_row(vec![
-            "rounds".to_string(),
-            s.rounds.to_string(),
-            String::new(),
-        ]);
-        t.add_row(vec![
-            "mean points".to_string(),
-            format!("{:.1}", s.points_mean.estimate),
-            format!(
-                "[{:.1}, {:.1}] bootstrap",
-                s.points_mean.low, s.points_mean.high
-            ),
-        ]);
-        t.add_row(vec![
-            "median points".to_string(),
-            format!("{:.1}", s.points_median.estimate),
-            format!(
-                "[{:.1}, {:.1}] bootstrap",
-                s.points_median.low, s.points_median.high
-            ),
-        ]);
-        t.add_row(vec![
-            "median distance".to_string(),
-            format!("{:.1} km", s.distance_median_km),
-            String::new(),
-        ]);
-        for b in &s.bands {
-            t.add_row(vec![
-                b.label.clone(),
-                pct(b.rate),
-                format!("{}/{}", b.hits, b.n),
-            ]);
-        }
-        t.add_row(vec![
-            "country accuracy".to_string(),
-            pct(s.country.rate),
-            format!("{}/{} (truths in a country)", s.country.hits, s.country.n),
-        ]);
-        t.add_row(vec![
-            "city accuracy".to_string(),
-            pct(s.city.rate),
-            format!("{}/{}", s.city.hits, s.city.n),
-        ]);
-        let _ = writeln!(out, "{t}");
-        for (title, groups) in [("country", &s.by_country), ("continent", &s.by_continent)] {
-            if groups.len() < 2 {
-                continue;
-            }
-            let mut g = Table::new();
-            g.load_preset(UTF8_FULL_CONDENSED);
-            g.set_header(vec![
-                title,
-                "rounds",
-                "mean points",
-                "median km",
-                "country hits",
-            ]);
-            for row in groups.iter().take(GROUPS_SHOWN) {
-                g.add_row(vec![
-                    row.key.clone(),
-                    row.rounds.to_string(),
-                    format!("{:.1}", row.mean_points),
-                    format!("{:.1}", row.median_distance_km),
-                    row.country_hits.to_string(),
-                ]);
-            }
-            let _ = writeln!(out, "{g}");
-        }
-        if !p.versus.is_empty() {
-            let mut v = Table::new();
-            v.load_preset(UTF8_FULL_CONDENSED);
-            v.set_header(vec![
-                "versus",
-                "pairs",
-                "win rate per round [95% Wilson]",
-                "win rate per game [95% Wilson]",
-            ]);
-            for row in &p.versus {
-                v.add_row(vec![
-                    row.opponent.clone(),
-                    row.rounds_matched.to_string(),
-                    rate_cell(&row.per_round),
-                    rate_cell(&row.per_game),
-                ]);
-            }
-            let _ = writeln!(out, "{v}");
-        }
-        out.push('\n');
-    }
-    for c in &report.comparisons {
-        let d = &c.points.mean_difference;
-        let _ = writeln!(
-            out,
-            "{} − {} on {} shared rounds: mean points difference {:.1} [{:.1}, {:.1}]; {} better, {} worse, {} tied; sign test p = {:.4}",
-            c.a, c.b, c.rounds, d.estimate, d.low, d.high, c.points.a_better, c.points.b_better, c.points.ties, c.points.sign_test_p
-        );
-    }
-    if report.human_rounds > 0 {
-        let _ = writeln!(
-            out,
-            "Human results: {} rounds by {} players. Win: more points than the person on that round (tie = ½).",
-            report.human_rounds, report.human_players
-        );
-    }
-    if !report.import_problems.is_empty() {
-        let _ = writeln!(
-            out,
-            "{} row(s) could not be imported and were skipped:",
-            report.import_problems.len()
-        );
-        for p in report.import_problems.iter().take(PROBLEMS_SHOWN) {
-            let _ = writeln!(out, "  {p}");
-        }
-        if report.import_problems.len() > PROBLEMS_SHOWN {
-            let _ = writeln!(
-                out,
-                "  … and {} more (all are in --json)",
-                report.import_problems.len() - PROBLEMS_SHOWN
-            );
-        }
-    }
-    for n in &report.notes {
-        let _ = writeln!(out, "Note: {n}");
-    }
-    out
-}
-
-/// Runs `geoagent stats` and prints the result on stdout.
-pub fn command(args: &StatsArgs) -> Result<ExitCode, CommandError> {
-    let report = build_report(args)?;
-    if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| CommandError::Io {
-            path: "stdout".into(),
-            source: std::io::Error::other(e),
-        })?;
-        println!("{text}");
-    } else {
-        print!("{}", render(&report));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -776,19 +598,11 @@ mod tests {
 
     #[test]
     fn no_input_says_what_is_missing() {
-        let args = StatsArgs {
-            replays: vec![],
-            humans: vec![],
-            human_dataset: None,
-            reference: None,
-            top: 5,
-            challenge: None,
-            json: false,
-        };
+        let args = StatsOptions::for_replays(vec![]);
         let err = build_report(&args).unwrap_err().to_string();
         assert!(err.contains("no REPLAY_DIR given"), "{err}");
         let dir = tempfile::tempdir().unwrap();
-        let args = StatsArgs {
+        let args = StatsOptions {
             replays: vec![dir.path().to_path_buf()],
             ..args
         };
@@ -886,14 +700,9 @@ mod tests {
              world-7-2,2,bob,,,,\n",
         )
         .unwrap();
-        let args = StatsArgs {
-            replays: vec![root.path().to_path_buf()],
+        let args = StatsOptions {
             humans: vec![humans_csv],
-            human_dataset: None,
-            reference: None,
-            top: 5,
-            challenge: None,
-            json: true,
+            ..StatsOptions::for_replays(vec![root.path().to_path_buf()])
         };
         let report = build_report(&args).unwrap();
         assert_eq!(report.players.len(), 2);
@@ -908,6 +717,8 @@ mod tests {
         let r = ann.per_round.unwrap();
         assert_eq!((r.wins, r.ties, r.losses), (1, 1, 0));
         assert_eq!(ann.per_game.unwrap().rate.estimate, 1.0);
+        // The baseline has no strategy: its row is just "baseline", not "baseline (cot)".
+        assert_eq!(report.players[1].label, "baseline");
         // The baseline loses both rounds to ann.
         assert_eq!(
             report.players[1].versus[0].per_round.unwrap().rate.estimate,
@@ -924,31 +735,5 @@ mod tests {
         assert!(report.import_problems[0].contains("people.csv row 4: points is empty"));
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["players"][0]["summary"]["rounds"], 2);
-        let text = render(&report);
-        assert!(text.contains("openai:m (cot) — 1 session(s)"), "{text}");
-        assert!(text.contains("sign test p = 0.5000"), "{text}");
-    }
-
-    #[test]
-    fn flags_parse_as_documented() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct T {
-            #[command(flatten)]
-            args: StatsArgs,
-        }
-        let t = T::try_parse_from([
-            "stats", "r1", "r2", "--humans", "a.csv", "--humans", "b.json", "--json",
-        ])
-        .unwrap();
-        assert_eq!(t.args.replays.len(), 2);
-        assert_eq!(t.args.humans.len(), 2);
-        assert!(t.args.json);
-        assert_eq!(t.args.top, DEFAULT_TOP_PLAYERS);
-        // --reference needs the data set it is scored on.
-        assert!(T::try_parse_from(["stats", "--reference", "baseline"]).is_err());
-        let ok = T::try_parse_from(["stats", "--human-dataset", "d", "--reference", "baseline"])
-            .unwrap();
-        assert_eq!(ok.args.reference, Some(Reference::Baseline));
     }
 }

@@ -1,0 +1,119 @@
+//! Flags several commands share, each defined once and flattened into its commands, so a
+//! strategy compared by `replay rerun` or `bench` takes exactly the options it takes in `play`.
+
+use clap::Args;
+use std::path::PathBuf;
+
+/// Config overrides as `(key, value)`, the shape [`crate::config::Settings::load`] takes.
+pub(crate) type Overrides = Vec<(&'static str, String)>;
+
+pub(crate) fn push<T: ToString>(out: &mut Overrides, key: &'static str, v: &Option<T>) {
+    if let Some(v) = v {
+        out.push((key, v.to_string()));
+    }
+}
+
+pub(crate) fn path(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+/// How the model is asked: shared by `play`, `bench`, `replay rerun` and `ask`.
+#[derive(Debug, Args)]
+pub struct ReasoningArgs {
+    /// API base URL: any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama's /v1),
+    /// or another endpoint of the named provider.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Reasoning effort for reasoning models: minimal, low, medium or high.
+    #[arg(long, value_name = "LEVEL")]
+    pub reasoning_effort: Option<String>,
+    /// Always call the model, ignoring the response cache (answers are still not stored).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Reasoning strategy: direct, cot, coarse-to-fine, rag, ensemble or interactive.
+    #[arg(long, alias = "prompt", value_name = "NAME")]
+    pub strategy: Option<String>,
+    /// Reference index for --strategy rag (from `geoagent index build`).
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<PathBuf>,
+    /// Answers sampled per model by --strategy ensemble.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Folder holding prompt templates.
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    /// Sampling temperature; absent = the provider's default (reasoning models reject one).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+}
+
+impl ReasoningArgs {
+    pub(crate) fn overrides(&self, o: &mut Overrides) {
+        push(o, "model.base_url", &self.base_url);
+        push(o, "model.reasoning_effort", &self.reasoning_effort);
+        if self.no_cache {
+            o.push(("model.cache", "false".into()));
+        }
+        push(o, "model.temperature", &self.temperature);
+        push(o, "agent.strategy", &self.strategy);
+        push(o, "agent.prompts_dir", &path(&self.prompts));
+        push(o, "agent.index", &path(&self.index));
+        push(o, "agent.samples", &self.samples);
+    }
+}
+
+/// What is played, by whom, seen how, recorded where: shared by `play` and `bench` (both have a
+/// `--resume`, which takes the map, rounds and seed from the record instead).
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// Map id: "world" (built in) or a pack under game.maps_dir.
+    #[arg(long, conflicts_with = "resume")]
+    pub map: Option<String>,
+    /// Rounds to play (one challenge of this many rounds).
+    #[arg(long, conflicts_with = "resume")]
+    pub rounds: Option<usize>,
+    /// Challenge seed (same seed, same rounds); random when absent.
+    #[arg(long, conflicts_with = "resume")]
+    pub seed: Option<u64>,
+    /// Model as PROVIDER:NAME: openai:gpt-4o (or just gpt-4o), openai-responses:o4-mini,
+    /// anthropic:claude-sonnet-4-0, gemini:gemini-2.5-flash, ollama:qwen2.5vl. Without one the
+    /// baseline reasoner plays.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Views captured per round, evenly spread from north.
+    #[arg(long)]
+    pub headings: Option<usize>,
+    /// Add one zoomed-in view (this many 1.5x zoom steps); 0 = none.
+    #[arg(long)]
+    pub zoom_steps: Option<u32>,
+    #[command(flatten)]
+    pub reasoning: ReasoningArgs,
+    /// Where session folders are written.
+    #[arg(long, value_name = "DIR")]
+    pub replay_dir: Option<PathBuf>,
+}
+
+impl MatchArgs {
+    /// Overrides of everything but `--rounds`, whose limit depends on the command.
+    pub(crate) fn overrides(&self, o: &mut Overrides) {
+        push(o, "game.map", &self.map);
+        push(o, "game.seed", &self.seed);
+        push(o, "model.name", &self.model);
+        self.reasoning.overrides(o);
+        push(o, "capture.headings", &self.headings);
+        push(o, "capture.zoom_steps", &self.zoom_steps);
+        push(o, "replay.dir", &path(&self.replay_dir));
+    }
+}
+
+/// Checks a challenge's round count given as `flag` against the game's limit
+/// ([`crate::game::MAX_ROUNDS`]), naming the flag and the way to play more.
+pub(crate) fn check_challenge_rounds(flag: &str, rounds: Option<usize>) -> anyhow::Result<()> {
+    let max = crate::game::MAX_ROUNDS;
+    match rounds {
+        Some(r) if !(1..=max).contains(&r) => anyhow::bail!(
+            "{flag} {r}: a challenge of the local game has 1 to {max} rounds; `geoagent bench --rounds N` plays more rounds in direct mode"
+        ),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,254 @@
+//! `geoagent play`: one match, or many games at once (`--games`, `--parallel`), in Chromium
+//! against the local game; resumable (`--resume`).
+
+use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
+use super::wiring::{build_reasoner, load_maps, locate, match_plan, seed_or_random};
+use super::Cli;
+use crate::agent::Reasoner;
+use crate::config::Settings;
+use crate::game::pack;
+use crate::session::{self, MatchPlan};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// Play a challenge people already played, by its id (MAP-SEED-ROUNDS, as `serve` and
+    /// `stats` show it), so agent and humans saw the same rounds.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["rounds", "seed", "map", "resume"])]
+    pub challenge: Option<String>,
+    #[command(flatten)]
+    pub game: MatchArgs,
+    #[arg(long, value_name = "PATH")]
+    pub chromedriver: Option<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    pub chromium: Option<PathBuf>,
+    /// Use this WebDriver endpoint instead of starting chromedriver (e.g. a Selenium Grid).
+    #[arg(long, value_name = "URL")]
+    pub webdriver: Option<String>,
+    /// Show the browser window (needs a display).
+    #[arg(long)]
+    pub headed: bool,
+    /// Play this many games, each its own challenge (seeds SEED, SEED+1, ...), as one run.
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
+    pub games: Option<usize>,
+    /// Browser sessions at once (a pool reused between games).
+    #[arg(long, value_name = "P")]
+    pub parallel: Option<usize>,
+    /// Continue a run (its id or runs/RUN.json) or a session folder after a crash or Ctrl-C.
+    #[arg(long, value_name = "RUN_OR_SESSION")]
+    pub resume: Option<String>,
+}
+
+/// What `play` runs on.
+#[derive(Debug)]
+pub struct PlayRun {
+    pub settings: Settings,
+    /// Games in the run (1: a single match).
+    pub games: usize,
+    /// Browsers at once; absent = 1, or the resumed run's.
+    pub parallel: Option<usize>,
+    /// The run or session to continue.
+    pub resume: Option<String>,
+}
+
+/// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
+pub fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
+    let mut parts = id.rsplitn(3, '-');
+    let (rounds, seed, map) = (parts.next(), parts.next(), parts.next());
+    match (map, seed.and_then(|s| s.parse().ok()), rounds.and_then(|r| r.parse().ok())) {
+        (Some(m), Some(s), Some(r)) if !m.is_empty() => Ok((m.to_string(), s, r)),
+        _ => anyhow::bail!(
+            "--challenge {id}: expected MAP-SEED-ROUNDS such as world-1234-5 (the id `serve` prints)"
+        ),
+    }
+}
+
+impl PlayArgs {
+    fn overrides(&self) -> Result<Overrides> {
+        let mut o = vec![];
+        check_challenge_rounds("--rounds", self.game.rounds)?;
+        if let Some(id) = &self.challenge {
+            let (map, seed, rounds) = parse_challenge_id(id)?;
+            check_challenge_rounds(&format!("--challenge {id}:"), Some(rounds))?;
+            o.push(("game.map", map));
+            o.push(("game.seed", seed.to_string()));
+            o.push(("game.rounds", rounds.to_string()));
+        }
+        push(&mut o, "game.rounds", &self.game.rounds);
+        self.game.overrides(&mut o);
+        push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
+        push(&mut o, "browser.chromium", &path(&self.chromium));
+        push(&mut o, "browser.webdriver_url", &self.webdriver);
+        if self.headed {
+            o.push(("browser.headless", "false".into()));
+        }
+        Ok(o)
+    }
+
+    pub(crate) fn prepare(&self, cli: &Cli, env: &[(String, String)]) -> Result<PlayRun> {
+        let games = self.games.unwrap_or(1);
+        anyhow::ensure!(games >= 1, "--games must be at least 1");
+        anyhow::ensure!(
+            self.parallel.is_none_or(|p| p >= 1),
+            "--parallel must be at least 1"
+        );
+        Ok(PlayRun {
+            settings: super::load_settings(cli, env, &self.overrides()?)?,
+            games,
+            parallel: self.parallel,
+            resume: self.resume.clone(),
+        })
+    }
+}
+
+/// Runs `geoagent play`.
+pub async fn run(p: &PlayRun) -> Result<ExitCode> {
+    let settings = &p.settings;
+    if let Some(target) = &p.resume {
+        return resume(settings, p.parallel, target).await;
+    }
+    let (games, parallel) = (p.games, p.parallel.unwrap_or(1));
+    let (maps, map) = load_maps(settings)?;
+    let reasoner = build_reasoner(settings, &map)?;
+    let seed = seed_or_random(settings);
+    let plan = match_plan(settings, maps, map.clone(), seed);
+    if games > 1 || parallel > 1 {
+        let run = crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name());
+        let path = run.path_in(&settings.replay.dir);
+        eprintln!(
+            "Playing {games} game(s) of {} round(s) of {}, seeds {seed}.., {parallel} browser(s) at once ({}); resume with --resume {}",
+            plan.rounds, map.name, reasoner.name(), run.run_id
+        );
+        return play_run(run, &path, &plan, parallel, reasoner).await;
+    }
+    eprintln!(
+        "Playing {} round(s) of {}{} with seed {seed} ({}); same rounds again: --seed {seed}",
+        plan.rounds,
+        map.name,
+        if map.synthetic {
+            " (synthetic imagery)"
+        } else {
+            ""
+        },
+        reasoner.name(),
+    );
+    let outcome = tokio::select! {
+        r = session::play(&plan, reasoner) => r,
+        stop = crate::session::stop_requested() => {
+            eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
+            return Ok(ExitCode::from(stop.exit_code()));
+        }
+    };
+    let report = outcome.context("the match stopped; every finished round is in the replay")?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn play_run(
+    run: crate::fleet::games::RunFile,
+    path: &Path,
+    plan: &MatchPlan,
+    parallel: usize,
+    reasoner: Arc<dyn Reasoner>,
+) -> Result<ExitCode> {
+    let label = run.run_id.clone();
+    let fut = crate::fleet::games::run(run, path, plan, parallel, reasoner, |total, done| {
+        crate::fleet::progress::Progress::new(&label, total, done)
+    });
+    let (run, _pool) = tokio::select! {
+        r = fut => r.with_context(|| format!("the run stopped; finished rounds are kept; continue with --resume {}", path.display()))?,
+        stop = crate::session::stop_requested() => {
+            eprintln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
+            return Ok(ExitCode::from(stop.exit_code()));
+        }
+    };
+    println!("{}", run.render(path));
+    Ok(if run.failed().next().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> Result<ExitCode> {
+    let found = locate(settings, target);
+    let (maps, _) = load_maps(settings)?;
+    if found.is_file() {
+        let run = crate::fleet::games::RunFile::load(&found)?;
+        let map = pack::select(&maps, &run.map)?.clone();
+        let mut s = settings.clone();
+        s.game.rounds = run.rounds;
+        s.agent.strategy = run.strategy.clone();
+        let reasoner = build_reasoner(&s, &map)?;
+        anyhow::ensure!(
+            reasoner.name() == run.reasoner,
+            "run {} was played by {}, not {}: resume it with the same --model",
+            run.run_id,
+            run.reasoner,
+            reasoner.name()
+        );
+        let parallel = parallel.unwrap_or(run.parallel).max(1);
+        let plan = match_plan(&s, maps, map, run.base_seed);
+        eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
+        return play_run(run, &found, &plan, parallel, reasoner).await;
+    }
+    let replay = crate::replay::Replay::open(&found).with_context(|| {
+        format!("--resume {target}: not a run file (runs/RUN.json) nor a session folder")
+    })?;
+    let m = replay.manifest;
+    anyhow::ensure!(
+        m.environment == "local-game",
+        "--resume {target}: a `{}` session; continue it with `geoagent bench --resume`",
+        m.environment
+    );
+    let map = pack::select(&maps, &m.map.id)?.clone();
+    let mut s = settings.clone();
+    s.game.rounds = m.challenge.rounds;
+    s.agent.strategy = m.strategy.clone();
+    s.capture.headings = m.capture.headings;
+    s.capture.zoom_steps = m.capture.zoom_steps;
+    s.capture.jpeg_quality = m.capture.jpeg_quality;
+    let reasoner = build_reasoner(&s, &map)?;
+    let plan = match_plan(&s, maps, map, m.challenge.seed);
+    eprintln!(
+        "Resuming {} ({} of {} rounds recorded)",
+        found.display(),
+        replay.rounds.len(),
+        m.challenge.rounds
+    );
+    let outcome = tokio::select! {
+        r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
+        stop = crate::session::stop_requested() => {
+            eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
+            return Ok(ExitCode::from(stop.exit_code()));
+        }
+    };
+    let report = outcome.context("the match stopped; every finished round is in the replay")?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_ids_split_from_the_right() {
+        assert_eq!(
+            parse_challenge_id("world-1234-5").unwrap(),
+            ("world".into(), 1234, 5)
+        );
+        assert_eq!(
+            parse_challenge_id("my-alps-map-7-3").unwrap(),
+            ("my-alps-map".into(), 7, 3)
+        );
+        for bad in ["world-5", "world-x-5", "-1-5", "world-1-"] {
+            let e = parse_challenge_id(bad).unwrap_err().to_string();
+            assert!(e.contains("MAP-SEED-ROUNDS"), "{bad}: {e}");
+        }
+    }
+}

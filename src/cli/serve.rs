@@ -1,0 +1,108 @@
+//! `geoagent serve`: hosts the local game for people, saving their rounds as human baselines and
+//! showing finished replays.
+
+use super::args::{check_challenge_rounds, push, Overrides};
+use super::wiring::{load_maps, seed_or_random};
+use super::Cli;
+use crate::config::Settings;
+use crate::server;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Map the printed challenge link uses.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// Rounds of the printed challenge link.
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Seed of the printed challenge link; random when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl ServeArgs {
+    pub(crate) fn prepare(&self, cli: &Cli, env: &[(String, String)]) -> Result<Settings> {
+        check_challenge_rounds("--rounds", self.rounds)?;
+        let mut o: Overrides = vec![];
+        push(&mut o, "server.bind", &self.bind);
+        push(&mut o, "game.map", &self.map);
+        push(&mut o, "game.rounds", &self.rounds);
+        push(&mut o, "game.seed", &self.seed);
+        super::load_settings(cli, env, &o)
+    }
+}
+
+/// Runs `geoagent serve` until Ctrl-C.
+pub async fn run(settings: &Settings) -> Result<ExitCode> {
+    let (maps, map) = load_maps(settings)?;
+    let listener = tokio::net::TcpListener::bind(&settings.server.bind)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (server.bind / --bind)",
+                settings.server.bind
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let seed = seed_or_random(settings);
+    println!("Local game on http://{addr}/");
+    println!(
+        "Challenge {}-{seed}-{}: people play it at http://{addr}/?join&seed={seed}&rounds={}&map={}",
+        map.id, settings.game.rounds, settings.game.rounds, map.id
+    );
+    println!(
+        "The agent plays the same rounds with: geoagent play --challenge {}-{seed}-{}",
+        map.id, settings.game.rounds
+    );
+    println!("Press Ctrl-C to stop.");
+    let state = server::AppState::new(maps);
+    println!(
+        "Rounds of people who enter a name are saved as human baselines in {} (compare with `geoagent stats REPLAYS --humans {}`).",
+        settings.server.human_results.display(),
+        settings.server.human_results.display()
+    );
+    state.on_round_completed(human_round_sink(crate::humans::Store::open(
+        &settings.server.human_results,
+    )));
+    println!(
+        "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
+        settings.replay.dir.display()
+    );
+    server::serve_with_replays(listener, state, settings.replay.dir.clone(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stores every round finished by a player who gave a name as a human baseline for that
+/// challenge. Games without a name (the agent's, anonymous people) are not saved. A failed save
+/// is logged, never turned into a failed guess.
+pub fn human_round_sink(store: crate::humans::Store) -> server::RoundSink {
+    Arc::new(move |c: &server::CompletedRound| {
+        let Some(player) = c.player.clone() else {
+            return;
+        };
+        let row = crate::humans::HumanRound {
+            source: crate::humans::LOCAL_GAME_SOURCE.into(),
+            challenge_id: c.challenge_id.clone(),
+            round: c.round,
+            location_id: Some(c.location_id.clone()),
+            truth: Some(c.truth),
+            player,
+            points: c.points,
+            distance_km: Some(c.distance_km),
+            time_s: None,
+        };
+        if let Err(e) = store.append(&row) {
+            tracing::warn!(error = %e, "could not save a human result");
+        }
+    })
+}

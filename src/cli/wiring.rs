@@ -1,0 +1,214 @@
+//! Settings turned into the domain's parts: the maps, the model providers, the reasoner (an LVLM
+//! with its strategy, or the baseline), the embedder, the prompt source and a match plan. Only
+//! the command line knows about [`Settings`]; the parts take their own plain options.
+
+use crate::agent::baseline::{baseline_point, BaselineReasoner};
+use crate::agent::prompt::PromptSource;
+use crate::agent::reasoner::ReasonerOptions;
+use crate::agent::strategy::{self, HintSource, Retrieval, StrategyError, StrategyOptions};
+use crate::agent::Reasoner;
+use crate::browser::BrowserOptions;
+use crate::config::Settings;
+use crate::environment::CaptureOptions;
+use crate::game::{pack, Map};
+use crate::geo::LatLon;
+use crate::index::embed::{BuiltinEmbedder, Embedder, HttpEmbedder};
+use crate::index::ReferenceIndex;
+use crate::lvlm::Provider;
+use crate::session::MatchPlan;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The configured model and the ensemble's extra models.
+pub type Providers = (Arc<dyn Provider>, Vec<Arc<dyn Provider>>);
+
+/// Every map (built in and packs under `game.maps_dir`) and the one `game.map` names.
+pub fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
+    let maps: Vec<Arc<Map>> = pack::load_all(&settings.game.maps_dir)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let map = pack::select(&maps, &settings.game.map)?.clone();
+    Ok((maps, map))
+}
+
+/// A run or session argument: a path as given, else a name under the replay dir (or its `runs/`).
+pub fn locate(settings: &Settings, target: &str) -> PathBuf {
+    let direct = PathBuf::from(target);
+    if direct.exists() {
+        return direct;
+    }
+    let run = settings
+        .replay
+        .dir
+        .join(crate::fleet::games::RUNS_DIR)
+        .join(format!("{target}.json"));
+    if run.is_file() {
+        return run;
+    }
+    settings.replay.dir.join(target)
+}
+
+/// The configured model and the ensemble's extra models (`agent.ensemble_models`, each
+/// `provider:name` or a name for the main provider), or `None` when no model is named (the
+/// baseline reasoner plays).
+pub fn build_providers(settings: &Settings) -> Result<Option<Providers>> {
+    let Some(spec) = settings.provider_spec()? else {
+        return Ok(None);
+    };
+    let main = crate::lvlm::build_provider(&spec)?;
+    let extra = settings
+        .agent
+        .ensemble_models
+        .iter()
+        .map(|m| -> Result<Arc<dyn Provider>> {
+            // Each extra model is resolved exactly as `model.name` would be (provider prefix,
+            // its key and base URL), so an ensemble may mix providers.
+            let mut one = settings.clone();
+            one.model.name = Some(m.clone());
+            let spec = one
+                .provider_spec()?
+                .with_context(|| format!("agent.ensemble_models: `{m}` names no model"))?;
+            Ok(crate::lvlm::build_provider(&spec)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some((main, extra)))
+}
+
+/// The configured reasoner: an LVLM with the configured strategy when a model is named, else the
+/// baseline (said so once).
+pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+    let Some((provider, extra)) = build_providers(settings)? else {
+        let hint = if settings.has_any_api_key() {
+            " (an API key is set: add --model NAME to use it)"
+        } else {
+            " (add --model PROVIDER:NAME and set its API key, e.g. OPENAI_API_KEY, to use an LVLM)"
+        };
+        eprintln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
+        return Ok(Arc::new(BaselineReasoner::for_map(map)));
+    };
+    strategy_reasoner(
+        settings,
+        provider,
+        extra,
+        Some(map),
+        baseline_point(map),
+        Arc::new(strategy::NoHints),
+    )
+}
+
+/// The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
+/// absent (running from elsewhere): a configured one that is missing is a mistake to report.
+pub fn prompt_source(settings: &Settings) -> PromptSource {
+    let default_dir = crate::config::AgentSettings::default().prompts_dir;
+    if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
+        PromptSource::Builtin
+    } else {
+        PromptSource::Dir(settings.agent.prompts_dir.clone())
+    }
+}
+
+/// The configured embedder: the endpoint when `agent.embedding_url` is set, else the built-in
+/// descriptor.
+pub fn embedder(settings: &Settings) -> Result<Arc<dyn Embedder>> {
+    Ok(
+        match (
+            &settings.agent.embedding_url,
+            &settings.agent.embedding_model,
+        ) {
+            (Some(url), Some(model)) => Arc::new(HttpEmbedder::new(
+                url,
+                model,
+                settings.model.api_key.clone(),
+            )?),
+            _ => Arc::new(BuiltinEmbedder),
+        },
+    )
+}
+
+/// The reasoner for `agent.strategy` over `provider`. `map` is the map played (its size weighs
+/// the ensemble, its id is checked against a rag index); `hints` feeds the interactive strategy.
+pub fn strategy_reasoner(
+    settings: &Settings,
+    provider: Arc<dyn Provider>,
+    extra_providers: Vec<Arc<dyn Provider>>,
+    map: Option<&Map>,
+    fallback: LatLon,
+    hints: Arc<dyn HintSource>,
+) -> Result<Arc<dyn Reasoner>> {
+    let name = settings.agent.strategy.as_str();
+    let retrieval = if name == "rag" {
+        let path = settings.agent.index.clone().ok_or(StrategyError::NoIndex)?;
+        let index = ReferenceIndex::load(&path)?;
+        Some(Retrieval {
+            index: Arc::new(index),
+            embedder: embedder(settings)?,
+            path,
+        })
+    } else {
+        None
+    };
+    let sopts = StrategyOptions {
+        map_size_km: map.map_or(crate::game::WORLD_SIZE_KM, |m| m.size_km),
+        played_map: map.map(|m| m.id.clone()),
+        samples: settings.agent.samples,
+        extra_providers,
+        retrieval,
+        rag_k: settings.agent.rag_k,
+        hints,
+    };
+    let opts = ReasonerOptions {
+        max_tokens: settings.model.max_tokens,
+        temperature: settings.model.temperature,
+        round_timeout: settings.round_timeout(),
+    };
+    Ok(strategy::build(
+        name,
+        provider,
+        &prompt_source(settings),
+        fallback,
+        opts,
+        sopts,
+    )?)
+}
+
+/// The capture options the settings describe.
+pub fn capture_options(settings: &Settings) -> CaptureOptions {
+    CaptureOptions {
+        headings: settings.capture.headings,
+        zoom_steps: settings.capture.zoom_steps,
+        jpeg_quality: settings.capture.jpeg_quality,
+    }
+}
+
+/// The match plan the settings describe, for `map` and `seed`.
+pub fn match_plan(settings: &Settings, maps: Vec<Arc<Map>>, map: Arc<Map>, seed: u64) -> MatchPlan {
+    MatchPlan {
+        maps,
+        map,
+        seed,
+        rounds: settings.game.rounds,
+        browser: BrowserOptions {
+            chromedriver: settings.browser.chromedriver.clone(),
+            chromium: settings.browser.chromium.clone(),
+            webdriver_url: settings.browser.webdriver_url.clone(),
+            headless: settings.browser.headless,
+            viewport: (
+                settings.browser.viewport_width,
+                settings.browser.viewport_height,
+            ),
+        },
+        capture: capture_options(settings),
+        replay_root: settings.replay.dir.clone(),
+        strategy: settings.agent.strategy.clone(),
+    }
+}
+
+/// The configured seed, or a random one (printed by the caller, so the game can be shared).
+pub fn seed_or_random(settings: &Settings) -> u64 {
+    settings
+        .game
+        .seed
+        .unwrap_or_else(|| rand::random::<u32>().into())
+}
