@@ -265,18 +265,19 @@ static FONT_DATA: [&[u8]; 8] = [
     include_bytes!("../../../assets/fonts/NotoSansCJKjp-Bold-subset.otf"),
 ];
 
-/// The script of `text`: the first character outside ASCII that belongs to a non-Latin
-/// script decides; Latin, Greek and Cyrillic share one font.
+/// The script of `text`: the first character of a non-Latin script with a bundled font decides
+/// (by the Unicode script property); Latin, Greek and Cyrillic share one font.
 pub fn script_of(text: &str) -> Script {
+    use unicode_script::{Script as U, UnicodeScript};
     for c in text.chars() {
-        let s = match u32::from(c) {
-            0x0600..=0x06FF | 0x0750..=0x077F | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => Script::Arabic,
-            0x0900..=0x097F => Script::Devanagari,
-            0x0E00..=0x0E7F => Script::Thai,
-            0x0C80..=0x0CFF => Script::Kannada,
-            0x0D00..=0x0D7F => Script::Malayalam,
-            0x0D80..=0x0DFF => Script::Sinhala,
-            0x3000..=0x9FFF | 0xAC00..=0xD7AF | 0x1100..=0x11FF => Script::Cjk,
+        let s = match c.script() {
+            U::Arabic => Script::Arabic,
+            U::Devanagari => Script::Devanagari,
+            U::Thai => Script::Thai,
+            U::Kannada => Script::Kannada,
+            U::Malayalam => Script::Malayalam,
+            U::Sinhala => Script::Sinhala,
+            U::Han | U::Hangul | U::Hiragana | U::Katakana => Script::Cjk,
             _ => continue,
         };
         return s;

@@ -1,0 +1,239 @@
+//! The settings sections as they appear in `geoagent.toml` (`[game]`, `[browser]`, `[capture]`,
+//! `[model]`, `[agent]`, `[replay]`, `[server]`) and their built-in defaults.
+
+use crate::lvlm::cost::Price;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub game: GameSettings,
+    pub browser: BrowserSettings,
+    pub capture: CaptureSettings,
+    pub model: ModelSettings,
+    pub agent: AgentSettings,
+    pub replay: ReplaySettings,
+    pub server: ServerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GameSettings {
+    /// Map id: "world" (built in) or the id of a pack under `maps_dir`.
+    pub map: String,
+    pub rounds: usize,
+    /// Challenge seed; random when absent (and then printed, so the game can be shared).
+    pub seed: Option<u64>,
+    /// Folder of extra map packs (each a sub-folder with `manifest.json`).
+    pub maps_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserSettings {
+    pub chromedriver: Option<PathBuf>,
+    pub chromium: Option<PathBuf>,
+    /// An existing WebDriver endpoint (Selenium Grid) to use instead of starting chromedriver.
+    pub webdriver_url: Option<String>,
+    pub headless: bool,
+    pub viewport_width: u32,
+    pub viewport_height: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureSettings {
+    pub headings: usize,
+    pub zoom_steps: u32,
+    pub jpeg_quality: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// `gpt-4o` or `openai:gpt-4o`; absent = the built-in baseline reasoner.
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub request_timeout_secs: f64,
+    pub round_timeout_secs: f64,
+    pub max_retries: u32,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    /// OpenAI image detail: low, high or auto.
+    pub image_detail: Option<String>,
+    /// minimal, low, medium or high: `reasoning_effort` (OpenAI), a thinking budget (Anthropic,
+    /// Gemini), `think` (Ollama).
+    pub reasoning_effort: Option<String>,
+    /// Exact thinking tokens for Anthropic / Gemini (overrides the effort's budget).
+    pub thinking_budget: Option<u32>,
+    /// Calls in flight at once to this provider.
+    pub max_concurrency: usize,
+    /// Calls started per minute (spread evenly); absent = no client-side limit.
+    pub requests_per_minute: Option<u32>,
+    /// Answer repeated requests from the response cache (`--no-cache` turns it off).
+    pub cache: bool,
+    pub cache_dir: PathBuf,
+    /// Views larger than this (long side, pixels) are scaled down before sending; 0 = never.
+    pub max_image_side: u32,
+    /// JPEG quality of scaled-down views.
+    pub image_jpeg_quality: u8,
+    /// Price overrides and additions, by model-name prefix:
+    /// `[model.prices."gpt-4o"] input_per_mtok = 2.5, output_per_mtok = 10.0`.
+    pub prices: BTreeMap<String, Price>,
+    /// Provider keys and base URL read from the environment (filled in by [`Settings::load`]).
+    #[serde(skip)]
+    pub env: ProviderEnv,
+}
+
+/// Provider credentials from the environment, and which `model.*` values were set by
+/// `GEOAGENT_*` variables or flags (those beat the provider variables; a file's do not).
+#[derive(Clone, Default)]
+pub struct ProviderEnv {
+    pub(super) keys: Vec<(String, SecretString)>,
+    pub(super) openai_base_url: Option<String>,
+    pub(super) api_key_overridden: bool,
+    pub(super) base_url_overridden: bool,
+}
+
+impl std::fmt::Debug for ProviderEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.keys.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ProviderEnv")
+            .field("keys_set", &names)
+            .field("openai_base_url", &self.openai_base_url)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSettings {
+    pub prompts_dir: PathBuf,
+    /// Reasoning strategy, one of `agent::strategy::NAMES` (`cot` by default).
+    pub strategy: String,
+    /// `rag`: the reference index file (`geoagent index build`).
+    pub index: Option<PathBuf>,
+    /// `rag`: references retrieved on each side (most and least similar).
+    pub rag_k: usize,
+    /// `ensemble`: answers sampled from each model.
+    pub samples: usize,
+    /// `ensemble`: more models (same provider settings) sampled beside `model.name`.
+    pub ensemble_models: Vec<String>,
+    /// Embedding endpoint (OpenAI-compatible `/embeddings` with image input) for `index build`
+    /// and `rag`; absent = the built-in image descriptor.
+    pub embedding_url: Option<String>,
+    pub embedding_model: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplaySettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address `serve` listens on.
+    pub bind: String,
+    /// Where `serve` saves the rounds of people who enter a name (human baselines, JSON lines).
+    pub human_results: PathBuf,
+}
+
+impl Default for GameSettings {
+    fn default() -> Self {
+        GameSettings {
+            map: crate::game::builtin::BUILTIN_MAP_ID.into(),
+            rounds: crate::game::DEFAULT_ROUNDS,
+            seed: None,
+            maps_dir: PathBuf::from("maps"),
+        }
+    }
+}
+
+impl Default for BrowserSettings {
+    fn default() -> Self {
+        BrowserSettings {
+            chromedriver: None,
+            chromium: None,
+            webdriver_url: None,
+            headless: true,
+            viewport_width: crate::browser::DEFAULT_VIEWPORT.0,
+            viewport_height: crate::browser::DEFAULT_VIEWPORT.1,
+        }
+    }
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        let c = crate::browser::local_game::CaptureOptions::default();
+        CaptureSettings {
+            headings: c.headings,
+            zoom_steps: c.zoom_steps,
+            jpeg_quality: c.jpeg_quality,
+        }
+    }
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            name: None,
+            base_url: None,
+            api_key: None,
+            // Vision answers with a long chain of thought take 20–60 s on hosted models.
+            request_timeout_secs: 120.0,
+            round_timeout_secs: 300.0,
+            max_retries: 4,
+            max_tokens: 2000,
+            temperature: None,
+            image_detail: None,
+            reasoning_effort: None,
+            thinking_budget: None,
+            max_concurrency: crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY,
+            requests_per_minute: None,
+            cache: true,
+            cache_dir: PathBuf::from(crate::lvlm::cache::DEFAULT_CACHE_DIR),
+            max_image_side: crate::lvlm::image::DEFAULT_MAX_IMAGE_SIDE,
+            image_jpeg_quality: crate::lvlm::image::DEFAULT_IMAGE_JPEG_QUALITY,
+            prices: BTreeMap::new(),
+            env: ProviderEnv::default(),
+        }
+    }
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            prompts_dir: PathBuf::from("agent_prompts"),
+            strategy: "cot".into(),
+            index: None,
+            rag_k: crate::agent::strategy::DEFAULT_RAG_K,
+            samples: crate::agent::strategy::DEFAULT_SAMPLES,
+            ensemble_models: Vec::new(),
+            embedding_url: None,
+            embedding_model: None,
+        }
+    }
+}
+
+impl Default for ReplaySettings {
+    fn default() -> Self {
+        ReplaySettings {
+            dir: PathBuf::from("replays"),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            human_results: PathBuf::from("data").join(crate::humans::STORE_FILE),
+        }
+    }
+}
