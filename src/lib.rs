@@ -9,6 +9,7 @@
 //! - [`browser`]: chromedriver, the WebDriver session and the page adapter for the local game.
 //! - [`lvlm`]: the provider trait and the model APIs behind it.
 //! - [`agent`]: prompts, reasoning strategies, answer parsing and the baseline guess.
+//! - [`import`]: map packs from real imagery (photos with GPS, CSV datasets, Mapillary).
 //! - [`index`]: the reference index (embeddings, storage, exact k-NN) for retrieval.
 //! - [`replay`]: the on-disk record of every session; listing, showing, re-running, re-scoring.
 //! - [`report`]: the self-contained HTML report of sessions.
@@ -30,6 +31,7 @@ pub mod fleet;
 pub mod game;
 pub mod geo;
 pub mod humans;
+pub mod import;
 pub mod index;
 pub mod lvlm;
 pub mod replay;

@@ -12,7 +12,7 @@ use geoagent::cli::bench::ViewCacheChoice;
 use geoagent::cli::map::MapAction;
 use geoagent::cli::replay::ReplayAction;
 use geoagent::cli::{log_filter, prepare, Cli, Prepared};
-use geoagent::game::import::packs::ImportSource;
+use geoagent::import::packs::ImportSource;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -261,7 +261,7 @@ fn cases() -> Vec<Case> {
         ("map import photos", "name", "map import photos d -o o", "map import photos d -o o --name N", import(|s| matches!(s, ImportSource::Photos { out, .. } if out.name.as_deref() == Some("N")))),
         ("map import csv", "file", "map import csv f1 --images i -o o", "map import csv f2 --images i -o o", import(|s| matches!(s, ImportSource::Csv { file, .. } if file == Path::new("f2")))),
         ("map import csv", "images", "map import csv f --images i1 -o o", "map import csv f --images i2 -o o", import(|s| matches!(s, ImportSource::Csv { images, .. } if images == Path::new("i2")))),
-        ("map import csv", "layout", "map import csv f --images i -o o", "map import csv f --images i -o o --layout osv5m", import(|s| matches!(s, ImportSource::Csv { layout: geoagent::game::import::csv::Layout::Osv5m, .. }))),
+        ("map import csv", "layout", "map import csv f --images i -o o", "map import csv f --images i -o o --layout osv5m", import(|s| matches!(s, ImportSource::Csv { layout: geoagent::import::csv::Layout::Osv5m, .. }))),
         ("map import csv", "out", "map import csv f --images i -o o1", "map import csv f --images i -o o2", import(|s| matches!(s, ImportSource::Csv { out, .. } if out.out == Path::new("o2")))),
         ("map import csv", "name", "map import csv f --images i -o o", "map import csv f --images i -o o --name N", import(|s| matches!(s, ImportSource::Csv { out, .. } if out.name.as_deref() == Some("N")))),
         ("map import mapillary", "bbox", "map import mapillary --country CH -o o", "map import mapillary --bbox 1,2,3,4 -o o", import(|s| matches!(s, ImportSource::Mapillary { bbox: Some(b), .. } if b == "1,2,3,4"))),

@@ -3,11 +3,11 @@
 
 mod map_common;
 
-use geoagent::game::import::csv::{import_csv, Layout};
-use geoagent::game::import::photos::import_photos;
-use geoagent::game::import::{ImportReport, Importer};
 use geoagent::game::integrity;
 use geoagent::game::pack::{PackManifest, PackWriter};
+use geoagent::import::csv::{import_csv, Layout};
+use geoagent::import::photos::import_photos;
+use geoagent::import::{ImportReport, Importer};
 use map_common::*;
 use std::path::Path;
 use std::process::Command;

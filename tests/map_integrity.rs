@@ -5,10 +5,10 @@
 
 mod map_common;
 
-use geoagent::game::import::photos::import_photos;
-use geoagent::game::import::Importer;
 use geoagent::game::integrity;
 use geoagent::game::pack::{self, PackManifest, PackWriter};
+use geoagent::import::photos::import_photos;
+use geoagent::import::Importer;
 use geoagent::server::{start_local, AppState};
 use map_common::*;
 use serde_json::{json, Value};

@@ -11,13 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use geoagent::game::import::mapillary::{
-    import_mapillary, Area, MapillaryOptions, IMAGE_FIELDS, MAX_QUERY_AREA_DEG2,
-};
-use geoagent::game::import::{ImportError, Importer};
 use geoagent::game::integrity;
 use geoagent::game::pack::{self, PackManifest, PackWriter};
 use geoagent::game::Imagery;
+use geoagent::import::mapillary::{
+    import_mapillary, Area, MapillaryOptions, IMAGE_FIELDS, MAX_QUERY_AREA_DEG2,
+};
+use geoagent::import::{ImportError, Importer};
 use map_common::*;
 use secrecy::SecretString;
 use serde_json::{json, Value};

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["report", "stats"],
     &["browser"],
     &["replay", "humans"],
-    &["agent"],
+    &["agent", "import"],
     &["index", "lvlm"],
     &["environment"],
     &["game", "geo"],

@@ -1,17 +1,17 @@
 //! `geoagent map import|ls|info|validate`: the flags, and the printing of what
-//! [`crate::game::import::packs`] does.
+//! [`crate::import::packs`] does.
 //!
 //! Exit codes: 0 all good; 1 an error stopped the command, or `validate` found errors; 2 an
 //! import finished but some inputs were skipped (each is listed with its file and row).
 
 use super::Cli;
 use crate::game::builtin;
-use crate::game::import::csv::Layout;
-use crate::game::import::mapillary::DEFAULT_API_BASE;
-use crate::game::import::packs::{
+use crate::game::pack;
+use crate::import::csv::Layout;
+use crate::import::mapillary::DEFAULT_API_BASE;
+use crate::import::packs::{
     self, find, pack_dirs, validate_pack, Found, ImportSource, PackTarget, Summary,
 };
-use crate::game::pack;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;

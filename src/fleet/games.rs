@@ -325,6 +325,13 @@ async fn worker(
                     last_err = None;
                     break;
                 }
+                Err(e) if e.is_auth() => {
+                    // Every later game would fail the same way: stop the run, and leave this game
+                    // pending so `--resume` plays it once the key is fixed.
+                    entry.reason = Some(e.to_string());
+                    shared.update(entry)?;
+                    return Err(e.into());
+                }
                 Err(e) => {
                     progress.line(&format!(
                         "game {} (seed {}) attempt {attempt}/{MAX_GAME_ATTEMPTS} failed: {e}",

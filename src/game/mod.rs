@@ -1,12 +1,10 @@
 //! The game itself: maps, locations, rounds, GeoGuessr scoring and seeded challenges.
 //!
 //! Submodules hold the parts with I/O: `pack` (map packs on disk), `builtin` (the built-in world),
-//! `panorama` (the synthetic panorama painter), `import`
-//! (map packs from photos, CSV datasets and Mapillary) and `integrity` (metadata-free, size-checked
-//! image loading and duplicate detection).
+//! `panorama` (the synthetic panorama painter) and `integrity` (metadata-free, size-checked image
+//! loading and duplicate detection). Building packs from outside imagery is [`crate::import`]'s.
 
 pub mod builtin;
-pub mod import;
 pub mod integrity;
 pub mod pack;
 pub mod panorama;

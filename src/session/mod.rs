@@ -45,6 +45,13 @@ pub enum SessionError {
     Round(#[from] RoundError<BrowserError>),
 }
 
+impl SessionError {
+    /// The model's API key was rejected: no retry or later game can succeed.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, SessionError::Round(e) if e.is_auth())
+    }
+}
+
 /// Everything needed to play one match.
 #[derive(Clone)]
 pub struct MatchPlan {

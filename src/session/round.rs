@@ -30,6 +30,17 @@ pub enum RoundError<E: std::error::Error + 'static> {
     Replay(#[from] ReplayError),
     #[error("recording round {round} failed: {detail}")]
     Task { round: usize, detail: String },
+    /// The provider rejected the API key: every later round would fail the same way, so the
+    /// match stops here (finished rounds stay recorded; this one is not, so a resume replays it).
+    #[error("round {round}: {detail}")]
+    Auth { round: usize, detail: String },
+}
+
+impl<E: std::error::Error + 'static> RoundError<E> {
+    /// True when the model's API key was rejected: stop the whole run, retrying cannot help.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, RoundError::Auth { .. })
+    }
 }
 
 /// Where finished rounds go: one session's replay writer, shared by rounds played at once.
@@ -146,6 +157,12 @@ async fn play<E: Environment + ?Sized>(
         let t1 = Instant::now();
         let guess = reasoner.guess(&obs).await;
         let reason_ms = t1.elapsed().as_millis() as u64;
+        if let Some(detail) = guess.auth_failure() {
+            return Err(RoundError::Auth {
+                round,
+                detail: detail.to_string(),
+            });
+        }
         if let GuessSource::Fallback { reason } = &guess.source {
             warn!(round, %reason, "model failed; using the baseline guess");
         }

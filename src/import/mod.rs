@@ -18,8 +18,8 @@ pub mod mapillary;
 pub mod packs;
 pub mod photos;
 
-use super::integrity::{self, IntegrityError};
-use super::pack::{quote, PackError, PackRecord, PackWriter};
+use crate::game::integrity::{self, IntegrityError};
+use crate::game::pack::{quote, PackError, PackRecord, PackWriter};
 use crate::geo::{reverse, LatLon};
 use std::collections::HashMap;
 use std::fmt;
@@ -161,7 +161,7 @@ impl Importer {
             self.problem(source, "empty id");
             return false;
         }
-        if let Err(why) = super::pack::check_id(id) {
+        if let Err(why) = crate::game::pack::check_id(id) {
             self.problem(source, why);
             return false;
         }
