@@ -20,7 +20,12 @@ fn secret_map(id: &str, n: usize, imagery: Imagery) -> Map {
     let locations = (0..n)
         .map(|i| Location {
             id: format!("secretloc{i:02}x"),
-            pos: LatLon::new(-33.1717 + 4.1234 * i as f64, 12.3131 + 7.6543 * i as f64).unwrap(),
+            // Wrapped into range so maps of any size stay valid (a big map is a cache-size test).
+            pos: LatLon::new(
+                -33.1717 + (4.1234 * i as f64) % 80.0,
+                12.3131 + (7.6543 * i as f64) % 160.0,
+            )
+            .unwrap(),
             country: Some("QX".into()),
             place: Some(format!("Quuxburg{i}, Zedland")),
             imagery: imagery.clone(),
