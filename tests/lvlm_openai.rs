@@ -294,9 +294,10 @@ async fn wrong_key_is_401_not_retried_and_never_leaked() {
     let c = client(config(&server, Some(wrong)));
     let err = c.complete(&request(1)).await.expect_err("unauthorised");
     assert!(
-        matches!(&err, LvlmError::Status { status: 401, .. }),
+        matches!(&err, LvlmError::Auth { status: 401, .. }) && err.is_auth(),
         "{err:?}"
     );
+    assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
     assert_eq!(server.requests().len(), 1, "401 is not retried");
     // The server echoed the presented key; the client must have scrubbed it.
     let rejected = server.requests()[0].rejected.clone().expect("rejected");

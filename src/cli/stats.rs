@@ -2,7 +2,9 @@
 //! [`crate::stats::compare::build_report`], printed as tables or one JSON document.
 
 use super::Cli;
-use crate::stats::compare::{build_report, Reference, Report, StatsOptions, DEFAULT_TOP_PLAYERS};
+use crate::stats::compare::{
+    build_report, Comparison, Reference, StatsOptions, DEFAULT_TOP_PLAYERS,
+};
 use crate::stats::WinRate;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -116,7 +118,7 @@ fn rate_cell(w: &Option<WinRate>) -> String {
 }
 
 /// The report as tables.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Comparison) -> String {
     let mut out = String::new();
     for p in &report.players {
         let s = &p.summary;

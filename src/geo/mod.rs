@@ -117,6 +117,36 @@ impl Bounds {
     }
 }
 
+/// `samples + 1` points along the great circle from `a` to `b` (spherical linear interpolation),
+/// as (lon, lat) degrees, the order map projections take.
+pub fn great_circle_points(a: LatLon, b: LatLon, samples: usize) -> Vec<(f64, f64)> {
+    let to_vec = |p: LatLon| {
+        let (la, lo) = (p.lat.to_radians(), p.lon.to_radians());
+        [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+    };
+    let (u, v) = (to_vec(a), to_vec(b));
+    let dot = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]).clamp(-1.0, 1.0);
+    let omega = dot.acos();
+    let n = samples.max(1);
+    (0..=n)
+        .map(|i| {
+            let t = i as f64 / n as f64;
+            let (wa, wb) = if omega.abs() < 1e-9 {
+                (1.0 - t, t)
+            } else {
+                (
+                    ((1.0 - t) * omega).sin() / omega.sin(),
+                    (t * omega).sin() / omega.sin(),
+                )
+            };
+            let p = [0, 1, 2].map(|k| wa * u[k] + wb * v[k]);
+            let lat = p[2].atan2((p[0] * p[0] + p[1] * p[1]).sqrt()).to_degrees();
+            let lon = p[1].atan2(p[0]).to_degrees();
+            (lon, lat)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 //! - `osv5m`: OpenStreetView-5M's `test.csv`: `id,latitude,longitude,...`, images `<id>.jpg`;
 //!   its `creator_username` (when present) is kept as the CC BY-SA attribution.
 
-use super::{inside, parse_pos, Candidate, ImportError, ImportReport, Importer};
+use super::{inside, parse_pos, ImportError, ImportReport, Importer, NewLocation};
 use crate::game::pack::quote;
 use std::path::Path;
 
@@ -168,7 +168,7 @@ pub fn import_csv(
             .map(cell)
             .filter(|c| !c.is_empty())
             .map(|c| format!("{c} via OpenStreetView-5M / Mapillary, CC BY-SA 4.0"));
-        let c = Candidate {
+        let c = NewLocation {
             id,
             pos,
             attribution,

@@ -13,7 +13,7 @@
 //! on another host), is marked sensitive in the request, and is redacted from every error
 //! message; it never reaches logs, errors or the pack.
 
-use super::{Candidate, ImportError, ImportReport, Importer};
+use super::{ImportError, ImportReport, Importer, NewLocation};
 use crate::game::integrity;
 use crate::geo::{reverse, LatLon};
 use rand::{Rng, SeedableRng};
@@ -624,7 +624,7 @@ pub async fn import_mapillary(
                     continue;
                 }
             };
-            let c = Candidate {
+            let c = NewLocation {
                 id: doc.id.clone(),
                 pos,
                 attribution: Some(attribution(&doc)),

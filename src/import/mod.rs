@@ -114,7 +114,7 @@ impl fmt::Display for ImportReport {
 
 /// One location to add: where its image is and what is known about it.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct NewLocation {
     pub id: String,
     pub pos: LatLon,
     pub attribution: Option<String>,
@@ -184,7 +184,7 @@ impl Importer {
     pub fn add(
         &mut self,
         source: &str,
-        c: Candidate,
+        c: NewLocation,
         image_path: &Path,
         bytes: &[u8],
     ) -> Result<bool, ImportError> {
@@ -232,7 +232,7 @@ impl Importer {
     pub fn add_file(
         &mut self,
         source: &str,
-        c: Candidate,
+        c: NewLocation,
         path: &Path,
     ) -> Result<bool, ImportError> {
         match integrity::read_limited(path) {

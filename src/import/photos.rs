@@ -4,7 +4,7 @@
 //! The GPS position is read with `kamadak-exif` (a maintained, pure-Rust EXIF reader) from the
 //! original file; the pack gets only the re-encoded pixels.
 
-use super::{Candidate, ImportError, ImportReport, Importer};
+use super::{ImportError, ImportReport, Importer, NewLocation};
 use crate::game::integrity;
 use crate::geo::LatLon;
 use exif::{In, Tag, Value};
@@ -50,7 +50,7 @@ pub fn import_photos(dir: &Path, mut imp: Importer) -> Result<ImportReport, Impo
                 continue;
             }
         };
-        let c = Candidate {
+        let c = NewLocation {
             id,
             pos,
             attribution: None,

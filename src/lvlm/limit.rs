@@ -189,9 +189,12 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let s = s.trim().replace('µ', "u");
     // Where the number holding a decimal point starts, if there is one.
     let fraction_at = s.find('.').map(|dot| {
+        // Past the last non-digit, which may be several bytes long (`ò.5s`).
         s[..dot]
-            .rfind(|c: char| !c.is_ascii_digit())
-            .map_or(0, |i| i + 1)
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !c.is_ascii_digit())
+            .map_or(0, |(i, c)| i + c.len_utf8())
     });
     let (whole, fraction) = match fraction_at {
         Some(at) => (&s[..at], Some(&s[at..])),
@@ -232,6 +235,14 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Found by tests/proptest_lvlm.rs: a multi-byte character before the fraction's number.
+    #[test]
+    fn a_multibyte_character_before_a_fraction_is_no_panic() {
+        assert_eq!(parse_go_duration("ò.5s"), None);
+        assert_eq!(parse_go_duration("1mò.5s"), None);
+        assert_eq!(parse_reset("ò.ોB/1", SystemTime::now()), None);
+    }
     use std::sync::Arc;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

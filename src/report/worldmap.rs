@@ -122,35 +122,6 @@ fn decode_land() -> Result<String, String> {
     Ok(d)
 }
 
-/// Points along the great circle from `a` to `b` (spherical linear interpolation).
-pub fn great_circle(a: LatLon, b: LatLon, samples: usize) -> Vec<(f64, f64)> {
-    let to_vec = |p: LatLon| {
-        let (la, lo) = (p.lat.to_radians(), p.lon.to_radians());
-        [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
-    };
-    let (u, v) = (to_vec(a), to_vec(b));
-    let dot = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]).clamp(-1.0, 1.0);
-    let omega = dot.acos();
-    let n = samples.max(1);
-    (0..=n)
-        .map(|i| {
-            let t = i as f64 / n as f64;
-            let (wa, wb) = if omega.abs() < 1e-9 {
-                (1.0 - t, t)
-            } else {
-                (
-                    ((1.0 - t) * omega).sin() / omega.sin(),
-                    (t * omega).sin() / omega.sin(),
-                )
-            };
-            let p = [0, 1, 2].map(|k| wa * u[k] + wb * v[k]);
-            let lat = p[2].atan2((p[0] * p[0] + p[1] * p[1]).sqrt()).to_degrees();
-            let lon = p[1].atan2(p[0]).to_degrees();
-            (lon, lat)
-        })
-        .collect()
-}
-
 /// SVG path data for a line of (lon, lat) points, broken where it crosses the antimeridian.
 pub fn line_path(points: &[(f64, f64)]) -> String {
     let mut d = String::new();
@@ -181,7 +152,7 @@ pub fn render(pins: &[Pin], colors: &[String]) -> Markup {
             path class="land" d=(PreEscaped(land_path())) fill="#d9d4c7" stroke="#b4ad9c"
                 stroke-width="0.2" fill-rule="evenodd" {}
             @for p in pins {
-                path class="line" d=(line_path(&great_circle(p.guess, p.truth, LINE_SAMPLES)))
+                path class="line" d=(line_path(&crate::geo::great_circle_points(p.guess, p.truth, LINE_SAMPLES)))
                     fill="none" stroke=(color(p.player)) stroke-width="0.4" stroke-opacity="0.8" {}
             }
             @for p in pins {
@@ -250,12 +221,12 @@ mod tests {
     fn great_circle_ends_at_both_points_and_breaks_at_the_antimeridian() {
         let a = LatLon::new(35.0, 170.0).unwrap();
         let b = LatLon::new(40.0, -170.0).unwrap();
-        let pts = great_circle(a, b, 16);
+        let pts = crate::geo::great_circle_points(a, b, 16);
         assert!((pts[0].0 - 170.0).abs() < 1e-9 && (pts[0].1 - 35.0).abs() < 1e-9);
         assert!((pts[16].0 + 170.0).abs() < 1e-9 && (pts[16].1 - 40.0).abs() < 1e-9);
         let d = line_path(&pts);
         assert_eq!(d.matches('M').count(), 2, "{d}");
-        let same = great_circle(a, a, 4);
+        let same = crate::geo::great_circle_points(a, a, 4);
         assert!(same.iter().all(|p| (p.0 - 170.0).abs() < 1e-9));
     }
 

@@ -126,7 +126,7 @@ pub struct PairedReport {
 
 /// Everything `geoagent stats` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
+pub struct Comparison {
     pub players: Vec<PlayerReport>,
     pub comparisons: Vec<PairedReport>,
     pub human_rounds: usize,
@@ -386,7 +386,7 @@ fn reference_rounds(
 }
 
 /// Reads everything `args` names and computes the report.
-pub fn build_report(args: &StatsOptions) -> Result<Report, CommandError> {
+pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
     if args.replays.is_empty() && args.reference.is_none() {
         return Err(CommandError::NoInput(
             "no REPLAY_DIR given; pass replay folders (e.g. ./replays, written by `geoagent play`), or `--human-dataset DIR --reference baseline` to score the reference player on the human data set".into(),
@@ -487,7 +487,7 @@ pub fn build_report(args: &StatsOptions) -> Result<Report, CommandError> {
         .map(|h| h.player.as_str())
         .collect::<std::collections::HashSet<_>>()
         .len();
-    Ok(Report {
+    Ok(Comparison {
         players: reports,
         comparisons,
         human_rounds: humans_all.len(),

@@ -6,7 +6,7 @@ use super::vocabulary::{
     confidence_word, CONFIDENCE_KEYS, COUNTRY_KEYS, JSON_LABEL_KEYS, LAT_KEYS, LON_KEYS, PAIR_KEYS,
     RATIONALE_KEYS,
 };
-use super::{Candidate, ParseError};
+use super::{FoundPosition, ParseError};
 use serde_json::{Map, Value};
 
 fn norm_key(k: &str) -> String {
@@ -17,7 +17,7 @@ fn norm_key(k: &str) -> String {
 }
 
 /// All JSON-ish objects in the text that parse, outermost first, in text order.
-pub(super) fn json_candidates(text: &str, problems: &mut Vec<ParseError>) -> Vec<Candidate> {
+pub(super) fn json_candidates(text: &str, problems: &mut Vec<ParseError>) -> Vec<FoundPosition> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -238,7 +238,7 @@ fn walk(
     v: &Value,
     depth: usize,
     labelled: bool,
-    out: &mut Vec<Candidate>,
+    out: &mut Vec<FoundPosition>,
     problems: &mut Vec<ParseError>,
 ) {
     match v {
@@ -313,7 +313,7 @@ fn candidate(
     depth: usize,
     labelled: bool,
     mut notes: Vec<String>,
-) -> Candidate {
+) -> FoundPosition {
     let country = meta(root, map, &COUNTRY_KEYS, |v| {
         v.as_str()
             .map(str::trim)
@@ -332,7 +332,7 @@ fn candidate(
         }
         _ => None,
     });
-    Candidate {
+    FoundPosition {
         lat,
         lon,
         labelled,

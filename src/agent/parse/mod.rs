@@ -117,7 +117,7 @@ fn excerpt(text: &str) -> String {
 
 /// A position found somewhere, before range checks.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Candidate {
+pub(super) struct FoundPosition {
     pub(super) lat: f64,
     pub(super) lon: f64,
     /// Under a "final answer"-like label.
@@ -131,10 +131,10 @@ pub(super) struct Candidate {
 }
 
 /// Picks the labelled candidate, else the shallowest, else the last; skips ones out of range.
-fn choose(cands: Vec<Candidate>, what: &str) -> Result<ParsedAnswer, ParseError> {
+fn choose(cands: Vec<FoundPosition>, what: &str) -> Result<ParsedAnswer, ParseError> {
     let total = cands.len();
     let labelled = cands.iter().filter(|c| c.labelled).count();
-    let mut order: Vec<(usize, Candidate)> = cands.into_iter().enumerate().collect();
+    let mut order: Vec<(usize, FoundPosition)> = cands.into_iter().enumerate().collect();
     // Best first: labelled, then shallow, then later in the text.
     order.sort_by(|(ia, a), (ib, b)| {
         b.labelled
@@ -167,7 +167,7 @@ fn choose(cands: Vec<Candidate>, what: &str) -> Result<ParsedAnswer, ParseError>
 }
 
 /// Range checks and fix-ups.
-fn finish(c: Candidate) -> Result<ParsedAnswer, ParseError> {
+fn finish(c: FoundPosition) -> Result<ParsedAnswer, ParseError> {
     let (mut lat, mut lon) = (c.lat, c.lon);
     let mut notes = c.notes;
     if !lat.is_finite() || !lon.is_finite() {

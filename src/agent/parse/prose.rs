@@ -7,7 +7,7 @@ use super::vocabulary::{
     DEGREE_MARKS, FINAL_LABELS, GAP_WORDS, LAT_WORDS, LON_WORDS, MINUS_SIGNS, MINUTE_MARKS,
     SECOND_MARKS,
 };
-use super::{Candidate, ParsedAnswer};
+use super::{FoundPosition, ParsedAnswer};
 use serde_json::Value;
 
 /// How far (characters) before a prose coordinate pair to look for a "final answer" label:
@@ -345,7 +345,7 @@ fn gap_ok(gap: &[char]) -> bool {
 }
 
 /// Coordinate pairs in prose, in text order, each marked when a "final answer" label precedes it.
-pub(super) fn prose_candidates(text: &str, european: bool) -> Vec<Candidate> {
+pub(super) fn prose_candidates(text: &str, european: bool) -> Vec<FoundPosition> {
     let chars: Vec<char> = text.chars().collect();
     let comps = scan(&chars, european);
     let mut pairs: Vec<(usize, usize, f64, f64)> = Vec::new();
@@ -394,11 +394,11 @@ pub(super) fn prose_candidates(text: &str, european: bool) -> Vec<Candidate> {
             .flat_map(|c| c.to_lowercase())
             .collect();
         let labelled = FINAL_LABELS.iter().any(|l| window.contains(l));
-        out.push(Candidate {
+        out.push(FoundPosition {
             lat,
             lon,
             labelled,
-            ..Candidate::default()
+            ..FoundPosition::default()
         });
         floor = end;
     }

@@ -1,0 +1,123 @@
+//! Human results: the record of one person's round, importers (CSV, JSON, and the shared
+//! GeoGuessr study data set) and a crash- and concurrency-safe JSON-lines store. Matching human
+//! rounds to agent rounds is the job of `stats` (its `matching` module).
+//!
+//! # Import format (CSV or JSON)
+//! CSV with a header row; column names are case-insensitive and may come in any order:
+//!
+//! | column | required | meaning |
+//! | --- | --- | --- |
+//! | `challenge` | yes | challenge id (`geoagent` prints it; for GeoGuessr, the link's last part) |
+//! | `round` | yes | 1-based round number |
+//! | `player` | yes | the person's name or id |
+//! | `points` | yes | 0..=5000 |
+//! | `distance_km` | no | distance of their guess from the truth |
+//! | `time_s` | no | seconds they took |
+//! | `lat`, `lng` | no (both or neither) | the round's true location |
+//! | `location_id` | no | the map's location id |
+//!
+//! JSON is an array of objects with the same keys (numbers or strings). Every bad row is
+//! reported with its file and row (the CSV line number, header = line 1; the JSON element number,
+//! first = 1) and skipped; the valid rows are kept.
+
+mod dataset;
+mod files;
+mod store;
+
+pub use dataset::{challenge_id_from_link, import_dataset, Dataset, Seed};
+pub use files::{import_file, parse_csv, parse_json};
+pub use store::Store;
+
+use crate::geo::LatLon;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use tracing::warn;
+
+/// Highest points a round can give; a row claiming more is a typo or a different game.
+const MAX_POINTS: u32 = crate::game::MAX_POINTS;
+/// The shared data set's files (see its README.md).
+pub const DATASET_SEEDS_FILE: &str = "SEEDS.csv";
+pub const DATASET_ROUNDS_FILE: &str = "ROUND_SUM_NMPZ.csv";
+/// Rounds per challenge in the shared data set.
+pub const DATASET_ROUNDS_PER_GAME: usize = 5;
+/// The store's file name under its data dir.
+pub const STORE_FILE: &str = "humans.jsonl";
+/// `source` of the rounds people play in the local game (`geoagent serve`).
+pub const LOCAL_GAME_SOURCE: &str = "local-game";
+
+/// One person's result on one round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HumanRound {
+    /// Where the row came from (file path, or "local-game").
+    pub source: String,
+    pub challenge_id: String,
+    /// 1-based.
+    pub round: usize,
+    pub location_id: Option<String>,
+    pub truth: Option<LatLon>,
+    pub player: String,
+    pub points: u32,
+    pub distance_km: Option<f64>,
+    pub time_s: Option<f64>,
+}
+
+#[derive(Debug, Error)]
+pub enum HumansError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the header lacks required column(s) {missing}; expected challenge,round,player,points[,distance_km,time_s,lat,lng,location_id]")]
+    Header { path: String, missing: String },
+    #[error("{path}: {detail}")]
+    Format { path: String, detail: String },
+    #[error(
+        "{path}: unsupported file type; use .csv, .json (array of rows) or .jsonl (a human store)"
+    )]
+    FileType { path: String },
+    #[error("human data set folder {dir} is missing {file} (see the data set's README.md)")]
+    DatasetFile { dir: String, file: &'static str },
+    #[error("{path} line {line}: not a human round: {detail}")]
+    StoreLine {
+        path: String,
+        line: usize,
+        detail: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HumansError + '_ {
+    move |source| HumansError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A row that could not be imported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowProblem {
+    pub file: String,
+    pub row: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} row {}: {}", self.file, self.row, self.message)
+    }
+}
+
+/// The valid rows of a file and the reasons for the others.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Import {
+    pub rounds: Vec<HumanRound>,
+    pub problems: Vec<RowProblem>,
+}
+
+#[cfg(test)]
+mod tests;

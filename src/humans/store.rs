@@ -1,0 +1,153 @@
+//! The crash- and concurrency-safe JSON-lines store of human rounds (`humans.jsonl`).
+
+use super::*;
+
+/// Human rounds kept as JSON lines in one file.
+///
+/// Concurrency: the file is opened with `O_APPEND`, each round is serialised into one buffer
+/// ending in `\n` and written with a single `write_all` while holding an exclusive `flock`.
+/// `O_APPEND` alone puts every write at the current end, but a long write may be split into
+/// several `write(2)` calls, and another writer could land between them; the lock (advisory,
+/// held only for that one write) rules that out, and readers take a shared lock so they never
+/// see half a line. A writer killed mid-line leaves a torn last line: [`Store::load`] skips it
+/// with a warning (the same rule as replays) and the next [`Store::append`] cuts it off before
+/// writing, so it never glues onto a good line.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+}
+
+/// Holds an `flock` until dropped (released by the kernel on close as well). Unix only, like
+/// the rest of the crate (process groups, chromedriver).
+struct FileLock<'a>(&'a File);
+
+impl<'a> FileLock<'a> {
+    fn new(file: &'a File, exclusive: bool) -> std::io::Result<FileLock<'a>> {
+        use std::os::unix::io::AsRawFd;
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        // SAFETY: flock on a file descriptor that stays open for the lock's lifetime.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(FileLock(file))
+    }
+}
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: as above; unlocking cannot break memory safety.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
+/// Bytes read per step when looking back for the last complete line.
+const TAIL_CHUNK: usize = 4096;
+
+/// If the file does not end in a newline (a writer died mid-line), truncates it after its last
+/// complete line, so the next line starts clean instead of gluing onto the fragment.
+fn cut_torn_tail(file: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; TAIL_CHUNK];
+    while end > 0 {
+        let start = end.saturating_sub(TAIL_CHUNK as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if end == len && chunk.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return file.set_len(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    file.set_len(0)
+}
+
+impl Store {
+    /// The store in `data_dir` ([`STORE_FILE`]).
+    pub fn in_dir(data_dir: &Path) -> Store {
+        Store {
+            path: data_dir.join(STORE_FILE),
+        }
+    }
+
+    /// A store at an explicit file path.
+    pub fn open(path: &Path) -> Store {
+        Store {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one round as one line (see the type doc for why this is safe with many writers).
+    pub fn append(&self, round: &HumanRound) -> Result<(), HumansError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let mut line = serde_json::to_vec(round).map_err(|e| HumansError::Format {
+            path: self.path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        line.push(b'\n');
+        // Readable too: cutting a torn tail needs to look at the last bytes.
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        let _lock = FileLock::new(&file, true).map_err(io(&self.path))?;
+        cut_torn_tail(&file).map_err(io(&self.path))?;
+        (&file).write_all(&line).map_err(io(&self.path))?;
+        file.sync_data().map_err(io(&self.path))
+    }
+
+    /// Every stored round; a missing file is an empty store.
+    pub fn load(&self) -> Result<Vec<HumanRound>, HumansError> {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(io(&self.path)(e)),
+        };
+        let _lock = FileLock::new(&file, false).map_err(io(&self.path))?;
+        let lines: Vec<String> = BufReader::new(&file)
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(io(&self.path))?;
+        let last = lines.iter().rposition(|l| !l.trim().is_empty());
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<HumanRound>(line) {
+                Ok(r) => out.push(r),
+                Err(e) if Some(i) == last => warn!(
+                    "{} line {}: skipped torn last line ({e})",
+                    self.path.display(),
+                    i + 1
+                ),
+                Err(e) => {
+                    return Err(HumansError::StoreLine {
+                        path: self.path.display().to_string(),
+                        line: i + 1,
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+}
