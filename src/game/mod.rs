@@ -2,7 +2,7 @@
 //!
 //! Submodules hold the parts with I/O: `pack` (map packs on disk), `builtin` (the built-in world),
 //! `panorama` (the synthetic panorama painter) and `integrity` (metadata-free, size-checked image
-//! loading and duplicate detection). Building packs from outside imagery is [`crate::import`]'s.
+//! loading and duplicate detection). Building packs from outside imagery is the `import` module's job.
 
 pub mod builtin;
 pub mod integrity;
