@@ -422,6 +422,10 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
         dataset = Some(ds);
     }
 
+    // A person who plays a challenge again knows its answers: only their first game counts.
+    let (mut humans_all, repeats) = super::matching::first_games(humans_all);
+    notes.extend(repeats);
+
     let mut players: Vec<(String, usize, Vec<RoundEval>, Option<String>)> =
         load_replays(&args.replays, &mut notes)?
             .into_iter()
@@ -699,7 +703,8 @@ mod tests {
             "challenge,round,player,points,lat,lng,location_id\n\
              world-7-2,1,ann,3500,48.8566,2.3522,loc0\n\
              world-7-2,2,ann,1000,-33.8688,151.2093,loc1\n\
-             world-7-2,2,bob,,,,\n",
+             world-7-2,2,bob,,,,\n\
+             world-7-2,1,ann,5000,48.8566,2.3522,loc0\n",
         )
         .unwrap();
         let args = StatsOptions {
@@ -732,6 +737,15 @@ mod tests {
         assert_eq!(c.rounds, 2);
         assert_eq!(c.points.mean_difference.estimate, 750.0);
         assert_eq!(c.points.sign_test_p, 0.5);
+        // ann's second game (5000 on round 1, after she had seen it) is left out and reported.
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("ann played challenge world-7-2 again")),
+            "{:?}",
+            report.notes
+        );
         // bob's row has no points: reported with its file and line, not fatal.
         assert_eq!(report.import_problems.len(), 1);
         assert!(report.import_problems[0].contains("people.csv row 4: points is empty"));

@@ -46,6 +46,36 @@ pub fn matches(agent: &RoundEval, human: &HumanRound) -> bool {
     )
 }
 
+/// Keeps each person's first game of each challenge. Someone who plays a challenge again has seen
+/// its places, so only the first game is a fair baseline. Rounds arrive in the order they were
+/// recorded; a repeat is a later row for the same player, challenge and round. Returns the rounds
+/// kept and one note per (player, challenge) that had repeats, for the report.
+pub fn first_games(humans: Vec<HumanRound>) -> (Vec<HumanRound>, Vec<String>) {
+    use std::collections::{BTreeMap, HashSet};
+    let mut seen: HashSet<(String, String, usize)> = HashSet::new();
+    let mut repeats: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut kept = Vec::with_capacity(humans.len());
+    for h in humans {
+        let key = (h.player.trim().to_string(), h.challenge_id.clone(), h.round);
+        if seen.insert(key) {
+            kept.push(h);
+        } else {
+            *repeats
+                .entry((h.player.trim().to_string(), h.challenge_id.clone()))
+                .or_default() += 1;
+        }
+    }
+    let notes = repeats
+        .into_iter()
+        .map(|((player, challenge), n)| {
+            format!(
+                "{player} played challenge {challenge} again: {n} repeated round(s) left out (only the first game counts)"
+            )
+        })
+        .collect();
+    (kept, notes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +111,26 @@ mod tests {
         h.location_id = Some("a".into());
         assert!(!same_round("c", 2, Some("b"), None, &h));
         assert!(same_round("c", 2, Some("a"), None, &h));
+    }
+
+    #[test]
+    fn only_a_players_first_game_of_a_challenge_counts() {
+        let mut again = human("c", 1);
+        again.points = 5000;
+        let mut other = human("c", 1);
+        other.player = "bob".into();
+        let rounds = vec![human("c", 1), human("c", 2), again, human("d", 1), other];
+        let (kept, notes) = first_games(rounds);
+        assert_eq!(kept.len(), 4);
+        assert!(
+            kept.iter().all(|h| h.points == 100),
+            "the replayed 5000 is dropped"
+        );
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("ann played challenge c again: 1 repeated"),
+            "{}",
+            notes[0]
+        );
     }
 }
