@@ -215,6 +215,9 @@ fn cases() -> Vec<Case> {
         ("play", "games", "play", "play --games 3", changes!(Play, |r| r.games, 3usize)),
         ("play", "parallel", "play", "play --parallel 2", changes!(Play, |r| r.parallel, Some(2usize))),
         ("play", "resume", "play", "play --resume run-1", changes!(Play, |r| r.resume, Some("run-1"))),
+        // play --assist: covered end to end by tests/assist.rs (a scripted person in Chromium).
+        ("play", "assist", "play", "play --assist", changes!(Play, |r| (r.assist, r.settings.agent.strategy.clone()), (Some(geoagent::server::assist::DEFAULT_HINT_WINDOW), "interactive".to_string()))),
+        ("play", "hint_window", "play --assist", "play --assist --hint-window 0", changes!(Play, |r| r.assist, Some(std::time::Duration::ZERO))),
         // bench
         ("bench", "map", "bench", "bench --map alps", changes!(Bench, |r| r.settings.game.map, "alps")),
         ("bench", "rounds", "bench", "bench --rounds 500", changes!(Bench, |r| r.rounds, 500usize)),

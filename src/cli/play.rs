@@ -2,17 +2,21 @@
 //! against the local game; resumable (`--resume`).
 
 use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
-use super::wiring::{build_reasoner, load_maps, locate, match_plan, seed_or_random};
+use super::wiring::{
+    build_reasoner, build_reasoner_with_hints, load_maps, locate, match_plan, seed_or_random,
+};
 use super::Cli;
 use crate::agent::Reasoner;
 use crate::config::Settings;
 use crate::game::pack;
+use crate::server::assist::{self, Assist};
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct PlayArgs {
@@ -41,6 +45,15 @@ pub struct PlayArgs {
     /// Continue a run (its id or runs/RUN.json) or a session folder after a crash or Ctrl-C.
     #[arg(long, value_name = "RUN_OR_SESSION")]
     pub resume: Option<String>,
+    /// Watch and help: print a private link to a page that shows each round's views and the
+    /// model's reasoning, where you type hints or corrections before the guess is placed (the
+    /// model revises with them: the interactive strategy).
+    #[arg(long, conflicts_with_all = ["games", "parallel", "resume"])]
+    pub assist: bool,
+    /// With --assist: seconds each answer waits for your hints (default 30; 0 = no waiting,
+    /// hints typed while the model thinks are still used). "Go" on the page ends the wait.
+    #[arg(long, value_name = "SECS", requires = "assist")]
+    pub hint_window: Option<f64>,
 }
 
 /// What `play` runs on.
@@ -53,6 +66,8 @@ pub struct PlayRun {
     pub parallel: Option<usize>,
     /// The run or session to continue.
     pub resume: Option<String>,
+    /// `--assist`: how long each answer waits for the person's hints.
+    pub assist: Option<Duration>,
 }
 
 /// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
@@ -86,7 +101,27 @@ impl PlayArgs {
         if self.headed {
             o.push(("browser.headless", "false".into()));
         }
+        if self.assist {
+            match self.game.reasoning.strategy.as_deref() {
+                None | Some(INTERACTIVE) => o.push(("agent.strategy", INTERACTIVE.into())),
+                Some(other) => anyhow::bail!(
+                    "--assist revises the model's answer with your hints, which is the `{INTERACTIVE}` strategy; drop --strategy {other}"
+                ),
+            }
+        }
         Ok(o)
+    }
+
+    /// `--hint-window` as a checked duration.
+    fn hint_window(&self) -> Result<Duration> {
+        let Some(secs) = self.hint_window else {
+            return Ok(assist::DEFAULT_HINT_WINDOW);
+        };
+        let max = assist::MAX_HINT_WINDOW.as_secs();
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| *d <= assist::MAX_HINT_WINDOW)
+            .with_context(|| format!("--hint-window {secs}: expected 0 to {max} seconds"))
     }
 
     pub(crate) fn prepare(&self, cli: &Cli, env: &[(String, String)]) -> Result<PlayRun> {
@@ -101,15 +136,26 @@ impl PlayArgs {
             games,
             parallel: self.parallel,
             resume: self.resume.clone(),
+            assist: if self.assist {
+                Some(self.hint_window()?)
+            } else {
+                None
+            },
         })
     }
 }
+
+/// The strategy that revises with a person's hints.
+const INTERACTIVE: &str = "interactive";
 
 /// Runs `geoagent play`.
 pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let settings = &p.settings;
     if let Some(target) = &p.resume {
         return resume(settings, p.parallel, target).await;
+    }
+    if let Some(window) = p.assist {
+        return play_assisted(settings, window).await;
     }
     let (games, parallel) = (p.games, p.parallel.unwrap_or(1));
     let (maps, map) = load_maps(settings)?;
@@ -138,6 +184,39 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     );
     let outcome = tokio::select! {
         r = session::play(&plan, reasoner) => r,
+        stop = crate::session::stop_requested() => {
+            eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
+            return Ok(ExitCode::from(stop.exit_code()));
+        }
+    };
+    let report = outcome.context("the match stopped; every finished round is in the replay")?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `play --assist`: one match a person watches and helps with on the printed link.
+async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode> {
+    let (maps, map) = load_maps(settings)?;
+    let assist = Assist::new(window);
+    let reasoner = build_reasoner_with_hints(settings, &map, Arc::new(assist.clone()))?.context(
+        "--assist needs a model to help: pass --model NAME (and --base-url URL for a local server)",
+    )?;
+    let seed = seed_or_random(settings);
+    let plan = match_plan(settings, maps, map.clone(), seed);
+    eprintln!(
+        "Playing {} round(s) of {} with seed {seed} ({}, {}); each answer waits {} s for your hints",
+        plan.rounds,
+        map.name,
+        reasoner.name(),
+        INTERACTIVE,
+        window.as_secs_f64()
+    );
+    let on_link = |link: &str| {
+        eprintln!("Watch and help: {link}");
+        eprintln!("  (a private link: whoever opens it can add hints; keep it to yourself)");
+    };
+    let outcome = tokio::select! {
+        r = session::play_assisted(&plan, reasoner, assist, on_link) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));

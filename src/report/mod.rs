@@ -15,7 +15,7 @@ pub mod worldmap;
 use crate::agent::GuessSource;
 use crate::replay::catalog::{spend, Spend};
 use crate::replay::{Replay, ReplayError, RoundRecord};
-use crate::stats::compare::{build_report, player_label, CommandError, PlayerReport, StatsOptions};
+use crate::stats::compare::{build_report, round_label, CommandError, PlayerReport, StatsOptions};
 use crate::stats::WinRate;
 use base64::Engine as _;
 use charts::{color_hex, ChartError, Series};
@@ -68,33 +68,32 @@ struct Player<'a> {
     spend: Spend,
 }
 
-fn label_of(r: &Replay) -> String {
-    player_label(&r.manifest.reasoner, &r.manifest.strategy)
-}
-
+/// The players of `stats`: per round, since rounds a person helped with are a player of their own.
 fn players(replays: &[Replay]) -> Vec<Player<'_>> {
     let mut out: Vec<Player> = Vec::new();
     for r in replays {
-        let label = label_of(r);
-        let i = match out.iter().position(|p| p.label == label) {
-            Some(i) => i,
-            None => {
-                out.push(Player {
-                    label,
-                    rounds: vec![],
-                    spend: Spend::default(),
-                });
-                out.len() - 1
+        for x in &r.rounds {
+            let label = round_label(&r.manifest.reasoner, &r.manifest.strategy, &x.guess);
+            let i = match out.iter().position(|p| p.label == label) {
+                Some(i) => i,
+                None => {
+                    out.push(Player {
+                        label,
+                        rounds: vec![],
+                        spend: Spend::default(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let s = spend(std::slice::from_ref(x));
+            let p = &mut out[i];
+            p.spend.input_tokens += s.input_tokens;
+            p.spend.output_tokens += s.output_tokens;
+            if let Some(c) = s.cost_usd {
+                *p.spend.cost_usd.get_or_insert(0.0) += c;
             }
-        };
-        let s = spend(&r.rounds);
-        let p = &mut out[i];
-        p.spend.input_tokens += s.input_tokens;
-        p.spend.output_tokens += s.output_tokens;
-        if let Some(c) = s.cost_usd {
-            *p.spend.cost_usd.get_or_insert(0.0) += c;
+            p.rounds.push((r, x));
         }
-        p.rounds.extend(r.rounds.iter().map(|x| (r, x)));
     }
     out
 }
@@ -399,6 +398,17 @@ fn card(
                 tr { th { "Points" } td { (r.result.points) } }
             }
             @if let Some(rat) = &r.guess.rationale { p { b { "Rationale: " } (rat) } }
+            @if r.guess.assisted() {
+                table class="hints" {
+                    tr { th { "Hint" } th { "By" } th { "At" } th { "Guess before → after" } }
+                    @for v in &r.guess.revisions {
+                        @for h in &v.hints {
+                            tr { td { (h.text) } td { (h.by) } td { (h.at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                                 td { (pos_text(v.before)) " → " (pos_text(v.after)) } }
+                        }
+                    }
+                }
+            }
             @for note in &r.guess.notes { p class="meta" { "Parser: " (note) } }
             @for e in &r.guess.exchanges {
                 details {
@@ -411,6 +421,11 @@ fn card(
             }
         }
     }
+}
+
+/// A guess position for the hints table; "(none)" when there was no readable answer.
+fn pos_text(p: Option<crate::geo::LatLon>) -> String {
+    p.map_or_else(|| "(none)".to_string(), |p| p.to_string())
 }
 
 /// Writes the report to `path` (through a temporary file, so a failed write leaves no half

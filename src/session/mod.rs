@@ -8,8 +8,10 @@
 //! can also continue an existing session folder ([`Record::Resume`]).
 //!
 //! The rounds themselves go through the one round loop in [`round`], which every game uses.
+//! [`play_assisted`] is a match a person watches and helps with on the assist page ([`watch`]).
 
 pub mod round;
+mod watch;
 
 use crate::agent::{GuessSource, Reasoner};
 use crate::browser::local_game::LocalGame;
@@ -19,7 +21,8 @@ use crate::environment::{CaptureOptions, Environment, GuessTiming, Observation, 
 use crate::game::{Challenge, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
-use crate::server::{start_local, AppState, ServerError};
+use crate::server::assist::Assist;
+use crate::server::{start_local, start_local_with, AppState, ServerError};
 pub(crate) use round::RoundHook;
 use round::{Recorder, RoundError};
 use std::path::PathBuf;
@@ -216,14 +219,62 @@ pub(crate) async fn play_recorded(
     reasoner: Arc<dyn Reasoner>,
     record: Record,
 ) -> Result<MatchReport, SessionError> {
+    play_watched(plan, reasoner, record, None).await
+}
+
+/// [`play`] with a person watching and helping on the assist page, served by the game's own
+/// server; `on_link` is given the page's address as soon as the server listens. `reasoner`
+/// should take its hints from `assist` (the interactive strategy with `assist` as its
+/// [`crate::agent::strategy::HintSource`]); the page shows its rounds either way.
+pub async fn play_assisted(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    assist: Assist,
+    on_link: impl FnOnce(&str) + Send,
+) -> Result<MatchReport, SessionError> {
+    play_watched(
+        plan,
+        reasoner,
+        Record::New,
+        Some((assist, Box::new(on_link))),
+    )
+    .await
+}
+
+/// A person's assist page and where to send its link.
+type Watch<'a> = (Assist, Box<dyn FnOnce(&str) + Send + 'a>);
+
+async fn play_watched(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    record: Record,
+    watch: Option<Watch<'_>>,
+) -> Result<MatchReport, SessionError> {
     let state = AppState::new(plan.maps.clone());
-    let server = start_local(state.clone()).await?;
+    let server = match &watch {
+        Some((assist, _)) => start_local_with(state.clone(), assist.router()).await?,
+        None => start_local(state.clone()).await?,
+    };
     let table = Table {
         state,
         base_url: server.url(),
         pool: BrowserPool::new(plan.browser.clone(), 1),
     };
-    let outcome = play_game(&table, plan, reasoner, record, None).await;
+    let outcome = match watch {
+        None => play_game(&table, plan, reasoner, record, None).await,
+        Some((assist, on_link)) => {
+            on_link(&format!("{}{}", server.url(), assist.path()));
+            let watched = Arc::new(watch::Watched {
+                inner: reasoner,
+                assist: assist.clone(),
+            });
+            let shown = assist.clone();
+            let hook = move |r: &RoundRecord| shown.scored(r);
+            let outcome = play_game(&table, plan, watched, record, Some(&hook)).await;
+            assist.finished();
+            outcome
+        }
+    };
     table.pool.close_idle().await;
     if let Err(e) = server.shutdown().await {
         warn!(error = %e, "local game server did not stop cleanly");
