@@ -82,7 +82,13 @@ fn cli_bench(home: &Path, model: &common::SlowModel, rounds: usize, cache: &Path
         .args(["bench", "--map", "world", "--seed", "7"])
         .args(["--rounds", &rounds.to_string()])
         .args(["--concurrency", &DIRECT_CONCURRENCY.to_string()])
-        .args(["--model", "slow-2s", "--base-url", &model.base_url, "--no-cache"])
+        .args([
+            "--model",
+            "slow-2s",
+            "--base-url",
+            &model.base_url,
+            "--no-cache",
+        ])
         .arg("--view-cache")
         .arg(cache)
         .arg("--replay-dir")
@@ -153,7 +159,8 @@ async fn main() {
     // 1. Direct mode, cold then cached views.
     let model = common::SlowModel::start(DIRECT_MODEL_DELAY).await;
     let cache = tmp.path().join("views");
-    let ideal = (rounds as f64 / DIRECT_CONCURRENCY as f64).ceil() * DIRECT_MODEL_DELAY.as_secs_f64();
+    let ideal =
+        (rounds as f64 / DIRECT_CONCURRENCY as f64).ceil() * DIRECT_MODEL_DELAY.as_secs_f64();
     for (label, target) in [
         ("cold (fresh view cache)", "<= 45 s"),
         ("views cached", "<= 36 s, 64 in flight"),
@@ -163,7 +170,9 @@ async fn main() {
         let (m, c) = (&model, cache.clone());
         let (wall, peak) = tokio::task::block_in_place(|| cli_bench(&home, m, rounds, &c));
         rows.push(row(
-            &format!("`bench --rounds {rounds} --concurrency {DIRECT_CONCURRENCY}`, {label}, 2 s model"),
+            &format!(
+                "`bench --rounds {rounds} --concurrency {DIRECT_CONCURRENCY}`, {label}, 2 s model"
+            ),
             format!("{wall:.1} s (ideal {ideal:.1} s), peak {peak} in flight"),
             target,
             l,
@@ -275,12 +284,17 @@ async fn main() {
             let played: usize = run.games.iter().map(|g| g.rounds_done).sum();
             let per_browser = peak.load(Ordering::SeqCst) as f64 / 1e6 / pool.peak().max(1) as f64;
             rows.push(row(
-                &format!("browser mode, 8 s model, `--parallel {p}` ({p} games × {GAME_ROUNDS} rounds)"),
+                &format!(
+                    "browser mode, 8 s model, `--parallel {p}` ({p} games × {GAME_ROUNDS} rounds)"
+                ),
                 format!(
                     "{:.1} rounds/min, peak {per_browser:.0} MB RSS per browser",
                     played as f64 * 60.0 / wall
                 ),
-                &format!("ideal {:.1} rounds/min", 60.0 / SLOW_MODEL_DELAY.as_secs_f64() * p as f64),
+                &format!(
+                    "ideal {:.1} rounds/min",
+                    60.0 / SLOW_MODEL_DELAY.as_secs_f64() * p as f64
+                ),
                 l,
             ));
         }

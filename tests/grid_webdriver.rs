@@ -70,7 +70,12 @@ fn sessions(home: &Path) -> Vec<(PathBuf, Vec<usize>)> {
         .filter(|p| p.join("manifest.json").is_file())
         // A session being written may not open yet; it shows up on the next look.
         .filter_map(|p| {
-            let rounds = Replay::open(&p).ok()?.rounds.iter().map(|r| r.round).collect();
+            let rounds = Replay::open(&p)
+                .ok()?
+                .rounds
+                .iter()
+                .map(|r| r.round)
+                .collect();
             Some((p, rounds))
         })
         .collect();
@@ -96,7 +101,16 @@ fn more_games_than_grid_slots_all_complete_at_the_advertised_address() {
     let child = geoagent(
         home.path(),
         &grid,
-        &["--games", "4", "--parallel", "4", "--rounds", "2", "--seed", "40"],
+        &[
+            "--games",
+            "4",
+            "--parallel",
+            "4",
+            "--rounds",
+            "2",
+            "--seed",
+            "40",
+        ],
     )
     .args(["--advertise", &host, "-v"])
     .stdout(Stdio::piped())
@@ -137,7 +151,16 @@ async fn a_game_on_a_killed_node_resumes_on_the_other_without_losing_a_round() {
         let child = geoagent(
             &home_path,
             &grid,
-            &["--games", "2", "--parallel", "2", "--rounds", "5", "--seed", "50"],
+            &[
+                "--games",
+                "2",
+                "--parallel",
+                "2",
+                "--rounds",
+                "5",
+                "--seed",
+                "50",
+            ],
         )
         .args(["--model", "m", "--base-url", &base_url, "--no-cache"])
         .env("OPENAI_API_KEY", "sk-test")
@@ -157,7 +180,11 @@ async fn a_game_on_a_killed_node_resumes_on_the_other_without_losing_a_round() {
                     break i;
                 }
             }
-            assert!(t0.elapsed() < RUN_TIMEOUT, "games never started\n{}", grid.logs());
+            assert!(
+                t0.elapsed() < RUN_TIMEOUT,
+                "games never started\n{}",
+                grid.logs()
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         grid.kill_node(victim);

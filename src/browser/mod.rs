@@ -380,7 +380,10 @@ mod tests {
         assert_eq!(a("geo.lan:8700"), Ok(("geo.lan".into(), 8700)));
         assert_eq!(a("[fd00::1]:9000"), Ok(("fd00::1".into(), 9000)));
         assert_eq!(a("fd00::1"), Ok(("fd00::1".into(), 0)));
-        assert_eq!(Advertise::parse("fd00::1").unwrap().url(5), "http://[fd00::1]:5");
+        assert_eq!(
+            Advertise::parse("fd00::1").unwrap().url(5),
+            "http://[fd00::1]:5"
+        );
         for bad in ["", "http://x:1", "x/y", "x:99999", ":80", "[::1", "a b"] {
             let e = Advertise::parse(bad).unwrap_err();
             assert!(e.contains("HOST:PORT"), "{bad}: {e}");

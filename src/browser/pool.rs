@@ -191,7 +191,9 @@ impl Lease {
         };
         let shared = &self.pool.shared;
         if shared.opts.webdriver_url.is_some() && shared.launching.load(Ordering::SeqCst) > 0 {
-            info!("a game waits for a WebDriver session: closing this idle browser to free its slot");
+            info!(
+                "a game waits for a WebDriver session: closing this idle browser to free its slot"
+            );
             shared.close(b).await;
         } else {
             shared.idle().push(b);

@@ -132,7 +132,10 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
             plan.rounds, map.name, reasoner.name(), run.run_id
         );
         if let Some(limit) = in_flight.capped() {
-            eprintln!("{}", super::bench::capped_message(limit, "--parallel", parallel));
+            eprintln!(
+                "{}",
+                super::bench::capped_message(limit, "--parallel", parallel)
+            );
         }
         return play_run(run, &path, &plan, parallel, reasoner).await;
     }
@@ -196,7 +199,10 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         s.agent.strategy = run.strategy.clone();
         let parallel = parallel.unwrap_or(run.parallel).max(1);
         if let Some(limit) = s.follow_concurrency(parallel).capped() {
-            eprintln!("{}", super::bench::capped_message(limit, "--parallel", parallel));
+            eprintln!(
+                "{}",
+                super::bench::capped_message(limit, "--parallel", parallel)
+            );
         }
         let reasoner = build_reasoner(&s, &map)?;
         anyhow::ensure!(

@@ -133,7 +133,10 @@ fn the_in_flight_limit_follows_the_requested_concurrency_unless_set_lower() {
     let mut s = Settings::load(None, &[], &named).unwrap();
     let got = s.follow_concurrency(64);
     assert_eq!((got.limit, got.capped()), (64, None));
-    assert_eq!(s.provider_spec().unwrap().unwrap().limits.max_concurrency, 64);
+    assert_eq!(
+        s.provider_spec().unwrap().unwrap().limits.max_concurrency,
+        64
+    );
     // Few rounds at once keep the default, so ensemble samples are not squeezed.
     let mut s = Settings::load(None, &[], &named).unwrap();
     let got = s.follow_concurrency(2);
@@ -142,7 +145,10 @@ fn the_in_flight_limit_follows_the_requested_concurrency_unless_set_lower() {
     let f = toml("[model]\nname = \"openai:m\"\nmax_concurrency = 8\n");
     let mut s = Settings::load(Some(f.path()), &[], &[]).unwrap();
     assert_eq!(s.follow_concurrency(64).capped(), Some(8));
-    assert_eq!(s.provider_spec().unwrap().unwrap().limits.max_concurrency, 8);
+    assert_eq!(
+        s.provider_spec().unwrap().unwrap().limits.max_concurrency,
+        8
+    );
     let vars = env(&[("GEOAGENT_MODEL__MAX_CONCURRENCY", "100")]);
     let mut s = Settings::load(None, &vars, &named).unwrap();
     let got = s.follow_concurrency(64);

@@ -89,7 +89,11 @@ impl Settings {
                 ));
             }
         }
-        if let Some(n) = self.model.max_concurrency.filter(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(n)) {
+        if let Some(n) = self
+            .model
+            .max_concurrency
+            .filter(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(n))
+        {
             return Err(bad(
                 "model.max_concurrency",
                 n.to_string(),

@@ -165,11 +165,7 @@ const BAND_MARGIN_ROWS: u32 = 2;
 /// The rows of a `height`-row panorama that level views `(heading, fov)` of `w`×`h` pixels
 /// sample: the steepest ray of a level view is its top (bottom) centre, at
 /// `atan(tan(fov/2) · h/w)` above (below) the horizon.
-fn sampled_rows(
-    views: &[(f64, f64)],
-    (w, h): (u32, u32),
-    height: u32,
-) -> std::ops::Range<u32> {
+fn sampled_rows(views: &[(f64, f64)], (w, h): (u32, u32), height: u32) -> std::ops::Range<u32> {
     let aspect = f64::from(h) / f64::from(w.max(1));
     let steepest = views
         .iter()
@@ -563,7 +559,10 @@ mod tests {
         let size = (VIEW_WIDTH, VIEW_HEIGHT);
         let band = load_panorama(&loc, &angles, size).unwrap();
         let rows = sampled_rows(&angles, size, ph);
-        assert!(rows.len() < ph as usize / 2, "{rows:?}: most rows are skipped");
+        assert!(
+            rows.len() < ph as usize / 2,
+            "{rows:?}: most rows are skipped"
+        );
         for (heading, fov) in angles {
             let a = render_view(&full, heading, 0.0, fov, size.0, size.1);
             let b = render_view(&band, heading, 0.0, fov, size.0, size.1);

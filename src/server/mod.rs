@@ -160,9 +160,7 @@ pub async fn start_local(state: AppState) -> Result<LocalServer, ServerError> {
 /// Starts serving `state` on `bind` (port 0: a free one), e.g. every interface when browsers on
 /// other machines play it.
 pub async fn start_local_on(state: AppState, bind: SocketAddr) -> Result<LocalServer, ServerError> {
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(ServerError::Bind)?;
+    let listener = TcpListener::bind(bind).await.map_err(ServerError::Bind)?;
     let addr = listener.local_addr().map_err(ServerError::Bind)?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state, async move {

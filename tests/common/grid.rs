@@ -196,8 +196,7 @@ impl Grid {
             grid.nodes.push(Some(node));
         }
         grid.wait_until(GRID_READY_TIMEOUT, "every node registered and up", |s| {
-            s["value"]["ready"].as_bool() == Some(true)
-                && up_nodes(s) == slots.len()
+            s["value"]["ready"].as_bool() == Some(true) && up_nodes(s) == slots.len()
         });
         grid
     }

@@ -96,7 +96,10 @@ fn a_band_of_rows_is_painted_exactly_as_in_the_full_panorama() {
         let row_bytes = w as usize * 3;
         let range = rows.start as usize * row_bytes..rows.end as usize * row_bytes;
         assert_eq!(&band.as_raw()[range.clone()], &full.as_raw()[range], "{id}");
-        assert!(band.as_raw()[..row_bytes].iter().all(|b| *b == 0), "rows outside stay unpainted");
+        assert!(
+            band.as_raw()[..row_bytes].iter().all(|b| *b == 0),
+            "rows outside stay unpainted"
+        );
     }
 }
 
