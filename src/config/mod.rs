@@ -9,7 +9,7 @@ mod sections;
 mod tests;
 mod validate;
 
-pub use load::ModelChoice;
+pub use load::{InFlight, ModelChoice};
 pub use sections::{
     AgentSettings, BrowserSettings, CaptureSettings, GameSettings, ModelSettings, ProviderEnv,
     ReplaySettings, ServerSettings, Settings,

@@ -22,7 +22,9 @@ use crate::game::{Challenge, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
 use crate::server::assist::Assist;
-use crate::server::{start_local, start_local_with, AppState, ServerError};
+use crate::server::{
+    start_local, start_local_on, start_local_with, AppState, LocalServer, ServerError,
+};
 pub(crate) use round::RoundHook;
 use round::{Recorder, RoundError};
 use std::path::PathBuf;
@@ -205,6 +207,36 @@ pub(crate) async fn stop_requested() -> StopSignal {
     }
 }
 
+/// Starts the local game where the browsers reach it, and returns its page URL: loopback, or
+/// every interface with URLs naming the advertised host when the browsers run on other machines
+/// (`browser.advertise`).
+pub(crate) async fn serve_page(
+    state: AppState,
+    browser: &crate::browser::BrowserOptions,
+) -> Result<(LocalServer, String), ServerError> {
+    match &browser.advertise {
+        None => {
+            let server = start_local(state).await?;
+            let url = server.url();
+            Ok((server, url))
+        }
+        Some(a) => {
+            let bind = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port));
+            let server = match start_local_on(state.clone(), bind).await {
+                Ok(s) => s,
+                // No IPv6 on this machine: every IPv4 interface.
+                Err(_) => {
+                    let v4 = std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, a.port));
+                    start_local_on(state, v4).await?
+                }
+            };
+            let url = a.url(server.addr.port());
+            tracing::info!("browsers open the local game at {url}");
+            Ok((server, url))
+        }
+    }
+}
+
 /// Plays `plan` with `reasoner`. Finished rounds are on disk even when this returns an error.
 pub async fn play(
     plan: &MatchPlan,
@@ -251,13 +283,19 @@ async fn play_watched(
     watch: Option<Watch<'_>>,
 ) -> Result<MatchReport, SessionError> {
     let state = AppState::new(plan.maps.clone());
-    let server = match &watch {
-        Some((assist, _)) => start_local_with(state.clone(), assist.router()).await?,
-        None => start_local(state.clone()).await?,
+    let (server, base_url) = match &watch {
+        // The assist page is for a person on this machine: loopback only.
+        Some((assist, _)) => {
+            let loopback = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+            let server = start_local_with(state.clone(), loopback, assist.router()).await?;
+            let url = server.url();
+            (server, url)
+        }
+        None => serve_page(state.clone(), &plan.browser).await?,
     };
     let table = Table {
         state,
-        base_url: server.url(),
+        base_url,
         pool: BrowserPool::new(plan.browser.clone(), 1),
     };
     let outcome = match watch {
@@ -377,7 +415,7 @@ pub(crate) async fn play_game(
         match (&outcome, game) {
             (Ok(()), Some(game)) => {
                 lease.put(game.into_browser());
-                lease.release();
+                lease.release().await;
             }
             (_, game) => lease.discard(game.map(LocalGame::into_browser)).await,
         }
