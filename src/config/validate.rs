@@ -191,6 +191,7 @@ impl Settings {
             ));
         }
         self.model_choice()?;
+        self.site_options()?;
         Ok(())
     }
 }

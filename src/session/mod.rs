@@ -10,6 +10,7 @@
 //! The rounds themselves go through the one round loop in [`round`], which every game uses.
 
 pub mod round;
+pub mod site;
 
 use crate::agent::{GuessSource, Reasoner};
 use crate::browser::local_game::LocalGame;
