@@ -218,7 +218,9 @@ pub fn decode_pano_id(hex: &str) -> String {
         .collect();
     match bytes {
         Some(b)
-            if hex.len() % 2 == 0 && !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic()) =>
+            if hex.len().is_multiple_of(2)
+                && !b.is_empty()
+                && b.iter().all(|c| c.is_ascii_graphic()) =>
         {
             String::from_utf8(b).unwrap_or_else(|_| hex.to_string())
         }
