@@ -211,6 +211,7 @@ fn cases() -> Vec<Case> {
         ("play", "chromedriver", "play", "play --chromedriver cd", changes!(Play, |r| r.settings.browser.chromedriver, Some(p("cd")))),
         ("play", "chromium", "play", "play --chromium cr", changes!(Play, |r| r.settings.browser.chromium, Some(p("cr")))),
         ("play", "webdriver", "play", "play --webdriver http://g:4444", changes!(Play, |r| r.settings.browser.webdriver_url, Some("http://g:4444"))),
+        ("play", "advertise", "play", "play --advertise 10.0.0.5:8700", changes!(Play, |r| r.settings.browser.advertise, Some("10.0.0.5:8700"))),
         ("play", "headed", "play", "play --headed", changes!(Play, |r| r.settings.browser.headless, false)),
         ("play", "games", "play", "play --games 3", changes!(Play, |r| r.games, 3usize)),
         ("play", "parallel", "play", "play --parallel 2", changes!(Play, |r| r.parallel, Some(2usize))),

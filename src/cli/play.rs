@@ -55,6 +55,10 @@ pub struct PlayArgs {
     /// Use this WebDriver endpoint instead of starting chromedriver (e.g. a Selenium Grid).
     #[arg(long, value_name = "URL")]
     pub webdriver: Option<String>,
+    /// HOST[:PORT] at which the WebDriver's browsers (Grid nodes on other machines) reach the
+    /// local game; it then listens on every interface. Default: loopback only.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub advertise: Option<String>,
     /// Show the browser window (needs a display).
     #[arg(long)]
     pub headed: bool,
@@ -136,6 +140,7 @@ impl PlayArgs {
         push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
         push(&mut o, "browser.chromium", &path(&self.chromium));
         push(&mut o, "browser.webdriver_url", &self.webdriver);
+        push(&mut o, "browser.advertise", &self.advertise);
         if self.headed {
             o.push(("browser.headless", "false".into()));
         }
@@ -187,6 +192,9 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     }
     let (games, parallel) = (p.games, p.parallel.unwrap_or(1));
     let (maps, map) = load_maps(settings)?;
+    let mut followed = settings.clone();
+    let in_flight = followed.follow_concurrency(parallel);
+    let settings = &followed;
     let reasoner = build_reasoner(settings, &map)?;
     let seed = seed_or_random(settings);
     let plan = match_plan(settings, maps, map.clone(), seed);
@@ -197,6 +205,12 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
             "Playing {games} game(s) of {} round(s) of {}, seeds {seed}.., {parallel} browser(s) at once ({}); resume with --resume {}",
             plan.rounds, map.name, reasoner.name(), run.run_id
         );
+        if let Some(limit) = in_flight.capped() {
+            eprintln!(
+                "{}",
+                super::bench::capped_message(limit, "--parallel", parallel)
+            );
+        }
         return play_run(run, &path, &plan, parallel, reasoner).await;
     }
     eprintln!(
@@ -257,6 +271,13 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         let mut s = settings.clone();
         s.game.rounds = run.rounds;
         s.agent.strategy = run.strategy.clone();
+        let parallel = parallel.unwrap_or(run.parallel).max(1);
+        if let Some(limit) = s.follow_concurrency(parallel).capped() {
+            eprintln!(
+                "{}",
+                super::bench::capped_message(limit, "--parallel", parallel)
+            );
+        }
         let reasoner = build_reasoner(&s, &map)?;
         anyhow::ensure!(
             reasoner.name() == run.reasoner,
@@ -265,7 +286,6 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
             run.reasoner,
             reasoner.name()
         );
-        let parallel = parallel.unwrap_or(run.parallel).max(1);
         let plan = match_plan(&s, maps, map, run.base_seed);
         eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
         return play_run(run, &found, &plan, parallel, reasoner).await;

@@ -10,7 +10,7 @@ mod site;
 mod tests;
 mod validate;
 
-pub use load::ModelChoice;
+pub use load::{InFlight, ModelChoice};
 pub use sections::{
     AgentSettings, BrowserSettings, CaptureSettings, GameSettings, GeoGuessrSettings,
     ModelSettings, ProviderEnv, ReplaySettings, ServerSettings, Settings,

@@ -39,6 +39,9 @@ pub struct BrowserSettings {
     pub chromium: Option<PathBuf>,
     /// An existing WebDriver endpoint (Selenium Grid) to use instead of starting chromedriver.
     pub webdriver_url: Option<String>,
+    /// `HOST[:PORT]` at which browsers on other machines (Grid nodes) reach the local game; set,
+    /// the game listens on every interface. Absent: loopback only.
+    pub advertise: Option<String>,
     pub headless: bool,
     pub viewport_width: u32,
     pub viewport_height: u32,
@@ -71,8 +74,10 @@ pub struct ModelSettings {
     pub reasoning_effort: Option<String>,
     /// Exact thinking tokens for Anthropic / Gemini (overrides the effort's budget).
     pub thinking_budget: Option<u32>,
-    /// Calls in flight at once to this provider.
-    pub max_concurrency: usize,
+    /// Calls in flight at once to this provider; absent = as many as the run asks for
+    /// (`bench --concurrency`, `play --parallel`, at least
+    /// [`crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY`]): see [`super::Settings::follow_concurrency`].
+    pub max_concurrency: Option<usize>,
     /// Calls started per minute (spread evenly); absent = no client-side limit.
     pub requests_per_minute: Option<u32>,
     /// Answer repeated requests from the response cache (`--no-cache` turns it off).
@@ -162,6 +167,7 @@ impl Default for BrowserSettings {
             chromedriver: None,
             chromium: None,
             webdriver_url: None,
+            advertise: None,
             headless: true,
             viewport_width: crate::browser::DEFAULT_VIEWPORT.0,
             viewport_height: crate::browser::DEFAULT_VIEWPORT.1,
@@ -195,7 +201,7 @@ impl Default for ModelSettings {
             image_detail: None,
             reasoning_effort: None,
             thinking_budget: None,
-            max_concurrency: crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY,
+            max_concurrency: None,
             requests_per_minute: None,
             cache: true,
             cache_dir: PathBuf::from(crate::lvlm::cache::DEFAULT_CACHE_DIR),

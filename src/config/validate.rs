@@ -89,10 +89,14 @@ impl Settings {
                 ));
             }
         }
-        if !(1..=MAX_CONCURRENCY_LIMIT).contains(&self.model.max_concurrency) {
+        if let Some(n) = self
+            .model
+            .max_concurrency
+            .filter(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(n))
+        {
             return Err(bad(
                 "model.max_concurrency",
-                self.model.max_concurrency.to_string(),
+                n.to_string(),
                 &format!("must be 1..={MAX_CONCURRENCY_LIMIT}"),
             ));
         }
@@ -154,6 +158,11 @@ impl Settings {
                     u.clone(),
                     "must be a URL such as http://127.0.0.1:4444",
                 ));
+            }
+        }
+        if let Some(a) = &self.browser.advertise {
+            if let Err(why) = crate::browser::Advertise::parse(a) {
+                return Err(bad("browser.advertise", a.clone(), &why));
             }
         }
         if crate::agent::strategy::check_name(&self.agent.strategy).is_err() {

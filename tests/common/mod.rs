@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod geoguessr_site;
+pub mod grid;
 pub mod openai_server;
 
 /// Browser tests need Debian's Chromium and chromedriver. Fail loudly (never skip) when they are
