@@ -219,6 +219,16 @@ fn cases() -> Vec<Case> {
         // play --assist: covered end to end by tests/assist.rs (a scripted person in Chromium).
         ("play", "assist", "play", "play --assist", changes!(Play, |r| (r.assist, r.settings.agent.strategy.clone()), (Some(geoagent::server::assist::DEFAULT_HINT_WINDOW), "interactive".to_string()))),
         ("play", "hint_window", "play --assist", "play --assist --hint-window 0", changes!(Play, |r| r.assist, Some(std::time::Duration::ZERO))),
+        // play --site geoguessr (behaviour: tests/geoguessr_site.rs)
+        ("play", "site", "play", "play --site geoguessr", changes!(Play, |r| r.site, geoagent::cli::play::SiteArg::Geoguessr)),
+        ("play", "no_move", "play --site geoguessr", "play --site geoguessr --no-move", changes!(Play, |r| r.settings.geoguessr.forbid_moving, true)),
+        ("play", "nmpz", "play --site geoguessr", "play --site geoguessr --nmpz", changes!(Play, |r| (r.settings.geoguessr.forbid_moving, r.settings.geoguessr.forbid_zooming, r.settings.geoguessr.forbid_rotating), (true, true, true))),
+        ("play", "time_limit", "play --site geoguessr", "play --site geoguessr --time-limit 60", changes!(Play, |r| r.settings.geoguessr.time_limit_secs, 60u32)),
+        ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, "api")),
+        // geoguessr, humans (behaviour: tests/geoguessr_site.rs)
+        ("geoguessr check", "game", "geoguessr check", "geoguessr check --game http://x/game/AbC", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: Some("http://x/game/AbC".into()) })),
+        ("humans import-highscores", "file", "humans import-highscores a.json", "humans import-highscores b.json", changes!(Humans, |r| r.file, p("b.json"))),
+        ("humans import-highscores", "challenge", "humans import-highscores a.json", "humans import-highscores a.json --challenge https://www.geoguessr.com/challenge/AbC", changes!(Humans, |r| r.challenge, Some("AbC"))),
         // bench
         ("bench", "map", "bench", "bench --map alps", changes!(Bench, |r| r.settings.game.map, "alps")),
         ("bench", "rounds", "bench", "bench --rounds 500", changes!(Bench, |r| r.rounds, 500usize)),

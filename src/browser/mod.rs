@@ -5,10 +5,12 @@
 //! - [`cdp`]: Chrome DevTools commands (fast JPEG capture) through chromedriver.
 //! - [`selectors`]: the page contract, every selector in one place.
 //! - [`local_game`]: the local game as an [`Environment`](crate::environment::Environment).
+//! - [`geoguessr`]: geoguessr.com (classic games, challenges) as an `Environment`.
 //! - [`pool`]: a bounded pool of browser sessions reused across games, with crash replacement.
 
 pub mod cdp;
 pub mod driver;
+pub mod geoguessr;
 pub mod local_game;
 pub mod pool;
 pub(crate) mod selectors;

@@ -18,12 +18,38 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `--site` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SiteArg {
+    /// The local game, in headless Chromium.
+    #[default]
+    Local,
+    /// geoguessr.com with your account (the _ncfa cookie): classic games and challenges.
+    Geoguessr,
+}
+
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    /// Play a challenge people already played, by its id (MAP-SEED-ROUNDS, as `serve` and
-    /// `stats` show it), so agent and humans saw the same rounds.
-    #[arg(long, value_name = "ID", conflicts_with_all = ["rounds", "seed", "map", "resume"])]
+    /// Play a challenge people already played: its id (MAP-SEED-ROUNDS, as `serve` and `stats`
+    /// show it), or with `--site geoguessr` its link (https://www.geoguessr.com/challenge/TOKEN),
+    /// so agent and humans saw the same rounds.
+    #[arg(long, value_name = "ID_OR_URL", conflicts_with_all = ["rounds", "seed", "map", "resume"])]
     pub challenge: Option<String>,
+    /// Where to play: the local game (default) or geoguessr.com.
+    #[arg(long, value_enum, value_name = "SITE")]
+    pub site: Option<SiteArg>,
+    /// geoguessr.com: no moving (panning and zooming allowed).
+    #[arg(long)]
+    pub no_move: bool,
+    /// geoguessr.com: no moving, panning or zooming (one view per round).
+    #[arg(long)]
+    pub nmpz: bool,
+    /// geoguessr.com: seconds per round (0 = none).
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<u32>,
+    /// geoguessr.com: place the guess by clicking the guess map (map) or posting it (api).
+    #[arg(long, value_name = "HOW")]
+    pub guess_via: Option<String>,
     #[command(flatten)]
     pub game: MatchArgs,
     #[arg(long, value_name = "PATH")]
@@ -60,6 +86,9 @@ pub struct PlayArgs {
     pub hint_window: Option<f64>,
 }
 
+/// Rounds of a classic game on geoguessr.com.
+const SITE_ROUNDS: usize = 5;
+
 /// What `play` runs on.
 #[derive(Debug)]
 pub struct PlayRun {
@@ -72,6 +101,9 @@ pub struct PlayRun {
     pub resume: Option<String>,
     /// `--assist`: how long each answer waits for the person's hints.
     pub assist: Option<Duration>,
+    pub site: SiteArg,
+    /// `--site geoguessr --challenge URL`: the challenge or game to play.
+    pub site_target: Option<crate::browser::geoguessr::Target>,
 }
 
 /// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
@@ -89,6 +121,27 @@ pub fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
 impl PlayArgs {
     fn overrides(&self) -> Result<Overrides> {
         let mut o = vec![];
+        if self.no_move {
+            o.push(("geoguessr.forbid_moving", "true".into()));
+        }
+        if self.nmpz {
+            for k in [
+                "geoguessr.forbid_moving",
+                "geoguessr.forbid_zooming",
+                "geoguessr.forbid_rotating",
+            ] {
+                o.push((k, "true".into()));
+            }
+        }
+        push(&mut o, "geoguessr.time_limit_secs", &self.time_limit);
+        push(&mut o, "geoguessr.guess_via", &self.guess_via);
+        if self.site == Some(SiteArg::Geoguessr) {
+            if self.game.rounds.is_some_and(|r| r != SITE_ROUNDS) {
+                anyhow::bail!("--rounds: a classic game on geoguessr.com has {SITE_ROUNDS} rounds");
+            }
+            self.game.overrides(&mut o);
+            return Ok(o);
+        }
         check_challenge_rounds("--rounds", self.game.rounds)?;
         if let Some(id) = &self.challenge {
             let (map, seed, rounds) = parse_challenge_id(id)?;
@@ -130,6 +183,22 @@ impl PlayArgs {
     }
 
     pub(crate) fn prepare(&self, cli: &Cli, env: &[(String, String)]) -> Result<PlayRun> {
+        let site = self.site.unwrap_or_default();
+        let mut site_target = None;
+        if site == SiteArg::Geoguessr {
+            anyhow::ensure!(
+                self.games.is_none_or(|g| g == 1) && self.parallel.is_none_or(|p| p == 1) && self.resume.is_none() && self.game.seed.is_none(),
+                "--games, --parallel, --resume and --seed are for the local game; on geoguessr.com geoagent plays one game at a time (continue a game with --challenge https://www.geoguessr.com/game/TOKEN)"
+            );
+            if let Some(c) = &self.challenge {
+                site_target = Some(crate::browser::geoguessr::parse_target(c)?);
+            }
+        } else if self.no_move || self.nmpz || self.time_limit.is_some() || self.guess_via.is_some()
+        {
+            anyhow::bail!(
+                "--no-move, --nmpz, --time-limit and --guess-via apply to --site geoguessr"
+            );
+        }
         let games = self.games.unwrap_or(1);
         anyhow::ensure!(games >= 1, "--games must be at least 1");
         anyhow::ensure!(
@@ -146,6 +215,8 @@ impl PlayArgs {
             } else {
                 None
             },
+            site,
+            site_target,
         })
     }
 }
@@ -156,6 +227,9 @@ const INTERACTIVE: &str = "interactive";
 /// Runs `geoagent play`.
 pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let settings = &p.settings;
+    if p.site == SiteArg::Geoguessr {
+        return super::geoguessr::run_play(settings, p.site_target.as_ref()).await;
+    }
     if let Some(target) = &p.resume {
         return resume(settings, p.parallel, target).await;
     }

@@ -125,6 +125,10 @@ impl Settings {
             api_key_overridden: set_by("model.api_key", "GEOAGENT_MODEL__API_KEY"),
             base_url_overridden: set_by("model.base_url", "GEOAGENT_MODEL__BASE_URL"),
         };
+        settings.geoguessr.env_cookie = env
+            .iter()
+            .find(|(k, v)| k == super::NCFA_VAR && !v.trim().is_empty())
+            .map(|(_, v)| SecretString::from(v.trim().to_string()));
         settings.validate()?;
         Ok(settings)
     }
@@ -325,7 +329,7 @@ fn is_secret_name(name: &str) -> bool {
         .trim()
         .trim_matches(['"', '\'', '[', ']'])
         .to_ascii_lowercase();
-    ["key", "cookie", "token", "secret", "password"]
+    ["key", "cookie", "token", "secret", "password", "ncfa"]
         .iter()
         .any(|s| n.ends_with(s))
 }

@@ -200,6 +200,7 @@ impl Settings {
             ));
         }
         self.model_choice()?;
+        self.site_options()?;
         Ok(())
     }
 }

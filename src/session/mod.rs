@@ -11,6 +11,7 @@
 //! [`play_assisted`] is a match a person watches and helps with on the assist page ([`watch`]).
 
 pub mod round;
+pub mod site;
 mod watch;
 
 use crate::agent::{GuessSource, Reasoner};

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (`mod common;`).
 #![allow(dead_code)]
 
+pub mod geoguessr_site;
 pub mod grid;
 pub mod openai_server;
 
