@@ -28,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod environment;
 pub mod fleet;
+pub mod fsio;
 pub mod game;
 pub mod geo;
 pub mod humans;

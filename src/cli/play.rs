@@ -2,7 +2,9 @@
 //! against the local game; resumable (`--resume`).
 
 use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
-use super::wiring::{build_reasoner, load_maps, locate, match_plan, seed_or_random};
+use super::wiring::{
+    build_reasoner, challenge_key, load_maps, locate, match_plan, recorded_key, seed_or_random,
+};
 use super::Cli;
 use crate::agent::Reasoner;
 use crate::config::Settings;
@@ -115,7 +117,7 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let (maps, map) = load_maps(settings)?;
     let reasoner = build_reasoner(settings, &map)?;
     let seed = seed_or_random(settings);
-    let plan = match_plan(settings, maps, map.clone(), seed);
+    let plan = match_plan(settings, maps, map.clone(), seed, challenge_key(settings)?);
     if games > 1 || parallel > 1 {
         let run = crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name());
         let path = run.path_in(&settings.replay.dir);
@@ -192,7 +194,8 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
             reasoner.name()
         );
         let parallel = parallel.unwrap_or(run.parallel).max(1);
-        let plan = match_plan(&s, maps, map, run.base_seed);
+        let key = recorded_key(&s, run.key_id.as_deref(), &format!("run {}", run.run_id))?;
+        let plan = match_plan(&s, maps, map, run.base_seed, key);
         eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
         return play_run(run, &found, &plan, parallel, reasoner).await;
     }
@@ -213,7 +216,12 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     s.capture.zoom_steps = m.capture.zoom_steps;
     s.capture.jpeg_quality = m.capture.jpeg_quality;
     let reasoner = build_reasoner(&s, &map)?;
-    let plan = match_plan(&s, maps, map, m.challenge.seed);
+    let key = recorded_key(
+        &s,
+        m.challenge.key_id.as_deref(),
+        &format!("--resume {target}"),
+    )?;
+    let plan = match_plan(&s, maps, map, m.challenge.seed, key);
     eprintln!(
         "Resuming {} ({} of {} rounds recorded)",
         found.display(),

@@ -11,7 +11,6 @@ use super::{Replay, ReplayError};
 use crate::game::score;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The file written beside `rounds.jsonl`.
@@ -128,11 +127,7 @@ pub fn write(dir: &Path, rescored: &Rescored) -> Result<PathBuf, ReplayError> {
         path: path.display().to_string(),
         detail: e.to_string(),
     })?;
-    let tmp = dir.join(format!("{RESCORED_FILE}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| err(e, &tmp))?;
-    f.write_all(&json).map_err(|e| err(e, &tmp))?;
-    f.sync_all().map_err(|e| err(e, &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(|e| err(e, &path))?;
+    crate::fsio::write_atomic(&path, &json).map_err(|e| err(e, &path))?;
     Ok(path)
 }
 

@@ -172,4 +172,6 @@ pub async fn start_local(state: AppState) -> Result<LocalServer, ServerError> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

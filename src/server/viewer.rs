@@ -6,14 +6,15 @@
 //!   starts for the agent's browser does not, and the game page never links to it;
 //! - it lists only *finished* sessions (every planned round recorded, no torn line), so a match
 //!   still being played by an agent is not shown;
-//! - it hides every session whose challenge someone is playing on this server right now
-//!   (the [`LiveChallenges`] function it is handed), so a person cannot look up the rounds in
-//!   front of them.
+//! - it hides every session whose challenge someone is playing on this server right now, and
+//!   every session that went to any place of such a challenge (the [`LiveChallenges`] function
+//!   it is handed), so a person cannot look up the rounds in front of them.
 //!
 //! Session ids in URLs must name a folder directly under the replays folder and view files must
 //! be ones the session recorded, so no request reaches any other file.
 
 use crate::agent::GuessSource;
+use crate::geo::LatLon;
 use crate::replay::catalog::session_dirs;
 use crate::replay::{Replay, RoundRecord};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -27,8 +28,29 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Lists the ids of the challenges someone is playing right now; the viewer hides their sessions.
-pub type LiveChallenges = Arc<dyn Fn() -> HashSet<String> + Send + Sync>;
+/// What someone is playing right now: the viewer hides sessions that would spoil it.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    /// Ids of the challenges being played.
+    pub challenges: HashSet<String>,
+    /// Every place of those challenges, played or still to come.
+    pub places: Vec<LivePlace>,
+}
+
+/// One place of a challenge being played.
+#[derive(Debug, Clone)]
+pub struct LivePlace {
+    pub map_id: String,
+    pub location_id: String,
+    pub pos: LatLon,
+}
+
+/// A session's round is at a live place when it names the same location of the same map, or
+/// (for records without a location id) its truth lies within this many km of one.
+const SAME_PLACE_KM: f64 = 0.1;
+
+/// Tells what is being played right now; the viewer hides the sessions that would spoil it.
+pub type LiveChallenges = Arc<dyn Fn() -> Live + Send + Sync>;
 
 /// What the viewer's handlers share.
 #[derive(Clone)]
@@ -50,10 +72,16 @@ pub fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
 }
 
 /// Whether a session may be shown now (see the module docs).
-fn showable(r: &Replay, live: &HashSet<String>) -> bool {
+fn showable(r: &Replay, live: &Live) -> bool {
     r.skipped.is_empty()
         && r.rounds.len() >= r.manifest.challenge.rounds
-        && !live.contains(&r.manifest.challenge.id)
+        && !live.challenges.contains(&r.manifest.challenge.id)
+        && !r.rounds.iter().any(|round| {
+            live.places.iter().any(|p| match &round.location_id {
+                Some(id) => *id == p.location_id && r.manifest.map.id == p.map_id,
+                None => round.result.truth.distance_km(&p.pos) <= SAME_PLACE_KM,
+            })
+        })
 }
 
 impl Viewer {
@@ -285,11 +313,53 @@ mod tests {
         let mut w = ReplayWriter::create(root.path(), &m).unwrap();
         w.append(&record(1)).unwrap();
         let half = Replay::open(&root.path().join("s")).unwrap();
-        assert!(!showable(&half, &HashSet::new()), "unfinished");
+        assert!(!showable(&half, &Live::default()), "unfinished");
         w.append(&record(2)).unwrap();
         let done = Replay::open(&root.path().join("s")).unwrap();
-        assert!(showable(&done, &HashSet::new()));
-        let live: HashSet<String> = ["world-1-2".to_string()].into();
+        assert!(showable(&done, &Live::default()));
+        let live = Live {
+            challenges: ["world-1-2".to_string()].into(),
+            places: vec![],
+        };
         assert!(!showable(&done, &live), "someone is playing it");
+    }
+
+    /// A session of another challenge that went to a place of the one being played would give
+    /// that round's answer away (`world-7-3` and `world-7-5` shared their first rounds).
+    #[test]
+    fn sessions_sharing_a_place_with_a_live_challenge_are_hidden() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("s")).unwrap();
+        w.append(&record(1)).unwrap(); // location loc1 of map world, truth (1, 2)
+        let mut no_id = record(2);
+        no_id.location_id = None;
+        no_id.result.truth = LatLon::new(-30.0, 150.0).unwrap();
+        w.append(&no_id).unwrap();
+        let done = Replay::open(&root.path().join("s")).unwrap();
+        let place = |map: &str, id: &str, lat: f64, lon: f64| LivePlace {
+            map_id: map.into(),
+            location_id: id.into(),
+            pos: LatLon::new(lat, lon).unwrap(),
+        };
+        let live = |places| Live {
+            challenges: ["world-9-5".to_string()].into(),
+            places,
+        };
+        assert!(showable(
+            &done,
+            &live(vec![place("world", "loc9", 50.0, 50.0)])
+        ));
+        assert!(
+            !showable(&done, &live(vec![place("world", "loc1", 50.0, 50.0)])),
+            "same id"
+        );
+        assert!(
+            showable(&done, &live(vec![place("other", "loc1", 50.0, 50.0)])),
+            "another map's loc1 is another place"
+        );
+        assert!(
+            !showable(&done, &live(vec![place("x", "y", -30.0, 150.0005)])),
+            "a round without an id is matched by its truth"
+        );
     }
 }

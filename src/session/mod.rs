@@ -16,7 +16,7 @@ use crate::browser::local_game::LocalGame;
 use crate::browser::pool::{BrowserPool, Lease};
 use crate::browser::{Browser, BrowserError, BrowserOptions, LaunchTiming};
 use crate::environment::{CaptureOptions, Environment, GuessTiming, Observation, Recovered};
-use crate::game::{Challenge, Map, RoundResult};
+use crate::game::{Challenge, ChallengeKey, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
 use crate::server::{start_local, AppState, ServerError};
@@ -59,6 +59,8 @@ pub struct MatchPlan {
     pub maps: Vec<Arc<Map>>,
     pub map: Arc<Map>,
     pub seed: u64,
+    /// Picks the challenge's places with the seed; the server the match starts uses it too.
+    pub key: ChallengeKey,
     pub rounds: usize,
     pub browser: BrowserOptions,
     pub capture: CaptureOptions,
@@ -216,7 +218,7 @@ pub(crate) async fn play_recorded(
     reasoner: Arc<dyn Reasoner>,
     record: Record,
 ) -> Result<MatchReport, SessionError> {
-    let state = AppState::new(plan.maps.clone());
+    let state = AppState::with_key(plan.maps.clone(), plan.key.clone());
     let server = start_local(state.clone()).await?;
     let table = Table {
         state,
@@ -240,7 +242,7 @@ pub(crate) async fn play_game(
     record: Record,
     hook: Option<RoundHook<'_>>,
 ) -> Result<MatchReport, SessionError> {
-    let challenge = Challenge::new(&plan.map, plan.seed, plan.rounds);
+    let challenge = Challenge::with_key(&plan.map, plan.seed, plan.rounds, &plan.key);
     let span = info_span!("match", challenge = %challenge.id(), reasoner = %reasoner.name());
     async move {
         let (writer, done) = open_record(plan, &challenge, reasoner.as_ref(), record)?;
@@ -388,6 +390,7 @@ fn open_record(
             id: challenge.id(),
             seed: plan.seed,
             rounds: plan.rounds,
+            key_id: plan.key.fingerprint(),
         },
         reasoner: reasoner.name(),
         strategy: plan.strategy.clone(),

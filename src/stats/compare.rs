@@ -636,6 +636,7 @@ mod tests {
                 id: "world-7-2".into(),
                 seed: 7,
                 rounds: rounds.len(),
+                key_id: None,
             },
             reasoner: reasoner.into(),
             strategy: "cot".into(),
