@@ -211,10 +211,21 @@ fn cases() -> Vec<Case> {
         ("play", "chromedriver", "play", "play --chromedriver cd", changes!(Play, |r| r.settings.browser.chromedriver, Some(p("cd")))),
         ("play", "chromium", "play", "play --chromium cr", changes!(Play, |r| r.settings.browser.chromium, Some(p("cr")))),
         ("play", "webdriver", "play", "play --webdriver http://g:4444", changes!(Play, |r| r.settings.browser.webdriver_url, Some("http://g:4444"))),
+        ("play", "advertise", "play", "play --advertise 10.0.0.5:8700", changes!(Play, |r| r.settings.browser.advertise, Some("10.0.0.5:8700"))),
         ("play", "headed", "play", "play --headed", changes!(Play, |r| r.settings.browser.headless, false)),
         ("play", "games", "play", "play --games 3", changes!(Play, |r| r.games, 3usize)),
         ("play", "parallel", "play", "play --parallel 2", changes!(Play, |r| r.parallel, Some(2usize))),
         ("play", "resume", "play", "play --resume run-1", changes!(Play, |r| r.resume, Some("run-1"))),
+        // play --site geoguessr (behaviour: tests/geoguessr_site.rs)
+        ("play", "site", "play", "play --site geoguessr", changes!(Play, |r| r.site, geoagent::cli::play::SiteArg::Geoguessr)),
+        ("play", "no_move", "play --site geoguessr", "play --site geoguessr --no-move", changes!(Play, |r| r.settings.geoguessr.forbid_moving, true)),
+        ("play", "nmpz", "play --site geoguessr", "play --site geoguessr --nmpz", changes!(Play, |r| (r.settings.geoguessr.forbid_moving, r.settings.geoguessr.forbid_zooming, r.settings.geoguessr.forbid_rotating), (true, true, true))),
+        ("play", "time_limit", "play --site geoguessr", "play --site geoguessr --time-limit 60", changes!(Play, |r| r.settings.geoguessr.time_limit_secs, 60u32)),
+        ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, "api")),
+        // geoguessr, humans (behaviour: tests/geoguessr_site.rs)
+        ("geoguessr check", "game", "geoguessr check", "geoguessr check --game http://x/game/AbC", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: Some("http://x/game/AbC".into()) })),
+        ("humans import-highscores", "file", "humans import-highscores a.json", "humans import-highscores b.json", changes!(Humans, |r| r.file, p("b.json"))),
+        ("humans import-highscores", "challenge", "humans import-highscores a.json", "humans import-highscores a.json --challenge https://www.geoguessr.com/challenge/AbC", changes!(Humans, |r| r.challenge, Some("AbC"))),
         // bench
         ("bench", "map", "bench", "bench --map alps", changes!(Bench, |r| r.settings.game.map, "alps")),
         ("bench", "rounds", "bench", "bench --rounds 500", changes!(Bench, |r| r.rounds, 500usize)),

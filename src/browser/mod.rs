@@ -5,10 +5,12 @@
 //! - [`cdp`]: Chrome DevTools commands (fast JPEG capture) through chromedriver.
 //! - [`selectors`]: the page contract, every selector in one place.
 //! - [`local_game`]: the local game as an [`Environment`](crate::environment::Environment).
+//! - [`geoguessr`]: geoguessr.com (classic games, challenges) as an `Environment`.
 //! - [`pool`]: a bounded pool of browser sessions reused across games, with crash replacement.
 
 pub mod cdp;
 pub mod driver;
+pub mod geoguessr;
 pub mod local_game;
 pub mod pool;
 pub(crate) mod selectors;
@@ -16,13 +18,21 @@ pub(crate) mod selectors;
 use driver::Chromedriver;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, instrument, warn};
 
 /// Browser launch normally takes 0.5–1.2 s here; a cold disk cache on CI can take several times that.
 pub(crate) const SESSION_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a session request may wait at a shared WebDriver endpoint (`browser.webdriver_url`,
+/// e.g. a Selenium Grid). A Grid queues requests until a slot frees, which happens when another
+/// game ends (minutes), so waiting is normal there, not a failure; this only ends a wait for a
+/// Grid that will never serve the request.
+pub(crate) const GRID_SESSION_WAIT: Duration = Duration::from_secs(30 * 60);
+/// A Selenium Grid 4's answer when a request waited in its queue longer than its own
+/// `--session-request-timeout` (300 s by default): ask again, the slot is still coming.
+const GRID_QUEUE_TIMEOUT: &str = "New session request timed out";
 /// Closing a session takes 0.1–0.2 s; past this we kill the process group instead.
 pub(crate) const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The viewport the agent plays in. The local game lays out a 4:3 panorama and the map for it.
@@ -85,6 +95,69 @@ pub struct BrowserOptions {
     pub headless: bool,
     /// CSS pixels of the page viewport (not the window).
     pub viewport: (u32, u32),
+    /// Where browsers on other machines (Grid nodes) reach the local game; `None`: loopback.
+    pub advertise: Option<Advertise>,
+}
+
+/// The address browsers on other machines open the local game at (`--advertise HOST[:PORT]`):
+/// the game then listens on every interface, at `port` (0: a free one), and page URLs name
+/// `host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertise {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Advertise {
+    /// Parses `HOST`, `HOST:PORT` or `[IPV6]:PORT`; says what is wrong otherwise.
+    pub fn parse(text: &str) -> Result<Advertise, String> {
+        const EXPECTED: &str =
+            "expected HOST or HOST:PORT that the Grid's nodes can reach, e.g. 192.168.1.20 or geo.lan:8700 (no scheme or path)";
+        let t = text.trim();
+        let bad = |why: &str| Err(format!("{why}; {EXPECTED}"));
+        if t.is_empty() || t.contains("://") || t.contains(['/', '?', '#', '@', ' ']) {
+            return bad("not a host");
+        }
+        let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+            match rest.split_once(']') {
+                Some((h, "")) => (h, None),
+                Some((h, p)) => match p.strip_prefix(':') {
+                    Some(p) => (h, Some(p)),
+                    None => return bad("text after ']'"),
+                },
+                None => return bad("unclosed '['"),
+            }
+        } else {
+            match t.rsplit_once(':') {
+                Some((h, _)) if h.contains(':') => (t, None),
+                Some((h, p)) => (h, Some(p)),
+                None => (t, None),
+            }
+        };
+        let port = match port {
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) => n,
+                Err(_) => return bad(&format!("port `{p}` is not 0..=65535")),
+            },
+            None => 0,
+        };
+        if host.is_empty() {
+            return bad("empty host");
+        }
+        Ok(Advertise {
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// `http://HOST:PORT` for the port the game listens on.
+    pub fn url(&self, port: u16) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{port}", self.host)
+        } else {
+            format!("http://{}:{port}", self.host)
+        }
+    }
 }
 
 impl Default for BrowserOptions {
@@ -95,6 +168,7 @@ impl Default for BrowserOptions {
             webdriver_url: None,
             headless: true,
             viewport: DEFAULT_VIEWPORT,
+            advertise: None,
         }
     }
 }
@@ -142,27 +216,32 @@ impl Browser {
         let driver_ms = t0.elapsed().as_millis() as u64;
 
         let t1 = Instant::now();
-        let caps = capabilities(opts, &profile.path().display().to_string());
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let mut builder = ClientBuilder::new(connector);
-        builder.capabilities(caps);
-        let connect = builder.connect(&url);
-        let client = match tokio::time::timeout(SESSION_START_TIMEOUT, connect).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                stop_driver(driver).await;
-                return Err(BrowserError::Session {
-                    url,
-                    detail: e.to_string(),
-                });
+        let remote = driver.is_none();
+        let caps = capabilities(opts, (!remote).then(|| profile.path()));
+        // A client-side cut-off shorter than the Grid's queue would leave the request queued
+        // there, later holding a slot for a session nobody uses; so at a shared endpoint the
+        // wait is the Grid's, and its queue time-outs are asked again.
+        let wait = if remote {
+            GRID_SESSION_WAIT
+        } else {
+            SESSION_START_TIMEOUT
+        };
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let mut builder = ClientBuilder::new(connector);
+            builder.capabilities(caps.clone());
+            let left = wait.saturating_sub(t1.elapsed());
+            let error = match tokio::time::timeout(left, builder.connect(&url)).await {
+                Ok(Ok(c)) => break c,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no session after {wait:?}"),
+            };
+            if remote && error.contains(GRID_QUEUE_TIMEOUT) && t1.elapsed() < wait {
+                debug!("no WebDriver slot free yet at {url}; still waiting");
+                continue;
             }
-            Err(_) => {
-                stop_driver(driver).await;
-                return Err(BrowserError::Session {
-                    url,
-                    detail: format!("no session after {SESSION_START_TIMEOUT:?}"),
-                });
-            }
+            stop_driver(driver).await;
+            return Err(BrowserError::Session { url, detail: error });
         };
         let session_ms = t1.elapsed().as_millis() as u64;
         let mut browser = Browser {
@@ -250,7 +329,9 @@ async fn stop_driver(driver: Option<Chromedriver>) {
 
 /// The flags that worked on this machine (DESIGN.md): headless-new, no sandbox (root in CI), no
 /// GPU (SwiftShader still gives WebGL), and no background networking (the sandbox refuses it).
-fn capabilities(opts: &BrowserOptions, profile: &str) -> serde_json::Map<String, Value> {
+/// `profile` is the local profile folder; a remote endpoint's browser runs on another machine,
+/// whose driver makes its own.
+fn capabilities(opts: &BrowserOptions, profile: Option<&Path>) -> serde_json::Map<String, Value> {
     let (w, h) = opts.viewport;
     let mut args = vec![
         "--no-sandbox".to_string(),
@@ -267,8 +348,10 @@ fn capabilities(opts: &BrowserOptions, profile: &str) -> serde_json::Map<String,
         "--hide-scrollbars".into(),
         "--force-device-scale-factor=1".into(),
         format!("--window-size={w},{}", h + 143),
-        format!("--user-data-dir={profile}"),
     ];
+    if let Some(p) = profile {
+        args.push(format!("--user-data-dir={}", p.display()));
+    }
     if opts.headless {
         args.insert(0, "--headless=new".into());
     }
@@ -286,4 +369,26 @@ fn capabilities(opts: &BrowserOptions, profile: &str) -> serde_json::Map<String,
     caps.insert("browserName".into(), json!("chrome"));
     caps.insert("goog:chromeOptions".into(), chrome);
     caps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Advertise;
+
+    #[test]
+    fn advertised_addresses_parse_or_say_why_not() {
+        let a = |t: &str| Advertise::parse(t).map(|a| (a.host, a.port));
+        assert_eq!(a("192.168.1.20"), Ok(("192.168.1.20".into(), 0)));
+        assert_eq!(a("geo.lan:8700"), Ok(("geo.lan".into(), 8700)));
+        assert_eq!(a("[fd00::1]:9000"), Ok(("fd00::1".into(), 9000)));
+        assert_eq!(a("fd00::1"), Ok(("fd00::1".into(), 0)));
+        assert_eq!(
+            Advertise::parse("fd00::1").unwrap().url(5),
+            "http://[fd00::1]:5"
+        );
+        for bad in ["", "http://x:1", "x/y", "x:99999", ":80", "[::1", "a b"] {
+            let e = Advertise::parse(bad).unwrap_err();
+            assert!(e.contains("HOST:PORT"), "{bad}: {e}");
+        }
+    }
 }

@@ -4,6 +4,12 @@
 //!
 //! The pool keeps its own gauge of live browsers and their peak, so tests and benchmarks can check
 //! the limit without counting processes.
+//!
+//! On a shared WebDriver endpoint (a Selenium Grid) a browser holds one of the Grid's slots, and
+//! the Grid may have fewer slots than the pool. An idle browser must then never keep a slot that
+//! another game is waiting for: a finished game's browser is closed when a launch is waiting
+//! (its slot goes to the Grid's queue, which serves the waiting launch), and a game replacing a
+//! crashed browser takes an idle one before asking the Grid for a new session.
 
 use super::{Browser, BrowserError, BrowserOptions};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +25,24 @@ struct Shared {
     live: AtomicUsize,
     peak: AtomicUsize,
     launched: AtomicUsize,
+    /// Launches in progress (a session asked for and not yet there).
+    launching: AtomicUsize,
+}
+
+/// Counts a launch in progress until dropped (also when the launch is cancelled).
+struct Launching<'a>(&'a AtomicUsize);
+
+impl<'a> Launching<'a> {
+    fn start(n: &'a AtomicUsize) -> Launching<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        Launching(n)
+    }
+}
+
+impl Drop for Launching<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -28,7 +52,10 @@ impl Shared {
     }
 
     async fn launch(&self) -> Result<Browser, BrowserError> {
-        let b = Browser::launch(&self.opts).await?;
+        let b = {
+            let _counted = Launching::start(&self.launching);
+            Browser::launch(&self.opts).await?
+        };
         self.launched.fetch_add(1, Ordering::SeqCst);
         let now = self.live.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
@@ -61,6 +88,7 @@ impl BrowserPool {
                 live: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
                 launched: AtomicUsize::new(0),
+                launching: AtomicUsize::new(0),
             }),
         }
     }
@@ -132,7 +160,8 @@ impl Lease {
         self.browser = Some(b);
     }
 
-    /// Closes `broken` (a crashed or unresponsive browser) and launches a fresh one in its slot.
+    /// Closes `broken` (a crashed or unresponsive browser) and puts another in its slot: an idle
+    /// one when there is one (no launch, and on a Grid no new slot needed), else a fresh one.
     pub(crate) async fn relaunch(
         &mut self,
         broken: Option<Browser>,
@@ -140,7 +169,11 @@ impl Lease {
         if let Some(b) = broken.or_else(|| self.browser.take()) {
             self.pool.shared.close(b).await;
         }
-        self.pool.shared.launch().await
+        let idle = self.pool.shared.idle().pop();
+        match idle {
+            Some(b) => Ok(b),
+            None => self.pool.shared.launch().await,
+        }
     }
 
     /// Closes the browser in this slot for good (it failed and should not serve another game).
@@ -150,10 +183,20 @@ impl Lease {
         }
     }
 
-    /// Returns the browser to the pool for the next game.
-    pub fn release(mut self) {
-        if let Some(b) = self.browser.take() {
-            self.pool.shared.idle().push(b);
+    /// Returns the browser to the pool for the next game, or, on a shared WebDriver endpoint
+    /// while another game waits for a session there, closes it so its slot serves that game.
+    pub async fn release(mut self) {
+        let Some(b) = self.browser.take() else {
+            return;
+        };
+        let shared = &self.pool.shared;
+        if shared.opts.webdriver_url.is_some() && shared.launching.load(Ordering::SeqCst) > 0 {
+            info!(
+                "a game waits for a WebDriver session: closing this idle browser to free its slot"
+            );
+            shared.close(b).await;
+        } else {
+            shared.idle().push(b);
         }
     }
 }

@@ -85,6 +85,14 @@ impl BenchArgs {
     }
 }
 
+/// Says that the model's in-flight limit is below what the run asked for (`flag` `requested`).
+pub(crate) fn capped_message(limit: usize, flag: &str, requested: usize) -> String {
+    format!(
+        "Model calls in flight: at most {limit} (model.max_concurrency), fewer than {flag} {requested}; \
+         raise model.max_concurrency (or remove it) to use all {requested}"
+    )
+}
+
 /// Runs `geoagent bench`.
 pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     let settings = &b.settings;
@@ -110,6 +118,7 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
         ),
     };
     let map = pack::select(&maps, &map_id)?.clone();
+    let in_flight = s.follow_concurrency(b.concurrency);
     let reasoner = build_reasoner(&s, &map)?;
     let plan = BenchPlan {
         map: map.clone(),
@@ -131,6 +140,9 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
         b.concurrency,
         reasoner.name()
     );
+    if let Some(limit) = in_flight.capped() {
+        eprintln!("{}", capped_message(limit, "--concurrency", b.concurrency));
+    }
     let resume_dir = resume.as_ref().map(|r| r.dir.clone());
     let fut = fb::run(&plan, reasoner, resume_dir.as_deref(), |total, done| {
         crate::fleet::progress::Progress::new("bench", total, done)

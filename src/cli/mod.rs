@@ -6,12 +6,14 @@
 //!
 //! - [`args`]: flags shared by several commands (match and reasoning flags).
 //! - one file per command: [`play`], [`bench`], [`serve`], [`replay`], [`report`], [`stats`],
-//!   [`map`], [`index`], [`ask`].
+//!   [`map`], [`index`], [`ask`], [`geoguessr`] (also `play --site geoguessr`), [`humans`].
 //! - [`wiring`]: settings turned into domain parts (maps, providers, reasoners).
 
 pub mod args;
 pub mod ask;
 pub mod bench;
+pub mod geoguessr;
+pub mod humans;
 pub mod index;
 pub mod map;
 pub mod play;
@@ -68,6 +70,12 @@ pub enum Command {
     /// Ask the model where your own pictures were taken; with `--strategy interactive`, add
     /// hints line by line on stdin and the model revises (empty line ends).
     Ask(Box<ask::AskArgs>),
+    /// geoguessr.com: `geoguessr check` verifies the _ncfa cookie and every page selector.
+    #[command(name = "geoguessr")]
+    GeoGuessr(geoguessr::GeoGuessrArgs),
+    /// People's results: `humans import-highscores FILE.json` (a GeoGuessr challenge's
+    /// highscores) into the human results store.
+    Humans(humans::HumansArgs),
 }
 
 /// A command line resolved into what its command runs on: the merged settings and the command's
@@ -83,6 +91,8 @@ pub enum Prepared {
     Map(map::MapRun),
     Index(Box<index::IndexRun>),
     Ask(Box<ask::AskRun>),
+    GeoGuessr(Box<geoguessr::GeoGuessrRun>),
+    Humans(humans::HumansRun),
 }
 
 /// Loads the settings for `cli` (config file < `GEOAGENT_*` in `env` < `overrides`).
@@ -107,6 +117,8 @@ pub fn prepare(cli: &Cli, env: &[(String, String)]) -> Result<Prepared> {
         Command::Map(a) => Prepared::Map(a.prepare(cli, env)?),
         Command::Index(a) => Prepared::Index(Box::new(a.prepare(cli, env)?)),
         Command::Ask(a) => Prepared::Ask(Box::new(a.prepare(cli, env)?)),
+        Command::GeoGuessr(a) => Prepared::GeoGuessr(Box::new(a.prepare(cli, env)?)),
+        Command::Humans(a) => Prepared::Humans(a.prepare(cli, env)?),
     })
 }
 
@@ -122,6 +134,8 @@ pub async fn execute(prepared: Prepared) -> Result<ExitCode> {
         Prepared::Map(m) => map::run(&m).await,
         Prepared::Index(i) => index::run(&i).await,
         Prepared::Ask(a) => ask::run(&a).await,
+        Prepared::GeoGuessr(g) => geoguessr::run(&g).await,
+        Prepared::Humans(h) => humans::run(&h),
     }
 }
 

@@ -61,12 +61,38 @@ fn one_line(s: &str, max: usize) -> String {
     }
 }
 
+/// `--site` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SiteArg {
+    /// The local game, in headless Chromium.
+    #[default]
+    Local,
+    /// geoguessr.com with your account (the _ncfa cookie): classic games and challenges.
+    Geoguessr,
+}
+
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    /// Play a challenge people already played, by its id (MAP-SEED-ROUNDS, as `serve` and
-    /// `stats` show it), so agent and humans saw the same rounds.
-    #[arg(long, value_name = "ID", conflicts_with_all = ["rounds", "seed", "map", "resume"])]
+    /// Play a challenge people already played: its id (MAP-SEED-ROUNDS, as `serve` and `stats`
+    /// show it), or with `--site geoguessr` its link (https://www.geoguessr.com/challenge/TOKEN),
+    /// so agent and humans saw the same rounds.
+    #[arg(long, value_name = "ID_OR_URL", conflicts_with_all = ["rounds", "seed", "map", "resume"])]
     pub challenge: Option<String>,
+    /// Where to play: the local game (default) or geoguessr.com.
+    #[arg(long, value_enum, value_name = "SITE")]
+    pub site: Option<SiteArg>,
+    /// geoguessr.com: no moving (panning and zooming allowed).
+    #[arg(long)]
+    pub no_move: bool,
+    /// geoguessr.com: no moving, panning or zooming (one view per round).
+    #[arg(long)]
+    pub nmpz: bool,
+    /// geoguessr.com: seconds per round (0 = none).
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<u32>,
+    /// geoguessr.com: place the guess by clicking the guess map (map) or posting it (api).
+    #[arg(long, value_name = "HOW")]
+    pub guess_via: Option<String>,
     #[command(flatten)]
     pub game: MatchArgs,
     #[arg(long, value_name = "PATH")]
@@ -76,6 +102,10 @@ pub struct PlayArgs {
     /// Use this WebDriver endpoint instead of starting chromedriver (e.g. a Selenium Grid).
     #[arg(long, value_name = "URL")]
     pub webdriver: Option<String>,
+    /// HOST[:PORT] at which the WebDriver's browsers (Grid nodes on other machines) reach the
+    /// local game; it then listens on every interface. Default: loopback only.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub advertise: Option<String>,
     /// Show the browser window (needs a display).
     #[arg(long)]
     pub headed: bool,
@@ -90,6 +120,9 @@ pub struct PlayArgs {
     pub resume: Option<String>,
 }
 
+/// Rounds of a classic game on geoguessr.com.
+const SITE_ROUNDS: usize = 5;
+
 /// What `play` runs on.
 #[derive(Debug)]
 pub struct PlayRun {
@@ -100,6 +133,9 @@ pub struct PlayRun {
     pub parallel: Option<usize>,
     /// The run or session to continue.
     pub resume: Option<String>,
+    pub site: SiteArg,
+    /// `--site geoguessr --challenge URL`: the challenge or game to play.
+    pub site_target: Option<crate::browser::geoguessr::Target>,
 }
 
 /// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
@@ -117,6 +153,27 @@ pub fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
 impl PlayArgs {
     fn overrides(&self) -> Result<Overrides> {
         let mut o = vec![];
+        if self.no_move {
+            o.push(("geoguessr.forbid_moving", "true".into()));
+        }
+        if self.nmpz {
+            for k in [
+                "geoguessr.forbid_moving",
+                "geoguessr.forbid_zooming",
+                "geoguessr.forbid_rotating",
+            ] {
+                o.push((k, "true".into()));
+            }
+        }
+        push(&mut o, "geoguessr.time_limit_secs", &self.time_limit);
+        push(&mut o, "geoguessr.guess_via", &self.guess_via);
+        if self.site == Some(SiteArg::Geoguessr) {
+            if self.game.rounds.is_some_and(|r| r != SITE_ROUNDS) {
+                anyhow::bail!("--rounds: a classic game on geoguessr.com has {SITE_ROUNDS} rounds");
+            }
+            self.game.overrides(&mut o);
+            return Ok(o);
+        }
         check_challenge_rounds("--rounds", self.game.rounds)?;
         if let Some(id) = &self.challenge {
             let (map, seed, rounds) = parse_challenge_id(id)?;
@@ -130,6 +187,7 @@ impl PlayArgs {
         push(&mut o, "browser.chromedriver", &path(&self.chromedriver));
         push(&mut o, "browser.chromium", &path(&self.chromium));
         push(&mut o, "browser.webdriver_url", &self.webdriver);
+        push(&mut o, "browser.advertise", &self.advertise);
         if self.headed {
             o.push(("browser.headless", "false".into()));
         }
@@ -137,6 +195,22 @@ impl PlayArgs {
     }
 
     pub(crate) fn prepare(&self, cli: &Cli, env: &[(String, String)]) -> Result<PlayRun> {
+        let site = self.site.unwrap_or_default();
+        let mut site_target = None;
+        if site == SiteArg::Geoguessr {
+            anyhow::ensure!(
+                self.games.is_none_or(|g| g == 1) && self.parallel.is_none_or(|p| p == 1) && self.resume.is_none() && self.game.seed.is_none(),
+                "--games, --parallel, --resume and --seed are for the local game; on geoguessr.com geoagent plays one game at a time (continue a game with --challenge https://www.geoguessr.com/game/TOKEN)"
+            );
+            if let Some(c) = &self.challenge {
+                site_target = Some(crate::browser::geoguessr::parse_target(c)?);
+            }
+        } else if self.no_move || self.nmpz || self.time_limit.is_some() || self.guess_via.is_some()
+        {
+            anyhow::bail!(
+                "--no-move, --nmpz, --time-limit and --guess-via apply to --site geoguessr"
+            );
+        }
         let games = self.games.unwrap_or(1);
         anyhow::ensure!(games >= 1, "--games must be at least 1");
         anyhow::ensure!(
@@ -148,6 +222,8 @@ impl PlayArgs {
             games,
             parallel: self.parallel,
             resume: self.resume.clone(),
+            site,
+            site_target,
         })
     }
 }
@@ -155,11 +231,17 @@ impl PlayArgs {
 /// Runs `geoagent play`.
 pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let settings = &p.settings;
+    if p.site == SiteArg::Geoguessr {
+        return super::geoguessr::run_play(settings, p.site_target.as_ref()).await;
+    }
     if let Some(target) = &p.resume {
         return resume(settings, p.parallel, target).await;
     }
     let (games, parallel) = (p.games, p.parallel.unwrap_or(1));
     let (maps, map) = load_maps(settings)?;
+    let mut followed = settings.clone();
+    let in_flight = followed.follow_concurrency(parallel);
+    let settings = &followed;
     let reasoner = build_reasoner(settings, &map)?;
     let seed = seed_or_random(settings);
     let plan = match_plan(settings, maps, map.clone(), seed);
@@ -170,6 +252,12 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
             "Playing {games} game(s) of {} round(s) of {}, seeds {seed}.., {parallel} browser(s) at once ({}); resume with --resume {}",
             plan.rounds, map.name, reasoner.name(), run.run_id
         );
+        if let Some(limit) = in_flight.capped() {
+            eprintln!(
+                "{}",
+                super::bench::capped_message(limit, "--parallel", parallel)
+            );
+        }
         return play_run(run, &path, &plan, parallel, reasoner).await;
     }
     eprintln!(
@@ -233,6 +321,13 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         let mut s = settings.clone();
         s.game.rounds = run.rounds;
         s.agent.strategy = run.strategy.clone();
+        let parallel = parallel.unwrap_or(run.parallel).max(1);
+        if let Some(limit) = s.follow_concurrency(parallel).capped() {
+            eprintln!(
+                "{}",
+                super::bench::capped_message(limit, "--parallel", parallel)
+            );
+        }
         let reasoner = build_reasoner(&s, &map)?;
         anyhow::ensure!(
             reasoner.name() == run.reasoner,
@@ -241,7 +336,6 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
             run.reasoner,
             reasoner.name()
         );
-        let parallel = parallel.unwrap_or(run.parallel).max(1);
         let plan = match_plan(&s, maps, map, run.base_seed);
         eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
         return play_run(run, &found, &plan, parallel, reasoner).await;

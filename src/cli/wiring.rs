@@ -193,6 +193,12 @@ pub fn match_plan(settings: &Settings, maps: Vec<Arc<Map>>, map: Arc<Map>, seed:
             chromedriver: settings.browser.chromedriver.clone(),
             chromium: settings.browser.chromium.clone(),
             webdriver_url: settings.browser.webdriver_url.clone(),
+            // Checked when the settings were loaded.
+            advertise: settings
+                .browser
+                .advertise
+                .as_deref()
+                .and_then(|a| crate::browser::Advertise::parse(a).ok()),
             headless: settings.browser.headless,
             viewport: (
                 settings.browser.viewport_width,

@@ -24,6 +24,22 @@ pub struct ModelChoice {
     pub base_url: String,
 }
 
+/// The model calls a run may have in flight, against what it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    /// Rounds or games the run asked to play at once.
+    pub requested: usize,
+    /// The provider's in-flight limit.
+    pub limit: usize,
+}
+
+impl InFlight {
+    /// The limit, when it is lower than what the run asked for (so the run should say so).
+    pub fn capped(&self) -> Option<usize> {
+        (self.limit < self.requested).then_some(self.limit)
+    }
+}
+
 impl Settings {
     /// Reads every layer. `file` is `--config` (must exist) or `None` for `./geoagent.toml`
     /// (optional); `env` is the process environment; `flags` are `(key, value)` overrides.
@@ -109,6 +125,10 @@ impl Settings {
             api_key_overridden: set_by("model.api_key", "GEOAGENT_MODEL__API_KEY"),
             base_url_overridden: set_by("model.base_url", "GEOAGENT_MODEL__BASE_URL"),
         };
+        settings.geoguessr.env_cookie = env
+            .iter()
+            .find(|(k, v)| k == super::NCFA_VAR && !v.trim().is_empty())
+            .map(|(_, v)| SecretString::from(v.trim().to_string()));
         settings.validate()?;
         Ok(settings)
     }
@@ -223,7 +243,10 @@ impl Settings {
             .and_then(ReasoningEffort::parse);
         spec.client.thinking_budget = self.model.thinking_budget;
         spec.limits = LimitConfig {
-            max_concurrency: self.model.max_concurrency,
+            max_concurrency: self
+                .model
+                .max_concurrency
+                .unwrap_or(crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY),
             requests_per_minute: self
                 .model
                 .requests_per_minute
@@ -236,6 +259,21 @@ impl Settings {
             jpeg_quality: self.model.image_jpeg_quality,
         };
         Ok(Some(spec))
+    }
+
+    /// Makes the provider's in-flight limit follow a run that asks for `requested` rounds or
+    /// games at once (`bench --concurrency`, `play --parallel`): when `model.max_concurrency`
+    /// was not set, the limit becomes `requested` (never below the default, which ensemble
+    /// strategies' extra calls per round use). A limit the user set is kept, even when lower:
+    /// it usually mirrors the provider account's cap. Returns what the run gets.
+    pub fn follow_concurrency(&mut self, requested: usize) -> InFlight {
+        use crate::lvlm::limit::{DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT};
+        let limit = match self.model.max_concurrency {
+            Some(set) => set,
+            None => requested.clamp(DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT),
+        };
+        self.model.max_concurrency = Some(limit);
+        InFlight { requested, limit }
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -291,7 +329,7 @@ fn is_secret_name(name: &str) -> bool {
         .trim()
         .trim_matches(['"', '\'', '[', ']'])
         .to_ascii_lowercase();
-    ["key", "cookie", "token", "secret", "password"]
+    ["key", "cookie", "token", "secret", "password", "ncfa"]
         .iter()
         .any(|s| n.ends_with(s))
 }

@@ -5,14 +5,15 @@
 
 mod load;
 mod sections;
+mod site;
 #[cfg(test)]
 mod tests;
 mod validate;
 
-pub use load::ModelChoice;
+pub use load::{InFlight, ModelChoice};
 pub use sections::{
-    AgentSettings, BrowserSettings, CaptureSettings, GameSettings, ModelSettings, ProviderEnv,
-    ReplaySettings, ServerSettings, Settings,
+    AgentSettings, BrowserSettings, CaptureSettings, GameSettings, GeoGuessrSettings,
+    ModelSettings, ProviderEnv, ReplaySettings, ServerSettings, Settings,
 };
 
 use thiserror::Error;
@@ -33,6 +34,8 @@ pub const PROVIDER_KEY_VARS: [&str; 4] = [
     "GEMINI_API_KEY",
     "GOOGLE_API_KEY",
 ];
+/// The `_ncfa` cookie for geoguessr.com, as users paste it.
+pub const NCFA_VAR: &str = "GEOGUESSR_NCFA";
 /// The OpenAI API, used when a model is named without a base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 

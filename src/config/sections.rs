@@ -1,5 +1,5 @@
 //! The settings sections as they appear in `geoagent.toml` (`[game]`, `[browser]`, `[capture]`,
-//! `[model]`, `[agent]`, `[replay]`, `[server]`) and their built-in defaults.
+//! `[model]`, `[agent]`, `[replay]`, `[server]`, `[geoguessr]`) and their built-in defaults.
 
 use crate::lvlm::cost::Price;
 use secrecy::SecretString;
@@ -17,6 +17,7 @@ pub struct Settings {
     pub agent: AgentSettings,
     pub replay: ReplaySettings,
     pub server: ServerSettings,
+    pub geoguessr: GeoGuessrSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +39,9 @@ pub struct BrowserSettings {
     pub chromium: Option<PathBuf>,
     /// An existing WebDriver endpoint (Selenium Grid) to use instead of starting chromedriver.
     pub webdriver_url: Option<String>,
+    /// `HOST[:PORT]` at which browsers on other machines (Grid nodes) reach the local game; set,
+    /// the game listens on every interface. Absent: loopback only.
+    pub advertise: Option<String>,
     pub headless: bool,
     pub viewport_width: u32,
     pub viewport_height: u32,
@@ -70,8 +74,10 @@ pub struct ModelSettings {
     pub reasoning_effort: Option<String>,
     /// Exact thinking tokens for Anthropic / Gemini (overrides the effort's budget).
     pub thinking_budget: Option<u32>,
-    /// Calls in flight at once to this provider.
-    pub max_concurrency: usize,
+    /// Calls in flight at once to this provider; absent = as many as the run asks for
+    /// (`bench --concurrency`, `play --parallel`, at least
+    /// [`crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY`]): see [`super::Settings::follow_concurrency`].
+    pub max_concurrency: Option<usize>,
     /// Calls started per minute (spread evenly); absent = no client-side limit.
     pub requests_per_minute: Option<u32>,
     /// Answer repeated requests from the response cache (`--no-cache` turns it off).
@@ -161,6 +167,7 @@ impl Default for BrowserSettings {
             chromedriver: None,
             chromium: None,
             webdriver_url: None,
+            advertise: None,
             headless: true,
             viewport_width: crate::browser::DEFAULT_VIEWPORT.0,
             viewport_height: crate::browser::DEFAULT_VIEWPORT.1,
@@ -194,7 +201,7 @@ impl Default for ModelSettings {
             image_detail: None,
             reasoning_effort: None,
             thinking_budget: None,
-            max_concurrency: crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY,
+            max_concurrency: None,
             requests_per_minute: None,
             cache: true,
             cache_dir: PathBuf::from(crate::lvlm::cache::DEFAULT_CACHE_DIR),
@@ -234,6 +241,84 @@ impl Default for ServerSettings {
         ServerSettings {
             bind: "127.0.0.1:8080".into(),
             human_results: PathBuf::from("data").join(crate::humans::STORE_FILE),
+        }
+    }
+}
+
+/// `[geoguessr]`: playing on geoguessr.com. Every value has a default (see
+/// `browser::geoguessr::settings` and README "Playing on geoguessr.com"); selectors and endpoint
+/// paths are there so a user can follow a site change without a new release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoGuessrSettings {
+    /// The `_ncfa` session cookie's value (a secret; `GEOGUESSR_NCFA` beats it).
+    pub cookie: Option<SecretString>,
+    /// Default `https://www.geoguessr.com`.
+    pub base_url: String,
+    /// `map` (click the guess map, default) or `api` (post the guess).
+    pub guess_via: String,
+    /// No moving (default false).
+    pub forbid_moving: bool,
+    /// No zooming (default false).
+    pub forbid_zooming: bool,
+    /// No panning (default false); with the other two: NMPZ, one view.
+    pub forbid_rotating: bool,
+    /// Seconds per round, 0 = none (default 0).
+    pub time_limit_secs: u32,
+    /// Default 30.
+    pub request_timeout_secs: f64,
+    /// Longest Retry-After waited out (s); default 120.
+    pub max_retry_after_secs: f64,
+    /// Default 3.
+    pub max_rate_limit_retries: u32,
+    /// Default 45.
+    pub round_ready_timeout_secs: f64,
+    /// Default 20.
+    pub result_timeout_secs: f64,
+    /// Holding the turn key this long turns the view about 90° (ms); default 1000.
+    pub turn_hold_ms: u64,
+    /// Pause after each round (s); default 3.
+    pub round_pause_secs: f64,
+    /// Pause between games (s); default 60.
+    pub game_pause_secs: f64,
+    /// Games started per rolling hour per account; default 4.
+    pub max_games_per_hour: u32,
+    /// Default 200.
+    pub max_highscore_pages: u32,
+    /// The pin must land this close to the click (px); default 3.
+    pub pin_tolerance_px: f64,
+    pub endpoints: crate::browser::geoguessr::settings::Endpoints,
+    pub selectors: crate::browser::geoguessr::settings::Selectors,
+    /// Read from `GEOGUESSR_NCFA` by [`Settings::load`].
+    #[serde(skip)]
+    pub env_cookie: Option<SecretString>,
+}
+
+impl Default for GeoGuessrSettings {
+    fn default() -> Self {
+        use crate::browser::geoguessr::settings as s;
+        GeoGuessrSettings {
+            cookie: None,
+            base_url: s::DEFAULT_BASE_URL.into(),
+            guess_via: "map".into(),
+            forbid_moving: false,
+            forbid_zooming: false,
+            forbid_rotating: false,
+            time_limit_secs: 0,
+            request_timeout_secs: s::DEFAULT_REQUEST_TIMEOUT_SECS,
+            max_retry_after_secs: s::DEFAULT_MAX_RETRY_AFTER_SECS,
+            max_rate_limit_retries: s::DEFAULT_MAX_RATE_LIMIT_RETRIES,
+            round_ready_timeout_secs: s::DEFAULT_ROUND_READY_TIMEOUT_SECS,
+            result_timeout_secs: s::DEFAULT_RESULT_TIMEOUT_SECS,
+            turn_hold_ms: s::DEFAULT_TURN_HOLD_MS,
+            round_pause_secs: s::DEFAULT_ROUND_PAUSE_SECS,
+            game_pause_secs: s::DEFAULT_GAME_PAUSE_SECS,
+            max_games_per_hour: s::DEFAULT_MAX_GAMES_PER_HOUR,
+            max_highscore_pages: s::DEFAULT_MAX_HIGHSCORE_PAGES,
+            pin_tolerance_px: s::DEFAULT_PIN_TOLERANCE_PX,
+            endpoints: Default::default(),
+            selectors: Default::default(),
+            env_cookie: None,
         }
     }
 }

@@ -124,6 +124,37 @@ fn each_provider_takes_its_own_key_and_base_url() {
     assert!(!format!("{spec:?} {s:?}").contains("sk-ant"));
 }
 
+/// Issue 15: `--concurrency 64` must not be capped by the provider's default of 32, while a
+/// limit the user wrote down stays and is reported as the cap.
+#[test]
+fn the_in_flight_limit_follows_the_requested_concurrency_unless_set_lower() {
+    use crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY;
+    let named = [("model.name", "openai:m".to_string())];
+    let mut s = Settings::load(None, &[], &named).unwrap();
+    let got = s.follow_concurrency(64);
+    assert_eq!((got.limit, got.capped()), (64, None));
+    assert_eq!(
+        s.provider_spec().unwrap().unwrap().limits.max_concurrency,
+        64
+    );
+    // Few rounds at once keep the default, so ensemble samples are not squeezed.
+    let mut s = Settings::load(None, &[], &named).unwrap();
+    let got = s.follow_concurrency(2);
+    assert_eq!((got.limit, got.capped()), (DEFAULT_MAX_CONCURRENCY, None));
+    // Set by the user (file, variable or flag): kept, and reported when lower.
+    let f = toml("[model]\nname = \"openai:m\"\nmax_concurrency = 8\n");
+    let mut s = Settings::load(Some(f.path()), &[], &[]).unwrap();
+    assert_eq!(s.follow_concurrency(64).capped(), Some(8));
+    assert_eq!(
+        s.provider_spec().unwrap().unwrap().limits.max_concurrency,
+        8
+    );
+    let vars = env(&[("GEOAGENT_MODEL__MAX_CONCURRENCY", "100")]);
+    let mut s = Settings::load(None, &vars, &named).unwrap();
+    let got = s.follow_concurrency(64);
+    assert_eq!((got.limit, got.capped()), (100, None));
+}
+
 #[test]
 fn model_section_options_are_checked_and_reach_the_spec() {
     let f = toml(

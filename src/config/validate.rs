@@ -89,10 +89,14 @@ impl Settings {
                 ));
             }
         }
-        if !(1..=MAX_CONCURRENCY_LIMIT).contains(&self.model.max_concurrency) {
+        if let Some(n) = self
+            .model
+            .max_concurrency
+            .filter(|n| !(1..=MAX_CONCURRENCY_LIMIT).contains(n))
+        {
             return Err(bad(
                 "model.max_concurrency",
-                self.model.max_concurrency.to_string(),
+                n.to_string(),
                 &format!("must be 1..={MAX_CONCURRENCY_LIMIT}"),
             ));
         }
@@ -156,6 +160,11 @@ impl Settings {
                 ));
             }
         }
+        if let Some(a) = &self.browser.advertise {
+            if let Err(why) = crate::browser::Advertise::parse(a) {
+                return Err(bad("browser.advertise", a.clone(), &why));
+            }
+        }
         if crate::agent::strategy::check_name(&self.agent.strategy).is_err() {
             return Err(bad(
                 "agent.strategy",
@@ -191,6 +200,7 @@ impl Settings {
             ));
         }
         self.model_choice()?;
+        self.site_options()?;
         Ok(())
     }
 }

@@ -135,14 +135,20 @@ impl ViewCache {
     }
 }
 
-/// The equirectangular panorama of a location, as the local game would serve it.
-pub(crate) fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
+/// The equirectangular panorama of a location, as the local game would serve it. A painted
+/// one has only the rows `views` sample (each `(heading, fov)` at pitch 0): painting costs per
+/// row, and a level view never sees the sky's top or the ground under the camera.
+pub(crate) fn load_panorama(
+    loc: &Location,
+    views: &[(f64, f64)],
+    view_size: (u32, u32),
+) -> Result<RgbImage, DirectError> {
     match &loc.imagery {
-        Imagery::Generated => Ok(panorama::paint(
-            loc,
-            panorama::PANORAMA_WIDTH,
-            panorama::PANORAMA_HEIGHT,
-        )),
+        Imagery::Generated => {
+            let (w, h) = (panorama::PANORAMA_WIDTH, panorama::PANORAMA_HEIGHT);
+            let rows = sampled_rows(views, view_size, h);
+            Ok(panorama::paint_rows(loc, w, h, rows))
+        }
         // Size-checked, bomb-checked, pixels only, as the local game serves it.
         Imagery::File { path } | Imagery::Photo { path } => Ok(fit_within(
             load_clean(path)?.to_rgb8(),
@@ -150,6 +156,25 @@ pub(crate) fn load_panorama(loc: &Location) -> Result<RgbImage, DirectError> {
             MAX_PANORAMA_HEIGHT,
         )),
     }
+}
+
+/// Rows beyond the exact band that a view's bilinear sampling may touch (one each side, plus
+/// one for rounding).
+const BAND_MARGIN_ROWS: u32 = 2;
+
+/// The rows of a `height`-row panorama that level views `(heading, fov)` of `w`×`h` pixels
+/// sample: the steepest ray of a level view is its top (bottom) centre, at
+/// `atan(tan(fov/2) · h/w)` above (below) the horizon.
+fn sampled_rows(views: &[(f64, f64)], (w, h): (u32, u32), height: u32) -> std::ops::Range<u32> {
+    let aspect = f64::from(h) / f64::from(w.max(1));
+    let steepest = views
+        .iter()
+        .map(|(_, fov)| ((fov.to_radians() / 2.0).tan() * aspect).atan())
+        .fold(0.0, f64::max);
+    let rows = f64::from(height);
+    let half = (steepest / std::f64::consts::PI * rows).ceil() as u32 + BAND_MARGIN_ROWS;
+    let mid = height / 2;
+    mid.saturating_sub(half)..(mid + half).min(height)
 }
 
 /// Every view the browser would capture for `capture`: `headings` views evenly spread from
@@ -258,11 +283,12 @@ fn render_views(
     capture: &CaptureOptions,
     (w, h): (u32, u32),
 ) -> Result<Vec<View>, DirectError> {
-    let pano = load_panorama(loc)?;
+    let angles = view_angles(capture);
+    let pano = load_panorama(loc, &angles, (w, h))?;
     if matches!(loc.imagery, Imagery::Photo { .. }) {
         return photo_view(pano, capture, (w, h)).map(|v| vec![v]);
     }
-    view_angles(capture)
+    angles
         .into_iter()
         .map(|(heading, fov)| {
             let img = render_view(&pano, heading, 0.0, fov, w, h);
@@ -414,6 +440,13 @@ impl DirectGame {
         })
     }
 
+    /// Renders the views of `round` into the cache (or reads them from disk) without building
+    /// an observation: a run calls it ahead of the rounds, so views are ready when they start.
+    pub(crate) async fn prepare_round(&self, round: usize) -> Result<(), DirectError> {
+        let loc = self.location(round)?;
+        self.cache.views(&self.map.id, loc).await.map(drop)
+    }
+
     /// Scores a guess for `round` with GeoGuessr's formula and the map's size; after the guess the
     /// truth, place and country are public.
     pub(crate) fn score_round(&self, round: usize, at: LatLon) -> Result<RoundResult, DirectError> {
@@ -508,6 +541,33 @@ mod tests {
         assert!(v0.get_pixel(20, 0)[1] < v0.get_pixel(20, 30)[1]);
         // East is to the right at heading 0.
         assert!(v0.get_pixel(40, 15)[0] > v0.get_pixel(0, 15)[0]);
+    }
+
+    /// Issue 15: views rendered from the band-painted panorama are pixel for pixel those of the
+    /// full panorama, for every capture setting's angles.
+    #[test]
+    fn views_from_the_painted_band_equal_views_from_the_full_panorama() {
+        let loc = builtin::world().locations[7].clone();
+        let (pw, ph) = (panorama::PANORAMA_WIDTH, panorama::PANORAMA_HEIGHT);
+        let full = panorama::paint(&loc, pw, ph);
+        let capture = CaptureOptions {
+            headings: 4,
+            zoom_steps: 1,
+            jpeg_quality: 80,
+        };
+        let angles = view_angles(&capture);
+        let size = (VIEW_WIDTH, VIEW_HEIGHT);
+        let band = load_panorama(&loc, &angles, size).unwrap();
+        let rows = sampled_rows(&angles, size, ph);
+        assert!(
+            rows.len() < ph as usize / 2,
+            "{rows:?}: most rows are skipped"
+        );
+        for (heading, fov) in angles {
+            let a = render_view(&full, heading, 0.0, fov, size.0, size.1);
+            let b = render_view(&band, heading, 0.0, fov, size.0, size.1);
+            assert!(a.as_raw() == b.as_raw(), "heading {heading} fov {fov}");
+        }
     }
 
     #[test]

@@ -5,20 +5,30 @@
 //! Memory stays bounded: at most `concurrency` observations are alive, and each round's views are
 //! written (fsynced) before its line is appended, then dropped. Rendered views are shared through
 //! the per-location [`ViewCache`].
+//!
+//! Views and model calls form a pipeline, not two phases: one task renders the locations ahead
+//! (in challenge order, on every core through the cache's permits) and hands each location's
+//! rounds to the workers as soon as its views are ready, so on a cold cache the model is busy
+//! with ready rounds while the others are still being painted.
 
 use super::progress::Progress;
 use super::FleetError;
 use crate::agent::Reasoner;
-use crate::environment::direct::{DirectGame, ViewCache};
+use crate::environment::direct::{DirectGame, ViewCache, MAX_CACHED_LOCATIONS};
 use crate::environment::CaptureOptions;
 use crate::game::Map;
 use crate::replay::{self, Manifest, Replay, ReplayWriter, RoundRecord};
 use crate::session::round::{self, Recorder};
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+
+/// Locations rendered ahead of play whose rounds are not all played yet, at most. Their views
+/// must still be in the cache when their rounds start, so this stays well under its bound.
+const MAX_LOCATIONS_AHEAD: usize = MAX_CACHED_LOCATIONS / 2;
 
 /// The manifest's `environment` for direct-mode sessions.
 pub(crate) const DIRECT_ENVIRONMENT: &str = "direct";
@@ -160,23 +170,27 @@ pub async fn run(
     let dir = writer.dir().to_path_buf();
     let recorder = Recorder::new(writer);
     let done_set: std::collections::BTreeSet<usize> = done.iter().map(|r| r.round).collect();
-    let pending: VecDeque<usize> = (1..=game.rounds())
+    let pending: Vec<usize> = (1..=game.rounds())
         .filter(|r| !done_set.contains(r))
         .collect();
     let progress = Arc::new(make_progress(game.rounds(), &done));
     let workers = plan.concurrency.clamp(1, pending.len().max(1));
-    let queue = Arc::new(Mutex::new(pending));
+    let (tx, rx) = unbounded_channel();
+    let renderer = tokio::spawn(render_ahead(game.clone(), pending, tx));
+    let ready = Arc::new(Mutex::new(rx));
     let mut set = JoinSet::new();
     for _ in 0..workers {
         let w = Worker {
             game: game.clone(),
             reasoner: reasoner.clone(),
-            queue: queue.clone(),
+            ready: ready.clone(),
             recorder: recorder.clone(),
             progress: progress.clone(),
         };
         set.spawn(w.work());
     }
+    // Stops rendering when the run ends early (an error), like the workers.
+    let _stop_renderer = AbortOnDrop(renderer);
     let mut played = 0;
     while let Some(joined) = set.join_next().await {
         match joined {
@@ -205,38 +219,96 @@ pub async fn run(
     })
 }
 
+/// A round whose views are in the cache. The ticket (shared by the rounds of one location)
+/// frees a place in the render-ahead window when the location's last round is played.
+struct Ready {
+    round: usize,
+    _ticket: Arc<OwnedSemaphorePermit>,
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renders the views of `pending`'s locations in the order their first round comes, at most
+/// [`MAX_LOCATIONS_AHEAD`] ahead of play, and sends each location's rounds to `ready` once its
+/// views are cached. A location that fails to render is sent anyway: its round renders again
+/// and fails with the error where rounds report errors.
+async fn render_ahead(game: Arc<DirectGame>, pending: Vec<usize>, ready: UnboundedSender<Ready>) {
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for round in pending {
+        // Unknown rounds stay alone, so their error is not attached to another location.
+        match game.location_id(round) {
+            Some(id) => {
+                let i = *index.entry(id.clone()).or_insert_with(|| {
+                    groups.push((Some(id), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[i].1.push(round);
+            }
+            None => groups.push((None, vec![round])),
+        }
+    }
+    let window = Arc::new(Semaphore::new(MAX_LOCATIONS_AHEAD));
+    let mut renders = JoinSet::new();
+    for (_, rounds) in groups {
+        let Ok(permit) = window.clone().acquire_owned().await else {
+            return;
+        };
+        let (game, ready) = (game.clone(), ready.clone());
+        renders.spawn(async move {
+            if let Err(e) = game.prepare_round(rounds[0]).await {
+                tracing::debug!(round = rounds[0], "rendering ahead failed: {e}");
+            }
+            let ticket = Arc::new(permit);
+            for round in rounds {
+                // Workers gone means the run is over; nothing left to hand out.
+                let _ = ready.send(Ready {
+                    round,
+                    _ticket: ticket.clone(),
+                });
+            }
+        });
+        // Reap finished renders so the set does not grow with the map.
+        while renders.try_join_next().is_some() {}
+    }
+    while renders.join_next().await.is_some() {}
+}
+
 struct Worker {
     game: Arc<DirectGame>,
     reasoner: Arc<dyn Reasoner>,
-    queue: Arc<Mutex<VecDeque<usize>>>,
+    ready: Arc<Mutex<UnboundedReceiver<Ready>>>,
     recorder: Recorder,
     progress: Arc<Progress>,
 }
 
 impl Worker {
-    fn next(&self) -> Option<usize> {
-        // Popping cannot leave the queue inconsistent; a poisoned lock is still good.
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
-    }
-
-    /// Plays rounds until the queue is empty; returns how many.
+    /// Plays ready rounds until every round was handed out; returns how many.
     async fn work(self) -> Result<usize, FleetError> {
         let mut n = 0;
         let hook = |r: &RoundRecord| self.progress.round(r);
-        while let Some(round) = self.next() {
-            let mut env = self.game.round(round);
+        loop {
+            let Some(next) = self.ready.lock().await.recv().await else {
+                break;
+            };
+            let mut env = self.game.round(next.round);
             round::play_round(
                 &mut env,
-                round,
+                next.round,
                 self.reasoner.as_ref(),
                 &self.recorder,
                 Some(&hook),
             )
             .await?;
             n += 1;
+            drop(next);
         }
         Ok(n)
     }

@@ -15,7 +15,7 @@ use crate::agent::Reasoner;
 use crate::browser::pool::BrowserPool;
 use crate::game::MAX_RANDOM_SEED;
 use crate::replay::{Replay, RoundRecord, MANIFEST_FILE};
-use crate::server::{start_local, AppState};
+use crate::server::AppState;
 use crate::session::{self, MatchPlan, Record, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -212,13 +212,13 @@ pub async fn run(
     drop(already);
 
     let state = AppState::new(template.maps.clone());
-    let server = start_local(state.clone())
+    let (server, base_url) = session::serve_page(state.clone(), &template.browser)
         .await
         .map_err(session::SessionError::from)?;
     let pool = BrowserPool::new(template.browser.clone(), parallel);
     let table = Arc::new(Table {
         state,
-        base_url: server.url(),
+        base_url,
         pool: pool.clone(),
     });
     let queue: VecDeque<usize> = run

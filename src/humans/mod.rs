@@ -22,10 +22,12 @@
 
 mod dataset;
 mod files;
+mod highscores;
 mod store;
 
 pub use dataset::{challenge_id_from_link, import_dataset, Dataset, DatasetFile, Seed};
 pub use files::{import_file, parse_csv, parse_json};
+pub use highscores::{import_highscores, parse_highscores};
 pub use store::Store;
 
 use crate::geo::LatLon;

@@ -154,9 +154,13 @@ impl Drop for LocalServer {
 
 /// Starts serving `state` on 127.0.0.1 at a free port.
 pub async fn start_local(state: AppState) -> Result<LocalServer, ServerError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .map_err(ServerError::Bind)?;
+    start_local_on(state, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+}
+
+/// Starts serving `state` on `bind` (port 0: a free one), e.g. every interface when browsers on
+/// other machines play it.
+pub async fn start_local_on(state: AppState, bind: SocketAddr) -> Result<LocalServer, ServerError> {
+    let listener = TcpListener::bind(bind).await.map_err(ServerError::Bind)?;
     let addr = listener.local_addr().map_err(ServerError::Bind)?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state, async move {

@@ -10,6 +10,7 @@
 //! The rounds themselves go through the one round loop in [`round`], which every game uses.
 
 pub mod round;
+pub mod site;
 
 use crate::agent::{GuessSource, Reasoner};
 use crate::browser::local_game::LocalGame;
@@ -19,7 +20,7 @@ use crate::environment::{CaptureOptions, Environment, GuessTiming, Observation, 
 use crate::game::{Challenge, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
-use crate::server::{start_local, AppState, ServerError};
+use crate::server::{start_local, start_local_on, AppState, LocalServer, ServerError};
 pub(crate) use round::RoundHook;
 use round::{Recorder, RoundError};
 use std::path::PathBuf;
@@ -202,6 +203,36 @@ pub(crate) async fn stop_requested() -> StopSignal {
     }
 }
 
+/// Starts the local game where the browsers reach it, and returns its page URL: loopback, or
+/// every interface with URLs naming the advertised host when the browsers run on other machines
+/// (`browser.advertise`).
+pub(crate) async fn serve_page(
+    state: AppState,
+    browser: &crate::browser::BrowserOptions,
+) -> Result<(LocalServer, String), ServerError> {
+    match &browser.advertise {
+        None => {
+            let server = start_local(state).await?;
+            let url = server.url();
+            Ok((server, url))
+        }
+        Some(a) => {
+            let bind = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port));
+            let server = match start_local_on(state.clone(), bind).await {
+                Ok(s) => s,
+                // No IPv6 on this machine: every IPv4 interface.
+                Err(_) => {
+                    let v4 = std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, a.port));
+                    start_local_on(state, v4).await?
+                }
+            };
+            let url = a.url(server.addr.port());
+            tracing::info!("browsers open the local game at {url}");
+            Ok((server, url))
+        }
+    }
+}
+
 /// Plays `plan` with `reasoner`. Finished rounds are on disk even when this returns an error.
 pub async fn play(
     plan: &MatchPlan,
@@ -228,10 +259,10 @@ pub(crate) async fn play_watched(
     hook: Option<RoundHook<'_>>,
 ) -> Result<MatchReport, SessionError> {
     let state = AppState::new(plan.maps.clone());
-    let server = start_local(state.clone()).await?;
+    let (server, base_url) = serve_page(state.clone(), &plan.browser).await?;
     let table = Table {
         state,
-        base_url: server.url(),
+        base_url,
         pool: BrowserPool::new(plan.browser.clone(), 1),
     };
     let outcome = play_game(&table, plan, reasoner, record, hook).await;
@@ -337,7 +368,7 @@ pub(crate) async fn play_game(
         match (&outcome, game) {
             (Ok(()), Some(game)) => {
                 lease.put(game.into_browser());
-                lease.release();
+                lease.release().await;
             }
             (_, game) => lease.discard(game.map(LocalGame::into_browser)).await,
         }

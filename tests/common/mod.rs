@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests (`mod common;`).
 #![allow(dead_code)]
 
+pub mod geoguessr_site;
+pub mod grid;
 pub mod openai_server;
 
 /// Browser tests need Debian's Chromium and chromedriver. Fail loudly (never skip) when they are

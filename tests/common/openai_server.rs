@@ -19,7 +19,7 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -100,6 +100,30 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     default: Mutex<DefaultFn>,
     counter: AtomicU64,
+    /// Valid requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    /// Hold each valid request until this many are in flight (or the wait runs out).
+    gate: Mutex<Option<(usize, Duration)>>,
+    arrived: tokio::sync::Notify,
+}
+
+/// Counts a request in flight until dropped.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        shared.arrived.notify_waiters();
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A running server; stops when dropped.
@@ -127,6 +151,10 @@ impl OpenAiServer {
                 Reply::Text(DEFAULT_ANSWER.to_string())
             })),
             counter: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            gate: Mutex::new(None),
+            arrived: tokio::sync::Notify::new(),
         });
         let app = Router::new()
             .route("/v1/chat/completions", any(handle))
@@ -155,6 +183,18 @@ impl OpenAiServer {
     /// Every request so far, rejected ones included.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// The most valid requests that were ever being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Holds every valid request until `n` are in flight at once, or until `max_wait` passed
+    /// for it: a client that never sends `n` at once is seen (as a lower
+    /// [`Self::max_in_flight`]) without the test depending on how fast requests arrive.
+    pub fn hold_until_in_flight(&self, n: usize, max_wait: Duration) {
+        *lock(&self.shared.gate) = Some((n, max_wait));
     }
 
     /// Replies for when the queue is empty.
@@ -240,6 +280,20 @@ async fn handle(
         }
     };
     lock(&shared.requests).push(rec.clone());
+    let _in_flight = InFlight::enter(&shared);
+    let gate = *lock(&shared.gate);
+    if let Some((n, max_wait)) = gate {
+        let _ = tokio::time::timeout(max_wait, async {
+            loop {
+                let arrived = shared.arrived.notified();
+                if shared.max_in_flight.load(Ordering::SeqCst) >= n {
+                    break;
+                }
+                arrived.await;
+            }
+        })
+        .await;
+    }
     while let Reply::Delay(d, inner) = reply {
         tokio::time::sleep(d).await;
         reply = *inner;

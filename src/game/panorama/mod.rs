@@ -39,6 +39,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sky::Sun;
 use std::f32::consts::PI;
+use std::ops::Range;
 
 /// Width of generated equirectangular panoramas (2:1).
 pub const PANORAMA_WIDTH: u32 = 2048;
@@ -60,12 +61,20 @@ const GRAIN_GROUND: f32 = 9.0;
 
 /// Paints an equirectangular panorama for `loc`; the same location always gives the same pixels.
 pub fn paint(loc: &Location, width: u32, height: u32) -> RgbImage {
+    paint_rows(loc, width, height, 0..height)
+}
+
+/// Paints only the rows `rows` of `loc`'s `width`×`height` panorama (the others stay black):
+/// views that look near the horizon sample a band of rows, and painting costs per row. Every
+/// painted pixel equals [`paint`]'s, since a pixel depends only on its own position.
+pub fn paint_rows(loc: &Location, width: u32, height: u32, rows: Range<u32>) -> RgbImage {
     let facts = builtin::scene_facts(loc);
     let mut scene = Scene::new(&loc.id, &facts);
     if let Some(content) = sign::SignContent::for_location(loc) {
         scene.add_sign(&content, facts.side);
     }
-    scene.render(width, height)
+    let rows = rows.start.min(height) as usize..rows.end.min(height) as usize;
+    scene.render_band(width, height, rows)
 }
 
 /// Everything needed to paint one location, decided once from its facts and seed.

@@ -10,6 +10,7 @@ use crate::game::builtin::{Climate, DrivingSide, SceneFacts, Surface};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{PI, TAU};
+use std::ops::Range;
 
 /// Half the length of road (m) along which trees, poles and houses are placed.
 const PROP_REACH_M: f32 = 260.0;
@@ -649,6 +650,7 @@ impl Scene {
         buf: &mut [u8],
         w: usize,
         h: usize,
+        rows: &Range<usize>,
         prop: &Prop,
         cols: &[Column],
     ) {
@@ -664,6 +666,7 @@ impl Scene {
         let x1 = ((heading + half_w) / d_heading + w as f32 * 0.5 - 0.5).ceil() as i64;
         let y0 = ((0.5 - top / PI) * h as f32 - 1.0).floor().max(0.0) as usize;
         let y1 = (((0.5 - bottom / PI) * h as f32 + 1.0).ceil() as usize).min(h);
+        let (y0, y1) = (y0.max(rows.start), y1.min(rows.end));
         if x1 - x0 > w as i64 {
             return;
         }

@@ -8,6 +8,7 @@ use super::{Scene, CAMERA_HEIGHT_M, TREELINE_DISTANCE_M};
 use crate::game::builtin::Climate;
 use image::RgbImage;
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
+use std::ops::Range;
 
 /// Gap (m, each side of the road) kept free in the horizon tree line so the road reaches the
 /// horizon.
@@ -52,9 +53,16 @@ pub(super) struct Row {
 }
 
 impl Scene {
+    /// The whole panorama (the painter's tests look at every row).
+    #[cfg(test)]
     pub(super) fn render(&self, width: u32, height: u32) -> RgbImage {
+        self.render_band(width, height, 0..height as usize)
+    }
+
+    /// Paints the rows `rows` of a `width`×`height` panorama (the others stay black).
+    pub(super) fn render_band(&self, width: u32, height: u32, rows: Range<usize>) -> RgbImage {
         let mut img = RgbImage::new(width, height);
-        if width == 0 || height == 0 {
+        if width == 0 || height == 0 || rows.is_empty() {
             return img;
         }
         let (w, h) = (width as usize, height as usize);
@@ -63,15 +71,17 @@ impl Scene {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, MAX_PAINT_THREADS);
-        let rows_per_chunk = h.div_ceil(threads);
+        let rows_per_chunk = rows.len().div_ceil(threads);
+        let band = &mut buf[rows.start * w * 3..rows.end * w * 3];
         std::thread::scope(|scope| {
-            for (i, chunk) in buf.chunks_mut(rows_per_chunk * w * 3).enumerate() {
+            for (i, chunk) in band.chunks_mut(rows_per_chunk * w * 3).enumerate() {
                 let cols = &cols;
-                scope.spawn(move || self.render_rows(chunk, i * rows_per_chunk, w, h, cols));
+                let first = rows.start + i * rows_per_chunk;
+                scope.spawn(move || self.render_rows(chunk, first, w, h, cols));
             }
         });
         for prop in &self.props {
-            self.draw_prop(buf, w, h, prop, &cols);
+            self.draw_prop(buf, w, h, &rows, prop, &cols);
         }
         img
     }

@@ -83,6 +83,26 @@ fn same_location_same_pixels_different_ids_differ() {
     assert_ne!(a.as_raw(), paint(&renamed, 256, 128).as_raw());
 }
 
+/// Issue 15: direct mode paints only the rows its views sample; those rows must be exactly the
+/// full painting's (props included, which cross the band's edges).
+#[test]
+fn a_band_of_rows_is_painted_exactly_as_in_the_full_panorama() {
+    for id in ["fr-bayeux", "us-moab"] {
+        let (w, h) = (512, 256);
+        let full = paint(&loc(id), w, h);
+        let rows = 77..171;
+        let band = paint_rows(&loc(id), w, h, rows.clone());
+        assert_eq!(band.dimensions(), (w, h));
+        let row_bytes = w as usize * 3;
+        let range = rows.start as usize * row_bytes..rows.end as usize * row_bytes;
+        assert_eq!(&band.as_raw()[range.clone()], &full.as_raw()[range], "{id}");
+        assert!(
+            band.as_raw()[..row_bytes].iter().all(|b| *b == 0),
+            "rows outside stay unpainted"
+        );
+    }
+}
+
 #[test]
 fn paints_the_requested_size() {
     for (w, h) in [(64, 32), (300, 150), (1, 1)] {

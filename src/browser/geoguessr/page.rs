@@ -1,0 +1,654 @@
+//! The geoguessr.com game page, driven like a person: set the cookie, open `/game/{token}`,
+//! hide the HUD, compass, Google's controls and (while capturing) the guess map with injected
+//! CSS, capture only the panorama canvas, turn by holding a key after a click, and guess with a
+//! real click on the guess map at the point's Web Mercator pixel, verified by reading back the pin.
+//!
+//! The guess map's projection is read from its own tiles: each tile `<img>` names its Web
+//! Mercator tile numbers (`x=`, `y=`, `z=` in its `src`) and the page shows where it is. Nothing
+//! here calls the page's framework or reads its data: only selectors, pixels and input events.
+
+use super::settings::{Selectors, SiteOptions};
+use super::{NcfaCookie, SiteError};
+use crate::browser::cdp::CdpCommand;
+use crate::browser::{cmd, Browser};
+use crate::environment::View;
+use base64::Engine;
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tracing::{debug, instrument};
+
+/// Poll interval for page conditions (one poll is a few ms of WebDriver round trip).
+const POLL: Duration = Duration::from_millis(50);
+/// How long to wait for a control that should already be there (the Guess button, the pin).
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Web Mercator's tile size in CSS pixels at scale 1.
+const TILE_PX: f64 = 256.0;
+/// Web Mercator stops here (the map's square world).
+const MAX_MERCATOR_LAT: f64 = 85.051_128_78;
+/// A target this close to the map's edge is dragged into view first (pixels).
+const EDGE_MARGIN_PX: f64 = 12.0;
+/// Drags to bring a target into the guess map's view, at most.
+const MAX_DRAGS: usize = 6;
+/// WebDriver's ArrowRight: Street View turns right while it is held.
+const TURN_KEY: char = '\u{e014}';
+/// The id of the style element that hides overlays for the whole game.
+const HIDE_STYLE_ID: &str = "geoagent-hide";
+/// The id of the style element that hides the guess map while capturing.
+const CAPTURE_STYLE_ID: &str = "geoagent-capture";
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Tile {
+    src: String,
+    rect: Rect,
+}
+
+/// Where one selector matched, if it did (`geoguessr check`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SelectorCheck {
+    pub key: &'static str,
+    pub selector: String,
+    /// `Some(n)` elements found, `None` = cannot be checked before a guess.
+    pub found: Option<usize>,
+}
+
+/// The game page in one browser.
+pub struct Page {
+    browser: Browser,
+    opts: SiteOptions,
+    /// The canvas was clicked this round (keys reach it only after a click).
+    focused: bool,
+}
+
+/// `(rect of every element matching arguments[0])`.
+const RECTS_JS: &str = r#"
+return Array.from(document.querySelectorAll(arguments[0])).map(e => {
+  const r = e.getBoundingClientRect();
+  return {x: r.left, y: r.top, w: r.width, h: r.height};
+});"#;
+
+const TILES_JS: &str = r#"
+return Array.from(document.querySelectorAll(arguments[0])).map(e => {
+  const r = e.getBoundingClientRect();
+  return {src: e.getAttribute('src') || '', rect: {x: r.left, y: r.top, w: r.width, h: r.height}};
+});"#;
+
+/// Installs (or replaces) a style element: `arguments[0]` id, `arguments[1]` CSS (empty = remove).
+const STYLE_JS: &str = r#"
+let s = document.getElementById(arguments[0]);
+if (!arguments[1]) { if (s) s.remove(); return true; }
+if (!s) { s = document.createElement('style'); s.id = arguments[0]; document.head.appendChild(s); }
+s.textContent = arguments[1];
+return true;"#;
+
+/// Resolves after two animation frames: what was drawn is on screen.
+const FRAMES_JS: &str = r#"
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"#;
+
+impl Page {
+    /// Sets the `_ncfa` cookie for the site and opens game `token`.
+    #[instrument(skip_all)]
+    pub async fn open(
+        browser: Browser,
+        opts: &SiteOptions,
+        cookie: &NcfaCookie,
+        token: &str,
+    ) -> Result<Page, SiteError> {
+        let page = Page {
+            browser,
+            opts: opts.clone(),
+            focused: false,
+        };
+        if let Err(e) = page.set_cookie(cookie).await {
+            page.browser.close().await;
+            return Err(e);
+        }
+        if let Err(e) = page.goto_game(token).await {
+            page.browser.close().await;
+            return Err(e);
+        }
+        Ok(page)
+    }
+
+    async fn set_cookie(&self, cookie: &NcfaCookie) -> Result<(), SiteError> {
+        let base = url::Url::parse(&self.opts.base_url)
+            .map_err(|e| SiteError::Config(format!("geoguessr.base_url: {e}")))?;
+        let host = base.host_str().unwrap_or_default().to_string();
+        // A cookie can only be set for the page's own site: open it first.
+        let c = self.browser.client();
+        c.goto(base.as_str())
+            .await
+            .map_err(cmd("opening the site"))?;
+        // The site's own cookie is set for all of `.geoguessr.com`; anywhere else (a replica on
+        // 127.0.0.1) it stays a host-only cookie, which needs no Domain.
+        let domain = if host == "geoguessr.com" || host.ends_with(".geoguessr.com") {
+            "; Domain=.geoguessr.com"
+        } else {
+            ""
+        };
+        let secure = if base.scheme() == "https" {
+            "; Secure"
+        } else {
+            ""
+        };
+        let text = format!(
+            "_ncfa={}{domain}; Path=/; HttpOnly; SameSite=Lax{secure}",
+            cookie.expose()
+        );
+        let parsed = fantoccini::cookies::Cookie::parse(text).map_err(|_| {
+            SiteError::Config(
+                "the _ncfa cookie cannot be set in the browser (paste only its value)".into(),
+            )
+        })?;
+        c.add_cookie(parsed).await.map_err(|e| {
+            // The error may quote the cookie: name what failed without it.
+            let _ = e;
+            SiteError::Page("the browser refused the _ncfa cookie for the site".into())
+        })
+    }
+
+    async fn goto_game(&self, token: &str) -> Result<(), SiteError> {
+        let url = self.opts.url(&self.opts.endpoints.game_page, token);
+        self.browser
+            .client()
+            .goto(&url)
+            .await
+            .map_err(cmd(format!("opening {}", self.opts.endpoints.game_page)))?;
+        Ok(())
+    }
+
+    /// Loads the game page again (after an API guess, or a crash): the site opens its open round.
+    pub async fn reload(&mut self, token: &str) -> Result<(), SiteError> {
+        self.focused = false;
+        self.goto_game(token).await
+    }
+
+    pub fn browser(&self) -> &Browser {
+        &self.browser
+    }
+
+    pub async fn close(self) {
+        self.browser.close().await;
+    }
+
+    fn sel(&self) -> &Selectors {
+        &self.opts.selectors
+    }
+
+    async fn rects(&self, selector: &str) -> Result<Vec<Rect>, SiteError> {
+        let v = self
+            .browser
+            .client()
+            .execute(RECTS_JS, vec![json!(selector)])
+            .await
+            .map_err(cmd("reading the page"))?;
+        serde_json::from_value(v)
+            .map_err(|e| SiteError::Page(format!("reading element positions: {e}")))
+    }
+
+    /// Waits until `selector` (config key `key`) matches a visible element, and returns its rect.
+    async fn wait_visible(
+        &self,
+        key: &'static str,
+        selector: &str,
+        timeout: Duration,
+    ) -> Result<Rect, SiteError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(r) = self
+                .rects(selector)
+                .await?
+                .into_iter()
+                .find(|r| r.w > 1.0 && r.h > 1.0)
+            {
+                return Ok(r);
+            }
+            if Instant::now() >= deadline {
+                return Err(SiteError::Selector {
+                    key,
+                    selector: selector.to_string(),
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn style(&self, id: &str, css: &str) -> Result<(), SiteError> {
+        self.browser
+            .client()
+            .execute(STYLE_JS, vec![json!(id), json!(css)])
+            .await
+            .map_err(cmd("injecting CSS"))?;
+        Ok(())
+    }
+
+    async fn frames(&self) -> Result<(), SiteError> {
+        self.browser
+            .client()
+            .execute_async(FRAMES_JS, vec![])
+            .await
+            .map_err(cmd("waiting for the page to draw"))?;
+        Ok(())
+    }
+
+    /// Waits for the round: the panorama canvas shown and no spinner. Returns the canvas rect.
+    async fn round_ready(&self) -> Result<Rect, SiteError> {
+        let timeout = self.opts.round_ready_timeout;
+        let deadline = Instant::now() + timeout;
+        let pano = self
+            .wait_visible(
+                "geoguessr.selectors.panorama",
+                &self.sel().panorama.clone(),
+                timeout,
+            )
+            .await?;
+        loop {
+            if self
+                .rects(&self.sel().spinner)
+                .await?
+                .iter()
+                .all(|r| r.w < 1.0)
+            {
+                return Ok(pano);
+            }
+            if Instant::now() >= deadline {
+                return Err(SiteError::Page(format!(
+                    "the round did not finish loading in {timeout:?}: geoguessr.selectors.spinner = {:?} stayed on the page",
+                    self.sel().spinner
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Hides the HUD, compass, Google's controls and attribution for good, and the guess map
+    /// while `capturing`.
+    async fn hide(&self, capturing: bool) -> Result<(), SiteError> {
+        let css = format!("{} {{ display: none !important; }}", self.sel().hide);
+        self.style(HIDE_STYLE_ID, &css).await?;
+        let map = if capturing {
+            format!(
+                "{} {{ visibility: hidden !important; }}",
+                self.sel().guess_map
+            )
+        } else {
+            String::new()
+        };
+        self.style(CAPTURE_STYLE_ID, &map).await
+    }
+
+    /// Captures `views` views of the round, turning right between them by holding the turn key
+    /// (one view when turning is forbidden: NMPZ). Headings are relative to the start view and
+    /// estimated from the time the key was held.
+    #[instrument(skip(self))]
+    pub async fn capture_round(
+        &mut self,
+        views: usize,
+        _zoom_steps: u32,
+        quality: u8,
+    ) -> Result<Vec<View>, SiteError> {
+        let rect = self.round_ready().await?;
+        self.hide(true).await?;
+        let result = self.capture_views(rect, views.max(1), quality).await;
+        // The guess map comes back whatever happened: the round still needs a guess.
+        let shown = self.hide(false).await;
+        let out = result?;
+        shown?;
+        Ok(out)
+    }
+
+    async fn capture_views(
+        &mut self,
+        rect: Rect,
+        n: usize,
+        quality: u8,
+    ) -> Result<Vec<View>, SiteError> {
+        let mut out = Vec::with_capacity(n);
+        let step = 360.0 / n as f64;
+        for i in 0..n {
+            if i > 0 {
+                self.turn(step).await?;
+            }
+            self.frames().await?;
+            // The canvas may have moved when overlays were hidden.
+            let r = self
+                .rects(&self.sel().panorama.clone())
+                .await?
+                .into_iter()
+                .find(|r| r.w > 1.0)
+                .unwrap_or(rect);
+            out.push(self.capture(r, i as f64 * step, quality).await?);
+        }
+        Ok(out)
+    }
+
+    /// Turns right about `degrees` by holding the turn key, after one click on the canvas.
+    async fn turn(&mut self, degrees: f64) -> Result<(), SiteError> {
+        let c = self.browser.client();
+        if !self.focused {
+            let canvas = c
+                .find(fantoccini::Locator::Css(&self.opts.selectors.panorama))
+                .await
+                .map_err(cmd("finding the panorama canvas"))?;
+            canvas.click().await.map_err(cmd("clicking the panorama"))?;
+            self.focused = true;
+        }
+        let hold = self.opts.turn_hold.mul_f64(degrees / 90.0);
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: TURN_KEY })
+            .then(KeyAction::Pause { duration: hold })
+            .then(KeyAction::Up { value: TURN_KEY });
+        c.perform_actions(keys)
+            .await
+            .map_err(cmd("turning the view"))?;
+        debug!(degrees, ?hold, "turned");
+        Ok(())
+    }
+
+    async fn capture(&self, r: Rect, heading: f64, quality: u8) -> Result<View, SiteError> {
+        let v = self
+            .browser
+            .client()
+            .issue_cmd(CdpCommand::capture_jpeg(r.x, r.y, r.w, r.h, quality))
+            .await
+            .map_err(cmd("capturing the panorama (CDP)"))?;
+        let data = v["data"]
+            .as_str()
+            .ok_or_else(|| SiteError::Page("the capture came back without data".into()))?;
+        let jpeg = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| SiteError::Page(format!("the capture is not base64: {e}")))?;
+        Ok(View {
+            heading,
+            pitch: 0.0,
+            fov: 90.0,
+            width: r.w.round() as u32,
+            height: r.h.round() as u32,
+            jpeg,
+        })
+    }
+
+    /// Reads the guess map's projection from its tiles: `(zoom, px per tile, screen x and y of
+    /// world pixel (0, 0) at that zoom)`.
+    async fn projection(&self) -> Result<Projection, SiteError> {
+        let v = self
+            .browser
+            .client()
+            .execute(TILES_JS, vec![json!(self.sel().map_tile)])
+            .await
+            .map_err(cmd("reading the guess map tiles"))?;
+        let tiles: Vec<Tile> = serde_json::from_value(v)
+            .map_err(|e| SiteError::Page(format!("guess map tiles: {e}")))?;
+        tiles
+            .iter()
+            .filter(|t| t.rect.w > 1.0)
+            .find_map(|t| Projection::from_tile(&t.src, t.rect))
+            .ok_or_else(|| SiteError::Selector {
+                key: "geoguessr.selectors.map_tile",
+                selector: self.sel().map_tile.clone(),
+                waited: Duration::ZERO,
+            })
+    }
+
+    /// Clicks the guess map at `at`, checks the pin landed there, and presses Guess.
+    #[instrument(skip(self))]
+    pub async fn guess_on_map(&mut self, at: crate::geo::LatLon) -> Result<(), SiteError> {
+        let map_key = "geoguessr.selectors.guess_map";
+        let map_sel = self.sel().guess_map.clone();
+        let map = self
+            .wait_visible(map_key, &map_sel, CONTROL_TIMEOUT)
+            .await?;
+        let map_el = self
+            .browser
+            .client()
+            .find(fantoccini::Locator::Css(&map_sel))
+            .await
+            .map_err(cmd("finding the guess map"))?;
+        let mut target = None;
+        for _ in 0..MAX_DRAGS {
+            let proj = self.projection().await?;
+            let (x, y) = proj.pixel(at, map.x + map.w / 2.0);
+            let inside = x >= map.x + EDGE_MARGIN_PX
+                && x <= map.x + map.w - EDGE_MARGIN_PX
+                && y >= map.y + EDGE_MARGIN_PX
+                && y <= map.y + map.h - EDGE_MARGIN_PX;
+            if inside {
+                target = Some((x, y));
+                break;
+            }
+            // Drag the map so the target moves toward the centre (at most half a map a drag).
+            let (cx, cy) = (map.x + map.w / 2.0, map.y + map.h / 2.0);
+            let dx = (cx - x).clamp(-map.w / 2.0 + EDGE_MARGIN_PX, map.w / 2.0 - EDGE_MARGIN_PX);
+            let dy = (cy - y).clamp(-map.h / 2.0 + EDGE_MARGIN_PX, map.h / 2.0 - EDGE_MARGIN_PX);
+            let drag = MouseActions::new("mouse".into())
+                .then(PointerAction::MoveToElement {
+                    element: map_el.clone(),
+                    duration: None,
+                    x: 0.0,
+                    y: 0.0,
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::MoveBy {
+                    duration: Some(Duration::from_millis(150)),
+                    x: dx.round(),
+                    y: dy.round(),
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                });
+            self.browser
+                .client()
+                .perform_actions(drag)
+                .await
+                .map_err(cmd("dragging the guess map"))?;
+            self.frames().await?;
+        }
+        let (x, y) = target.ok_or_else(|| {
+            SiteError::Page("the guess point could not be brought into the guess map's view".into())
+        })?;
+        let click = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: map_el.clone(),
+                duration: None,
+                x: (x - (map.x + map.w / 2.0)).round(),
+                y: (y - (map.y + map.h / 2.0)).round(),
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.browser
+            .client()
+            .perform_actions(click)
+            .await
+            .map_err(cmd("clicking the guess map"))?;
+        let pin = self
+            .wait_visible(
+                "geoguessr.selectors.guess_pin",
+                &self.sel().guess_pin.clone(),
+                CONTROL_TIMEOUT,
+            )
+            .await?;
+        // A pin's tip is the middle of its bottom edge.
+        let (tx, ty) = (pin.x + pin.w / 2.0, pin.y + pin.h);
+        let off = ((tx - x.round()).powi(2) + (ty - y.round()).powi(2)).sqrt();
+        if off > self.opts.pin_tolerance_px {
+            return Err(SiteError::Page(format!(
+                "the guess pin landed {off:.1} px from the click (more than geoguessr.pin_tolerance_px): is geoguessr.selectors.map_tile still the guess map's tiles?"
+            )));
+        }
+        let btn_sel = self.sel().guess_button.clone();
+        self.wait_visible(
+            "geoguessr.selectors.guess_button",
+            &btn_sel,
+            CONTROL_TIMEOUT,
+        )
+        .await?;
+        self.browser
+            .client()
+            .find(fantoccini::Locator::Css(&btn_sel))
+            .await
+            .map_err(cmd("finding the Guess button"))?
+            .click()
+            .await
+            .map_err(cmd("pressing Guess"))?;
+        Ok(())
+    }
+
+    /// Closes the round's result screen; the page then loads the next round.
+    pub async fn next_round(&mut self) -> Result<(), SiteError> {
+        let s = self.sel().close_round_result.clone();
+        self.wait_visible(
+            "geoguessr.selectors.close_round_result",
+            &s,
+            self.opts.result_timeout,
+        )
+        .await?;
+        self.browser
+            .client()
+            .find(fantoccini::Locator::Css(&s))
+            .await
+            .map_err(cmd("finding the result screen's button"))?
+            .click()
+            .await
+            .map_err(cmd("closing the result screen"))?;
+        self.focused = false;
+        Ok(())
+    }
+
+    /// Which selectors the open round's page matches (`geoguessr check`), without touching the
+    /// game.
+    pub async fn check_selectors(&self) -> Result<Vec<SelectorCheck>, SiteError> {
+        // Give the round time to load; a missing panorama is reported below, not raised.
+        let _ = self.round_ready().await;
+        let mut out = Vec::new();
+        for (key, selector) in self.sel().named() {
+            let found = match key {
+                "geoguessr.selectors.guess_pin"
+                | "geoguessr.selectors.close_round_result"
+                | "geoguessr.selectors.spinner" => None,
+                _ => Some(self.rects(selector).await?.len()),
+            };
+            out.push(SelectorCheck {
+                key,
+                selector: selector.to_string(),
+                found,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The guess map's Web Mercator projection on screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Projection {
+    /// Tile zoom.
+    pub z: u32,
+    /// CSS pixels per world pixel at zoom `z`.
+    pub scale: f64,
+    /// Screen position of world pixel (0, 0) at zoom `z`.
+    pub origin: (f64, f64),
+}
+
+impl Projection {
+    /// From one tile: its `src` names `x`, `y`, `z`; `rect` is where it is drawn.
+    pub fn from_tile(src: &str, rect: Rect) -> Option<Projection> {
+        let query = src.split_once('?').map_or(src, |(_, q)| q);
+        let mut xyz = [None, None, None];
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let i = match k.as_ref() {
+                "x" => 0,
+                "y" => 1,
+                "z" => 2,
+                _ => continue,
+            };
+            xyz[i] = v.parse::<i64>().ok();
+        }
+        let (x, y, z) = (xyz[0]?, xyz[1]?, xyz[2]?);
+        if !(0..=22).contains(&z) || rect.w <= 0.0 {
+            return None;
+        }
+        let scale = rect.w / TILE_PX;
+        Some(Projection {
+            z: z as u32,
+            scale,
+            origin: (
+                rect.x - x as f64 * TILE_PX * scale,
+                rect.y - y as f64 * TILE_PX * scale,
+            ),
+        })
+    }
+
+    /// Screen pixel of `at`; of the world's horizontal copies, the one nearest `centre_x`.
+    pub fn pixel(&self, at: crate::geo::LatLon, centre_x: f64) -> (f64, f64) {
+        let world = TILE_PX * f64::from(1u32 << self.z.min(30)) * self.scale;
+        let lat = at
+            .lat
+            .clamp(-MAX_MERCATOR_LAT, MAX_MERCATOR_LAT)
+            .to_radians();
+        let fx = (at.lon + 180.0) / 360.0;
+        let fy = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+        let mut x = self.origin.0 + fx * world;
+        let copies = ((centre_x - x) / world).round();
+        x += copies * world;
+        (x, self.origin.1 + fy * world)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::LatLon;
+
+    #[test]
+    fn a_tile_gives_the_projection() {
+        // Tile (1, 1) at zoom 2 drawn at (100, 50), 256 px: world origin at (-156, -206).
+        let p = Projection::from_tile(
+            "/vt?x=1&y=1&z=2",
+            Rect {
+                x: 100.0,
+                y: 50.0,
+                w: 256.0,
+                h: 256.0,
+            },
+        )
+        .unwrap();
+        assert_eq!(p.origin, (-156.0, -206.0));
+        // (0, 0) is the world's centre: 512 px from the origin at zoom 2.
+        let (x, y) = p.pixel(LatLon { lat: 0.0, lon: 0.0 }, 356.0);
+        assert!(
+            (x - 356.0).abs() < 1e-9 && (y - 306.0).abs() < 1e-9,
+            "{x} {y}"
+        );
+        // The copy nearest the map's centre is chosen.
+        let (x2, _) = p.pixel(LatLon { lat: 0.0, lon: 0.0 }, 356.0 + 1000.0);
+        assert!((x2 - (356.0 + 1024.0)).abs() < 1e-9);
+        assert!(Projection::from_tile(
+            "/vt?x=1&y=1",
+            Rect {
+                x: 0.0,
+                y: 0.0,
+                w: 256.0,
+                h: 256.0
+            }
+        )
+        .is_none());
+    }
+}

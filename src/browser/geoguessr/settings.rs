@@ -1,0 +1,239 @@
+//! Everything about geoguessr.com that may change without notice, in one plain struct the
+//! `[geoguessr]` config section fills: the site's address, API paths, CSS selectors, timings and
+//! pacing. Each default is the value last seen in the public tools listed in GEOGUESSR.md; a user
+//! fixes a renamed selector or path in `geoagent.toml` without a new release.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The real site. Tests point `geoguessr.base_url` at a replica on 127.0.0.1.
+pub const DEFAULT_BASE_URL: &str = "https://www.geoguessr.com";
+/// Longest `Retry-After` honoured (s): a longer one fails with an error saying how long the
+/// site asked to wait, instead of hanging a run for hours.
+pub const DEFAULT_MAX_RETRY_AFTER_SECS: f64 = 120.0;
+/// Retries of one API call after a 429 before giving up.
+pub const DEFAULT_MAX_RATE_LIMIT_RETRIES: u32 = 3;
+/// One API call; the site answers in well under a second, a slow link in a few.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 30.0;
+/// A round's panorama loads in 1–5 s on the real site (Google's tiles); generous for slow links.
+pub const DEFAULT_ROUND_READY_TIMEOUT_SECS: f64 = 45.0;
+/// Holding a turn key this long turns about one step on the site (peers: ~1 s per step).
+pub const DEFAULT_TURN_HOLD_MS: u64 = 1000;
+/// The site scores a guess and shows the result in ~1 s; polls of the game state stop here.
+pub const DEFAULT_RESULT_TIMEOUT_SECS: f64 = 20.0;
+/// Pause between rounds (s): people take at least this long to close the result screen.
+pub const DEFAULT_ROUND_PAUSE_SECS: f64 = 3.0;
+/// Pause between games (s): peers wait minutes between challenges.
+pub const DEFAULT_GAME_PAUSE_SECS: f64 = 60.0;
+/// Games started per rolling hour per account, at most (peers throttle to a few an hour).
+pub const DEFAULT_MAX_GAMES_PER_HOUR: u32 = 4;
+/// Highscores pages fetched per challenge at most (26 players a page: ~5,200 players).
+pub const DEFAULT_MAX_HIGHSCORE_PAGES: u32 = 200;
+/// Players per highscores page (the site's own page size).
+pub const DEFAULT_HIGHSCORES_LIMIT: u32 = 26;
+/// The guess pin must land this close (in guess-map pixels) to the pixel clicked.
+pub const DEFAULT_PIN_TOLERANCE_PX: f64 = 3.0;
+
+/// How the guess reaches the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GuessVia {
+    /// A real click on the guess map, then the Guess button (what a person does).
+    #[default]
+    Map,
+    /// `POST /api/v3/games/{token}` from the controller (exact; the page is reloaded after).
+    Api,
+}
+
+impl std::str::FromStr for GuessVia {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "map" => Ok(GuessVia::Map),
+            "api" => Ok(GuessVia::Api),
+            other => Err(format!("{other:?}: expected map or api")),
+        }
+    }
+}
+
+/// API paths under `base_url` (`{token}` and `{id}` are filled in).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Endpoints {
+    /// 401 when the cookie is missing or expired. Default `/api/v3/profiles`.
+    pub profiles: String,
+    /// POST creates a classic game. Default `/api/v3/games`.
+    pub games: String,
+    /// GET reads, POST guesses. Default `/api/v3/games/{token}`.
+    pub game: String,
+    /// POST `{}` joins a challenge. Default `/api/v3/challenges/{token}`.
+    pub challenge: String,
+    /// Default `/api/v3/results/highscores/{token}`.
+    pub highscores: String,
+    /// The map's `maxErrorDistance` and bounds. Default `/api/maps/{id}`.
+    pub map: String,
+    /// The game page. Default `/game/{token}`.
+    pub game_page: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            profiles: "/api/v3/profiles".into(),
+            games: "/api/v3/games".into(),
+            game: "/api/v3/games/{token}".into(),
+            challenge: "/api/v3/challenges/{token}".into(),
+            highscores: "/api/v3/results/highscores/{token}".into(),
+            map: "/api/maps/{id}".into(),
+            game_page: "/game/{token}".into(),
+        }
+    }
+}
+
+/// CSS selectors of the game page. Hashed CSS-module classes change per build: match them by
+/// prefix (`[class^="guess-map_canvas__"]`), never by the full name.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Selectors {
+    /// The panorama canvas (Google's WebGL scene).
+    pub panorama: String,
+    /// Present while the round loads.
+    pub spinner: String,
+    /// The guess map container (hidden while capturing, clicked to guess).
+    pub guess_map: String,
+    /// Map tiles whose `src` carries `x=`, `y=`, `z=` (Web Mercator tile numbers): the guess map's
+    /// projection is read from them.
+    pub map_tile: String,
+    /// The placed guess pin, read back after the click.
+    pub guess_pin: String,
+    /// The Guess button.
+    pub guess_button: String,
+    /// Closes the round's result screen.
+    pub close_round_result: String,
+    /// Everything hidden by injected CSS before any capture: HUD, compass, Google's controls
+    /// and attribution (a comma-separated selector list).
+    pub hide: String,
+}
+
+impl Default for Selectors {
+    fn default() -> Self {
+        Selectors {
+            panorama: "[data-qa=\"panorama\"] canvas.widget-scene-canvas".into(),
+            spinner: "[class^=\"spinner_\"], [class*=\" spinner_\"]".into(),
+            guess_map: "[data-qa=\"guess-map\"]".into(),
+            map_tile: "[data-qa=\"guess-map\"] img[src*=\"x=\"][src*=\"y=\"][src*=\"z=\"]".into(),
+            guess_pin: "[data-qa=\"guess-map\"] [class^=\"map-pin_\"], [data-qa=\"guess-map\"] [class*=\" map-pin_\"]".into(),
+            guess_button: "[data-qa=\"perform-guess\"]".into(),
+            close_round_result: "[data-qa=\"close-round-result\"]".into(),
+            hide: "[data-qa=\"compass\"], [class^=\"panorama-compass_\"], [class^=\"game_status__\"], [class^=\"game-layout__status\"], [data-qa=\"round-number\"], [data-qa=\"pano-zoom-in\"], [data-qa=\"pano-zoom-out\"], .gmnoprint, .gm-style-cc, a[href*=\"google\"]".into(),
+        }
+    }
+}
+
+impl Selectors {
+    /// Every selector with its config key, for `geoguessr check` and error messages.
+    pub fn named(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("geoguessr.selectors.panorama", &self.panorama),
+            ("geoguessr.selectors.spinner", &self.spinner),
+            ("geoguessr.selectors.guess_map", &self.guess_map),
+            ("geoguessr.selectors.map_tile", &self.map_tile),
+            ("geoguessr.selectors.guess_pin", &self.guess_pin),
+            ("geoguessr.selectors.guess_button", &self.guess_button),
+            (
+                "geoguessr.selectors.close_round_result",
+                &self.close_round_result,
+            ),
+            ("geoguessr.selectors.hide", &self.hide),
+        ]
+    }
+}
+
+/// Everything the geoguessr.com adapter needs besides the cookie.
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    /// `https://www.geoguessr.com` (no trailing slash).
+    pub base_url: String,
+    pub endpoints: Endpoints,
+    pub selectors: Selectors,
+    pub guess_via: GuessVia,
+    pub request_timeout: Duration,
+    pub max_retry_after: Duration,
+    pub max_rate_limit_retries: u32,
+    pub round_ready_timeout: Duration,
+    pub result_timeout: Duration,
+    pub turn_hold: Duration,
+    pub round_pause: Duration,
+    pub game_pause: Duration,
+    pub max_games_per_hour: u32,
+    pub max_highscore_pages: u32,
+    pub highscores_limit: u32,
+    pub pin_tolerance_px: f64,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        SiteOptions {
+            base_url: DEFAULT_BASE_URL.into(),
+            endpoints: Endpoints::default(),
+            selectors: Selectors::default(),
+            guess_via: GuessVia::Map,
+            request_timeout: Duration::from_secs_f64(DEFAULT_REQUEST_TIMEOUT_SECS),
+            max_retry_after: Duration::from_secs_f64(DEFAULT_MAX_RETRY_AFTER_SECS),
+            max_rate_limit_retries: DEFAULT_MAX_RATE_LIMIT_RETRIES,
+            round_ready_timeout: Duration::from_secs_f64(DEFAULT_ROUND_READY_TIMEOUT_SECS),
+            result_timeout: Duration::from_secs_f64(DEFAULT_RESULT_TIMEOUT_SECS),
+            turn_hold: Duration::from_millis(DEFAULT_TURN_HOLD_MS),
+            round_pause: Duration::from_secs_f64(DEFAULT_ROUND_PAUSE_SECS),
+            game_pause: Duration::from_secs_f64(DEFAULT_GAME_PAUSE_SECS),
+            max_games_per_hour: DEFAULT_MAX_GAMES_PER_HOUR,
+            max_highscore_pages: DEFAULT_MAX_HIGHSCORE_PAGES,
+            highscores_limit: DEFAULT_HIGHSCORES_LIMIT,
+            pin_tolerance_px: DEFAULT_PIN_TOLERANCE_PX,
+        }
+    }
+}
+
+impl SiteOptions {
+    /// `base_url` + the path `template` with `{token}`/`{id}` replaced by `value`
+    /// (percent-encoded: a token comes from a URL the user pasted).
+    pub fn url(&self, template: &str, value: &str) -> String {
+        let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        format!(
+            "{}{}",
+            self.base_url.trim_end_matches('/'),
+            template.replace("{token}", &enc).replace("{id}", &enc)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_fill_and_encode_the_token() {
+        let o = SiteOptions {
+            base_url: "http://127.0.0.1:9/".into(),
+            ..SiteOptions::default()
+        };
+        assert_eq!(
+            o.url(&o.endpoints.game, "AbC"),
+            "http://127.0.0.1:9/api/v3/games/AbC"
+        );
+        assert_eq!(
+            o.url(&o.endpoints.map, "a/b?c"),
+            "http://127.0.0.1:9/api/maps/a%2Fb%3Fc"
+        );
+    }
+
+    #[test]
+    fn every_selector_is_named_with_its_key() {
+        let s = Selectors::default();
+        let named = s.named();
+        assert_eq!(named.len(), 8);
+        assert!(named
+            .iter()
+            .all(|(k, v)| k.starts_with("geoguessr.selectors.") && !v.is_empty()));
+    }
+}

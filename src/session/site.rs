@@ -1,0 +1,381 @@
+//! One game on geoguessr.com from start to finish: check the cookie, respect the account's pacing,
+//! create the classic game or join the challenge, play its rounds through the one round loop
+//! ([`super::round`]) into a replay like the local game's (environment `geoguessr`), and for a
+//! challenge store every other player's rounds as human results.
+//!
+//! The session folder also gets `geoguessr.json`: the game token, challenge, map and restrictions,
+//! and the site's points beside ours per round. Never the cookie.
+
+use super::round::{self, Recorder, RoundError};
+use super::MatchReport;
+use crate::agent::Reasoner;
+use crate::browser::geoguessr::api::{Api, NewGame};
+use crate::browser::geoguessr::settings::SiteOptions;
+use crate::browser::geoguessr::{NcfaCookie, ScoreCheck, SiteError, SiteGame};
+use crate::browser::BrowserOptions;
+use crate::environment::CaptureOptions;
+use crate::humans::{self, HumansError};
+use crate::replay::{self, Manifest, ReplayError, ReplayWriter};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+use tracing::{info, info_span, warn, Instrument};
+
+/// The pacing record under the replay folder (start times of recent games per account).
+pub const PACING_DIR: &str = ".geoguessr";
+/// The environment name in the replay's manifest.
+pub const ENVIRONMENT: &str = "geoguessr";
+/// The sidecar file in the session folder.
+pub const SITE_FILE: &str = "geoguessr.json";
+/// The rolling window of `max_games_per_hour`.
+const PACING_WINDOW: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Error)]
+pub enum SiteSessionError {
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    #[error("replay: {0}")]
+    Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Round(#[from] RoundError<SiteError>),
+    #[error("human results: {0}")]
+    Humans(#[from] HumansError),
+    #[error("{0}")]
+    Pacing(String),
+}
+
+/// What to play.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SiteGameSpec {
+    /// A new classic game.
+    New(NewGame),
+    /// Join (or continue) challenge `token`.
+    Challenge(String),
+    /// Continue this account's game `token`.
+    Game(String),
+}
+
+/// Everything one game on the site needs.
+#[derive(Debug, Clone)]
+pub struct SitePlan {
+    pub site: SiteOptions,
+    pub cookie: NcfaCookie,
+    pub browser: BrowserOptions,
+    pub capture: CaptureOptions,
+    pub replay_root: PathBuf,
+    pub strategy: String,
+    pub spec: SiteGameSpec,
+    /// Where the challenge's people's rounds are stored (`server.human_results`).
+    pub human_store: PathBuf,
+}
+
+/// The sidecar written beside the replay's manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteRecord {
+    pub game_token: String,
+    pub challenge_token: Option<String>,
+    pub map: String,
+    pub map_name: String,
+    pub max_error_distance_m: f64,
+    pub forbid_moving: bool,
+    pub forbid_zooming: bool,
+    pub forbid_rotating: bool,
+    pub time_limit_secs: u32,
+    pub guess_via: String,
+    pub scores: Vec<ScoreCheck>,
+}
+
+/// What a game on the site produced.
+#[derive(Debug, Clone)]
+pub struct SiteReport {
+    pub report: MatchReport,
+    pub record: SiteRecord,
+    /// Other players' rounds stored as human results (challenges).
+    pub humans_stored: usize,
+    /// Why the highscores could not be stored, when they could not.
+    pub highscores_problem: Option<String>,
+}
+
+/// Plays one game of `plan` with `reasoner`. Finished rounds are in the replay even on error.
+pub async fn play_site(
+    plan: &SitePlan,
+    reasoner: Arc<dyn Reasoner>,
+) -> Result<SiteReport, SiteSessionError> {
+    let api = Api::new(&plan.site, &plan.cookie)?;
+    let profile = api.profile().await?;
+    let _slot = Pacing::claim(&plan.replay_root, &profile.id, &plan.site)?;
+    let (state, challenge) = match &plan.spec {
+        SiteGameSpec::New(g) => (api.create_game(g).await?, None),
+        SiteGameSpec::Challenge(t) => (api.join_challenge(t).await?, Some(t.clone())),
+        SiteGameSpec::Game(t) => (api.game(t).await?, None),
+    };
+    let span = info_span!("site_game", token = %state.token);
+    async move {
+        let max_error_m = match api.map(&state.map).await {
+            Ok(m) if m.max_error_distance.is_finite() && m.max_error_distance > 0.0 => m.max_error_distance,
+            Ok(_) | Err(_) => {
+                warn!(map = %state.map, "the map's maxErrorDistance is unknown; our own scores use the world's");
+                crate::game::WORLD_SIZE_KM * 1000.0
+            }
+        };
+        let manifest = Manifest {
+            format_version: replay::FORMAT_VERSION,
+            session_id: replay::new_session_id(),
+            created: chrono::Utc::now(),
+            geoagent_version: env!("CARGO_PKG_VERSION").into(),
+            environment: ENVIRONMENT.into(),
+            map: replay::MapInfo {
+                id: state.map.clone(),
+                name: state.map_name.clone(),
+                size_km: max_error_m / 1000.0,
+                synthetic: false,
+            },
+            challenge: replay::ChallengeInfo {
+                id: challenge.clone().unwrap_or_else(|| state.token.clone()),
+                seed: 0,
+                rounds: state.round_count,
+            },
+            reasoner: reasoner.name(),
+            strategy: plan.strategy.clone(),
+            capture: replay::CaptureInfo {
+                headings: if state.forbid_rotating { 1 } else { plan.capture.headings },
+                zoom_steps: 0,
+                jpeg_quality: plan.capture.jpeg_quality,
+            },
+            parent: None,
+        };
+        let writer = ReplayWriter::create(&plan.replay_root, &manifest)?;
+        let dir = writer.dir().to_path_buf();
+        let mut record = SiteRecord {
+            game_token: state.token.clone(),
+            challenge_token: challenge.clone(),
+            map: state.map.clone(),
+            map_name: state.map_name.clone(),
+            max_error_distance_m: max_error_m,
+            forbid_moving: state.forbid_moving,
+            forbid_zooming: state.forbid_zooming,
+            forbid_rotating: state.forbid_rotating,
+            time_limit_secs: state.time_limit,
+            guess_via: format!("{:?}", plan.site.guess_via).to_lowercase(),
+            scores: vec![],
+        };
+        write_record(&dir, &record)?;
+        let mut report = MatchReport {
+            session_id: manifest.session_id.clone(),
+            replay_dir: dir.clone(),
+            challenge_id: manifest.challenge.id.clone(),
+            reasoner: reasoner.name(),
+            map_name: state.map_name.clone(),
+            rounds: vec![],
+            launch: Default::default(),
+        };
+        let rounds = state.round_count;
+        let first = state.guessed() + 1;
+        let mut game = SiteGame::open(
+            api.clone(),
+            plan.cookie.clone(),
+            plan.browser.clone(),
+            plan.capture.clone(),
+            state,
+            max_error_m / 1000.0,
+        )
+        .await?;
+        let recorder = Recorder::new(writer);
+        let mut outcome: Result<(), SiteSessionError> = Ok(());
+        for n in first..=rounds {
+            match round::play_round(&mut game, n, reasoner.as_ref(), &recorder, None).await {
+                Ok(r) => report.rounds.push(r),
+                Err(e) => {
+                    outcome = Err(e.into());
+                    break;
+                }
+            }
+        }
+        record.scores = game.checks.clone();
+        game.close().await;
+        write_record(&dir, &record)?;
+        outcome?;
+        let (mut humans_stored, mut highscores_problem) = (0, None);
+        if let Some(token) = &challenge {
+            match store_highscores(&api, token, &profile.id, &plan.human_store).await {
+                Ok(n) => humans_stored = n,
+                Err(e) => {
+                    warn!(error = %e, "the challenge's highscores were not stored");
+                    highscores_problem = Some(e.to_string());
+                }
+            }
+        }
+        Ok(SiteReport {
+            report,
+            record,
+            humans_stored,
+            highscores_problem,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+fn write_record(dir: &Path, record: &SiteRecord) -> Result<(), SiteSessionError> {
+    let path = dir.join(SITE_FILE);
+    let text = serde_json::to_string_pretty(record).map_err(|e| ReplayError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&path, text).map_err(|e| {
+        SiteSessionError::Replay(ReplayError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })
+    })
+}
+
+/// Fetches every highscores page of challenge `token` and appends the other players' rounds to
+/// the store (rounds already there are not added twice). Returns how many were added.
+pub async fn store_highscores(
+    api: &Api,
+    token: &str,
+    own_id: &str,
+    store: &Path,
+) -> Result<usize, SiteSessionError> {
+    let pages = api.highscores(token).await?;
+    let source = format!("geoguessr:highscores/{token}");
+    let imp = humans::parse_highscores(
+        &source,
+        &serde_json::Value::Array(pages),
+        Some(token),
+        Some(own_id),
+    );
+    for p in &imp.problems {
+        warn!(%p, "highscores item skipped");
+    }
+    add_new(store, imp.rounds)
+}
+
+/// Appends the rounds `store` does not hold yet (same challenge, round and player).
+pub fn add_new(store: &Path, rounds: Vec<humans::HumanRound>) -> Result<usize, SiteSessionError> {
+    let store = humans::Store::open(store);
+    let have: std::collections::HashSet<(String, usize, String)> = store
+        .load()?
+        .into_iter()
+        .map(|h| (h.challenge_id, h.round, h.player))
+        .collect();
+    let mut added = 0;
+    for r in rounds {
+        if !have.contains(&(r.challenge_id.clone(), r.round, r.player.clone())) {
+            store.append(&r)?;
+            added += 1;
+        }
+    }
+    info!(added, "human results stored");
+    Ok(added)
+}
+
+/// One game at a time per account, and at most `max_games_per_hour` started per rolling hour,
+/// recorded under `replay_root/.geoguessr/`. Held for the game; the lock goes with the file.
+struct Pacing {
+    _lock: std::fs::File,
+}
+
+impl Pacing {
+    fn claim(root: &Path, account: &str, opts: &SiteOptions) -> Result<Pacing, SiteSessionError> {
+        use std::os::unix::io::AsRawFd;
+        let dir = root.join(PACING_DIR);
+        let io = |e: std::io::Error| {
+            SiteSessionError::Replay(ReplayError::Io {
+                path: dir.display().to_string(),
+                source: e,
+            })
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let name: String = account
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(64)
+            .collect();
+        let name = if name.is_empty() {
+            "account".to_string()
+        } else {
+            name
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{name}.lock")))
+            .map_err(io)?;
+        // SAFETY: flock on a file descriptor we own; non-blocking, released when the file closes.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(SiteSessionError::Pacing(
+                "another geoagent is playing on this account: one game at a time per account"
+                    .into(),
+            ));
+        }
+        let starts_path = dir.join(format!("{name}.json"));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut starts: Vec<u64> = std::fs::read_to_string(&starts_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        starts.retain(|t| now.saturating_sub(*t) < PACING_WINDOW.as_secs());
+        if starts.len() as u32 >= opts.max_games_per_hour {
+            let wait = starts
+                .iter()
+                .min()
+                .map_or(0, |t| PACING_WINDOW.as_secs().saturating_sub(now - t));
+            return Err(SiteSessionError::Pacing(format!(
+                "{} game(s) started in the last hour (geoguessr.max_games_per_hour = {}): wait about {} min",
+                starts.len(),
+                opts.max_games_per_hour,
+                wait.div_ceil(60)
+            )));
+        }
+        if let Some(last) = starts.iter().max() {
+            let since = now.saturating_sub(*last);
+            if since < opts.game_pause.as_secs() {
+                return Err(SiteSessionError::Pacing(format!(
+                    "the last game started {since} s ago; geoguessr.game_pause_secs = {} asks for a pause between games",
+                    opts.game_pause.as_secs()
+                )));
+            }
+        }
+        starts.push(now);
+        std::fs::write(
+            &starts_path,
+            serde_json::to_string(&starts).unwrap_or_default(),
+        )
+        .map_err(io)?;
+        Ok(Pacing { _lock: lock })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_limits_games_per_hour_and_concurrency() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SiteOptions {
+            max_games_per_hour: 2,
+            game_pause: Duration::ZERO,
+            ..SiteOptions::default()
+        };
+        let a = Pacing::claim(dir.path(), "me", &opts).unwrap();
+        let e = Pacing::claim(dir.path(), "me", &opts).err().unwrap();
+        assert!(e.to_string().contains("one game at a time"), "{e}");
+        drop(a);
+        let b = Pacing::claim(dir.path(), "me", &opts).unwrap();
+        drop(b);
+        let e = Pacing::claim(dir.path(), "me", &opts).err().unwrap();
+        assert!(e.to_string().contains("max_games_per_hour"), "{e}");
+        // Another account has its own budget.
+        Pacing::claim(dir.path(), "you", &opts).unwrap();
+    }
+}

@@ -1,0 +1,855 @@
+//! A replica of geoguessr.com on 127.0.0.1, for tests: the API and the game page as
+//! `../shared/GEOGUESSR.md` describes them, including every place the answer leaks to a client.
+//!
+//! - API: profiles (401 without the `_ncfa` cookie), classic games (create, read, guess) whose
+//!   every state carries `rounds[]` with lat, lng, hex panoId and country code, challenges (join),
+//!   highscores (pages of 26, 401 before this account played the challenge), maps with
+//!   `maxErrorDistance`.
+//! - The page `/game/{token}`: `data-qa` hooks, hashed CSS-module class names that change on
+//!   every start, `__NEXT_DATA__` holding the game with its answer, a metadata request that
+//!   returns the coordinates, a 2D canvas panorama that turns while arrow keys are held (after a
+//!   click), a HUD and compass printing text in magenta (#ff00ff) over the panorama, Google-style
+//!   controls and attribution, and a guess map of Web Mercator tiles (`/tiles/vt?x=&y=&z=`) whose
+//!   centre and zoom change each round, dragged to pan, clicked to place a pin.
+//! - Faults on demand: an expired cookie, 429s with `Retry-After`, a renamed Guess button.
+#![allow(dead_code)]
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The cookie value the replica accepts.
+pub const COOKIE: &str = "replica-ncfa-5f1c0ffee0ddba11";
+/// The world map's scale (metres), as GeoGuessr's world map.
+pub const WORLD_MAX_ERROR_M: f64 = 14_916_862.0;
+/// The account's id and nick.
+pub const AGENT_ID: &str = "agent-0001";
+/// Players per highscores page.
+pub const PAGE_SIZE: usize = 26;
+/// The HUD and compass colour: no capture may contain it.
+pub const HUD_RGB: [u8; 3] = [255, 0, 255];
+
+/// A round's place: what the answer is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub lat: f64,
+    pub lng: f64,
+    /// ASCII pano id (sent hex-encoded).
+    pub pano: String,
+    pub country: String,
+}
+
+/// The replica's places: spread over continents, with coordinates that are distinctive numbers.
+pub fn places() -> Vec<Place> {
+    let p = |lat, lng, pano: &str, country: &str| Place {
+        lat,
+        lng,
+        pano: pano.into(),
+        country: country.into(),
+    };
+    vec![
+        p(48.693_71, 6.183_29, "H00UywOFWncMQDQesUqJQ", "fr"),
+        p(-33.868_52, 151.209_29, "Syd9pWq2LmZx7Tn4Kc1Ae", "au"),
+        p(35.689_49, 139.691_71, "Tky3Vb8NqR2sLw5Hj0PzA", "jp"),
+        p(-22.906_85, -43.172_89, "Rio7Gh2KpM9wQx4Zt1BcD", "br"),
+        p(40.712_77, -74.005_97, "Nyc5Jk8LrT3vSw6Pq2MnE", "us"),
+        p(64.146_58, -21.942_16, "Rey2Df6HsK9mLp3Wq8ZxF", "is"),
+        p(-1.292_07, 36.821_95, "Nbo4Qw7ErT1yUi5Op9AsG", "ke"),
+        p(55.755_83, 37.617_33, "Msk8Zx3CvB6nMq2Wr7TyH", "ru"),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Guess {
+    lat: f64,
+    lng: f64,
+    points: u32,
+    meters: f64,
+    time: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Game {
+    token: String,
+    owner: String,
+    challenge: Option<String>,
+    map: String,
+    forbid: [bool; 3],
+    time_limit: u32,
+    rounds: Vec<Place>,
+    guesses: Vec<Guess>,
+    round_started: std::time::Instant,
+}
+
+#[derive(Debug, Clone)]
+struct Challenge {
+    map: String,
+    forbid: [bool; 3],
+    time_limit: u32,
+    rounds: Vec<Place>,
+    /// Other players' points per round (their games, for the highscores).
+    players: Vec<(String, String, Vec<u32>)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    games: HashMap<String, Game>,
+    challenges: HashMap<String, Challenge>,
+    next: u64,
+}
+
+struct Shared {
+    salt: String,
+    expired: AtomicBool,
+    rate_limited: AtomicU32,
+    retry_after: Mutex<String>,
+    rename_guess_button: AtomicBool,
+    inner: Mutex<Inner>,
+    /// Every request: method, path and query.
+    log: Mutex<Vec<String>>,
+}
+
+/// A running replica; stops when dropped.
+pub struct Replica {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn token(n: u64, salt: &str) -> String {
+    const ALPHA: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut x = n
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(salt.bytes().map(u64::from).sum::<u64>());
+    (0..16)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALPHA[(x % ALPHA.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
+    let dl = (b.1 - a.1).to_radians();
+    let h = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().min(1.0).asin()
+}
+
+/// The site's score.
+pub fn points(meters: f64, max_error_m: f64) -> u32 {
+    if meters <= 25.0 {
+        return 5000;
+    }
+    (5000.0 * (-10.0 * meters / max_error_m).exp()).round() as u32
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02X}")).collect()
+}
+
+impl Replica {
+    pub async fn start() -> Replica {
+        let salt: String = format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                % 0xFFFFF
+        );
+        let shared = Arc::new(Shared {
+            salt,
+            expired: AtomicBool::new(false),
+            rate_limited: AtomicU32::new(0),
+            retry_after: Mutex::new("1".into()),
+            rename_guess_button: AtomicBool::new(false),
+            inner: Mutex::new(Inner::default()),
+            log: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/", get(home))
+            .route("/api/v3/profiles", get(profiles))
+            .route("/api/v3/games", post(create_game))
+            .route("/api/v3/games/{token}", get(read_game).post(guess))
+            .route("/api/v3/challenges", post(create_challenge))
+            .route("/api/v3/challenges/{token}", post(join_challenge))
+            .route("/api/v3/results/highscores/{token}", get(highscores))
+            .route("/api/maps/{id}", get(map))
+            .route("/game/{token}", get(game_page))
+            .route("/maps/api/js/GeoPhotoService.GetMetadata", get(metadata))
+            .route("/tiles/vt", get(tile))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Replica {
+            base_url: format!("http://{addr}"),
+            shared,
+            task,
+        }
+    }
+
+    /// Every later request answers 401 (the cookie expired).
+    pub fn expire_cookie(&self) {
+        self.shared.expired.store(true, Ordering::SeqCst);
+    }
+
+    /// The next `n` API requests answer 429 with `Retry-After: retry_after`.
+    pub fn rate_limit(&self, n: u32, retry_after: &str) {
+        *lock(&self.shared.retry_after) = retry_after.into();
+        self.shared.rate_limited.store(n, Ordering::SeqCst);
+    }
+
+    /// The Guess button's `data-qa` becomes `perform-guess-v2` (a site change).
+    pub fn rename_guess_button(&self) {
+        self.shared
+            .rename_guess_button
+            .store(true, Ordering::SeqCst);
+    }
+
+    /// The suffix of this start's hashed class names.
+    pub fn class_salt(&self) -> String {
+        self.shared.salt.clone()
+    }
+
+    /// Requests so far (`METHOD /path?query`).
+    pub fn log(&self) -> Vec<String> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// A challenge of 5 rounds already played by `players` other people (deterministic points).
+    pub fn add_challenge(&self, forbid: [bool; 3], players: usize) -> String {
+        add_challenge(&self.shared, forbid, players)
+    }
+
+    /// The answer of round `round` (1-based) of game `token`, for the tests' checks.
+    pub fn answer(&self, token: &str, round: usize) -> Option<Place> {
+        lock(&self.shared.inner)
+            .games
+            .get(token)?
+            .rounds
+            .get(round - 1)
+            .cloned()
+    }
+
+    /// Every game's token.
+    pub fn games(&self) -> Vec<String> {
+        lock(&self.shared.inner).games.keys().cloned().collect()
+    }
+
+    /// The site's points per round of game `token`.
+    pub fn points_of(&self, token: &str) -> Vec<u32> {
+        lock(&self.shared.inner)
+            .games
+            .get(token)
+            .map(|g| g.guesses.iter().map(|x| x.points).collect())
+            .unwrap_or_default()
+    }
+
+    /// Seconds taken per round of game `token`.
+    pub fn times_of(&self, token: &str) -> Vec<u64> {
+        lock(&self.shared.inner)
+            .games
+            .get(token)
+            .map(|g| g.guesses.iter().map(|x| x.time).collect())
+            .unwrap_or_default()
+    }
+
+    /// The other players' points of challenge `token`: (nick, per round).
+    pub fn challenge_players(&self, token: &str) -> Vec<(String, Vec<u32>)> {
+        lock(&self.shared.inner).challenges[token]
+            .players
+            .iter()
+            .map(|(_, n, p)| (n.clone(), p.clone()))
+            .collect()
+    }
+}
+
+fn add_challenge(s: &Shared, forbid: [bool; 3], players: usize) -> String {
+    let mut inner = lock(&s.inner);
+    inner.next += 1;
+    let t = token(1000 + inner.next, &s.salt);
+    let all = places();
+    let rounds: Vec<Place> = (0..5)
+        .map(|i| all[(i * 3 + inner.next as usize) % all.len()].clone())
+        .collect();
+    let players = (0..players)
+        .map(|p| {
+            let pts = (0..5)
+                .map(|r| ((p * 997 + r * 613) % 5001) as u32)
+                .collect();
+            (format!("player-{p:03}"), format!("Person{p}"), pts)
+        })
+        .collect();
+    inner.challenges.insert(
+        t.clone(),
+        Challenge {
+            map: "world".into(),
+            forbid,
+            time_limit: 0,
+            rounds,
+            players,
+        },
+    );
+    t
+}
+
+type S = State<Arc<Shared>>;
+
+/// `Err(response)` when the request must fail (expired/missing cookie, rate limit).
+// The early answer of a handler; boxing it would buy nothing in a test server.
+#[allow(clippy::result_large_err)]
+fn gate(s: &Shared, headers: &HeaderMap, what: &str) -> Result<(), Response> {
+    lock(&s.log).push(what.to_string());
+    if s.rate_limited
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        let ra = lock(&s.retry_after).clone();
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, ra)],
+            "slow down",
+        )
+            .into_response());
+    }
+    let ok = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim() == format!("_ncfa={COOKIE}"));
+    if !ok || s.expired.load(Ordering::SeqCst) {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Unauthorized"})),
+        )
+            .into_response());
+    }
+    Ok(())
+}
+
+fn state_json(g: &Game) -> Value {
+    let current = (g.guesses.len() + 1).min(g.rounds.len());
+    let finished = g.guesses.len() >= g.rounds.len();
+    let rounds: Vec<Value> = g.rounds[..current]
+        .iter()
+        .map(|p| json!({"lat": p.lat, "lng": p.lng, "panoId": hex(&p.pano), "heading": 173.36, "pitch": 1.95, "zoom": 0,
+                        "streakLocationCode": p.country, "startTime": "2026-01-11T00:10:51.0315710+00:00"}))
+        .collect();
+    let total: u32 = g.guesses.iter().map(|x| x.points).sum();
+    let guesses: Vec<Value> = g
+        .guesses
+        .iter()
+        .map(|x| json!({"lat": x.lat, "lng": x.lng, "timedOut": false, "timedOutWithGuess": false, "skippedRound": false,
+            "roundScore": {"amount": x.points.to_string(), "unit": "points", "percentage": x.points as f64 / 50.0},
+            "roundScoreInPoints": x.points, "distance": {"meters": {"amount": format!("{:.1}", x.meters / 1000.0), "unit": "km"}},
+            "distanceInMeters": x.meters, "stepsCount": 0, "time": x.time}))
+        .collect();
+    json!({"token": g.token, "type": if g.challenge.is_some() {"challenge"} else {"standard"}, "mode": "standard",
+        "state": if finished {"finished"} else {"started"}, "roundCount": g.rounds.len(), "timeLimit": g.time_limit,
+        "forbidMoving": g.forbid[0], "forbidZooming": g.forbid[1], "forbidRotating": g.forbid[2],
+        "map": g.map, "mapName": "World",
+        "bounds": {"min": {"lat": -54.85, "lng": -123.12}, "max": {"lat": 71.17, "lng": 175.68}},
+        "round": current, "rounds": rounds,
+        "player": {"totalScore": {"amount": total.to_string(), "unit": "points", "percentage": total as f64 / 250.0},
+            "totalDistanceInMeters": g.guesses.iter().map(|x| x.meters).sum::<f64>(), "guesses": guesses,
+            "id": g.owner, "nick": "agent", "countryCode": "gb"}})
+}
+
+async fn home(State(s): S) -> Html<String> {
+    lock(&s.log).push("GET /".into());
+    Html("<!doctype html><title>replica</title><p>GeoGuessr replica</p>".into())
+}
+
+async fn profiles(State(s): S, h: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, &h, "GET /api/v3/profiles") {
+        return r;
+    }
+    Json(json!({"user": {"id": AGENT_ID, "nick": "agent", "countryCode": "gb"}})).into_response()
+}
+
+fn new_game(
+    s: &Shared,
+    inner: &mut Inner,
+    map: String,
+    forbid: [bool; 3],
+    time_limit: u32,
+    rounds: Vec<Place>,
+    challenge: Option<String>,
+) -> Game {
+    inner.next += 1;
+    let g = Game {
+        token: token(inner.next, &s.salt),
+        owner: AGENT_ID.into(),
+        challenge,
+        map,
+        forbid,
+        time_limit,
+        rounds,
+        guesses: vec![],
+        round_started: std::time::Instant::now(),
+    };
+    inner.games.insert(g.token.clone(), g.clone());
+    g
+}
+
+fn forbids(v: &Value) -> [bool; 3] {
+    let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    [b("forbidMoving"), b("forbidZooming"), b("forbidRotating")]
+}
+
+async fn create_game(State(s): S, h: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = gate(&s, &h, "POST /api/v3/games") {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "bad json").into_response();
+    };
+    let mut inner = lock(&s.inner);
+    let seed = inner.next as usize;
+    let all = places();
+    let rounds = (0..5)
+        .map(|i| all[(seed + i * 5) % all.len()].clone())
+        .collect();
+    let map = v
+        .get("map")
+        .and_then(Value::as_str)
+        .unwrap_or("world")
+        .to_string();
+    let tl = v.get("timeLimit").and_then(Value::as_u64).unwrap_or(0) as u32;
+    let g = new_game(&s, &mut inner, map, forbids(&v), tl, rounds, None);
+    Json(state_json(&g)).into_response()
+}
+
+async fn read_game(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response {
+    if let Err(r) = gate(&s, &h, &format!("GET /api/v3/games/{t}")) {
+        return r;
+    }
+    match lock(&s.inner).games.get(&t) {
+        Some(g) => Json(state_json(g)).into_response(),
+        None => (StatusCode::NOT_FOUND, "no game").into_response(),
+    }
+}
+
+async fn guess(State(s): S, h: HeaderMap, Path(t): Path<String>, body: Bytes) -> Response {
+    if let Err(r) = gate(&s, &h, &format!("POST /api/v3/games/{t}")) {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "bad json").into_response();
+    };
+    let (Some(lat), Some(lng)) = (
+        v.get("lat").and_then(Value::as_f64),
+        v.get("lng").and_then(Value::as_f64),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "lat/lng").into_response();
+    };
+    let mut inner = lock(&s.inner);
+    let Some(g) = inner.games.get_mut(&t) else {
+        return (StatusCode::NOT_FOUND, "no game").into_response();
+    };
+    if g.guesses.len() >= g.rounds.len() {
+        return (StatusCode::BAD_REQUEST, "game finished").into_response();
+    }
+    let p = &g.rounds[g.guesses.len()];
+    let meters = haversine_m((p.lat, p.lng), (lat, lng));
+    g.guesses.push(Guess {
+        lat,
+        lng,
+        points: points(meters, WORLD_MAX_ERROR_M),
+        meters,
+        time: g.round_started.elapsed().as_secs(),
+    });
+    g.round_started = std::time::Instant::now();
+    Json(state_json(g)).into_response()
+}
+
+async fn create_challenge(State(s): S, h: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = gate(&s, &h, "POST /api/v3/challenges") {
+        return r;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let t = add_challenge(&s, forbids(&v), 0);
+    Json(json!({"token": t})).into_response()
+}
+
+async fn join_challenge(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response {
+    if let Err(r) = gate(&s, &h, &format!("POST /api/v3/challenges/{t}")) {
+        return r;
+    }
+    let mut inner = lock(&s.inner);
+    if let Some(g) = inner
+        .games
+        .values()
+        .find(|g| g.challenge.as_deref() == Some(&t))
+    {
+        return Json(state_json(g)).into_response();
+    }
+    let Some(c) = inner.challenges.get(&t).cloned() else {
+        return (StatusCode::NOT_FOUND, "no challenge").into_response();
+    };
+    let g = new_game(
+        &s,
+        &mut inner,
+        c.map,
+        c.forbid,
+        c.time_limit,
+        c.rounds,
+        Some(t),
+    );
+    Json(state_json(&g)).into_response()
+}
+
+async fn highscores(
+    State(s): S,
+    h: HeaderMap,
+    Path(t): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let what = format!(
+        "GET /api/v3/results/highscores/{t}?page={}",
+        q.get("paginationToken").map_or("", String::as_str)
+    );
+    if let Err(r) = gate(&s, &h, &what) {
+        return r;
+    }
+    let inner = lock(&s.inner);
+    let Some(c) = inner.challenges.get(&t) else {
+        return (StatusCode::NOT_FOUND, "no challenge").into_response();
+    };
+    let mine = inner
+        .games
+        .values()
+        .find(|g| g.challenge.as_deref() == Some(&t) && g.guesses.len() >= g.rounds.len());
+    let Some(mine) = mine else {
+        // Highscores are shown only to people who played the challenge.
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "play the challenge first"})),
+        )
+            .into_response();
+    };
+    let truths: Vec<Value> = c.rounds.iter().map(|p| json!({"lat": p.lat, "lng": p.lng, "panoId": hex(&p.pano), "streakLocationCode": p.country})).collect();
+    let mut items: Vec<Value> = c
+        .players
+        .iter()
+        .map(|(id, nick, pts)| {
+            let guesses: Vec<Value> = pts
+                .iter()
+                .enumerate()
+                .map(|(r, p)| json!({"lat": c.rounds[r].lat + 1.0, "lng": c.rounds[r].lng, "roundScoreInPoints": p,
+                    "distanceInMeters": 1000.0 * (r + 1) as f64, "time": 20 + r}))
+                .collect();
+            let total: u32 = pts.iter().sum();
+            json!({"id": id, "gameId": id, "game": {"token": format!("g-{id}"), "rounds": truths, "player": {"id": id, "nick": nick,
+                "totalScore": {"amount": total.to_string(), "unit": "points"}, "guesses": guesses}}})
+        })
+        .collect();
+    let own = state_json(mine);
+    items.push(json!({"id": AGENT_ID, "game": {"token": mine.token, "rounds": truths, "player": own["player"]}}));
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(PAGE_SIZE)
+        .clamp(1, 100);
+    let start: usize = q
+        .get("paginationToken")
+        .and_then(|p| p.strip_prefix("after-"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = items.iter().skip(start).take(limit).cloned().collect();
+    let next = (start + limit < items.len()).then(|| format!("after-{}", start + limit));
+    Json(json!({"items": page, "paginationToken": next})).into_response()
+}
+
+async fn map(State(s): S, h: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = gate(&s, &h, &format!("GET /api/maps/{id}")) {
+        return r;
+    }
+    Json(
+        json!({"id": id, "name": "World", "maxErrorDistance": WORLD_MAX_ERROR_M,
+        "bounds": {"min": {"lat": -54.85, "lng": -123.12}, "max": {"lat": 71.17, "lng": 175.68}}}),
+    )
+    .into_response()
+}
+
+async fn metadata(State(s): S, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    // Google's metadata RPC: needs no cookie, returns the coordinates of the pano.
+    lock(&s.log).push("GET /maps/api/js/GeoPhotoService.GetMetadata".into());
+    drop(h);
+    let pano = q.get("pano").cloned().unwrap_or_default();
+    match places().into_iter().find(|p| p.pano == pano) {
+        Some(p) => Json(json!([[
+            0,
+            [[pano, p.lat, p.lng]],
+            [[null, null, p.lat, p.lng]],
+            p.country
+        ]]))
+        .into_response(),
+        None => (StatusCode::NOT_FOUND, "no pano").into_response(),
+    }
+}
+
+async fn tile(Query(q): Query<HashMap<String, String>>) -> Response {
+    let n = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let (x, y, z) = (n("x"), n("y"), n("z"));
+    let shade = 120 + ((x * 37 + y * 91 + z * 13).rem_euclid(80)) as u8;
+    let svg = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='256' height='256'><rect width='256' height='256' fill='rgb(90,{shade},170)' stroke='#345' stroke-width='1'/></svg>"
+    );
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+}
+
+async fn game_page(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response {
+    if let Err(r) = gate(&s, &h, &format!("GET /game/{t}")) {
+        return r;
+    }
+    let Some(g) = lock(&s.inner).games.get(&t).cloned() else {
+        return (StatusCode::NOT_FOUND, "no game").into_response();
+    };
+    let c = |name: &str| format!("{name}__{}", s.salt);
+    let guess_qa = if s.rename_guess_button.load(Ordering::SeqCst) {
+        "perform-guess-v2"
+    } else {
+        "perform-guess"
+    };
+    let next_data =
+        json!({"props": {"pageProps": {"game": state_json(&g)}}, "page": "/game/[token]"});
+    let html = PAGE
+        .replace("{LAYOUT}", &c("game-layout_layout"))
+        .replace("{PANO}", &c("panorama_panorama"))
+        .replace("{STATUS}", &c("game_status"))
+        .replace("{COMPASS}", &c("panorama-compass_compass"))
+        .replace("{SPINNER}", &c("spinner_spinner"))
+        .replace("{MAPBOX}", &c("guess-map_guessMap"))
+        .replace("{MAPCANVAS}", &c("guess-map_canvas"))
+        .replace("{PIN}", &c("map-pin_pin"))
+        .replace("{BUTTON}", &c("button_button"))
+        .replace("{RESULT}", &c("result_layout"))
+        .replace("{GUESS_QA}", guess_qa)
+        .replace("{TOKEN}", &t)
+        .replace("{NEXT_DATA}", &next_data.to_string().replace("</", "<\\/"));
+    Html(html).into_response()
+}
+
+const PAGE: &str = r##"<!doctype html>
+<html><head><meta charset="utf-8"><title>Game - GeoGuessr</title>
+<style>
+html, body { margin: 0; height: 100%; background: #111; overflow: hidden; font-family: sans-serif; }
+.{LAYOUT} { position: relative; width: 100vw; height: 100vh; }
+.{PANO} { position: absolute; inset: 0; }
+.{PANO} canvas { width: 100%; height: 100%; display: block; outline: none; }
+.{STATUS} { position: absolute; top: 12px; right: 12px; padding: 10px 18px; background: #ff00ff; color: #ffffff; font: bold 26px sans-serif; }
+.{COMPASS} { position: absolute; left: 40px; bottom: 40px; width: 80px; height: 80px; border-radius: 40px; background: #ff00ff; color: #fff; font: bold 30px sans-serif; display: flex; align-items: center; justify-content: center; }
+.gmnoprint { position: absolute; right: 12px; top: 120px; display: flex; flex-direction: column; gap: 4px; }
+.gmnoprint button { width: 40px; height: 40px; background: #ff00ff; color: #fff; border: 0; font-size: 24px; }
+.gm-style-cc { position: absolute; left: 45%; bottom: 2px; background: #ff00ff; color: #fff; font-size: 14px; padding: 2px 6px; }
+.gm-style-cc a { color: #fff; }
+.{SPINNER} { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; color: #aaa; font-size: 30px; background: #222; }
+.{MAPBOX} { position: absolute; right: 16px; bottom: 70px; width: 400px; height: 300px; border: 2px solid #fff; background: #6aa; }
+.{MAPCANVAS} { position: absolute; inset: 0; overflow: hidden; cursor: crosshair; }
+.{MAPCANVAS} img { position: absolute; width: 256px; height: 256px; user-select: none; -webkit-user-drag: none; pointer-events: none; }
+.{PIN} { position: absolute; width: 20px; height: 30px; background: #c00; border-radius: 10px 10px 0 0; pointer-events: none; }
+.{BUTTON} { position: absolute; right: 16px; bottom: 16px; width: 404px; height: 44px; font-size: 20px; background: #6c3; border: 0; }
+.{BUTTON}:disabled { background: #555; }
+.{RESULT} { position: absolute; inset: 0; background: #fff; color: #000; display: flex; flex-direction: column; align-items: center; justify-content: center; font-size: 24px; }
+</style></head>
+<body>
+<div id="__next" class="{LAYOUT}">
+  <div class="{PANO}" data-qa="panorama"><canvas class="widget-scene-canvas" tabindex="0"></canvas></div>
+  <div class="{STATUS}" data-qa="round-number">Round <span id="rn"></span> / 5</div>
+  <div class="{COMPASS}" data-qa="compass"><span id="compass-letter">N</span></div>
+  <div class="gmnoprint"><button data-qa="pano-zoom-in">+</button><button data-qa="pano-zoom-out">-</button></div>
+  <div class="gm-style-cc">Imagery &copy; 2026 <a href="https://www.google.com/intl/en/help/terms_maps.html">Google</a></div>
+  <div class="{MAPBOX}" data-qa="guess-map"><div class="{MAPCANVAS}" data-qa="guess-map-canvas"><div id="tiles"></div></div></div>
+  <button class="{BUTTON}" data-qa="{GUESS_QA}" disabled>Guess</button>
+  <div class="{SPINNER}" id="spinner">Loading</div>
+</div>
+<script id="__NEXT_DATA__" type="application/json">{NEXT_DATA}</script>
+<script>
+(() => {
+const TOKEN = "{TOKEN}";
+const canvas = document.querySelector('canvas.widget-scene-canvas');
+const ctx = canvas.getContext('2d');
+const mapbox = document.querySelector('[data-qa="guess-map"]');
+const mapcanvas = document.querySelector('[data-qa="guess-map-canvas"]');
+const tilesEl = document.getElementById('tiles');
+const button = document.querySelector('[data-qa="{GUESS_QA}"]');
+let game = null, heading = 0, held = {}, pin = null, seed = 1, loading = false;
+let view = {lat: 0, lng: 0, z: 1};
+const TURN_DEG_PER_S = 90;
+
+function hash(s) { let h = 2166136261; for (const c of s) { h ^= c.charCodeAt(0); h = Math.imul(h, 16777619); } return h >>> 0; }
+function rand(i) { let x = Math.imul(seed ^ (i * 2654435761), 2246822519) >>> 0; x ^= x >>> 13; x = Math.imul(x, 3266489917) >>> 0; return (x ^ (x >>> 16)) / 4294967296; }
+const PALETTE = ['#c83232', '#e6c828', '#2846c8', '#f0f0f0', '#28a050', '#8c5a28', '#50c8c8'];
+
+function draw() {
+  const w = canvas.width = canvas.clientWidth, h = canvas.height = canvas.clientHeight;
+  const sky = ctx.createLinearGradient(0, 0, 0, h / 2);
+  sky.addColorStop(0, '#5a8cd2'); sky.addColorStop(1, '#b4d2f0');
+  ctx.fillStyle = sky; ctx.fillRect(0, 0, w, h / 2);
+  ctx.fillStyle = '#5a7a3a'; ctx.fillRect(0, h / 2, w, h / 2);
+  ctx.fillStyle = '#777'; ctx.beginPath(); ctx.moveTo(w * 0.45, h / 2); ctx.lineTo(w * 0.55, h / 2); ctx.lineTo(w * 0.9, h); ctx.lineTo(w * 0.1, h); ctx.fill();
+  const fov = 90;
+  for (let i = 0; i < 24; i++) {
+    const az = rand(i) * 360, hgt = 40 + rand(i + 100) * 200, wd = 10 + rand(i + 200) * 50;
+    let d = ((az - heading) % 360 + 540) % 360 - 180;
+    if (Math.abs(d) > fov / 2 + 20) continue;
+    const x = w / 2 + d / (fov / 2) * (w / 2);
+    ctx.fillStyle = PALETTE[Math.floor(rand(i + 300) * PALETTE.length)];
+    ctx.fillRect(x - wd / 2, h / 2 - hgt, wd, hgt);
+  }
+  const letters = ['N', 'E', 'S', 'W'];
+  document.getElementById('compass-letter').textContent = letters[Math.round(((heading % 360) + 360) % 360 / 90) % 4];
+}
+
+let last = performance.now();
+function tick(now) {
+  const dt = (now - last) / 1000; last = now;
+  if (game && !game.forbidRotating) {
+    const dir = (held.ArrowRight || held.d ? 1 : 0) - (held.ArrowLeft || held.a ? 1 : 0);
+    if (dir) { heading = (heading + dir * TURN_DEG_PER_S * dt + 360) % 360; draw(); }
+  }
+  requestAnimationFrame(tick);
+}
+requestAnimationFrame(tick);
+canvas.addEventListener('mousedown', () => canvas.focus());
+canvas.addEventListener('keydown', e => { held[e.key] = true; e.preventDefault(); });
+canvas.addEventListener('keyup', e => { held[e.key] = false; });
+canvas.addEventListener('blur', () => { held = {}; });
+
+// Web Mercator guess map.
+function world(z) { return 256 * Math.pow(2, z); }
+function project(lat, lng, z) {
+  const s = Math.sin(Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180);
+  return [(lng + 180) / 360 * world(z), (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * world(z)];
+}
+function unproject(x, y, z) {
+  const lng = x / world(z) * 360 - 180;
+  const n = Math.PI - 2 * Math.PI * y / world(z);
+  return [180 / Math.PI * Math.atan(0.5 * (Math.exp(n) - Math.exp(-n))), ((lng + 540) % 360) - 180];
+}
+function centrePx() { return project(view.lat, view.lng, view.z); }
+function renderMap() {
+  const W = mapcanvas.clientWidth, H = mapcanvas.clientHeight;
+  const [cx, cy] = centrePx();
+  const left = cx - W / 2, top = cy - H / 2, n = Math.pow(2, view.z);
+  tilesEl.innerHTML = '';
+  for (let ty = Math.floor(top / 256); ty <= Math.floor((top + H) / 256); ty++) {
+    if (ty < 0 || ty >= n) continue;
+    for (let tx = Math.floor(left / 256); tx <= Math.floor((left + W) / 256); tx++) {
+      const img = document.createElement('img');
+      img.src = '/tiles/vt?x=' + (((tx % n) + n) % n) + '&y=' + ty + '&z=' + view.z;
+      img.style.left = (tx * 256 - left) + 'px'; img.style.top = (ty * 256 - top) + 'px';
+      tilesEl.appendChild(img);
+    }
+  }
+  if (pin) {
+    let [px, py] = project(pin.lat, pin.lng, view.z);
+    const wz = world(view.z);
+    px += Math.round((cx - px) / wz) * wz;
+    pin.el.style.left = (px - left - 10) + 'px'; pin.el.style.top = (py - top - 30) + 'px';
+  }
+}
+let drag = null;
+mapcanvas.addEventListener('pointerdown', e => { drag = {x: e.clientX, y: e.clientY, moved: false, c: centrePx()}; mapcanvas.setPointerCapture(e.pointerId); });
+mapcanvas.addEventListener('pointermove', e => {
+  if (!drag) return;
+  const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+  if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+  if (drag.moved) {
+    const wz = world(view.z);
+    const y = Math.max(0, Math.min(wz, drag.c[1] - dy));
+    [view.lat, view.lng] = unproject(drag.c[0] - dx, y, view.z);
+    renderMap();
+  }
+});
+mapcanvas.addEventListener('pointerup', e => {
+  const d = drag; drag = null;
+  if (!d || d.moved || !game) return;
+  const r = mapcanvas.getBoundingClientRect();
+  const [cx, cy] = centrePx();
+  const [lat, lng] = unproject(cx - r.width / 2 + (e.clientX - r.left), cy - r.height / 2 + (e.clientY - r.top), view.z);
+  if (!pin) { const el = document.createElement('div'); el.className = '{PIN}'; mapcanvas.appendChild(el); pin = {el}; }
+  pin.lat = lat; pin.lng = lng;
+  button.disabled = false;
+  renderMap();
+});
+
+async function api(method, body) {
+  const r = await fetch('/api/v3/games/' + TOKEN, {method, headers: {'content-type': 'application/json'}, body: body ? JSON.stringify(body) : undefined});
+  if (!r.ok) throw new Error('api ' + r.status);
+  return r.json();
+}
+
+async function loadRound() {
+  loading = true;
+  document.getElementById('spinner').style.display = 'flex';
+  game = await api('GET');
+  const round = game.rounds[game.round - 1];
+  const pano = round.panoId.match(/../g).map(b => String.fromCharCode(parseInt(b, 16))).join('');
+  // Google's metadata request: it answers with the coordinates.
+  const meta = await (await fetch('/maps/api/js/GeoPhotoService.GetMetadata?pano=' + encodeURIComponent(pano))).json();
+  seed = hash(pano + ':' + meta[0][1][0][0]);
+  heading = 0;
+  document.getElementById('rn').textContent = game.round;
+  const views = [[20, 0, 1], [40, -100, 2], [-20, 130, 2], [50, 10, 2], [0, -60, 1]];
+  const v = views[(game.round - 1 + hash(TOKEN)) % views.length];
+  view = {lat: v[0], lng: v[1], z: v[2]};
+  if (pin) { pin.el.remove(); pin = null; }
+  button.disabled = true;
+  await new Promise(r => setTimeout(r, 150));
+  draw();
+  renderMap();
+  document.getElementById('spinner').style.display = 'none';
+  loading = false;
+}
+
+button.addEventListener('click', async () => {
+  if (!pin || button.disabled) return;
+  button.disabled = true;
+  const state = await api('POST', {token: TOKEN, lat: pin.lat, lng: pin.lng, timedOut: false, stepsCount: 0});
+  const g = state.player.guesses[state.player.guesses.length - 1];
+  const res = document.createElement('div');
+  res.className = '{RESULT}';
+  const truth = state.rounds[state.player.guesses.length - 1];
+  res.innerHTML = '<p>' + g.roundScoreInPoints + ' points, ' + (g.distanceInMeters / 1000).toFixed(1) + ' km</p><p>The location was ' + truth.lat + ', ' + truth.lng + '</p>';
+  const next = document.createElement('button');
+  if (state.state === 'finished') { next.dataset.qa = 'play-again-button'; next.textContent = 'Play again'; }
+  else { next.dataset.qa = 'close-round-result'; next.textContent = 'Next round'; }
+  next.addEventListener('click', () => { res.remove(); loadRound(); });
+  res.appendChild(next);
+  document.getElementById('__next').appendChild(res);
+});
+
+loadRound();
+})();
+</script>
+</body></html>
+"##;

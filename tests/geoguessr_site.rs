@@ -1,0 +1,611 @@
+//! geoguessr.com against a replica of the site on 127.0.0.1 (tests/common/geoguessr_site.rs), in
+//! real Chromium: a classic game and a challenge end to end with the site's points, the fairness
+//! fence (nothing the reasoner or the model server receives carries the answer; captures hold no
+//! HUD or compass pixels), NMPZ, expired cookie, 429, a renamed selector and its override, a
+//! refused duel, highscores into `stats`, and the cookie never written anywhere.
+
+mod common;
+
+use common::geoguessr_site::{self as site, Replica, COOKIE, HUD_RGB};
+use common::openai_server::{OpenAiServer, ServerOptions};
+use geoagent::agent::{Guess, Reasoner};
+use geoagent::browser::geoguessr::settings::{GuessVia, SiteOptions};
+use geoagent::browser::geoguessr::{NcfaCookie, SiteError};
+use geoagent::config::Settings;
+use geoagent::environment::{CaptureOptions, Observation};
+use geoagent::session::site::{play_site, SiteGameSpec, SitePlan, SiteSessionError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One browser game at a time in this binary: the machine has 2 cores.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The trace-level log of this test binary, shared by its tests.
+static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        LOG.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn trace_log() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let sub = tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_writer(|| LogWriter)
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(sub);
+    });
+}
+
+fn options(replica: &Replica) -> SiteOptions {
+    SiteOptions {
+        base_url: replica.base_url.clone(),
+        round_pause: Duration::ZERO,
+        game_pause: Duration::ZERO,
+        max_games_per_hour: 100,
+        // The replica turns 90°/s while a key is held, as the real site roughly does.
+        turn_hold: Duration::from_millis(1000),
+        ..SiteOptions::default()
+    }
+}
+
+fn plan(replica: &Replica, replays: &Path, spec: SiteGameSpec, headings: usize) -> SitePlan {
+    SitePlan {
+        site: options(replica),
+        cookie: NcfaCookie::new(COOKIE).unwrap(),
+        browser: geoagent::browser::BrowserOptions::default(),
+        capture: CaptureOptions {
+            headings,
+            ..CaptureOptions::default()
+        },
+        replay_root: replays.to_path_buf(),
+        strategy: "cot".into(),
+        spec,
+        human_store: replays.join("humans.jsonl"),
+    }
+}
+
+fn classic(forbid: [bool; 3]) -> SiteGameSpec {
+    SiteGameSpec::New(geoagent::browser::geoguessr::api::NewGame {
+        map: "world".into(),
+        time_limit: 0,
+        forbid_moving: forbid[0],
+        forbid_zooming: forbid[1],
+        forbid_rotating: forbid[2],
+    })
+}
+
+/// Records every observation handed to the inner reasoner; runs `hook` before a round's guess.
+struct Recording {
+    inner: Arc<dyn Reasoner>,
+    seen: Mutex<Vec<Observation>>,
+    hook: Box<dyn Fn(usize) + Send + Sync>,
+}
+
+#[async_trait::async_trait]
+impl Reasoner for Recording {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    async fn guess(&self, obs: &Observation) -> Guess {
+        self.seen.lock().unwrap().push(obs.clone());
+        (self.hook)(obs.round);
+        self.inner.guess(obs).await
+    }
+}
+
+fn recording(
+    inner: Arc<dyn Reasoner>,
+    hook: impl Fn(usize) + Send + Sync + 'static,
+) -> Arc<Recording> {
+    Arc::new(Recording {
+        inner,
+        seen: Mutex::new(vec![]),
+        hook: Box::new(hook),
+    })
+}
+
+fn baseline() -> Arc<dyn Reasoner> {
+    Arc::new(geoagent::agent::baseline::BaselineReasoner::for_map(
+        &geoagent::game::builtin::world(),
+    ))
+}
+
+/// An LVLM reasoner (cot) talking to the scripted OpenAI-compatible server.
+fn model(server: &OpenAiServer, dir: &Path) -> Arc<dyn Reasoner> {
+    let file = dir.join("model.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[model]\nname = \"openai:vision-test\"\nbase_url = \"{}\"\napi_key = \"sk-test\"\ncache = false\n",
+            server.base_url
+        ),
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&file), &[], &[]).unwrap();
+    geoagent::cli::wiring::build_reasoner(&settings, &geoagent::game::builtin::world()).unwrap()
+}
+
+/// Pixels of the HUD's and compass's colour in a JPEG (with JPEG's tolerance).
+fn hud_pixels(jpeg: &[u8]) -> usize {
+    let img = image::load_from_memory(jpeg).unwrap().to_rgb8();
+    img.pixels()
+        .filter(|p| {
+            let [r, g, b] = p.0;
+            (r as i32 - HUD_RGB[0] as i32).abs() < 60
+                && g < 90
+                && (b as i32 - HUD_RGB[2] as i32).abs() < 60
+        })
+        .count()
+}
+
+#[test]
+fn the_hud_detector_can_see_the_hud() {
+    let mut img = image::RgbImage::from_pixel(200, 100, image::Rgb([90, 140, 200]));
+    for x in 10..50 {
+        for y in 10..40 {
+            img.put_pixel(x, y, image::Rgb(HUD_RGB));
+        }
+    }
+    let mut jpeg = vec![];
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&img)
+        .unwrap();
+    assert!(hud_pixels(&jpeg) > 500);
+}
+
+/// What would give round `p` away.
+fn needles(p: &site::Place) -> Vec<String> {
+    let mut v = vec![
+        p.pano.clone(),
+        p.pano.bytes().map(|b| format!("{b:02X}")).collect(),
+        format!("\"{}\"", p.country),
+        "streakLocationCode".into(),
+        "panoId".into(),
+    ];
+    for d in 2..=5 {
+        v.push(format!("{:.*}", d, p.lat));
+        v.push(format!("{:.*}", d, p.lng));
+    }
+    v
+}
+
+fn find_leaks(what: &str, bytes: &[u8], places: &[site::Place]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = vec![];
+    for p in places {
+        for n in needles(p) {
+            let hit = text
+                .match_indices(n.as_str())
+                .any(|(at, _)| !text[..at].ends_with(|c: char| c.is_ascii_digit()));
+            if hit {
+                out.push(format!("{n} in {what}"));
+            }
+        }
+    }
+    out
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A 5-round classic game with a model: the site's points, our own scores within 1 point, the
+/// fence, no HUD pixels, and the cookie nowhere (trace log, replay, report).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
+async fn a_classic_game_plays_five_rounds_behind_the_fence() {
+    common::require_browser();
+    trace_log();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    let server = OpenAiServer::start(ServerOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = recording(model(&server, tmp.path()), |_| {});
+    let plan = plan(&replica, tmp.path(), classic([false; 3]), 4);
+    let done = play_site(&plan, rec.clone()).await.unwrap();
+
+    let token = done.record.game_token.clone();
+    assert_eq!(replica.games(), vec![token.clone()]);
+    let site_points = replica.points_of(&token);
+    assert_eq!(site_points.len(), 5);
+    let ours: Vec<u32> = done.report.rounds.iter().map(|r| r.result.points).collect();
+    assert_eq!(ours, site_points, "the recorded points are the site's");
+    for c in &done.record.scores {
+        assert!(c.site_points.abs_diff(c.own_points) <= 1, "{c:?}");
+    }
+    for (i, r) in done.report.rounds.iter().enumerate() {
+        let a = replica.answer(&token, i + 1).unwrap();
+        assert!(
+            (r.result.truth.lat - a.lat).abs() < 1e-9 && (r.result.truth.lon - a.lng).abs() < 1e-9
+        );
+        assert_eq!(r.location_id.as_deref(), Some(a.pano.as_str()));
+        assert_eq!(r.result.country.as_deref(), Some(a.country.as_str()));
+        // The model answered Paris; the map click lands within a pixel of it.
+        assert!(
+            r.result.guess.distance_km(&geoagent::geo::LatLon {
+                lat: 48.8566,
+                lon: 2.3522
+            }) < 60.0,
+            "{:?}",
+            r.result.guess
+        );
+    }
+
+    // The fence: every byte handed to the reasoner and received by the model server.
+    let places: Vec<site::Place> = (1..=5)
+        .map(|r| replica.answer(&token, r).unwrap())
+        .collect();
+    let seen = rec.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5);
+    let mut leaks = vec![];
+    for obs in &seen {
+        assert_eq!(obs.views.len(), 4, "four headings per round");
+        leaks.extend(find_leaks(
+            "observation",
+            serde_json::to_string(obs).unwrap().as_bytes(),
+            &places,
+        ));
+        for v in &obs.views {
+            leaks.extend(find_leaks("view jpeg", &v.jpeg, &places));
+            assert_eq!(
+                hud_pixels(&v.jpeg),
+                0,
+                "HUD or compass pixels in round {} view {}",
+                obs.round,
+                v.heading
+            );
+        }
+        // The view turned: the first and second captures differ.
+        assert_ne!(
+            obs.views[0].jpeg, obs.views[1].jpeg,
+            "round {} did not turn",
+            obs.round
+        );
+    }
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    for r in &reqs {
+        leaks.extend(find_leaks(
+            "model request",
+            r.body.to_string().as_bytes(),
+            &places,
+        ));
+        assert!(!r.body.to_string().contains(COOKIE));
+    }
+    assert!(leaks.is_empty(), "{leaks:#?}");
+    // The scan can see an answer: the replica's own state shows it.
+    assert!(!find_leaks(
+        "replica state",
+        format!("{:.4}", places[0].lat).as_bytes(),
+        &places
+    )
+    .is_empty());
+
+    // The cookie: not in the trace log, the replay, or the report.
+    let log = LOG.lock().unwrap().clone();
+    assert!(log.len() > 1000, "the trace log is empty");
+    assert!(
+        !String::from_utf8_lossy(&log).contains(COOKIE),
+        "the cookie is in the log"
+    );
+    let report = tmp.path().join("report.html");
+    let built =
+        geoagent::report::build(std::slice::from_ref(&done.report.replay_dir), &[]).unwrap();
+    geoagent::report::write(&report, &built).unwrap();
+    for f in files_under(tmp.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(COOKIE),
+            "the cookie is in {}",
+            f.display()
+        );
+    }
+    let manifest = std::fs::read_to_string(done.report.replay_dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"geoguessr\""), "{manifest}");
+    let sidecar = std::fs::read_to_string(done.report.replay_dir.join("geoguessr.json")).unwrap();
+    assert!(sidecar.contains(&token));
+}
+
+/// A challenge in NMPZ guessed through the API: one view a round, the site's points, then all
+/// three highscores pages stored as human results, and `stats` computes the win rate against
+/// those players exactly as by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
+async fn a_challenge_stores_every_players_rounds_for_stats() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    let challenge = replica.add_challenge([true, true, true], 60);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plan = plan(
+        &replica,
+        tmp.path(),
+        SiteGameSpec::Challenge(challenge.clone()),
+        4,
+    );
+    plan.site.guess_via = GuessVia::Api;
+    let rec = recording(baseline(), |_| {});
+    let done = play_site(&plan, rec.clone()).await.unwrap();
+    assert!(
+        rec.seen.lock().unwrap().iter().all(|o| o.views.len() == 1),
+        "NMPZ is one view"
+    );
+    let token = done.record.game_token.clone();
+    let agent: Vec<u32> = done.report.rounds.iter().map(|r| r.result.points).collect();
+    assert_eq!(agent, replica.points_of(&token));
+    assert_eq!(done.report.challenge_id, challenge);
+    assert_eq!(done.humans_stored, 60 * 5, "{:?}", done.highscores_problem);
+    let pages = replica
+        .log()
+        .iter()
+        .filter(|l| l.contains("/highscores/"))
+        .count();
+    assert_eq!(pages, 3, "61 entries in pages of 26");
+
+    let mut opts =
+        geoagent::stats::compare::StatsOptions::for_replays(vec![tmp.path().to_path_buf()]);
+    opts.challenge = Some(challenge.clone());
+    opts.human_store = plan.human_store.clone();
+    let report = geoagent::stats::compare::build_report(&opts).unwrap();
+    let pooled = report.players[0].versus[0].per_round.unwrap();
+    let (mut w, mut t, mut l) = (0, 0, 0);
+    for (_, pts) in replica.challenge_players(&challenge) {
+        for (r, p) in pts.iter().enumerate() {
+            match agent[r].cmp(p) {
+                std::cmp::Ordering::Greater => w += 1,
+                std::cmp::Ordering::Equal => t += 1,
+                std::cmp::Ordering::Less => l += 1,
+            }
+        }
+    }
+    assert_eq!((pooled.wins, pooled.ties, pooled.losses), (w, t, l));
+
+    // Fetching again adds nothing twice.
+    let api = geoagent::browser::geoguessr::api::Api::new(&plan.site, &plan.cookie).unwrap();
+    let again = geoagent::session::site::store_highscores(
+        &api,
+        &challenge,
+        site::AGENT_ID,
+        &plan.human_store,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0);
+}
+
+/// The cookie expires during round 3: a clear error, rounds 1 and 2 kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
+async fn an_expired_cookie_stops_with_finished_rounds_kept() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Arc::new(Replica::start().await);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plan = plan(&replica, tmp.path(), classic([true, true, true]), 1);
+    plan.site.guess_via = GuessVia::Api;
+    let r2 = replica.clone();
+    let rec = recording(baseline(), move |round| {
+        if round == 3 {
+            r2.expire_cookie();
+        }
+    });
+    let e = play_site(&plan, rec).await.unwrap_err();
+    assert!(
+        matches!(&e, SiteSessionError::Round(r) if r.to_string().contains("_ncfa cookie has expired")),
+        "{e}"
+    );
+    let sessions = files_under(tmp.path());
+    let rounds = sessions
+        .iter()
+        .find(|p| p.ends_with("rounds.jsonl"))
+        .expect("rounds file");
+    assert_eq!(std::fs::read_to_string(rounds).unwrap().lines().count(), 2);
+}
+
+/// 429s with a short Retry-After are waited out; a long one fails with a clear error.
+#[tokio::test]
+#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
+async fn rate_limits_are_waited_out_up_to_a_cap() {
+    let replica = Replica::start().await;
+    let mut opts = options(&replica);
+    opts.max_retry_after = Duration::from_secs(5);
+    let api = geoagent::browser::geoguessr::api::Api::new(&opts, &NcfaCookie::new(COOKIE).unwrap())
+        .unwrap();
+    replica.rate_limit(2, "1");
+    let t0 = std::time::Instant::now();
+    assert_eq!(api.profile().await.unwrap().id, site::AGENT_ID);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(2),
+        "both Retry-After waits were honoured"
+    );
+    replica.rate_limit(1, "3600");
+    let e = api.profile().await.unwrap_err();
+    assert!(matches!(e, SiteError::RateLimited { .. }), "{e}");
+    assert!(e.to_string().contains("3600"), "{e}");
+    // And a wrong cookie is the expired-cookie error, never echoing the cookie.
+    let bad = geoagent::browser::geoguessr::api::Api::new(
+        &opts,
+        &NcfaCookie::new("not-the-cookie").unwrap(),
+    )
+    .unwrap();
+    let e = bad.profile().await.unwrap_err();
+    assert!(matches!(e, SiteError::CookieExpired), "{e}");
+    assert!(!e.to_string().contains("not-the-cookie"));
+    // Highscores before playing: told apart from an expired cookie.
+    let c = replica.add_challenge([false; 3], 3);
+    let e = api.highscores(&c).await.unwrap_err();
+    assert!(matches!(e, SiteError::NotPlayed(_)), "{e}");
+}
+
+/// The site renames the Guess button: the error names the selector and its key; the override
+/// in `[geoguessr.selectors]` fixes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
+async fn a_renamed_selector_is_named_and_an_override_fixes_it() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    replica.rename_guess_button();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plan = plan(&replica, tmp.path(), classic([true, true, true]), 1);
+    let e = play_site(&plan, baseline()).await.unwrap_err().to_string();
+    assert!(e.contains("geoguessr.selectors.guess_button"), "{e}");
+    assert!(e.contains("perform-guess"), "{e}");
+
+    let file = tmp.path().join("fix.toml");
+    std::fs::write(
+        &file,
+        "[geoguessr.selectors]\nguess_button = '[data-qa=\"perform-guess-v2\"]'\n",
+    )
+    .unwrap();
+    let fixed = Settings::load(Some(&file), &[], &[])
+        .unwrap()
+        .site_options()
+        .unwrap();
+    plan.site.selectors = fixed.selectors;
+    let done = play_site(&plan, baseline()).await.unwrap();
+    assert_eq!(done.report.rounds.len(), 5);
+}
+
+/// Duels and other games against people are refused before anything runs.
+#[test]
+fn a_duel_is_refused_with_the_fair_play_message() {
+    use clap::Parser;
+    for url in [
+        "https://www.geoguessr.com/duels/0d6c9a3e-1234",
+        "https://www.geoguessr.com/battle-royale/abc",
+        "https://www.geoguessr.com/team-duels/abc",
+    ] {
+        let cli = geoagent::cli::Cli::try_parse_from([
+            "geoagent",
+            "play",
+            "--site",
+            "geoguessr",
+            "--challenge",
+            url,
+        ])
+        .unwrap();
+        let e = format!("{:#}", geoagent::cli::prepare(&cli, &[]).unwrap_err());
+        assert!(e.contains("cheating") && e.contains("duels"), "{e}");
+    }
+}
+
+/// `geoguessr check` and `humans import-highscores` through the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
+async fn check_and_import_highscores_from_the_command_line() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("geoagent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[geoguessr]\nbase_url = \"{}\"\n[server]\nhuman_results = \"{}\"\n",
+            replica.base_url,
+            tmp.path().join("humans.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let base = replica.base_url.clone();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let config = config.clone();
+        let cwd = tmp.path().to_path_buf();
+        async move {
+            let _ = base;
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))
+                    .args(&args)
+                    .arg("--config")
+                    .arg(&config)
+                    .env("GEOGUESSR_NCFA", COOKIE)
+                    .env("RUST_LOG", "geoagent=trace")
+                    .current_dir(&cwd)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let out = run(&["geoguessr", "check"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ok    cookie")
+            && stdout.contains("ok    geoguessr.selectors.guess_button"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(COOKIE) && !stderr.contains(COOKIE));
+    replica.rename_guess_button();
+    let out = run(&["geoguessr", "check"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("MISS  geoguessr.selectors.guess_button"),
+        "{stdout}"
+    );
+
+    // Three highscores pages saved from a browser.
+    let pages: Vec<serde_json::Value> = (0..3)
+        .map(|p| {
+            let items: Vec<serde_json::Value> = (0..if p < 2 { 26 } else { 8 })
+                .map(|i| {
+                    let n = p * 26 + i;
+                    serde_json::json!({"game": {"rounds": [{"lat": 1.0, "lng": 2.0}], "player": {"id": format!("id{n}"), "nick": format!("P{n}"),
+                        "guesses": [{"roundScoreInPoints": n * 10, "distanceInMeters": 5.0, "time": 3}]}}})
+                })
+                .collect();
+            serde_json::json!({"items": items, "paginationToken": if p < 2 { serde_json::json!(format!("t{p}")) } else { serde_json::Value::Null }})
+        })
+        .collect();
+    let file = tmp.path().join("hs.json");
+    std::fs::write(&file, serde_json::to_string(&pages).unwrap()).unwrap();
+    let out = run(&[
+        "humans",
+        "import-highscores",
+        file.to_str().unwrap(),
+        "--challenge",
+        "https://www.geoguessr.com/challenge/AbCdEf",
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("60 new round(s) of 60 player(s)"),
+        "{stdout}"
+    );
+    let store = std::fs::read_to_string(tmp.path().join("humans.jsonl")).unwrap();
+    assert_eq!(store.lines().count(), 60);
+    assert!(store.contains("\"challenge_id\":\"AbCdEf\""));
+}
