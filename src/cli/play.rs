@@ -16,6 +16,53 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Characters of the model's rationale in the line `play` prints per round: one terminal line
+/// with the points and distance before it.
+const ROUND_LINE_RATIONALE_CHARS: usize = 100;
+
+/// The line `play` prints as a round ends: points, distance and the model's rationale (or why
+/// the baseline guessed), on one line. The rationale is a model's text: control characters
+/// (escape sequences), invisible format characters (bidirectional overrides) and line breaks
+/// become spaces, and it is cut to [`ROUND_LINE_RATIONALE_CHARS`].
+pub(crate) fn round_line(r: &crate::replay::RoundRecord, rounds: usize) -> String {
+    let why = match &r.guess.source {
+        crate::agent::GuessSource::Fallback { reason } => Some(format!("fallback: {reason}")),
+        _ => r.guess.rationale.clone(),
+    };
+    let mut line = format!(
+        "round {}/{rounds}: {} points, {:.1} km",
+        r.round, r.result.points, r.result.distance_km
+    );
+    if let Some(w) = why.map(|w| one_line(&w, ROUND_LINE_RATIONALE_CHARS)) {
+        if !w.is_empty() {
+            line.push_str(" · ");
+            line.push_str(&w);
+        }
+    }
+    line
+}
+
+/// `s` as one line of at most `max` characters (plus `…` when cut), safe to print to a terminal.
+fn one_line(s: &str, max: usize) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+    };
+    let words: Vec<&str> = s
+        .split(|c: char| c.is_whitespace() || invisible(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= max {
+        joined
+    } else {
+        format!(
+            "{}…",
+            joined.chars().take(max).collect::<String>().trim_end()
+        )
+    }
+}
+
 /// `--site` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SiteArg {
@@ -226,8 +273,11 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
         },
         reasoner.name(),
     );
+    let rounds = plan.rounds;
+    let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
+        &move |r| eprintln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
-        r = session::play(&plan, reasoner) => r,
+        r = session::play_watched(&plan, reasoner, session::Record::New, Some(progress)) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
@@ -322,8 +372,11 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         replay.rounds.len(),
         m.challenge.rounds
     );
+    let rounds = plan.rounds;
+    let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
+        &move |r| eprintln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
-        r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
+        r = session::play_watched(&plan, reasoner, session::Record::Resume(found.clone()), Some(progress)) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
             return Ok(ExitCode::from(stop.exit_code()));
@@ -352,5 +405,37 @@ mod tests {
             let e = parse_challenge_id(bad).unwrap_err().to_string();
             assert!(e.contains("MAP-SEED-ROUNDS"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_round_line_is_one_clean_bounded_line() {
+        let mut r = crate::replay::tests::record(2);
+        r.result.points = 4321;
+        r.result.distance_km = 12.345;
+        r.guess.rationale = Some(format!(
+            "Cyrillic\u{1b}[2J signs,\r\n\u{202E}birch\u{7}  trees\t{}",
+            "x".repeat(500)
+        ));
+        let line = round_line(&r, 5);
+        assert!(
+            line.starts_with("round 2/5: 4321 points, 12.3 km · Cyrillic [2J signs, birch trees x"),
+            "{line}"
+        );
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "{line:?}"
+        );
+        assert!(line.ends_with('…'), "{line}");
+        let rationale = line.split(" · ").nth(1).unwrap();
+        assert_eq!(rationale.chars().count(), ROUND_LINE_RATIONALE_CHARS + 1);
+        r.guess.rationale = None;
+        assert_eq!(round_line(&r, 5), "round 2/5: 4321 points, 12.3 km");
+        r.guess.source = crate::agent::GuessSource::Fallback {
+            reason: "timeout\n".into(),
+        };
+        assert_eq!(
+            round_line(&r, 5),
+            "round 2/5: 4321 points, 12.3 km · fallback: timeout"
+        );
     }
 }

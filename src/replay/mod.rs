@@ -286,6 +286,10 @@ pub struct Replay {
     pub rounds: Vec<RoundRecord>,
     /// Lines that could not be read (a torn last line after a crash), with the reason.
     pub skipped: Vec<String>,
+    /// The session's `rescored.json` when its values replaced the recorded points and distances
+    /// in `rounds` ([`rescore::apply`]; what `replay list`, `stats` and `report` show). `open`
+    /// leaves it empty: resuming and re-running work on the recorded rounds.
+    pub rescored: Option<rescore::Rescored>,
 }
 
 impl Replay {
@@ -325,6 +329,7 @@ impl Replay {
             manifest,
             rounds,
             skipped,
+            rescored: None,
         })
     }
 

@@ -249,6 +249,17 @@ pub(crate) async fn play_recorded(
     reasoner: Arc<dyn Reasoner>,
     record: Record,
 ) -> Result<MatchReport, SessionError> {
+    play_watched(plan, reasoner, record, None).await
+}
+
+/// [`play_recorded`], calling `hook` with every round as soon as it is recorded (`play` prints
+/// a line per round with it).
+pub(crate) async fn play_watched(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    record: Record,
+    hook: Option<RoundHook<'_>>,
+) -> Result<MatchReport, SessionError> {
     let state = AppState::with_key(plan.maps.clone(), plan.key.clone());
     let (server, base_url) = serve_page(state.clone(), &plan.browser).await?;
     let table = Table {
@@ -256,7 +267,7 @@ pub(crate) async fn play_recorded(
         base_url,
         pool: BrowserPool::new(plan.browser.clone(), 1),
     };
-    let outcome = play_game(&table, plan, reasoner, record, None).await;
+    let outcome = play_game(&table, plan, reasoner, record, hook).await;
     table.pool.close_idle().await;
     if let Err(e) = server.shutdown().await {
         warn!(error = %e, "local game server did not stop cleanly");
