@@ -46,7 +46,6 @@ pub const API_DEFAULT_ROUNDS: usize = 100;
 /// reason, names): enough for a rationale, bounded against a crafted replay.
 pub const API_MAX_TEXT_CHARS: usize = 2000;
 
-
 /// What someone is playing right now: the viewer hides sessions that would spoil it.
 #[derive(Debug, Default, Clone)]
 pub struct Live {
@@ -629,6 +628,7 @@ mod tests {
             !showable(&done, &live(vec![place("x", "y", -30.0, 150.0005)])),
             "a round without an id is matched by its truth"
         );
+    }
 
     #[test]
     fn pages_stay_in_bounds_and_text_is_clipped() {
