@@ -412,6 +412,8 @@ mod tests {
         let mut r = crate::replay::tests::record(2);
         r.result.points = 4321;
         r.result.distance_km = 12.345;
+        // The fixture record is a fallback round; this one is the model's.
+        r.guess.source = crate::agent::GuessSource::Model;
         r.guess.rationale = Some(format!(
             "Cyrillic\u{1b}[2J signs,\r\n\u{202E}birch\u{7}  trees\t{}",
             "x".repeat(500)
