@@ -58,9 +58,12 @@ fn bench(cwd: &Path, seed: u64, rounds: usize) -> Replay {
     Replay::open(&cwd.join(session)).unwrap()
 }
 
+/// The session's places in round order (a bench records rounds as they finish).
 fn location_ids(r: &Replay) -> Vec<String> {
-    r.rounds
-        .iter()
+    let mut rounds: Vec<_> = r.rounds.iter().collect();
+    rounds.sort_by_key(|x| x.round);
+    rounds
+        .into_iter()
         .map(|x| x.location_id.clone().expect("location id recorded"))
         .collect()
 }

@@ -117,7 +117,9 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
         let truth = LatLon::new(plat + jitter, plon - jitter).unwrap();
         // From spot on to another continent, spread over the rounds.
         let off = (i % 50) as f64 * (i % 7) as f64 * 0.9;
-        let guess = LatLon::new((plat + off / 3.0).clamp(-89.0, 89.0), plon + off).unwrap();
+        // Longitudes wrap into [-180, 180).
+        let lon = (plon + off + 180.0).rem_euclid(360.0) - 180.0;
+        let guess = LatLon::new((plat + off / 3.0).clamp(-89.0, 89.0), lon).unwrap();
         let d = truth.distance_km(&guess);
         let mut view_records = Vec::new();
         for k in 0..views {
