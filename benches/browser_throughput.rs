@@ -80,6 +80,7 @@ async fn main() {
             maps: vec![map.clone()],
             map: map.clone(),
             seed: 300,
+            key: Default::default(),
             rounds: ROUNDS,
             browser: BrowserOptions::default(),
             capture: CaptureOptions::default(),

@@ -51,6 +51,7 @@ async fn main() {
         let plan = BenchPlan {
             map: map.clone(),
             seed: 2026 + rounds as u64,
+            key: Default::default(),
             rounds,
             concurrency,
             capture: CaptureOptions::default(),

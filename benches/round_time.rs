@@ -67,6 +67,7 @@ async fn main() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 2026,
+        key: Default::default(),
         rounds,
         browser: BrowserOptions::default(),
         capture: CaptureOptions {

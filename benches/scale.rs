@@ -129,6 +129,7 @@ fn plan(map: &Arc<geoagent::game::Map>, rounds: usize, replays: &Path) -> MatchP
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 300,
+        key: Default::default(),
         rounds,
         browser: BrowserOptions::default(),
         capture: CaptureOptions::default(),

@@ -12,8 +12,8 @@
 //! - [`import`]: map packs from real imagery (photos with GPS, CSV datasets, Mapillary).
 //! - [`index`]: the reference index (embeddings, storage, exact k-NN) for retrieval.
 //! - [`replay`]: the on-disk record of every session; listing, showing, re-running, re-scoring.
-//! - [`report`]: the self-contained HTML report of sessions.
-//! - [`server`]: the local game's web server and the replay viewer it is handed.
+//! - [`report`]: the HTML report of sessions (one file, or a main page with round pages beside it).
+//! - [`server`]: the local game's web server and the replay viewer (HTML and JSON) it is handed.
 //! - [`stats`], [`humans`]: statistics with confidence intervals, human results and win rates.
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
@@ -28,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod environment;
 pub mod fleet;
+pub mod fsio;
 pub mod game;
 pub mod geo;
 pub mod humans;

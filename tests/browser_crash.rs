@@ -66,6 +66,7 @@ async fn killed_chromium_mid_round_loses_no_round() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 11,
+        key: Default::default(),
         rounds: 3,
         browser: BrowserOptions::default(),
         capture: CaptureOptions {

@@ -267,6 +267,7 @@ fn cases() -> Vec<Case> {
         ("report", "dir", "report", "report --dir rd", changes!(Report, |r| r.settings.replay.dir, p("rd"))),
         ("report", "output", "report", "report -o out.html", changes!(Report, |r| r.output, p("out.html"))),
         ("report", "humans", "report", "report --humans h.csv", changes!(Report, |r| r.humans, vec![p("h.csv")])),
+        ("report", "human_dataset", "report", "report --human-dataset hd", changes!(Report, |r| r.human_dataset, Some(p("hd")))),
         // map
         ("map info", "pack", "map info a", "map info b", changes!(Map, |m| m.action, MapAction::Info("b".into()))),
         ("map validate", "pack", "map validate", "map validate b", changes!(Map, |m| m.action, MapAction::Validate(Some("b".into())))),

@@ -64,9 +64,12 @@ fn finish(child: Child, grid: &Grid) -> Output {
 
 /// Every game session of a run: its recorded round numbers, in file order.
 fn sessions(home: &Path) -> Vec<(PathBuf, Vec<usize>)> {
-    let mut out: Vec<_> = std::fs::read_dir(home.join("replays"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    // The replays folder appears with the first session.
+    let Ok(entries) = std::fs::read_dir(home.join("replays")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("manifest.json").is_file())
         // A session being written may not open yet; it shows up on the next look.
         .filter_map(|p| {

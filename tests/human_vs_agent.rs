@@ -116,6 +116,7 @@ async fn people_then_agent_on_the_same_challenge() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: SEED,
+        key: Default::default(),
         rounds: ROUNDS,
         browser: BrowserOptions::default(),
         capture: CaptureOptions {

@@ -5,25 +5,36 @@ use geoagent::cli::stats::render;
 use geoagent::humans::{self, DATASET_ROUNDS_FILE, DATASET_SEEDS_FILE};
 use geoagent::stats::compare::{build_report, Reference, StatsOptions};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// The data set's folder: `$GEOAGENT_HUMAN_DATASET` if set, else `../shared/data/human-baselines`
-/// relative to the crate root. Missing data fails the test with the exact path needed.
+/// Where the project keeps the data set, relative to a folder holding `shared/`.
+const SHARED_DATASET: &str = "shared/data/human-baselines";
+
+/// The data set's folder: `$HUMAN_DATASET_DIR` if set, else the first `shared/data/human-baselines`
+/// found beside the crate or any folder above it (the checkout may be a git worktree further
+/// down, e.g. `wt/name`). Missing data fails the test with the paths tried.
 fn dataset_dir() -> PathBuf {
-    let dir = std::env::var_os("GEOAGENT_HUMAN_DATASET")
-        .map(PathBuf::from)
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tried: Vec<PathBuf> = match std::env::var_os("HUMAN_DATASET_DIR") {
+        Some(d) => vec![PathBuf::from(d)],
+        None => manifest
+            .ancestors()
+            .skip(1)
+            .map(|a| a.join(SHARED_DATASET))
+            .collect(),
+    };
+    tried
+        .iter()
+        .find(|d| d.join(DATASET_SEEDS_FILE).is_file() && d.join(DATASET_ROUNDS_FILE).is_file())
+        .cloned()
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/human-baselines")
-        });
-    for f in [DATASET_SEEDS_FILE, DATASET_ROUNDS_FILE] {
-        assert!(
-            dir.join(f).is_file(),
-            "human baseline data set missing: need {} (the project's shared/data/human-baselines \
-             folder beside the crate; or set GEOAGENT_HUMAN_DATASET to a copy)",
-            dir.join(f).display()
-        );
-    }
-    dir
+            panic!(
+                "human baseline data set missing: need {DATASET_SEEDS_FILE} and {DATASET_ROUNDS_FILE} \
+                 in one of {tried:?} (the project's {SHARED_DATASET} folder beside the crate or above \
+                 it; or set HUMAN_DATASET_DIR to a copy)"
+            )
+        })
 }
 
 #[test]
@@ -120,4 +131,122 @@ fn reference_player_against_the_real_players() {
     assert!(text.contains("all players (pooled)"), "{text}");
     assert!(text.contains("map size 7204.2 km"), "{text}");
     assert!(text.contains("60 row(s) could not be imported"), "{text}");
+}
+
+/// A data set folder with the study's two modes: the real `SEEDS.csv` and `ROUND_SUM_NMPZ.csv`,
+/// and a `ROUND_SUM_NM.csv` with the same columns made from the real rows of the first challenge:
+/// other game ids and player names, `SEED_MODE` NM and 500 more points per round (capped).
+/// Returns the folder and the number of NM rounds.
+fn two_mode_folder(into: &Path) -> usize {
+    let real = dataset_dir();
+    for f in [DATASET_SEEDS_FILE, DATASET_ROUNDS_FILE] {
+        std::fs::copy(real.join(f), into.join(f)).unwrap();
+    }
+    let mut rdr = csv::Reader::from_path(real.join(DATASET_ROUNDS_FILE)).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let (game, link, player, mode, score) = (
+        col("GAME_ID"),
+        col("SEED_LINK"),
+        col("PLAYER_NAME"),
+        col("SEED_MODE"),
+        col("ROUND_SCORE"),
+    );
+    let mut w = csv::Writer::from_path(into.join("ROUND_SUM_NM.csv")).unwrap();
+    w.write_record(&header).unwrap();
+    let mut first_link = None;
+    let mut n = 0;
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        let l = first_link.get_or_insert_with(|| rec[link].to_string());
+        if rec[link] != **l {
+            continue;
+        }
+        let mut row: Vec<String> = rec.iter().map(str::to_string).collect();
+        row[game] = format!("9{}", &rec[game]);
+        row[player] = format!("{} (NM)", &rec[player]);
+        row[mode] = "NM".into();
+        row[score] = (rec[score].parse::<u32>().unwrap() + 500)
+            .min(5000)
+            .to_string();
+        w.write_record(&row).unwrap();
+        n += 1;
+    }
+    w.flush().unwrap();
+    n
+}
+
+#[test]
+fn every_mode_of_the_study_is_read_and_reported_apart_and_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let nm_rounds = two_mode_folder(dir.path());
+    assert!(nm_rounds >= 5 && nm_rounds.is_multiple_of(5), "{nm_rounds}");
+
+    let ds = humans::import_dataset(dir.path()).unwrap();
+    let files: Vec<(String, usize)> = ds
+        .files
+        .iter()
+        .map(|f| (f.mode.clone(), f.rounds))
+        .collect();
+    assert_eq!(
+        files,
+        vec![("NM".to_string(), nm_rounds), ("NMPZ".to_string(), 9430)]
+    );
+    assert_eq!(ds.rounds.len(), 9430 + nm_rounds);
+
+    let args = StatsOptions {
+        human_dataset: Some(dir.path().to_path_buf()),
+        reference: Some(Reference::Baseline),
+        top: 1,
+        ..StatsOptions::for_replays(vec![])
+    };
+    let report = build_report(&args).unwrap();
+    assert_eq!(report.human_dataset_files.len(), 2);
+    let vs = &report.players[0].versus;
+    let row = |name: &str| {
+        vs.iter()
+            .find(|v| v.opponent == name)
+            .unwrap_or_else(|| panic!("no row {name}: {vs:?}"))
+    };
+    // Together, then each mode apart, then the top player.
+    assert_eq!(vs[0].opponent, "all players (pooled)");
+    assert_eq!(row("all players (pooled)").rounds_matched, 9430 + nm_rounds);
+    assert_eq!(row("NM players (pooled)").rounds_matched, nm_rounds);
+    assert_eq!(row("NMPZ players (pooled)").rounds_matched, 9430);
+    assert_eq!(vs.len(), 4, "{vs:?}");
+    let nm = row("NM players (pooled)").per_round.unwrap();
+    assert_eq!(nm.rate.n, nm_rounds);
+    assert_eq!(
+        row("NM players (pooled)").per_game.unwrap().rate.n,
+        nm_rounds / 5
+    );
+    let nm_file = &report.human_dataset_files[0];
+    assert!(nm_file.path.ends_with("ROUND_SUM_NM.csv"), "{nm_file:?}");
+    assert_eq!(nm_file.players, nm_rounds / 5);
+
+    // The command itself says which files it read and prints every mode's row.
+    let out = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+        .current_dir(dir.path())
+        .env_remove("GEOAGENT_CONFIG")
+        .args(["stats", "--human-dataset"])
+        .arg(dir.path())
+        .args(["--reference", "baseline"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Human data set: read"), "{text}");
+    assert!(text.contains("ROUND_SUM_NM.csv (NM: "), "{text}");
+    assert!(
+        text.contains("ROUND_SUM_NMPZ.csv (NMPZ: 9430 rounds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("NM players (pooled)") && text.contains("NMPZ players (pooled)"),
+        "{text}"
+    );
 }

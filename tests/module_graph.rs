@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["agent", "import"],
     &["index", "lvlm"],
     &["environment"],
-    &["game", "geo"],
+    &["game", "geo", "fsio"],
 ];
 
 fn src_dir() -> PathBuf {

@@ -57,7 +57,9 @@ fn session(home: &Path) -> PathBuf {
         .expect("a session folder")
 }
 
-fn check(out: &Output, home: &Path, model: &OpenAiServer) {
+/// `in_order`: the game plays its rounds in order (a bench plays rounds as their views are
+/// ready, so its one finished round may be any of them).
+fn check(out: &Output, home: &Path, model: &OpenAiServer, in_order: bool) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
@@ -78,7 +80,9 @@ fn check(out: &Output, home: &Path, model: &OpenAiServer) {
         1,
         "the round before the failure is kept, none after it"
     );
-    assert_eq!(replay.rounds[0].round, 1);
+    if in_order {
+        assert_eq!(replay.rounds[0].round, 1);
+    }
     // Stopped at once: the rejected request is the last one (no further round asked the model).
     assert_eq!(
         model.requests().len(),
@@ -97,7 +101,7 @@ async fn play_stops_at_a_rejected_key() {
         home.path(),
         &model,
     );
-    check(&out, home.path(), &model);
+    check(&out, home.path(), &model, true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,5 +122,5 @@ async fn bench_stops_at_a_rejected_key() {
         home.path(),
         &model,
     );
-    check(&out, home.path(), &model);
+    check(&out, home.path(), &model, false);
 }

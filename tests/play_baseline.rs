@@ -21,6 +21,7 @@ async fn baseline_plays_two_rounds_with_a_zoomed_view() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 3,
+        key: Default::default(),
         rounds: 2,
         browser: BrowserOptions::default(),
         capture: CaptureOptions {
@@ -69,6 +70,7 @@ async fn deepest_zoom_stops_at_the_page_minimum() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 4,
+        key: Default::default(),
         rounds: 1,
         browser: BrowserOptions::default(),
         capture: CaptureOptions {

@@ -81,6 +81,7 @@ async fn plays_three_rounds_with_a_scripted_model() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 42,
+        key: Default::default(),
         rounds: 3,
         browser: BrowserOptions::default(),
         capture: CaptureOptions::default(),

@@ -61,6 +61,7 @@ async fn pool_limit_reuse_and_restart_after_a_crash() {
         maps: vec![map.clone()],
         map: map.clone(),
         seed: 40,
+        key: Default::default(),
         rounds: 2,
         browser: BrowserOptions::default(),
         capture: CaptureOptions {

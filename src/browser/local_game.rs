@@ -63,6 +63,8 @@ struct Rect {
 #[derive(Debug, Clone, Deserialize)]
 struct PanoState {
     ready: bool,
+    /// `panorama` or `photo` (a single flat image).
+    kind: Option<String>,
     heading: Option<f64>,
     fov: Option<f64>,
     pitch: Option<f64>,
@@ -478,7 +480,12 @@ impl Environment for LocalGame {
         let ready_ms = t0.elapsed().as_millis() as u64;
         let pano_el = self.find(sel::PANO).await?;
         let vw = page.viewport_width.unwrap_or(0.0);
-        let k = self.capture.headings.max(1);
+        // A photo round is one flat image straight ahead: other headings show only background.
+        let k = if pano.kind.as_deref() == Some(sel::PANO_KIND_PHOTO) {
+            1
+        } else {
+            self.capture.headings.max(1)
+        };
         let mut views = Vec::with_capacity(k + 1);
         let (mut turn_ms, mut capture_ms) = (0u64, 0u64);
         for i in 0..k {

@@ -14,6 +14,9 @@ pub(crate) const STATE_GUESSING: &str = "guessing";
 pub(crate) const STATE_RESULT: &str = "result";
 pub(crate) const STATE_FINISHED: &str = "finished";
 pub(crate) const STATE_ERROR: &str = "error";
+/// `<canvas id="pano" data-kind=...>` of a single flat photo (the other kind is `panorama`): only
+/// heading 0 shows it, so one view is all there is to capture.
+pub(crate) const PANO_KIND_PHOTO: &str = "photo";
 
 /// Reads the whole page state in one WebDriver round trip. It only reads what the page shows
 /// (attributes of visible elements), it never changes the game.
@@ -30,7 +33,8 @@ return {
   game: b.dataset.game || null,
   error: b.dataset.error || null,
   round: num(l, 'round'), rounds: num(l, 'rounds'),
-  pano: p ? { ready: p.dataset.ready === 'true', heading: num(p, 'heading'), pitch: num(p, 'pitch'),
+  pano: p ? { ready: p.dataset.ready === 'true', kind: p.dataset.kind || null,
+              heading: num(p, 'heading'), pitch: num(p, 'pitch'),
               fov: num(p, 'fov'), frame: num(p, 'frame'), rect: rect(p),
               dpr: window.devicePixelRatio } : null,
   map: m ? { view: m.dataset.view || null, marker: m.dataset.marker || null, rect: rect(m) } : null,

@@ -2,7 +2,9 @@
 //! replay session.
 
 use super::args::{MatchArgs, Overrides};
-use super::wiring::{build_reasoner, capture_options, load_maps, locate, seed_or_random};
+use super::wiring::{
+    build_reasoner, capture_options, challenge_key, load_maps, locate, recorded_key, seed_or_random,
+};
 use super::Cli;
 use crate::config::Settings;
 use crate::fleet::bench::{self as fb, BenchPlan};
@@ -123,6 +125,14 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     let plan = BenchPlan {
         map: map.clone(),
         seed,
+        key: match &resume {
+            Some(r) => recorded_key(
+                &s,
+                r.manifest.challenge.key_id.as_deref(),
+                "the resumed session",
+            )?,
+            None => challenge_key(&s)?,
+        },
         rounds,
         concurrency: b.concurrency,
         capture: capture_options(&s),

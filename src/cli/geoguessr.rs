@@ -69,7 +69,14 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
             st.token
         }
     };
-    let browser_opts = match_plan(s, vec![], Arc::new(crate::game::builtin::world()), 0).browser;
+    let browser_opts = match_plan(
+        s,
+        vec![],
+        Arc::new(crate::game::builtin::world()),
+        0,
+        Default::default(),
+    )
+    .browser;
     let browser = Browser::launch(&browser_opts).await?;
     let page = Page::open(browser, &site, &cookie, &token).await?;
     let checks = page.check_selectors().await;
@@ -126,7 +133,7 @@ pub async fn run_play(s: &Settings, target: Option<&Target>) -> Result<ExitCode>
     let plan = SitePlan {
         site: s.site_options()?,
         cookie: s.ncfa_cookie()?,
-        browser: match_plan(s, vec![world.clone()], world, 0).browser,
+        browser: match_plan(s, vec![world.clone()], world, 0, Default::default()).browser,
         capture: capture_options(s),
         replay_root: s.replay.dir.clone(),
         strategy: s.agent.strategy.clone(),

@@ -3,7 +3,8 @@
 
 use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
 use super::wiring::{
-    build_reasoner, build_reasoner_with_hints, load_maps, locate, match_plan, seed_or_random,
+    build_reasoner, build_reasoner_with_hints, challenge_key, load_maps, locate, match_plan,
+    recorded_key, seed_or_random,
 };
 use super::Cli;
 use crate::agent::Reasoner;
@@ -17,6 +18,53 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Characters of the model's rationale in the line `play` prints per round: one terminal line
+/// with the points and distance before it.
+const ROUND_LINE_RATIONALE_CHARS: usize = 100;
+
+/// The line `play` prints as a round ends: points, distance and the model's rationale (or why
+/// the baseline guessed), on one line. The rationale is a model's text: control characters
+/// (escape sequences), invisible format characters (bidirectional overrides) and line breaks
+/// become spaces, and it is cut to [`ROUND_LINE_RATIONALE_CHARS`].
+pub(crate) fn round_line(r: &crate::replay::RoundRecord, rounds: usize) -> String {
+    let why = match &r.guess.source {
+        crate::agent::GuessSource::Fallback { reason } => Some(format!("fallback: {reason}")),
+        _ => r.guess.rationale.clone(),
+    };
+    let mut line = format!(
+        "round {}/{rounds}: {} points, {:.1} km",
+        r.round, r.result.points, r.result.distance_km
+    );
+    if let Some(w) = why.map(|w| one_line(&w, ROUND_LINE_RATIONALE_CHARS)) {
+        if !w.is_empty() {
+            line.push_str(" · ");
+            line.push_str(&w);
+        }
+    }
+    line
+}
+
+/// `s` as one line of at most `max` characters (plus `…` when cut), safe to print to a terminal.
+fn one_line(s: &str, max: usize) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+    };
+    let words: Vec<&str> = s
+        .split(|c: char| c.is_whitespace() || invisible(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= max {
+        joined
+    } else {
+        format!(
+            "{}…",
+            joined.chars().take(max).collect::<String>().trim_end()
+        )
+    }
+}
 
 /// `--site` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -243,7 +291,7 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let settings = &followed;
     let reasoner = build_reasoner(settings, &map)?;
     let seed = seed_or_random(settings);
-    let plan = match_plan(settings, maps, map.clone(), seed);
+    let plan = match_plan(settings, maps, map.clone(), seed, challenge_key(settings)?);
     if games > 1 || parallel > 1 {
         let run = crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name());
         let path = run.path_in(&settings.replay.dir);
@@ -270,8 +318,11 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
         },
         reasoner.name(),
     );
+    let rounds = plan.rounds;
+    let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
+        &move |r| eprintln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
-        r = session::play(&plan, reasoner) => r,
+        r = session::play_watched(&plan, reasoner, session::Record::New, Some(progress)) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
@@ -290,7 +341,7 @@ async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode
         "--assist needs a model to help: pass --model NAME (and --base-url URL for a local server)",
     )?;
     let seed = seed_or_random(settings);
-    let plan = match_plan(settings, maps, map.clone(), seed);
+    let plan = match_plan(settings, maps, map.clone(), seed, challenge_key(settings)?);
     eprintln!(
         "Playing {} round(s) of {} with seed {seed} ({}, {}); each answer waits {} s for your hints",
         plan.rounds,
@@ -303,8 +354,11 @@ async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode
         eprintln!("Watch and help: {link}");
         eprintln!("  (a private link: whoever opens it can add hints; keep it to yourself)");
     };
+    let rounds = plan.rounds;
+    let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
+        &move |r| eprintln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
-        r = session::play_assisted(&plan, reasoner, assist, on_link) => r,
+        r = session::play_assisted(&plan, reasoner, assist, on_link, Some(progress)) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
@@ -365,7 +419,8 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
             run.reasoner,
             reasoner.name()
         );
-        let plan = match_plan(&s, maps, map, run.base_seed);
+        let key = recorded_key(&s, run.key_id.as_deref(), &format!("run {}", run.run_id))?;
+        let plan = match_plan(&s, maps, map, run.base_seed, key);
         eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
         return play_run(run, &found, &plan, parallel, reasoner).await;
     }
@@ -386,15 +441,23 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     s.capture.zoom_steps = m.capture.zoom_steps;
     s.capture.jpeg_quality = m.capture.jpeg_quality;
     let reasoner = build_reasoner(&s, &map)?;
-    let plan = match_plan(&s, maps, map, m.challenge.seed);
+    let key = recorded_key(
+        &s,
+        m.challenge.key_id.as_deref(),
+        &format!("--resume {target}"),
+    )?;
+    let plan = match_plan(&s, maps, map, m.challenge.seed, key);
     eprintln!(
         "Resuming {} ({} of {} rounds recorded)",
         found.display(),
         replay.rounds.len(),
         m.challenge.rounds
     );
+    let rounds = plan.rounds;
+    let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
+        &move |r| eprintln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
-        r = session::play_recorded(&plan, reasoner, session::Record::Resume(found.clone())) => r,
+        r = session::play_watched(&plan, reasoner, session::Record::Resume(found.clone()), Some(progress)) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
             return Ok(ExitCode::from(stop.exit_code()));
@@ -423,5 +486,39 @@ mod tests {
             let e = parse_challenge_id(bad).unwrap_err().to_string();
             assert!(e.contains("MAP-SEED-ROUNDS"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_round_line_is_one_clean_bounded_line() {
+        let mut r = crate::replay::tests::record(2);
+        r.result.points = 4321;
+        r.result.distance_km = 12.345;
+        // The fixture record is a fallback round; this one is the model's.
+        r.guess.source = crate::agent::GuessSource::Model;
+        r.guess.rationale = Some(format!(
+            "Cyrillic\u{1b}[2J signs,\r\n\u{202E}birch\u{7}  trees\t{}",
+            "x".repeat(500)
+        ));
+        let line = round_line(&r, 5);
+        assert!(
+            line.starts_with("round 2/5: 4321 points, 12.3 km · Cyrillic [2J signs, birch trees x"),
+            "{line}"
+        );
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "{line:?}"
+        );
+        assert!(line.ends_with('…'), "{line}");
+        let rationale = line.split(" · ").nth(1).unwrap();
+        assert_eq!(rationale.chars().count(), ROUND_LINE_RATIONALE_CHARS + 1);
+        r.guess.rationale = None;
+        assert_eq!(round_line(&r, 5), "round 2/5: 4321 points, 12.3 km");
+        r.guess.source = crate::agent::GuessSource::Fallback {
+            reason: "timeout\n".into(),
+        };
+        assert_eq!(
+            round_line(&r, 5),
+            "round 2/5: 4321 points, 12.3 km · fallback: timeout"
+        );
     }
 }

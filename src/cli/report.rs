@@ -1,4 +1,5 @@
-//! `geoagent report`: one self-contained HTML file about a set of sessions.
+//! `geoagent report`: an HTML report about a set of sessions (one file, or for many rounds a
+//! main page with its pages and thumbnails in a folder beside it).
 
 use super::args::{path, push, Overrides};
 use super::Cli;
@@ -16,12 +17,16 @@ pub struct ReportArgs {
     /// Folder of session folders (replay.dir; default ./replays).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// The HTML file to write.
+    /// The HTML file to write. A report of more than 100 rounds also writes its round pages and
+    /// thumbnails into NAME_files/ beside it.
     #[arg(short, long, value_name = "FILE", default_value = "report.html")]
     pub output: PathBuf,
     /// Human results on the same challenges (as for `stats --humans`), for win rates. Repeatable.
     #[arg(long = "humans", value_name = "FILE")]
     pub humans: Vec<PathBuf>,
+    /// The GeoGuessr study data set folder (as for `stats --human-dataset`), for win rates.
+    #[arg(long, value_name = "DIR")]
+    pub human_dataset: Option<PathBuf>,
 }
 
 /// What `report` runs on.
@@ -32,6 +37,7 @@ pub struct ReportRun {
     pub ids: Vec<String>,
     pub output: PathBuf,
     pub humans: Vec<PathBuf>,
+    pub human_dataset: Option<PathBuf>,
 }
 
 impl ReportArgs {
@@ -43,6 +49,7 @@ impl ReportArgs {
             ids: self.ids.clone(),
             output: self.output.clone(),
             humans: self.humans.clone(),
+            human_dataset: self.human_dataset.clone(),
         })
     }
 }
@@ -58,13 +65,23 @@ pub fn run(r: &ReportRun) -> Result<ExitCode> {
             .map(|id| catalog::resolve(root, id))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let report = crate::report::build(&dirs, &r.humans)?;
+    let opts = crate::report::ReportOptions {
+        humans: r.humans.clone(),
+        human_dataset: r.human_dataset.clone(),
+        ..crate::report::ReportOptions::for_output(&r.output)
+    };
+    let report = crate::report::build_with(&dirs, &opts)?;
     crate::report::write(&r.output, &report)?;
     println!(
-        "Report of {} session(s), {} round(s): {}",
+        "Report of {} session(s), {} round(s): {}{}",
         report.sessions,
         report.rounds,
-        r.output.display()
+        r.output.display(),
+        report
+            .files_dir
+            .as_ref()
+            .map(|d| format!(" (its round pages and thumbnails are in {d}/ beside it)"))
+            .unwrap_or_default()
     );
     for n in &report.notes {
         eprintln!("note: {n}");

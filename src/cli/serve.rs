@@ -2,7 +2,7 @@
 //! showing finished replays.
 
 use super::args::{check_challenge_rounds, push, Overrides};
-use super::wiring::{load_maps, seed_or_random};
+use super::wiring::{challenge_key, load_maps, seed_or_random};
 use super::Cli;
 use crate::config::Settings;
 use crate::server;
@@ -42,6 +42,7 @@ impl ServeArgs {
 /// Runs `geoagent serve` until Ctrl-C.
 pub async fn run(settings: &Settings) -> Result<ExitCode> {
     let (maps, map) = load_maps(settings)?;
+    let key = challenge_key(settings)?;
     let listener = tokio::net::TcpListener::bind(&settings.server.bind)
         .await
         .with_context(|| {
@@ -65,7 +66,11 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
         "To watch the agent play and give it hints: geoagent play --assist --model NAME (it prints a private link to its assist page)"
     );
     println!("Press Ctrl-C to stop.");
-    let state = server::AppState::new(maps);
+    let state = server::AppState::with_key(maps, key);
+    println!(
+        "Challenge places depend on the secret in {} (server.challenge_key): keep it private; `play` and `bench` read it too.",
+        settings.server.challenge_key.display()
+    );
     // Anyone who reaches the address may create games: limit them per client address.
     state.limit_creations(server::CreationLimit::default());
     println!(

@@ -42,7 +42,8 @@ pub struct StatsArgs {
     /// Human results: .csv or .json (challenge,round,player,points[,distance_km,time_s,lat,lng,location_id]) or a .jsonl human store. Repeatable.
     #[arg(long = "humans", value_name = "FILE")]
     pub humans: Vec<PathBuf>,
-    /// The GeoGuessr study data set folder (SEEDS.csv and ROUND_SUM_NMPZ.csv).
+    /// The GeoGuessr study data set folder: SEEDS.csv and every ROUND_SUM_<MODE>.csv in it
+    /// (NMPZ, NM, moving); win rates are given per mode and for all modes together.
     #[arg(long, value_name = "DIR")]
     pub human_dataset: Option<PathBuf>,
     /// Also score a reference player on the data set's own locations.
@@ -234,6 +235,21 @@ pub fn render(report: &Comparison) -> String {
             "{} − {} on {} shared rounds: mean points difference {:.1} [{:.1}, {:.1}]; {} better, {} worse, {} tied; sign test p = {:.4}",
             c.a, c.b, c.rounds, d.estimate, d.low, d.high, c.points.a_better, c.points.b_better, c.points.ties, c.points.sign_test_p
         );
+    }
+    if !report.human_dataset_files.is_empty() {
+        let _ = writeln!(out, "Human data set: read");
+        for f in &report.human_dataset_files {
+            let _ = writeln!(
+                out,
+                "  {} ({}: {} rounds by {} players, mean {} points)",
+                f.path,
+                f.mode,
+                f.rounds,
+                f.players,
+                f.mean_points
+                    .map_or_else(|| "–".to_string(), |m| format!("{m:.1}"))
+            );
+        }
     }
     if report.human_rounds > 0 {
         let _ = writeln!(

@@ -10,7 +10,7 @@ use crate::agent::Reasoner;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
 use crate::environment::CaptureOptions;
-use crate::game::{pack, Map};
+use crate::game::{pack, ChallengeKey, Map};
 use crate::geo::LatLon;
 use crate::index::embed::{BuiltinEmbedder, Embedder, HttpEmbedder};
 use crate::index::ReferenceIndex;
@@ -203,12 +203,45 @@ pub fn capture_options(settings: &Settings) -> CaptureOptions {
     }
 }
 
-/// The match plan the settings describe, for `map` and `seed`.
-pub fn match_plan(settings: &Settings, maps: Vec<Arc<Map>>, map: Arc<Map>, seed: u64) -> MatchPlan {
+/// The challenge key `server.challenge_key` names, created on first use (see [`ChallengeKey`]).
+pub fn challenge_key(settings: &Settings) -> anyhow::Result<ChallengeKey> {
+    ChallengeKey::load_or_create(&settings.server.challenge_key)
+        .context("set server.challenge_key (or GEOAGENT_SERVER__CHALLENGE_KEY) to a usable file")
+}
+
+/// The key a recorded session or run was played with, for resuming it: the public key when it
+/// recorded none (played before keys existed), else the configured one if it is the same key.
+pub fn recorded_key(
+    settings: &Settings,
+    key_id: Option<&str>,
+    what: &str,
+) -> anyhow::Result<ChallengeKey> {
+    let Some(want) = key_id else {
+        return Ok(ChallengeKey::PUBLIC);
+    };
+    let key = challenge_key(settings)?;
+    anyhow::ensure!(
+        key.fingerprint().as_deref() == Some(want),
+        "{what} was played with challenge key {want}, but {} holds {}: resume it with the same key file (server.challenge_key)",
+        settings.server.challenge_key.display(),
+        key.fingerprint().unwrap_or_else(|| "no key".into())
+    );
+    Ok(key)
+}
+
+/// The match plan the settings describe, for `map` and `seed`, its places picked with `key`.
+pub fn match_plan(
+    settings: &Settings,
+    maps: Vec<Arc<Map>>,
+    map: Arc<Map>,
+    seed: u64,
+    key: ChallengeKey,
+) -> MatchPlan {
     MatchPlan {
         maps,
         map,
         seed,
+        key,
         rounds: settings.game.rounds,
         browser: BrowserOptions {
             chromedriver: settings.browser.chromedriver.clone(),

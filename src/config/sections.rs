@@ -7,6 +7,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// File name of the challenge key, beside the people's results by default.
+pub const CHALLENGE_KEY_FILE: &str = "server-secret";
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -148,6 +151,9 @@ pub struct ServerSettings {
     pub bind: String,
     /// Where `serve` saves the rounds of people who enter a name (human baselines, JSON lines).
     pub human_results: PathBuf,
+    /// The secret that picks each challenge's places (created on first use, mode 0600); `serve`,
+    /// `play` and `bench` share it so an agent and people get the same places for a challenge.
+    pub challenge_key: PathBuf,
 }
 
 impl Default for GameSettings {
@@ -241,6 +247,7 @@ impl Default for ServerSettings {
         ServerSettings {
             bind: "127.0.0.1:8080".into(),
             human_results: PathBuf::from("data").join(crate::humans::STORE_FILE),
+            challenge_key: PathBuf::from("data").join(CHALLENGE_KEY_FILE),
         }
     }
 }

@@ -15,7 +15,7 @@
 use super::CaptureOptions;
 use super::{Environment, GuessTiming, Observation, View};
 use crate::game::integrity::{fit_within, load_clean, IntegrityError};
-use crate::game::{panorama, score, Challenge, Imagery, Location, Map, RoundResult};
+use crate::game::{panorama, score, Challenge, ChallengeKey, Imagery, Location, Map, RoundResult};
 use crate::game::{MAX_PANORAMA_HEIGHT, MAX_PANORAMA_WIDTH};
 use crate::geo::LatLon;
 use image::RgbImage;
@@ -391,8 +391,15 @@ pub(crate) struct DirectGame {
 }
 
 impl DirectGame {
-    pub fn new(map: Arc<Map>, seed: u64, rounds: usize, cache: Arc<ViewCache>) -> DirectGame {
-        let challenge = Challenge::new(&map, seed, rounds);
+    /// The game of challenge (`map`, `seed`, `rounds`), its places picked with `key`.
+    pub fn new(
+        map: Arc<Map>,
+        seed: u64,
+        rounds: usize,
+        key: &ChallengeKey,
+        cache: Arc<ViewCache>,
+    ) -> DirectGame {
+        let challenge = Challenge::with_key(&map, seed, rounds, key);
         DirectGame {
             map,
             challenge,
@@ -669,7 +676,7 @@ mod tests {
             zoom_steps: 0,
             jpeg_quality: 70,
         }));
-        let game = DirectGame::new(map.clone(), 5, 3, cache.clone());
+        let game = DirectGame::new(map.clone(), 5, 3, &ChallengeKey::PUBLIC, cache.clone());
         let obs = game.observe_round(2).await.unwrap();
         assert_eq!((obs.round, obs.rounds, obs.views.len()), (2, 3, 2));
         let v = &obs.views[0];

@@ -16,7 +16,7 @@ use super::FleetError;
 use crate::agent::Reasoner;
 use crate::environment::direct::{DirectGame, ViewCache, MAX_CACHED_LOCATIONS};
 use crate::environment::CaptureOptions;
-use crate::game::Map;
+use crate::game::{ChallengeKey, Map};
 use crate::replay::{self, Manifest, Replay, ReplayWriter, RoundRecord};
 use crate::session::round::{self, Recorder};
 use std::path::{Path, PathBuf};
@@ -38,6 +38,8 @@ pub(crate) const DIRECT_ENVIRONMENT: &str = "direct";
 pub struct BenchPlan {
     pub map: Arc<Map>,
     pub seed: u64,
+    /// Picks the challenge's places with the seed (see `game::ChallengeKey`).
+    pub key: ChallengeKey,
     pub rounds: usize,
     /// Rounds in flight at once (model calls overlapping).
     pub concurrency: usize,
@@ -105,6 +107,7 @@ fn manifest(plan: &BenchPlan, challenge_id: String, reasoner: &str) -> Manifest 
             id: challenge_id,
             seed: plan.seed,
             rounds: plan.rounds,
+            key_id: plan.key.fingerprint(),
         },
         reasoner: reasoner.into(),
         strategy: plan.strategy.clone(),
@@ -163,6 +166,7 @@ pub async fn run(
         plan.map.clone(),
         plan.seed,
         plan.rounds,
+        &plan.key,
         cache,
     ));
     let challenge_id = game.challenge().id();

@@ -70,6 +70,9 @@ pub struct RunFile {
     pub parallel: usize,
     pub reasoner: String,
     pub strategy: String,
+    /// Fingerprint of the challenge key (see `replay::ChallengeInfo::key_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     pub games: Vec<GameEntry>,
 }
 
@@ -104,6 +107,7 @@ impl RunFile {
             parallel,
             reasoner: reasoner.into(),
             strategy: plan.strategy.clone(),
+            key_id: plan.key.fingerprint(),
             games,
         }
     }
@@ -141,15 +145,7 @@ impl RunFile {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         }
         let json = serde_json::to_vec_pretty(self).map_err(|e| err(e.to_string()))?;
-        let tmp = path.with_extension("json.tmp");
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&json)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| err(e.to_string()))
+        crate::fsio::write_atomic(path, &json).map_err(|e| err(e.to_string()))
     }
 
     pub fn failed(&self) -> impl Iterator<Item = &GameEntry> {
@@ -211,7 +207,7 @@ pub async fn run(
     let progress = Arc::new(make_progress(total, &already));
     drop(already);
 
-    let state = AppState::new(template.maps.clone());
+    let state = AppState::with_key(template.maps.clone(), template.key.clone());
     let (server, base_url) = session::serve_page(state.clone(), &template.browser)
         .await
         .map_err(session::SessionError::from)?;
@@ -376,6 +372,7 @@ mod tests {
             maps: vec![map.clone()],
             map,
             seed: 7,
+            key: Default::default(),
             rounds: 5,
             browser: Default::default(),
             capture: Default::default(),

@@ -6,10 +6,12 @@
 
 pub mod builtin;
 pub mod integrity;
+pub mod key;
 pub mod pack;
 pub mod panorama;
 
 use crate::geo::{Bounds, LatLon};
+pub use key::{ChallengeKey, KeyError};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -117,8 +119,8 @@ impl Map {
     }
 }
 
-/// A seeded selection of rounds: the same map, seed and round count always give the same
-/// locations in the same order, so a person and the agent can play the same challenge.
+/// A seeded selection of rounds: the same map, seed, round count and [`ChallengeKey`] always give
+/// the same locations in the same order, so a person and the agent can play the same challenge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Challenge {
     pub map_id: String,
@@ -127,9 +129,19 @@ pub struct Challenge {
 }
 
 impl Challenge {
-    /// Picks `rounds` distinct locations (repeating only when the map has fewer).
+    /// Picks `rounds` distinct locations (repeating only when the map has fewer) with the public
+    /// key: anyone can compute them from the seed (tests, published benchmarks).
     pub fn new(map: &Map, seed: u64, rounds: usize) -> Challenge {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Challenge::with_key(map, seed, rounds, &ChallengeKey::PUBLIC)
+    }
+
+    /// Picks `rounds` distinct locations as [`Challenge::new`] does, with the places depending on
+    /// `key` too, so only whoever holds the key can tell them from the challenge's name.
+    pub fn with_key(map: &Map, seed: u64, rounds: usize, key: &ChallengeKey) -> Challenge {
+        let mut rng = match key.rng_seed(&map.id, seed, rounds) {
+            Some(s) => ChaCha8Rng::from_seed(s),
+            None => ChaCha8Rng::seed_from_u64(seed),
+        };
         let n = map.locations.len();
         let mut ids = Vec::with_capacity(rounds);
         while ids.len() < rounds && n > 0 {
@@ -231,6 +243,26 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 5);
         assert_eq!(a.id(), "m-7-5");
+    }
+
+    #[test]
+    fn a_secret_key_changes_the_places_and_the_public_key_does_not() {
+        let m = map_of(80);
+        let public = Challenge::with_key(&m, 7, 5, &ChallengeKey::PUBLIC);
+        assert_eq!(public, Challenge::new(&m, 7, 5));
+        let k = ChallengeKey::generate();
+        let a = Challenge::with_key(&m, 7, 5, &k);
+        assert_eq!(a, Challenge::with_key(&m, 7, 5, &k));
+        assert_eq!(a.id(), public.id());
+        assert_ne!(a.location_ids, public.location_ids);
+        assert_ne!(
+            a.location_ids,
+            Challenge::with_key(&m, 7, 5, &ChallengeKey::generate()).location_ids
+        );
+        // A shorter challenge of the same seed is not a prefix of the longer one (it was with
+        // the public key, which let `world-7-3` spoil `world-7-5`).
+        let short = Challenge::with_key(&m, 7, 3, &k);
+        assert_ne!(short.location_ids[..], a.location_ids[..3]);
     }
 
     #[test]

@@ -434,15 +434,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
 /// Writes `bytes` to `path` through a temporary file in the same folder, so `path` is either
 /// the old or the complete new content, never half of it.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
-    tmp.write_all(bytes).map_err(io_err(path))?;
-    tmp.as_file().sync_all().map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| PackError::Io {
-        path: path.display().to_string(),
-        source: e.error,
-    })?;
-    Ok(())
+    crate::fsio::write_atomic(path, bytes).map_err(io_err(path))
 }
 
 impl PackWriter {

@@ -1,5 +1,5 @@
-//! The public GeoGuessr study data set (`SEEDS.csv` and the per-round results): challenges,
-//! their true locations and every player's rounds.
+//! The public GeoGuessr study data set (`SEEDS.csv` and the per-round results, one file per game
+//! mode): challenges, their true locations and every player's rounds.
 
 use super::*;
 
@@ -13,12 +13,49 @@ pub struct Seed {
     pub truths: Vec<LatLon>,
 }
 
+/// One results file of the data set that was read, and what it held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetFile {
+    /// Its path (the `source` of its rounds).
+    pub path: String,
+    /// The game mode its name says: `ROUND_SUM_<MODE>.csv`.
+    pub mode: String,
+    /// Rounds imported from it (bad rows are in [`Dataset::problems`]).
+    pub rounds: usize,
+    pub players: usize,
+    /// The people's mean points on those rounds.
+    pub mean_points: Option<f64>,
+}
+
 /// The shared GeoGuessr study data set, as human rounds.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
     pub seeds: Vec<Seed>,
     pub rounds: Vec<HumanRound>,
     pub problems: Vec<RowProblem>,
+    /// The results files read, by name.
+    pub files: Vec<DatasetFile>,
+}
+
+impl Dataset {
+    /// The game mode of a round, from its `source` (the file it came from).
+    pub fn mode_of(&self, round: &HumanRound) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|f| f.path == round.source)
+            .map(|f| f.mode.as_str())
+    }
+
+    /// The modes read, in file-name order, each once.
+    pub fn modes(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for f in &self.files {
+            if !out.contains(&f.mode.as_str()) {
+                out.push(&f.mode);
+            }
+        }
+        out
+    }
 }
 
 /// The challenge id of a GeoGuessr challenge link: its last non-empty path part.
@@ -141,32 +178,86 @@ fn read_seeds(dir: &Path, problems: &mut Vec<RowProblem>) -> Result<Vec<Seed>, H
     Ok(seeds)
 }
 
-/// Imports the shared data set from `dir` (`SEEDS.csv` and `ROUND_SUM_NMPZ.csv`).
+/// The results files of the data set in `dir`: every `ROUND_SUM_<MODE>.csv`, by name, each with
+/// its mode (the `<MODE>` part: `NMPZ`, `NM`, ...).
+fn rounds_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, HumansError> {
+    let mut files: Vec<(PathBuf, String)> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let mode = name
+                .strip_prefix(DATASET_ROUNDS_PREFIX)?
+                .strip_suffix(DATASET_ROUNDS_SUFFIX)?
+                .to_owned();
+            (!mode.is_empty() && e.path().is_file()).then(|| (e.path(), mode))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Imports the shared data set from `dir`: `SEEDS.csv` and every `ROUND_SUM_<MODE>.csv` in it
+/// (the study published one per game mode: NMPZ, NM, moving); [`Dataset::files`] says which
+/// were read.
 ///
 /// Mapping: challenge id = the `SEED_LINK`'s last path part; player = `PLAYER_NAME` (unique per
 /// `PLAYER_ID` in the data); points = `ROUND_SCORE`; truth = that challenge's `ROUND_k` location
-/// from `SEEDS.csv` (`None` when its seed row is malformed). The round number is the row's
-/// position among its `GAME_ID`'s rows (the k-th row of a game is round k): the file lists
+/// from `SEEDS.csv` (`None` when its seed row is malformed); source = the results file's path, so
+/// a round's mode is [`Dataset::mode_of`] its source. The round number is the row's position
+/// among its `GAME_ID`'s rows in its file (the k-th row of a game is round k): the file lists
 /// every game's first round, then every game's second, and so on, so one game's rows are in
 /// round order but not adjacent. `SEED_TIME` is the time limit, not time taken, so `time_s`
 /// stays empty; the data has no guesses, so `distance_km` does too.
 pub fn import_dataset(dir: &Path) -> Result<Dataset, HumansError> {
-    for file in [DATASET_SEEDS_FILE, DATASET_ROUNDS_FILE] {
-        if !dir.join(file).is_file() {
-            return Err(HumansError::DatasetFile {
-                dir: dir.display().to_string(),
-                file,
-            });
-        }
+    if !dir.join(DATASET_SEEDS_FILE).is_file() {
+        return Err(HumansError::DatasetFile {
+            dir: dir.display().to_string(),
+            file: DATASET_SEEDS_FILE,
+        });
+    }
+    let files = rounds_files(dir)?;
+    if files.is_empty() {
+        return Err(HumansError::DatasetRounds {
+            dir: dir.display().to_string(),
+        });
     }
     let mut problems = Vec::new();
     let seeds = read_seeds(dir, &mut problems)?;
     let truth_of: HashMap<&str, &Seed> =
         seeds.iter().map(|s| (s.challenge_id.as_str(), s)).collect();
+    let mut rounds = Vec::new();
+    let mut read = Vec::new();
+    for (path, mode) in files {
+        let mine = read_rounds(&path, &truth_of, &mut problems)?;
+        let players: std::collections::HashSet<&str> =
+            mine.iter().map(|r| r.player.as_str()).collect();
+        read.push(DatasetFile {
+            path: path.display().to_string(),
+            mode,
+            rounds: mine.len(),
+            players: players.len(),
+            mean_points: (!mine.is_empty())
+                .then(|| mine.iter().map(|r| f64::from(r.points)).sum::<f64>() / mine.len() as f64),
+        });
+        rounds.extend(mine);
+    }
+    Ok(Dataset {
+        seeds,
+        rounds,
+        problems,
+        files: read,
+    })
+}
 
-    let path = dir.join(DATASET_ROUNDS_FILE);
+/// The rounds of one `ROUND_SUM_<MODE>.csv` file; bad rows go to `problems`.
+fn read_rounds(
+    path: &Path,
+    truth_of: &HashMap<&str, &Seed>,
+    problems: &mut Vec<RowProblem>,
+) -> Result<Vec<HumanRound>, HumansError> {
     let name = path.display().to_string();
-    let mut rdr = csv_bytes_reader(&path)?;
+    let mut rdr = csv_bytes_reader(path)?;
     let header = rdr
         .byte_headers()
         .map_err(|e| HumansError::Format {
@@ -174,13 +265,14 @@ pub fn import_dataset(dir: &Path) -> Result<Dataset, HumansError> {
             detail: e.to_string(),
         })?
         .clone();
-    let game_i = column(&header, "GAME_ID", &path)?;
-    let link_i = column(&header, "SEED_LINK", &path)?;
-    let player_i = column(&header, "PLAYER_NAME", &path)?;
-    let score_i = column(&header, "ROUND_SCORE", &path)?;
+    let game_i = column(&header, "GAME_ID", path)?;
+    let link_i = column(&header, "SEED_LINK", path)?;
+    let player_i = column(&header, "PLAYER_NAME", path)?;
+    let score_i = column(&header, "ROUND_SCORE", path)?;
+    // Game ids are numbered per file: the same id in two modes' files is two games.
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut rounds = Vec::new();
-    let rows: Vec<_> = data_rows(&mut rdr, &name, &mut problems).collect();
+    let rows: Vec<_> = data_rows(&mut rdr, &name, problems).collect();
     for (row, rec) in rows {
         let game = field(&rec, game_i);
         let parsed = (|| -> Result<HumanRound, String> {
@@ -237,9 +329,5 @@ pub fn import_dataset(dir: &Path) -> Result<Dataset, HumansError> {
             }),
         }
     }
-    Ok(Dataset {
-        seeds,
-        rounds,
-        problems,
-    })
+    Ok(rounds)
 }

@@ -25,7 +25,7 @@ mod files;
 mod highscores;
 mod store;
 
-pub use dataset::{challenge_id_from_link, import_dataset, Dataset, Seed};
+pub use dataset::{challenge_id_from_link, import_dataset, Dataset, DatasetFile, Seed};
 pub use files::{import_file, parse_csv, parse_json};
 pub use highscores::{import_highscores, parse_highscores};
 pub use store::Store;
@@ -41,8 +41,12 @@ use tracing::warn;
 
 /// Highest points a round can give; a row claiming more is a typo or a different game.
 const MAX_POINTS: u32 = crate::game::MAX_POINTS;
-/// The shared data set's files (see its README.md).
+/// The shared data set's files (see its README.md): the challenges, and one per-round results
+/// file per game mode, `ROUND_SUM_<MODE>.csv` (`ROUND_SUM_NMPZ.csv`, `ROUND_SUM_NM.csv`, ...).
 pub const DATASET_SEEDS_FILE: &str = "SEEDS.csv";
+pub const DATASET_ROUNDS_PREFIX: &str = "ROUND_SUM_";
+pub const DATASET_ROUNDS_SUFFIX: &str = ".csv";
+/// The study's No Move, Pan or Zoom results, the file every copy of the data set has.
 pub const DATASET_ROUNDS_FILE: &str = "ROUND_SUM_NMPZ.csv";
 /// Rounds per challenge in the shared data set.
 pub const DATASET_ROUNDS_PER_GAME: usize = 5;
@@ -85,6 +89,8 @@ pub enum HumansError {
     FileType { path: String },
     #[error("human data set folder {dir} is missing {file} (see the data set's README.md)")]
     DatasetFile { dir: String, file: &'static str },
+    #[error("human data set folder {dir} holds no results file ({DATASET_ROUNDS_PREFIX}<MODE>{DATASET_ROUNDS_SUFFIX}, e.g. ROUND_SUM_NMPZ.csv or ROUND_SUM_NM.csv; see the data set's README.md)")]
+    DatasetRounds { dir: String },
     #[error("{path} line {line}: not a human round: {detail}")]
     StoreLine {
         path: String,

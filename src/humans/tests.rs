@@ -172,6 +172,74 @@ fn missing_dataset_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let err = import_dataset(dir.path()).unwrap_err().to_string();
     assert!(err.contains("SEEDS.csv"), "{err}");
+    // Seeds alone: the error names the results files it looked for.
+    fs::write(dir.path().join(DATASET_SEEDS_FILE), "SEED_LINK\n").unwrap();
+    fs::write(dir.path().join("ROUND_SUM_.csv"), "x\n").unwrap();
+    let err = import_dataset(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("ROUND_SUM_<MODE>.csv") && err.contains("ROUND_SUM_NM.csv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_mode_file_is_read_and_game_ids_are_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seeds = String::from("SEED_LINK,SEED_MAP,SEED_MODE");
+    for k in 1..=5 {
+        seeds.push_str(&format!(",ROUND_{k}_LAT,ROUND_{k}_LNG"));
+    }
+    for (id, mode) in [("AAA", "NMPZ"), ("BBB", "NM")] {
+        seeds.push_str(&format!("\nhttps://g/challenge/{id},M,{mode}"));
+        for k in 1..=5 {
+            seeds.push_str(&format!(",{k}.0,{k}.0"));
+        }
+    }
+    seeds.push('\n');
+    fs::write(dir.path().join(DATASET_SEEDS_FILE), seeds).unwrap();
+    let head = "GAME_ID,SEED_LINK,PLAYER_NAME,SEED_MODE,ROUND_SCORE\n";
+    // Game 1 in both files: two games, each with rounds 1..=5.
+    let file = |id: &str, mode: &str, player: &str, points: u32| {
+        let mut t = String::from(head);
+        for _ in 1..=5 {
+            t.push_str(&format!(
+                "1,https://g/challenge/{id},{player},{mode},{points}\n"
+            ));
+        }
+        t
+    };
+    fs::write(
+        dir.path().join("ROUND_SUM_NMPZ.csv"),
+        file("AAA", "NMPZ", "ann", 100),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("ROUND_SUM_NM.csv"),
+        file("BBB", "NM", "bob", 300),
+    )
+    .unwrap();
+    fs::write(dir.path().join("notes.csv"), "not a results file").unwrap();
+    let ds = import_dataset(dir.path()).unwrap();
+    assert!(ds.problems.is_empty(), "{:?}", ds.problems);
+    assert_eq!(ds.rounds.len(), 10);
+    let modes: Vec<(&str, usize, usize)> = ds
+        .files
+        .iter()
+        .map(|f| (f.mode.as_str(), f.rounds, f.players))
+        .collect();
+    assert_eq!(modes, vec![("NM", 5, 1), ("NMPZ", 5, 1)]);
+    assert!(ds.files[0].path.ends_with("ROUND_SUM_NM.csv"));
+    assert_eq!(ds.files[0].mean_points, Some(300.0));
+    assert_eq!(ds.modes(), vec!["NM", "NMPZ"]);
+    let bob: Vec<usize> = ds
+        .rounds
+        .iter()
+        .filter(|r| r.player == "bob")
+        .map(|r| r.round)
+        .collect();
+    assert_eq!(bob, vec![1, 2, 3, 4, 5]);
+    let r = ds.rounds.iter().find(|r| r.player == "ann").unwrap();
+    assert_eq!(ds.mode_of(r), Some("NMPZ"));
 }
 
 #[test]

@@ -353,15 +353,20 @@ impl ReferenceIndex {
             ("embedder".to_string(), self.meta.embedder.clone()),
             ("sources".to_string(), sources),
         ]);
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-        safetensors::serialize_to_file(tensors, Some(meta), tmp.path()).map_err(fmt)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        // Streamed to the file: an index can be hundreds of MB, not worth a second copy in memory.
+        let mut bad_tensors = None;
+        let written = crate::fsio::write_atomic_with(path, |tmp| {
+            safetensors::serialize_to_file(tensors, Some(meta), tmp).map_err(|e| {
+                let msg = e.to_string();
+                bad_tensors = Some(e);
+                std::io::Error::other(msg)
+            })
+        });
+        match (written, bad_tensors) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(e)) => Err(fmt(e)),
+            (Err(e), None) => Err(io(e)),
+        }
     }
 
     /// Reads an index written by [`save`](Self::save).

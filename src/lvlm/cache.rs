@@ -99,18 +99,11 @@ impl CachedProvider {
     }
 
     async fn store(&self, path: &Path, resp: &Response) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(&self.dir).to_path_buf();
         let bytes = serde_json::to_vec_pretty(resp)?;
         let target = path.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-            std::io::Write::write_all(&mut tmp, &bytes)?;
-            tmp.persist(&target).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await
-        .map_err(std::io::Error::other)?
+        tokio::task::spawn_blocking(move || crate::fsio::write_atomic(&target, &bytes))
+            .await
+            .map_err(std::io::Error::other)?
     }
 }
 

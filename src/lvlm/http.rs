@@ -375,6 +375,41 @@ pub fn check_model(model: &str) -> Result<(), LvlmError> {
 }
 
 /// Cuts `s` to at most `limit` bytes on a character boundary, marking the cut.
+/// The HTTP status an OpenAI-style error object sent in a 200 body stands for when it says the
+/// key was rejected (`code: "invalid_api_key"`, an authentication/permission type, or a
+/// `status`/`code` of 401 or 403); `None` for every other error. Some compatible servers answer
+/// 200 with such an object, and a rejected key must stop the match like a real 401 does.
+pub fn auth_status_in_body(err: &serde_json::Value) -> Option<u16> {
+    let text = |k: &str| {
+        err.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
+    let number = |k: &str| err.get(k).and_then(serde_json::Value::as_u64);
+    for n in [number("status"), number("code")].into_iter().flatten() {
+        if n == 401 || n == 403 {
+            return Some(n as u16);
+        }
+    }
+    for t in [text("code"), text("type"), text("status")]
+        .into_iter()
+        .flatten()
+    {
+        match t.as_str() {
+            "invalid_api_key"
+            | "authentication_error"
+            | "invalid_authentication"
+            | "unauthenticated"
+            | "unauthorized" => return Some(401),
+            "permission_error" | "permission_denied" | "insufficient_permissions" => {
+                return Some(403)
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 pub fn truncate(s: &str, limit: usize) -> String {
     if s.len() <= limit {
         return s.to_string();

@@ -8,7 +8,8 @@
 //! server echoes back.
 
 use super::http::{
-    base64, check_base_url, check_model, parse_wire, truncate, Transport, ERROR_BODY_LIMIT,
+    auth_status_in_body, base64, check_base_url, check_model, parse_wire, truncate, Transport,
+    ERROR_BODY_LIMIT,
 };
 use super::settings::{ClientConfig, ImageDetail, OPENAI_KEY_VARS};
 use super::{LvlmError, Message, Part, Provider, Request, Response, Role, Usage};
@@ -292,10 +293,17 @@ impl ChatResponse {
         let usage = self.usage.unwrap_or_default();
         let Some(choice) = self.choices.into_iter().next() else {
             let why = match self.error {
-                Some(err) => format!(
-                    "no choices; the server reported {}",
-                    truncate(&err.to_string(), ERROR_BODY_LIMIT)
-                ),
+                Some(err) => {
+                    let body = truncate(&err.to_string(), ERROR_BODY_LIMIT);
+                    if let Some(status) = auth_status_in_body(&err) {
+                        return Err(LvlmError::Auth {
+                            status,
+                            key_vars: OPENAI_KEY_VARS,
+                            body,
+                        });
+                    }
+                    format!("no choices; the server reported {body}")
+                }
                 None => "the response had no choices".to_string(),
             };
             return Err(LvlmError::Empty(why));
@@ -483,6 +491,21 @@ mod tests {
         assert!(e.to_string().contains("length"), "{e}");
         let e = decode(r#"{"error":{"message":"model overloaded"}}"#).expect_err("error object");
         assert!(e.to_string().contains("model overloaded"), "{e}");
+        // A rejected key reported inside a 200 stops the match like a 401 (issue 13).
+        for body in [
+            r#"{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+            r#"{"error":{"message":"no access","type":"permission_denied"}}"#,
+            r#"{"error":{"message":"bad key","code":401}}"#,
+        ] {
+            let e = decode(body).expect_err("auth error object");
+            assert!(e.is_auth(), "{body}: {e:?}");
+            assert!(e.to_string().contains("OPENAI_API_KEY"), "{e}");
+        }
+        assert!(
+            !decode(r#"{"error":{"message":"model overloaded","code":"overloaded"}}"#)
+                .expect_err("other error")
+                .is_auth()
+        );
     }
 
     #[test]

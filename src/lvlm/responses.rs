@@ -5,7 +5,8 @@
 //! response's visible reasoning. Usage is `input_tokens` / `output_tokens`.
 
 use super::http::{
-    base64, check_base_url, check_model, parse_wire, truncate, Transport, ERROR_BODY_LIMIT,
+    auth_status_in_body, base64, check_base_url, check_model, parse_wire, truncate, Transport,
+    ERROR_BODY_LIMIT,
 };
 use super::settings::{ClientConfig, ImageDetail, OPENAI_BASE_URL, OPENAI_KEY_VARS};
 use super::{LvlmError, Part, Provider, Request, Response, Role, Usage};
@@ -161,10 +162,15 @@ struct WireUsage {
 impl WireResponse {
     fn into_response(self) -> Result<Response, LvlmError> {
         if let Some(err) = self.error.filter(|e| !e.is_null()) {
-            return Err(LvlmError::Empty(format!(
-                "the response failed: {}",
-                truncate(&err.to_string(), ERROR_BODY_LIMIT)
-            )));
+            let body = truncate(&err.to_string(), ERROR_BODY_LIMIT);
+            if let Some(status) = auth_status_in_body(&err) {
+                return Err(LvlmError::Auth {
+                    status,
+                    key_vars: OPENAI_KEY_VARS,
+                    body,
+                });
+            }
+            return Err(LvlmError::Empty(format!("the response failed: {body}")));
         }
         let mut text = String::new();
         let mut refusal = None;
@@ -312,5 +318,11 @@ mod tests {
         assert!(e.to_string().contains("max_output_tokens"), "{e}");
         let e = decode(r#"{"output":[]}"#).expect_err("empty");
         assert!(matches!(e, LvlmError::Empty(_)));
+        // A rejected key reported in a 200 body stops the match like a 401 (issue 13).
+        let e = decode(
+            r#"{"error":{"code":"invalid_api_key","message":"Incorrect API key"},"output":[]}"#,
+        )
+        .expect_err("auth");
+        assert!(e.is_auth(), "{e:?}");
     }
 }

@@ -3,7 +3,8 @@
 //! text of `geoagent replay list` and `geoagent replay show`.
 //!
 //! Listing never fails because of one bad session: an unreadable folder is listed with the
-//! reason, so nothing recorded is hidden.
+//! reason, so nothing recorded is hidden. Sessions read here show re-scored points where a
+//! `rescored.json` allows ([`super::rescore::apply`]).
 
 use super::{Replay, ReplayError, RoundRecord, MANIFEST_FILE};
 use crate::agent::GuessSource;
@@ -77,16 +78,38 @@ pub struct Sessions {
     /// Session folders that could not be read (corrupt manifest, a bad line in the middle of
     /// `rounds.jsonl`, ...), each with its error.
     pub skipped: Vec<(PathBuf, ReplayError)>,
+    /// What to know about re-scored points: sessions shown re-scored, `rescored.json` files
+    /// (or rounds of them) ignored and why.
+    pub rescore_notes: Vec<String>,
 }
 
 impl Sessions {
-    /// One note per unreadable session, naming its folder and why, for commands to show.
+    /// One note per unreadable session, naming its folder and why, and the re-scoring notes,
+    /// for commands to show.
     pub fn notes(&self) -> Vec<String> {
         self.skipped
             .iter()
             .map(|(dir, e)| format!("skipped unreadable session {}: {e}", dir.display()))
+            .chain(self.rescore_notes.iter().cloned())
             .collect()
     }
+}
+
+/// Opens a session with its re-scored points applied; notes say what was used or ignored.
+fn open_rescored(dir: &Path, notes: &mut Vec<String>) -> Result<Replay, ReplayError> {
+    let mut r = Replay::open(dir)?;
+    notes.extend(super::rescore::apply(&mut r));
+    if let Some(f) = &r.rescored {
+        notes.push(format!(
+            "session {}: points and distances of {} round(s) re-scored by geoagent {} on {} ({}); the recorded ones are in rounds.jsonl",
+            r.manifest.session_id,
+            f.rounds.len(),
+            super::clip_name(&f.geoagent_version),
+            f.rescored_at.format("%Y-%m-%d"),
+            super::rescore::RESCORED_FILE
+        ));
+    }
+    Ok(r)
 }
 
 /// Reads every session folder in `dirs`. One unreadable session never stops the others: it is
@@ -94,7 +117,7 @@ impl Sessions {
 pub fn read_sessions(dirs: &[PathBuf]) -> Sessions {
     let mut out = Sessions::default();
     for d in dirs {
-        match Replay::open(d) {
+        match open_rescored(d, &mut out.rescore_notes) {
             Ok(r) => out.readable.push(r),
             Err(e) => {
                 tracing::warn!("skipping unreadable session {}: {e}", d.display());
@@ -209,6 +232,8 @@ pub struct SessionRow {
     pub rounds: usize,
     pub planned_rounds: usize,
     pub mean_points: Option<f64>,
+    /// The recorded mean, when `mean_points` is re-scored and differs from it.
+    pub recorded_mean_points: Option<f64>,
     pub spend: Spend,
     pub parent: Option<String>,
     /// Torn lines skipped while reading.
@@ -230,13 +255,8 @@ impl SessionRow {
             environment: m.environment.clone(),
             rounds: n,
             planned_rounds: m.challenge.rounds,
-            mean_points: (n > 0).then(|| {
-                r.rounds
-                    .iter()
-                    .map(|x| f64::from(x.result.points))
-                    .sum::<f64>()
-                    / n as f64
-            }),
+            mean_points: (n > 0).then(|| mean_of(&r.rounds)),
+            recorded_mean_points: recorded_mean(r),
             spend: spend(&r.rounds),
             parent: m.parent.clone(),
             skipped: r.skipped.len(),
@@ -259,6 +279,7 @@ impl SessionRow {
             rounds: 0,
             planned_rounds: 0,
             mean_points: None,
+            recorded_mean_points: None,
             spend: Spend::default(),
             parent: None,
             skipped: 0,
@@ -266,11 +287,33 @@ impl SessionRow {
     }
 }
 
-/// Every session under `root`, readable or not, oldest first.
+/// A session's recorded mean points, when it shows re-scored ones that differ.
+fn recorded_mean(r: &Replay) -> Option<f64> {
+    r.rescored.as_ref()?;
+    let sum: u64 = r
+        .rounds
+        .iter()
+        .map(|x| u64::from(super::rescore::recorded_points(r, x.round).unwrap_or(x.result.points)))
+        .sum();
+    let shown: u64 = r.rounds.iter().map(|x| u64::from(x.result.points)).sum();
+    (sum != shown).then(|| sum as f64 / r.rounds.len().max(1) as f64)
+}
+
+fn mean_of(rounds: &[RoundRecord]) -> f64 {
+    rounds
+        .iter()
+        .map(|x| f64::from(x.result.points))
+        .sum::<f64>()
+        / rounds.len().max(1) as f64
+}
+
+/// Every session under `root`, readable or not, oldest first, with re-scored points where a
+/// `rescored.json` allows.
 pub fn list(root: &Path) -> Result<Vec<SessionRow>, CatalogError> {
+    let mut ignored = Vec::new();
     Ok(session_dirs(root)?
         .iter()
-        .map(|d| match Replay::open(d) {
+        .map(|d| match open_rescored(d, &mut ignored) {
             Ok(r) => SessionRow::from_replay(&r),
             Err(e) => SessionRow::unreadable(d, &e),
         })
@@ -342,9 +385,11 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
             model,
             r.strategy.clone(),
             rounds,
-            r.mean_points
-                .map(|m| format!("{m:.0}"))
-                .unwrap_or_else(|| "–".into()),
+            match (r.mean_points, r.recorded_mean_points) {
+                (Some(m), Some(rec)) => format!("{m:.0} *\n(rec. {rec:.0})"),
+                (Some(m), None) => format!("{m:.0}"),
+                (None, _) => "–".into(),
+            },
             spend_cell(&r.spend),
             r.parent.clone().unwrap_or_else(|| "–".into()),
         ]);
@@ -356,6 +401,12 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
     }
     let torn: usize = rows.iter().map(|r| r.skipped).sum();
     let mut out = format!("{t}\n{} session(s) in {}", rows.len(), root.display());
+    if rows.iter().any(|r| r.recorded_mean_points.is_some()) {
+        let _ = write!(
+            out,
+            "\n* re-scored with today's scoring (rescored.json, `replay rescore`); rec. = as recorded"
+        );
+    }
     if torn > 0 {
         let _ = write!(
             out,
@@ -603,6 +654,35 @@ mod tests {
         assert!(rows[1].error.as_deref().unwrap().contains("newer"));
         let text = render_list(&rows, root.path());
         assert!(text.contains("unreadable"), "{text}");
+    }
+
+    #[test]
+    fn list_and_read_show_rescored_points_beside_the_recorded_ones() {
+        let root = root_with(&["s1"]);
+        let dir = root.path().join("s1");
+        let replay = Replay::open(&dir).unwrap();
+        let mut r = crate::replay::rescore::rescore(&replay);
+        // As if today's formula gave 4321 for the recorded 5000.
+        r.rounds[0].points = 4321;
+        crate::replay::rescore::write(&dir, &r).unwrap();
+        let rows = list(root.path()).unwrap();
+        assert_eq!(rows[0].mean_points, Some(4321.0));
+        assert_eq!(rows[0].recorded_mean_points, Some(5000.0));
+        let text = render_list(&rows, root.path());
+        assert!(
+            text.contains("4321 *") && text.contains("(rec. 5000)"),
+            "{text}"
+        );
+        assert!(text.contains("re-scored"), "{text}");
+        let s = read_all(root.path()).unwrap();
+        assert_eq!(s.readable[0].rounds[0].result.points, 4321);
+        assert!(
+            s.notes()
+                .iter()
+                .any(|n| n.contains("re-scored by geoagent")),
+            "{:?}",
+            s.notes()
+        );
     }
 
     #[test]

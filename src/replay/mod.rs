@@ -103,6 +103,10 @@ pub struct ChallengeInfo {
     pub id: String,
     pub seed: u64,
     pub rounds: usize,
+    /// Fingerprint of the challenge key the places were picked with (not the key; absent for the
+    /// public key and in sessions from before keys), so a resume can tell a changed key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +286,10 @@ pub struct Replay {
     pub rounds: Vec<RoundRecord>,
     /// Lines that could not be read (a torn last line after a crash), with the reason.
     pub skipped: Vec<String>,
+    /// The session's `rescored.json` when its values replaced the recorded points and distances
+    /// in `rounds` ([`rescore::apply`]; what `replay list`, `stats` and `report` show). `open`
+    /// leaves it empty: resuming and re-running work on the recorded rounds.
+    pub rescored: Option<rescore::Rescored>,
 }
 
 impl Replay {
@@ -321,6 +329,7 @@ impl Replay {
             manifest,
             rounds,
             skipped,
+            rescored: None,
         })
     }
 
@@ -481,11 +490,7 @@ pub fn new_session_id() -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReplayError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    crate::fsio::write_atomic(path, bytes).map_err(io(path))
 }
 
 #[cfg(test)]
@@ -512,6 +517,7 @@ pub(crate) mod tests {
                 id: "world-1-2".into(),
                 seed: 1,
                 rounds: 2,
+                key_id: None,
             },
             reasoner: "baseline".into(),
             strategy: "cot".into(),

@@ -6,12 +6,18 @@
 //! (written atomically; a previous `rescored.json` is replaced, since it is derived data that
 //! this command can always rebuild), holding both the recorded and the recomputed value of every
 //! round, so nothing is lost and the difference is visible.
+//!
+//! Readers show today's values where the file exists ([`apply`]): `replay list`, `stats`,
+//! `report` and the replay viewer. The file is untrusted like the rest of a shared replay: it is
+//! used only when it names this session, each round only when its recorded values are that
+//! round's (a round recorded after the re-scoring keeps its own) and its new values are possible
+//! ones; otherwise a note says why it was ignored.
 
 use super::{Replay, ReplayError};
-use crate::game::score;
+use crate::game::{score, MAX_POINTS};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// The file written beside `rounds.jsonl`.
@@ -19,6 +25,11 @@ pub const RESCORED_FILE: &str = "rescored.json";
 /// A distance change below this (km) is rounding noise from an older formula's float order, not
 /// a difference worth reporting.
 pub const DISTANCE_TOLERANCE_KM: f64 = 0.001;
+/// Largest `rescored.json` read: about 150 bytes a round, so this is ~100,000 rounds; anything
+/// bigger was not written by `replay rescore`.
+pub const MAX_RESCORED_BYTES: u64 = 16 * 1024 * 1024;
+/// No two points on Earth are further apart (half the equator, with room for rounding).
+const MAX_DISTANCE_KM: f64 = 20_040.0;
 
 /// One round, as recorded and as scored today.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,18 +139,23 @@ pub fn write(dir: &Path, rescored: &Rescored) -> Result<PathBuf, ReplayError> {
         path: path.display().to_string(),
         detail: e.to_string(),
     })?;
-    let tmp = dir.join(format!("{RESCORED_FILE}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| err(e, &tmp))?;
-    f.write_all(&json).map_err(|e| err(e, &tmp))?;
-    f.sync_all().map_err(|e| err(e, &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(|e| err(e, &path))?;
+    crate::fsio::write_atomic(&path, &json).map_err(|e| err(e, &path))?;
     Ok(path)
 }
 
-/// Reads a session's `rescored.json`, when there is one.
+/// Reads a session's `rescored.json`, when there is one (at most [`MAX_RESCORED_BYTES`]).
 pub fn read(dir: &Path) -> Result<Option<Rescored>, ReplayError> {
     let path = dir.join(RESCORED_FILE);
-    match std::fs::read(&path) {
+    let bytes = std::fs::File::open(&path).and_then(|f| {
+        let mut bytes = Vec::new();
+        f.take(MAX_RESCORED_BYTES + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match bytes {
+        Ok(bytes) if bytes.len() as u64 > MAX_RESCORED_BYTES => Err(ReplayError::Manifest {
+            path: path.display().to_string(),
+            detail: format!("larger than the {MAX_RESCORED_BYTES} bytes `replay rescore` writes"),
+        }),
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| ReplayError::Manifest {
@@ -152,6 +168,73 @@ pub fn read(dir: &Path) -> Result<Option<Rescored>, ReplayError> {
             source: e,
         }),
     }
+}
+
+/// Shows `replay`'s re-scored points and distances where its `rescored.json` allows (see the
+/// module docs): the rounds' `result` takes the new values and `replay.rescored` the file.
+/// Returns a note for the user when the file exists but was ignored in whole or in part.
+pub fn apply(replay: &mut Replay) -> Option<String> {
+    let dir = replay.dir.display().to_string();
+    let file = match read(&replay.dir) {
+        Ok(None) => return None,
+        Ok(Some(f)) => f,
+        Err(e) => {
+            return Some(format!(
+                "{dir}: {RESCORED_FILE} ignored, recorded points shown: {e}"
+            ))
+        }
+    };
+    if file.session_id != replay.manifest.session_id {
+        return Some(format!(
+            "{dir}: {RESCORED_FILE} is for session {}, not {}: ignored, recorded points shown",
+            super::clip_name(&file.session_id),
+            replay.manifest.session_id
+        ));
+    }
+    let mut used = Vec::new();
+    let mut stale = Vec::new();
+    for rec in &mut replay.rounds {
+        let Some(r) = file.rounds.iter().find(|r| r.round == rec.round) else {
+            continue;
+        };
+        let possible = r.points <= MAX_POINTS
+            && r.distance_km.is_finite()
+            && (0.0..=MAX_DISTANCE_KM).contains(&r.distance_km);
+        let same_round = r.recorded_points == rec.result.points
+            && (r.recorded_distance_km - rec.result.distance_km).abs() <= DISTANCE_TOLERANCE_KM;
+        if possible && same_round {
+            rec.result.points = r.points;
+            rec.result.distance_km = r.distance_km;
+            used.push(r.clone());
+        } else {
+            stale.push(rec.round.to_string());
+        }
+    }
+    let note = (!stale.is_empty()).then(|| {
+        format!(
+            "{dir}: {RESCORED_FILE} does not match round(s) {} (recorded after it, or edited): their recorded points are shown; `geoagent replay rescore` rebuilds it",
+            stale.join(", ")
+        )
+    });
+    if !used.is_empty() {
+        // Only the rounds shown re-scored, so their recorded values can be shown beside.
+        replay.rescored = Some(Rescored {
+            rounds: used,
+            ..file
+        });
+    }
+    note
+}
+
+/// The recorded points of round `round` when [`apply`] replaced them with different ones.
+pub fn recorded_points(replay: &Replay, round: usize) -> Option<u32> {
+    let r = replay
+        .rescored
+        .as_ref()?
+        .rounds
+        .iter()
+        .find(|r| r.round == round)?;
+    (r.recorded_points != r.points).then_some(r.recorded_points)
 }
 
 #[cfg(test)]
@@ -202,5 +285,65 @@ mod tests {
             "the recorded rounds are never rewritten"
         );
         assert_eq!(read(root.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn apply_shows_rescored_points_only_where_the_file_fits() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("s")).unwrap();
+        let mut off = record(1);
+        off.result.truth = LatLon::new(1.0, 3.0).unwrap();
+        off.result.distance_km = 100.0;
+        off.result.points = 4000;
+        w.append(&off).unwrap();
+        let dir = root.path().join("s");
+        let mut rescored = rescore(&Replay::open(&dir).unwrap());
+        // Round 2 is recorded after the re-scoring: it keeps its own values.
+        w.append(&record(2)).unwrap();
+        rescored.rounds.push(RescoredRound {
+            round: 2,
+            recorded_distance_km: 7.0,
+            distance_km: 1.0,
+            recorded_points: 1,
+            points: 2,
+        });
+        write(&dir, &rescored).unwrap();
+        let mut r = Replay::open(&dir).unwrap();
+        assert_eq!(
+            r.rounds[0].result.points, 4000,
+            "open shows what was recorded"
+        );
+        let note = apply(&mut r).unwrap();
+        assert!(note.contains("round(s) 2"), "{note}");
+        let new = rescored.rounds[0].points;
+        assert_ne!(new, 4000);
+        assert_eq!(r.rounds[0].result.points, new);
+        assert_eq!(r.rounds[1].result.points, 5000);
+        assert_eq!(recorded_points(&r, 1), Some(4000));
+        assert_eq!(recorded_points(&r, 2), None);
+
+        // Impossible values, another session's file, or garbage: recorded points, and a note.
+        let mut bad = rescored.clone();
+        bad.rounds[0].points = 9999;
+        write(&dir, &bad).unwrap();
+        let mut r = Replay::open(&dir).unwrap();
+        assert!(apply(&mut r).is_some());
+        assert_eq!(
+            (r.rounds[0].result.points, r.rescored.is_none()),
+            (4000, true)
+        );
+        let mut other = rescored.clone();
+        other.session_id = "x\u{1b}[31m".into();
+        write(&dir, &other).unwrap();
+        let mut r = Replay::open(&dir).unwrap();
+        let note = apply(&mut r).unwrap();
+        assert!(
+            note.contains("for session x?[31m") && !note.contains('\u{1b}'),
+            "{note}"
+        );
+        assert_eq!(r.rounds[0].result.points, 4000);
+        std::fs::write(dir.join(RESCORED_FILE), b"{").unwrap();
+        let mut r = Replay::open(&dir).unwrap();
+        assert!(apply(&mut r).unwrap().contains("ignored"));
     }
 }

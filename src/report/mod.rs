@@ -1,25 +1,31 @@
-//! `geoagent report`: one self-contained HTML file about a set of sessions, readable offline
-//! (no script, font, image or style is fetched at view time): a summary table, a points
-//! histogram and a distance CDF per player (SVG from [`charts`]), the accuracy-band table, a
-//! world map of every round's truth, guess and the line between them ([`worldmap`]), win rates
-//! against people when human results are given, and a card per round with its views (downscaled
-//! JPEGs as data URLs) and the model's full answer.
+//! `geoagent report`: an HTML report about a set of sessions, readable offline (no script, font,
+//! image or style is fetched at view time): a summary table, a points histogram and a distance
+//! CDF per player (SVG from [`charts`]), the accuracy-band table, a world map of every round's
+//! truth, guess and the line between them ([`worldmap`]), win rates against people when human
+//! results are given, and a card per round with its views and the model's answer ([`cards`]).
+//!
+//! Up to [`INLINE_MAX_ROUNDS`] rounds it is one self-contained file: every view downscaled into
+//! the page as a data URL, every prompt and answer in full. Beyond that the rounds go on pages
+//! beside it ([`pages`]): the main page stays a few MB and quick to write whatever the number of
+//! rounds, with the best and worst rounds, links to every round in play order and by country.
 //!
 //! The statistics are the `stats` command's own ([`crate::stats::compare::build_report`]), so
 //! the report and `geoagent stats` always agree. Every value from a replay is HTML-escaped by the
 //! maud templates: a model answer containing `<script>` renders as text.
 
+pub mod cards;
 pub mod charts;
+pub mod pages;
 pub mod worldmap;
 
-use crate::agent::GuessSource;
 use crate::replay::catalog::{spend, Spend};
 use crate::replay::{Replay, ReplayError, RoundRecord};
 use crate::stats::compare::{build_report, round_label, CommandError, PlayerReport, StatsOptions};
 use crate::stats::WinRate;
 use base64::Engine as _;
+use cards::{card, card_id, Detail, ViewShown};
 use charts::{color_hex, ChartError, Series};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, PreEscaped};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -32,6 +38,52 @@ pub const VIEW_THUMB_HEIGHT: u32 = 300;
 pub const VIEW_THUMB_QUALITY: u8 = 70;
 /// Individual human players in the win-rate table besides the pooled comparison.
 pub const TOP_HUMAN_PLAYERS: usize = 3;
+/// Most rounds in a one-file report. A round's views as data URLs are ~80 KB, so 100 rounds
+/// make a file of a few MB that any browser opens; more go on pages beside it ([`pages`]).
+pub const INLINE_MAX_ROUNDS: usize = 100;
+
+/// What goes into a report besides the sessions, and where it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    /// Human result files, for win rates (as `stats --humans`).
+    pub humans: Vec<PathBuf>,
+    /// The GeoGuessr study data set folder (as `stats --human-dataset`).
+    pub human_dataset: Option<PathBuf>,
+    /// The folder the report is written to (for links from its pages to the sessions' views).
+    pub out_dir: PathBuf,
+    /// The report's file name.
+    pub main_file: String,
+    /// Most rounds in a one-file report ([`INLINE_MAX_ROUNDS`]).
+    pub inline_max_rounds: usize,
+}
+
+impl ReportOptions {
+    /// A report written to `output`.
+    pub fn for_output(output: &Path) -> ReportOptions {
+        let out_dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        ReportOptions {
+            humans: vec![],
+            human_dataset: None,
+            out_dir,
+            main_file: output.file_name().map_or_else(
+                || "report.html".into(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            inline_max_rounds: INLINE_MAX_ROUNDS,
+        }
+    }
+
+    /// The folder beside the report holding its pages and thumbnails: `<name>_files`.
+    pub fn files_dir(&self) -> String {
+        let stem = Path::new(&self.main_file)
+            .file_stem()
+            .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+        format!("{stem}_files")
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum ReportError {
@@ -49,12 +101,17 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} exists and was not written by `geoagent report` (no {marker} in it): move it away or pick another -o name; the report's pages go there")]
+    NotOurs { path: String, marker: &'static str },
 }
 
 /// A built report.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub html: String,
+    /// The folder beside the report and the files in it (relative paths), for a paged report.
+    pub files_dir: Option<String>,
+    pub files: Vec<(String, Vec<u8>)>,
     pub sessions: usize,
     pub rounds: usize,
     /// Warnings worth telling the user (torn lines, missing views, human-import problems).
@@ -98,8 +155,21 @@ fn players(replays: &[Replay]) -> Vec<Player<'_>> {
     out
 }
 
-/// Reads the sessions in `dirs` (and human results in `humans`) and renders the report.
+/// Reads the sessions in `dirs` (and human results in `humans`) and renders a report to be
+/// written as `report.html` in the current folder.
 pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError> {
+    build_with(
+        dirs,
+        &ReportOptions {
+            humans: humans.to_vec(),
+            ..ReportOptions::for_output(Path::new("report.html"))
+        },
+    )
+}
+
+/// Reads the sessions in `dirs` and renders the report `opts` describe.
+pub fn build_with(dirs: &[PathBuf], opts: &ReportOptions) -> Result<Report, ReportError> {
+    let humans = &opts.humans;
     if dirs.is_empty() {
         return Err(ReportError::NoInput(
             "no session given and none in the replays folder; pass session ids or --dir".into(),
@@ -127,6 +197,7 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
     notes.extend(replays.iter().flat_map(|r| r.skipped.clone()));
     let stats = build_report(&StatsOptions {
         humans: humans.to_vec(),
+        human_dataset: opts.human_dataset.clone(),
         top: TOP_HUMAN_PLAYERS,
         ..StatsOptions::for_replays(dirs)
     })?;
@@ -152,28 +223,51 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
     let histogram = charts::points_histogram(&series(&|r| f64::from(r.result.points)))?;
     let cdf = charts::distance_cdf(&series(&|r| r.result.distance_km))?;
     let colors: Vec<String> = (0..players.len()).map(color_hex).collect();
-    let pins: Vec<worldmap::Pin> = players
+    let entries: Vec<pages::Entry> = players
         .iter()
         .enumerate()
         .flat_map(|(k, p)| {
-            p.rounds.iter().map(move |(rep, r)| worldmap::Pin {
-                truth: r.result.truth,
-                guess: r.result.guess,
-                label: format!(
-                    "{} · round {} · {:.0} km · {} points",
-                    p.label, r.round, r.result.distance_km, r.result.points
-                ),
+            p.rounds.iter().map(move |&(rep, r)| pages::Entry {
                 player: k,
-                anchor: card_id(rep, r),
+                label: &p.label,
+                rep,
+                rec: r,
+                country: crate::geo::reverse::country(r.result.truth)
+                    .or_else(|| r.result.country.clone()),
             })
         })
         .collect();
-    let mut cards = Vec::with_capacity(rounds);
-    for (k, p) in players.iter().enumerate() {
-        for (rep, r) in &p.rounds {
-            cards.push(card(rep, r, &p.label, &colors[k], &mut notes));
-        }
-    }
+    let files_dir = opts.files_dir();
+    let (rounds_section, hrefs, files) = if rounds <= opts.inline_max_rounds {
+        let cards = inline_cards(&entries, &colors, &mut notes);
+        let hrefs = entries
+            .iter()
+            .map(|e| format!("#{}", card_id(e.rep, e.rec)))
+            .collect();
+        (cards, hrefs, None)
+    } else {
+        let place = pages::Place {
+            out_dir: &opts.out_dir,
+            files_dir: &files_dir,
+            main_file: &opts.main_file,
+        };
+        let paged = pages::build(&entries, &colors, &place, &mut notes);
+        (paged.section, paged.hrefs, Some(paged.files))
+    };
+    let pins: Vec<worldmap::Pin> = entries
+        .iter()
+        .zip(hrefs)
+        .map(|(e, href)| worldmap::Pin {
+            truth: e.rec.result.truth,
+            guess: e.rec.result.guess,
+            label: format!(
+                "{} · round {} · {:.0} km · {} points",
+                e.label, e.rec.round, e.rec.result.distance_km, e.rec.result.points
+            ),
+            player: e.player,
+            href,
+        })
+        .collect();
     let stats_of = |label: &str| stats.players.iter().find(|s| s.label == label);
     let body = html! {
         h1 { "geoagent report" }
@@ -204,9 +298,17 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
         }
         h2 { "Accuracy bands" }
         (bands_table(&stats.players))
-        @if !humans.is_empty() {
+        @if !humans.is_empty() || opts.human_dataset.is_some() {
             h2 { "Win rate against people" }
             (versus_table(&stats.players))
+            @if !stats.human_dataset_files.is_empty() {
+                p class="meta" { "Human data set files read: "
+                    @for (i, f) in stats.human_dataset_files.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        code { (f.path) } " (" (f.mode) ", " (f.rounds) " rounds)"
+                    }
+                }
+            }
         }
         h2 { "Charts" }
         div class="charts" {
@@ -231,38 +333,44 @@ pub fn build(dirs: &[PathBuf], humans: &[PathBuf]) -> Result<Report, ReportError
             h2 { "Notes" }
             ul id="notes" { @for n in &notes { li { (n) } } }
         }
-        h2 { "Rounds" }
-        @for c in &cards { (c) }
+        (rounds_section)
     };
-    let html = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "geoagent report" }
-                style { (PreEscaped(STYLE)) }
-            }
-            body { (body) }
-        }
-    }
-    .into_string();
+    let html = cards::document("geoagent report", body);
     Ok(Report {
         html,
+        files_dir: files.is_some().then_some(files_dir),
+        files: files.unwrap_or_default(),
         sessions: replays.len(),
         rounds,
         notes,
     })
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5rem auto;max-width:1200px;color:#222;padding:0 1rem}\
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .55rem;text-align:left;vertical-align:top}\
-.meta{color:#666}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border-radius:2px}\
-.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}\
-#worldmap{width:100%;height:auto;border:1px solid #bbb;background:#eaf2f8}\
-.card{border:1px solid #ccc;border-left:6px solid #888;border-radius:4px;padding:.6rem 1rem;margin:1rem 0}\
-.views img{max-width:32%;margin:.15rem;border:1px solid #999}.views .missing{color:#a00}\
-pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:.5rem;max-height:30rem;overflow:auto}";
+/// The rounds section of a one-file report: every card, views as data URLs.
+fn inline_cards(entries: &[pages::Entry], colors: &[String], notes: &mut Vec<String>) -> Markup {
+    let views: Vec<Vec<ViewShown>> = cards::par_map(entries, |e| {
+        e.rec
+            .views
+            .iter()
+            .map(|v| ViewShown {
+                alt: ViewShown::alt_of(v),
+                img: thumbnail_url(e.rep, v).map(Some),
+                link: None,
+            })
+            .collect()
+    });
+    for v in views.iter().flatten() {
+        if let Err(e) = &v.img {
+            notes.push(format!("view not shown: {e}"));
+        }
+    }
+    html! {
+        h2 { "Rounds" }
+        @for (e, v) in entries.iter().zip(&views) {
+            (card(e.rep, e.rec, e.label, colors.get(e.player).map_or("#888", String::as_str), v, Detail::Full))
+        }
+    }
+}
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -327,114 +435,61 @@ fn versus_table(players: &[PlayerReport]) -> Markup {
     }
 }
 
-fn card_id(rep: &Replay, r: &RoundRecord) -> String {
-    format!("s-{}-r{}", rep.manifest.session_id, r.round)
-}
-
-/// A view as a downscaled JPEG data URL.
-fn thumbnail(rep: &Replay, v: &crate::replay::ViewRecord) -> Result<String, String> {
-    let bytes = rep.view_bytes(v).map_err(|e| e.to_string())?;
-    let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
-        .map_err(|e| format!("{}: {e}", rep.dir.join(&v.file).display()))?
-        .thumbnail(VIEW_THUMB_WIDTH, VIEW_THUMB_HEIGHT)
-        .to_rgb8();
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, VIEW_THUMB_QUALITY)
-        .encode_image(&img)
-        .map_err(|e| format!("{}: {e}", rep.dir.join(&v.file).display()))?;
+/// A view as a downscaled JPEG data URL (a one-file report).
+fn thumbnail_url(rep: &Replay, v: &crate::replay::ViewRecord) -> Result<String, String> {
+    let jpeg = cards::thumbnail(
+        rep,
+        v,
+        VIEW_THUMB_WIDTH,
+        VIEW_THUMB_HEIGHT,
+        VIEW_THUMB_QUALITY,
+    )?;
     Ok(format!(
         "data:image/jpeg;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(out)
+        base64::engine::general_purpose::STANDARD.encode(jpeg)
     ))
 }
 
-fn card(
-    rep: &Replay,
-    r: &RoundRecord,
-    label: &str,
-    color: &str,
-    notes: &mut Vec<String>,
-) -> Markup {
-    let views: Vec<(String, Result<String, String>)> = r
-        .views
-        .iter()
-        .map(|v| {
-            (
-                format!("heading {:.0}°, fov {:.0}°", v.heading, v.fov),
-                thumbnail(rep, v),
-            )
-        })
-        .collect();
-    for (_, t) in &views {
-        if let Err(e) = t {
-            notes.push(format!("view not shown: {e}"));
-        }
-    }
-    let source = match &r.guess.source {
-        GuessSource::Model => "model".to_string(),
-        GuessSource::Baseline => "baseline".to_string(),
-        GuessSource::Fallback { reason } => format!("fallback: {reason}"),
-    };
-    let m = &rep.manifest;
-    html! {
-        div class="card" id=(card_id(rep, r)) style={ "border-left-color:" (color) } {
-            h3 { "Round " (r.round) " · " (label) }
-            p class="meta" { "Session " (m.session_id) " · " (m.map.name) " · challenge " (m.challenge.id)
-                @if let Some(p) = &m.parent { " · re-run of " (p) } }
-            div class="views" {
-                @for (alt, t) in &views {
-                    @match t {
-                        Ok(url) => img src=(url) alt=(alt) title=(alt);,
-                        Err(_) => span class="missing" { "(view missing: " (alt) ")" },
-                    }
-                }
-            }
-            table class="result" {
-                tr { th { "Truth" } td { (r.result.truth) @if let Some(p) = &r.result.place { " · " (p) } } }
-                tr { th { "Guess" } td { (r.result.guess) " (" (source) ")"
-                    @if let Some(c) = &r.guess.country { " · country " (c) }
-                    @if let Some(c) = r.guess.confidence { " · confidence " (format!("{c:.2}")) } } }
-                tr { th { "Distance" } td { (format!("{:.1} km", r.result.distance_km)) } }
-                tr { th { "Points" } td { (r.result.points) } }
-            }
-            @if let Some(rat) = &r.guess.rationale { p { b { "Rationale: " } (rat) } }
-            @if r.guess.assisted() {
-                table class="hints" {
-                    tr { th { "Hint" } th { "By" } th { "At" } th { "Guess before → after" } }
-                    @for v in &r.guess.revisions {
-                        @for h in &v.hints {
-                            tr { td { (h.text) } td { (h.by) } td { (h.at.format("%Y-%m-%d %H:%M:%S UTC")) }
-                                 td { (pos_text(v.before)) " → " (pos_text(v.after)) } }
-                        }
-                    }
-                }
-            }
-            @for note in &r.guess.notes { p class="meta" { "Parser: " (note) } }
-            @for e in &r.guess.exchanges {
-                details {
-                    summary { "Prompt (" (e.purpose) ", " (e.images) " image(s))" }
-                    @if let Some(s) = &e.system { pre { (s) } }
-                    pre { (e.prompt) }
-                }
-                @if let Some(raw) = &e.raw { p { b { "Model answer (" (e.purpose) "):" } } pre class="answer" { (raw) } }
-                @if let Some(err) = &e.error { p { b { "Error (" (e.purpose) "): " } (err) } }
-            }
-        }
-    }
-}
-
-/// A guess position for the hints table; "(none)" when there was no readable answer.
-fn pos_text(p: Option<crate::geo::LatLon>) -> String {
-    p.map_or_else(|| "(none)".to_string(), |p| p.to_string())
-}
-
-/// Writes the report to `path` (through a temporary file, so a failed write leaves no half
-/// report behind).
+/// Writes the report to `path`, and a paged report's files into the folder beside it (named in
+/// the report). Files go first, through a temporary folder, so the page never links to missing
+/// files; the page goes through a temporary file, so a failed write leaves no half report. A
+/// folder of that name is replaced only when an earlier report wrote it ([`pages::FILES_MARKER`]).
 pub fn write(path: &Path, report: &Report) -> Result<(), ReportError> {
     let io = |p: &Path| {
         let p = p.display().to_string();
         move |source| ReportError::Io { path: p, source }
     };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let ours = |dir: &Path| dir.join(pages::FILES_MARKER).is_file();
+    let replace = |dir: &Path| -> Result<(), ReportError> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        if !ours(dir) {
+            return Err(ReportError::NotOurs {
+                path: dir.display().to_string(),
+                marker: pages::FILES_MARKER,
+            });
+        }
+        std::fs::remove_dir_all(dir).map_err(io(dir))
+    };
+    if let Some(name) = &report.files_dir {
+        let dir = parent.join(name);
+        let tmp = parent.join(format!("{name}.tmp"));
+        replace(&tmp)?;
+        for (rel, bytes) in &report.files {
+            let f = tmp.join(rel);
+            if let Some(d) = f.parent() {
+                std::fs::create_dir_all(d).map_err(io(d))?;
+            }
+            std::fs::write(&f, bytes).map_err(io(&f))?;
+        }
+        replace(&dir)?;
+        std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+    }
     let tmp = path.with_extension("html.tmp");
     std::fs::write(&tmp, report.html.as_bytes()).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))

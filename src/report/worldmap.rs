@@ -23,8 +23,8 @@ pub struct Pin {
     pub label: String,
     /// Index into the players' colours.
     pub player: usize,
-    /// Id of the round's card, for the marker's link.
-    pub anchor: String,
+    /// Link to the round's card (`#id` on the same page, or a page beside the report).
+    pub href: String,
 }
 
 fn push_lonlat_ring(d: &mut String, ring: &[(f64, f64)], shift: f64) {
@@ -156,7 +156,7 @@ pub fn render(pins: &[Pin], colors: &[String]) -> Markup {
                     fill="none" stroke=(color(p.player)) stroke-width="0.4" stroke-opacity="0.8" {}
             }
             @for p in pins {
-                a href={ "#" (p.anchor) } {
+                a href=(p.href) {
                     circle class="truth" cx=(format!("{:.2}", p.truth.lon)) cy=(format!("{:.2}", -p.truth.lat))
                         r="1.3" fill="#1a7f37" stroke="#fff" stroke-width="0.3" {
                         title { "Truth · " (p.label) }
@@ -237,7 +237,7 @@ mod tests {
             guess: LatLon::new(3.0, 4.0).unwrap(),
             label: "<b>x</b>".into(),
             player: 0,
-            anchor: "r1".into(),
+            href: "#r1".into(),
         };
         let s = render(&[p], &["#123456".into()]).into_string();
         assert!(s.contains("&lt;b&gt;x&lt;/b&gt;") && !s.contains("<b>"));

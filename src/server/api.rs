@@ -195,7 +195,7 @@ pub(super) async fn create_game(
         None => None,
         Some(v) => parse_player(v)?,
     };
-    let challenge = Challenge::new(&map, seed, rounds);
+    let challenge = Challenge::with_key(&map, seed, rounds, &state.inner.key);
     if challenge.location_ids.is_empty() {
         return Err(ApiError::Unprocessable(format!(
             "map `{}` has no locations to play",

@@ -195,4 +195,6 @@ pub async fn start_local_with(
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

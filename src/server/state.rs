@@ -2,10 +2,11 @@
 //! panorama cache and renderer, and the record of completed rounds.
 
 use super::limits::{CreationLimit, CreationLimiter};
+use super::viewer::{Live, LivePlace};
 use super::{JPEG_QUALITY, MAX_CACHED_PANORAMAS, MAX_LIVE_GAMES};
 use crate::game::integrity::{fit_within, IntegrityError};
 use crate::game::{
-    panorama, Challenge, Imagery, Location, Map, RoundResult, MAX_PANORAMA_HEIGHT,
+    panorama, Challenge, ChallengeKey, Imagery, Location, Map, RoundResult, MAX_PANORAMA_HEIGHT,
     MAX_PANORAMA_WIDTH,
 };
 use crate::geo::LatLon;
@@ -92,6 +93,8 @@ pub struct AppState {
 
 pub(super) struct Inner {
     pub(super) maps: Vec<Arc<Map>>,
+    /// Mixed into every challenge's choice of places.
+    pub(super) key: ChallengeKey,
     pub(super) games: Mutex<Games>,
     pub(super) panos: PanoCache,
     /// One permit per render in progress (see [`render_slots`]).
@@ -221,12 +224,20 @@ pub(super) fn random_hex() -> String {
 }
 
 impl AppState {
-    /// State serving `maps`; the first is the default when a game names none.
+    /// State serving `maps` with the public challenge key (places follow from seeds alone:
+    /// tests and throwaway servers); the first map is the default when a game names none.
     pub fn new(maps: Vec<Arc<Map>>) -> Self {
+        AppState::with_key(maps, ChallengeKey::PUBLIC)
+    }
+
+    /// State serving `maps` whose challenges pick their places with `key` (see
+    /// [`ChallengeKey`]): `serve`, and `play` so it gets the same places as people.
+    pub fn with_key(maps: Vec<Arc<Map>>, key: ChallengeKey) -> Self {
         let maps_for_cache = maps.clone();
         AppState {
             inner: Arc::new(Inner {
                 maps,
+                key,
                 games: Mutex::new(Games::default()),
                 panos: PanoCache::new(pano_cache_capacity(&maps_for_cache)),
                 render: Arc::new(Semaphore::new(render_slots())),
@@ -268,7 +279,7 @@ impl AppState {
         rounds_done: usize,
     ) -> Option<String> {
         let map = self.map(Some(map_id)).ok()?;
-        let challenge = Challenge::new(&map, seed, rounds);
+        let challenge = Challenge::with_key(&map, seed, rounds, &self.inner.key);
         if rounds_done >= challenge.location_ids.len() {
             return None;
         }
@@ -293,15 +304,25 @@ impl AppState {
         let _ = self.inner.round_sink.set(sink);
     }
 
-    /// Ids of the challenges someone is playing on this server right now (games not finished).
-    /// The replay viewer hides sessions of these challenges, whose answers would spoil them.
-    pub fn live_challenges(&self) -> std::collections::HashSet<String> {
-        lock(&self.inner.games)
-            .by_id
-            .values()
-            .filter(|g| !g.finished())
-            .map(|g| g.challenge.id())
-            .collect()
+    /// The challenges someone is playing on this server right now (games not finished) and
+    /// every place in them, played or still to come. The replay viewer hides sessions of these
+    /// challenges and any session that went to one of those places: its answers would spoil them.
+    pub fn live_challenges(&self) -> Live {
+        let games = lock(&self.inner.games);
+        let mut live = Live::default();
+        for g in games.by_id.values().filter(|g| !g.finished()) {
+            live.challenges.insert(g.challenge.id());
+            for id in &g.challenge.location_ids {
+                if let Some(l) = g.map.location(id) {
+                    live.places.push(LivePlace {
+                        map_id: g.map.id.clone(),
+                        location_id: id.clone(),
+                        pos: l.pos,
+                    });
+                }
+            }
+        }
+        live
     }
 
     /// Records a guessed round and hands it to the sink. The sink may block (file locking,

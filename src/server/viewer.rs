@@ -6,29 +6,69 @@
 //!   starts for the agent's browser does not, and the game page never links to it;
 //! - it lists only *finished* sessions (every planned round recorded, no torn line), so a match
 //!   still being played by an agent is not shown;
-//! - it hides every session whose challenge someone is playing on this server right now
-//!   (the [`LiveChallenges`] function it is handed), so a person cannot look up the rounds in
-//!   front of them.
+//! - it hides every session whose challenge someone is playing on this server right now, and
+//!   every session that went to any place of such a challenge (the [`LiveChallenges`] function
+//!   it is handed), so a person cannot look up the rounds in front of them.
 //!
 //! Session ids in URLs must name a folder directly under the replays folder and view files must
 //! be ones the session recorded, so no request reaches any other file.
+//!
+//! Scripts read the same sessions as JSON: `/api/replays` (the list) and `/api/replays/{id}` (one
+//! session's rounds), under the same rules, paged (`?offset=&limit=`, at most
+//! [`API_MAX_SESSIONS`] sessions or [`API_MAX_ROUNDS`] rounds an answer) and with every text
+//! clipped to [`API_MAX_TEXT_CHARS`], so no answer grows with what a replay holds. Points are the
+//! re-scored ones where the session has a `rescored.json` (the recorded ones beside them).
 
 use crate::agent::GuessSource;
+use crate::geo::LatLon;
 use crate::replay::catalog::session_dirs;
-use crate::replay::{Replay, RoundRecord};
+use crate::replay::{rescore, Replay, RoundRecord};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use maud::{html, Markup, DOCTYPE};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Lists the ids of the challenges someone is playing right now; the viewer hides their sessions.
-pub type LiveChallenges = Arc<dyn Fn() -> HashSet<String> + Send + Sync>;
+/// Sessions in one `/api/replays` answer at most (and by default [`API_DEFAULT_SESSIONS`]):
+/// a page a script can hold, whatever the folder holds.
+pub const API_MAX_SESSIONS: usize = 200;
+pub const API_DEFAULT_SESSIONS: usize = 50;
+/// Rounds in one `/api/replays/{id}` answer at most (by default [`API_DEFAULT_ROUNDS`]); a
+/// 1,000-round benchmark session is read in pages.
+pub const API_MAX_ROUNDS: usize = 500;
+pub const API_DEFAULT_ROUNDS: usize = 100;
+/// Characters of any text from a replay in an API answer (a model's rationale, a fallback's
+/// reason, names): enough for a rationale, bounded against a crafted replay.
+pub const API_MAX_TEXT_CHARS: usize = 2000;
+
+/// What someone is playing right now: the viewer hides sessions that would spoil it.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    /// Ids of the challenges being played.
+    pub challenges: HashSet<String>,
+    /// Every place of those challenges, played or still to come.
+    pub places: Vec<LivePlace>,
+}
+
+/// One place of a challenge being played.
+#[derive(Debug, Clone)]
+pub struct LivePlace {
+    pub map_id: String,
+    pub location_id: String,
+    pub pos: LatLon,
+}
+
+/// A session's round is at a live place when it names the same location of the same map, or
+/// (for records without a location id) its truth lies within this many km of one.
+const SAME_PLACE_KM: f64 = 0.1;
+
+/// Tells what is being played right now; the viewer hides the sessions that would spoil it.
+pub type LiveChallenges = Arc<dyn Fn() -> Live + Send + Sync>;
 
 /// What the viewer's handlers share.
 #[derive(Clone)]
@@ -37,12 +77,15 @@ struct Viewer {
     dir: PathBuf,
 }
 
-/// The viewer's routes (`/replays`, `/replays/{id}`, `/replays/{id}/views/{file}`).
+/// The viewer's routes (`/replays`, `/replays/{id}`, `/replays/{id}/views/{file}`, and the
+/// JSON `/api/replays`, `/api/replays/{id}`).
 pub fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
     Router::new()
         .route("/replays", get(list))
         .route("/replays/{id}", get(session))
         .route("/replays/{id}/views/{file}", get(view))
+        .route("/api/replays", get(api_list))
+        .route("/api/replays/{id}", get(api_session))
         .with_state(Viewer {
             live,
             dir: replays_dir,
@@ -50,10 +93,16 @@ pub fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
 }
 
 /// Whether a session may be shown now (see the module docs).
-fn showable(r: &Replay, live: &HashSet<String>) -> bool {
+fn showable(r: &Replay, live: &Live) -> bool {
     r.skipped.is_empty()
         && r.rounds.len() >= r.manifest.challenge.rounds
-        && !live.contains(&r.manifest.challenge.id)
+        && !live.challenges.contains(&r.manifest.challenge.id)
+        && !r.rounds.iter().any(|round| {
+            live.places.iter().any(|p| match &round.location_id {
+                Some(id) => *id == p.location_id && r.manifest.map.id == p.map_id,
+                None => round.result.truth.distance_km(&p.pos) <= SAME_PLACE_KM,
+            })
+        })
 }
 
 impl Viewer {
@@ -62,7 +111,7 @@ impl Viewer {
         session_dirs(&self.dir)
             .unwrap_or_default()
             .iter()
-            .filter_map(|d| Replay::open(d).ok())
+            .filter_map(|d| open(d))
             .filter(|r| showable(r, &live))
             .collect()
     }
@@ -74,9 +123,18 @@ impl Viewer {
             .unwrap_or_default()
             .into_iter()
             .find(|d| d.file_name().is_some_and(|n| n.to_string_lossy() == id))
-            .and_then(|d| Replay::open(&d).ok())
+            .and_then(|d| open(&d))
             .filter(|r| showable(r, &live))
     }
+}
+
+/// A session as the viewer shows it: with re-scored points where its `rescored.json` allows.
+fn open(dir: &std::path::Path) -> Option<Replay> {
+    let mut r = Replay::open(dir).ok()?;
+    if let Some(note) = rescore::apply(&mut r) {
+        tracing::warn!("replay viewer: {note}");
+    }
+    Some(r)
 }
 
 fn page(title: &str, body: Markup) -> Html<String> {
@@ -227,7 +285,8 @@ async fn session(
                 tr { th { "Truth" } td { (rec.result.truth) @if let Some(p) = &rec.result.place { " (" (p) ")" } } }
                 tr { th { "Guess" } td { (rec.result.guess) " (" (source) ")" } }
                 tr { th { "Distance" } td { (format!("{:.1} km", rec.result.distance_km)) } }
-                tr { th { "Points" } td { (rec.result.points) } }
+                tr { th { "Points" } td { (rec.result.points)
+                    @if let Some(p) = rescore::recorded_points(&r, rec.round) { " (re-scored; recorded " (p) ")" } } }
             }
             @if let Some(rat) = &rec.guess.rationale { h2 { "Rationale" } p { (rat) } }
             @if let Some(a) = answer_text(rec) { h2 { "Model answer" } pre id="answer" { (a) } }
@@ -272,6 +331,242 @@ async fn view(State(v): State<Viewer>, UrlPath((id, file)): UrlPath<(String, Str
     }
 }
 
+/// `?offset=&limit=` of the JSON API.
+#[derive(Debug, Deserialize)]
+struct Page {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+impl Page {
+    /// The range asked for, within `0..total` and at most `max` long.
+    fn range(&self, total: usize, default: usize, max: usize) -> (usize, usize) {
+        let offset = self.offset.unwrap_or(0).min(total);
+        let limit = self.limit.unwrap_or(default).clamp(1, max);
+        (offset, limit.min(total - offset))
+    }
+}
+
+/// Replay text as the API gives it: control characters replaced, at most
+/// [`API_MAX_TEXT_CHARS`].
+fn api_text(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(API_MAX_TEXT_CHARS)
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    if s.chars().nth(API_MAX_TEXT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A session in `/api/replays`.
+#[derive(Debug, Serialize)]
+struct ApiSession {
+    session_id: String,
+    created: chrono::DateTime<chrono::Utc>,
+    environment: String,
+    map_id: String,
+    map_name: String,
+    challenge_id: String,
+    reasoner: String,
+    strategy: String,
+    parent: Option<String>,
+    rounds: usize,
+    total_points: u64,
+    mean_points: f64,
+    /// The recorded total, when `total_points` is re-scored and differs.
+    recorded_total_points: Option<u64>,
+    /// This session as JSON and as a page.
+    url: String,
+    html: String,
+}
+
+impl ApiSession {
+    fn of(r: &Replay) -> ApiSession {
+        let m = &r.manifest;
+        let total: u64 = r.rounds.iter().map(|x| u64::from(x.result.points)).sum();
+        let recorded: u64 = r
+            .rounds
+            .iter()
+            .map(|x| u64::from(rescore::recorded_points(r, x.round).unwrap_or(x.result.points)))
+            .sum();
+        ApiSession {
+            session_id: api_text(&m.session_id),
+            created: m.created,
+            environment: api_text(&m.environment),
+            map_id: api_text(&m.map.id),
+            map_name: api_text(&m.map.name),
+            challenge_id: api_text(&m.challenge.id),
+            reasoner: api_text(&m.reasoner),
+            strategy: api_text(&m.strategy),
+            parent: m.parent.as_deref().map(api_text),
+            rounds: r.rounds.len(),
+            total_points: total,
+            mean_points: total as f64 / r.rounds.len().max(1) as f64,
+            recorded_total_points: (recorded != total).then_some(recorded),
+            url: format!("/api/replays/{}", m.session_id),
+            html: format!("/replays/{}", m.session_id),
+        }
+    }
+}
+
+/// A view in `/api/replays/{id}`: where the image is served, and how it was taken.
+#[derive(Debug, Serialize)]
+struct ApiView {
+    url: String,
+    heading: f64,
+    pitch: f64,
+    fov: f64,
+    width: u32,
+    height: u32,
+}
+
+/// A round in `/api/replays/{id}`.
+#[derive(Debug, Serialize)]
+struct ApiRound {
+    round: usize,
+    location_id: Option<String>,
+    truth: crate::geo::LatLon,
+    place: Option<String>,
+    country: Option<String>,
+    guess: crate::geo::LatLon,
+    guess_country: Option<String>,
+    confidence: Option<f64>,
+    /// `model`, `baseline` or `fallback: <reason>`.
+    source: String,
+    rationale: Option<String>,
+    distance_km: f64,
+    points: u32,
+    /// The recorded points, when `points` is re-scored and differs.
+    recorded_points: Option<u32>,
+    views: Vec<ApiView>,
+    total_ms: u64,
+    finished_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `/api/replays/{id}`: the session, and one page of its rounds.
+#[derive(Debug, Serialize)]
+struct ApiSessionRounds {
+    session: ApiSession,
+    offset: usize,
+    limit: usize,
+    total_rounds: usize,
+    rounds: Vec<ApiRound>,
+}
+
+/// `/api/replays`: one page of the finished sessions, oldest first.
+#[derive(Debug, Serialize)]
+struct ApiList {
+    offset: usize,
+    limit: usize,
+    total: usize,
+    sessions: Vec<ApiSession>,
+}
+
+fn api_not_found(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": what })),
+    )
+        .into_response()
+}
+
+async fn api_list(State(v): State<Viewer>, Query(page): Query<Page>) -> Response {
+    let list = blocking(move || {
+        let sessions = v.sessions();
+        let (offset, limit) = page.range(sessions.len(), API_DEFAULT_SESSIONS, API_MAX_SESSIONS);
+        ApiList {
+            offset,
+            limit,
+            total: sessions.len(),
+            sessions: sessions[offset..offset + limit]
+                .iter()
+                .map(ApiSession::of)
+                .collect(),
+        }
+    })
+    .await;
+    match list {
+        Some(l) => Json(l).into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": "reading the sessions failed" })),
+        )
+            .into_response(),
+    }
+}
+
+fn api_round(r: &Replay, rec: &RoundRecord) -> ApiRound {
+    let id = &r.manifest.session_id;
+    ApiRound {
+        round: rec.round,
+        location_id: rec.location_id.as_deref().map(api_text),
+        truth: rec.result.truth,
+        place: rec.result.place.as_deref().map(api_text),
+        country: rec.result.country.as_deref().map(api_text),
+        guess: rec.result.guess,
+        guess_country: rec.guess.country.as_deref().map(api_text),
+        confidence: rec.guess.confidence.filter(|c| c.is_finite()),
+        source: api_text(&match &rec.guess.source {
+            GuessSource::Model => "model".to_string(),
+            GuessSource::Baseline => "baseline".to_string(),
+            GuessSource::Fallback { reason } => format!("fallback: {reason}"),
+        }),
+        rationale: rec.guess.rationale.as_deref().map(api_text),
+        distance_km: rec.result.distance_km,
+        points: rec.result.points,
+        recorded_points: rescore::recorded_points(r, rec.round),
+        views: rec
+            .views
+            .iter()
+            // Only names the viewer serves; a crafted name is left out, never echoed.
+            .filter(|v| r.view_path(v).is_ok())
+            .map(|v| ApiView {
+                url: format!(
+                    "/replays/{id}/views/{}",
+                    v.file.rsplit('/').next().unwrap_or(&v.file)
+                ),
+                heading: v.heading,
+                pitch: v.pitch,
+                fov: v.fov,
+                width: v.width,
+                height: v.height,
+            })
+            .collect(),
+        total_ms: rec.timings.total_ms,
+        finished_at: rec.finished_at,
+    }
+}
+
+async fn api_session(
+    State(v): State<Viewer>,
+    UrlPath(id): UrlPath<String>,
+    Query(page): Query<Page>,
+) -> Response {
+    let found = blocking(move || {
+        let r = v.find(&id)?;
+        let (offset, limit) = page.range(r.rounds.len(), API_DEFAULT_ROUNDS, API_MAX_ROUNDS);
+        Some(ApiSessionRounds {
+            session: ApiSession::of(&r),
+            offset,
+            limit,
+            total_rounds: r.rounds.len(),
+            rounds: r.rounds[offset..offset + limit]
+                .iter()
+                .map(|rec| api_round(&r, rec))
+                .collect(),
+        })
+    })
+    .await
+    .flatten();
+    match found {
+        Some(s) => Json(s).into_response(),
+        None => api_not_found("no finished session with this id"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,11 +580,67 @@ mod tests {
         let mut w = ReplayWriter::create(root.path(), &m).unwrap();
         w.append(&record(1)).unwrap();
         let half = Replay::open(&root.path().join("s")).unwrap();
-        assert!(!showable(&half, &HashSet::new()), "unfinished");
+        assert!(!showable(&half, &Live::default()), "unfinished");
         w.append(&record(2)).unwrap();
         let done = Replay::open(&root.path().join("s")).unwrap();
-        assert!(showable(&done, &HashSet::new()));
-        let live: HashSet<String> = ["world-1-2".to_string()].into();
+        assert!(showable(&done, &Live::default()));
+        let live = Live {
+            challenges: ["world-1-2".to_string()].into(),
+            places: vec![],
+        };
         assert!(!showable(&done, &live), "someone is playing it");
+    }
+
+    /// A session of another challenge that went to a place of the one being played would give
+    /// that round's answer away (`world-7-3` and `world-7-5` shared their first rounds).
+    #[test]
+    fn sessions_sharing_a_place_with_a_live_challenge_are_hidden() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("s")).unwrap();
+        w.append(&record(1)).unwrap(); // location loc1 of map world, truth (1, 2)
+        let mut no_id = record(2);
+        no_id.location_id = None;
+        no_id.result.truth = LatLon::new(-30.0, 150.0).unwrap();
+        w.append(&no_id).unwrap();
+        let done = Replay::open(&root.path().join("s")).unwrap();
+        let place = |map: &str, id: &str, lat: f64, lon: f64| LivePlace {
+            map_id: map.into(),
+            location_id: id.into(),
+            pos: LatLon::new(lat, lon).unwrap(),
+        };
+        let live = |places| Live {
+            challenges: ["world-9-5".to_string()].into(),
+            places,
+        };
+        assert!(showable(
+            &done,
+            &live(vec![place("world", "loc9", 50.0, 50.0)])
+        ));
+        assert!(
+            !showable(&done, &live(vec![place("world", "loc1", 50.0, 50.0)])),
+            "same id"
+        );
+        assert!(
+            showable(&done, &live(vec![place("other", "loc1", 50.0, 50.0)])),
+            "another map's loc1 is another place"
+        );
+        assert!(
+            !showable(&done, &live(vec![place("x", "y", -30.0, 150.0005)])),
+            "a round without an id is matched by its truth"
+        );
+    }
+
+    #[test]
+    fn pages_stay_in_bounds_and_text_is_clipped() {
+        let p = |offset, limit| Page { offset, limit };
+        assert_eq!(p(None, None).range(1000, 100, 500), (0, 100));
+        assert_eq!(p(Some(990), Some(50)).range(1000, 100, 500), (990, 10));
+        assert_eq!(p(Some(5000), None).range(1000, 100, 500), (1000, 0));
+        assert_eq!(p(None, Some(0)).range(10, 100, 500), (0, 1));
+        assert_eq!(p(None, Some(usize::MAX)).range(10_000, 100, 500), (0, 500));
+        assert_eq!(p(None, None).range(0, 100, 500), (0, 0));
+        let long = "é".repeat(API_MAX_TEXT_CHARS + 5);
+        assert_eq!(api_text(&long).chars().count(), API_MAX_TEXT_CHARS + 1);
+        assert_eq!(api_text("a\u{1b}[2Jb\nc"), "a [2Jb\nc");
     }
 }

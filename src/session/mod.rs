@@ -19,7 +19,7 @@ use crate::browser::local_game::LocalGame;
 use crate::browser::pool::{BrowserPool, Lease};
 use crate::browser::{Browser, BrowserError, BrowserOptions, LaunchTiming};
 use crate::environment::{CaptureOptions, Environment, GuessTiming, Observation, Recovered};
-use crate::game::{Challenge, Map, RoundResult};
+use crate::game::{Challenge, ChallengeKey, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
 use crate::server::assist::Assist;
@@ -65,6 +65,8 @@ pub struct MatchPlan {
     pub maps: Vec<Arc<Map>>,
     pub map: Arc<Map>,
     pub seed: u64,
+    /// Picks the challenge's places with the seed; the server the match starts uses it too.
+    pub key: ChallengeKey,
     pub rounds: usize,
     pub browser: BrowserOptions,
     pub capture: CaptureOptions,
@@ -258,17 +260,20 @@ pub(crate) async fn play_recorded(
 /// [`play`] with a person watching and helping on the assist page, served by the game's own
 /// server; `on_link` is given the page's address as soon as the server listens. `reasoner`
 /// should take its hints from `assist` (the interactive strategy with `assist` as its
-/// [`crate::agent::strategy::HintSource`]); the page shows its rounds either way.
+/// [`crate::agent::strategy::HintSource`]); the page shows its rounds either way. `hook` is
+/// called with every round as soon as it is recorded, as in [`play_watched`].
 pub async fn play_assisted(
     plan: &MatchPlan,
     reasoner: Arc<dyn Reasoner>,
     assist: Assist,
     on_link: impl FnOnce(&str) + Send,
+    hook: Option<RoundHook<'_>>,
 ) -> Result<MatchReport, SessionError> {
-    play_watched(
+    play_with(
         plan,
         reasoner,
         Record::New,
+        hook,
         Some((assist, Box::new(on_link))),
     )
     .await
@@ -277,13 +282,27 @@ pub async fn play_assisted(
 /// A person's assist page and where to send its link.
 type Watch<'a> = (Assist, Box<dyn FnOnce(&str) + Send + 'a>);
 
-async fn play_watched(
+/// [`play_recorded`], calling `hook` with every round as soon as it is recorded (`play` prints
+/// a line per round with it).
+pub(crate) async fn play_watched(
     plan: &MatchPlan,
     reasoner: Arc<dyn Reasoner>,
     record: Record,
+    hook: Option<RoundHook<'_>>,
+) -> Result<MatchReport, SessionError> {
+    play_with(plan, reasoner, record, hook, None).await
+}
+
+/// One match on the local game: with `watch`, a person's assist page is served beside the game
+/// (loopback only) and shown every round.
+async fn play_with(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    record: Record,
+    hook: Option<RoundHook<'_>>,
     watch: Option<Watch<'_>>,
 ) -> Result<MatchReport, SessionError> {
-    let state = AppState::new(plan.maps.clone());
+    let state = AppState::with_key(plan.maps.clone(), plan.key.clone());
     let (server, base_url) = match &watch {
         // The assist page is for a person on this machine: loopback only.
         Some((assist, _)) => {
@@ -300,7 +319,7 @@ async fn play_watched(
         pool: BrowserPool::new(plan.browser.clone(), 1),
     };
     let outcome = match watch {
-        None => play_game(&table, plan, reasoner, record, None).await,
+        None => play_game(&table, plan, reasoner, record, hook).await,
         Some((assist, on_link)) => {
             on_link(&format!("{}{}", server.url(), assist.path()));
             let watched = Arc::new(watch::Watched {
@@ -308,8 +327,13 @@ async fn play_watched(
                 assist: assist.clone(),
             });
             let shown = assist.clone();
-            let hook = move |r: &RoundRecord| shown.scored(r);
-            let outcome = play_game(&table, plan, watched, record, Some(&hook)).await;
+            let both = move |r: &RoundRecord| {
+                shown.scored(r);
+                if let Some(h) = hook {
+                    h(r);
+                }
+            };
+            let outcome = play_game(&table, plan, watched, record, Some(&both)).await;
             assist.finished();
             outcome
         }
@@ -330,7 +354,7 @@ pub(crate) async fn play_game(
     record: Record,
     hook: Option<RoundHook<'_>>,
 ) -> Result<MatchReport, SessionError> {
-    let challenge = Challenge::new(&plan.map, plan.seed, plan.rounds);
+    let challenge = Challenge::with_key(&plan.map, plan.seed, plan.rounds, &plan.key);
     let span = info_span!("match", challenge = %challenge.id(), reasoner = %reasoner.name());
     async move {
         let (writer, done) = open_record(plan, &challenge, reasoner.as_ref(), record)?;
@@ -478,6 +502,7 @@ fn open_record(
             id: challenge.id(),
             seed: plan.seed,
             rounds: plan.rounds,
+            key_id: plan.key.fingerprint(),
         },
         reasoner: reasoner.name(),
         strategy: plan.strategy.clone(),

@@ -136,6 +136,7 @@ pub async fn play_site(
                 id: challenge.clone().unwrap_or_else(|| state.token.clone()),
                 seed: 0,
                 rounds: state.round_count,
+                key_id: None,
             },
             reasoner: reasoner.name(),
             strategy: plan.strategy.clone(),

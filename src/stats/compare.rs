@@ -43,7 +43,7 @@ pub struct StatsOptions {
     pub replays: Vec<PathBuf>,
     /// Human result files (.csv, .json or a .jsonl human store).
     pub humans: Vec<PathBuf>,
-    /// The GeoGuessr study data set folder (SEEDS.csv and ROUND_SUM_NMPZ.csv).
+    /// The GeoGuessr study data set folder (SEEDS.csv and every ROUND_SUM_<MODE>.csv in it).
     pub human_dataset: Option<PathBuf>,
     /// Also score this reference player on the data set's own locations.
     pub reference: Option<Reference>,
@@ -137,6 +137,8 @@ pub struct Comparison {
     pub comparisons: Vec<PairedReport>,
     pub human_rounds: usize,
     pub human_players: usize,
+    /// The human data set's results files that were read, one per game mode.
+    pub human_dataset_files: Vec<humans::DatasetFile>,
     pub import_problems: Vec<String>,
     pub notes: Vec<String>,
 }
@@ -245,6 +247,31 @@ fn load_replays(
         }
     }
     Ok(players)
+}
+
+/// [`versus`], plus one pooled row per game mode when the human data set holds several
+/// (right after the row pooling every mode).
+fn versus_by_mode(
+    agent: &[RoundEval],
+    humans: &[HumanRound],
+    top: usize,
+    dataset: Option<&humans::Dataset>,
+) -> Vec<Versus> {
+    let mut rows = versus(agent, humans, top);
+    let Some(ds) = dataset.filter(|d| d.modes().len() > 1) else {
+        return rows;
+    };
+    for (i, mode) in ds.modes().into_iter().enumerate() {
+        let theirs: Vec<&HumanRound> = humans
+            .iter()
+            .filter(|h| ds.mode_of(h) == Some(mode))
+            .collect();
+        rows.insert(
+            1 + i,
+            compare(format!("{mode} players (pooled)"), agent, theirs),
+        );
+    }
+    rows
 }
 
 /// Win rates of `agent` against every matching human round, pooled and per player.
@@ -512,7 +539,7 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
         let vs = if humans_all.is_empty() {
             vec![]
         } else {
-            versus(rounds, &humans_all, args.top)
+            versus_by_mode(rounds, &humans_all, args.top, dataset.as_ref())
         };
         if !humans_all.is_empty() && vs.first().is_some_and(|v| v.rounds_matched == 0) {
             notes.push(format!(
@@ -545,6 +572,7 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
         comparisons,
         human_rounds: humans_all.len(),
         human_players,
+        human_dataset_files: dataset.map(|d| d.files).unwrap_or_default(),
         import_problems: problems,
         notes,
     })
@@ -685,6 +713,7 @@ mod tests {
                 id: "world-7-2".into(),
                 seed: 7,
                 rounds: rounds.len(),
+                key_id: None,
             },
             reasoner: reasoner.into(),
             strategy: "cot".into(),

@@ -263,7 +263,7 @@ mod tests {
         assert_eq!((s.round_count, s.round, s.guessed()), (5, 1, 1));
         assert!(s.forbid_moving && !s.nmpz());
         let debug = format!("{s:?}");
-        for leak in ["48.69", "6.18", "483030", "H00Uy", "\"fr\""] {
+        for leak in ["48.69", "6.18", "483030", "H00Usy", "\"fr\""] {
             assert!(!debug.contains(leak), "{leak} in {debug}");
         }
         assert_eq!(s.player.guesses[0].round_score_in_points, 3305);
@@ -273,7 +273,7 @@ mod tests {
     fn the_truth_comes_only_after_the_guess() {
         let (_, t) = truth_after_guess(EXAMPLE.as_bytes(), 1).unwrap();
         assert_eq!((t.lat, t.lng), (48.6937, 6.1833));
-        assert_eq!(t.pano_id.as_deref(), Some("H00UywOFWncMQDQesUqJQ"));
+        assert_eq!(t.pano_id.as_deref(), Some("H00UsywOFWncMQDQesUqJQ"));
         assert_eq!(t.country.as_deref(), Some("fr"));
         assert_eq!(format!("{t:?}"), "Truth(..)");
         let not_yet = EXAMPLE.replace("\"guesses\":[{", "\"guesses\":[],\"x\":[{");
