@@ -59,8 +59,54 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
-/// The person's part: round 1 a hint, round 2 just Go.
-async fn help(client: &Client, link: &str) -> Result<(), String> {
+/// What the person could see before a guess was placed: the page's text and the state it polls.
+async fn seen(client: &Client, link: &str) -> Result<String, String> {
+    let text = client
+        .execute("return document.body.innerText", vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = reqwest::get(format!("{link}state"))
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{}\n{state}", text.as_str().unwrap_or_default()))
+}
+
+/// Sends `text` as a hint the way the page does, past the text box's own length limit (a
+/// hostile page or a paste), and returns the message the page then shows.
+async fn refused(client: &Client, text: &str) -> Result<String, String> {
+    client
+        .execute(
+            "document.getElementById('hint-error').textContent = ''; \
+             document.getElementById('hint-text').removeAttribute('maxlength'); \
+             document.getElementById('hint-text').value = arguments[0];",
+            vec![serde_json::json!(text)],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    click(client, "#hint-send").await;
+    until(
+        client,
+        "the page's refusal",
+        "document.getElementById('hint-error').textContent !== ''",
+    )
+    .await;
+    let msg = client
+        .find(Locator::Css("#hint-error"))
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(msg)
+}
+
+/// The person's part: round 1 a hint, round 2 hostile hints (refused) and Go. Returns what the
+/// page showed before each guess was placed.
+async fn help(client: &Client, link: &str) -> Result<Vec<String>, String> {
+    let mut before_guess = Vec::new();
     client.goto(link).await.map_err(|e| e.to_string())?;
     until(
         client,
@@ -84,6 +130,18 @@ async fn help(client: &Client, link: &str) -> Result<(), String> {
     if first != "48.8566, 2.3522" {
         return Err(format!("first answer shown as {first}"));
     }
+    // The model's rationale and its reasoning are on the page.
+    let why = client
+        .execute(
+            "return [document.querySelector('#answers .rationale').textContent, document.querySelector('#answers details pre').textContent]",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if why != serde_json::json!(["French-looking signs", PARIS]) {
+        return Err(format!("reasoning shown as {why}"));
+    }
+    before_guess.push(seen(client, link).await?);
     let name = client
         .find(Locator::Css("#hint-by"))
         .await
@@ -112,6 +170,7 @@ async fn help(client: &Client, link: &str) -> Result<(), String> {
     if shown != serde_json::json!([HINT, 0]) {
         return Err(format!("hint shown as {shown}"));
     }
+    before_guess.push(seen(client, link).await?);
     click(client, "#go").await;
     until(
         client,
@@ -119,6 +178,27 @@ async fn help(client: &Client, link: &str) -> Result<(), String> {
         "document.body.dataset.round === '2' && document.body.dataset.phase === 'waiting'",
     )
     .await;
+    before_guess.push(seen(client, link).await?);
+    // Hostile hints get a clear refusal on the page, and never reach the model.
+    let huge = "x".repeat(geoagent::agent::MAX_HINT_CHARS + 1);
+    let msg = refused(client, &huge).await?;
+    if !msg.contains("at most 1000 characters") {
+        return Err(format!("a huge hint was answered {msg:?}"));
+    }
+    let msg = refused(client, "\u{7}\u{1b}\u{0}\u{8}").await?;
+    if !msg.contains("empty") {
+        return Err(format!("a hint of control characters was answered {msg:?}"));
+    }
+    let hints = client
+        .execute(
+            "return document.querySelectorAll('#hints li').length",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if hints != serde_json::json!(0) {
+        return Err(format!("{hints} refused hints listed"));
+    }
     click(client, "#go").await;
     until(
         client,
@@ -126,7 +206,13 @@ async fn help(client: &Client, link: &str) -> Result<(), String> {
         "document.body.dataset.phase === 'finished' && document.querySelectorAll('#past tbody tr').length === 2",
     )
     .await;
-    Ok(())
+    Ok(before_guess)
+}
+
+/// `p` within a pixel of the guess map's click from `want` (a click is not exact).
+fn near(p: geoagent::geo::LatLon, want: (f64, f64)) -> bool {
+    const CLICK_DEGREES: f64 = 0.05;
+    (p.lat - want.0).abs() < CLICK_DEGREES && (p.lon - want.1).abs() < CLICK_DEGREES
 }
 
 fn only_session(replays: &Path) -> PathBuf {
@@ -202,14 +288,36 @@ async fn a_person_helps_through_the_assist_link() {
         out
     });
 
-    // A link without the right token finds nothing.
-    let forged = format!(
-        "{}/assist/{}/state",
-        &link[..link.find("/assist/").unwrap()],
-        "0".repeat(32)
-    );
-    let r = reqwest::get(&forged).await.unwrap();
+    // Without the right token the page, its state, its views and its hint box are not there.
+    let (origin, token) = link.split_once("/assist/").unwrap();
+    let token = token.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    for path in [
+        "/assist/".to_string(),
+        "/assist".to_string(),
+        format!("/assist/{}/", "0".repeat(token.len())),
+        format!("/assist/{}/state", &token[..token.len() - 1]),
+        format!("/assist/{token}x/state"),
+        format!("/assist/{}/views/1/0", token.to_uppercase()),
+        format!("/{token}/state"),
+    ] {
+        let r = http.get(format!("{origin}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "GET {path}");
+        // A refusal may echo the address asked for, never the real token.
+        if !path.contains(token) {
+            assert!(!r.text().await.unwrap().contains(token), "{path}");
+        }
+    }
+    let r = http
+        .post(format!("{origin}/assist/{}/hints", "f".repeat(token.len())))
+        .json(&serde_json::json!({ "text": "not Europe" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
+    // The game's own page for people does not lead to it.
+    let home = http.get(format!("{origin}/")).send().await.unwrap();
+    assert!(!home.text().await.unwrap().contains(token));
 
     let person = Browser::launch(&BrowserOptions::default()).await.unwrap();
     let helped = help(person.client(), &link).await;
@@ -219,8 +327,13 @@ async fn a_person_helps_through_the_assist_link() {
         .expect("play ends after the last round")
         .unwrap();
     let stderr = rest.await.unwrap();
-    helped.unwrap_or_else(|e| panic!("{e}\n{said}{stderr}"));
+    let before_guess = helped.unwrap_or_else(|e| panic!("{e}\n{said}{stderr}"));
     assert!(status.success(), "{said}{stderr}");
+    // play printed a line per round as well as the link.
+    assert!(
+        stderr.contains("round 1/2:") && stderr.contains("round 2/2:"),
+        "{stderr}"
+    );
 
     // The model saw the hint in the revision's prompt, and only there.
     let texts: Vec<String> = model.requests().into_iter().map(|r| r.text).collect();
@@ -231,10 +344,30 @@ async fn a_person_helps_through_the_assist_link() {
         texts[1]
     );
     assert!(!texts[2].contains("Cyrillic"));
-
-    // The replay: the hint, who gave it, when, the guess before and after.
+    // Where the rounds were reached neither the model nor the page before the guess.
     let session = only_session(&dir.path().join("replays"));
     let replay = Replay::open(&session).unwrap();
+    for r in &replay.rounds {
+        let t = r.result.truth;
+        let secret = [format!("{:.3}", t.lat), format!("{:.3}", t.lon)];
+        let place = r.result.place.clone().filter(|p| p.len() > 3);
+        for (what, text) in texts
+            .iter()
+            .map(|t| ("the model", t))
+            .chain(before_guess.iter().map(|t| ("the page", t)))
+        {
+            assert!(
+                !secret.iter().any(|s| text.contains(s.as_str())),
+                "{what} saw round {}'s truth {t}:\n{text}",
+                r.round
+            );
+            if let Some(p) = &place {
+                assert!(!text.contains(p.as_str()), "{what} saw {p}:\n{text}");
+            }
+        }
+    }
+
+    // The replay: the hint, who gave it, when, the guess before and after.
     assert_eq!(replay.manifest.strategy, "interactive");
     let (r1, r2) = (&replay.rounds[0], &replay.rounds[1]);
     assert!(r1.guess.assisted() && !r2.guess.assisted());
@@ -247,14 +380,16 @@ async fn a_person_helps_through_the_assist_link() {
     assert!(age.num_seconds() >= 0 && age.num_hours() < 1, "{age}");
     assert_eq!(rev.before.map(|p| (p.lat, p.lon)), Some((48.8566, 2.3522)));
     assert_eq!(rev.after.map(|p| (p.lat, p.lon)), Some((55.7558, 37.6173)));
-    assert_eq!(
-        (r1.result.guess.lat, r1.result.guess.lon),
-        (55.7558, 37.6173),
-        "the revised guess was placed"
+    // Placed by clicking the guess map: within a pixel of the answer.
+    assert!(
+        near(r1.result.guess, (55.7558, 37.6173)),
+        "the revised guess was placed: {}",
+        r1.result.guess
     );
-    assert_eq!(
-        (r2.result.guess.lat, r2.result.guess.lon),
-        (48.8566, 2.3522)
+    assert!(
+        near(r2.result.guess, (48.8566, 2.3522)),
+        "{}",
+        r2.result.guess
     );
 
     // Stats: assisted and unassisted rounds apart, and the hints' worth on the same rounds.
@@ -382,4 +517,15 @@ fn assist_takes_only_the_interactive_strategy() {
         geoagent::cli::Cli::try_parse_from(["geoagent", "play", "--assist", "--games", "2"])
             .is_err()
     );
+    // The page lives on loopback beside the local game: not with --advertise or geoguessr.com.
+    assert!(geoagent::cli::Cli::try_parse_from([
+        "geoagent",
+        "play",
+        "--assist",
+        "--advertise",
+        "10.0.0.5:8700"
+    ])
+    .is_err());
+    let e = parse(&["--site", "geoguessr"]).unwrap_err().to_string();
+    assert!(e.contains("--assist") && e.contains("geoguessr"), "{e}");
 }

@@ -126,7 +126,8 @@ pub struct PlayArgs {
     /// Watch and help: print a private link to a page that shows each round's views and the
     /// model's reasoning, where you type hints or corrections before the guess is placed (the
     /// model revises with them: the interactive strategy).
-    #[arg(long, conflicts_with_all = ["games", "parallel", "resume"])]
+    /// The page is served on loopback beside the game, so not with --advertise.
+    #[arg(long, conflicts_with_all = ["games", "parallel", "resume", "advertise"])]
     pub assist: bool,
     /// With --assist: seconds each answer waits for your hints (default 30; 0 = no waiting,
     /// hints typed while the model thinks are still used). "Go" on the page ends the wait.
@@ -234,6 +235,10 @@ impl PlayArgs {
         let site = self.site.unwrap_or_default();
         let mut site_target = None;
         if site == SiteArg::Geoguessr {
+            anyhow::ensure!(
+                !self.assist,
+                "--assist helps the agent on the local game; on geoguessr.com drop --assist (or --site geoguessr)"
+            );
             anyhow::ensure!(
                 self.games.is_none_or(|g| g == 1) && self.parallel.is_none_or(|p| p == 1) && self.resume.is_none() && self.game.seed.is_none(),
                 "--games, --parallel, --resume and --seed are for the local game; on geoguessr.com geoagent plays one game at a time (continue a game with --challenge https://www.geoguessr.com/game/TOKEN)"

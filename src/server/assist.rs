@@ -55,6 +55,11 @@ pub const HINT_BURST: u32 = 5;
 pub const MAX_ASSIST_BODY_BYTES: usize = 16 * 1024;
 /// Characters of the model's answer shown as its reasoning (answers can be long essays).
 pub const MAX_SHOWN_ANSWER_CHARS: usize = 8000;
+/// How long the game's server stays up after the match for an open assist page to show the
+/// last round's score and the end (the page polls every half second).
+pub const FAREWELL: Duration = Duration::from_secs(5);
+/// How often [`Assist::farewell`] looks whether the page has seen the end.
+const FAREWELL_POLL: Duration = Duration::from_millis(50);
 /// Random bytes in the link's token: 128 bits cannot be guessed.
 const TOKEN_BYTES: usize = 16;
 
@@ -210,6 +215,8 @@ struct Board {
     past: Vec<Past>,
     /// Bumped on every change, so the page redraws only when something happened.
     version: u64,
+    /// The latest version a page was sent; `None` until the page is first opened.
+    seen: Option<u64>,
 }
 
 /// What `GET state` answers.
@@ -344,6 +351,25 @@ impl Assist {
         b.phase = Phase::Finished;
         b.deadline = None;
         self.changed(b);
+    }
+
+    /// Waits, at most `max`, until an open page has been sent the latest state (the match's end
+    /// and last score), so the person sees them before the server stops. No wait when nobody
+    /// opened the page.
+    pub async fn farewell(&self, max: Duration) {
+        let until = Instant::now() + max;
+        loop {
+            {
+                let b = self.board();
+                if b.seen.is_none_or(|v| v >= b.version) {
+                    return;
+                }
+            }
+            if Instant::now() >= until {
+                return;
+            }
+            tokio::time::sleep(FAREWELL_POLL).await;
+        }
     }
 
     /// Takes a hint from the page.
@@ -501,7 +527,8 @@ async fn state(
     Path(token): Path<String>,
 ) -> Result<Response, AssistError> {
     a.check(&token)?;
-    let b = a.board();
+    let mut b = a.board();
+    b.seen = Some(b.version);
     let now = Instant::now();
     let json = StateJson {
         version: b.version,
@@ -748,6 +775,46 @@ mod tests {
             call(&a, "GET", &format!("{p}views/2/0"), "").await.0,
             StatusCode::OK
         );
+    }
+
+    #[tokio::test]
+    async fn the_end_waits_for_an_open_page_only() {
+        // Nobody opened the page: no wait at all (a paused clock would show any).
+        let a = Assist::new(Duration::ZERO);
+        a.observed(&obs(1));
+        a.finished();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            a.farewell(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("no wait without a page");
+        // An open page that already saw the end: no wait either.
+        let p = a.path();
+        assert_eq!(
+            call(&a, "GET", &format!("{p}state"), "").await.0,
+            StatusCode::OK
+        );
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            a.farewell(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("the page saw the end");
+        // A page behind waits until it looks again.
+        a.finished();
+        let waiting = {
+            let a = a.clone();
+            tokio::spawn(async move { a.farewell(Duration::from_secs(3600)).await })
+        };
+        tokio::time::sleep(FAREWELL_POLL * 4).await;
+        assert!(!waiting.is_finished(), "the page has not seen the end yet");
+        let (_, json) = call(&a, "GET", &format!("{p}state"), "").await;
+        assert!(json.contains("\"finished\""), "{json}");
+        tokio::time::timeout(Duration::from_secs(60), waiting)
+            .await
+            .expect("ends once the page saw it")
+            .unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -335,6 +335,8 @@ async fn play_with(
             };
             let outcome = play_game(&table, plan, watched, record, Some(&both)).await;
             assist.finished();
+            // The person sees the last score and the end before the server stops.
+            assist.farewell(crate::server::assist::FAREWELL).await;
             outcome
         }
     };
