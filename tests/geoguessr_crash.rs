@@ -45,7 +45,6 @@ impl Reasoner for KillOnRoundTwo {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn a_killed_browser_resumes_the_same_game() {
     common::require_browser();
     let tmp = tempfile::tempdir().unwrap();

@@ -215,7 +215,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// A 5-round classic game with a model: the site's points, our own scores within 1 point, the
 /// fence, no HUD pixels, and the cookie nowhere (trace log, replay, report).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn a_classic_game_plays_five_rounds_behind_the_fence() {
     common::require_browser();
     trace_log();
@@ -333,7 +332,6 @@ async fn a_classic_game_plays_five_rounds_behind_the_fence() {
 /// three highscores pages stored as human results, and `stats` computes the win rate against
 /// those players exactly as by hand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn a_challenge_stores_every_players_rounds_for_stats() {
     common::require_browser();
     let _one = BROWSER.lock().await;
@@ -398,7 +396,6 @@ async fn a_challenge_stores_every_players_rounds_for_stats() {
 
 /// The cookie expires during round 3: a clear error, rounds 1 and 2 kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn an_expired_cookie_stops_with_finished_rounds_kept() {
     common::require_browser();
     let _one = BROWSER.lock().await;
@@ -427,7 +424,6 @@ async fn an_expired_cookie_stops_with_finished_rounds_kept() {
 
 /// 429s with a short Retry-After are waited out; a long one fails with a clear error.
 #[tokio::test]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn rate_limits_are_waited_out_up_to_a_cap() {
     let replica = Replica::start().await;
     let mut opts = options(&replica);
@@ -463,7 +459,6 @@ async fn rate_limits_are_waited_out_up_to_a_cap() {
 /// The site renames the Guess button: the error names the selector and its key; the override
 /// in `[geoguessr.selectors]` fixes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn a_renamed_selector_is_named_and_an_override_fixes_it() {
     common::require_browser();
     let _one = BROWSER.lock().await;
@@ -515,7 +510,6 @@ fn a_duel_is_refused_with_the_fair_play_message() {
 
 /// `geoguessr check` and `humans import-highscores` through the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14: written against the replica but not yet run (the shared machine was too loaded to build the test binaries before the deadline); run with --ignored"]
 async fn check_and_import_highscores_from_the_command_line() {
     common::require_browser();
     let _one = BROWSER.lock().await;

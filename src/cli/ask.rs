@@ -6,7 +6,7 @@ use super::wiring::{build_providers, strategy_reasoner};
 use super::Cli;
 use crate::agent::baseline::baseline_point;
 use crate::agent::strategy::interactive::describe_guess;
-use crate::agent::strategy::{HintSource, NoHints, ReaderHints};
+use crate::agent::strategy::{HintSource, NoHints, ReaderHints, StrategyKind};
 use crate::agent::GuessSource;
 use crate::config::Settings;
 use crate::environment::{Observation, View};
@@ -114,7 +114,7 @@ pub async fn run(a: &AskRun) -> Result<ExitCode> {
         map_name: ASK_MAP_NAME.into(),
         capture_ms: 0,
     };
-    let hints: Arc<dyn HintSource> = if settings.agent.strategy == "interactive" {
+    let hints: Arc<dyn HintSource> = if settings.agent.strategy == StrategyKind::Interactive {
         Arc::new(ReaderHints::new(
             tokio::io::BufReader::new(tokio::io::stdin()),
             Box::new(std::io::stdout()),

@@ -107,7 +107,8 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     let (map_id, seed, rounds) = match &resume {
         Some(r) => {
             let m = &r.manifest;
-            s.agent.strategy = m.strategy.clone();
+            s.agent.strategy =
+                super::wiring::recorded_strategy(&m.strategy, "the resumed session")?;
             s.capture.headings = m.capture.headings;
             s.capture.zoom_steps = m.capture.zoom_steps;
             s.capture.jpeg_quality = m.capture.jpeg_quality;
@@ -137,7 +138,7 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
         concurrency: b.concurrency,
         capture: capture_options(&s),
         replay_root: s.replay.dir.clone(),
-        strategy: s.agent.strategy.clone(),
+        strategy: s.agent.strategy.to_string(),
         view_cache: match &b.view_cache {
             ViewCacheChoice::Off => None,
             ViewCacheChoice::Dir(d) => Some(d.clone()),

@@ -136,7 +136,7 @@ pub async fn run_play(s: &Settings, target: Option<&Target>) -> Result<ExitCode>
         browser: match_plan(s, vec![world.clone()], world, 0, Default::default()).browser,
         capture: capture_options(s),
         replay_root: s.replay.dir.clone(),
-        strategy: s.agent.strategy.clone(),
+        strategy: s.agent.strategy.to_string(),
         spec: spec(s, target),
         human_store: s.server.human_results.clone(),
     };

@@ -408,7 +408,10 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         let map = pack::select(&maps, &run.map)?.clone();
         let mut s = settings.clone();
         s.game.rounds = run.rounds;
-        s.agent.strategy = run.strategy.clone();
+        s.agent.strategy = super::wiring::recorded_strategy(
+            &run.strategy,
+            &format!("run file {}", found.display()),
+        )?;
         let parallel = parallel.unwrap_or(run.parallel).max(1);
         if let Some(limit) = s.follow_concurrency(parallel).capped() {
             eprintln!(
@@ -441,7 +444,7 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     let map = pack::select(&maps, &m.map.id)?.clone();
     let mut s = settings.clone();
     s.game.rounds = m.challenge.rounds;
-    s.agent.strategy = m.strategy.clone();
+    s.agent.strategy = super::wiring::recorded_strategy(&m.strategy, "the resumed session")?;
     s.capture.headings = m.capture.headings;
     s.capture.zoom_steps = m.capture.zoom_steps;
     s.capture.jpeg_quality = m.capture.jpeg_quality;

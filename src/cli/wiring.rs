@@ -5,7 +5,9 @@
 use crate::agent::baseline::{baseline_point, BaselineReasoner};
 use crate::agent::prompt::PromptSource;
 use crate::agent::reasoner::ReasonerOptions;
-use crate::agent::strategy::{self, HintSource, Retrieval, StrategyError, StrategyOptions};
+use crate::agent::strategy::{
+    self, HintSource, Retrieval, StrategyError, StrategyKind, StrategyOptions,
+};
 use crate::agent::Reasoner;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
@@ -158,8 +160,8 @@ pub fn strategy_reasoner(
     fallback: LatLon,
     hints: Arc<dyn HintSource>,
 ) -> Result<Arc<dyn Reasoner>> {
-    let name = settings.agent.strategy.as_str();
-    let retrieval = if name == "rag" {
+    let kind = settings.agent.strategy;
+    let retrieval = if kind == StrategyKind::Rag {
         let path = settings.agent.index.clone().ok_or(StrategyError::NoIndex)?;
         let index = ReferenceIndex::load(&path)?;
         Some(Retrieval {
@@ -185,7 +187,7 @@ pub fn strategy_reasoner(
         round_timeout: settings.round_timeout(),
     };
     Ok(strategy::build(
-        name,
+        kind,
         provider,
         &prompt_source(settings),
         fallback,
@@ -229,6 +231,17 @@ pub fn recorded_key(
     Ok(key)
 }
 
+/// The strategy a recorded session or run was played with, for resuming it. The record may come
+/// from anywhere: an unknown name is an error naming `what`, not a silent default.
+pub fn recorded_strategy(recorded: &str, what: &str) -> anyhow::Result<StrategyKind> {
+    StrategyKind::parse(recorded).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} records strategy {recorded:?}, which this version does not know; choose one of: {}",
+            strategy::NAMES.join(", ")
+        )
+    })
+}
+
 /// The match plan the settings describe, for `map` and `seed`, its places picked with `key`.
 pub fn match_plan(
     settings: &Settings,
@@ -261,7 +274,7 @@ pub fn match_plan(
         },
         capture: capture_options(settings),
         replay_root: settings.replay.dir.clone(),
-        strategy: settings.agent.strategy.clone(),
+        strategy: settings.agent.strategy.to_string(),
     }
 }
 
@@ -271,4 +284,25 @@ pub fn seed_or_random(settings: &Settings) -> u64 {
         .game
         .seed
         .unwrap_or_else(|| rand::random::<u32>().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_strategy_is_checked_before_a_resume_uses_it() {
+        assert_eq!(
+            recorded_strategy("rag", "x").unwrap(),
+            StrategyKind::Rag,
+            "names written by this version read back"
+        );
+        let e = recorded_strategy("<script>", "run file /tmp/r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run file /tmp/r.json") && e.contains("ensemble"),
+            "{e}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use crate::lvlm::cost::PriceTable;
 use crate::lvlm::image::ImageBudget;
 use crate::lvlm::limit::LimitConfig;
 use crate::lvlm::retry::RetryPolicy;
-use crate::lvlm::{ImageDetail, ProviderKind, ProviderSpec, ReasoningEffort};
+use crate::lvlm::{ProviderKind, ProviderSpec};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -231,16 +231,8 @@ impl Settings {
             max_retries: self.model.max_retries,
             ..RetryPolicy::default()
         };
-        spec.client.image_detail = self
-            .model
-            .image_detail
-            .as_deref()
-            .and_then(ImageDetail::parse);
-        spec.client.reasoning_effort = self
-            .model
-            .reasoning_effort
-            .as_deref()
-            .and_then(ReasoningEffort::parse);
+        spec.client.image_detail = self.model.image_detail;
+        spec.client.reasoning_effort = self.model.reasoning_effort;
         spec.client.thinking_budget = self.model.thinking_budget;
         spec.limits = LimitConfig {
             max_concurrency: self

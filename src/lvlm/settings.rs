@@ -22,7 +22,7 @@ pub const OPENAI_KEY_VARS: &[&str] = &["OPENAI_API_KEY"];
 /// How hard a reasoning model should think. Each provider maps it onto its own setting:
 /// `reasoning_effort` (Chat Completions), `reasoning.effort` (Responses), a thinking budget in
 /// tokens (Anthropic, Gemini; see [`ReasoningEffort::thinking_budget`]) or `think` (Ollama).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReasoningEffort {
     Minimal,
@@ -79,9 +79,17 @@ impl std::str::FromStr for ReasoningEffort {
     }
 }
 
+// Read as `parse` reads it (case and spaces ignored), so config, flags and files agree.
+impl<'de> Deserialize<'de> for ReasoningEffort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// OpenAI's image `detail` (Chat Completions and Responses): how many tiles of an image the
 /// model sees. Other providers have no such setting and ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageDetail {
     Low,
@@ -121,6 +129,14 @@ impl std::str::FromStr for ImageDetail {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Self::parse(s).ok_or_else(|| format!("{s:?} is not one of {}", Self::NAMES.join(", ")))
+    }
+}
+
+// Read as `parse` reads it (case and spaces ignored), so config, flags and files agree.
+impl<'de> Deserialize<'de> for ImageDetail {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

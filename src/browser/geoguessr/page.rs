@@ -19,7 +19,7 @@ use fantoccini::actions::{
 use serde::Deserialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use tracing::{debug, instrument};
+use tracing::{debug, instrument, warn};
 
 /// Poll interval for page conditions (one poll is a few ms of WebDriver round trip).
 const POLL: Duration = Duration::from_millis(50);
@@ -97,6 +97,79 @@ const FRAMES_JS: &str = r#"
 const done = arguments[arguments.length - 1];
 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"#;
 
+/// WebDriver's Add Cookie with every field spelled out. fantoccini's own `add_cookie` sends
+/// `"domain": null` for a cookie without a Domain, which chromedriver rejects ("invalid
+/// argument: invalid 'domain'"), so the domain is always named here. `Debug` hides the value.
+struct AddCookie {
+    value: String,
+    domain: String,
+    secure: bool,
+}
+
+impl AddCookie {
+    /// The site's own cookie covers all of `.geoguessr.com`; anywhere else (a replica on
+    /// 127.0.0.1) it is the page's host.
+    fn for_site(base: &url::Url, host: &str, cookie: &NcfaCookie) -> AddCookie {
+        let domain = if host == "geoguessr.com" || host.ends_with(".geoguessr.com") {
+            ".geoguessr.com".to_string()
+        } else {
+            host.to_string()
+        };
+        AddCookie {
+            value: cookie.expose().to_string(),
+            domain,
+            secure: base.scheme() == "https",
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        json!({"cookie": {
+            "name": "_ncfa",
+            "value": self.value,
+            "path": "/",
+            "domain": self.domain,
+            "secure": self.secure,
+            "httpOnly": true,
+            "sameSite": "Lax",
+        }})
+    }
+}
+
+impl std::fmt::Debug for AddCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddCookie")
+            .field("value", &"[redacted]")
+            .field("domain", &self.domain)
+            .field("secure", &self.secure)
+            .finish()
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddCookie {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/cookie", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body().to_string()))
+    }
+}
+
+/// `text` with every spelling of `secret` (as is, percent-encoded) replaced: a browser's error
+/// may quote the cookie it refused.
+pub(crate) fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    text.replace(secret, "<redacted>")
+        .replace(&encoded, "<redacted>")
+}
+
 impl Page {
     /// Sets the `_ncfa` cookie for the site and opens game `token`.
     #[instrument(skip_all)]
@@ -131,32 +204,16 @@ impl Page {
         c.goto(base.as_str())
             .await
             .map_err(cmd("opening the site"))?;
-        // The site's own cookie is set for all of `.geoguessr.com`; anywhere else (a replica on
-        // 127.0.0.1) it stays a host-only cookie, which needs no Domain.
-        let domain = if host == "geoguessr.com" || host.ends_with(".geoguessr.com") {
-            "; Domain=.geoguessr.com"
-        } else {
-            ""
-        };
-        let secure = if base.scheme() == "https" {
-            "; Secure"
-        } else {
-            ""
-        };
-        let text = format!(
-            "_ncfa={}{domain}; Path=/; HttpOnly; SameSite=Lax{secure}",
-            cookie.expose()
-        );
-        let parsed = fantoccini::cookies::Cookie::parse(text).map_err(|_| {
-            SiteError::Config(
-                "the _ncfa cookie cannot be set in the browser (paste only its value)".into(),
-            )
+        let add = AddCookie::for_site(&base, &host, cookie);
+        let domain = add.domain.clone();
+        c.issue_cmd(add).await.map_err(|e| {
+            let why = redact(&e.to_string(), cookie.expose());
+            warn!(%domain, error = %why, "the browser refused the _ncfa cookie");
+            SiteError::Page(format!(
+                "the browser refused the _ncfa cookie for {domain}: {why}"
+            ))
         })?;
-        c.add_cookie(parsed).await.map_err(|e| {
-            // The error may quote the cookie: name what failed without it.
-            let _ = e;
-            SiteError::Page("the browser refused the _ncfa cookie for the site".into())
-        })
+        Ok(())
     }
 
     async fn goto_game(&self, token: &str) -> Result<(), SiteError> {
@@ -650,5 +707,34 @@ mod tests {
             }
         )
         .is_none());
+    }
+
+    #[test]
+    fn a_refused_cookie_error_names_the_browser_reason_without_the_secret() {
+        use fantoccini::error::{CmdError, ErrorStatus, WebDriver};
+        let secret = "abc%2Bdef.ghi";
+        let cookie = NcfaCookie::new(secret).unwrap();
+        let e = CmdError::Standard(WebDriver::new(
+            ErrorStatus::InvalidArgument,
+            format!("invalid 'domain' for _ncfa={secret} (abc%252Bdef.ghi)"),
+        ));
+        let text = redact(&e.to_string(), cookie.expose());
+        assert!(text.contains("invalid 'domain'"), "{text}");
+        assert!(!text.contains("abc"), "{text}");
+        let base = url::Url::parse("https://www.geoguessr.com/").unwrap();
+        let add = AddCookie::for_site(&base, "www.geoguessr.com", &cookie);
+        assert_eq!(add.domain, ".geoguessr.com");
+        assert!(add.secure);
+        assert!(!format!("{add:?}").contains("abc"));
+        // Every field is named: chromedriver refuses a null domain.
+        let body = add.body();
+        assert!(body["cookie"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| !v.is_null()));
+        let local = url::Url::parse("http://127.0.0.1:8/").unwrap();
+        let add = AddCookie::for_site(&local, "127.0.0.1", &cookie);
+        assert_eq!((add.domain.as_str(), add.secure), ("127.0.0.1", false));
     }
 }
