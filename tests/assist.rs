@@ -501,6 +501,10 @@ fn assist_takes_only_the_interactive_strategy() {
     };
     assert!(parse(&[]).is_ok());
     assert!(parse(&["--strategy", "interactive"]).is_ok());
+    assert!(
+        parse(&["--strategy", " Interactive"]).is_ok(),
+        "read as config reads it"
+    );
     let e = parse(&["--strategy", "cot"]).unwrap_err().to_string();
     assert!(
         e.contains("interactive") && e.contains("--strategy cot"),

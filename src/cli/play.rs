@@ -7,6 +7,7 @@ use super::wiring::{
     recorded_key, seed_or_random,
 };
 use super::Cli;
+use crate::agent::strategy::StrategyKind;
 use crate::agent::Reasoner;
 use crate::config::Settings;
 use crate::game::pack;
@@ -209,10 +210,12 @@ impl PlayArgs {
             o.push(("browser.headless", "false".into()));
         }
         if self.assist {
+            let interactive = StrategyKind::Interactive;
             match self.game.reasoning.strategy.as_deref() {
-                None | Some(INTERACTIVE) => o.push(("agent.strategy", INTERACTIVE.into())),
+                None => o.push(("agent.strategy", interactive.to_string())),
+                Some(s) if StrategyKind::parse(s) == Some(interactive) => {}
                 Some(other) => anyhow::bail!(
-                    "--assist revises the model's answer with your hints, which is the `{INTERACTIVE}` strategy; drop --strategy {other}"
+                    "--assist revises the model's answer with your hints, which is the `{interactive}` strategy; drop --strategy {other}"
                 ),
             }
         }
@@ -273,9 +276,6 @@ impl PlayArgs {
         })
     }
 }
-
-/// The strategy that revises with a person's hints.
-const INTERACTIVE: &str = "interactive";
 
 /// Runs `geoagent play`.
 pub async fn run(p: &PlayRun) -> Result<ExitCode> {
@@ -352,7 +352,7 @@ async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode
         plan.rounds,
         map.name,
         reasoner.name(),
-        INTERACTIVE,
+        StrategyKind::Interactive,
         window.as_secs_f64()
     );
     let on_link = |link: &str| {
