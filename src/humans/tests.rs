@@ -1,4 +1,5 @@
 use super::*;
+use super::dataset::challenge_id_from_link;
 
 fn human(challenge: &str, round: usize) -> HumanRound {
     HumanRound {

@@ -81,7 +81,7 @@ impl Message {
 }
 
 /// `max_tokens` of [`Request::default`]: room for a short chain of thought and a JSON answer.
-pub const DEFAULT_REQUEST_MAX_TOKENS: u32 = 1024;
+pub(crate) const DEFAULT_REQUEST_MAX_TOKENS: u32 = 1024;
 
 /// A provider-neutral completion request.
 ///
@@ -253,13 +253,6 @@ impl LvlmError {
         }
     }
 
-    pub fn is_rate_limited(&self) -> bool {
-        match self {
-            LvlmError::RateLimited { .. } => true,
-            LvlmError::Exhausted { last, .. } => last.is_rate_limited(),
-            _ => false,
-        }
-    }
 
     /// The model declined to answer (directly or as the last error after retries).
     pub fn is_refusal(&self) -> bool {

@@ -20,7 +20,7 @@ pub mod worldmap;
 
 use crate::replay::catalog::{spend, Spend};
 use crate::replay::{Replay, ReplayError, RoundRecord};
-use crate::stats::compare::{build_report, round_label, CommandError, PlayerReport, StatsOptions};
+use crate::stats::compare::{build_report, player_label, CommandError, PlayerReport, StatsOptions};
 use crate::stats::WinRate;
 use base64::Engine as _;
 use cards::{card, card_id, Detail, ViewShown};
@@ -31,16 +31,16 @@ use thiserror::Error;
 
 /// Views are scaled to fit this width in the report: large enough to read signs, small enough
 /// that a 100-round report with 4 views per round stays a few MB.
-pub const VIEW_THUMB_WIDTH: u32 = 400;
+pub(crate) const VIEW_THUMB_WIDTH: u32 = 400;
 /// And this height (views are 4:3 or 16:9).
-pub const VIEW_THUMB_HEIGHT: u32 = 300;
+pub(crate) const VIEW_THUMB_HEIGHT: u32 = 300;
 /// JPEG quality of the downscaled views.
-pub const VIEW_THUMB_QUALITY: u8 = 70;
+pub(crate) const VIEW_THUMB_QUALITY: u8 = 70;
 /// Individual human players in the win-rate table besides the pooled comparison.
-pub const TOP_HUMAN_PLAYERS: usize = 3;
+pub(crate) const TOP_HUMAN_PLAYERS: usize = 3;
 /// Most rounds in a one-file report. A round's views as data URLs are ~80 KB, so 100 rounds
 /// make a file of a few MB that any browser opens; more go on pages beside it ([`pages`]).
-pub const INLINE_MAX_ROUNDS: usize = 100;
+pub(crate) const INLINE_MAX_ROUNDS: usize = 100;
 
 /// What goes into a report besides the sessions, and where it is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,32 +125,33 @@ struct Player<'a> {
     spend: Spend,
 }
 
-/// The players of `stats`: per round, since rounds a person helped with are a player of their own.
+fn label_of(r: &Replay) -> String {
+    player_label(&r.manifest.reasoner, &r.manifest.strategy)
+}
+
 fn players(replays: &[Replay]) -> Vec<Player<'_>> {
     let mut out: Vec<Player> = Vec::new();
     for r in replays {
-        for x in &r.rounds {
-            let label = round_label(&r.manifest.reasoner, &r.manifest.strategy, &x.guess);
-            let i = match out.iter().position(|p| p.label == label) {
-                Some(i) => i,
-                None => {
-                    out.push(Player {
-                        label,
-                        rounds: vec![],
-                        spend: Spend::default(),
-                    });
-                    out.len() - 1
-                }
-            };
-            let s = spend(std::slice::from_ref(x));
-            let p = &mut out[i];
-            p.spend.input_tokens += s.input_tokens;
-            p.spend.output_tokens += s.output_tokens;
-            if let Some(c) = s.cost_usd {
-                *p.spend.cost_usd.get_or_insert(0.0) += c;
+        let label = label_of(r);
+        let i = match out.iter().position(|p| p.label == label) {
+            Some(i) => i,
+            None => {
+                out.push(Player {
+                    label,
+                    rounds: vec![],
+                    spend: Spend::default(),
+                });
+                out.len() - 1
             }
-            p.rounds.push((r, x));
+        };
+        let s = spend(&r.rounds);
+        let p = &mut out[i];
+        p.spend.input_tokens += s.input_tokens;
+        p.spend.output_tokens += s.output_tokens;
+        if let Some(c) = s.cost_usd {
+            *p.spend.cost_usd.get_or_insert(0.0) += c;
         }
+        p.rounds.extend(r.rounds.iter().map(|x| (r, x)));
     }
     out
 }

@@ -169,7 +169,6 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
                 }],
                 usage: Default::default(),
                 candidates: vec![],
-                revisions: vec![],
             },
             result: RoundResult {
                 round,
