@@ -34,7 +34,8 @@ use thiserror::Error;
 /// Distance thresholds (km) of the standard geolocation accuracy bands.
 pub(crate) const ACCURACY_BANDS_KM: [f64; 5] = [1.0, 25.0, 200.0, 750.0, 2500.0];
 /// Names of [`ACCURACY_BANDS_KM`], in the same order.
-pub(crate) const ACCURACY_BAND_NAMES: [&str; 5] = ["street", "city", "region", "country", "continent"];
+pub(crate) const ACCURACY_BAND_NAMES: [&str; 5] =
+    ["street", "city", "region", "country", "continent"];
 /// A guess this close to the truth is a city hit whatever the nearest places are: the city band
 /// of [`ACCURACY_BANDS_KM`], so "city hit" never disagrees with "within 25 km".
 pub(crate) const CITY_RADIUS_KM: f64 = 25.0;

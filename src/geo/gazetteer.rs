@@ -90,7 +90,12 @@ pub(crate) fn sign_distance(km: f64, unit: DistanceUnit) -> u32 {
 
 /// Up to `n` places in `country` between [`MIN_SIGN_KM`] and `max_km` from `pos`, nearest
 /// first, each with its great-circle distance (km).
-pub(crate) fn nearby(pos: LatLon, country: &str, max_km: f64, n: usize) -> Vec<(&'static Place, f64)> {
+pub(crate) fn nearby(
+    pos: LatLon,
+    country: &str,
+    max_km: f64,
+    n: usize,
+) -> Vec<(&'static Place, f64)> {
     let mut found: Vec<(&'static Place, f64)> = PLACES
         .iter()
         .filter(|p| p.country.eq_ignore_ascii_case(country))

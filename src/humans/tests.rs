@@ -1,5 +1,5 @@
-use super::*;
 use super::dataset::challenge_id_from_link;
+use super::*;
 
 fn human(challenge: &str, round: usize) -> HumanRound {
     HumanRound {

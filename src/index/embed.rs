@@ -283,4 +283,3 @@ pub async fn build_index(
         refs,
     )?)
 }
-

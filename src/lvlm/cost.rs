@@ -155,7 +155,9 @@ impl Provider for Priced {
 
 /// One line for the match summary: calls, tokens and estimated cost, from each exchange's usage
 /// and whether it came from the cache. `None` when no model was called.
-pub(crate) fn usage_summary<'a>(exchanges: impl IntoIterator<Item = (&'a Usage, bool)>) -> Option<String> {
+pub(crate) fn usage_summary<'a>(
+    exchanges: impl IntoIterator<Item = (&'a Usage, bool)>,
+) -> Option<String> {
     let (mut calls, mut cached, mut unpriced) = (0usize, 0usize, 0usize);
     let mut total = Usage::default();
     for (u, was_cached) in exchanges {

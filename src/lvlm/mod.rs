@@ -253,7 +253,6 @@ impl LvlmError {
         }
     }
 
-
     /// The model declined to answer (directly or as the last error after retries).
     pub fn is_refusal(&self) -> bool {
         match self {

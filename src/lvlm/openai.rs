@@ -11,12 +11,11 @@ use super::http::{
     auth_status_in_body, base64, check_base_url, check_model, parse_wire, truncate, Transport,
     ERROR_BODY_LIMIT,
 };
+use super::settings::OPENAI_BASE_URL;
 use super::settings::{ClientConfig, ImageDetail, OPENAI_KEY_VARS};
 use super::{LvlmError, Message, Part, Provider, Request, Response, Role, Usage};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use super::settings::OPENAI_BASE_URL;
-
 
 /// How to reach an OpenAI-compatible server: the settings the first release had, kept so
 /// existing callers compile. It converts into the shared [`ClientConfig`], which adds reasoning

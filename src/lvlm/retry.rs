@@ -112,7 +112,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 ///
 /// A non-retryable error on the first attempt comes back as it is; any failure after at least one
 /// retry comes back as [`LvlmError::Exhausted`] so callers still learn how many attempts were made.
-pub(crate) async fn with_retries<T, F, Fut>(policy: &RetryPolicy, mut f: F) -> Result<(T, u32), LvlmError>
+pub(crate) async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    mut f: F,
+) -> Result<(T, u32), LvlmError>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, LvlmError>>,

@@ -256,7 +256,10 @@ pub async fn store_highscores(
 }
 
 /// Appends the rounds `store` does not hold yet (same challenge, round and player).
-pub(crate) fn add_new(store: &Path, rounds: Vec<humans::HumanRound>) -> Result<usize, SiteSessionError> {
+pub(crate) fn add_new(
+    store: &Path,
+    rounds: Vec<humans::HumanRound>,
+) -> Result<usize, SiteSessionError> {
     let store = humans::Store::open(store);
     let have: std::collections::HashSet<(String, usize, String)> = store
         .load()?

@@ -164,7 +164,10 @@ pub(crate) fn parse_state(body: &[u8]) -> Result<GameState, StateProblem> {
 
 /// The state and round `round`'s truth (1-based), only when the player's guess for that round
 /// is in the same state: the fence between what the agent may know and the answer.
-pub(crate) fn truth_after_guess(body: &[u8], round: usize) -> Result<(GameState, Truth), StateProblem> {
+pub(crate) fn truth_after_guess(
+    body: &[u8],
+    round: usize,
+) -> Result<(GameState, Truth), StateProblem> {
     let state = parse_state(body)?;
     if state.guessed() < round || round == 0 {
         return Err(StateProblem::NotGuessed {
