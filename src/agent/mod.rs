@@ -115,7 +115,7 @@ impl Guess {
 /// it goes into every later prompt of the round).
 pub const MAX_HINT_CHARS: usize = 1000;
 /// Longest name of who gave a hint, in characters.
-pub const MAX_HINT_BY_CHARS: usize = 64;
+pub(crate) const MAX_HINT_BY_CHARS: usize = 64;
 
 /// A person's hint or correction during a round ("the signs are Cyrillic", "not Europe").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

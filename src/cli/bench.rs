@@ -15,13 +15,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Rounds of a bench when `--rounds` is not given.
-pub const DEFAULT_BENCH_ROUNDS: usize = 100;
+pub(crate) const DEFAULT_BENCH_ROUNDS: usize = 100;
 /// Rounds in flight at once when `--concurrency` is not given: enough to hide a few seconds of
 /// model latency, few enough for any provider's rate limit.
-pub const DEFAULT_BENCH_CONCURRENCY: usize = 16;
+pub(crate) const DEFAULT_BENCH_CONCURRENCY: usize = 16;
 /// Most rounds one bench session may have: a typo guard. A bench is one direct-mode session, not
 /// a challenge of the local game, so the game's per-challenge limit does not apply.
-pub const MAX_BENCH_ROUNDS: usize = 100_000;
+pub(crate) const MAX_BENCH_ROUNDS: usize = 100_000;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {

@@ -127,7 +127,7 @@ pub fn spec(s: &Settings, target: Option<&Target>) -> SiteGameSpec {
 }
 
 /// Runs `play --site geoguessr`.
-pub async fn run_play(s: &Settings, target: Option<&Target>) -> Result<ExitCode> {
+pub(crate) async fn run_play(s: &Settings, target: Option<&Target>) -> Result<ExitCode> {
     let world = Arc::new(crate::game::builtin::world());
     let reasoner = build_reasoner(s, &world)?;
     let plan = SitePlan {

@@ -157,7 +157,7 @@ pub struct PlayRun {
 }
 
 /// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
-pub fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
+pub(crate) fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
     let mut parts = id.rsplitn(3, '-');
     let (rounds, seed, map) = (parts.next(), parts.next(), parts.next());
     match (map, seed.and_then(|s| s.parse().ok()), rounds.and_then(|r| r.parse().ok())) {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 pub type Providers = (Arc<dyn Provider>, Vec<Arc<dyn Provider>>);
 
 /// Every map (built in and packs under `game.maps_dir`) and the one `game.map` names.
-pub fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
+pub(crate) fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
     let maps: Vec<Arc<Map>> = pack::load_all(&settings.game.maps_dir)?
         .into_iter()
         .map(Arc::new)
@@ -36,7 +36,7 @@ pub fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
 }
 
 /// A run or session argument: a path as given, else a name under the replay dir (or its `runs/`).
-pub fn locate(settings: &Settings, target: &str) -> PathBuf {
+pub(crate) fn locate(settings: &Settings, target: &str) -> PathBuf {
     let direct = PathBuf::from(target);
     if direct.exists() {
         return direct;
@@ -55,7 +55,7 @@ pub fn locate(settings: &Settings, target: &str) -> PathBuf {
 /// The configured model and the ensemble's extra models (`agent.ensemble_models`, each
 /// `provider:name` or a name for the main provider), or `None` when no model is named (the
 /// baseline reasoner plays).
-pub fn build_providers(settings: &Settings) -> Result<Option<Providers>> {
+pub(crate) fn build_providers(settings: &Settings) -> Result<Option<Providers>> {
     let Some(spec) = settings.provider_spec()? else {
         return Ok(None);
     };
@@ -102,7 +102,7 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
 
 /// The configured model's reasoner with a person's `hints` (the interactive strategy), or `None`
 /// when no model is named: the baseline cannot take hints.
-pub fn build_reasoner_with_hints(
+pub(crate) fn build_reasoner_with_hints(
     settings: &Settings,
     map: &Map,
     hints: Arc<dyn HintSource>,
@@ -123,7 +123,7 @@ pub fn build_reasoner_with_hints(
 
 /// The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
 /// absent (running from elsewhere): a configured one that is missing is a mistake to report.
-pub fn prompt_source(settings: &Settings) -> PromptSource {
+pub(crate) fn prompt_source(settings: &Settings) -> PromptSource {
     let default_dir = crate::config::AgentSettings::default().prompts_dir;
     if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
         PromptSource::Builtin
@@ -152,7 +152,7 @@ pub fn embedder(settings: &Settings) -> Result<Arc<dyn Embedder>> {
 
 /// The reasoner for `agent.strategy` over `provider`. `map` is the map played (its size weighs
 /// the ensemble, its id is checked against a rag index); `hints` feeds the interactive strategy.
-pub fn strategy_reasoner(
+pub(crate) fn strategy_reasoner(
     settings: &Settings,
     provider: Arc<dyn Provider>,
     extra_providers: Vec<Arc<dyn Provider>>,
@@ -197,7 +197,7 @@ pub fn strategy_reasoner(
 }
 
 /// The capture options the settings describe.
-pub fn capture_options(settings: &Settings) -> CaptureOptions {
+pub(crate) fn capture_options(settings: &Settings) -> CaptureOptions {
     CaptureOptions {
         headings: settings.capture.headings,
         zoom_steps: settings.capture.zoom_steps,
@@ -206,14 +206,14 @@ pub fn capture_options(settings: &Settings) -> CaptureOptions {
 }
 
 /// The challenge key `server.challenge_key` names, created on first use (see [`ChallengeKey`]).
-pub fn challenge_key(settings: &Settings) -> anyhow::Result<ChallengeKey> {
+pub(crate) fn challenge_key(settings: &Settings) -> anyhow::Result<ChallengeKey> {
     ChallengeKey::load_or_create(&settings.server.challenge_key)
         .context("set server.challenge_key (or GEOAGENT_SERVER__CHALLENGE_KEY) to a usable file")
 }
 
 /// The key a recorded session or run was played with, for resuming it: the public key when it
 /// recorded none (played before keys existed), else the configured one if it is the same key.
-pub fn recorded_key(
+pub(crate) fn recorded_key(
     settings: &Settings,
     key_id: Option<&str>,
     what: &str,
@@ -233,7 +233,7 @@ pub fn recorded_key(
 
 /// The strategy a recorded session or run was played with, for resuming it. The record may come
 /// from anywhere: an unknown name is an error naming `what`, not a silent default.
-pub fn recorded_strategy(recorded: &str, what: &str) -> anyhow::Result<StrategyKind> {
+pub(crate) fn recorded_strategy(recorded: &str, what: &str) -> anyhow::Result<StrategyKind> {
     StrategyKind::parse(recorded).ok_or_else(|| {
         anyhow::anyhow!(
             "{what} records strategy {recorded:?}, which this version does not know; choose one of: {}",
@@ -243,7 +243,7 @@ pub fn recorded_strategy(recorded: &str, what: &str) -> anyhow::Result<StrategyK
 }
 
 /// The match plan the settings describe, for `map` and `seed`, its places picked with `key`.
-pub fn match_plan(
+pub(crate) fn match_plan(
     settings: &Settings,
     maps: Vec<Arc<Map>>,
     map: Arc<Map>,
@@ -279,7 +279,7 @@ pub fn match_plan(
 }
 
 /// The configured seed, or a random one (printed by the caller, so the game can be shared).
-pub fn seed_or_random(settings: &Settings) -> u64 {
+pub(crate) fn seed_or_random(settings: &Settings) -> u64 {
     settings
         .game
         .seed

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// File name of the challenge key, beside the people's results by default.
-pub const CHALLENGE_KEY_FILE: &str = "server-secret";
+pub(crate) const CHALLENGE_KEY_FILE: &str = "server-secret";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -314,7 +314,7 @@ fn model_choice_parses_provider_prefix() {
     let c = s.model_choice().unwrap().unwrap();
     assert_eq!(
         (c.provider.as_str(), c.model.as_str(), c.base_url.as_str()),
-        ("openai", "gpt-4o", DEFAULT_BASE_URL)
+        ("openai", "gpt-4o", "https://api.openai.com/v1")
     );
     assert_eq!(c.kind, ProviderKind::OpenAi);
 }

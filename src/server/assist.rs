@@ -43,21 +43,21 @@ use tokio::time::Instant;
 /// type a sentence. "Go" on the page ends it sooner.
 pub const DEFAULT_HINT_WINDOW: Duration = Duration::from_secs(30);
 /// Longest hint window accepted: an hour is already a person who walked away.
-pub const MAX_HINT_WINDOW: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_HINT_WINDOW: Duration = Duration::from_secs(3600);
 /// Most hints one round takes: each one costs a model call (the strategy also stops after
 /// [`crate::agent::strategy::interactive::MAX_REVISIONS`] revisions).
-pub const MAX_HINTS_PER_ROUND: usize = 20;
+pub(crate) const MAX_HINTS_PER_ROUND: usize = 20;
 /// Hints accepted per minute once the burst is spent: a person types a few a minute.
-pub const HINTS_PER_MINUTE: u32 = 30;
+pub(crate) const HINTS_PER_MINUTE: u32 = 30;
 /// Hints accepted at once.
-pub const HINT_BURST: u32 = 5;
+pub(crate) const HINT_BURST: u32 = 5;
 /// Largest request body the assist routes read: a hint of 1000 characters and a name, as JSON.
-pub const MAX_ASSIST_BODY_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_ASSIST_BODY_BYTES: usize = 16 * 1024;
 /// Characters of the model's answer shown as its reasoning (answers can be long essays).
-pub const MAX_SHOWN_ANSWER_CHARS: usize = 8000;
+pub(crate) const MAX_SHOWN_ANSWER_CHARS: usize = 8000;
 /// How long the game's server stays up after the match for an open assist page to show the
 /// last round's score and the end (the page polls every half second).
-pub const FAREWELL: Duration = Duration::from_secs(5);
+pub(crate) const FAREWELL: Duration = Duration::from_secs(5);
 /// How often [`Assist::farewell`] looks whether the page has seen the end.
 const FAREWELL_POLL: Duration = Duration::from_millis(50);
 /// Random bytes in the link's token: 128 bits cannot be guessed.
@@ -293,7 +293,7 @@ impl Assist {
     }
 
     /// A new round: the views the agent captured, before the model sees them.
-    pub fn observed(&self, obs: &Observation) {
+    pub(crate) fn observed(&self, obs: &Observation) {
         let mut b = self.board();
         let round = obs.round;
         b.phase = Phase::Thinking;
@@ -321,7 +321,7 @@ impl Assist {
     }
 
     /// The guess about to be placed (the last revision's, or the one that stood).
-    pub fn placing(&self, guess: &Guess) {
+    pub(crate) fn placing(&self, guess: &Guess) {
         let mut b = self.board();
         let revision = b.answers.len().saturating_sub(1);
         b.answers.push(Answer::of(revision, guess, true));
@@ -356,7 +356,7 @@ impl Assist {
     /// Waits, at most `max`, until an open page has been sent the latest state (the match's end
     /// and last score), so the person sees them before the server stops. No wait when nobody
     /// opened the page.
-    pub async fn farewell(&self, max: Duration) {
+    pub(crate) async fn farewell(&self, max: Duration) {
         let until = Instant::now() + max;
         loop {
             {
@@ -409,7 +409,7 @@ impl Assist {
 
     /// The page, its script and style, its state and views, and the hint and go actions, all
     /// under `/assist/TOKEN/`.
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         Router::new()
             .route("/assist/{token}", get(redirect))
             .route("/assist/{token}/", get(page))

@@ -184,7 +184,7 @@ pub(crate) enum StopSignal {
 
 impl StopSignal {
     /// The shell's convention: 128 + the signal's number.
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
             StopSignal::Interrupt => 130,
             StopSignal::Terminate => 143,
@@ -262,7 +262,7 @@ pub(crate) async fn play_recorded(
 /// should take its hints from `assist` (the interactive strategy with `assist` as its
 /// [`crate::agent::strategy::HintSource`]); the page shows its rounds either way. `hook` is
 /// called with every round as soon as it is recorded, as in [`play_watched`].
-pub async fn play_assisted(
+pub(crate) async fn play_assisted(
     plan: &MatchPlan,
     reasoner: Arc<dyn Reasoner>,
     assist: Assist,

@@ -24,11 +24,11 @@ use thiserror::Error;
 use tracing::{info, info_span, warn, Instrument};
 
 /// The pacing record under the replay folder (start times of recent games per account).
-pub const PACING_DIR: &str = ".geoguessr";
+pub(crate) const PACING_DIR: &str = ".geoguessr";
 /// The environment name in the replay's manifest.
-pub const ENVIRONMENT: &str = "geoguessr";
+pub(crate) const ENVIRONMENT: &str = "geoguessr";
 /// The sidecar file in the session folder.
-pub const SITE_FILE: &str = "geoguessr.json";
+pub(crate) const SITE_FILE: &str = "geoguessr.json";
 /// The rolling window of `max_games_per_hour`.
 const PACING_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -256,7 +256,10 @@ pub async fn store_highscores(
 }
 
 /// Appends the rounds `store` does not hold yet (same challenge, round and player).
-pub fn add_new(store: &Path, rounds: Vec<humans::HumanRound>) -> Result<usize, SiteSessionError> {
+pub(crate) fn add_new(
+    store: &Path,
+    rounds: Vec<humans::HumanRound>,
+) -> Result<usize, SiteSessionError> {
     let store = humans::Store::open(store);
     let have: std::collections::HashSet<(String, usize, String)> = store
         .load()?

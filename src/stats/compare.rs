@@ -27,7 +27,7 @@ use thiserror::Error;
 
 /// Individual players shown besides the pooled comparison: enough to see the spread of skill
 /// without drowning the table.
-pub const DEFAULT_TOP_PLAYERS: usize = 5;
+pub(crate) const DEFAULT_TOP_PLAYERS: usize = 5;
 
 /// A reference player scored on the human data set's own locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl StatsOptions {
 }
 
 /// Where `serve` saves human results by default (`server.human_results`).
-pub fn default_human_store() -> PathBuf {
+pub(crate) fn default_human_store() -> PathBuf {
     PathBuf::from("data").join(humans::STORE_FILE)
 }
 
@@ -158,7 +158,7 @@ fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
 
 /// How a player is named in tables: "reasoner (strategy)", or just "baseline" for the baseline
 /// reasoner, which uses no strategy whatever the session recorded.
-pub fn player_label(reasoner: &str, strategy: &str) -> String {
+pub(crate) fn player_label(reasoner: &str, strategy: &str) -> String {
     if reasoner == BASELINE_NAME {
         reasoner.to_string()
     } else {
@@ -173,7 +173,7 @@ pub const FIRST_ANSWERS_SUFFIX: &str = ": first answers, before hints";
 
 /// The player a recorded round counts for: [`player_label`], with [`ASSISTED_SUFFIX`] when a
 /// person's hints went into its guess.
-pub fn round_label(reasoner: &str, strategy: &str, guess: &crate::agent::Guess) -> String {
+pub(crate) fn round_label(reasoner: &str, strategy: &str, guess: &crate::agent::Guess) -> String {
     let base = player_label(reasoner, strategy);
     if guess.assisted() {
         format!("{base}{ASSISTED_SUFFIX}")

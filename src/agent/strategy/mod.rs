@@ -60,7 +60,7 @@ pub enum StrategyKind {
 
 impl StrategyKind {
     /// Every strategy, in the order of [`NAMES`].
-    pub const ALL: [StrategyKind; 6] = [
+    pub(crate) const ALL: [StrategyKind; 6] = [
         Self::Direct,
         Self::Cot,
         Self::CoarseToFine,
@@ -120,11 +120,11 @@ impl<'de> serde::Deserialize<'de> for StrategyKind {
 
 /// Samples the ensemble draws from one model when not told otherwise: enough for two clusters to
 /// show, few enough that a round costs five answers.
-pub const DEFAULT_SAMPLES: usize = 5;
+pub(crate) const DEFAULT_SAMPLES: usize = 5;
 /// Most samples per model: each is a full model call with images.
-pub const MAX_SAMPLES: usize = 20;
+pub(crate) const MAX_SAMPLES: usize = 20;
 /// Neighbours retrieved on each side (near and far) by `rag`, as in Img2Loc's default.
-pub const DEFAULT_RAG_K: usize = 10;
+pub(crate) const DEFAULT_RAG_K: usize = 10;
 
 /// A strategy that cannot be set up; says which flag, key or file to fix.
 #[derive(Debug, Error)]
@@ -362,7 +362,7 @@ impl<'a> Dialogue<'a> {
 
     /// Moves the round's deadline later by `waited`: time spent waiting for a person (the
     /// interactive strategy's hints) is not the model's.
-    pub fn pause(&mut self, waited: std::time::Duration) {
+    pub(crate) fn pause(&mut self, waited: std::time::Duration) {
         self.deadline += waited;
     }
 
@@ -395,7 +395,7 @@ impl<'a> Dialogue<'a> {
     /// Sends `req` (the conversation so far, its last turn a question) and reads coordinates from
     /// the answer, with one repair turn when they cannot be read. On success the conversation in
     /// `req` ends with the model's readable answer, ready for a follow-up turn.
-    pub async fn ask_position(
+    pub(crate) async fn ask_position(
         &mut self,
         purpose: &str,
         req: &mut Request,
@@ -445,7 +445,7 @@ impl<'a> Dialogue<'a> {
     }
 
     /// The guess from a readable answer.
-    pub fn model_guess(self, a: ParsedAnswer) -> Guess {
+    pub(crate) fn model_guess(self, a: ParsedAnswer) -> Guess {
         let mut notes = self.notes;
         notes.extend(a.notes);
         Guess {
