@@ -19,13 +19,13 @@ fn parent_of(path: &Path) -> PathBuf {
 /// Writes `bytes` to `path` through a temporary file in the same folder (created if missing),
 /// flushed to disk before it replaces `path`, so `path` holds either its old or its complete new
 /// content. Errors name the path (through `fs-err`).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_with(path, |tmp| std::fs::File::create(tmp)?.write_all(bytes))
 }
 
 /// Like [`write_atomic`], with `fill` writing the content to the temporary file at the path it
 /// is given (for writers that stream to a path, like the index's tensor file).
-pub fn write_atomic_with(
+pub(crate) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {

@@ -32,20 +32,21 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// Distance thresholds (km) of the standard geolocation accuracy bands.
-pub const ACCURACY_BANDS_KM: [f64; 5] = [1.0, 25.0, 200.0, 750.0, 2500.0];
+pub(crate) const ACCURACY_BANDS_KM: [f64; 5] = [1.0, 25.0, 200.0, 750.0, 2500.0];
 /// Names of [`ACCURACY_BANDS_KM`], in the same order.
-pub const ACCURACY_BAND_NAMES: [&str; 5] = ["street", "city", "region", "country", "continent"];
+pub(crate) const ACCURACY_BAND_NAMES: [&str; 5] =
+    ["street", "city", "region", "country", "continent"];
 /// A guess this close to the truth is a city hit whatever the nearest places are: the city band
 /// of [`ACCURACY_BANDS_KM`], so "city hit" never disagrees with "within 25 km".
-pub const CITY_RADIUS_KM: f64 = 25.0;
+pub(crate) const CITY_RADIUS_KM: f64 = 25.0;
 /// Bootstrap resamples. With 10,000 the Monte-Carlo error of a 2.5% percentile is about
 /// ±0.3 percentile points, well below the sampling error of any realistic number of rounds,
 /// and it takes milliseconds for thousands of rounds.
-pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
+pub(crate) const BOOTSTRAP_RESAMPLES: usize = 10_000;
 /// Seed of every bootstrap, so reruns on the same rounds print the same intervals.
-pub const BOOTSTRAP_SEED: u64 = 0x6765_6f61_6765_6e74;
+pub(crate) const BOOTSTRAP_SEED: u64 = 0x6765_6f61_6765_6e74;
 /// Two-sided 95% normal quantile, for Wilson intervals.
-pub const Z_95: f64 = 1.959_963_984_540_054;
+pub(crate) const Z_95: f64 = 1.959_963_984_540_054;
 
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum StatsError {
@@ -144,7 +145,7 @@ impl Statistic {
 /// Percentile bootstrap 95% interval of `stat` over `xs`: `resamples` resamples of size n with
 /// replacement from a ChaCha8 stream seeded with `seed`; the interval is the 2.5% and 97.5%
 /// quantiles (type 7) of the resampled statistics. The estimate is the statistic of `xs` itself.
-pub fn bootstrap(
+pub(crate) fn bootstrap(
     xs: &[f64],
     stat: Statistic,
     resamples: usize,
@@ -173,13 +174,13 @@ pub fn bootstrap(
 }
 
 /// [`bootstrap`] with the crate's resample count and seed.
-pub fn bootstrap_default(xs: &[f64], stat: Statistic) -> Result<Interval, StatsError> {
+pub(crate) fn bootstrap_default(xs: &[f64], stat: Statistic) -> Result<Interval, StatsError> {
     bootstrap(xs, stat, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
 }
 
 /// Wilson score 95% interval for `successes` out of `n` (successes may be fractional: a tie
 /// counts ½). Better than the normal interval near 0 and 1 and for small n.
-pub fn wilson(successes: f64, n: usize) -> Result<Interval, StatsError> {
+pub(crate) fn wilson(successes: f64, n: usize) -> Result<Interval, StatsError> {
     if n == 0 {
         return Err(StatsError::Empty {
             what: "trials",
@@ -205,7 +206,7 @@ pub fn wilson(successes: f64, n: usize) -> Result<Interval, StatsError> {
 /// Exact two-sided sign test: the probability, under "either side is equally likely to be
 /// better", of a split at least as uneven as `pos` against `neg`. Ties must be dropped before
 /// calling (they carry no sign). `1.0` when there are no untied pairs.
-pub fn sign_test_p(pos: usize, neg: usize) -> f64 {
+pub(crate) fn sign_test_p(pos: usize, neg: usize) -> f64 {
     let n = pos + neg;
     if n == 0 {
         return 1.0;
@@ -245,7 +246,7 @@ pub struct RoundEval {
 impl RoundEval {
     /// Fills the countries and nearest places by offline reverse geocoding.
     #[allow(clippy::too_many_arguments)]
-    pub fn geocoded(
+    pub(crate) fn geocoded(
         session: &str,
         challenge_id: &str,
         round: usize,
@@ -272,18 +273,18 @@ impl RoundEval {
     }
 
     /// Whether the distance is within each of [`ACCURACY_BANDS_KM`].
-    pub fn bands(&self) -> [bool; 5] {
+    pub(crate) fn bands(&self) -> [bool; 5] {
         ACCURACY_BANDS_KM.map(|km| self.distance_km <= km)
     }
 
     /// `None` when the truth is in no country (at sea): such rounds cannot be judged.
-    pub fn country_hit(&self) -> Option<bool> {
+    pub(crate) fn country_hit(&self) -> Option<bool> {
         let truth = self.truth_country.as_ref()?;
         Some(self.guess_country.as_ref() == Some(truth))
     }
 
     /// See the module doc for the definition.
-    pub fn city_hit(&self) -> bool {
+    pub(crate) fn city_hit(&self) -> bool {
         if self.distance_km <= CITY_RADIUS_KM {
             return true;
         }
@@ -344,7 +345,7 @@ pub struct Summary {
 }
 
 /// Key of rounds whose truth is in no country or no listed continent.
-pub const UNKNOWN_KEY: &str = "(none)";
+pub(crate) const UNKNOWN_KEY: &str = "(none)";
 
 fn group(key: String, rounds: &[&RoundEval]) -> Group {
     let pts: Vec<f64> = rounds.iter().map(|r| f64::from(r.points)).collect();
@@ -372,7 +373,7 @@ fn groups_by(rounds: &[RoundEval], key: impl Fn(&RoundEval) -> String) -> Vec<Gr
 }
 
 /// Everything the `stats` table shows about one player's rounds.
-pub fn summarize(rounds: &[RoundEval]) -> Result<Summary, StatsError> {
+pub(crate) fn summarize(rounds: &[RoundEval]) -> Result<Summary, StatsError> {
     if rounds.is_empty() {
         return Err(StatsError::Empty {
             what: "rounds",
@@ -429,7 +430,7 @@ pub struct WinRate {
 }
 
 /// Win rate over `(ours, theirs)` score pairs.
-pub fn win_rate(pairs: &[(f64, f64)]) -> Result<WinRate, StatsError> {
+pub(crate) fn win_rate(pairs: &[(f64, f64)]) -> Result<WinRate, StatsError> {
     if pairs.is_empty() {
         return Err(StatsError::Empty {
             what: "comparisons",
@@ -468,7 +469,7 @@ pub struct Paired {
 }
 
 /// Compares `a[i]` with `b[i]` for every round i.
-pub fn paired(a: &[f64], b: &[f64]) -> Result<Paired, StatsError> {
+pub(crate) fn paired(a: &[f64], b: &[f64]) -> Result<Paired, StatsError> {
     if a.len() != b.len() {
         return Err(StatsError::Unpaired {
             a: a.len(),

@@ -8,11 +8,13 @@
 //! temp folder.
 
 use clap::CommandFactory;
+use geoagent::agent::strategy::StrategyKind;
 use geoagent::cli::bench::ViewCacheChoice;
 use geoagent::cli::map::MapAction;
 use geoagent::cli::replay::ReplayAction;
 use geoagent::cli::{log_filter, prepare, Cli, Prepared};
 use geoagent::import::packs::ImportSource;
+use geoagent::lvlm::ReasoningEffort;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -129,7 +131,7 @@ fn reasoning_cases(cmd: &'static str, base: &'static str) -> Vec<Case> {
             "reasoning_effort",
             base,
             with("--reasoning-effort low"),
-            s!(|s| s.model.reasoning_effort, Some("low")),
+            s!(|s| s.model.reasoning_effort, Some(ReasoningEffort::Low)),
         ),
         (
             cmd,
@@ -143,7 +145,7 @@ fn reasoning_cases(cmd: &'static str, base: &'static str) -> Vec<Case> {
             "strategy",
             base,
             with("--strategy direct"),
-            s!(|s| s.agent.strategy, "direct"),
+            s!(|s| s.agent.strategy, StrategyKind::Direct),
         ),
         (
             cmd,

@@ -8,7 +8,7 @@ use common::openai_server::{jpeg, OpenAiServer, Reply, ServerOptions};
 use geoagent::agent::prompt::PromptSource;
 use geoagent::agent::reasoner::ReasonerOptions;
 use geoagent::agent::strategy::{
-    self, ReaderHints, Retrieval, StrategyError, StrategyOptions, NAMES,
+    self, ReaderHints, Retrieval, StrategyError, StrategyKind, StrategyOptions, NAMES,
 };
 use geoagent::agent::{GuessSource, Reasoner};
 use geoagent::environment::{Observation, View};
@@ -75,7 +75,7 @@ async fn retrieval() -> Retrieval {
 
 async fn build(name: &str, server: &OpenAiServer, sopts: StrategyOptions) -> Arc<dyn Reasoner> {
     strategy::build(
-        name,
+        name.parse().expect("a known strategy"),
         provider(server),
         &PromptSource::Builtin,
         ll(FALLBACK.0, FALLBACK.1),
@@ -207,7 +207,7 @@ async fn rag_puts_retrieved_coordinates_in_the_prompt_and_refuses_the_played_map
         ..StrategyOptions::default()
     };
     let err = strategy::build(
-        "rag",
+        StrategyKind::Rag,
         provider(&server),
         &PromptSource::Builtin,
         ll(0.0, 0.0),
@@ -219,7 +219,7 @@ async fn rag_puts_retrieved_coordinates_in_the_prompt_and_refuses_the_played_map
     assert!(matches!(err, StrategyError::UnfairIndex { .. }), "{err}");
     assert!(err.to_string().contains("\"world\""), "{err}");
     let err = strategy::build(
-        "rag",
+        StrategyKind::Rag,
         provider(&server),
         &PromptSource::Builtin,
         ll(0.0, 0.0),

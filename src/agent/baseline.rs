@@ -14,7 +14,7 @@ use crate::lvlm::Usage;
 /// Coarse search grid step in degrees: 2° is ~220 km, fine enough that refinement finds the peak.
 const COARSE_STEP_DEG: f64 = 2.0;
 /// The baseline reasoner's name in replays and tables; it uses no strategy.
-pub const BASELINE_NAME: &str = "baseline";
+pub(crate) const BASELINE_NAME: &str = "baseline";
 /// Refinement: a window of ±`REFINE_SPAN_DEG` around the coarse best at `REFINE_STEP_DEG`.
 const REFINE_SPAN_DEG: f64 = 2.0;
 const REFINE_STEP_DEG: f64 = 0.05;
@@ -25,7 +25,7 @@ fn points(d_km: f64, size_km: f64) -> f64 {
 }
 
 /// Expected points of guessing `at` when the truth is one of `targets` (weights need not sum to 1).
-pub fn expected_points(at: &LatLon, targets: &[(LatLon, f64)], size_km: f64) -> f64 {
+pub(crate) fn expected_points(at: &LatLon, targets: &[(LatLon, f64)], size_km: f64) -> f64 {
     let total_w: f64 = targets.iter().map(|(_, w)| w).sum();
     if total_w <= 0.0 {
         return 0.0;
@@ -39,7 +39,7 @@ pub fn expected_points(at: &LatLon, targets: &[(LatLon, f64)], size_km: f64) -> 
 
 /// The point maximising [`expected_points`]: every target is a candidate, then a global grid,
 /// then a fine grid around the best. `None` for no targets.
-pub fn best_expected_point(targets: &[(LatLon, f64)], size_km: f64) -> Option<LatLon> {
+pub(crate) fn best_expected_point(targets: &[(LatLon, f64)], size_km: f64) -> Option<LatLon> {
     let mut best = (*targets.first().map(|(p, _)| p)?, f64::MIN);
     let consider = |best: &mut (LatLon, f64), p: LatLon| {
         let e = expected_points(&p, targets, size_km);

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// The line separating the system part from the user part.
-pub const USER_MARKER: &str = "---user---";
+pub(crate) const USER_MARKER: &str = "---user---";
 /// Every variable a template may use.
-pub const VARIABLES: [&str; 13] = [
+pub(crate) const VARIABLES: [&str; 13] = [
     "round",
     "rounds",
     "map_name",
@@ -35,7 +35,7 @@ pub const VARIABLES: [&str; 13] = [
     "previous_guess",
 ];
 /// The file every strategy's repair turn uses.
-pub const REPAIR_FILE: &str = "repair.md";
+pub(crate) const REPAIR_FILE: &str = "repair.md";
 
 /// The prompts shipped with the program, so it works without an `agent_prompts/` directory.
 const BUILTIN: [(&str, &str); 7] = [
@@ -449,7 +449,7 @@ fn tidy(s: &str) -> String {
 }
 
 /// "View 1: heading 0° (north), fov 90°", one line per view; pitch only when it is not level.
-pub fn describe_views(views: &[ViewInfo]) -> String {
+pub(crate) fn describe_views(views: &[ViewInfo]) -> String {
     let mut out = String::new();
     for (i, v) in views.iter().enumerate() {
         if i > 0 {
@@ -497,7 +497,7 @@ fn fmt_deg(d: f64) -> String {
 }
 
 /// The nearest of the eight compass points.
-pub fn compass_name(heading: f64) -> &'static str {
+pub(crate) fn compass_name(heading: f64) -> &'static str {
     const NAMES: [&str; 8] = [
         "north",
         "north-east",

@@ -16,19 +16,19 @@ use tokio::time::Instant;
 
 /// Room for the clue-by-clue reasoning (eight short paragraphs) plus the JSON answer; chain of
 /// thought answers from current vision models run 400-1000 tokens.
-pub const DEFAULT_MAX_TOKENS: u32 = 1500;
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 1500;
 /// `None` sends no temperature, leaving the provider's default: reasoning models (o-series,
 /// GPT-5) reject the field, and a fixed low value would silently differ between providers.
-pub const DEFAULT_TEMPERATURE: Option<f32> = None;
+pub(crate) const DEFAULT_TEMPERATURE: Option<f32> = None;
 /// A whole round (answer, retries, repair). Above the client's per-request timeout so one slow
 /// call can still be retried, and short enough that a stuck provider cannot stall a match.
-pub const DEFAULT_ROUND_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_ROUND_TIMEOUT: Duration = Duration::from_secs(300);
 /// A previous answer shorter than this cannot hold a description of the scene, so the repair
 /// turn attaches the images again (see [`LvlmReasoner`]).
-pub const REPAIR_RESEND_IMAGES_BELOW_CHARS: usize = 200;
+pub(crate) const REPAIR_RESEND_IMAGES_BELOW_CHARS: usize = 200;
 /// How much of the unreadable answer the repair prompt may quote in `{{previous_answer}}`
 /// (the full answer is already in the conversation).
-pub const REPAIR_QUOTE_CHARS: usize = 400;
+pub(crate) const REPAIR_QUOTE_CHARS: usize = 400;
 
 /// How the reasoner calls the model.
 #[derive(Debug, Clone, PartialEq)]

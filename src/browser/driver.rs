@@ -35,7 +35,7 @@ const DRIVER_NAMES: &[&str] = &["chromedriver"];
 const DRIVER_FALLBACK_PATHS: &[&str] = &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
 
 /// Finds chromedriver: the configured path if any, else `PATH`, else the Debian locations.
-pub fn locate(configured: Option<&Path>) -> Result<PathBuf, BrowserError> {
+pub(crate) fn locate(configured: Option<&Path>) -> Result<PathBuf, BrowserError> {
     if let Some(p) = configured {
         return if p.is_file() {
             Ok(p.to_path_buf())

@@ -6,7 +6,7 @@ use super::wiring::{build_providers, strategy_reasoner};
 use super::Cli;
 use crate::agent::baseline::baseline_point;
 use crate::agent::strategy::interactive::describe_guess;
-use crate::agent::strategy::{HintSource, NoHints, ReaderHints};
+use crate::agent::strategy::{HintSource, NoHints, ReaderHints, StrategyKind};
 use crate::agent::GuessSource;
 use crate::config::Settings;
 use crate::environment::{Observation, View};
@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 /// Longest side of a picture sent by `ask`: larger photos are scaled down, since vision models
 /// downscale them anyway (OpenAI to 2048 px) and the upload would only be slower.
-pub const ASK_MAX_SIDE: u32 = 2048;
+pub(crate) const ASK_MAX_SIDE: u32 = 2048;
 /// How `ask` names the "map" in prompts: the pictures may be from anywhere.
-pub const ASK_MAP_NAME: &str = "World (your own photos)";
+pub(crate) const ASK_MAP_NAME: &str = "World (your own photos)";
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -62,7 +62,7 @@ impl AskArgs {
 
 /// Reads a picture and re-encodes it as a plain JPEG: decoding drops EXIF/XMP (GPS included) and
 /// every other metadata block, so nothing but pixels reaches the model.
-pub fn clean_view(path: &Path, quality: u8) -> Result<View> {
+pub(crate) fn clean_view(path: &Path, quality: u8) -> Result<View> {
     let bad = |detail: String| anyhow::anyhow!("{}: {detail}", path.display());
     let img = image::ImageReader::open(path)
         .map_err(|e| bad(e.to_string()))?
@@ -114,7 +114,7 @@ pub async fn run(a: &AskRun) -> Result<ExitCode> {
         map_name: ASK_MAP_NAME.into(),
         capture_ms: 0,
     };
-    let hints: Arc<dyn HintSource> = if settings.agent.strategy == "interactive" {
+    let hints: Arc<dyn HintSource> = if settings.agent.strategy == StrategyKind::Interactive {
         Arc::new(ReaderHints::new(
             tokio::io::BufReader::new(tokio::io::stdin()),
             Box::new(std::io::stdout()),

@@ -15,13 +15,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Rounds of a bench when `--rounds` is not given.
-pub const DEFAULT_BENCH_ROUNDS: usize = 100;
+pub(crate) const DEFAULT_BENCH_ROUNDS: usize = 100;
 /// Rounds in flight at once when `--concurrency` is not given: enough to hide a few seconds of
 /// model latency, few enough for any provider's rate limit.
-pub const DEFAULT_BENCH_CONCURRENCY: usize = 16;
+pub(crate) const DEFAULT_BENCH_CONCURRENCY: usize = 16;
 /// Most rounds one bench session may have: a typo guard. A bench is one direct-mode session, not
 /// a challenge of the local game, so the game's per-challenge limit does not apply.
-pub const MAX_BENCH_ROUNDS: usize = 100_000;
+pub(crate) const MAX_BENCH_ROUNDS: usize = 100_000;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -107,7 +107,8 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     let (map_id, seed, rounds) = match &resume {
         Some(r) => {
             let m = &r.manifest;
-            s.agent.strategy = m.strategy.clone();
+            s.agent.strategy =
+                super::wiring::recorded_strategy(&m.strategy, "the resumed session")?;
             s.capture.headings = m.capture.headings;
             s.capture.zoom_steps = m.capture.zoom_steps;
             s.capture.jpeg_quality = m.capture.jpeg_quality;
@@ -137,7 +138,7 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
         concurrency: b.concurrency,
         capture: capture_options(&s),
         replay_root: s.replay.dir.clone(),
-        strategy: s.agent.strategy.clone(),
+        strategy: s.agent.strategy.to_string(),
         view_cache: match &b.view_cache {
             ViewCacheChoice::Off => None,
             ViewCacheChoice::Dir(d) => Some(d.clone()),

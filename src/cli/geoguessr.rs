@@ -132,7 +132,7 @@ pub fn spec(s: &Settings, target: Option<&Target>, resume: Option<PathBuf>) -> S
 }
 
 /// Runs `play --site geoguessr` (and `play --resume` of a geoguessr.com session).
-pub async fn run_play(
+pub(crate) async fn run_play(
     s: &Settings,
     target: Option<&Target>,
     resume: Option<PathBuf>,
@@ -145,7 +145,7 @@ pub async fn run_play(
         browser: match_plan(s, vec![world.clone()], world, 0, Default::default()).browser,
         capture: capture_options(s),
         replay_root: s.replay.dir.clone(),
-        strategy: s.agent.strategy.clone(),
+        strategy: s.agent.strategy.to_string(),
         spec: spec(s, target, resume),
         human_store: s.server.human_results.clone(),
     };

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit code of an import that skipped some inputs.
-pub const EXIT_PARTIAL: u8 = 2;
+pub(crate) const EXIT_PARTIAL: u8 = 2;
 
 /// Flags of `geoagent map`.
 #[derive(Debug, Args)]

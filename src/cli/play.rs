@@ -141,7 +141,7 @@ pub struct PlayRun {
 }
 
 /// Splits a challenge id `MAP-SEED-ROUNDS` (the map id may itself contain dashes).
-pub fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
+pub(crate) fn parse_challenge_id(id: &str) -> Result<(String, u64, usize)> {
     let mut parts = id.rsplitn(3, '-');
     let (rounds, seed, map) = (parts.next(), parts.next(), parts.next());
     match (map, seed.and_then(|s| s.parse().ok()), rounds.and_then(|r| r.parse().ok())) {
@@ -323,7 +323,10 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         let map = pack::select(&maps, &run.map)?.clone();
         let mut s = settings.clone();
         s.game.rounds = run.rounds;
-        s.agent.strategy = run.strategy.clone();
+        s.agent.strategy = super::wiring::recorded_strategy(
+            &run.strategy,
+            &format!("run file {}", found.display()),
+        )?;
         let parallel = parallel.unwrap_or(run.parallel).max(1);
         if let Some(limit) = s.follow_concurrency(parallel).capped() {
             eprintln!(
@@ -359,7 +362,7 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     let map = pack::select(&maps, &m.map.id)?.clone();
     let mut s = settings.clone();
     s.game.rounds = m.challenge.rounds;
-    s.agent.strategy = m.strategy.clone();
+    s.agent.strategy = super::wiring::recorded_strategy(&m.strategy, "the resumed session")?;
     s.capture.headings = m.capture.headings;
     s.capture.zoom_steps = m.capture.zoom_steps;
     s.capture.jpeg_quality = m.capture.jpeg_quality;

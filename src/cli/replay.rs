@@ -135,7 +135,7 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
             let report = rerun::rerun(
                 &source,
                 reasoner.as_ref(),
-                &settings.agent.strategy,
+                settings.agent.strategy.as_str(),
                 map.view,
                 root,
             )

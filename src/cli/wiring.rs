@@ -5,7 +5,9 @@
 use crate::agent::baseline::{baseline_point, BaselineReasoner};
 use crate::agent::prompt::PromptSource;
 use crate::agent::reasoner::ReasonerOptions;
-use crate::agent::strategy::{self, HintSource, Retrieval, StrategyError, StrategyOptions};
+use crate::agent::strategy::{
+    self, HintSource, Retrieval, StrategyError, StrategyKind, StrategyOptions,
+};
 use crate::agent::Reasoner;
 use crate::browser::BrowserOptions;
 use crate::config::Settings;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 pub type Providers = (Arc<dyn Provider>, Vec<Arc<dyn Provider>>);
 
 /// Every map (built in and packs under `game.maps_dir`) and the one `game.map` names.
-pub fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
+pub(crate) fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
     let maps: Vec<Arc<Map>> = pack::load_all(&settings.game.maps_dir)?
         .into_iter()
         .map(Arc::new)
@@ -34,7 +36,7 @@ pub fn load_maps(settings: &Settings) -> Result<(Vec<Arc<Map>>, Arc<Map>)> {
 }
 
 /// A run or session argument: a path as given, else a name under the replay dir (or its `runs/`).
-pub fn locate(settings: &Settings, target: &str) -> PathBuf {
+pub(crate) fn locate(settings: &Settings, target: &str) -> PathBuf {
     let direct = PathBuf::from(target);
     if direct.exists() {
         return direct;
@@ -53,7 +55,7 @@ pub fn locate(settings: &Settings, target: &str) -> PathBuf {
 /// The configured model and the ensemble's extra models (`agent.ensemble_models`, each
 /// `provider:name` or a name for the main provider), or `None` when no model is named (the
 /// baseline reasoner plays).
-pub fn build_providers(settings: &Settings) -> Result<Option<Providers>> {
+pub(crate) fn build_providers(settings: &Settings) -> Result<Option<Providers>> {
     let Some(spec) = settings.provider_spec()? else {
         return Ok(None);
     };
@@ -100,7 +102,7 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
 
 /// The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
 /// absent (running from elsewhere): a configured one that is missing is a mistake to report.
-pub fn prompt_source(settings: &Settings) -> PromptSource {
+pub(crate) fn prompt_source(settings: &Settings) -> PromptSource {
     let default_dir = crate::config::AgentSettings::default().prompts_dir;
     if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
         PromptSource::Builtin
@@ -129,7 +131,7 @@ pub fn embedder(settings: &Settings) -> Result<Arc<dyn Embedder>> {
 
 /// The reasoner for `agent.strategy` over `provider`. `map` is the map played (its size weighs
 /// the ensemble, its id is checked against a rag index); `hints` feeds the interactive strategy.
-pub fn strategy_reasoner(
+pub(crate) fn strategy_reasoner(
     settings: &Settings,
     provider: Arc<dyn Provider>,
     extra_providers: Vec<Arc<dyn Provider>>,
@@ -137,8 +139,8 @@ pub fn strategy_reasoner(
     fallback: LatLon,
     hints: Arc<dyn HintSource>,
 ) -> Result<Arc<dyn Reasoner>> {
-    let name = settings.agent.strategy.as_str();
-    let retrieval = if name == "rag" {
+    let kind = settings.agent.strategy;
+    let retrieval = if kind == StrategyKind::Rag {
         let path = settings.agent.index.clone().ok_or(StrategyError::NoIndex)?;
         let index = ReferenceIndex::load(&path)?;
         Some(Retrieval {
@@ -164,7 +166,7 @@ pub fn strategy_reasoner(
         round_timeout: settings.round_timeout(),
     };
     Ok(strategy::build(
-        name,
+        kind,
         provider,
         &prompt_source(settings),
         fallback,
@@ -174,7 +176,7 @@ pub fn strategy_reasoner(
 }
 
 /// The capture options the settings describe.
-pub fn capture_options(settings: &Settings) -> CaptureOptions {
+pub(crate) fn capture_options(settings: &Settings) -> CaptureOptions {
     CaptureOptions {
         headings: settings.capture.headings,
         zoom_steps: settings.capture.zoom_steps,
@@ -183,14 +185,14 @@ pub fn capture_options(settings: &Settings) -> CaptureOptions {
 }
 
 /// The challenge key `server.challenge_key` names, created on first use (see [`ChallengeKey`]).
-pub fn challenge_key(settings: &Settings) -> anyhow::Result<ChallengeKey> {
+pub(crate) fn challenge_key(settings: &Settings) -> anyhow::Result<ChallengeKey> {
     ChallengeKey::load_or_create(&settings.server.challenge_key)
         .context("set server.challenge_key (or GEOAGENT_SERVER__CHALLENGE_KEY) to a usable file")
 }
 
 /// The key a recorded session or run was played with, for resuming it: the public key when it
 /// recorded none (played before keys existed), else the configured one if it is the same key.
-pub fn recorded_key(
+pub(crate) fn recorded_key(
     settings: &Settings,
     key_id: Option<&str>,
     what: &str,
@@ -208,8 +210,19 @@ pub fn recorded_key(
     Ok(key)
 }
 
+/// The strategy a recorded session or run was played with, for resuming it. The record may come
+/// from anywhere: an unknown name is an error naming `what`, not a silent default.
+pub(crate) fn recorded_strategy(recorded: &str, what: &str) -> anyhow::Result<StrategyKind> {
+    StrategyKind::parse(recorded).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} records strategy {recorded:?}, which this version does not know; choose one of: {}",
+            strategy::NAMES.join(", ")
+        )
+    })
+}
+
 /// The match plan the settings describe, for `map` and `seed`, its places picked with `key`.
-pub fn match_plan(
+pub(crate) fn match_plan(
     settings: &Settings,
     maps: Vec<Arc<Map>>,
     map: Arc<Map>,
@@ -240,14 +253,35 @@ pub fn match_plan(
         },
         capture: capture_options(settings),
         replay_root: settings.replay.dir.clone(),
-        strategy: settings.agent.strategy.clone(),
+        strategy: settings.agent.strategy.to_string(),
     }
 }
 
 /// The configured seed, or a random one (printed by the caller, so the game can be shared).
-pub fn seed_or_random(settings: &Settings) -> u64 {
+pub(crate) fn seed_or_random(settings: &Settings) -> u64 {
     settings
         .game
         .seed
         .unwrap_or_else(|| rand::random::<u32>().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_strategy_is_checked_before_a_resume_uses_it() {
+        assert_eq!(
+            recorded_strategy("rag", "x").unwrap(),
+            StrategyKind::Rag,
+            "names written by this version read back"
+        );
+        let e = recorded_strategy("<script>", "run file /tmp/r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("run file /tmp/r.json") && e.contains("ensemble"),
+            "{e}"
+        );
+    }
 }

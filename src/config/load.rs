@@ -9,7 +9,7 @@ use crate::lvlm::cost::PriceTable;
 use crate::lvlm::image::ImageBudget;
 use crate::lvlm::limit::LimitConfig;
 use crate::lvlm::retry::RetryPolicy;
-use crate::lvlm::{ImageDetail, ProviderKind, ProviderSpec, ReasoningEffort};
+use crate::lvlm::{ProviderKind, ProviderSpec};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -134,7 +134,7 @@ impl Settings {
     }
 
     /// The configured model, or `None` for the baseline reasoner.
-    pub fn model_choice(&self) -> Result<Option<ModelChoice>, ConfigError> {
+    pub(crate) fn model_choice(&self) -> Result<Option<ModelChoice>, ConfigError> {
         let Some(name) = self
             .model
             .name
@@ -195,7 +195,7 @@ impl Settings {
     /// The API key for `kind`: `GEOAGENT_MODEL__API_KEY` (or a flag) first, then the provider's
     /// own variables (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY` / `GOOGLE_API_KEY`),
     /// then `model.api_key` from the file.
-    pub fn api_key_for(&self, kind: ProviderKind) -> Option<SecretString> {
+    pub(crate) fn api_key_for(&self, kind: ProviderKind) -> Option<SecretString> {
         if self.model.env.api_key_overridden {
             if let Some(k) = &self.model.api_key {
                 return Some(k.clone());
@@ -215,12 +215,12 @@ impl Settings {
     }
 
     /// Whether any provider key is available (for the hint when no model is named).
-    pub fn has_any_api_key(&self) -> bool {
+    pub(crate) fn has_any_api_key(&self) -> bool {
         self.model.api_key.is_some() || !self.model.env.keys.is_empty()
     }
 
     /// Everything [`crate::lvlm::build_provider`] needs, or `None` for the baseline reasoner.
-    pub fn provider_spec(&self) -> Result<Option<ProviderSpec>, ConfigError> {
+    pub(crate) fn provider_spec(&self) -> Result<Option<ProviderSpec>, ConfigError> {
         let Some(choice) = self.model_choice()? else {
             return Ok(None);
         };
@@ -231,16 +231,8 @@ impl Settings {
             max_retries: self.model.max_retries,
             ..RetryPolicy::default()
         };
-        spec.client.image_detail = self
-            .model
-            .image_detail
-            .as_deref()
-            .and_then(ImageDetail::parse);
-        spec.client.reasoning_effort = self
-            .model
-            .reasoning_effort
-            .as_deref()
-            .and_then(ReasoningEffort::parse);
+        spec.client.image_detail = self.model.image_detail;
+        spec.client.reasoning_effort = self.model.reasoning_effort;
         spec.client.thinking_budget = self.model.thinking_budget;
         spec.limits = LimitConfig {
             max_concurrency: self
@@ -266,7 +258,7 @@ impl Settings {
     /// was not set, the limit becomes `requested` (never below the default, which ensemble
     /// strategies' extra calls per round use). A limit the user set is kept, even when lower:
     /// it usually mirrors the provider account's cap. Returns what the run gets.
-    pub fn follow_concurrency(&mut self, requested: usize) -> InFlight {
+    pub(crate) fn follow_concurrency(&mut self, requested: usize) -> InFlight {
         use crate::lvlm::limit::{DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT};
         let limit = match self.model.max_concurrency {
             Some(set) => set,

@@ -19,29 +19,27 @@ pub use sections::{
 use thiserror::Error;
 
 /// The config file read from the working directory when `--config` is not given.
-pub const DEFAULT_CONFIG_FILE: &str = "geoagent.toml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "geoagent.toml";
 /// Prefix of environment variables; nested keys use `__` (`GEOAGENT_GAME__ROUNDS=3`).
-pub const ENV_PREFIX: &str = "GEOAGENT";
+pub(crate) const ENV_PREFIX: &str = "GEOAGENT";
 /// Upper bound on rounds per game: the game's own limit, so a value that passes here is one
 /// the game server accepts.
 pub use crate::game::MAX_ROUNDS;
 /// Upper bound on views per round: each view is an image the model pays for.
-pub const MAX_HEADINGS: usize = 16;
+pub(crate) const MAX_HEADINGS: usize = 16;
 /// Environment variables read as provider API keys (see [`crate::lvlm::ProviderKind::key_env_vars`]).
-pub const PROVIDER_KEY_VARS: [&str; 4] = [
+pub(crate) const PROVIDER_KEY_VARS: [&str; 4] = [
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
     "GEMINI_API_KEY",
     "GOOGLE_API_KEY",
 ];
 /// The `_ncfa` cookie for geoguessr.com, as users paste it.
-pub const NCFA_VAR: &str = "GEOGUESSR_NCFA";
-/// The OpenAI API, used when a model is named without a base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub(crate) const NCFA_VAR: &str = "GEOGUESSR_NCFA";
 
 /// Longest request or round timeout accepted (s): a day. Longer is a typo, and larger values
 /// (`1e20`) cannot be held by a `Duration` at all.
-pub const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+pub(crate) const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
 /// What went wrong reading the settings; every message names the layer or the key, and no
 /// message carries a secret (see `load::Secrets`).

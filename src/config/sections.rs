@@ -1,14 +1,16 @@
 //! The settings sections as they appear in `geoagent.toml` (`[game]`, `[browser]`, `[capture]`,
 //! `[model]`, `[agent]`, `[replay]`, `[server]`, `[geoguessr]`) and their built-in defaults.
 
+use crate::agent::strategy::StrategyKind;
 use crate::lvlm::cost::Price;
+use crate::lvlm::{ImageDetail, ReasoningEffort};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// File name of the challenge key, beside the people's results by default.
-pub const CHALLENGE_KEY_FILE: &str = "server-secret";
+pub(crate) const CHALLENGE_KEY_FILE: &str = "server-secret";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -71,10 +73,10 @@ pub struct ModelSettings {
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     /// OpenAI image detail: low, high or auto.
-    pub image_detail: Option<String>,
+    pub image_detail: Option<ImageDetail>,
     /// minimal, low, medium or high: `reasoning_effort` (OpenAI), a thinking budget (Anthropic,
     /// Gemini), `think` (Ollama).
-    pub reasoning_effort: Option<String>,
+    pub reasoning_effort: Option<ReasoningEffort>,
     /// Exact thinking tokens for Anthropic / Gemini (overrides the effort's budget).
     pub thinking_budget: Option<u32>,
     /// Calls in flight at once to this provider; absent = as many as the run asks for
@@ -122,8 +124,8 @@ impl std::fmt::Debug for ProviderEnv {
 #[serde(deny_unknown_fields, default)]
 pub struct AgentSettings {
     pub prompts_dir: PathBuf,
-    /// Reasoning strategy, one of `agent::strategy::NAMES` (`cot` by default).
-    pub strategy: String,
+    /// Reasoning strategy (`cot` by default).
+    pub strategy: StrategyKind,
     /// `rag`: the reference index file (`geoagent index build`).
     pub index: Option<PathBuf>,
     /// `rag`: references retrieved on each side (most and least similar).
@@ -223,7 +225,7 @@ impl Default for AgentSettings {
     fn default() -> Self {
         AgentSettings {
             prompts_dir: PathBuf::from("agent_prompts"),
-            strategy: "cot".into(),
+            strategy: StrategyKind::default(),
             index: None,
             rag_k: crate::agent::strategy::DEFAULT_RAG_K,
             samples: crate::agent::strategy::DEFAULT_SAMPLES,

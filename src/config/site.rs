@@ -138,7 +138,7 @@ impl Settings {
     }
 
     /// The `_ncfa` cookie: `GEOGUESSR_NCFA`, else `geoguessr.cookie`.
-    pub fn ncfa_cookie(&self) -> Result<NcfaCookie, ConfigError> {
+    pub(crate) fn ncfa_cookie(&self) -> Result<NcfaCookie, ConfigError> {
         let g = &self.geoguessr;
         let Some(secret) = g.env_cookie.as_ref().or(g.cookie.as_ref()) else {
             return Err(ConfigError::Invalid {

@@ -2,6 +2,7 @@
 //! print.
 
 use super::*;
+use crate::agent::strategy::StrategyKind;
 use crate::lvlm::{ProviderKind, ReasoningEffort};
 use secrecy::ExposeSecret;
 use std::io::Write;
@@ -186,10 +187,60 @@ fn model_section_options_are_checked_and_reach_the_spec() {
         let err = Settings::load(Some(toml(toml_text).path()), &[], &[])
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with(key), "{err}");
+        // Checked values start with their key; typed ones are named by the config reader.
+        assert!(
+            err.starts_with(key) || err.contains(&format!("for key `{key}`")),
+            "{err}"
+        );
     }
     let s = Settings::load(Some(toml("").path()), &[], &[]).unwrap();
     assert!(s.model.cache, "the cache is on by default");
+}
+
+#[test]
+fn strategy_effort_and_detail_are_typed_where_they_are_read() {
+    let f = toml(
+        "[model]
+name = \"gpt-4o\"
+reasoning_effort = \"High\"
+image_detail = \" low \"
+[agent]
+strategy = \"Coarse-To-Fine\"\n",
+    );
+    let s = Settings::load(Some(f.path()), &[], &[]).unwrap();
+    assert_eq!(s.model.reasoning_effort, Some(ReasoningEffort::High));
+    assert_eq!(s.model.image_detail, Some(crate::lvlm::ImageDetail::Low));
+    assert_eq!(s.agent.strategy, StrategyKind::CoarseToFine);
+    assert_eq!(
+        s.provider_spec().unwrap().unwrap().client.image_detail,
+        Some(crate::lvlm::ImageDetail::Low)
+    );
+    for (toml_text, key, choice) in [
+        (
+            "[agent]\nstrategy = \"gut\"",
+            "agent.strategy",
+            "coarse-to-fine",
+        ),
+        (
+            "[model]\nimage_detail = \"max\"",
+            "model.image_detail",
+            "auto",
+        ),
+    ] {
+        let f = toml(toml_text);
+        let err = Settings::load(Some(f.path()), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains(choice), "{err}");
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+    }
+    let err = Settings::load(None, &[], &[("agent.strategy", "gut".to_string())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("strategy") && err.contains("interactive"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -263,7 +314,7 @@ fn model_choice_parses_provider_prefix() {
     let c = s.model_choice().unwrap().unwrap();
     assert_eq!(
         (c.provider.as_str(), c.model.as_str(), c.base_url.as_str()),
-        ("openai", "gpt-4o", DEFAULT_BASE_URL)
+        ("openai", "gpt-4o", "https://api.openai.com/v1")
     );
     assert_eq!(c.kind, ProviderKind::OpenAi);
 }

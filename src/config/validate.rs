@@ -3,7 +3,6 @@
 use super::{ConfigError, Settings, MAX_HEADINGS, MAX_ROUNDS, MAX_TIMEOUT_SECS};
 use crate::lvlm::image::MIN_IMAGE_SIDE;
 use crate::lvlm::limit::MAX_CONCURRENCY_LIMIT;
-use crate::lvlm::ReasoningEffort;
 
 impl Settings {
     /// Checks values that parse but make no sense.
@@ -71,15 +70,6 @@ impl Settings {
                 return Err(bad("model.temperature", t.to_string(), "must be 0..=2"));
             }
         }
-        if let Some(e) = &self.model.reasoning_effort {
-            if ReasoningEffort::parse(e).is_none() {
-                return Err(bad(
-                    "model.reasoning_effort",
-                    e.clone(),
-                    &format!("must be one of {}", ReasoningEffort::NAMES.join(", ")),
-                ));
-            }
-        }
         if let Some(b) = self.model.thinking_budget {
             if b < 1024 {
                 return Err(bad(
@@ -130,15 +120,6 @@ impl Settings {
                 ));
             }
         }
-        if let Some(d) = &self.model.image_detail {
-            if !["low", "high", "auto"].contains(&d.as_str()) {
-                return Err(bad(
-                    "model.image_detail",
-                    d.clone(),
-                    "must be low, high or auto",
-                ));
-            }
-        }
         if let Some(u) = &self.model.base_url {
             match url::Url::parse(u) {
                 Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
@@ -164,16 +145,6 @@ impl Settings {
             if let Err(why) = crate::browser::Advertise::parse(a) {
                 return Err(bad("browser.advertise", a.clone(), &why));
             }
-        }
-        if crate::agent::strategy::check_name(&self.agent.strategy).is_err() {
-            return Err(bad(
-                "agent.strategy",
-                self.agent.strategy.clone(),
-                &format!(
-                    "must be one of {}",
-                    crate::agent::strategy::NAMES.join(", ")
-                ),
-            ));
         }
         if !(1..=crate::agent::strategy::MAX_SAMPLES).contains(&self.agent.samples) {
             return Err(bad(

@@ -11,9 +11,9 @@ use super::{Imagery, Location, Map, WORLD_SIZE_KM};
 use crate::geo::{Bounds, LatLon};
 
 /// Id of the built-in map.
-pub const BUILTIN_MAP_ID: &str = "world";
+pub(crate) const BUILTIN_MAP_ID: &str = "world";
 /// Display name of the built-in map; "Synthetic" because its panoramas are painted, not photos.
-pub const BUILTIN_MAP_NAME: &str = "Synthetic World";
+pub(crate) const BUILTIN_MAP_NAME: &str = "Synthetic World";
 
 /// The continent a location lies on (for coverage statistics and tests, never shown): the one
 /// continent type of the crate, GeoNames' seven.
@@ -148,7 +148,7 @@ const DOUBLE_YELLOW: Markings = Markings {
 
 /// Countries and territories that drive on the left (ISO 3166-1 alpha-2). Everything else drives
 /// on the right.
-pub const LEFT_DRIVING: &[&str] = &[
+pub(crate) const LEFT_DRIVING: &[&str] = &[
     "AG", "AI", "AU", "BB", "BD", "BM", "BN", "BS", "BT", "BW", "CC", "CK", "CX", "CY", "DM", "FJ",
     "FK", "GB", "GD", "GG", "GY", "HK", "ID", "IE", "IM", "IN", "JE", "JM", "JP", "KE", "KI", "KN",
     "KY", "LC", "LK", "LS", "MO", "MS", "MT", "MU", "MV", "MW", "MY", "MZ", "NA", "NF", "NP", "NR",
@@ -157,18 +157,18 @@ pub const LEFT_DRIVING: &[&str] = &[
 ];
 
 /// Countries whose rural utility poles are mostly timber (elsewhere: concrete).
-pub const WOODEN_POLES: &[&str] = &[
+pub(crate) const WOODEN_POLES: &[&str] = &[
     "AU", "BW", "CA", "FI", "FR", "GB", "IE", "KE", "NA", "NO", "NZ", "SE", "TZ", "UG", "US", "ZA",
 ];
 
 /// Countries whose rural roads are lined with white delineator posts.
-pub const BOLLARDS: &[&str] = &[
+pub(crate) const BOLLARDS: &[&str] = &[
     "AT", "BE", "CH", "CZ", "DE", "DK", "ES", "FI", "FR", "GB", "GR", "HR", "HU", "IE", "IT", "NL",
     "NO", "PL", "PT", "RO", "RU", "SE", "SI", "SK",
 ];
 
 /// Typical rural two-lane markings per country (every country in [`SITES`] is here).
-pub const COUNTRY_MARKINGS: &[CountryMarkings] = &[
+pub(crate) const COUNTRY_MARKINGS: &[CountryMarkings] = &[
     // Africa
     cm("BW", WHITE_YELLOW_EDGES),
     cm("EG", WHITE_WHITE),
@@ -274,7 +274,7 @@ use Continent::{Africa, Asia, Europe, NorthAmerica, Oceania, SouthAmerica};
 
 /// The built-in locations: roads in and near towns and villages on six continents.
 #[rustfmt::skip]
-pub const SITES: &[Site] = &[
+pub(crate) const SITES: &[Site] = &[
     // Africa
     site("ke-naivasha", "Naivasha, Kenya", "KE", Africa, -0.7172, 36.4310, Savanna, false),
     site("ke-nanyuki", "Nanyuki, Kenya", "KE", Africa, 0.0166, 37.0742, Savanna, true),
@@ -405,13 +405,13 @@ impl Site {
 }
 
 /// The built-in site with this id.
-pub fn site_by_id(id: &str) -> Option<&'static Site> {
+pub(crate) fn site_by_id(id: &str) -> Option<&'static Site> {
     SITES.iter().find(|s| s.id == id)
 }
 
 /// Which side a country (ISO alpha-2, any case) drives on; right unless listed in
 /// [`LEFT_DRIVING`].
-pub fn driving_side(country: &str) -> DrivingSide {
+pub(crate) fn driving_side(country: &str) -> DrivingSide {
     if LEFT_DRIVING.iter().any(|c| c.eq_ignore_ascii_case(country)) {
         DrivingSide::Left
     } else {
@@ -420,7 +420,7 @@ pub fn driving_side(country: &str) -> DrivingSide {
 }
 
 /// The country's typical rural markings, when the table knows the country.
-pub fn country_markings(country: &str) -> Option<Markings> {
+pub(crate) fn country_markings(country: &str) -> Option<Markings> {
     COUNTRY_MARKINGS
         .iter()
         .find(|c| c.country.eq_ignore_ascii_case(country))
@@ -444,7 +444,7 @@ pub struct SceneFacts {
 
 impl SceneFacts {
     /// True south of the equator (where the midday sun stands to the north).
-    pub fn southern(&self) -> bool {
+    pub(crate) fn southern(&self) -> bool {
         self.lat < 0.0
     }
 }
@@ -455,7 +455,7 @@ const SITE_MATCH_KM: f64 = 5.0;
 
 /// The facts to paint for `loc`: from its built-in site when it is one, otherwise derived from
 /// its country and latitude (map packs with generated imagery).
-pub fn scene_facts(loc: &Location) -> SceneFacts {
+pub(crate) fn scene_facts(loc: &Location) -> SceneFacts {
     if let Some(s) = site_by_id(&loc.id).filter(|s| {
         LatLon {
             lat: s.lat,

@@ -18,20 +18,20 @@ use thiserror::Error;
 
 /// Largest width or height accepted. The widest consumer 360° cameras write ~12k×6k; 16k leaves
 /// room for stitched panoramas while anything bigger is far more likely a bomb than a photo.
-pub const MAX_IMAGE_SIDE_PX: u32 = 16_384;
+pub(crate) const MAX_IMAGE_SIDE_PX: u32 = 16_384;
 /// Most pixels accepted: a 16k×8k panorama (~400 MB as RGB), the largest a pack needs.
-pub const MAX_IMAGE_PIXELS: u64 = 16_384 * 8_192;
+pub(crate) const MAX_IMAGE_PIXELS: u64 = 16_384 * 8_192;
 /// Most memory the decoder may allocate: one 16k×8k RGBA buffer plus headroom.
-pub const MAX_DECODE_ALLOC_BYTES: u64 = 640 * 1024 * 1024;
+pub(crate) const MAX_DECODE_ALLOC_BYTES: u64 = 640 * 1024 * 1024;
 /// Largest image file read: high-quality JPEGs of the largest accepted size stay well under it.
-pub const MAX_IMAGE_FILE_BYTES: u64 = 100 * 1024 * 1024;
+pub(crate) const MAX_IMAGE_FILE_BYTES: u64 = 100 * 1024 * 1024;
 /// JPEG quality for pack images written by importers: visually lossless, so small text on signs
 /// survives a second re-encode when served.
-pub const PACK_JPEG_QUALITY: u8 = 92;
+pub(crate) const PACK_JPEG_QUALITY: u8 = 92;
 /// Two images whose 64-bit perceptual hashes differ in at most this many bits are reported as
 /// duplicates: re-encodes and resizes of one photo stay within ~3 bits, different scenes differ in
 /// ~32.
-pub const DUPLICATE_HASH_BITS: u32 = 4;
+pub(crate) const DUPLICATE_HASH_BITS: u32 = 4;
 
 /// Why an image cannot be used. Every variant names the file.
 #[derive(Debug, Error)]
@@ -119,7 +119,7 @@ pub fn decode_clean(path: &Path, bytes: &[u8]) -> Result<DynamicImage, Integrity
 }
 
 /// Reads the whole file, refusing more than [`MAX_IMAGE_FILE_BYTES`].
-pub fn read_limited(path: &Path) -> Result<Vec<u8>, IntegrityError> {
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, IntegrityError> {
     let io = |source| IntegrityError::Io {
         path: path.to_path_buf(),
         source,
@@ -148,7 +148,7 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>, IntegrityError> {
 }
 
 /// Scales `img` down (keeping its aspect ratio) so it fits in `max_w`×`max_h`.
-pub fn fit_within(img: RgbImage, max_w: u32, max_h: u32) -> RgbImage {
+pub(crate) fn fit_within(img: RgbImage, max_w: u32, max_h: u32) -> RgbImage {
     let (w, h) = img.dimensions();
     if w <= max_w && h <= max_h {
         return img;
@@ -160,23 +160,12 @@ pub fn fit_within(img: RgbImage, max_w: u32, max_h: u32) -> RgbImage {
 }
 
 /// A baseline JPEG from pixels only: the encoder writes no EXIF, XMP, IPTC or comment segment.
-pub fn encode_clean_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, IntegrityError> {
+pub(crate) fn encode_clean_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, IntegrityError> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
         .encode_image(img)
         .map_err(IntegrityError::Encode)?;
     Ok(out)
-}
-
-/// The image at `path` as a metadata-free JPEG no larger than `max_w`×`max_h`.
-pub fn load_clean_jpeg(
-    path: &Path,
-    max_w: u32,
-    max_h: u32,
-    quality: u8,
-) -> Result<Vec<u8>, IntegrityError> {
-    let img = load_clean(path)?;
-    encode_clean_jpeg(&fit_within(img.to_rgb8(), max_w, max_h), quality)
 }
 
 /// A kind of metadata segment found in a JPEG.
@@ -296,7 +285,7 @@ pub fn jpeg_metadata(bytes: &[u8]) -> Vec<Metadata> {
 
 /// True when the JPEG's XMP declares a Google Photo Sphere (GPano) equirectangular projection,
 /// as 360° cameras and phone photo-sphere modes write it.
-pub fn is_gpano_equirectangular(bytes: &[u8]) -> bool {
+pub(crate) fn is_gpano_equirectangular(bytes: &[u8]) -> bool {
     jpeg_segments(bytes).into_iter().any(|(marker, data)| {
         if marker != 0xE1 || !data.starts_with(XMP_HEADER) {
             return false;
@@ -314,7 +303,7 @@ pub fn is_gpano_equirectangular(bytes: &[u8]) -> bool {
 
 /// A 64-bit perceptual hash (gradient hash of an 8×8 grey thumbnail): near-identical images get
 /// near-identical hashes whatever their size, encoding or small edits.
-pub fn perceptual_hash(img: &DynamicImage) -> ImageHash {
+pub(crate) fn perceptual_hash(img: &DynamicImage) -> ImageHash {
     HasherConfig::new()
         .hash_alg(HashAlg::Gradient)
         .hash_size(8, 8)
@@ -323,7 +312,7 @@ pub fn perceptual_hash(img: &DynamicImage) -> ImageHash {
 }
 
 /// Whether two hashes are close enough to call the images duplicates.
-pub fn is_duplicate(a: &ImageHash, b: &ImageHash) -> bool {
+pub(crate) fn is_duplicate(a: &ImageHash, b: &ImageHash) -> bool {
     a.dist(b) <= DUPLICATE_HASH_BITS
 }
 

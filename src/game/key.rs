@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Bytes of key material.
-pub const KEY_BYTES: usize = 32;
+pub(crate) const KEY_BYTES: usize = 32;
 /// Largest key file read: the key is 64 hex digits and a newline; anything much bigger is not a
 /// key file, and reading it whole would let a wrong path exhaust memory.
 const MAX_KEY_FILE_BYTES: u64 = 1024;
@@ -54,7 +54,7 @@ impl Default for ChallengeKey {
 
 impl ChallengeKey {
     /// No secret: a challenge's places follow from its seed alone.
-    pub const PUBLIC: ChallengeKey = ChallengeKey(None);
+    pub(crate) const PUBLIC: ChallengeKey = ChallengeKey(None);
 
     pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> ChallengeKey {
         ChallengeKey(Some(bytes))
@@ -82,7 +82,8 @@ impl ChallengeKey {
         )
     }
 
-    pub fn is_secret(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_secret(&self) -> bool {
         self.0.is_some()
     }
 
@@ -104,7 +105,7 @@ impl ChallengeKey {
 
     /// Reads the key at `path`, creating it (mode 0600) when there is none yet. Two processes
     /// starting at once end up with the same key: the file appears whole or not at all.
-    pub fn load_or_create(path: &Path) -> Result<ChallengeKey, KeyError> {
+    pub(crate) fn load_or_create(path: &Path) -> Result<ChallengeKey, KeyError> {
         match ChallengeKey::load(path) {
             Ok(key) => return Ok(key),
             Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}

@@ -23,24 +23,24 @@ use std::sync::Arc;
 /// `5000·exp(-d/1491.7)` decay.
 pub const WORLD_SIZE_KM: f64 = 14_916.862;
 /// Most points a round can give.
-pub const MAX_POINTS: u32 = 5000;
+pub(crate) const MAX_POINTS: u32 = 5000;
 /// A guess this close (km) scores full points, as in GeoGuessr.
-pub const FULL_POINTS_RADIUS_KM: f64 = 0.025;
+pub(crate) const FULL_POINTS_RADIUS_KM: f64 = 0.025;
 /// Rounds in a standard game.
-pub const DEFAULT_ROUNDS: usize = 5;
+pub(crate) const DEFAULT_ROUNDS: usize = 5;
 /// Most rounds one game may have: a long session is fine, but a typo like `rounds=5000` should
 /// fail loudly instead of pre-selecting thousands of locations. The one limit the game server,
 /// config validation and the command line all check.
 pub const MAX_ROUNDS: usize = 50;
 /// Largest random seed picked for a challenge: 2^53 − 1, so the page's JavaScript numbers hold
 /// it exactly when it builds a challenge link. (Explicit seeds may use the whole u64 range.)
-pub const MAX_RANDOM_SEED: u64 = (1 << 53) - 1;
+pub(crate) const MAX_RANDOM_SEED: u64 = (1 << 53) - 1;
 /// Widest panorama shown (by the game server and direct mode); wider map-pack images are scaled
 /// down. 4096 px is the texture size every WebGL implementation (including SwiftShader in
 /// headless Chromium) supports.
-pub const MAX_PANORAMA_WIDTH: u32 = 4096;
+pub(crate) const MAX_PANORAMA_WIDTH: u32 = 4096;
 /// Tallest panorama shown (equirectangular images are 2:1).
-pub const MAX_PANORAMA_HEIGHT: u32 = MAX_PANORAMA_WIDTH / 2;
+pub(crate) const MAX_PANORAMA_HEIGHT: u32 = MAX_PANORAMA_WIDTH / 2;
 
 /// GeoGuessr points for a guess `distance_km` from the truth on a map of size `map_size_km`.
 pub fn score(distance_km: f64, map_size_km: f64) -> u32 {
@@ -111,7 +111,7 @@ impl Map {
     }
 
     /// Map size from the locations' bounding-box diagonal, GeoGuessr's rule for custom maps.
-    pub fn size_from_locations(locations: &[Location]) -> f64 {
+    pub(crate) fn size_from_locations(locations: &[Location]) -> f64 {
         Bounds::around(locations.iter().map(|l| &l.pos))
             .map(|b| b.diagonal_km())
             .filter(|d| *d > 0.0)

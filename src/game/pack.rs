@@ -29,17 +29,17 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
 
-pub const PACK_FORMAT_VERSION: u32 = 1;
+pub(crate) const PACK_FORMAT_VERSION: u32 = 1;
 pub const PACK_MANIFEST: &str = "manifest.json";
 pub const PACK_LOCATIONS: &str = "locations.csv";
 /// How many row problems an error lists before saying "and N more".
 const MAX_LISTED_PROBLEMS: usize = 10;
 /// Longest location id accepted, in bytes: ids become image file names, URLs and table cells, and
 /// the longest ids of the published datasets (Flickr/Mapillary file names) are under 64.
-pub const MAX_ID_BYTES: usize = 256;
+pub(crate) const MAX_ID_BYTES: usize = 256;
 /// Characters of a value from an input file quoted in a message: enough to recognise it, while a
 /// 50 MB CSV cell does not flood the terminal.
-pub const MAX_QUOTED_CHARS: usize = 80;
+pub(crate) const MAX_QUOTED_CHARS: usize = 80;
 
 /// `v` in single quotes for a message, cut to [`MAX_QUOTED_CHARS`] (saying how long it really is)
 /// and with control characters shown as `?`, so a hostile cell cannot rewrite the terminal.
@@ -58,7 +58,7 @@ pub fn quote(v: &str) -> String {
 
 /// Why `id` cannot be a location id, if it cannot: too long, or holding control characters
 /// (line breaks would break every table and log line it appears in).
-pub fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if id.len() > MAX_ID_BYTES {
         return Err(format!(
             "id {} is {} bytes, more than the {MAX_ID_BYTES} accepted",
@@ -181,7 +181,7 @@ pub struct PackContents {
 
 impl PackContents {
     /// The playable map: excluded rows left out. Errors when nothing is left to play.
-    pub fn into_map(self) -> Result<Map, PackError> {
+    pub(crate) fn into_map(self) -> Result<Map, PackError> {
         let locations: Vec<Location> = self
             .rows
             .into_iter()
@@ -397,7 +397,7 @@ pub const PACK_COLUMNS: [&str; 9] = [
     "attribution",
 ];
 /// Folder inside a pack that importers write images to.
-pub const PACK_IMAGE_DIR: &str = "img";
+pub(crate) const PACK_IMAGE_DIR: &str = "img";
 
 /// One row an importer adds to a pack.
 #[derive(Debug, Clone, PartialEq)]
@@ -607,7 +607,7 @@ impl PackWriter {
 }
 
 /// The built-in world plus every pack under `maps_dir` (a missing folder is simply no packs).
-pub fn load_all(maps_dir: &Path) -> Result<Vec<Map>, PackError> {
+pub(crate) fn load_all(maps_dir: &Path) -> Result<Vec<Map>, PackError> {
     let mut maps = vec![super::builtin::world()];
     let mut origin = vec![("built-in".to_string(), maps[0].id.clone())];
     let entries = match std::fs::read_dir(maps_dir) {

@@ -41,7 +41,7 @@ impl Place {
     }
 
     /// The name this place has in the GeoNames data set.
-    pub fn geonames_name(&self) -> &'static str {
+    pub(crate) fn geonames_name(&self) -> &'static str {
         if self.geonames.is_empty() {
             self.name
         } else {
@@ -58,20 +58,20 @@ pub enum DistanceUnit {
 }
 
 /// Countries whose road signs give distances in miles.
-pub const MILES: &[&str] = &["GB", "US"];
+pub(crate) const MILES: &[&str] = &["GB", "US"];
 
 /// Kilometres in a statute mile.
 const KM_PER_MILE: f64 = 1.609_344;
 
 /// Places closer than this (km) are the town the viewer is in, not a destination: a sign there
 /// would name the answer.
-pub const MIN_SIGN_KM: f64 = 5.0;
+pub(crate) const MIN_SIGN_KM: f64 = 5.0;
 /// Farthest (km) a destination on a sign may be: long-distance signs in the outback name towns
 /// over a thousand kilometres away, nowhere farther.
-pub const MAX_SIGN_KM: f64 = 1_400.0;
+pub(crate) const MAX_SIGN_KM: f64 = 1_400.0;
 
 /// The unit `country`'s signs use.
-pub fn distance_unit(country: &str) -> DistanceUnit {
+pub(crate) fn distance_unit(country: &str) -> DistanceUnit {
     if MILES.iter().any(|c| c.eq_ignore_ascii_case(country)) {
         DistanceUnit::Miles
     } else {
@@ -80,7 +80,7 @@ pub fn distance_unit(country: &str) -> DistanceUnit {
 }
 
 /// The distance as a sign prints it: whole units, at least 1.
-pub fn sign_distance(km: f64, unit: DistanceUnit) -> u32 {
+pub(crate) fn sign_distance(km: f64, unit: DistanceUnit) -> u32 {
     let v = match unit {
         DistanceUnit::Kilometres => km,
         DistanceUnit::Miles => km / KM_PER_MILE,
@@ -90,7 +90,12 @@ pub fn sign_distance(km: f64, unit: DistanceUnit) -> u32 {
 
 /// Up to `n` places in `country` between [`MIN_SIGN_KM`] and `max_km` from `pos`, nearest
 /// first, each with its great-circle distance (km).
-pub fn nearby(pos: LatLon, country: &str, max_km: f64, n: usize) -> Vec<(&'static Place, f64)> {
+pub(crate) fn nearby(
+    pos: LatLon,
+    country: &str,
+    max_km: f64,
+    n: usize,
+) -> Vec<(&'static Place, f64)> {
     let mut found: Vec<(&'static Place, f64)> = PLACES
         .iter()
         .filter(|p| p.country.eq_ignore_ascii_case(country))
@@ -103,7 +108,7 @@ pub fn nearby(pos: LatLon, country: &str, max_km: f64, n: usize) -> Vec<(&'stati
 }
 
 /// Initial great-circle bearing (degrees clockwise from north, 0..360) from `a` to `b`.
-pub fn bearing_deg(a: LatLon, b: LatLon) -> f64 {
+pub(crate) fn bearing_deg(a: LatLon, b: LatLon) -> f64 {
     let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
     let dl = (b.lon - a.lon).to_radians();
     let y = dl.sin() * p2.cos();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Mean Earth radius (IUGG), the radius GeoGuessr-style scoring and the geolocation literature use.
-pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+pub(crate) const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// A bad coordinate, named by which half is wrong.
 #[derive(Debug, Error, PartialEq)]
@@ -58,7 +58,7 @@ impl std::fmt::Display for LatLon {
 }
 
 /// Wraps any longitude into -180..=180.
-pub fn wrap_lon(lon: f64) -> f64 {
+pub(crate) fn wrap_lon(lon: f64) -> f64 {
     let w = (lon + 180.0).rem_euclid(360.0) - 180.0;
     if w == -180.0 && lon > 0.0 {
         180.0
@@ -105,7 +105,7 @@ impl Bounds {
     }
 
     /// The great-circle length of the box's diagonal: GeoGuessr's "map size" for scoring.
-    pub fn diagonal_km(&self) -> f64 {
+    pub(crate) fn diagonal_km(&self) -> f64 {
         LatLon {
             lat: self.south,
             lon: self.west,
@@ -119,7 +119,7 @@ impl Bounds {
 
 /// `samples + 1` points along the great circle from `a` to `b` (spherical linear interpolation),
 /// as (lon, lat) degrees, the order map projections take.
-pub fn great_circle_points(a: LatLon, b: LatLon, samples: usize) -> Vec<(f64, f64)> {
+pub(crate) fn great_circle_points(a: LatLon, b: LatLon, samples: usize) -> Vec<(f64, f64)> {
     let to_vec = |p: LatLon| {
         let (la, lo) = (p.lat.to_radians(), p.lon.to_radians());
         [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]

@@ -42,7 +42,7 @@ pub struct City {
 
 impl City {
     /// Two lookups found the same place (GeoNames has distinct places sharing a name).
-    pub fn same_place(&self, other: &City) -> bool {
+    pub(crate) fn same_place(&self, other: &City) -> bool {
         self.name == other.name
             && self.country == other.country
             && self.lat == other.lat
@@ -97,7 +97,7 @@ pub fn country(p: LatLon) -> Option<String> {
 
 /// The nearest GeoNames populated place to `p`. Always `Some` for a valid point (the list is
 /// never empty); the `Option` leaves room for data sets that are.
-pub fn nearest_city(p: LatLon) -> Option<City> {
+pub(crate) fn nearest_city(p: LatLon) -> Option<City> {
     let found = places().search((p.lat, p.lon));
     let r = found.record;
     let pos = LatLon::new(r.lat, r.lon).ok()?;

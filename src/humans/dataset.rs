@@ -39,7 +39,7 @@ pub struct Dataset {
 
 impl Dataset {
     /// The game mode of a round, from its `source` (the file it came from).
-    pub fn mode_of(&self, round: &HumanRound) -> Option<&str> {
+    pub(crate) fn mode_of(&self, round: &HumanRound) -> Option<&str> {
         self.files
             .iter()
             .find(|f| f.path == round.source)
@@ -59,7 +59,7 @@ impl Dataset {
 }
 
 /// The challenge id of a GeoGuessr challenge link: its last non-empty path part.
-pub fn challenge_id_from_link(link: &str) -> Option<String> {
+pub(crate) fn challenge_id_from_link(link: &str) -> Option<String> {
     let path = link.split(['?', '#']).next().unwrap_or("");
     path.rsplit('/')
         .find(|p| !p.trim().is_empty())

@@ -177,7 +177,7 @@ pub fn parse_json(source: &str, text: &str) -> Result<Import, HumansError> {
 }
 
 /// Imports a file by its extension: `.csv`, `.json` (array of rows) or `.jsonl` (a [`Store`]).
-pub fn import_file(path: &Path) -> Result<Import, HumansError> {
+pub(crate) fn import_file(path: &Path) -> Result<Import, HumansError> {
     let name = path.display().to_string();
     let ext = path
         .extension()

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Largest highscores file read (a challenge with thousands of players is a few MB).
-pub const MAX_HIGHSCORES_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_HIGHSCORES_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,7 +83,7 @@ fn items(v: &Value) -> Vec<&Value> {
 /// Human rounds of challenge `challenge` from highscores `pages` (see the module docs). When
 /// `challenge` is `None` each item's `game.challengeToken` names it. `skip_player` leaves one
 /// player out (the agent's own account). `source` names the input in problems.
-pub fn parse_highscores(
+pub(crate) fn parse_highscores(
     source: &str,
     pages: &Value,
     challenge: Option<&str>,
@@ -201,7 +201,7 @@ pub fn parse_highscores(
 }
 
 /// [`parse_highscores`] of a saved file.
-pub fn import_highscores(
+pub(crate) fn import_highscores(
     path: &Path,
     challenge: Option<&str>,
     skip_player: Option<&str>,

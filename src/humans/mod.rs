@@ -25,9 +25,10 @@ mod files;
 mod highscores;
 mod store;
 
-pub use dataset::{challenge_id_from_link, import_dataset, Dataset, DatasetFile, Seed};
-pub use files::{import_file, parse_csv, parse_json};
-pub use highscores::{import_highscores, parse_highscores};
+pub use dataset::{import_dataset, Dataset, DatasetFile, Seed};
+pub(crate) use files::import_file;
+pub use files::{parse_csv, parse_json};
+pub(crate) use highscores::{import_highscores, parse_highscores};
 pub use store::Store;
 
 use crate::geo::LatLon;
@@ -44,16 +45,16 @@ const MAX_POINTS: u32 = crate::game::MAX_POINTS;
 /// The shared data set's files (see its README.md): the challenges, and one per-round results
 /// file per game mode, `ROUND_SUM_<MODE>.csv` (`ROUND_SUM_NMPZ.csv`, `ROUND_SUM_NM.csv`, ...).
 pub const DATASET_SEEDS_FILE: &str = "SEEDS.csv";
-pub const DATASET_ROUNDS_PREFIX: &str = "ROUND_SUM_";
-pub const DATASET_ROUNDS_SUFFIX: &str = ".csv";
+pub(crate) const DATASET_ROUNDS_PREFIX: &str = "ROUND_SUM_";
+pub(crate) const DATASET_ROUNDS_SUFFIX: &str = ".csv";
 /// The study's No Move, Pan or Zoom results, the file every copy of the data set has.
 pub const DATASET_ROUNDS_FILE: &str = "ROUND_SUM_NMPZ.csv";
 /// Rounds per challenge in the shared data set.
-pub const DATASET_ROUNDS_PER_GAME: usize = 5;
+pub(crate) const DATASET_ROUNDS_PER_GAME: usize = 5;
 /// The store's file name under its data dir.
-pub const STORE_FILE: &str = "humans.jsonl";
+pub(crate) const STORE_FILE: &str = "humans.jsonl";
 /// `source` of the rounds people play in the local game (`geoagent serve`).
-pub const LOCAL_GAME_SOURCE: &str = "local-game";
+pub(crate) const LOCAL_GAME_SOURCE: &str = "local-game";
 
 /// One person's result on one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

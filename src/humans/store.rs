@@ -74,7 +74,8 @@ fn cut_torn_tail(file: &File) -> std::io::Result<()> {
 
 impl Store {
     /// The store in `data_dir` ([`STORE_FILE`]).
-    pub fn in_dir(data_dir: &Path) -> Store {
+    #[cfg(test)]
+    pub(crate) fn in_dir(data_dir: &Path) -> Store {
         Store {
             path: data_dir.join(STORE_FILE),
         }

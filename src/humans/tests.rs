@@ -1,3 +1,4 @@
+use super::dataset::challenge_id_from_link;
 use super::*;
 
 fn human(challenge: &str, round: usize) -> HumanRound {

@@ -27,37 +27,37 @@ use thiserror::Error;
 use url::Url;
 
 /// The public Graph API.
-pub const DEFAULT_API_BASE: &str = "https://graph.mapillary.com";
+pub(crate) const DEFAULT_API_BASE: &str = "https://graph.mapillary.com";
 /// Fields requested for each image: position (computed = corrected by Mapillary's SfM, else the
 /// raw GPS), whether it is 360°, a 2048 px wide image URL, and who took it and when.
 pub const IMAGE_FIELDS: &str =
     "id,computed_geometry,geometry,is_pano,thumb_2048_url,creator,captured_at";
 /// Licence of all Mapillary imagery.
-pub const LICENSE: &str = "CC BY-SA 4.0";
+pub(crate) const LICENSE: &str = "CC BY-SA 4.0";
 /// The API answers bounding boxes smaller than this many square degrees only.
 pub const MAX_QUERY_AREA_DEG2: f64 = 0.01;
 /// Side of the tiles a large area is sampled with: 0.09° squares (0.0081 deg²) stay under the
 /// API's area limit with margin, and are ~10 km wide, about a town.
-pub const TILE_DEG: f64 = 0.09;
+pub(crate) const TILE_DEG: f64 = 0.09;
 /// Cells a country is cut into for sampling: 0.1° (~10 km) resolves small countries and
 /// coastlines, and even Russia is only ~200k point-in-polygon checks.
-pub const COUNTRY_CELL_DEG: f64 = 0.1;
+pub(crate) const COUNTRY_CELL_DEG: f64 = 0.1;
 /// Images asked for per tile: enough to find a panorama among flat photos of a busy area,
 /// small enough to keep responses quick.
-pub const TILE_LIMIT: usize = 100;
+pub(crate) const TILE_LIMIT: usize = 100;
 /// Images asked for when the whole area fits in one query (the API's page maximum is 2000).
-pub const SINGLE_QUERY_LIMIT: usize = 2000;
+pub(crate) const SINGLE_QUERY_LIMIT: usize = 2000;
 /// Tile queries allowed per wanted panorama before giving up: sparse countries have most tiles
 /// empty; 25 tries each finds coverage where there is any without querying forever.
-pub const MAX_TILE_TRIES_PER_IMAGE: usize = 25;
+pub(crate) const MAX_TILE_TRIES_PER_IMAGE: usize = 25;
 /// One API call or image download. Thumbnails are ~0.5–1 MB; the API can be slow on big boxes.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Rate-limited (429) calls are retried this often before the import stops, keeping all it has.
-pub const MAX_RATE_LIMIT_RETRIES: u32 = 4;
+pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 4;
 /// Wait before retrying a 429 without `Retry-After`; doubles per retry.
-pub const RATE_LIMIT_BASE_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const RATE_LIMIT_BASE_WAIT: Duration = Duration::from_secs(2);
 /// Longest wait for one retry, also the cap on `Retry-After`; Mapillary's limits are per minute.
-pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// Longest error message from the API that is quoted in an error.
 const MAX_QUOTED_CHARS: usize = 300;
 

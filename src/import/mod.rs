@@ -28,13 +28,13 @@ use thiserror::Error;
 
 /// Longest side of an image stored in a pack. The game serves at most 4096 px wide; 8192 keeps
 /// head-room for a future sharper viewer while keeping packs a sane size.
-pub const PACK_MAX_SIDE_PX: u32 = 8192;
+pub(crate) const PACK_MAX_SIDE_PX: u32 = 8192;
 /// An image whose width/height is within this of 2.0 is taken as an equirectangular panorama
 /// (stitchers round the height, e.g. 5760×2880 vs 5760×2881).
-pub const EQUIRECT_ASPECT_TOLERANCE: f64 = 0.01;
+pub(crate) const EQUIRECT_ASPECT_TOLERANCE: f64 = 0.01;
 
 /// Characters of one problem message kept (see [`Importer::problem`]).
-pub const MAX_PROBLEM_CHARS: usize = 300;
+pub(crate) const MAX_PROBLEM_CHARS: usize = 300;
 /// Longest file-name component a dataset may name: what Linux and macOS file systems allow.
 const MAX_NAME_BYTES: usize = 255;
 
@@ -156,7 +156,7 @@ impl Importer {
 
     /// True (and recorded) when `id` is new in this run and the pack; otherwise records why not.
     /// Call before doing expensive work for a candidate.
-    pub fn claim(&mut self, source: &str, id: &str) -> bool {
+    pub(crate) fn claim(&mut self, source: &str, id: &str) -> bool {
         if id.trim().is_empty() {
             self.problem(source, "empty id");
             return false;
@@ -229,7 +229,7 @@ impl Importer {
     }
 
     /// Reads `path` with the size limit, then [`Importer::add`]s it.
-    pub fn add_file(
+    pub(crate) fn add_file(
         &mut self,
         source: &str,
         c: NewLocation,
@@ -255,7 +255,7 @@ fn describe_read_error(path: &Path, e: IntegrityError) -> String {
 }
 
 /// A 360° equirectangular panorama: GPano XMP says so, or the image is 2:1.
-pub fn is_equirectangular(width: u32, height: u32, bytes: &[u8]) -> bool {
+pub(crate) fn is_equirectangular(width: u32, height: u32, bytes: &[u8]) -> bool {
     if integrity::is_gpano_equirectangular(bytes) {
         return true;
     }
@@ -294,7 +294,7 @@ pub fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
 }
 
 /// Parses a coordinate pair from text cells, naming the bad field.
-pub fn parse_pos(lat: &str, lon: &str) -> Result<LatLon, String> {
+pub(crate) fn parse_pos(lat: &str, lon: &str) -> Result<LatLon, String> {
     let num = |field: &str, v: &str| -> Result<f64, String> {
         let x: f64 = v
             .trim()

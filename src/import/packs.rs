@@ -164,7 +164,7 @@ pub enum Found {
 }
 
 /// Pack folders (holding a manifest) directly under `maps_dir`, sorted.
-pub fn pack_dirs(maps_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn pack_dirs(maps_dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(maps_dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -252,7 +252,7 @@ impl Summary {
         (n, pano, photo, gen, countries, continents)
     }
 
-    pub fn of_map(map: &Map, excluded: usize) -> Summary {
+    pub(crate) fn of_map(map: &Map, excluded: usize) -> Summary {
         let (playable, panoramas, photos, generated, countries, continents) =
             Self::of_locations(map.locations.iter());
         Summary {
@@ -273,7 +273,7 @@ impl Summary {
         }
     }
 
-    pub fn of_pack(p: &PackContents) -> Summary {
+    pub(crate) fn of_pack(p: &PackContents) -> Summary {
         let excluded = p.rows.iter().filter(|r| r.exclude.is_some()).count();
         let mut s = match p.clone().into_map() {
             Ok(m) => Summary::of_map(&m, excluded),
@@ -431,7 +431,7 @@ impl std::fmt::Display for Validation {
 }
 
 /// Checks a pack folder: rows, images, metadata, duplicates, exclusions.
-pub fn validate_pack(dir: &Path) -> Validation {
+pub(crate) fn validate_pack(dir: &Path) -> Validation {
     let mut v = Validation {
         pack: dir.display().to_string(),
         ..Validation::default()

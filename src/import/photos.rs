@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Folders nested deeper than this are not searched: deep enough for year/month/day layouts.
-pub const MAX_FOLDER_DEPTH: usize = 8;
+pub(crate) const MAX_FOLDER_DEPTH: usize = 8;
 
 /// File extensions read as images (compared case-insensitively).
 const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];

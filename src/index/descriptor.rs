@@ -37,7 +37,7 @@ const BLOCK_WEIGHTS: [f32; 3] = [1.0, 1.0, 0.8];
 /// covers: from 45° above to 45° below the horizon.
 const PANO_BAND: (f64, f64) = (0.25, 0.75);
 /// Slices a panorama is cut into, like the agent's default four views.
-pub const PANO_SLICES: u32 = 4;
+pub(crate) const PANO_SLICES: u32 = 4;
 
 fn unit(v: &mut [f32], weight: f32) {
     let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();

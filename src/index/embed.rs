@@ -12,15 +12,14 @@ use crate::game::{panorama, Imagery, Map};
 use base64::Engine as _;
 use image::RgbImage;
 use secrecy::{ExposeSecret, SecretString};
-use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
 
 /// Panoramas painted for the built-in world are rendered at this size for indexing: the
 /// descriptor reduces every slice to 96×64 anyway, and painting is the slow part.
-pub const INDEX_PAINT_SIZE: (u32, u32) = (1024, 512);
+pub(crate) const INDEX_PAINT_SIZE: (u32, u32) = (1024, 512);
 /// One embedding request; image embedding models answer a small batch in well under a second.
-pub const EMBED_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const EMBED_TIMEOUT: Duration = Duration::from_secs(60);
 /// Images re-encoded for an embedding endpoint use this JPEG quality: enough for an embedding
 /// model, and small requests.
 const EMBED_JPEG_QUALITY: u8 = 85;
@@ -283,9 +282,4 @@ pub async fn build_index(
         dim.unwrap_or(DESCRIPTOR_DIM),
         refs,
     )?)
-}
-
-/// Where an index file goes by default.
-pub fn default_index_path() -> PathBuf {
-    PathBuf::from("index").join("references.safetensors")
 }

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Bumped when the file layout changes; older files are refused with a message to rebuild.
-pub const INDEX_FORMAT_VERSION: u32 = 1;
+pub(crate) const INDEX_FORMAT_VERSION: u32 = 1;
 /// Threads one search uses: the development and CI machines have 2 cores, and the search is
 /// memory-bound, so more threads than cores only add scheduling.
 pub const SEARCH_THREADS: usize = 2;
@@ -41,7 +41,7 @@ pub const SEARCH_THREADS: usize = 2;
 pub const PARALLEL_MIN_ROWS: usize = 16_384;
 /// Most neighbours a query may ask for on each side: the prompt lists them all, and beyond a few
 /// dozen coordinates a model reads noise.
-pub const MAX_K: usize = 100;
+pub(crate) const MAX_K: usize = 100;
 
 const EMBEDDINGS: &str = "embeddings";
 const COORDS: &str = "coords";

@@ -13,12 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The default endpoint root.
-pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
+pub(crate) const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
 /// Where the key is read from.
-pub const KEY_VARS: &[&str] = &["ANTHROPIC_API_KEY"];
+pub(crate) const KEY_VARS: &[&str] = &["ANTHROPIC_API_KEY"];
 /// The API version geoagent's wire shapes follow (sent as `anthropic-version`); the only
 /// version of the Messages API Anthropic has published.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// A [`Provider`] speaking the Messages API.
 pub struct AnthropicClient {

@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 /// Answers kept in memory (recent ones, for repeats within a run and for merging identical
 /// requests in flight); each is a few kilobytes of text.
-pub const MEMORY_ENTRIES: usize = 256;
+pub(crate) const MEMORY_ENTRIES: usize = 256;
 
 /// The default cache folder, relative to the working directory.
-pub const DEFAULT_CACHE_DIR: &str = ".geoagent-cache";
+pub(crate) const DEFAULT_CACHE_DIR: &str = ".geoagent-cache";
 /// Bumped when the key's contents change, so old entries are not matched by mistake.
 const KEY_VERSION: u32 = 1;
 

@@ -61,7 +61,7 @@ impl Price {
 /// under `[model.prices."MODEL"]` in geoagent.toml. A model matches the longest entry its name
 /// starts with, so dated snapshots (`gpt-4o-2024-08-06`) take their family's price. Gemini 2.5 Pro
 /// is listed at its price for prompts up to 200k tokens, which covers every geoagent request.
-pub const DEFAULT_PRICES: [(&str, Price); 20] = [
+pub(crate) const DEFAULT_PRICES: [(&str, Price); 20] = [
     ("gpt-4o", Price::new(2.50, 1.25, 10.00)),
     ("gpt-4o-mini", Price::new(0.15, 0.075, 0.60)),
     ("gpt-4.1", Price::new(2.00, 0.50, 8.00)),
@@ -103,7 +103,7 @@ impl Default for PriceTable {
 
 impl PriceTable {
     /// The defaults with `overrides` replacing or adding entries.
-    pub fn with_overrides<'a>(
+    pub(crate) fn with_overrides<'a>(
         overrides: impl IntoIterator<Item = (&'a String, &'a Price)>,
     ) -> Self {
         let mut t = Self::default();
@@ -115,7 +115,7 @@ impl PriceTable {
 
     /// The price of `model`: the longest entry the name starts with (ignoring a `models/` or
     /// `provider/` prefix, as OpenRouter and Gemini write names).
-    pub fn lookup(&self, model: &str) -> Option<Price> {
+    pub(crate) fn lookup(&self, model: &str) -> Option<Price> {
         let name = model.trim().to_ascii_lowercase();
         let name = name.rsplit('/').next().unwrap_or(&name);
         self.entries
@@ -155,7 +155,9 @@ impl Provider for Priced {
 
 /// One line for the match summary: calls, tokens and estimated cost, from each exchange's usage
 /// and whether it came from the cache. `None` when no model was called.
-pub fn usage_summary<'a>(exchanges: impl IntoIterator<Item = (&'a Usage, bool)>) -> Option<String> {
+pub(crate) fn usage_summary<'a>(
+    exchanges: impl IntoIterator<Item = (&'a Usage, bool)>,
+) -> Option<String> {
     let (mut calls, mut cached, mut unpriced) = (0usize, 0usize, 0usize);
     let mut total = Usage::default();
     for (u, was_cached) in exchanges {

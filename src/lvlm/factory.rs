@@ -36,7 +36,7 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Prefixes accepted before `:` in `--model` / `model.name`.
-    pub const PREFIXES: [&'static str; 5] = [
+    pub(crate) const PREFIXES: [&'static str; 5] = [
         "openai",
         "openai-responses",
         "anthropic",
@@ -68,7 +68,7 @@ impl ProviderKind {
     }
 
     /// Where requests go when no base URL is configured.
-    pub fn default_base_url(self) -> &'static str {
+    pub(crate) fn default_base_url(self) -> &'static str {
         match self {
             Self::OpenAi | Self::OpenAiResponses => OPENAI_BASE_URL,
             Self::Anthropic => anthropic::ANTHROPIC_BASE_URL,
@@ -78,7 +78,7 @@ impl ProviderKind {
     }
 
     /// Environment variables holding this provider's key, in the order they are tried.
-    pub fn key_env_vars(self) -> &'static [&'static str] {
+    pub(crate) fn key_env_vars(self) -> &'static [&'static str] {
         match self {
             Self::OpenAi | Self::OpenAiResponses => OPENAI_KEY_VARS,
             Self::Anthropic => anthropic::KEY_VARS,
@@ -99,7 +99,7 @@ impl ProviderKind {
     }
 
     /// Whether the hosted API refuses calls without a key (local servers do not need one).
-    pub fn needs_key(self) -> bool {
+    pub(crate) fn needs_key(self) -> bool {
         !matches!(self, Self::Ollama)
     }
 }

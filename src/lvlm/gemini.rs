@@ -14,11 +14,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Where the key is read from, in the order tried.
-pub const KEY_VARS: &[&str] = &["GEMINI_API_KEY", "GOOGLE_API_KEY"];
+pub(crate) const KEY_VARS: &[&str] = &["GEMINI_API_KEY", "GOOGLE_API_KEY"];
 /// The default endpoint root.
-pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+pub(crate) const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 /// `finishReason`s that mean the answer was withheld by a safety or policy filter.
-pub const REFUSAL_FINISH_REASONS: [&str; 6] = [
+pub(crate) const REFUSAL_FINISH_REASONS: [&str; 6] = [
     "SAFETY",
     "PROHIBITED_CONTENT",
     "BLOCKLIST",

@@ -23,15 +23,15 @@ use std::time::{Duration, SystemTime};
 
 /// Time to open the TCP/TLS connection. A healthy endpoint connects in well under a second;
 /// failing fast here lets the retry policy try again sooner.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an error body is kept in [`LvlmError::Status`]: enough for the provider's
 /// message, small enough for logs and replays.
-pub const ERROR_BODY_LIMIT: usize = 600;
+pub(crate) const ERROR_BODY_LIMIT: usize = 600;
 /// How much of an unreadable success body is quoted in [`LvlmError::Decode`].
-pub const DECODE_QUOTE_LIMIT: usize = 120;
+pub(crate) const DECODE_QUOTE_LIMIT: usize = 120;
 
 /// What a secret is replaced with.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// One provider's HTTP client.
 pub struct Transport {
@@ -82,7 +82,7 @@ impl Transport {
 
     /// The transport for an API that takes the bare key in its own header (`x-api-key`,
     /// `x-goog-api-key`), plus any fixed headers such as an API version.
-    pub fn key_header(
+    pub(crate) fn key_header(
         cfg: &ClientConfig,
         header: &'static str,
         plain: &[(&'static str, &str)],
@@ -180,7 +180,7 @@ impl Transport {
     }
 
     /// Replaces every secret wherever a server echoed it back.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {
             out = out.replace(s.expose_secret(), REDACTED);
@@ -190,7 +190,7 @@ impl Transport {
 
     /// [`Transport::redact`] over every string of a JSON document, object keys included, so
     /// a key the server wrote with JSON escapes (`\u0073k-...`) is caught too.
-    pub fn redact_json(&self, value: &mut serde_json::Value) {
+    pub(crate) fn redact_json(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
         if self.secrets.is_empty() {
             return;
@@ -338,7 +338,7 @@ impl Transport {
 
 /// Parses a body as a provider's wire answer `W`, quoting the body's start when it does not fit
 /// (callers that know the key redact first; see [`Transport::complete`]).
-pub fn parse_wire<W: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<W, LvlmError> {
+pub(crate) fn parse_wire<W: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<W, LvlmError> {
     serde_json::from_slice(bytes).map_err(|e| {
         LvlmError::Decode(format!(
             "{e} in {} bytes starting {:?}",
@@ -349,7 +349,7 @@ pub fn parse_wire<W: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<W, Lvl
 }
 
 /// Checks a base URL and returns it without trailing slashes.
-pub fn check_base_url(base_url: &str, example: &str) -> Result<String, LvlmError> {
+pub(crate) fn check_base_url(base_url: &str, example: &str) -> Result<String, LvlmError> {
     let trimmed = base_url.trim();
     let parsed = url::Url::parse(trimmed).map_err(|e| {
         LvlmError::Config(format!(
@@ -365,7 +365,7 @@ pub fn check_base_url(base_url: &str, example: &str) -> Result<String, LvlmError
 }
 
 /// Checks the model name is not blank.
-pub fn check_model(model: &str) -> Result<(), LvlmError> {
+pub(crate) fn check_model(model: &str) -> Result<(), LvlmError> {
     if model.trim().is_empty() {
         return Err(LvlmError::Config(
             "model is empty; name the model to call".into(),
@@ -379,7 +379,7 @@ pub fn check_model(model: &str) -> Result<(), LvlmError> {
 /// key was rejected (`code: "invalid_api_key"`, an authentication/permission type, or a
 /// `status`/`code` of 401 or 403); `None` for every other error. Some compatible servers answer
 /// 200 with such an object, and a rejected key must stop the match like a real 401 does.
-pub fn auth_status_in_body(err: &serde_json::Value) -> Option<u16> {
+pub(crate) fn auth_status_in_body(err: &serde_json::Value) -> Option<u16> {
     let text = |k: &str| {
         err.get(k)
             .and_then(serde_json::Value::as_str)

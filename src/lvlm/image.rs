@@ -14,12 +14,12 @@ use std::sync::Arc;
 /// Long side, in pixels, images are scaled down to by default: Anthropic's documented size
 /// above which it resizes images itself (only adding latency), and above OpenAI's 768 px
 /// short-side tiling at 16:9, so geoagent's 1280x720 views pass untouched.
-pub const DEFAULT_MAX_IMAGE_SIDE: u32 = 1568;
+pub(crate) const DEFAULT_MAX_IMAGE_SIDE: u32 = 1568;
 /// JPEG quality for re-encoded images: visually lossless for street-level photos at roughly a
 /// third of the bytes of quality 95.
-pub const DEFAULT_IMAGE_JPEG_QUALITY: u8 = 85;
+pub(crate) const DEFAULT_IMAGE_JPEG_QUALITY: u8 = 85;
 /// Smallest allowed `max_side`: below this, signs and road markings are unreadable.
-pub const MIN_IMAGE_SIDE: u32 = 64;
+pub(crate) const MIN_IMAGE_SIDE: u32 = 64;
 
 /// How large images may be when sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +40,12 @@ impl Default for ImageBudget {
 }
 
 impl ImageBudget {
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.max_side > 0
     }
 
     /// `jpeg` within the budget: the same bytes if it already fits, else scaled and re-encoded.
-    pub fn apply(&self, jpeg: &[u8]) -> Result<Option<Vec<u8>>, image::ImageError> {
+    pub(crate) fn apply(&self, jpeg: &[u8]) -> Result<Option<Vec<u8>>, image::ImageError> {
         if !self.is_active() {
             return Ok(None);
         }
@@ -65,7 +65,7 @@ impl ImageBudget {
 
     /// `req` with every image within the budget. An image that cannot be decoded is sent as it
     /// is (the model may still read it; dropping it would change the round).
-    pub fn apply_to(&self, req: &Request) -> Request {
+    pub(crate) fn apply_to(&self, req: &Request) -> Request {
         let mut out = req.clone();
         for m in &mut out.messages {
             for p in &mut m.parts {

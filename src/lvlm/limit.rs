@@ -19,14 +19,14 @@ use tokio::time::Instant;
 /// Calls in flight per provider when nothing else is configured. Hosted APIs take this many
 /// concurrent requests on their lowest paid tiers, and it lets 32 parallel games run without
 /// queueing; the per-minute limit and the providers' headers are the real guard.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 32;
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 32;
 /// Upper bound on [`LimitConfig::max_concurrency`]: more open connections than this to one API
 /// is a typo, not a plan.
-pub const MAX_CONCURRENCY_LIMIT: usize = 1024;
+pub(crate) const MAX_CONCURRENCY_LIMIT: usize = 1024;
 /// Longest pause the rate-limit headers can impose. Request windows reset within a minute; a
 /// header asking for longer is more likely a daily token cap, which should fail the round's
 /// calls (and fall back) rather than stall the match.
-pub const MAX_HEADER_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const MAX_HEADER_WAIT: Duration = Duration::from_secs(60);
 
 /// The limits for one provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Limiter {
 
     /// Waits for any header-imposed pause, a per-minute token and a free slot; the slot is
     /// released when the returned permit is dropped.
-    pub async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
+    pub(crate) async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
         while let Some(until) = self.pause().filter(|t| *t > Instant::now()) {
             tracing::debug!(wait = ?(until - Instant::now()), "provider rate limit used up, waiting");
             tokio::time::sleep_until(until).await;

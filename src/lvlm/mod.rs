@@ -81,7 +81,7 @@ impl Message {
 }
 
 /// `max_tokens` of [`Request::default`]: room for a short chain of thought and a JSON answer.
-pub const DEFAULT_REQUEST_MAX_TOKENS: u32 = 1024;
+pub(crate) const DEFAULT_REQUEST_MAX_TOKENS: u32 = 1024;
 
 /// A provider-neutral completion request.
 ///
@@ -249,14 +249,6 @@ impl LvlmError {
         match self {
             LvlmError::Auth { .. } => true,
             LvlmError::Exhausted { last, .. } => last.is_auth(),
-            _ => false,
-        }
-    }
-
-    pub fn is_rate_limited(&self) -> bool {
-        match self {
-            LvlmError::RateLimited { .. } => true,
-            LvlmError::Exhausted { last, .. } => last.is_rate_limited(),
             _ => false,
         }
     }

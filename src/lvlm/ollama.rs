@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Ollama needs no key; one set in config is sent as a bearer token (for a proxy in front).
-pub const KEY_VARS: &[&str] = &[];
+pub(crate) const KEY_VARS: &[&str] = &[];
 /// Ollama's default listen address.
-pub const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434";
+pub(crate) const OLLAMA_BASE_URL: &str = "http://127.0.0.1:11434";
 
 /// A [`Provider`] speaking Ollama's `/api/chat`.
 pub struct OllamaClient {

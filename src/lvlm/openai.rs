@@ -11,13 +11,11 @@ use super::http::{
     auth_status_in_body, base64, check_base_url, check_model, parse_wire, truncate, Transport,
     ERROR_BODY_LIMIT,
 };
+use super::settings::OPENAI_BASE_URL;
 use super::settings::{ClientConfig, ImageDetail, OPENAI_KEY_VARS};
 use super::{LvlmError, Message, Part, Provider, Request, Response, Role, Usage};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-
-pub use super::http::CONNECT_TIMEOUT;
-pub use super::settings::{DEFAULT_REQUEST_TIMEOUT, OPENAI_BASE_URL};
 
 /// How to reach an OpenAI-compatible server: the settings the first release had, kept so
 /// existing callers compile. It converts into the shared [`ClientConfig`], which adds reasoning
@@ -95,11 +93,6 @@ impl OpenAiClient {
     /// The full URL requests go to.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
-    }
-
-    /// Replaces the key wherever a server echoed it back.
-    pub fn redact(&self, text: &str) -> String {
-        self.transport.redact(text)
     }
 
     /// The JSON body sent for `req` (for spec validation in tests).
@@ -515,7 +508,8 @@ mod tests {
         assert!(!dbg.contains("sk-very-secret-123"), "{dbg}");
         assert!(dbg.contains("[redacted]"));
         assert_eq!(
-            c.redact("Incorrect API key provided: sk-very-secret-123."),
+            c.transport
+                .redact("Incorrect API key provided: sk-very-secret-123."),
             "Incorrect API key provided: [redacted]."
         );
     }

@@ -12,13 +12,13 @@ use std::time::{Duration, SystemTime};
 
 /// Retries after the first attempt. Three rides out a brief rate-limit window or a restarting
 /// inference server without turning a dead endpoint into a minutes-long stall.
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 3;
 /// First backoff ceiling. Half a second is long enough for a 502 from a restarting proxy to clear
 /// and short enough not to matter against a multi-second model call.
-pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(500);
 /// Longest single wait, also the cap on `Retry-After`. Providers' per-minute rate-limit windows
 /// reset within this; anything longer should fail the call and let the round fall back.
-pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// How often and how long to retry a failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The jitter ceiling before retry number `retry` (1-based): `base · 2^(retry-1)`, capped.
-    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
+    pub(crate) fn backoff_ceiling(&self, retry: u32) -> Duration {
         let exp = retry.saturating_sub(1).min(31);
         self.base_delay
             .checked_mul(1u32 << exp)
@@ -54,7 +54,7 @@ impl RetryPolicy {
     /// How long to wait before retry number `retry` after `err`: the provider's `Retry-After`
     /// when it sent one (capped), otherwise a uniformly random wait up to the backoff ceiling
     /// ("full jitter", which spreads out clients that failed together).
-    pub fn delay_for(&self, retry: u32, err: &LvlmError, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn delay_for(&self, retry: u32, err: &LvlmError, rng: &mut impl Rng) -> Duration {
         if let Some(wait) = err.retry_after() {
             return wait.min(self.max_delay);
         }
@@ -71,7 +71,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `secs` seconds as a wait no longer than `max`: `None` for NaN and negative numbers, `max`
 /// for anything longer (infinity included). Never panics, whatever the number.
-pub fn capped_secs(secs: f64, max: Duration) -> Option<Duration> {
+pub(crate) fn capped_secs(secs: f64, max: Duration) -> Option<Duration> {
     if secs.is_nan() || secs < 0.0 {
         return None;
     }
@@ -112,7 +112,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 ///
 /// A non-retryable error on the first attempt comes back as it is; any failure after at least one
 /// retry comes back as [`LvlmError::Exhausted`] so callers still learn how many attempts were made.
-pub async fn with_retries<T, F, Fut>(policy: &RetryPolicy, mut f: F) -> Result<(T, u32), LvlmError>
+pub(crate) async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    mut f: F,
+) -> Result<(T, u32), LvlmError>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, LvlmError>>,

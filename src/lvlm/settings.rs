@@ -13,16 +13,16 @@ use std::time::Duration;
 /// Whole-call limit (connect, upload, generation, download). Vision models writing a
 /// chain of thought over several images routinely take 30-60 s; two minutes leaves headroom
 /// without hiding a hung server for long.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// OpenAI's API root, shared by the Chat Completions and Responses clients.
-pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub(crate) const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// Where OpenAI's key is read from (both OpenAI wire formats).
-pub const OPENAI_KEY_VARS: &[&str] = &["OPENAI_API_KEY"];
+pub(crate) const OPENAI_KEY_VARS: &[&str] = &["OPENAI_API_KEY"];
 
 /// How hard a reasoning model should think. Each provider maps it onto its own setting:
 /// `reasoning_effort` (Chat Completions), `reasoning.effort` (Responses), a thinking budget in
 /// tokens (Anthropic, Gemini; see [`ReasoningEffort::thinking_budget`]) or `think` (Ollama).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReasoningEffort {
     Minimal,
@@ -57,7 +57,7 @@ impl ReasoningEffort {
     /// Thinking tokens for APIs that take a budget instead of an effort level. 1024 is
     /// Anthropic's documented minimum budget; each step up quadruples, as the effort levels of
     /// OpenAI's reasoning models roughly do.
-    pub fn thinking_budget(self) -> u32 {
+    pub(crate) fn thinking_budget(self) -> u32 {
         match self {
             Self::Minimal | Self::Low => 1024,
             Self::Medium => 4096,
@@ -79,9 +79,17 @@ impl std::str::FromStr for ReasoningEffort {
     }
 }
 
+// Read as `parse` reads it (case and spaces ignored), so config, flags and files agree.
+impl<'de> Deserialize<'de> for ReasoningEffort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// OpenAI's image `detail` (Chat Completions and Responses): how many tiles of an image the
 /// model sees. Other providers have no such setting and ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageDetail {
     Low,
@@ -121,6 +129,14 @@ impl std::str::FromStr for ImageDetail {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Self::parse(s).ok_or_else(|| format!("{s:?} is not one of {}", Self::NAMES.join(", ")))
+    }
+}
+
+// Read as `parse` reads it (case and spaces ignored), so config, flags and files agree.
+impl<'de> Deserialize<'de> for ImageDetail {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -177,7 +193,7 @@ impl ClientConfig {
     }
 
     /// The thinking budget in tokens for `effort` (the request's, else the config's), if any.
-    pub fn thinking_tokens(&self, effort: Option<ReasoningEffort>) -> Option<u32> {
+    pub(crate) fn thinking_tokens(&self, effort: Option<ReasoningEffort>) -> Option<u32> {
         let effort = effort.or(self.reasoning_effort);
         match (self.thinking_budget, effort) {
             (Some(b), _) => Some(b),

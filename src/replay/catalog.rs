@@ -55,7 +55,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
 
 /// Session folders directly under `root` (those holding a manifest), sorted by name, which is
 /// by creation time for ids from [`super::new_session_id`]. A missing `root` holds none.
-pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
+pub(crate) fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     if root.join(MANIFEST_FILE).is_file() {
         return Ok(vec![root.to_path_buf()]);
     }
@@ -114,7 +114,7 @@ fn open_rescored(dir: &Path, notes: &mut Vec<String>) -> Result<Replay, ReplayEr
 
 /// Reads every session folder in `dirs`. One unreadable session never stops the others: it is
 /// returned in [`Sessions::skipped`] (and logged) so `stats` and `report` go on with the rest.
-pub fn read_sessions(dirs: &[PathBuf]) -> Sessions {
+pub(crate) fn read_sessions(dirs: &[PathBuf]) -> Sessions {
     let mut out = Sessions::default();
     for d in dirs {
         match open_rescored(d, &mut out.rescore_notes) {
@@ -129,7 +129,8 @@ pub fn read_sessions(dirs: &[PathBuf]) -> Sessions {
 }
 
 /// Every session under `root` (see [`session_dirs`]), read with [`read_sessions`].
-pub fn read_all(root: &Path) -> Result<Sessions, CatalogError> {
+#[cfg(test)]
+pub(crate) fn read_all(root: &Path) -> Result<Sessions, CatalogError> {
     Ok(read_sessions(&session_dirs(root)?))
 }
 
@@ -205,7 +206,7 @@ fn usage_cost(usage: &crate::lvlm::Usage) -> Option<f64> {
 }
 
 /// What a session spent on the model, over all its rounds.
-pub fn spend(rounds: &[RoundRecord]) -> Spend {
+pub(crate) fn spend(rounds: &[RoundRecord]) -> Spend {
     let mut s = Spend::default();
     for r in rounds {
         s.input_tokens += r.guess.usage.input_tokens;
@@ -241,7 +242,7 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    pub fn from_replay(r: &Replay) -> SessionRow {
+    pub(crate) fn from_replay(r: &Replay) -> SessionRow {
         let m = &r.manifest;
         let n = r.rounds.len();
         SessionRow {
@@ -471,7 +472,7 @@ fn header(r: &Replay) -> String {
 }
 
 /// `replay show`: the session and every round in short, or one round in full.
-pub fn render_show(r: &Replay, round: Option<usize>) -> Result<String, CatalogError> {
+pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, CatalogError> {
     let mut out = header(r);
     let Some(n) = round else {
         let mut t = Table::new();

@@ -31,7 +31,7 @@ pub const ROUNDS_FILE: &str = "rounds.jsonl";
 pub const VIEWS_DIR: &str = "views";
 /// Largest view file read back. Views are screenshots of at most a few megabytes; anything bigger
 /// is not one this program wrote.
-pub const MAX_VIEW_FILE_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const MAX_VIEW_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// Most digits accepted in a view name's round and view numbers (`usize` has at most 20).
 const MAX_VIEW_NAME_DIGITS: usize = 20;
 /// Characters of a recorded file name quoted in an error (a crafted name can be megabytes).
@@ -189,7 +189,7 @@ impl ReplayWriter {
     /// Ctrl-C), and returns what is already recorded. A torn last line (a crash mid-write) is cut
     /// off first, so the next round starts on a fresh line and the file stays readable; a last
     /// line that is whole but lacks its newline is kept and terminated.
-    pub fn reopen(dir: &Path) -> Result<(ReplayWriter, Replay), ReplayError> {
+    pub(crate) fn reopen(dir: &Path) -> Result<(ReplayWriter, Replay), ReplayError> {
         let rpath = dir.join(ROUNDS_FILE);
         if rpath.is_file() {
             let bytes = fs::read(&rpath).map_err(io(&rpath))?;
@@ -237,7 +237,7 @@ impl ReplayWriter {
 
     /// Writes a round's views into the session folder `dir` without holding the writer, so
     /// concurrent rounds write their images in parallel (see [`Self::save_views`]).
-    pub fn write_views(
+    pub(crate) fn write_views(
         dir: &Path,
         round: usize,
         views: &[View],
@@ -334,14 +334,15 @@ impl Replay {
     }
 
     /// The round numbers already recorded (what a resumed run must not play again).
-    pub fn done_rounds(&self) -> std::collections::BTreeSet<usize> {
+    #[cfg(test)]
+    pub(crate) fn done_rounds(&self) -> std::collections::BTreeSet<usize> {
         self.rounds.iter().map(|r| r.round).collect()
     }
 
     /// Where a view's file is, after checking that the recorded name is one the writer produces
     /// and that the file is a regular file inside this session's folder (a crafted replay may
     /// name `/etc/passwd`, `../x`, or a symlink pointing out of the folder).
-    pub fn view_path(&self, view: &ViewRecord) -> Result<PathBuf, ReplayError> {
+    pub(crate) fn view_path(&self, view: &ViewRecord) -> Result<PathBuf, ReplayError> {
         let refuse = |detail: String| ReplayError::View {
             path: self.dir.display().to_string(),
             file: clip_name(&view.file),
@@ -480,7 +481,7 @@ pub(crate) fn parse_rounds(
 }
 
 /// A new session id: UTC time (sortable) plus a random suffix (unique across parallel runs).
-pub fn new_session_id() -> String {
+pub(crate) fn new_session_id() -> String {
     let suffix: u32 = rand::random();
     format!(
         "{}-{:06x}",

@@ -24,7 +24,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 /// The `environment` of a re-run session's manifest.
-pub const RERUN_ENVIRONMENT: &str = "rerun";
+pub(crate) const RERUN_ENVIRONMENT: &str = "rerun";
 
 #[derive(Debug, Error)]
 pub enum RerunError {
@@ -66,7 +66,7 @@ pub fn observation(
 }
 
 /// The new session's manifest: the parent's map, challenge and capture, the new reasoner.
-pub fn child_manifest(parent: &Manifest, reasoner: &str, strategy: &str) -> Manifest {
+pub(crate) fn child_manifest(parent: &Manifest, reasoner: &str, strategy: &str) -> Manifest {
     Manifest {
         format_version: FORMAT_VERSION,
         session_id: new_session_id(),

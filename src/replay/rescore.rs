@@ -21,13 +21,13 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// The file written beside `rounds.jsonl`.
-pub const RESCORED_FILE: &str = "rescored.json";
+pub(crate) const RESCORED_FILE: &str = "rescored.json";
 /// A distance change below this (km) is rounding noise from an older formula's float order, not
 /// a difference worth reporting.
-pub const DISTANCE_TOLERANCE_KM: f64 = 0.001;
+pub(crate) const DISTANCE_TOLERANCE_KM: f64 = 0.001;
 /// Largest `rescored.json` read: about 150 bytes a round, so this is ~100,000 rounds; anything
 /// bigger was not written by `replay rescore`.
-pub const MAX_RESCORED_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_RESCORED_BYTES: u64 = 16 * 1024 * 1024;
 /// No two points on Earth are further apart (half the equator, with room for rounding).
 const MAX_DISTANCE_KM: f64 = 20_040.0;
 
@@ -59,7 +59,7 @@ pub struct Rescored {
 }
 
 impl Rescored {
-    pub fn recorded_total(&self) -> u64 {
+    pub(crate) fn recorded_total(&self) -> u64 {
         self.rounds
             .iter()
             .map(|r| u64::from(r.recorded_points))
@@ -173,7 +173,7 @@ pub fn read(dir: &Path) -> Result<Option<Rescored>, ReplayError> {
 /// Shows `replay`'s re-scored points and distances where its `rescored.json` allows (see the
 /// module docs): the rounds' `result` takes the new values and `replay.rescored` the file.
 /// Returns a note for the user when the file exists but was ignored in whole or in part.
-pub fn apply(replay: &mut Replay) -> Option<String> {
+pub(crate) fn apply(replay: &mut Replay) -> Option<String> {
     let dir = replay.dir.display().to_string();
     let file = match read(&replay.dir) {
         Ok(None) => return None,

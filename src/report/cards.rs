@@ -8,10 +8,10 @@ use maud::{html, Markup};
 
 /// Characters of a model answer or prompt on a card of a paged report: a long answer is rare,
 /// and a thousand of them must not make the report huge (`replay show --round N` has it all).
-pub const PAGED_TEXT_CHARS: usize = 4000;
+pub(crate) const PAGED_TEXT_CHARS: usize = 4000;
 
 /// The id of a round's card (the world map's and the best/worst lists' links point at it).
-pub fn card_id(rep: &Replay, r: &RoundRecord) -> String {
+pub(crate) fn card_id(rep: &Replay, r: &RoundRecord) -> String {
     format!("s-{}-r{}", rep.manifest.session_id, r.round)
 }
 
@@ -47,7 +47,7 @@ pub struct ViewShown {
 }
 
 impl ViewShown {
-    pub fn alt_of(v: &ViewRecord) -> String {
+    pub(crate) fn alt_of(v: &ViewRecord) -> String {
         format!("heading {:.0}°, fov {:.0}°", v.heading, v.fov)
     }
 }
@@ -136,7 +136,7 @@ pub fn card(
 }
 
 /// The report's style sheet (the main page and, for a paged report, every page beside it).
-pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5rem auto;max-width:1200px;color:#222;padding:0 1rem}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5rem auto;max-width:1200px;color:#222;padding:0 1rem}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .55rem;text-align:left;vertical-align:top}\
 .meta{color:#666}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border-radius:2px}\
 .charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}\
@@ -168,7 +168,7 @@ pub fn document(title: &str, body: Markup) -> String {
 const MAX_THUMB_THREADS: usize = 8;
 
 /// `f` over `items` on up to [`MAX_THUMB_THREADS`] threads (the machine's cores), in order.
-pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_THUMB_THREADS);

@@ -4,13 +4,13 @@
 use plotters::prelude::*;
 
 /// Width and height of each chart in CSS pixels: two fit side by side on a laptop screen.
-pub const CHART_SIZE: (u32, u32) = (560, 340);
+pub(crate) const CHART_SIZE: (u32, u32) = (560, 340);
 /// Histogram bin width in points: 10 bins over 0–5000.
-pub const POINTS_BIN: u32 = 500;
+pub(crate) const POINTS_BIN: u32 = 500;
 /// The CDF's x axis (log scale) starts here, in km: closer guesses are drawn at this value.
-pub const CDF_MIN_KM: f64 = 0.1;
+pub(crate) const CDF_MIN_KM: f64 = 0.1;
 /// And ends here: half the Earth's circumference, the largest possible distance.
-pub const CDF_MAX_KM: f64 = 20_040.0;
+pub(crate) const CDF_MAX_KM: f64 = 20_040.0;
 
 #[derive(Debug, thiserror::Error)]
 #[error("drawing the {chart} chart failed: {detail}")]
@@ -20,7 +20,7 @@ pub struct ChartError {
 }
 
 /// The colour of player `k` in every chart, as CSS hex, so the map and cards can match.
-pub fn color_hex(k: usize) -> String {
+pub(crate) fn color_hex(k: usize) -> String {
     let c = Palette99::pick(k).to_rgba();
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
@@ -39,7 +39,7 @@ fn err<E: std::fmt::Debug>(chart: &'static str) -> impl Fn(E) -> ChartError {
 }
 
 /// Rounds per 500-point bin, bars of the players side by side within each bin.
-pub fn points_histogram(series: &[Series]) -> Result<String, ChartError> {
+pub(crate) fn points_histogram(series: &[Series]) -> Result<String, ChartError> {
     let bins = (5000 / POINTS_BIN) as usize;
     let counts: Vec<Vec<usize>> = series
         .iter()
@@ -107,7 +107,7 @@ pub fn points_histogram(series: &[Series]) -> Result<String, ChartError> {
 }
 
 /// The empirical CDF of `values` as step points: (x, share of values ≤ x).
-pub fn cdf_points(values: &[f64], min: f64) -> Vec<(f64, f64)> {
+pub(crate) fn cdf_points(values: &[f64], min: f64) -> Vec<(f64, f64)> {
     let mut v: Vec<f64> = values.iter().map(|d| d.max(min)).collect();
     v.sort_by(f64::total_cmp);
     let n = v.len() as f64;
@@ -122,7 +122,7 @@ pub fn cdf_points(values: &[f64], min: f64) -> Vec<(f64, f64)> {
 }
 
 /// Share of rounds within each distance (log scale), one line per player.
-pub fn distance_cdf(series: &[Series]) -> Result<String, ChartError> {
+pub(crate) fn distance_cdf(series: &[Series]) -> Result<String, ChartError> {
     let mut svg = String::new();
     {
         let e = err("distance CDF");

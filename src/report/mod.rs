@@ -31,16 +31,16 @@ use thiserror::Error;
 
 /// Views are scaled to fit this width in the report: large enough to read signs, small enough
 /// that a 100-round report with 4 views per round stays a few MB.
-pub const VIEW_THUMB_WIDTH: u32 = 400;
+pub(crate) const VIEW_THUMB_WIDTH: u32 = 400;
 /// And this height (views are 4:3 or 16:9).
-pub const VIEW_THUMB_HEIGHT: u32 = 300;
+pub(crate) const VIEW_THUMB_HEIGHT: u32 = 300;
 /// JPEG quality of the downscaled views.
-pub const VIEW_THUMB_QUALITY: u8 = 70;
+pub(crate) const VIEW_THUMB_QUALITY: u8 = 70;
 /// Individual human players in the win-rate table besides the pooled comparison.
-pub const TOP_HUMAN_PLAYERS: usize = 3;
+pub(crate) const TOP_HUMAN_PLAYERS: usize = 3;
 /// Most rounds in a one-file report. A round's views as data URLs are ~80 KB, so 100 rounds
 /// make a file of a few MB that any browser opens; more go on pages beside it ([`pages`]).
-pub const INLINE_MAX_ROUNDS: usize = 100;
+pub(crate) const INLINE_MAX_ROUNDS: usize = 100;
 
 /// What goes into a report besides the sessions, and where it is written.
 #[derive(Debug, Clone, PartialEq)]

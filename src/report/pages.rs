@@ -17,17 +17,17 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// Rounds per page beside the report: a page of 100 cards with thumbnails opens quickly.
-pub const ROUNDS_PER_PAGE: usize = 100;
+pub(crate) const ROUNDS_PER_PAGE: usize = 100;
 /// Best rounds, and worst rounds, shown on the main page.
-pub const BEST_WORST_SHOWN: usize = 10;
+pub(crate) const BEST_WORST_SHOWN: usize = 10;
 /// The thumbnail of a paged round: big enough to recognise the scene, ~5 KB.
-pub const PAGED_THUMB_WIDTH: u32 = 240;
-pub const PAGED_THUMB_HEIGHT: u32 = 180;
-pub const PAGED_THUMB_QUALITY: u8 = 60;
+pub(crate) const PAGED_THUMB_WIDTH: u32 = 240;
+pub(crate) const PAGED_THUMB_HEIGHT: u32 = 180;
+pub(crate) const PAGED_THUMB_QUALITY: u8 = 60;
 /// The thumbnails' folder inside the files folder.
-pub const THUMBS_DIR: &str = "t";
+pub(crate) const THUMBS_DIR: &str = "t";
 /// A file in every files folder this module writes: only a folder holding it is ever replaced.
-pub const FILES_MARKER: &str = ".geoagent-report";
+pub(crate) const FILES_MARKER: &str = ".geoagent-report";
 
 /// One round of the report, in play order (players, then their sessions and rounds).
 pub struct Entry<'a> {

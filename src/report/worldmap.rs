@@ -85,7 +85,7 @@ fn push_ring(d: &mut String, ring: &[Vec<f64>]) {
 
 /// The SVG path data of all land (computed once). Empty if the bundled data cannot be read,
 /// which a unit test rules out for the shipped file.
-pub fn land_path() -> &'static str {
+pub(crate) fn land_path() -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
     PATH.get_or_init(|| match decode_land() {
         Ok(d) => d,
@@ -123,7 +123,7 @@ fn decode_land() -> Result<String, String> {
 }
 
 /// SVG path data for a line of (lon, lat) points, broken where it crosses the antimeridian.
-pub fn line_path(points: &[(f64, f64)]) -> String {
+pub(crate) fn line_path(points: &[(f64, f64)]) -> String {
     let mut d = String::new();
     let mut prev: Option<f64> = None;
     for (lon, lat) in points {

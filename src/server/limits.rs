@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Games one address may create per minute once its burst is spent: a person starts a game
 /// every few minutes; a script starting one a second is not a person.
-pub const DEFAULT_CREATIONS_PER_MINUTE: u32 = 30;
+pub(crate) const DEFAULT_CREATIONS_PER_MINUTE: u32 = 30;
 /// Games one address may create at once: room for a classroom behind one NAT address.
 pub const DEFAULT_CREATION_BURST: u32 = 30;
 /// Client addresses remembered before forgetting the ones whose buckets are full again: bounds

@@ -18,7 +18,7 @@ mod limits;
 mod state;
 pub mod viewer;
 
-pub use limits::{CreationLimit, DEFAULT_CREATIONS_PER_MINUTE, DEFAULT_CREATION_BURST};
+pub use limits::{CreationLimit, DEFAULT_CREATION_BURST};
 pub use state::{AppState, AuditEntry, CompletedRound, RoundSink};
 
 use axum::{
@@ -38,18 +38,18 @@ use tokio::task::JoinHandle;
 
 /// Live games kept in memory; the oldest is evicted past this. A game is a few hundred bytes, so
 /// this bounds memory while leaving room for many people and agent runs on one server.
-pub const MAX_LIVE_GAMES: usize = 1000;
+pub(crate) const MAX_LIVE_GAMES: usize = 1000;
 /// JPEG quality of served panoramas: high enough that small text and road markings survive,
 /// small enough (~0.3–0.6 MB for 2048×1024) to load instantly from localhost.
-pub const JPEG_QUALITY: u8 = 85;
+pub(crate) const JPEG_QUALITY: u8 = 85;
 /// Most encoded panoramas kept in the cache, which holds every place of the maps served up to
 /// this many: at ~0.5 MB each about 128 MB, while the built-in world (~90 places) fits whole,
 /// so random seeds never repaint a place (a 64-entry cache did, endlessly, under a flood).
-pub const MAX_CACHED_PANORAMAS: usize = 256;
+pub(crate) const MAX_CACHED_PANORAMAS: usize = 256;
 /// Longest player name accepted: names appear in tables and replays, not essays.
-pub const MAX_PLAYER_NAME_CHARS: usize = 64;
+pub(crate) const MAX_PLAYER_NAME_CHARS: usize = 64;
 /// How long `LocalServer::shutdown` waits for open requests to finish before aborting them.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Failures starting or stopping the server.
 #[derive(Debug, Error)]
@@ -159,7 +159,10 @@ pub async fn start_local(state: AppState) -> Result<LocalServer, ServerError> {
 
 /// Starts serving `state` on `bind` (port 0: a free one), e.g. every interface when browsers on
 /// other machines play it.
-pub async fn start_local_on(state: AppState, bind: SocketAddr) -> Result<LocalServer, ServerError> {
+pub(crate) async fn start_local_on(
+    state: AppState,
+    bind: SocketAddr,
+) -> Result<LocalServer, ServerError> {
     let listener = TcpListener::bind(bind).await.map_err(ServerError::Bind)?;
     let addr = listener.local_addr().map_err(ServerError::Bind)?;
     let (tx, rx) = oneshot::channel::<()>();

@@ -263,7 +263,7 @@ impl AppState {
     }
 
     /// Every round guessed on this server, in order.
-    pub fn completed_rounds(&self) -> Vec<CompletedRound> {
+    pub(crate) fn completed_rounds(&self) -> Vec<CompletedRound> {
         lock(&self.inner.completed).clone()
     }
 
@@ -307,7 +307,7 @@ impl AppState {
     /// The challenges someone is playing on this server right now (games not finished) and
     /// every place in them, played or still to come. The replay viewer hides sessions of these
     /// challenges and any session that went to one of those places: its answers would spoil them.
-    pub fn live_challenges(&self) -> Live {
+    pub(crate) fn live_challenges(&self) -> Live {
         let games = lock(&self.inner.games);
         let mut live = Live::default();
         for g in games.by_id.values().filter(|g| !g.finished()) {

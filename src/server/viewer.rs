@@ -36,15 +36,15 @@ use std::sync::Arc;
 
 /// Sessions in one `/api/replays` answer at most (and by default [`API_DEFAULT_SESSIONS`]):
 /// a page a script can hold, whatever the folder holds.
-pub const API_MAX_SESSIONS: usize = 200;
-pub const API_DEFAULT_SESSIONS: usize = 50;
+pub(crate) const API_MAX_SESSIONS: usize = 200;
+pub(crate) const API_DEFAULT_SESSIONS: usize = 50;
 /// Rounds in one `/api/replays/{id}` answer at most (by default [`API_DEFAULT_ROUNDS`]); a
 /// 1,000-round benchmark session is read in pages.
-pub const API_MAX_ROUNDS: usize = 500;
-pub const API_DEFAULT_ROUNDS: usize = 100;
+pub(crate) const API_MAX_ROUNDS: usize = 500;
+pub(crate) const API_DEFAULT_ROUNDS: usize = 100;
 /// Characters of any text from a replay in an API answer (a model's rationale, a fallback's
 /// reason, names): enough for a rationale, bounded against a crafted replay.
-pub const API_MAX_TEXT_CHARS: usize = 2000;
+pub(crate) const API_MAX_TEXT_CHARS: usize = 2000;
 
 /// What someone is playing right now: the viewer hides sessions that would spoil it.
 #[derive(Debug, Default, Clone)]
@@ -79,7 +79,7 @@ struct Viewer {
 
 /// The viewer's routes (`/replays`, `/replays/{id}`, `/replays/{id}/views/{file}`, and the
 /// JSON `/api/replays`, `/api/replays/{id}`).
-pub fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
+pub(crate) fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
     Router::new()
         .route("/replays", get(list))
         .route("/replays/{id}", get(session))

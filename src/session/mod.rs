@@ -179,7 +179,7 @@ pub(crate) enum StopSignal {
 
 impl StopSignal {
     /// The shell's convention: 128 + the signal's number.
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
             StopSignal::Interrupt => 130,
             StopSignal::Terminate => 143,

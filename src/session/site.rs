@@ -26,11 +26,11 @@ use thiserror::Error;
 use tracing::{info, info_span, warn, Instrument};
 
 /// The pacing record under the replay folder (start times of recent games per account).
-pub const PACING_DIR: &str = ".geoguessr";
+pub(crate) const PACING_DIR: &str = ".geoguessr";
 /// The environment name in the replay's manifest.
-pub const ENVIRONMENT: &str = crate::browser::geoguessr::ENVIRONMENT;
+pub(crate) const ENVIRONMENT: &str = crate::browser::geoguessr::ENVIRONMENT;
 /// The sidecar file in the session folder.
-pub const SITE_FILE: &str = "geoguessr.json";
+pub(crate) const SITE_FILE: &str = "geoguessr.json";
 /// The rolling window of `max_games_per_hour`.
 const PACING_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -143,7 +143,8 @@ pub async fn play_site(
     async move {
         let (writer, mut record, earlier, manifest) = match resumed {
             Some(r) => {
-                let recorded = r.replay.done_rounds();
+                let recorded: std::collections::BTreeSet<usize> =
+                    r.replay.rounds.iter().map(|x| x.round).collect();
                 let lost: Vec<usize> = (1..=state.guessed())
                     .filter(|n| !recorded.contains(n))
                     .collect();
@@ -430,7 +431,10 @@ pub async fn store_highscores(
 }
 
 /// Appends the rounds `store` does not hold yet (same challenge, round and player).
-pub fn add_new(store: &Path, rounds: Vec<humans::HumanRound>) -> Result<usize, SiteSessionError> {
+pub(crate) fn add_new(
+    store: &Path,
+    rounds: Vec<humans::HumanRound>,
+) -> Result<usize, SiteSessionError> {
     let store = humans::Store::open(store);
     let have: std::collections::HashSet<(String, usize, String)> = store
         .load()?

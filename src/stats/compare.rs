@@ -21,7 +21,7 @@ use thiserror::Error;
 
 /// Individual players shown besides the pooled comparison: enough to see the spread of skill
 /// without drowning the table.
-pub const DEFAULT_TOP_PLAYERS: usize = 5;
+pub(crate) const DEFAULT_TOP_PLAYERS: usize = 5;
 
 /// A reference player scored on the human data set's own locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl StatsOptions {
 }
 
 /// Where `serve` saves human results by default (`server.human_results`).
-pub fn default_human_store() -> PathBuf {
+pub(crate) fn default_human_store() -> PathBuf {
     PathBuf::from("data").join(humans::STORE_FILE)
 }
 
@@ -152,7 +152,7 @@ fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
 
 /// How a player is named in tables: "reasoner (strategy)", or just "baseline" for the baseline
 /// reasoner, which uses no strategy whatever the session recorded.
-pub fn player_label(reasoner: &str, strategy: &str) -> String {
+pub(crate) fn player_label(reasoner: &str, strategy: &str) -> String {
     if reasoner == BASELINE_NAME {
         reasoner.to_string()
     } else {

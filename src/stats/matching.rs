@@ -7,12 +7,12 @@ use crate::humans::HumanRound;
 
 /// Two truths this close (km) are the same location: well under any real location spacing,
 /// well over the rounding of coordinates to 5–6 decimals in exported results.
-pub const TRUTH_MATCH_KM: f64 = 0.1;
+pub(crate) const TRUTH_MATCH_KM: f64 = 0.1;
 
 /// Whether a human round was played on the same round as an agent round: same challenge and
 /// round number and, where both sides know it, the same location id and a truth within
 /// [`TRUTH_MATCH_KM`].
-pub fn same_round(
+pub(crate) fn same_round(
     challenge_id: &str,
     round: usize,
     location_id: Option<&str>,
@@ -50,7 +50,7 @@ pub fn matches(agent: &RoundEval, human: &HumanRound) -> bool {
 /// its places, so only the first game is a fair baseline. Rounds arrive in the order they were
 /// recorded; a repeat is a later row for the same player, challenge and round. Returns the rounds
 /// kept and one note per (player, challenge) that had repeats, for the report.
-pub fn first_games(humans: Vec<HumanRound>) -> (Vec<HumanRound>, Vec<String>) {
+pub(crate) fn first_games(humans: Vec<HumanRound>) -> (Vec<HumanRound>, Vec<String>) {
     use std::collections::{BTreeMap, HashSet};
     let mut seen: HashSet<(String, String, usize)> = HashSet::new();
     let mut repeats: BTreeMap<(String, String), usize> = BTreeMap::new();

@@ -44,7 +44,7 @@ pub(super) fn json_candidates(text: &str, problems: &mut Vec<ParseError>) -> Vec
 /// Every top-level JSON object in `text` (fenced or not, in the relaxed syntax models write), in
 /// order. Strategies whose answers are not coordinates (the coarse step's country probabilities)
 /// read their fields from these.
-pub fn json_objects(text: &str) -> Vec<Value> {
+pub(crate) fn json_objects(text: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let mut i = 0;

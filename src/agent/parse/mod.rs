@@ -20,7 +20,7 @@ mod prose;
 mod tests;
 mod vocabulary;
 
-pub use json::json_objects;
+pub(crate) use json::json_objects;
 
 use crate::geo::{wrap_lon, LatLon};
 use json::json_candidates;

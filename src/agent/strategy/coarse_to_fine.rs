@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// Countries listed back to the model in the second turn.
 const MAX_LISTED: usize = 5;
 /// What the second turn says when the first gave no readable ranking.
-pub const UNKNOWN_COUNTRY: &str = "the country you found most likely";
+pub(crate) const UNKNOWN_COUNTRY: &str = "the country you found most likely";
 
 /// One row of the coarse ranking.
 #[derive(Debug, Clone, PartialEq)]

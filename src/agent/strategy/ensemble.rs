@@ -21,14 +21,14 @@ use crate::lvlm::{Provider, Usage};
 use std::sync::Arc;
 
 /// The lowest temperature sampled: near-greedy, the model's single most likely answer.
-pub const MIN_TEMPERATURE: f32 = 0.2;
+pub(crate) const MIN_TEMPERATURE: f32 = 0.2;
 /// The highest: diverse enough to reach a runner-up country, below the 1.2+ range where vision
 /// models start to ramble and break the JSON.
-pub const MAX_TEMPERATURE: f32 = 1.0;
+pub(crate) const MAX_TEMPERATURE: f32 = 1.0;
 
 /// `n` temperatures evenly from [`MIN_TEMPERATURE`] to [`MAX_TEMPERATURE`]; one sample uses the
 /// configured temperature (`None`: the provider's default).
-pub fn temperature_schedule(n: usize, configured: Option<f32>) -> Vec<Option<f32>> {
+pub(crate) fn temperature_schedule(n: usize, configured: Option<f32>) -> Vec<Option<f32>> {
     match n {
         0 => Vec::new(),
         1 => vec![configured],

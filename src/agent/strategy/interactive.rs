@@ -20,9 +20,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// Most revisions per round: a person pasting a long text line by line cannot run up an
 /// unbounded bill, and a dozen rounds of hints is more than any GaGA dialogue used.
-pub const MAX_REVISIONS: usize = 12;
+pub(crate) const MAX_REVISIONS: usize = 12;
 /// Longest hint sent to the model, in characters; longer lines are cut.
-pub const MAX_HINT_CHARS: usize = 1000;
+pub(crate) const MAX_HINT_CHARS: usize = 1000;
 
 /// Where a person's hints come from.
 #[async_trait::async_trait]
@@ -44,7 +44,7 @@ impl HintSource for NoHints {
 }
 
 /// One line describing a guess for a person: "48.8566, 2.3522 (FR, confidence 0.60) — reason".
-pub fn describe_guess(g: &Guess) -> String {
+pub(crate) fn describe_guess(g: &Guess) -> String {
     let mut s = format!("{:.4}, {:.4}", g.pos.lat, g.pos.lon);
     let mut extra = Vec::new();
     if let Some(c) = &g.country {

@@ -1,4 +1,4 @@
-//! Reasoning strategies from the seed papers, each a [`Reasoner`], chosen by name with
+//! Reasoning strategies from the seed papers, each a [`Reasoner`], chosen by [`StrategyKind`] with
 //! [`build`] (the single entry point for `play`, `ask` and `replay rerun`):
 //!
 //! | name             | idea                                                                    |
@@ -44,13 +44,87 @@ pub const NAMES: [&str; 6] = [
     "ensemble",
     "interactive",
 ];
+
+/// A reasoning strategy (`--strategy`, `agent.strategy`). Config and flags name it in text; it is
+/// checked once, where the text is read, and matched as this type everywhere after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StrategyKind {
+    Direct,
+    #[default]
+    Cot,
+    CoarseToFine,
+    Rag,
+    Ensemble,
+    Interactive,
+}
+
+impl StrategyKind {
+    /// Every strategy, in the order of [`NAMES`].
+    pub(crate) const ALL: [StrategyKind; 6] = [
+        Self::Direct,
+        Self::Cot,
+        Self::CoarseToFine,
+        Self::Rag,
+        Self::Ensemble,
+        Self::Interactive,
+    ];
+
+    /// The strategy called `name` (case and surrounding spaces ignored).
+    pub fn parse(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => NAMES[0],
+            Self::Cot => NAMES[1],
+            Self::CoarseToFine => NAMES[2],
+            Self::Rag => NAMES[3],
+            Self::Ensemble => NAMES[4],
+            Self::Interactive => NAMES[5],
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StrategyKind {
+    type Err = StrategyError;
+    fn from_str(s: &str) -> Result<Self, StrategyError> {
+        Self::parse(s).ok_or_else(|| StrategyError::Unknown(s.to_string()))
+    }
+}
+
+impl serde::Serialize for StrategyKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StrategyKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown strategy {text:?}; choose one of: {}",
+                NAMES.join(", ")
+            ))
+        })
+    }
+}
+
 /// Samples the ensemble draws from one model when not told otherwise: enough for two clusters to
 /// show, few enough that a round costs five answers.
-pub const DEFAULT_SAMPLES: usize = 5;
+pub(crate) const DEFAULT_SAMPLES: usize = 5;
 /// Most samples per model: each is a full model call with images.
-pub const MAX_SAMPLES: usize = 20;
+pub(crate) const MAX_SAMPLES: usize = 20;
 /// Neighbours retrieved on each side (near and far) by `rag`, as in Img2Loc's default.
-pub const DEFAULT_RAG_K: usize = 10;
+pub(crate) const DEFAULT_RAG_K: usize = 10;
 
 /// A strategy that cannot be set up; says which flag, key or file to fix.
 #[derive(Debug, Error)]
@@ -151,37 +225,27 @@ impl std::fmt::Debug for StrategyOptions {
     }
 }
 
-/// Checks a strategy name without building anything (for config validation).
-pub fn check_name(name: &str) -> Result<(), StrategyError> {
-    if NAMES.contains(&name) {
-        Ok(())
-    } else {
-        Err(StrategyError::Unknown(name.to_string()))
-    }
-}
-
-/// The reasoner for strategy `name`. `fallback` is the point used when the model fails (the
+/// The reasoner for strategy `kind`. `fallback` is the point used when the model fails (the
 /// map's baseline); `opts` set tokens, temperature and the round's time limit.
 pub fn build(
-    name: &str,
+    kind: StrategyKind,
     provider: Arc<dyn Provider>,
     prompts: &PromptSource,
     fallback: LatLon,
     opts: ReasonerOptions,
     sopts: StrategyOptions,
 ) -> Result<Arc<dyn Reasoner>, StrategyError> {
-    check_name(name)?;
-    Ok(match name {
-        "direct" | "cot" => Arc::new(LvlmReasoner::new(
+    Ok(match kind {
+        StrategyKind::Direct | StrategyKind::Cot => Arc::new(LvlmReasoner::new(
             provider,
-            prompts.set(name)?,
+            prompts.set(kind.as_str())?,
             fallback,
             opts,
         )),
-        "coarse-to-fine" => Arc::new(coarse_to_fine::CoarseToFine::new(
+        StrategyKind::CoarseToFine => Arc::new(coarse_to_fine::CoarseToFine::new(
             provider, prompts, fallback, opts,
         )?),
-        "rag" => {
+        StrategyKind::Rag => {
             let retrieval = sopts.retrieval.ok_or(StrategyError::NoIndex)?;
             let meta = retrieval.index.meta();
             if let Some(map) = &sopts.played_map {
@@ -212,7 +276,7 @@ pub fn build(
                 sopts.rag_k,
             )?)
         }
-        "ensemble" => {
+        StrategyKind::Ensemble => {
             if sopts.samples == 0 || sopts.samples > MAX_SAMPLES {
                 return Err(StrategyError::BadSamples(sopts.samples));
             }
@@ -227,14 +291,13 @@ pub fn build(
                 sopts.map_size_km,
             ))
         }
-        "interactive" => Arc::new(interactive::Interactive::new(
+        StrategyKind::Interactive => Arc::new(interactive::Interactive::new(
             provider,
             prompts,
             fallback,
             opts,
             sopts.hints,
         )?),
-        _ => return Err(StrategyError::Unknown(name.to_string())),
     })
 }
 
@@ -326,7 +389,7 @@ impl<'a> Dialogue<'a> {
     /// Sends `req` (the conversation so far, its last turn a question) and reads coordinates from
     /// the answer, with one repair turn when they cannot be read. On success the conversation in
     /// `req` ends with the model's readable answer, ready for a follow-up turn.
-    pub async fn ask_position(
+    pub(crate) async fn ask_position(
         &mut self,
         purpose: &str,
         req: &mut Request,
@@ -376,7 +439,7 @@ impl<'a> Dialogue<'a> {
     }
 
     /// The guess from a readable answer.
-    pub fn model_guess(self, a: ParsedAnswer) -> Guess {
+    pub(crate) fn model_guess(self, a: ParsedAnswer) -> Guess {
         let mut notes = self.notes;
         notes.extend(a.notes);
         Guess {
@@ -490,5 +553,38 @@ pub(crate) mod test_support {
             map_name: "World".into(),
             capture_ms: 5,
         }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_to_its_kind_and_back() {
+        for (name, kind) in NAMES.iter().zip(StrategyKind::ALL) {
+            assert_eq!(StrategyKind::parse(name), Some(kind));
+            assert_eq!(kind.to_string(), *name);
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("{name:?}"));
+            assert_eq!(serde_json::from_str::<StrategyKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            StrategyKind::parse(" Coarse-To-Fine "),
+            Some(StrategyKind::CoarseToFine)
+        );
+        assert_eq!(StrategyKind::default(), StrategyKind::Cot);
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_choices() {
+        let e = "gut-feeling".parse::<StrategyKind>().unwrap_err();
+        assert!(e.to_string().contains("--strategy"), "{e}");
+        assert!(e.to_string().contains("coarse-to-fine"), "{e}");
+        let e = serde_json::from_str::<StrategyKind>("\"cott\"").unwrap_err();
+        assert!(
+            e.to_string().contains("cott") && e.to_string().contains("ensemble"),
+            "{e}"
+        );
     }
 }

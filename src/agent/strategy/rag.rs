@@ -19,7 +19,7 @@ use crate::lvlm::Provider;
 use std::sync::Arc;
 
 /// What the prompt says in place of references when retrieval failed.
-pub const NO_REFERENCES: &str = "(none available for this round)";
+pub(crate) const NO_REFERENCES: &str = "(none available for this round)";
 
 /// "1. 48.857, 2.352 (similarity 0.93)", one line per reference.
 pub fn describe_neighbours(n: &[Neighbour]) -> String {
@@ -73,7 +73,7 @@ impl Rag {
     }
 
     /// The k nearest and farthest references to the round's views.
-    pub async fn retrieve(&self, obs: &Observation) -> Result<Retrieved, String> {
+    pub(crate) async fn retrieve(&self, obs: &Observation) -> Result<Retrieved, String> {
         let jpegs: Vec<Vec<u8>> = obs.views.iter().map(|v| v.jpeg.clone()).collect();
         let images = decode_views(&jpegs).map_err(|e| e.to_string())?;
         let q = self

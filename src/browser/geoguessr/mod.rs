@@ -30,17 +30,17 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 /// The environment name of a geoguessr.com session in its replay's manifest.
-pub const ENVIRONMENT: &str = "geoguessr";
+pub(crate) const ENVIRONMENT: &str = "geoguessr";
 /// Our own score and the site's may differ by rounding of the distance: more than this is a
 /// changed formula or a wrong `maxErrorDistance`, worth a warning.
-pub const SCORE_AGREEMENT_POINTS: u32 = 1;
+pub(crate) const SCORE_AGREEMENT_POINTS: u32 = 1;
 /// How often the game state is polled while waiting for the site to score a guess.
 const RESULT_POLL: Duration = Duration::from_millis(250);
 /// Browser relaunches per game after a crash, at most.
 const MAX_RELAUNCHES: usize = 2;
 
 /// Why playing on geoguessr.com refuses a mode.
-pub const FAIR_PLAY: &str = "geoagent does not play duels, team duels, battle royale, parties, ranked or any other game against people: using an agent there is cheating under GeoGuessr's rules and takes the game from the people you play. Classic games and challenges (played alone, compared afterwards) are supported.";
+pub(crate) const FAIR_PLAY: &str = "geoagent does not play duels, team duels, battle royale, parties, ranked or any other game against people: using an agent there is cheating under GeoGuessr's rules and takes the game from the people you play. Classic games and challenges (played alone, compared afterwards) are supported.";
 
 /// The `_ncfa` session cookie: a secret. Its `Debug` and `Display` never show the value.
 #[derive(Clone)]
@@ -121,7 +121,7 @@ pub enum SiteError {
 
 impl SiteError {
     /// Retrying cannot help: the cookie or the site's limits stop the run.
-    pub fn is_fatal(&self) -> bool {
+    pub(crate) fn is_fatal(&self) -> bool {
         matches!(
             self,
             SiteError::CookieExpired | SiteError::RateLimited { .. } | SiteError::Refused(_)
@@ -159,7 +159,7 @@ const REFUSED_PATHS: &[&str] = &[
 
 /// Reads a challenge or game link (or a bare challenge token). Multiplayer links are refused
 /// with [`FAIR_PLAY`].
-pub fn parse_target(input: &str) -> Result<Target, SiteError> {
+pub(crate) fn parse_target(input: &str) -> Result<Target, SiteError> {
     let s = input.trim();
     let refused = || SiteError::Refused(format!("{s}: {FAIR_PLAY}"));
     if !s.contains('/') {

@@ -227,7 +227,7 @@ impl Page {
     }
 
     /// Loads the game page again (after an API guess, or a crash): the site opens its open round.
-    pub async fn reload(&mut self, token: &str) -> Result<(), SiteError> {
+    pub(crate) async fn reload(&mut self, token: &str) -> Result<(), SiteError> {
         self.focused = false;
         self.goto_game(token).await
     }
@@ -351,7 +351,7 @@ impl Page {
     /// (one view when turning is forbidden: NMPZ). Headings are relative to the start view and
     /// estimated from the time the key was held.
     #[instrument(skip(self))]
-    pub async fn capture_round(
+    pub(crate) async fn capture_round(
         &mut self,
         views: usize,
         _zoom_steps: u32,
@@ -462,7 +462,7 @@ impl Page {
 
     /// Clicks the guess map at `at`, checks the pin landed there, and presses Guess.
     #[instrument(skip(self))]
-    pub async fn guess_on_map(&mut self, at: crate::geo::LatLon) -> Result<(), SiteError> {
+    pub(crate) async fn guess_on_map(&mut self, at: crate::geo::LatLon) -> Result<(), SiteError> {
         let map_key = "geoguessr.selectors.guess_map";
         let map_sel = self.sel().guess_map.clone();
         let map = self
@@ -570,7 +570,7 @@ impl Page {
     }
 
     /// Closes the round's result screen; the page then loads the next round.
-    pub async fn next_round(&mut self) -> Result<(), SiteError> {
+    pub(crate) async fn next_round(&mut self) -> Result<(), SiteError> {
         let s = self.sel().close_round_result.clone();
         self.wait_visible(
             "geoguessr.selectors.close_round_result",
@@ -592,7 +592,7 @@ impl Page {
 
     /// Which selectors the open round's page matches (`geoguessr check`), without touching the
     /// game.
-    pub async fn check_selectors(&self) -> Result<Vec<SelectorCheck>, SiteError> {
+    pub(crate) async fn check_selectors(&self) -> Result<Vec<SelectorCheck>, SiteError> {
         // Give the round time to load; a missing panorama is reported below, not raised.
         let _ = self.round_ready().await;
         let mut out = Vec::new();
@@ -626,7 +626,7 @@ pub(crate) struct Projection {
 
 impl Projection {
     /// From one tile: its `src` names `x`, `y`, `z`; `rect` is where it is drawn.
-    pub fn from_tile(src: &str, rect: Rect) -> Option<Projection> {
+    pub(crate) fn from_tile(src: &str, rect: Rect) -> Option<Projection> {
         let query = src.split_once('?').map_or(src, |(_, q)| q);
         let mut xyz = [None, None, None];
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {

@@ -7,34 +7,34 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// The real site. Tests point `geoguessr.base_url` at a replica on 127.0.0.1.
-pub const DEFAULT_BASE_URL: &str = "https://www.geoguessr.com";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://www.geoguessr.com";
 /// Longest `Retry-After` honoured (s): a longer one fails with an error saying how long the
 /// site asked to wait, instead of hanging a run for hours.
-pub const DEFAULT_MAX_RETRY_AFTER_SECS: f64 = 120.0;
+pub(crate) const DEFAULT_MAX_RETRY_AFTER_SECS: f64 = 120.0;
 /// Retries of one API call after a 429 before giving up.
-pub const DEFAULT_MAX_RATE_LIMIT_RETRIES: u32 = 3;
+pub(crate) const DEFAULT_MAX_RATE_LIMIT_RETRIES: u32 = 3;
 /// One API call; the site answers in well under a second, a slow link in a few.
-pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 30.0;
+pub(crate) const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 30.0;
 /// A round's panorama loads in 1–5 s on the real site (Google's tiles); generous for slow links.
-pub const DEFAULT_ROUND_READY_TIMEOUT_SECS: f64 = 45.0;
+pub(crate) const DEFAULT_ROUND_READY_TIMEOUT_SECS: f64 = 45.0;
 /// Holding a turn key this long turns about one step on the site (peers: ~1 s per step).
-pub const DEFAULT_TURN_HOLD_MS: u64 = 1000;
+pub(crate) const DEFAULT_TURN_HOLD_MS: u64 = 1000;
 /// The site scores a guess and shows the result in ~1 s; polls of the game state stop here.
-pub const DEFAULT_RESULT_TIMEOUT_SECS: f64 = 20.0;
+pub(crate) const DEFAULT_RESULT_TIMEOUT_SECS: f64 = 20.0;
 /// Pause between rounds (s): people take at least this long to close the result screen.
-pub const DEFAULT_ROUND_PAUSE_SECS: f64 = 3.0;
+pub(crate) const DEFAULT_ROUND_PAUSE_SECS: f64 = 3.0;
 /// Pause between games (s): peers wait minutes between challenges.
-pub const DEFAULT_GAME_PAUSE_SECS: f64 = 60.0;
+pub(crate) const DEFAULT_GAME_PAUSE_SECS: f64 = 60.0;
 /// Games started per rolling hour per account, at most (peers throttle to a few an hour).
-pub const DEFAULT_MAX_GAMES_PER_HOUR: u32 = 4;
+pub(crate) const DEFAULT_MAX_GAMES_PER_HOUR: u32 = 4;
 /// Highscores pages fetched per challenge at most (26 players a page: ~5,200 players).
-pub const DEFAULT_MAX_HIGHSCORE_PAGES: u32 = 200;
+pub(crate) const DEFAULT_MAX_HIGHSCORE_PAGES: u32 = 200;
 /// Players per highscores page (the site's own page size).
-pub const DEFAULT_HIGHSCORES_LIMIT: u32 = 26;
+pub(crate) const DEFAULT_HIGHSCORES_LIMIT: u32 = 26;
 /// The guess pin must land this close (in guess-map pixels) to the pixel clicked.
-pub const DEFAULT_PIN_TOLERANCE_PX: f64 = 3.0;
+pub(crate) const DEFAULT_PIN_TOLERANCE_PX: f64 = 3.0;
 /// With a time limit, the guess is due this many seconds before it runs out.
-pub const DEFAULT_TIME_LIMIT_MARGIN_SECS: f64 = 5.0;
+pub(crate) const DEFAULT_TIME_LIMIT_MARGIN_SECS: f64 = 5.0;
 
 /// How the guess reaches the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -158,13 +158,16 @@ impl std::fmt::Display for StateProblem {
 }
 
 /// Parses a game state, dropping every answer field.
-pub fn parse_state(body: &[u8]) -> Result<GameState, StateProblem> {
+pub(crate) fn parse_state(body: &[u8]) -> Result<GameState, StateProblem> {
     serde_json::from_slice(body).map_err(|e| StateProblem::Shape(shape_error(&e)))
 }
 
 /// The state and round `round`'s truth (1-based), only when the player's guess for that round
 /// is in the same state: the fence between what the agent may know and the answer.
-pub fn truth_after_guess(body: &[u8], round: usize) -> Result<(GameState, Truth), StateProblem> {
+pub(crate) fn truth_after_guess(
+    body: &[u8],
+    round: usize,
+) -> Result<(GameState, Truth), StateProblem> {
     let state = parse_state(body)?;
     if state.guessed() < round || round == 0 {
         return Err(StateProblem::NotGuessed {
@@ -208,7 +211,7 @@ fn shape_error(e: &serde_json::Error) -> String {
 }
 
 /// The site sends the pano id as the hex of its ASCII text; the plain id is kept when it is not.
-pub fn decode_pano_id(hex: &str) -> String {
+pub(crate) fn decode_pano_id(hex: &str) -> String {
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)
         .map(|i| {

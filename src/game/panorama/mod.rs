@@ -42,9 +42,9 @@ use std::f32::consts::PI;
 use std::ops::Range;
 
 /// Width of generated equirectangular panoramas (2:1).
-pub const PANORAMA_WIDTH: u32 = 2048;
+pub(crate) const PANORAMA_WIDTH: u32 = 2048;
 /// Height of generated panoramas: half the width, as equirectangular images are.
-pub const PANORAMA_HEIGHT: u32 = PANORAMA_WIDTH / 2;
+pub(crate) const PANORAMA_HEIGHT: u32 = PANORAMA_WIDTH / 2;
 /// Camera height above the road (m): roughly where a Street View car carries its camera.
 const CAMERA_HEIGHT_M: f32 = 2.5;
 /// One traffic lane (m): a typical rural lane.
@@ -67,7 +67,7 @@ pub fn paint(loc: &Location, width: u32, height: u32) -> RgbImage {
 /// Paints only the rows `rows` of `loc`'s `width`×`height` panorama (the others stay black):
 /// views that look near the horizon sample a band of rows, and painting costs per row. Every
 /// painted pixel equals [`paint`]'s, since a pixel depends only on its own position.
-pub fn paint_rows(loc: &Location, width: u32, height: u32, rows: Range<u32>) -> RgbImage {
+pub(crate) fn paint_rows(loc: &Location, width: u32, height: u32, rows: Range<u32>) -> RgbImage {
     let facts = builtin::scene_facts(loc);
     let mut scene = Scene::new(&loc.id, &facts);
     if let Some(content) = sign::SignContent::for_location(loc) {

@@ -22,7 +22,7 @@ use tracing::warn;
 
 /// Most destinations one sign lists: two keeps the text large enough to read in a 2048-pixel
 /// panorama.
-pub const MAX_DESTINATIONS: usize = 2;
+pub(crate) const MAX_DESTINATIONS: usize = 2;
 /// Texture resolution of the sign face (texels per metre): about three texels per panorama
 /// pixel at the sign's distance, so the box filter has detail to average.
 const TEXELS_PER_M: f32 = 110.0;
@@ -58,7 +58,7 @@ pub enum Arrow {
 impl Arrow {
     /// The arrow for a destination at `bearing` (degrees from north) from a road running north:
     /// ahead within 45°, otherwise the side it lies on (places behind are reached by turning).
-    pub fn for_bearing(bearing: f64) -> Arrow {
+    pub(crate) fn for_bearing(bearing: f64) -> Arrow {
         let b = (bearing + 180.0).rem_euclid(360.0) - 180.0;
         if b.abs() <= 45.0 {
             Arrow::Ahead
@@ -92,23 +92,23 @@ pub struct SignStyle {
 }
 
 /// White on green: the common direction sign of the Americas, Oceania, Africa, the UK and India.
-pub const GREEN: SignStyle = SignStyle {
+pub(crate) const GREEN: SignStyle = SignStyle {
     background: [0, 105, 72],
     text: [245, 245, 240],
 };
 /// White on blue: Italy, Switzerland, the Nordics, Russia, Greece, Turkey, Japan, Korea,
 /// Thailand, the UAE.
-pub const BLUE: SignStyle = SignStyle {
+pub(crate) const BLUE: SignStyle = SignStyle {
     background: [18, 70, 150],
     text: [245, 245, 240],
 };
 /// Black on white: French and Spanish ordinary roads.
-pub const WHITE: SignStyle = SignStyle {
+pub(crate) const WHITE: SignStyle = SignStyle {
     background: [238, 238, 232],
     text: [20, 20, 20],
 };
 /// Black on yellow: German federal and state roads.
-pub const YELLOW: SignStyle = SignStyle {
+pub(crate) const YELLOW: SignStyle = SignStyle {
     background: [246, 196, 0],
     text: [20, 20, 20],
 };
@@ -137,7 +137,7 @@ const SIGN_STYLES: &[(&str, SignStyle)] = &[
 const UNIT_SHOWN: &[&str] = &["JP", "KR"];
 
 /// The location's own town, lower case: `Location::place` up to its first comma.
-pub fn answer_town(loc: &Location) -> String {
+pub(crate) fn answer_town(loc: &Location) -> String {
     let place = loc.place.as_deref().unwrap_or("");
     place.split(',').next().unwrap_or("").trim().to_lowercase()
 }
@@ -150,7 +150,7 @@ fn names_answer(name: &str, town: &str) -> bool {
 }
 
 /// The sign colours of `country`.
-pub fn style_for(country: &str) -> SignStyle {
+pub(crate) fn style_for(country: &str) -> SignStyle {
     SIGN_STYLES
         .iter()
         .find(|(c, _)| c.eq_ignore_ascii_case(country))
@@ -170,7 +170,7 @@ pub struct SignContent {
 impl SignContent {
     /// The sign at `loc`: up to [`MAX_DESTINATIONS`] gazetteer places in its country, nearest
     /// first; `None` when the country is unknown or no place is near enough.
-    pub fn for_location(loc: &Location) -> Option<SignContent> {
+    pub(crate) fn for_location(loc: &Location) -> Option<SignContent> {
         let country = loc.country.as_deref()?;
         // The answer's own place is its first component ("Suzdal" of "Suzdal, Vladimir Oblast,
         // Russia"); the region after it may be named, as real signs name regional capitals.
@@ -204,7 +204,7 @@ impl SignContent {
     }
 
     /// The figure as printed for a destination.
-    pub fn distance_text(&self, d: &Destination) -> String {
+    pub(crate) fn distance_text(&self, d: &Destination) -> String {
         match (self.unit_shown, self.unit) {
             (false, _) => d.distance.to_string(),
             (true, DistanceUnit::Kilometres) => format!("{}km", d.distance),
@@ -267,7 +267,7 @@ static FONT_DATA: [&[u8]; 8] = [
 
 /// The script of `text`: the first character of a non-Latin script with a bundled font decides
 /// (by the Unicode script property); Latin, Greek and Cyrillic share one font.
-pub fn script_of(text: &str) -> Script {
+pub(crate) fn script_of(text: &str) -> Script {
     use unicode_script::{Script as U, UnicodeScript};
     for c in text.chars() {
         let s = match c.script() {
