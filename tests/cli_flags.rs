@@ -218,6 +218,9 @@ fn cases() -> Vec<Case> {
         ("play", "games", "play", "play --games 3", changes!(Play, |r| r.games, 3usize)),
         ("play", "parallel", "play", "play --parallel 2", changes!(Play, |r| r.parallel, Some(2usize))),
         ("play", "resume", "play", "play --resume run-1", changes!(Play, |r| r.resume, Some("run-1"))),
+        // play --assist: covered end to end by tests/assist.rs (a scripted person in Chromium).
+        ("play", "assist", "play", "play --assist", changes!(Play, |r| (r.assist, r.settings.agent.strategy), (Some(geoagent::server::assist::DEFAULT_HINT_WINDOW), geoagent::agent::strategy::StrategyKind::Interactive))),
+        ("play", "hint_window", "play --assist", "play --assist --hint-window 0", changes!(Play, |r| r.assist, Some(std::time::Duration::ZERO))),
         // play --site geoguessr (behaviour: tests/geoguessr_site.rs)
         ("play", "site", "play", "play --site geoguessr", changes!(Play, |r| r.site, geoagent::cli::play::SiteArg::Geoguessr)),
         ("play", "no_move", "play --site geoguessr", "play --site geoguessr --no-move", changes!(Play, |r| r.settings.geoguessr.forbid_moving, true)),

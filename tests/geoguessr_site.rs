@@ -749,3 +749,70 @@ async fn a_time_limit_is_kept_by_guessing_in_time() {
     let sidecar = std::fs::read_to_string(done.report.replay_dir.join("geoguessr.json")).unwrap();
     assert!(sidecar.contains("\"site_time_s\""), "{sidecar}");
 }
+
+/// `geoagent play --resume SESSION` (no --site needed: the session says geoguessr) continues a
+/// stopped site game through the binary: the same token, all five rounds in the one replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_resume_continues_a_site_session_from_the_command_line() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Arc::new(Replica::start().await);
+    let tmp = tempfile::tempdir().unwrap();
+    let replays = tmp.path().join("replays");
+    let mut plan = plan(&replica, &replays, classic([true, true, true]), 1);
+    plan.site.guess_via = GuessVia::Api;
+    let r2 = replica.clone();
+    let stop = recording(baseline(), move |round| {
+        if round == 2 {
+            r2.expire_cookie();
+        }
+    });
+    play_site(&plan, stop).await.unwrap_err();
+    replica.renew_cookie();
+    let token = replica.games().pop().unwrap();
+    let session = files_under(&replays)
+        .into_iter()
+        .find(|p| p.ends_with("rounds.jsonl"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let config = tmp.path().join("geoagent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[geoguessr]\nbase_url = \"{}\"\nguess_via = \"api\"\nround_pause_secs = 0.0\ngame_pause_secs = 0.0\n[replay]\ndir = \"{}\"\n[server]\nhuman_results = \"{}\"\n",
+            replica.base_url,
+            replays.display(),
+            tmp.path().join("humans.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let (cwd, session_arg) = (tmp.path().to_path_buf(), session.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))
+            .arg("play")
+            .arg("--resume")
+            .arg(&session_arg)
+            .arg("--config")
+            .arg(&config)
+            .env("GEOGUESSR_NCFA", COOKIE)
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("GeoGuessr game {token}")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(COOKIE) && !stderr.contains(COOKIE));
+    assert_eq!(replica.games(), vec![token.clone()], "no new game");
+    assert_eq!(replica.points_of(&token).len(), 5);
+    let rounds = std::fs::read_to_string(session.join("rounds.jsonl")).unwrap();
+    assert_eq!(rounds.lines().count(), 5);
+}

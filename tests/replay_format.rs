@@ -151,3 +151,46 @@ fn a_missing_version_is_reported_not_guessed() {
         "{e}"
     );
 }
+
+/// Rounds recorded before hints existed read as unassisted; a round with a person's hints (who,
+/// when, the guess before and after) survives a write and a read, and an unassisted round's line
+/// does not mention them (older readers see nothing new).
+#[test]
+fn hints_are_optional_and_round_trip() {
+    let src = Replay::open(&fixtures().join(FIXTURE_ID)).unwrap();
+    assert!(src.rounds.iter().all(|r| !r.guess.assisted()));
+    let root = tempfile::tempdir().unwrap();
+    let mut m = src.manifest.clone();
+    m.session_id = "hinted".into();
+    let mut w = ReplayWriter::create(root.path(), &m).unwrap();
+    let mut plain = src.rounds[0].clone();
+    plain.views.clear();
+    let mut hinted = src.rounds[1].clone();
+    hinted.views.clear();
+    let first = hinted.guess.pos;
+    let revised = geoagent::geo::LatLon::new(55.75, 37.62).unwrap();
+    hinted.guess.revisions = vec![geoagent::agent::Revision {
+        hints: vec![geoagent::agent::Hint::new("the signs are Cyrillic <b>", "Ana").unwrap()],
+        before: Some(first),
+        after: Some(revised),
+        country: Some("RU".into()),
+    }];
+    hinted.guess.pos = revised;
+    w.append(&plain).unwrap();
+    w.append(&hinted).unwrap();
+    let dir = root.path().join("hinted");
+    let text = std::fs::read_to_string(dir.join(ROUNDS_FILE)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines[0].contains("revisions"), "{}", lines[0]);
+    assert!(
+        lines[1].contains(
+            r#""revisions":[{"hints":[{"text":"the signs are Cyrillic <b>","by":"Ana","at":"#
+        ),
+        "{}",
+        lines[1]
+    );
+    let back = Replay::open(&dir).unwrap();
+    assert_eq!(back.rounds, vec![plain, hinted.clone()]);
+    assert!(back.rounds[1].guess.assisted());
+    assert_eq!(back.rounds[1].guess.unassisted_pos(), Some(first));
+}

@@ -130,6 +130,7 @@ impl Reasoner for BaselineReasoner {
             exchanges: vec![],
             usage: Usage::default(),
             candidates: Vec::new(),
+            revisions: Vec::new(),
         }
     }
 }

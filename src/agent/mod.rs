@@ -80,9 +80,25 @@ pub struct Guess {
     /// empty for single-answer strategies. Absent in replays written before strategies existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<Candidate>,
+    /// A person's hints and the revisions they led to (the `interactive` strategy), in order;
+    /// empty when nobody gave a hint. A round with any is an assisted round in `stats`. Absent in
+    /// replays written before hints were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<Revision>,
 }
 
 impl Guess {
+    /// True when a person's hints went into this guess.
+    pub fn assisted(&self) -> bool {
+        !self.revisions.is_empty()
+    }
+
+    /// The model's own answer before any hint, for an assisted guess whose first answer was
+    /// readable.
+    pub fn unassisted_pos(&self) -> Option<LatLon> {
+        self.revisions.first().and_then(|r| r.before)
+    }
+
     /// Why the provider rejected the API key, when one of this guess's calls failed that way.
     /// The guess itself is the fallback point, but no later round can do better: callers stop
     /// the match with this message (it names the key's environment variable).
@@ -93,6 +109,71 @@ impl Guess {
                 .unwrap_or("the provider rejected the API key")
         })
     }
+}
+
+/// Longest hint kept, in characters: longer text is cut (a hint is a clue, not an essay, and
+/// it goes into every later prompt of the round).
+pub const MAX_HINT_CHARS: usize = 1000;
+/// Longest name of who gave a hint, in characters.
+pub(crate) const MAX_HINT_BY_CHARS: usize = 64;
+
+/// A person's hint or correction during a round ("the signs are Cyrillic", "not Europe").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hint {
+    pub text: String,
+    /// Who gave it: the name typed on the assist page, or where it came from ("terminal").
+    pub by: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Hint {
+    /// A hint from untrusted text: control characters become spaces, the text is trimmed and cut
+    /// to [`MAX_HINT_CHARS`] (the name to [`MAX_HINT_BY_CHARS`]); `None` when nothing is left.
+    pub fn new(text: &str, by: &str) -> Option<Hint> {
+        let text = clean_text(text, MAX_HINT_CHARS);
+        if text.is_empty() {
+            return None;
+        }
+        let by = match clean_text(by, MAX_HINT_BY_CHARS) {
+            b if b.is_empty() => "anonymous".to_string(),
+            b => b,
+        };
+        Some(Hint {
+            text,
+            by,
+            at: chrono::Utc::now(),
+        })
+    }
+}
+
+/// `s` on one line, trimmed, at most `max` characters.
+fn clean_text(s: &str, max: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    one_line
+        .trim()
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
+
+/// One revision of a guess on a person's hints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    /// The hints this revision answered, in the order they were given.
+    pub hints: Vec<Hint>,
+    /// The guess the hints answered: for the first revision the model's own, unassisted answer;
+    /// `None` when there was no readable answer yet.
+    pub before: Option<LatLon>,
+    /// The revised guess; `None` when the revision failed and the previous guess stood.
+    pub after: Option<LatLon>,
+    /// The revised guess's country, as the model gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 /// One sampled answer behind a combined guess.
@@ -115,4 +196,21 @@ pub trait Reasoner: Send + Sync {
     /// A short label for tables and replays ("baseline", "openai:gpt-4o").
     fn name(&self) -> String;
     async fn guess(&self, obs: &Observation) -> Guess;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_from_outside_are_one_bounded_line() {
+        let h = Hint::new("  the signs\nare\u{7}Cyrillic \r\n", "  Ana\u{0} ").expect("hint");
+        assert_eq!(h.text, "the signs are Cyrillic");
+        assert_eq!(h.by, "Ana");
+        assert!(Hint::new(" \n\t ", "Ana").is_none());
+        assert_eq!(Hint::new("x", "").expect("hint").by, "anonymous");
+        let long = Hint::new(&"é".repeat(5000), &"n".repeat(500)).expect("hint");
+        assert_eq!(long.text.chars().count(), MAX_HINT_CHARS);
+        assert_eq!(long.by.chars().count(), MAX_HINT_BY_CHARS);
+    }
 }

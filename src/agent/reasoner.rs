@@ -129,6 +129,7 @@ impl LvlmReasoner {
             exchanges: log.exchanges,
             usage: log.usage,
             candidates: Vec::new(),
+            revisions: Vec::new(),
         }
     }
 
@@ -147,6 +148,7 @@ impl LvlmReasoner {
             exchanges: log.exchanges,
             usage: log.usage,
             candidates: Vec::new(),
+            revisions: Vec::new(),
         }
     }
 }

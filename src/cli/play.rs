@@ -3,18 +3,22 @@
 
 use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
 use super::wiring::{
-    build_reasoner, challenge_key, load_maps, locate, match_plan, recorded_key, seed_or_random,
+    build_reasoner, build_reasoner_with_hints, challenge_key, load_maps, locate, match_plan,
+    recorded_key, seed_or_random,
 };
 use super::Cli;
+use crate::agent::strategy::StrategyKind;
 use crate::agent::Reasoner;
 use crate::config::Settings;
 use crate::game::pack;
+use crate::server::assist::{self, Assist};
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Characters of the model's rationale in the line `play` prints per round: one terminal line
 /// with the points and distance before it.
@@ -120,6 +124,16 @@ pub struct PlayArgs {
     /// Continue a run (its id or runs/RUN.json) or a session folder after a crash or Ctrl-C.
     #[arg(long, value_name = "RUN_OR_SESSION")]
     pub resume: Option<String>,
+    /// Watch and help: print a private link to a page that shows each round's views and the
+    /// model's reasoning, where you type hints or corrections before the guess is placed (the
+    /// model revises with them: the interactive strategy).
+    /// The page is served on loopback beside the game, so not with --advertise.
+    #[arg(long, conflicts_with_all = ["games", "parallel", "resume", "advertise"])]
+    pub assist: bool,
+    /// With --assist: seconds each answer waits for your hints (default 30; 0 = no waiting,
+    /// hints typed while the model thinks are still used). "Go" on the page ends the wait.
+    #[arg(long, value_name = "SECS", requires = "assist")]
+    pub hint_window: Option<f64>,
 }
 
 /// Rounds of a classic game on geoguessr.com.
@@ -135,6 +149,8 @@ pub struct PlayRun {
     pub parallel: Option<usize>,
     /// The run or session to continue.
     pub resume: Option<String>,
+    /// `--assist`: how long each answer waits for the person's hints.
+    pub assist: Option<Duration>,
     pub site: SiteArg,
     /// `--site geoguessr --challenge URL`: the challenge or game to play.
     pub site_target: Option<crate::browser::geoguessr::Target>,
@@ -193,13 +209,39 @@ impl PlayArgs {
         if self.headed {
             o.push(("browser.headless", "false".into()));
         }
+        if self.assist {
+            let interactive = StrategyKind::Interactive;
+            match self.game.reasoning.strategy.as_deref() {
+                None => o.push(("agent.strategy", interactive.to_string())),
+                Some(s) if StrategyKind::parse(s) == Some(interactive) => {}
+                Some(other) => anyhow::bail!(
+                    "--assist revises the model's answer with your hints, which is the `{interactive}` strategy; drop --strategy {other}"
+                ),
+            }
+        }
         Ok(o)
+    }
+
+    /// `--hint-window` as a checked duration.
+    fn hint_window(&self) -> Result<Duration> {
+        let Some(secs) = self.hint_window else {
+            return Ok(assist::DEFAULT_HINT_WINDOW);
+        };
+        let max = assist::MAX_HINT_WINDOW.as_secs();
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| *d <= assist::MAX_HINT_WINDOW)
+            .with_context(|| format!("--hint-window {secs}: expected 0 to {max} seconds"))
     }
 
     pub(crate) fn prepare(&self, cli: &Cli, env: &[(String, String)]) -> Result<PlayRun> {
         let site = self.site.unwrap_or_default();
         let mut site_target = None;
         if site == SiteArg::Geoguessr {
+            anyhow::ensure!(
+                !self.assist,
+                "--assist helps the agent on the local game; on geoguessr.com drop --assist (or --site geoguessr)"
+            );
             anyhow::ensure!(
                 self.games.is_none_or(|g| g == 1) && self.parallel.is_none_or(|p| p == 1) && self.game.seed.is_none(),
                 "--games, --parallel and --seed are for the local game; on geoguessr.com geoagent plays one game at a time (continue one with --resume SESSION)"
@@ -224,6 +266,11 @@ impl PlayArgs {
             games,
             parallel: self.parallel,
             resume: self.resume.clone(),
+            assist: if self.assist {
+                Some(self.hint_window()?)
+            } else {
+                None
+            },
             site,
             site_target,
         })
@@ -239,6 +286,9 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     }
     if let Some(target) = &p.resume {
         return resume(settings, p.parallel, target).await;
+    }
+    if let Some(window) = p.assist {
+        return play_assisted(settings, window).await;
     }
     let (games, parallel) = (p.games, p.parallel.unwrap_or(1));
     let (maps, map) = load_maps(settings)?;
@@ -279,6 +329,42 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
         &move |r| eprintln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
         r = session::play_watched(&plan, reasoner, session::Record::New, Some(progress)) => r,
+        stop = crate::session::stop_requested() => {
+            eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
+            return Ok(ExitCode::from(stop.exit_code()));
+        }
+    };
+    let report = outcome.context("the match stopped; every finished round is in the replay")?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `play --assist`: one match a person watches and helps with on the printed link.
+async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode> {
+    let (maps, map) = load_maps(settings)?;
+    let assist = Assist::new(window);
+    let reasoner = build_reasoner_with_hints(settings, &map, Arc::new(assist.clone()))?.context(
+        "--assist needs a model to help: pass --model NAME (and --base-url URL for a local server)",
+    )?;
+    let seed = seed_or_random(settings);
+    let plan = match_plan(settings, maps, map.clone(), seed, challenge_key(settings)?);
+    eprintln!(
+        "Playing {} round(s) of {} with seed {seed} ({}, {}); each answer waits {} s for your hints",
+        plan.rounds,
+        map.name,
+        reasoner.name(),
+        StrategyKind::Interactive,
+        window.as_secs_f64()
+    );
+    let on_link = |link: &str| {
+        eprintln!("Watch and help: {link}");
+        eprintln!("  (a private link: whoever opens it can add hints; keep it to yourself)");
+    };
+    let rounds = plan.rounds;
+    let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
+        &move |r| eprintln!("{}", round_line(r, rounds));
+    let outcome = tokio::select! {
+        r = session::play_assisted(&plan, reasoner, assist, on_link, Some(progress)) => r,
         stop = crate::session::stop_requested() => {
             eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));

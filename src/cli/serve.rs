@@ -62,6 +62,9 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
         "The agent plays the same rounds with: geoagent play --challenge {}-{seed}-{}",
         map.id, settings.game.rounds
     );
+    println!(
+        "To watch the agent play and give it hints: geoagent play --assist --model NAME (it prints a private link to its assist page)"
+    );
     println!("Press Ctrl-C to stop.");
     let state = server::AppState::with_key(maps, key);
     println!(

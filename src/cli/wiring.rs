@@ -100,6 +100,27 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
     )
 }
 
+/// The configured model's reasoner with a person's `hints` (the interactive strategy), or `None`
+/// when no model is named: the baseline cannot take hints.
+pub(crate) fn build_reasoner_with_hints(
+    settings: &Settings,
+    map: &Map,
+    hints: Arc<dyn HintSource>,
+) -> Result<Option<Arc<dyn Reasoner>>> {
+    let Some((provider, extra)) = build_providers(settings)? else {
+        return Ok(None);
+    };
+    strategy_reasoner(
+        settings,
+        provider,
+        extra,
+        Some(map),
+        baseline_point(map),
+        hints,
+    )
+    .map(Some)
+}
+
 /// The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
 /// absent (running from elsewhere): a configured one that is missing is a mistake to report.
 pub(crate) fn prompt_source(settings: &Settings) -> PromptSource {

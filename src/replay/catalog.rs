@@ -55,7 +55,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
 
 /// Session folders directly under `root` (those holding a manifest), sorted by name, which is
 /// by creation time for ids from [`super::new_session_id`]. A missing `root` holds none.
-pub(crate) fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
+pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     if root.join(MANIFEST_FILE).is_file() {
         return Ok(vec![root.to_path_buf()]);
     }

@@ -555,6 +555,7 @@ pub(crate) mod tests {
                 exchanges: vec![],
                 usage: Usage::default(),
                 candidates: vec![],
+                revisions: Vec::new(),
             },
             result: RoundResult {
                 round,

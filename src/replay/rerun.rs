@@ -256,6 +256,7 @@ mod tests {
                 exchanges: vec![],
                 usage: Default::default(),
                 candidates: vec![],
+                revisions: Vec::new(),
             }
         }
     }

@@ -79,6 +79,11 @@ fn source_text(s: &GuessSource) -> String {
     }
 }
 
+/// A guess position for the hints table; "(none)" when there was no readable answer.
+fn pos_text(p: Option<crate::geo::LatLon>) -> String {
+    p.map_or_else(|| "(none)".to_string(), |p| p.to_string())
+}
+
 /// A round's card.
 pub fn card(
     rep: &Replay,
@@ -116,6 +121,17 @@ pub fn card(
                     @if let Some(p) = recorded { " (re-scored; recorded " (p) ")" } } }
             }
             @if let Some(rat) = &r.guess.rationale { p { b { "Rationale: " } (clip(rat, detail)) } }
+            @if r.guess.assisted() {
+                table class="hints" {
+                    tr { th { "Hint" } th { "By" } th { "At" } th { "Guess before → after" } }
+                    @for v in &r.guess.revisions {
+                        @for h in &v.hints {
+                            tr { td { (h.text) } td { (h.by) } td { (h.at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                                 td { (pos_text(v.before)) " → " (pos_text(v.after)) } }
+                        }
+                    }
+                }
+            }
             @for note in &r.guess.notes { p class="meta" { "Parser: " (note) } }
             @for e in &r.guess.exchanges {
                 @if detail == Detail::Full {

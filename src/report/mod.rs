@@ -20,7 +20,7 @@ pub mod worldmap;
 
 use crate::replay::catalog::{spend, Spend};
 use crate::replay::{Replay, ReplayError, RoundRecord};
-use crate::stats::compare::{build_report, player_label, CommandError, PlayerReport, StatsOptions};
+use crate::stats::compare::{build_report, round_label, CommandError, PlayerReport, StatsOptions};
 use crate::stats::WinRate;
 use base64::Engine as _;
 use cards::{card, card_id, Detail, ViewShown};
@@ -125,33 +125,32 @@ struct Player<'a> {
     spend: Spend,
 }
 
-fn label_of(r: &Replay) -> String {
-    player_label(&r.manifest.reasoner, &r.manifest.strategy)
-}
-
+/// The players of `stats`: per round, since rounds a person helped with are a player of their own.
 fn players(replays: &[Replay]) -> Vec<Player<'_>> {
     let mut out: Vec<Player> = Vec::new();
     for r in replays {
-        let label = label_of(r);
-        let i = match out.iter().position(|p| p.label == label) {
-            Some(i) => i,
-            None => {
-                out.push(Player {
-                    label,
-                    rounds: vec![],
-                    spend: Spend::default(),
-                });
-                out.len() - 1
+        for x in &r.rounds {
+            let label = round_label(&r.manifest.reasoner, &r.manifest.strategy, &x.guess);
+            let i = match out.iter().position(|p| p.label == label) {
+                Some(i) => i,
+                None => {
+                    out.push(Player {
+                        label,
+                        rounds: vec![],
+                        spend: Spend::default(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let s = spend(std::slice::from_ref(x));
+            let p = &mut out[i];
+            p.spend.input_tokens += s.input_tokens;
+            p.spend.output_tokens += s.output_tokens;
+            if let Some(c) = s.cost_usd {
+                *p.spend.cost_usd.get_or_insert(0.0) += c;
             }
-        };
-        let s = spend(&r.rounds);
-        let p = &mut out[i];
-        p.spend.input_tokens += s.input_tokens;
-        p.spend.output_tokens += s.output_tokens;
-        if let Some(c) = s.cost_usd {
-            *p.spend.cost_usd.get_or_insert(0.0) += c;
+            p.rounds.push((r, x));
         }
-        p.rounds.extend(r.rounds.iter().map(|x| (r, x)));
     }
     out
 }

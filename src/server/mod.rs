@@ -4,7 +4,8 @@
 //! Layout: `state` owns the games in memory, the per-round opaque panorama tokens, the JPEG
 //! cache and the record of completed rounds; `api` the JSON game API and panorama route;
 //! `assets` the embedded page (`web/`); `audit` the optional record of every request and
-//! response; `viewer` the replay viewer at `/replays`.
+//! response; `viewer` the replay viewer at `/replays`; `assist` the page where a person watches
+//! the agent play and gives it hints (`play --assist`).
 //!
 //! Fairness rule: no response for a round carries its answer (coordinates, place, country,
 //! location id, image metadata) until that round's guess has been made. Panoramas are served
@@ -13,6 +14,7 @@
 
 mod api;
 mod assets;
+pub mod assist;
 mod audit;
 mod limits;
 mod state;
@@ -163,13 +165,30 @@ pub(crate) async fn start_local_on(
     state: AppState,
     bind: SocketAddr,
 ) -> Result<LocalServer, ServerError> {
+    start_local_with(state, bind, Router::new()).await
+}
+
+/// [`start_local_on`], with `extra` routes beside the game's (the assist page).
+pub(crate) async fn start_local_with(
+    state: AppState,
+    bind: SocketAddr,
+    extra: Router,
+) -> Result<LocalServer, ServerError> {
     let listener = TcpListener::bind(bind).await.map_err(ServerError::Bind)?;
     let addr = listener.local_addr().map_err(ServerError::Bind)?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, state, async move {
-        // A dropped sender also means stop.
-        let _ = rx.await;
-    }));
+    let router = app(state).merge(extra);
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            // A dropped sender also means stop.
+            let _ = rx.await;
+        })
+        .await
+    });
     tracing::info!("local game server listening on http://{addr}");
     Ok(LocalServer {
         addr,

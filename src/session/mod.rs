@@ -8,9 +8,11 @@
 //! can also continue an existing session folder ([`Record::Resume`]).
 //!
 //! The rounds themselves go through the one round loop in [`round`], which every game uses.
+//! [`play_assisted`] is a match a person watches and helps with on the assist page ([`watch`]).
 
 pub mod round;
 pub mod site;
+mod watch;
 
 use crate::agent::{GuessSource, Reasoner};
 use crate::browser::local_game::LocalGame;
@@ -20,7 +22,10 @@ use crate::environment::{CaptureOptions, Environment, GuessTiming, Observation, 
 use crate::game::{Challenge, ChallengeKey, Map, RoundResult};
 use crate::geo::LatLon;
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter, RoundRecord};
-use crate::server::{start_local, start_local_on, AppState, LocalServer, ServerError};
+use crate::server::assist::Assist;
+use crate::server::{
+    start_local, start_local_on, start_local_with, AppState, LocalServer, ServerError,
+};
 pub(crate) use round::RoundHook;
 use round::{Recorder, RoundError};
 use std::path::PathBuf;
@@ -252,6 +257,31 @@ pub(crate) async fn play_recorded(
     play_watched(plan, reasoner, record, None).await
 }
 
+/// [`play`] with a person watching and helping on the assist page, served by the game's own
+/// server; `on_link` is given the page's address as soon as the server listens. `reasoner`
+/// should take its hints from `assist` (the interactive strategy with `assist` as its
+/// [`crate::agent::strategy::HintSource`]); the page shows its rounds either way. `hook` is
+/// called with every round as soon as it is recorded, as in [`play_watched`].
+pub(crate) async fn play_assisted(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    assist: Assist,
+    on_link: impl FnOnce(&str) + Send,
+    hook: Option<RoundHook<'_>>,
+) -> Result<MatchReport, SessionError> {
+    play_with(
+        plan,
+        reasoner,
+        Record::New,
+        hook,
+        Some((assist, Box::new(on_link))),
+    )
+    .await
+}
+
+/// A person's assist page and where to send its link.
+type Watch<'a> = (Assist, Box<dyn FnOnce(&str) + Send + 'a>);
+
 /// [`play_recorded`], calling `hook` with every round as soon as it is recorded (`play` prints
 /// a line per round with it).
 pub(crate) async fn play_watched(
@@ -260,14 +290,56 @@ pub(crate) async fn play_watched(
     record: Record,
     hook: Option<RoundHook<'_>>,
 ) -> Result<MatchReport, SessionError> {
+    play_with(plan, reasoner, record, hook, None).await
+}
+
+/// One match on the local game: with `watch`, a person's assist page is served beside the game
+/// (loopback only) and shown every round.
+async fn play_with(
+    plan: &MatchPlan,
+    reasoner: Arc<dyn Reasoner>,
+    record: Record,
+    hook: Option<RoundHook<'_>>,
+    watch: Option<Watch<'_>>,
+) -> Result<MatchReport, SessionError> {
     let state = AppState::with_key(plan.maps.clone(), plan.key.clone());
-    let (server, base_url) = serve_page(state.clone(), &plan.browser).await?;
+    let (server, base_url) = match &watch {
+        // The assist page is for a person on this machine: loopback only.
+        Some((assist, _)) => {
+            let loopback = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+            let server = start_local_with(state.clone(), loopback, assist.router()).await?;
+            let url = server.url();
+            (server, url)
+        }
+        None => serve_page(state.clone(), &plan.browser).await?,
+    };
     let table = Table {
         state,
         base_url,
         pool: BrowserPool::new(plan.browser.clone(), 1),
     };
-    let outcome = play_game(&table, plan, reasoner, record, hook).await;
+    let outcome = match watch {
+        None => play_game(&table, plan, reasoner, record, hook).await,
+        Some((assist, on_link)) => {
+            on_link(&format!("{}{}", server.url(), assist.path()));
+            let watched = Arc::new(watch::Watched {
+                inner: reasoner,
+                assist: assist.clone(),
+            });
+            let shown = assist.clone();
+            let both = move |r: &RoundRecord| {
+                shown.scored(r);
+                if let Some(h) = hook {
+                    h(r);
+                }
+            };
+            let outcome = play_game(&table, plan, watched, record, Some(&both)).await;
+            assist.finished();
+            // The person sees the last score and the end before the server stops.
+            assist.farewell(crate::server::assist::FAREWELL).await;
+            outcome
+        }
+    };
     table.pool.close_idle().await;
     if let Err(e) = server.shutdown().await {
         warn!(error = %e, "local game server did not stop cleanly");

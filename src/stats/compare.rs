@@ -2,6 +2,12 @@
 //! by player, summarised with the [`super`] statistics, compared with people and with each other
 //! ([`build_report`] on plain [`StatsOptions`]; the tables are printed by `cli::stats`).
 //!
+//! Rounds where a person's hints went into the guess (`play --assist`, the interactive strategy)
+//! are a player of their own ("… + a person's hints", [`round_label`]), so assisted and
+//! unassisted rounds are never pooled; the model's own first answers on those rounds are a third
+//! player ("…: first answers, before hints"), which the paired comparison sets against the
+//! revised guesses on the same rounds: what the hints were worth.
+//!
 //! With `--human-dataset DIR --reference baseline` it also scores a reference player directly on
 //! the data set's true locations (the agent has not played those rounds): the single fixed guess
 //! with the highest expected points over the map's locations, the same rule as the built-in
@@ -13,7 +19,7 @@ use crate::game::score;
 use crate::geo::reverse::{self, ReverseError};
 use crate::geo::{Bounds, LatLon};
 use crate::humans::{self, HumanRound, HumansError};
-use crate::replay::{ReplayError, MANIFEST_FILE};
+use crate::replay::{ReplayError, RoundRecord, MANIFEST_FILE};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -160,6 +166,22 @@ pub(crate) fn player_label(reasoner: &str, strategy: &str) -> String {
     }
 }
 
+/// Appended to a player's label for its rounds where a person's hints went into the guess.
+pub const ASSISTED_SUFFIX: &str = " + a person's hints";
+/// Appended to a player's label for its own first answers on those rounds, before any hint.
+pub const FIRST_ANSWERS_SUFFIX: &str = ": first answers, before hints";
+
+/// The player a recorded round counts for: [`player_label`], with [`ASSISTED_SUFFIX`] when a
+/// person's hints went into its guess.
+pub(crate) fn round_label(reasoner: &str, strategy: &str, guess: &crate::agent::Guess) -> String {
+    let base = player_label(reasoner, strategy);
+    if guess.assisted() {
+        format!("{base}{ASSISTED_SUFFIX}")
+    } else {
+        base
+    }
+}
+
 /// Evaluated rounds per player label ("reasoner/strategy"), in first-seen order.
 /// Also collects into `site_challenges` the challenge of every geoguessr.com session (its token,
 /// or the game token of a classic game, which no person shares).
@@ -179,28 +201,55 @@ fn load_replays(
             if m.environment == crate::browser::geoguessr::ENVIRONMENT {
                 site_challenges.insert(m.challenge.id.clone());
             }
-            let label = player_label(&m.reasoner, &m.strategy);
-            let evals = replay.rounds.iter().map(|r| {
+            let eval = |guess: LatLon, distance_km: f64, points: u32, round: &RoundRecord| {
                 RoundEval::geocoded(
                     &m.session_id,
                     &m.challenge.id,
-                    r.round,
-                    r.location_id.clone(),
-                    r.result.truth,
-                    r.result.guess,
-                    r.result.distance_km,
-                    r.result.points,
+                    round.round,
+                    round.location_id.clone(),
+                    round.result.truth,
+                    guess,
+                    distance_km,
+                    points,
                 )
-            });
-            let i = match players.iter().position(|(l, _, _)| *l == label) {
-                Some(i) => i,
-                None => {
-                    players.push((label, 0, Vec::new()));
-                    players.len() - 1
-                }
             };
-            players[i].1 += 1;
-            players[i].2.extend(evals);
+            // This session's rounds by player: assisted rounds apart (see the module docs).
+            let mut by_label: Vec<(String, Vec<RoundEval>)> = Vec::new();
+            let mut add = |label: String, e: RoundEval| match by_label
+                .iter_mut()
+                .find(|(l, _)| *l == label)
+            {
+                Some((_, v)) => v.push(e),
+                None => by_label.push((label, vec![e])),
+            };
+            for r in &replay.rounds {
+                let label = round_label(&m.reasoner, &m.strategy, &r.guess);
+                add(
+                    label,
+                    eval(r.result.guess, r.result.distance_km, r.result.points, r),
+                );
+                if let Some(first) = r.guess.unassisted_pos() {
+                    let d = first.distance_km(&r.result.truth);
+                    add(
+                        format!(
+                            "{}{FIRST_ANSWERS_SUFFIX}",
+                            player_label(&m.reasoner, &m.strategy)
+                        ),
+                        eval(first, d, score(d, m.map.size_km), r),
+                    );
+                }
+            }
+            for (label, evals) in by_label {
+                let i = match players.iter().position(|(l, _, _)| *l == label) {
+                    Some(i) => i,
+                    None => {
+                        players.push((label, 0, Vec::new()));
+                        players.len() - 1
+                    }
+                };
+                players[i].1 += 1;
+                players[i].2.extend(evals);
+            }
         }
     }
     Ok(players)
@@ -722,6 +771,7 @@ mod tests {
                     exchanges: vec![],
                     usage: Default::default(),
                     candidates: vec![],
+                    revisions: Vec::new(),
                 },
                 result: RoundResult {
                     round: i + 1,

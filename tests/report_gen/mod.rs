@@ -169,6 +169,7 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
                 }],
                 usage: Default::default(),
                 candidates: vec![],
+                revisions: vec![],
             },
             result: RoundResult {
                 round,

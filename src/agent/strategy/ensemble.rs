@@ -198,6 +198,7 @@ impl Reasoner for Ensemble {
                 exchanges,
                 usage,
                 candidates,
+                revisions: Vec::new(),
             };
         };
         // Country and rationale from the sample nearest the chosen point; confidence is the
@@ -236,6 +237,7 @@ impl Reasoner for Ensemble {
             exchanges,
             usage,
             candidates,
+            revisions: Vec::new(),
         }
     }
 }

@@ -3,14 +3,17 @@
 //! conversation (`revise.md`), and the person may go on until they have nothing to add.
 //!
 //! Hints come from a [`HintSource`]: [`ReaderHints`] reads lines from any reader (the terminal in
-//! `geoagent ask`, a byte buffer in tests); [`NoHints`] (unattended play) keeps the first guess.
-//! Every turn, hints included, is an exchange in the replay. A revision that fails keeps the
-//! previous guess, so hints can only help.
+//! `geoagent ask`, a byte buffer in tests); the assist page of the local game (`play --assist`)
+//! is another; [`NoHints`] (unattended play) keeps the first guess. Every turn, hints included,
+//! is an exchange in the replay, and each revision (its hints, who gave them and when, the guess
+//! before and after) is in [`Guess::revisions`]. A revision that fails keeps the previous guess,
+//! so hints can only help. Time spent waiting for a person does not count against the round's
+//! model deadline.
 
 use super::{first_turn, round_vars, turn, Dialogue};
 use crate::agent::prompt::{PromptSource, PromptTemplate, PromptVars, TemplateKind};
 use crate::agent::reasoner::ReasonerOptions;
-use crate::agent::{Guess, GuessSource, Reasoner};
+use crate::agent::{Guess, GuessSource, Hint, Reasoner, Revision};
 use crate::environment::Observation;
 use crate::geo::LatLon;
 use crate::lvlm::{Provider, Role};
@@ -21,15 +24,16 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 /// Most revisions per round: a person pasting a long text line by line cannot run up an
 /// unbounded bill, and a dozen rounds of hints is more than any GaGA dialogue used.
 pub(crate) const MAX_REVISIONS: usize = 12;
-/// Longest hint sent to the model, in characters; longer lines are cut.
-pub(crate) const MAX_HINT_CHARS: usize = 1000;
+/// Who the terminal's hints are recorded as given by.
+pub(crate) const TERMINAL_HINT_BY: &str = "terminal";
 
 /// Where a person's hints come from.
 #[async_trait::async_trait]
 pub trait HintSource: Send + Sync {
-    /// Shown the current guess (`revision` 0 is the first answer); returns the person's next hint,
-    /// or `None` when they have nothing to add.
-    async fn hint(&self, revision: usize, guess: &Guess) -> Option<String>;
+    /// Shown the current guess (`revision` 0 is the first answer; its `exchanges` hold at most
+    /// the latest answer, for showing the model's reasoning); returns the person's next hints,
+    /// all answered by one revision, or none when they have nothing to add.
+    async fn hints(&self, revision: usize, guess: &Guess) -> Vec<Hint>;
 }
 
 /// Nobody is watching: the first guess stands.
@@ -38,8 +42,8 @@ pub struct NoHints;
 
 #[async_trait::async_trait]
 impl HintSource for NoHints {
-    async fn hint(&self, _revision: usize, _guess: &Guess) -> Option<String> {
-        None
+    async fn hints(&self, _revision: usize, _guess: &Guess) -> Vec<Hint> {
+        Vec::new()
     }
 }
 
@@ -83,7 +87,7 @@ impl<R: AsyncBufRead + Unpin + Send> ReaderHints<R> {
 
 #[async_trait::async_trait]
 impl<R: AsyncBufRead + Unpin + Send> HintSource for ReaderHints<R> {
-    async fn hint(&self, revision: usize, guess: &Guess) -> Option<String> {
+    async fn hints(&self, revision: usize, guess: &Guess) -> Vec<Hint> {
         {
             let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
             let label = if revision == 0 {
@@ -99,11 +103,8 @@ impl<R: AsyncBufRead + Unpin + Send> HintSource for ReaderHints<R> {
         let mut line = String::new();
         let read = self.reader.lock().await.read_line(&mut line).await;
         match read {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                let t = line.trim();
-                (!t.is_empty()).then(|| t.chars().take(MAX_HINT_CHARS).collect())
-            }
+            Ok(0) | Err(_) => Vec::new(),
+            Ok(_) => Hint::new(&line, TERMINAL_HINT_BY).into_iter().collect(),
         }
     }
 }
@@ -174,16 +175,20 @@ impl Reasoner for Interactive {
             Ok(a) => current = Some((a, 0)),
             Err(reason) => failure = Some(reason),
         }
-        let mut hints_given = Vec::new();
+        let mut revisions: Vec<Revision> = Vec::new();
         for revision in 0..MAX_REVISIONS {
-            let shown = snapshot(&current, failure.as_deref(), self.fallback);
-            let Some(hint) = self.hints.hint(revision, &shown).await else {
+            let shown = snapshot(&current, failure.as_deref(), self.fallback, &d);
+            let asked = tokio::time::Instant::now();
+            let hints = self.hints.hints(revision, &shown).await;
+            // The person's time is not the model's: the round's deadline moves by the wait.
+            d.pause(asked.elapsed());
+            if hints.is_empty() {
                 break;
-            };
-            hints_given.push(hint.clone());
+            }
+            let before = current.as_ref().map(|(a, _)| a.pos);
             let rendered = self.revise.render(
                 &PromptVars {
-                    hints: vec![hint],
+                    hints: hints.iter().map(|h| h.text.clone()).collect(),
                     ..vars.clone()
                 },
                 &[("previous_guess", &previous_guess(current.as_ref()))],
@@ -201,10 +206,22 @@ impl Reasoner for Interactive {
                 .await
             {
                 Ok(a) => {
+                    revisions.push(Revision {
+                        hints,
+                        before,
+                        after: Some(a.pos),
+                        country: a.country.clone(),
+                    });
                     current = Some((a, revision + 1));
                     failure = None;
                 }
                 Err(reason) => {
+                    revisions.push(Revision {
+                        hints,
+                        before,
+                        after: None,
+                        country: None,
+                    });
                     d.notes.push(format!(
                         "{purpose} failed, the previous guess stands: {reason}"
                     ));
@@ -214,32 +231,39 @@ impl Reasoner for Interactive {
                 }
             }
         }
-        if !hints_given.is_empty() {
+        let given: Vec<&str> = revisions
+            .iter()
+            .flat_map(|r| r.hints.iter().map(|h| h.text.as_str()))
+            .collect();
+        if !given.is_empty() {
             d.notes.insert(
                 0,
                 format!(
                     "interactive: {} hint(s) from a person: {}",
-                    hints_given.len(),
-                    hints_given.join(" | ")
+                    given.len(),
+                    given.join(" | ")
                 ),
             );
         }
-        match current {
+        let mut guess = match current {
             Some((a, _)) => d.model_guess(a),
             None => d.fallback(
                 self.fallback,
                 failure.unwrap_or_else(|| "no readable answer".into()),
             ),
-        }
+        };
+        guess.revisions = revisions;
+        guess
     }
 }
 
-/// What the person is shown between turns: the current answer as a guess (without the
-/// exchanges, which the final guess carries).
+/// What the person is shown between turns: the current answer as a guess, with only the latest
+/// exchange (the model's reasoning behind it; the final guess carries them all).
 fn snapshot(
     current: &Option<(crate::agent::parse::ParsedAnswer, usize)>,
     failure: Option<&str>,
     fallback: LatLon,
+    d: &Dialogue<'_>,
 ) -> Guess {
     let (pos, country, confidence, rationale, source) = match current {
         Some((a, _)) => (
@@ -266,9 +290,10 @@ fn snapshot(
         rationale,
         source,
         notes: Vec::new(),
-        exchanges: Vec::new(),
+        exchanges: d.exchanges.last().cloned().into_iter().collect(),
         usage: Default::default(),
         candidates: Vec::new(),
+        revisions: Vec::new(),
     }
 }
 
@@ -335,6 +360,24 @@ mod tests {
             "{:?}",
             g.notes
         );
+        // Each revision is recorded: its hint, who gave it, the guess before and after.
+        assert_eq!(g.revisions.len(), 2);
+        assert!(g.assisted());
+        let r = &g.revisions[0];
+        assert_eq!(r.hints[0].text, "The signs are in Portuguese");
+        assert_eq!(r.hints[0].by, TERMINAL_HINT_BY);
+        assert_eq!(r.before.map(|p| (p.lat, p.lon)), Some((40.4, -3.7)));
+        assert_eq!(r.after.map(|p| (p.lat, p.lon)), Some((38.7, -9.1)));
+        assert_eq!(r.country.as_deref(), Some("PT"));
+        assert_eq!(g.revisions[1].hints[0].text, "further north, near Porto");
+        assert_eq!(
+            g.revisions[1].after.map(|p| (p.lat, p.lon)),
+            Some((41.1, -8.6))
+        );
+        assert_eq!(g.unassisted_pos().map(|p| p.lat), Some(40.4));
+        let line = serde_json::to_string(&g).expect("json");
+        let back: Guess = serde_json::from_str(&line).expect("reads back");
+        assert_eq!(back.revisions, g.revisions);
         let text = String::from_utf8(transcript.0.lock().expect("lock").clone()).expect("utf8");
         assert!(text.contains("Guess: 40.4000, -3.7000 (ES)"), "{text}");
         assert!(
@@ -357,6 +400,10 @@ mod tests {
         let p = Scripted::texts(&[r#"{"lat": 1, "lon": 2}"#]);
         let g = reasoner(p, Arc::new(NoHints)).guess(&obs()).await;
         assert_eq!(g.exchanges.len(), 1);
+        assert!(!g.assisted());
+        assert!(!serde_json::to_string(&g)
+            .expect("json")
+            .contains("revisions"));
         assert_eq!((g.pos.lat, g.pos.lon), (1.0, 2.0));
 
         // The revision's call fails: the first guess stands, with a note.
@@ -369,6 +416,11 @@ mod tests {
             g.notes.iter().any(|n| n.contains("revise 1 failed")),
             "{:?}",
             g.notes
+        );
+        assert_eq!(g.revisions.len(), 1);
+        assert_eq!(
+            g.revisions[0].after, None,
+            "the failed revision changed nothing"
         );
 
         // The first answer fails, a hint rescues it.

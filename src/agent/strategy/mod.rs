@@ -360,6 +360,12 @@ impl<'a> Dialogue<'a> {
         }
     }
 
+    /// Moves the round's deadline later by `waited`: time spent waiting for a person (the
+    /// interactive strategy's hints) is not the model's.
+    pub(crate) fn pause(&mut self, waited: std::time::Duration) {
+        self.deadline += waited;
+    }
+
     /// A request over `messages` with the reasoner's token and temperature settings.
     pub fn request(&self, system: Option<String>, messages: Vec<Message>) -> Request {
         Request {
@@ -452,6 +458,7 @@ impl<'a> Dialogue<'a> {
             exchanges: self.exchanges,
             usage: self.usage,
             candidates: Vec::new(),
+            revisions: Vec::new(),
         }
     }
 
@@ -468,6 +475,7 @@ impl<'a> Dialogue<'a> {
             exchanges: self.exchanges,
             usage: self.usage,
             candidates: Vec::new(),
+            revisions: Vec::new(),
         }
     }
 }
