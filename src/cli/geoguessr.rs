@@ -1,7 +1,7 @@
 //! geoguessr.com from the command line: `play --site geoguessr` (one classic game or challenge,
 //! see [`run_play`]) and `geoguessr check` (cookie and every selector, without guessing).
 
-use super::wiring::{build_reasoner, capture_options, match_plan};
+use super::wiring::{browser_options, build_reasoner, capture_options};
 use super::Cli;
 use crate::browser::geoguessr::api::{Api, NewGame};
 use crate::browser::geoguessr::page::Page;
@@ -70,15 +70,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
             st.token
         }
     };
-    let browser_opts = match_plan(
-        s,
-        vec![],
-        Arc::new(crate::game::builtin::world()),
-        0,
-        Default::default(),
-    )
-    .browser;
-    let browser = Browser::launch(&browser_opts).await?;
+    let browser = Browser::launch(&browser_options(s)).await?;
     let page = Page::open(browser, &site, &cookie, &token).await?;
     let checks = page.check_selectors().await;
     page.close().await;
@@ -142,7 +134,7 @@ pub(crate) async fn run_play(
     let plan = SitePlan {
         site: s.site_options()?,
         cookie: s.ncfa_cookie()?,
-        browser: match_plan(s, vec![world.clone()], world, 0, Default::default()).browser,
+        browser: browser_options(s),
         capture: capture_options(s),
         replay_root: s.replay.dir.clone(),
         strategy: s.agent.strategy.to_string(),

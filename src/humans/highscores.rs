@@ -207,11 +207,7 @@ pub(crate) fn import_highscores(
     skip_player: Option<&str>,
 ) -> Result<Import, HumansError> {
     let name = path.display().to_string();
-    let io = |source| HumansError::Io {
-        path: name.clone(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
+    let len = fs_err::metadata(path).map_err(HumansError::Io)?.len();
     if len > MAX_HIGHSCORES_BYTES {
         return Err(HumansError::Format {
             path: name,
@@ -220,7 +216,7 @@ pub(crate) fn import_highscores(
             ),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = fs_err::read_to_string(path).map_err(HumansError::Io)?;
     let v: Value = serde_json::from_str(&text).map_err(|e| HumansError::Format {
         path: name.clone(),
         detail: format!("not JSON: {e}"),

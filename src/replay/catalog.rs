@@ -21,12 +21,9 @@ const SUMMARY_TEXT_CHARS: usize = 160;
 
 #[derive(Debug, Error)]
 pub enum CatalogError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or folder operation failed; the error names the path (`fs-err`).
+    #[error(transparent)]
+    Io(std::io::Error),
     #[error("no session `{id}` in {root} (neither a session id, a unique prefix of one, nor a folder holding {MANIFEST_FILE}); `geoagent replay list --dir {root}` shows the sessions")]
     NotFound { id: String, root: String },
     #[error("`{id}` matches {count} sessions in {root}: {candidates}; type more of the id")]
@@ -46,13 +43,6 @@ pub enum CatalogError {
     Replay(#[from] ReplayError),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
-    move |source| CatalogError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 /// Session folders directly under `root` (those holding a manifest), sorted by name, which is
 /// by creation time for ids from [`super::new_session_id`]. A missing `root` holds none.
 pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
@@ -62,8 +52,8 @@ pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     if !root.exists() {
         return Ok(vec![]);
     }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(io(root))?
+    let mut dirs: Vec<PathBuf> = fs_err::read_dir(root)
+        .map_err(CatalogError::Io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join(MANIFEST_FILE).is_file())
         .collect();

@@ -396,16 +396,13 @@ impl Reasoner for Deadline {
 
 fn write_record(dir: &Path, record: &SiteRecord) -> Result<(), SiteSessionError> {
     let path = dir.join(SITE_FILE);
-    let text = serde_json::to_string_pretty(record).map_err(|e| ReplayError::Io {
+    let text = serde_json::to_string_pretty(record).map_err(|e| ReplayError::Manifest {
         path: path.display().to_string(),
-        source: std::io::Error::other(e),
+        detail: e.to_string(),
     })?;
-    std::fs::write(&path, text).map_err(|e| {
-        SiteSessionError::Replay(ReplayError::Io {
-            path: path.display().to_string(),
-            source: e,
-        })
-    })
+    // Whole or not at all: a crash mid-write must not leave a record that no longer parses.
+    crate::fsio::write_atomic(&path, text.as_bytes())
+        .map_err(|e| SiteSessionError::Replay(ReplayError::Io(e)))
 }
 
 /// Fetches every highscores page of challenge `token` and appends the other players' rounds to
@@ -468,13 +465,8 @@ impl Pacing {
     ) -> Result<Pacing, SiteSessionError> {
         use std::os::unix::io::AsRawFd;
         let dir = root.join(PACING_DIR);
-        let io = |e: std::io::Error| {
-            SiteSessionError::Replay(ReplayError::Io {
-                path: dir.display().to_string(),
-                source: e,
-            })
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        let io = |e: std::io::Error| SiteSessionError::Replay(ReplayError::Io(e));
+        fs_err::create_dir_all(&dir).map_err(io)?;
         let name: String = account
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
@@ -485,7 +477,7 @@ impl Pacing {
         } else {
             name
         };
-        let lock = std::fs::OpenOptions::new()
+        let lock = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
@@ -539,7 +531,9 @@ impl Pacing {
             serde_json::to_string(&starts).unwrap_or_default(),
         )
         .map_err(io)?;
-        Ok(Pacing { _lock: lock })
+        Ok(Pacing {
+            _lock: lock.into_file(),
+        })
     }
 }
 
