@@ -492,7 +492,9 @@ impl Pacing {
             ));
         }
         if !count {
-            return Ok(Pacing { _lock: lock });
+            return Ok(Pacing {
+                _lock: lock.into_file(),
+            });
         }
         let starts_path = dir.join(format!("{name}.json"));
         let now = SystemTime::now()
