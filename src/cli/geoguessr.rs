@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::session::site::{play_site, SiteGameSpec, SitePlan};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -109,8 +110,12 @@ pub fn new_game(s: &Settings) -> NewGame {
     }
 }
 
-/// The game `play --site geoguessr` plays: the challenge or game link, else a new classic game.
-pub fn spec(s: &Settings, target: Option<&Target>) -> SiteGameSpec {
+/// The game `play --site geoguessr` plays: the session to resume, the challenge or game link,
+/// else a new classic game.
+pub fn spec(s: &Settings, target: Option<&Target>, resume: Option<PathBuf>) -> SiteGameSpec {
+    if let Some(dir) = resume {
+        return SiteGameSpec::Resume(dir);
+    }
     match target {
         Some(Target::Challenge(t)) => SiteGameSpec::Challenge(t.clone()),
         Some(Target::Game(t)) => SiteGameSpec::Game(t.clone()),
@@ -118,8 +123,12 @@ pub fn spec(s: &Settings, target: Option<&Target>) -> SiteGameSpec {
     }
 }
 
-/// Runs `play --site geoguessr`.
-pub(crate) async fn run_play(s: &Settings, target: Option<&Target>) -> Result<ExitCode> {
+/// Runs `play --site geoguessr` (and `play --resume` of a geoguessr.com session).
+pub(crate) async fn run_play(
+    s: &Settings,
+    target: Option<&Target>,
+    resume: Option<PathBuf>,
+) -> Result<ExitCode> {
     let world = Arc::new(crate::game::builtin::world());
     let reasoner = build_reasoner(s, &world)?;
     let plan = SitePlan {
@@ -129,7 +138,7 @@ pub(crate) async fn run_play(s: &Settings, target: Option<&Target>) -> Result<Ex
         capture: capture_options(s),
         replay_root: s.replay.dir.clone(),
         strategy: s.agent.strategy.to_string(),
-        spec: spec(s, target),
+        spec: spec(s, target, resume),
         human_store: s.server.human_results.clone(),
     };
     eprintln!(
@@ -140,7 +149,7 @@ pub(crate) async fn run_play(s: &Settings, target: Option<&Target>) -> Result<Ex
     let outcome = tokio::select! {
         r = play_site(&plan, reasoner) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: finished rounds are in {}.", plan.replay_root.display());
+            eprintln!("Interrupted: finished rounds are in {}; continue with geoagent play --resume SESSION (its folder there).", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };

@@ -318,6 +318,7 @@ fn read_rounds(
                 points,
                 distance_km: None,
                 time_s: None,
+                guess: None,
             })
         })();
         match parsed {

@@ -56,6 +56,7 @@ fn row_from(source: &str, get: impl Fn(&str) -> Option<String>) -> Result<HumanR
         points,
         distance_km: number("distance_km")?,
         time_s: number("time_s")?,
+        guess: None,
     })
 }
 

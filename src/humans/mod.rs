@@ -70,6 +70,10 @@ pub struct HumanRound {
     pub points: u32,
     pub distance_km: Option<f64>,
     pub time_s: Option<f64>,
+    /// Where the person guessed, when the source tells (GeoGuessr highscores do). Absent in
+    /// stores written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guess: Option<LatLon>,
 }
 
 #[derive(Debug, Error)]

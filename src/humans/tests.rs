@@ -12,6 +12,7 @@ fn human(challenge: &str, round: usize) -> HumanRound {
         points: 100,
         distance_km: None,
         time_s: None,
+        guess: None,
     }
 }
 
