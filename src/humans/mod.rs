@@ -76,6 +76,25 @@ pub struct HumanRound {
     pub guess: Option<LatLon>,
 }
 
+#[cfg(test)]
+impl HumanRound {
+    /// Ann's 100-point round `round` of `challenge`, with nothing else known (for tests).
+    pub(crate) fn sample(challenge: &str, round: usize) -> HumanRound {
+        HumanRound {
+            source: "t".into(),
+            challenge_id: challenge.into(),
+            round,
+            location_id: None,
+            truth: None,
+            player: "ann".into(),
+            points: 100,
+            distance_km: None,
+            time_s: None,
+            guess: None,
+        }
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum HumansError {
     /// A file or folder operation failed; the error names the path (`fs-err`).

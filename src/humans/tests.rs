@@ -2,18 +2,7 @@ use super::dataset::challenge_id_from_link;
 use super::*;
 
 fn human(challenge: &str, round: usize) -> HumanRound {
-    HumanRound {
-        source: "t".into(),
-        challenge_id: challenge.into(),
-        round,
-        location_id: None,
-        truth: None,
-        player: "ann".into(),
-        points: 100,
-        distance_km: None,
-        time_s: None,
-        guess: None,
-    }
+    HumanRound::sample(challenge, round)
 }
 
 #[test]

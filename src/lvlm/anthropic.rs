@@ -253,7 +253,7 @@ impl WireResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lvlm::{Message, ReasoningEffort};
+    use crate::lvlm::ReasoningEffort;
 
     fn decode(json: &str) -> Result<Response, LvlmError> {
         serde_json::from_str::<WireResponse>(json)
@@ -263,21 +263,8 @@ mod tests {
 
     fn request() -> Request {
         Request {
-            system: Some("sys".into()),
-            messages: vec![Message {
-                role: Role::User,
-                parts: vec![
-                    Part::Text {
-                        text: "where?".into(),
-                    },
-                    Part::Image {
-                        jpeg: vec![0xff, 0xd8, 0xff],
-                    },
-                ],
-            }],
-            max_tokens: 100,
             temperature: Some(1.5),
-            ..Request::default()
+            ..crate::lvlm::sample_request(false, 100)
         }
     }
 

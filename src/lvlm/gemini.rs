@@ -283,7 +283,7 @@ impl WireResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lvlm::{Message, ReasoningEffort};
+    use crate::lvlm::ReasoningEffort;
 
     fn decode(json: &str) -> Result<Response, LvlmError> {
         serde_json::from_str::<WireResponse>(json)
@@ -301,29 +301,9 @@ mod tests {
             "http://h/v1beta/models/gemini-2.5-flash:generateContent"
         );
         let req = Request {
-            system: Some("sys".into()),
-            messages: vec![
-                Message {
-                    role: Role::User,
-                    parts: vec![
-                        Part::Text {
-                            text: "where?".into(),
-                        },
-                        Part::Image {
-                            jpeg: vec![0xff, 0xd8, 0xff],
-                        },
-                    ],
-                },
-                Message {
-                    role: Role::Assistant,
-                    parts: vec![Part::Text {
-                        text: "Paris".into(),
-                    }],
-                },
-            ],
-            max_tokens: 100,
             temperature: Some(0.5),
             reasoning_effort: Some(ReasoningEffort::High),
+            ..crate::lvlm::sample_request(true, 100)
         };
         assert_eq!(
             c.wire_body(&req),

@@ -298,3 +298,31 @@ pub trait Provider: Send + Sync {
     /// One completion, with the provider's retry policy applied.
     async fn complete(&self, req: &Request) -> Result<Response, LvlmError>;
 }
+
+/// The request every provider's wire-format test starts from: a system prompt and "where?" with
+/// a three-byte JPEG, then (when `answered`) the assistant's earlier "Paris".
+#[cfg(test)]
+pub(crate) fn sample_request(answered: bool, max_tokens: u32) -> Request {
+    let text = |text: &str| Part::Text { text: text.into() };
+    let mut messages = vec![Message {
+        role: Role::User,
+        parts: vec![
+            text("where?"),
+            Part::Image {
+                jpeg: vec![0xff, 0xd8, 0xff],
+            },
+        ],
+    }];
+    if answered {
+        messages.push(Message {
+            role: Role::Assistant,
+            parts: vec![text("Paris")],
+        });
+    }
+    Request {
+        system: Some("sys".into()),
+        messages,
+        max_tokens,
+        ..Request::default()
+    }
+}

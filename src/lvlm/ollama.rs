@@ -177,7 +177,7 @@ impl WireResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lvlm::{Message, ReasoningEffort};
+    use crate::lvlm::ReasoningEffort;
 
     #[test]
     fn body_puts_images_beside_the_text() {
@@ -185,21 +185,8 @@ mod tests {
             OllamaClient::new(ClientConfig::new("http://127.0.0.1:11434/", "llava")).expect("ok");
         assert_eq!(c.endpoint(), "http://127.0.0.1:11434/api/chat");
         let req = Request {
-            system: Some("sys".into()),
-            messages: vec![Message {
-                role: Role::User,
-                parts: vec![
-                    Part::Text {
-                        text: "where?".into(),
-                    },
-                    Part::Image {
-                        jpeg: vec![0xff, 0xd8, 0xff],
-                    },
-                ],
-            }],
-            max_tokens: 64,
             reasoning_effort: Some(ReasoningEffort::Low),
-            ..Request::default()
+            ..crate::lvlm::sample_request(false, 64)
         };
         assert_eq!(
             c.wire_body(&req),

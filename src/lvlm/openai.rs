@@ -399,28 +399,7 @@ mod tests {
     fn serialises_the_chat_completions_shape() {
         let c = client(Some("sk-secret"));
         let req = Request {
-            system: Some("sys".into()),
-            messages: vec![
-                Message {
-                    role: Role::User,
-                    parts: vec![
-                        Part::Text {
-                            text: "where?".into(),
-                        },
-                        Part::Image {
-                            jpeg: vec![0xff, 0xd8, 0xff],
-                        },
-                    ],
-                },
-                Message {
-                    role: Role::Assistant,
-                    parts: vec![Part::Text {
-                        text: "Paris".into(),
-                    }],
-                },
-            ],
-            max_tokens: 100,
-            ..Request::default()
+            ..crate::lvlm::sample_request(true, 100)
         };
         let v = serde_json::to_value(c.wire_request(&req)).expect("serialises");
         assert_eq!(

@@ -231,7 +231,7 @@ impl WireResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lvlm::{Message, ReasoningEffort};
+    use crate::lvlm::ReasoningEffort;
 
     fn decode(json: &str) -> Result<Response, LvlmError> {
         serde_json::from_str::<WireResponse>(json)
@@ -247,28 +247,7 @@ mod tests {
         let c = ResponsesClient::new(cfg).expect("valid");
         assert_eq!(c.endpoint(), "http://127.0.0.1:9/v1/responses");
         let req = Request {
-            system: Some("sys".into()),
-            messages: vec![
-                Message {
-                    role: Role::User,
-                    parts: vec![
-                        Part::Text {
-                            text: "where?".into(),
-                        },
-                        Part::Image {
-                            jpeg: vec![0xff, 0xd8, 0xff],
-                        },
-                    ],
-                },
-                Message {
-                    role: Role::Assistant,
-                    parts: vec![Part::Text {
-                        text: "Paris".into(),
-                    }],
-                },
-            ],
-            max_tokens: 50,
-            ..Request::default()
+            ..crate::lvlm::sample_request(true, 50)
         };
         assert_eq!(
             c.wire_body(&req),

@@ -81,18 +81,7 @@ mod tests {
     use super::*;
 
     fn human(challenge: &str, round: usize) -> HumanRound {
-        HumanRound {
-            source: "t".into(),
-            challenge_id: challenge.into(),
-            round,
-            location_id: None,
-            truth: None,
-            player: "ann".into(),
-            points: 100,
-            distance_km: None,
-            time_s: None,
-            guess: None,
-        }
+        HumanRound::sample(challenge, round)
     }
 
     #[test]
