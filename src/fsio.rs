@@ -20,28 +20,44 @@ fn parent_of(path: &Path) -> PathBuf {
 /// flushed to disk before it replaces `path`, so `path` holds either its old or its complete new
 /// content. Errors name the path (through `fs-err`).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_with(path, |tmp| std::fs::File::create(tmp)?.write_all(bytes))
+    write_atomic_with(path, |tmp| std::fs::File::create(tmp)?.write_all(bytes)).map_err(|e| match e
+    {
+        FillError::Io(e) => e,
+        FillError::Fill(e) => named(path, e, "writing"),
+    })
+}
+
+/// Why [`write_atomic_with`] failed: the file system, or the writer's own error `E` (kept whole,
+/// so a format error stays a format error).
+#[derive(Debug)]
+pub(crate) enum FillError<E> {
+    /// Creating, flushing or replacing the file; the message names the path.
+    Io(std::io::Error),
+    /// `fill` failed; the old content is untouched.
+    Fill(E),
+}
+
+fn named(path: &Path, e: std::io::Error, what: &str) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
 /// Like [`write_atomic`], with `fill` writing the content to the temporary file at the path it
 /// is given (for writers that stream to a path, like the index's tensor file).
-pub(crate) fn write_atomic_with(
+pub(crate) fn write_atomic_with<E>(
     path: &Path,
-    fill: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> std::io::Result<()> {
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), FillError<E>> {
     let dir = parent_of(path);
-    fs_err::create_dir_all(&dir)?;
-    let named = |e: std::io::Error, what: &str| {
-        std::io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
-    };
+    fs_err::create_dir_all(&dir).map_err(FillError::Io)?;
     let tmp = tempfile::NamedTempFile::new_in(&dir)
-        .map_err(|e| named(e, "creating a temporary file beside"))?;
-    fill(tmp.path()).map_err(|e| named(e, "writing"))?;
+        .map_err(|e| FillError::Io(named(path, e, "creating a temporary file beside")))?;
+    fill(tmp.path()).map_err(FillError::Fill)?;
     // `fill` may have written through its own handle: flush the file, not just ours.
     std::fs::File::open(tmp.path())
         .and_then(|f| f.sync_all())
-        .map_err(|e| named(e, "flushing"))?;
-    tmp.persist(path).map_err(|e| named(e.error, "replacing"))?;
+        .map_err(|e| FillError::Io(named(path, e, "flushing")))?;
+    tmp.persist(path)
+        .map_err(|e| FillError::Io(named(path, e.error, "replacing")))?;
     Ok(())
 }
 
@@ -64,15 +80,17 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_fill_keeps_the_old_content_and_names_the_path() {
+    fn a_failed_fill_keeps_the_old_content_and_its_own_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
         write_atomic(&path, b"old").unwrap();
-        let err = write_atomic_with(&path, |_| Err(std::io::Error::other("disk full")))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("f.json") && err.contains("disk full"), "{err}");
+        match write_atomic_with(&path, |_| Err("bad tensor shape")) {
+            Err(FillError::Fill(e)) => assert_eq!(e, "bad tensor shape"),
+            other => panic!("the writer's error is kept whole: {other:?}"),
+        }
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the temporary file is gone");
     }
 
     #[test]

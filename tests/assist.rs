@@ -185,7 +185,12 @@ async fn help(client: &Client, link: &str) -> Result<Vec<String>, String> {
     if !msg.contains("at most 1000 characters") {
         return Err(format!("a huge hint was answered {msg:?}"));
     }
-    let msg = refused(client, "\u{7}\u{1b}\u{0}\u{8}").await?;
+    // Larger than any request the page sends: refused before it is read, with the same reason.
+    let msg = refused(client, &"<b>x</b>".repeat(4000)).await?;
+    if !msg.contains("at most 1000 characters") {
+        return Err(format!("a 32 kB hint was answered {msg:?}"));
+    }
+    let msg = refused(client, "\u{7}\u{1b}\u{0}\u{8}\u{202E}").await?;
     if !msg.contains("empty") {
         return Err(format!("a hint of control characters was answered {msg:?}"));
     }

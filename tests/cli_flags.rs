@@ -218,7 +218,8 @@ fn cases() -> Vec<Case> {
         ("play", "games", "play", "play --games 3", changes!(Play, |r| r.games, 3usize)),
         ("play", "parallel", "play", "play --parallel 2", changes!(Play, |r| r.parallel, Some(2usize))),
         ("play", "resume", "play", "play --resume run-1", changes!(Play, |r| r.resume, Some("run-1"))),
-        // play --assist: covered end to end by tests/assist.rs (a scripted person in Chromium).
+        // play --assist, --hint-window: behaviour in tests/assist.rs (a_person_helps_through_the_assist_link,
+        // a scripted person in Chromium; assist_takes_only_the_interactive_strategy).
         ("play", "assist", "play", "play --assist", changes!(Play, |r| (r.assist, r.settings.agent.strategy), (Some(geoagent::server::assist::DEFAULT_HINT_WINDOW), geoagent::agent::strategy::StrategyKind::Interactive))),
         ("play", "hint_window", "play --assist", "play --assist --hint-window 0", changes!(Play, |r| r.assist, Some(std::time::Duration::ZERO))),
         // play --site geoguessr (behaviour: tests/geoguessr_site.rs)

@@ -380,6 +380,24 @@ async fn a_challenge_stores_every_players_rounds_for_stats() {
         }
     }
     assert_eq!((pooled.wins, pooled.ties, pooled.losses), (w, t, l));
+    // Without --challenge: the session names its challenge, whose people are in the store.
+    opts.challenge = None;
+    let report = geoagent::stats::compare::build_report(&opts).unwrap();
+    let pooled = report.players[0].versus[0].per_round.unwrap();
+    assert_eq!((pooled.wins, pooled.ties, pooled.losses), (w, t, l));
+
+    // Every person's guess is kept beside the round's truth (the replica guesses 1° north).
+    let stored = geoagent::humans::Store::open(&plan.human_store)
+        .load()
+        .unwrap();
+    assert_eq!(stored.len(), 60 * 5);
+    for h in &stored {
+        let (t, g) = (h.truth.unwrap(), h.guess.expect("the person's guess"));
+        assert!(
+            (g.lat - (t.lat + 1.0)).abs() < 1e-9 && (g.lon - t.lon).abs() < 1e-9,
+            "{h:?}"
+        );
+    }
 
     // Fetching again adds nothing twice.
     let api = geoagent::browser::geoguessr::api::Api::new(&plan.site, &plan.cookie).unwrap();
@@ -602,4 +620,199 @@ async fn check_and_import_highscores_from_the_command_line() {
     let store = std::fs::read_to_string(tmp.path().join("humans.jsonl")).unwrap();
     assert_eq!(store.lines().count(), 60);
     assert!(store.contains("\"challenge_id\":\"AbCdEf\""));
+}
+
+/// The run stops in round 3 (the cookie expired); with a fresh cookie, `--resume` of its session
+/// folder continues the same game token: rounds 1 and 2 kept, 3 to 5 played into the same replay,
+/// no new game created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_game_resumes_the_same_token_into_the_same_replay() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Arc::new(Replica::start().await);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plan = plan(&replica, tmp.path(), classic([true, true, true]), 1);
+    plan.site.guess_via = GuessVia::Api;
+    let r2 = replica.clone();
+    let stop = recording(baseline(), move |round| {
+        if round == 3 {
+            r2.expire_cookie();
+        }
+    });
+    play_site(&plan, stop).await.unwrap_err();
+    let token = replica.games().pop().unwrap();
+    assert_eq!(replica.points_of(&token).len(), 2);
+    let rounds_file = files_under(tmp.path())
+        .into_iter()
+        .find(|p| p.ends_with("rounds.jsonl"))
+        .unwrap();
+    let session = rounds_file.parent().unwrap().to_path_buf();
+
+    replica.renew_cookie();
+    plan.spec = SiteGameSpec::Resume(session.clone());
+    let rec = recording(baseline(), |_| {});
+    let done = play_site(&plan, rec.clone()).await.unwrap();
+    assert_eq!(replica.games(), vec![token.clone()], "no new game");
+    assert_eq!(done.record.game_token, token);
+    assert_eq!(done.report.replay_dir, session);
+    let seen: Vec<usize> = rec.seen.lock().unwrap().iter().map(|o| o.round).collect();
+    assert_eq!(seen, vec![3, 4, 5], "only the open rounds are played");
+    let rounds: Vec<usize> = done.report.rounds.iter().map(|r| r.round).collect();
+    assert_eq!(rounds, vec![1, 2, 3, 4, 5]);
+    let points: Vec<u32> = done.report.rounds.iter().map(|r| r.result.points).collect();
+    assert_eq!(points, replica.points_of(&token));
+    let replay = geoagent::replay::Replay::open(&session).unwrap();
+    assert_eq!(
+        replay.rounds.iter().map(|r| r.round).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    let sidecar: geoagent::session::site::SiteRecord =
+        serde_json::from_str(&std::fs::read_to_string(session.join("geoguessr.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        sidecar.scores.iter().map(|c| c.round).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+
+    // A finished game resumes to nothing to play, and another folder is refused by name.
+    let again = play_site(&plan, baseline()).await.unwrap();
+    assert_eq!(again.report.rounds.len(), 5);
+    assert_eq!(replica.points_of(&token).len(), 5);
+    plan.spec = SiteGameSpec::Resume(tmp.path().join("nope"));
+    let e = play_site(&plan, baseline()).await.unwrap_err().to_string();
+    assert!(e.contains("--resume") && e.contains("nope"), "{e}");
+}
+
+/// A reasoner that takes `slow` to answer round `round` (a model thinking too long).
+struct SlowIn {
+    round: usize,
+    slow: Duration,
+    inner: Arc<dyn Reasoner>,
+}
+
+#[async_trait::async_trait]
+impl Reasoner for SlowIn {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    async fn guess(&self, obs: &Observation) -> Guess {
+        if obs.round == self.round {
+            tokio::time::sleep(self.slow).await;
+        }
+        self.inner.guess(obs).await
+    }
+}
+
+/// With a 12 s time limit, a model that would think 30 s in round 2 is cut off so the guess
+/// reaches the site before the limit (the replica gives a timed-out round 0 points); the replay
+/// says why round 2 is the baseline's point, and the sidecar holds the site's time per round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_limit_is_kept_by_guessing_in_time() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SiteGameSpec::New(geoagent::browser::geoguessr::api::NewGame {
+        map: "world".into(),
+        time_limit: 12,
+        forbid_moving: true,
+        forbid_zooming: true,
+        forbid_rotating: true,
+    });
+    let mut plan = plan(&replica, tmp.path(), spec, 1);
+    plan.site.guess_via = GuessVia::Api;
+    plan.site.time_limit_margin = Duration::from_secs(5);
+    let slow = Arc::new(SlowIn {
+        round: 2,
+        slow: Duration::from_secs(30),
+        inner: baseline(),
+    });
+    let done = play_site(&plan, slow).await.unwrap();
+    let token = done.record.game_token.clone();
+    assert_eq!(replica.timed_out_of(&token), vec![false; 5]);
+    assert!(replica.times_of(&token).iter().all(|t| *t < 12));
+    for r in &done.report.rounds {
+        match (&r.guess.source, r.round) {
+            (geoagent::agent::GuessSource::Fallback { reason }, 2) => {
+                assert!(reason.contains("time limit"), "{reason}")
+            }
+            (geoagent::agent::GuessSource::Baseline, n) if n != 2 => {}
+            (s, n) => panic!("round {n}: {s:?}"),
+        }
+    }
+    assert_eq!(done.record.time_limit_secs, 12);
+    assert!(done
+        .record
+        .scores
+        .iter()
+        .all(|c| c.site_time_s.is_some() && !c.timed_out));
+    let sidecar = std::fs::read_to_string(done.report.replay_dir.join("geoguessr.json")).unwrap();
+    assert!(sidecar.contains("\"site_time_s\""), "{sidecar}");
+}
+
+/// `geoagent play --resume SESSION` (no --site needed: the session says geoguessr) continues a
+/// stopped site game through the binary: the same token, all five rounds in the one replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_resume_continues_a_site_session_from_the_command_line() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Arc::new(Replica::start().await);
+    let tmp = tempfile::tempdir().unwrap();
+    let replays = tmp.path().join("replays");
+    let mut plan = plan(&replica, &replays, classic([true, true, true]), 1);
+    plan.site.guess_via = GuessVia::Api;
+    let r2 = replica.clone();
+    let stop = recording(baseline(), move |round| {
+        if round == 2 {
+            r2.expire_cookie();
+        }
+    });
+    play_site(&plan, stop).await.unwrap_err();
+    replica.renew_cookie();
+    let token = replica.games().pop().unwrap();
+    let session = files_under(&replays)
+        .into_iter()
+        .find(|p| p.ends_with("rounds.jsonl"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let config = tmp.path().join("geoagent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[geoguessr]\nbase_url = \"{}\"\nguess_via = \"api\"\nround_pause_secs = 0.0\ngame_pause_secs = 0.0\n[replay]\ndir = \"{}\"\n[server]\nhuman_results = \"{}\"\n",
+            replica.base_url,
+            replays.display(),
+            tmp.path().join("humans.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let (cwd, session_arg) = (tmp.path().to_path_buf(), session.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))
+            .arg("play")
+            .arg("--resume")
+            .arg(&session_arg)
+            .arg("--config")
+            .arg(&config)
+            .env("GEOGUESSR_NCFA", COOKIE)
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("GeoGuessr game {token}")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(COOKIE) && !stderr.contains(COOKIE));
+    assert_eq!(replica.games(), vec![token.clone()], "no new game");
+    assert_eq!(replica.points_of(&token).len(), 5);
+    let rounds = std::fs::read_to_string(session.join("rounds.jsonl")).unwrap();
+    assert_eq!(rounds.lines().count(), 5);
 }

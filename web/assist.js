@@ -137,7 +137,8 @@ async function post(path, body) {
     body: JSON.stringify(body || {}),
   });
   if (!r.ok) {
-    let msg = `HTTP ${r.status}`;
+    // The server refuses a body this large before it reads the hint: say why in the same words.
+    let msg = r.status === 413 ? "too long: a hint has at most 1000 characters" : `HTTP ${r.status}`;
     try { msg = (await r.json()).error || msg; } catch (_) { /* not JSON */ }
     throw new Error(msg);
   }

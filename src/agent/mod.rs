@@ -146,12 +146,15 @@ impl Hint {
     }
 }
 
-/// `s` on one line, trimmed, at most `max` characters.
+/// `s` on one line, trimmed, at most `max` characters. Control characters (escape sequences,
+/// line breaks) and invisible format characters (bidirectional overrides, zero-width spaces)
+/// become spaces: a hint is printed in terminals and shown in reports, and must read as typed.
 fn clean_text(s: &str, max: usize) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+    };
+    let one_line: String = s.chars().map(|c| if hidden(c) { ' ' } else { c }).collect();
     one_line
         .trim()
         .chars()
@@ -208,6 +211,9 @@ mod tests {
         assert_eq!(h.text, "the signs are Cyrillic");
         assert_eq!(h.by, "Ana");
         assert!(Hint::new(" \n\t ", "Ana").is_none());
+        let h = Hint::new("\u{202E}not\u{200B}Europe\u{1b}[2J", "\u{2066}Bo").expect("hint");
+        assert_eq!((h.text.as_str(), h.by.as_str()), ("not Europe [2J", "Bo"));
+        assert!(Hint::new("\u{202E}\u{FEFF}\u{7}", "Ana").is_none());
         assert_eq!(Hint::new("x", "").expect("hint").by, "anonymous");
         let long = Hint::new(&"é".repeat(5000), &"n".repeat(500)).expect("hint");
         assert_eq!(long.text.chars().count(), MAX_HINT_CHARS);

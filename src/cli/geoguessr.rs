@@ -1,7 +1,7 @@
 //! geoguessr.com from the command line: `play --site geoguessr` (one classic game or challenge,
 //! see [`run_play`]) and `geoguessr check` (cookie and every selector, without guessing).
 
-use super::wiring::{build_reasoner, capture_options, match_plan};
+use super::wiring::{browser_options, build_reasoner, capture_options};
 use super::Cli;
 use crate::browser::geoguessr::api::{Api, NewGame};
 use crate::browser::geoguessr::page::Page;
@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::session::site::{play_site, SiteGameSpec, SitePlan};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -69,15 +70,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
             st.token
         }
     };
-    let browser_opts = match_plan(
-        s,
-        vec![],
-        Arc::new(crate::game::builtin::world()),
-        0,
-        Default::default(),
-    )
-    .browser;
-    let browser = Browser::launch(&browser_opts).await?;
+    let browser = Browser::launch(&browser_options(s)).await?;
     let page = Page::open(browser, &site, &cookie, &token).await?;
     let checks = page.check_selectors().await;
     page.close().await;
@@ -117,8 +110,12 @@ pub fn new_game(s: &Settings) -> NewGame {
     }
 }
 
-/// The game `play --site geoguessr` plays: the challenge or game link, else a new classic game.
-pub fn spec(s: &Settings, target: Option<&Target>) -> SiteGameSpec {
+/// The game `play --site geoguessr` plays: the session to resume, the challenge or game link,
+/// else a new classic game.
+pub fn spec(s: &Settings, target: Option<&Target>, resume: Option<PathBuf>) -> SiteGameSpec {
+    if let Some(dir) = resume {
+        return SiteGameSpec::Resume(dir);
+    }
     match target {
         Some(Target::Challenge(t)) => SiteGameSpec::Challenge(t.clone()),
         Some(Target::Game(t)) => SiteGameSpec::Game(t.clone()),
@@ -126,18 +123,22 @@ pub fn spec(s: &Settings, target: Option<&Target>) -> SiteGameSpec {
     }
 }
 
-/// Runs `play --site geoguessr`.
-pub(crate) async fn run_play(s: &Settings, target: Option<&Target>) -> Result<ExitCode> {
+/// Runs `play --site geoguessr` (and `play --resume` of a geoguessr.com session).
+pub(crate) async fn run_play(
+    s: &Settings,
+    target: Option<&Target>,
+    resume: Option<PathBuf>,
+) -> Result<ExitCode> {
     let world = Arc::new(crate::game::builtin::world());
     let reasoner = build_reasoner(s, &world)?;
     let plan = SitePlan {
         site: s.site_options()?,
         cookie: s.ncfa_cookie()?,
-        browser: match_plan(s, vec![world.clone()], world, 0, Default::default()).browser,
+        browser: browser_options(s),
         capture: capture_options(s),
         replay_root: s.replay.dir.clone(),
         strategy: s.agent.strategy.to_string(),
-        spec: spec(s, target),
+        spec: spec(s, target, resume),
         human_store: s.server.human_results.clone(),
     };
     eprintln!(
@@ -148,7 +149,7 @@ pub(crate) async fn run_play(s: &Settings, target: Option<&Target>) -> Result<Ex
     let outcome = tokio::select! {
         r = play_site(&plan, reasoner) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: finished rounds are in {}.", plan.replay_root.display());
+            eprintln!("Interrupted: finished rounds are in {}; continue with geoagent play --resume SESSION (its folder there).", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };

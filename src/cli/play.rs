@@ -243,8 +243,8 @@ impl PlayArgs {
                 "--assist helps the agent on the local game; on geoguessr.com drop --assist (or --site geoguessr)"
             );
             anyhow::ensure!(
-                self.games.is_none_or(|g| g == 1) && self.parallel.is_none_or(|p| p == 1) && self.resume.is_none() && self.game.seed.is_none(),
-                "--games, --parallel, --resume and --seed are for the local game; on geoguessr.com geoagent plays one game at a time (continue a game with --challenge https://www.geoguessr.com/game/TOKEN)"
+                self.games.is_none_or(|g| g == 1) && self.parallel.is_none_or(|p| p == 1) && self.game.seed.is_none(),
+                "--games, --parallel and --seed are for the local game; on geoguessr.com geoagent plays one game at a time (continue one with --resume SESSION)"
             );
             if let Some(c) = &self.challenge {
                 site_target = Some(crate::browser::geoguessr::parse_target(c)?);
@@ -281,7 +281,8 @@ impl PlayArgs {
 pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let settings = &p.settings;
     if p.site == SiteArg::Geoguessr {
-        return super::geoguessr::run_play(settings, p.site_target.as_ref()).await;
+        let resume = p.resume.as_deref().map(|t| locate(settings, t));
+        return super::geoguessr::run_play(settings, p.site_target.as_ref(), resume).await;
     }
     if let Some(target) = &p.resume {
         return resume(settings, p.parallel, target).await;
@@ -436,6 +437,9 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         format!("--resume {target}: not a run file (runs/RUN.json) nor a session folder")
     })?;
     let m = replay.manifest;
+    if m.environment == crate::session::site::ENVIRONMENT {
+        return super::geoguessr::run_play(settings, None, Some(found)).await;
+    }
     anyhow::ensure!(
         m.environment == "local-game",
         "--resume {target}: a `{}` session; continue it with `geoagent bench --resume`",

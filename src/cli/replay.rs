@@ -108,8 +108,12 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
             println!("{}", catalog::render_list(&rows, root));
         }
         ReplayAction::Show { id, round } => {
-            let replay = Replay::open(&catalog::resolve(root, id)?)?;
+            let mut notes = Vec::new();
+            let replay = catalog::open_rescored(&catalog::resolve(root, id)?, &mut notes)?;
             println!("{}", catalog::render_show(&replay, *round)?);
+            for n in notes {
+                eprintln!("note: {n}");
+            }
         }
         ReplayAction::Rescore { id, write } => {
             let replay = Replay::open(&catalog::resolve(root, id)?)?;

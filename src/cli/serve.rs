@@ -110,6 +110,7 @@ pub fn human_round_sink(store: crate::humans::Store) -> server::RoundSink {
             points: c.points,
             distance_km: Some(c.distance_km),
             time_s: None,
+            guess: Some(c.guess),
         };
         if let Err(e) = store.append(&row) {
             tracing::warn!(error = %e, "could not save a human result");

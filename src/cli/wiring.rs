@@ -256,25 +256,30 @@ pub(crate) fn match_plan(
         seed,
         key,
         rounds: settings.game.rounds,
-        browser: BrowserOptions {
-            chromedriver: settings.browser.chromedriver.clone(),
-            chromium: settings.browser.chromium.clone(),
-            webdriver_url: settings.browser.webdriver_url.clone(),
-            // Checked when the settings were loaded.
-            advertise: settings
-                .browser
-                .advertise
-                .as_deref()
-                .and_then(|a| crate::browser::Advertise::parse(a).ok()),
-            headless: settings.browser.headless,
-            viewport: (
-                settings.browser.viewport_width,
-                settings.browser.viewport_height,
-            ),
-        },
+        browser: browser_options(settings),
         capture: capture_options(settings),
         replay_root: settings.replay.dir.clone(),
         strategy: settings.agent.strategy.to_string(),
+    }
+}
+
+/// The browser the settings describe (chromedriver or a Grid, Chromium, window, advertised address).
+pub(crate) fn browser_options(settings: &Settings) -> BrowserOptions {
+    BrowserOptions {
+        chromedriver: settings.browser.chromedriver.clone(),
+        chromium: settings.browser.chromium.clone(),
+        webdriver_url: settings.browser.webdriver_url.clone(),
+        // Checked when the settings were loaded.
+        advertise: settings
+            .browser
+            .advertise
+            .as_deref()
+            .and_then(|a| crate::browser::Advertise::parse(a).ok()),
+        headless: settings.browser.headless,
+        viewport: (
+            settings.browser.viewport_width,
+            settings.browser.viewport_height,
+        ),
     }
 }
 

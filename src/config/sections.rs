@@ -296,6 +296,8 @@ pub struct GeoGuessrSettings {
     pub max_highscore_pages: u32,
     /// The pin must land this close to the click (px); default 3.
     pub pin_tolerance_px: f64,
+    /// With `time_limit_secs`, the guess is placed this long before the limit (s); default 5.
+    pub time_limit_margin_secs: f64,
     pub endpoints: crate::browser::geoguessr::settings::Endpoints,
     pub selectors: crate::browser::geoguessr::settings::Selectors,
     /// Read from `GEOGUESSR_NCFA` by [`Settings::load`].
@@ -325,6 +327,7 @@ impl Default for GeoGuessrSettings {
             max_games_per_hour: s::DEFAULT_MAX_GAMES_PER_HOUR,
             max_highscore_pages: s::DEFAULT_MAX_HIGHSCORE_PAGES,
             pin_tolerance_px: s::DEFAULT_PIN_TOLERANCE_PX,
+            time_limit_margin_secs: s::DEFAULT_TIME_LIMIT_MARGIN_SECS,
             endpoints: Default::default(),
             selectors: Default::default(),
             env_cookie: None,

@@ -128,6 +128,12 @@ impl Settings {
             max_highscore_pages: g.max_highscore_pages,
             highscores_limit: crate::browser::geoguessr::settings::DEFAULT_HIGHSCORES_LIMIT,
             pin_tolerance_px: g.pin_tolerance_px,
+            time_limit_margin: secs(
+                "geoguessr.time_limit_margin_secs",
+                g.time_limit_margin_secs,
+                0.0,
+                MAX_PAUSE_SECS,
+            )?,
         })
     }
 

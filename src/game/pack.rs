@@ -74,12 +74,9 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
 
 #[derive(Debug, Error)]
 pub enum PackError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or folder operation failed; the error names the path (`fs-err`).
+    #[error(transparent)]
+    Io(std::io::Error),
     #[error("{path}: {detail}")]
     Manifest { path: String, detail: String },
     #[error("{path}: {} bad row(s):\n{}", problems.len(), list(problems))]
@@ -218,10 +215,7 @@ pub fn load_pack(dir: &Path) -> Result<Map, PackError> {
 /// Reads `manifest.json`, checking what can be checked without the rows.
 pub fn read_manifest(dir: &Path) -> Result<PackManifest, PackError> {
     let mpath = dir.join(PACK_MANIFEST);
-    let text = std::fs::read_to_string(&mpath).map_err(|source| PackError::Io {
-        path: mpath.display().to_string(),
-        source,
-    })?;
+    let text = fs_err::read_to_string(&mpath).map_err(PackError::Io)?;
     let m: PackManifest = serde_json::from_str(&text).map_err(|e| PackError::Manifest {
         path: mpath.display().to_string(),
         detail: e.to_string(),
@@ -424,17 +418,10 @@ pub struct PackWriter {
     existing: usize,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
-    move |source| PackError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 /// Writes `bytes` to `path` through a temporary file in the same folder, so `path` is either
 /// the old or the complete new content, never half of it.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    crate::fsio::write_atomic(path, bytes).map_err(io_err(path))
+    crate::fsio::write_atomic(path, bytes).map_err(PackError::Io)
 }
 
 impl PackWriter {
@@ -442,7 +429,7 @@ impl PackWriter {
     /// existing pack keeps its manifest and every row; its `locations.csv` is rewritten (once,
     /// atomically) only if it lacks some of [`PACK_COLUMNS`].
     pub fn open(dir: &Path, manifest: PackManifest) -> Result<PackWriter, PackError> {
-        std::fs::create_dir_all(dir.join(PACK_IMAGE_DIR)).map_err(io_err(dir))?;
+        fs_err::create_dir_all(dir.join(PACK_IMAGE_DIR)).map_err(PackError::Io)?;
         let mpath = dir.join(PACK_MANIFEST);
         let manifest = if mpath.is_file() {
             read_manifest(dir)?
@@ -595,12 +582,12 @@ impl PackWriter {
         w.write_record(&record)
             .map_err(|e| csv_err(e.to_string()))?;
         let line = w.into_inner().map_err(|e| csv_err(e.to_string()))?;
-        let mut f = std::fs::OpenOptions::new()
+        let mut f = fs_err::OpenOptions::new()
             .append(true)
             .open(&lpath)
-            .map_err(io_err(&lpath))?;
-        f.write_all(&line).map_err(io_err(&lpath))?;
-        f.sync_data().map_err(io_err(&lpath))?;
+            .map_err(PackError::Io)?;
+        f.write_all(&line).map_err(PackError::Io)?;
+        f.sync_data().map_err(PackError::Io)?;
         self.ids.insert(r.id.clone());
         Ok(())
     }
@@ -610,15 +597,10 @@ impl PackWriter {
 pub(crate) fn load_all(maps_dir: &Path) -> Result<Vec<Map>, PackError> {
     let mut maps = vec![super::builtin::world()];
     let mut origin = vec![("built-in".to_string(), maps[0].id.clone())];
-    let entries = match std::fs::read_dir(maps_dir) {
+    let entries = match fs_err::read_dir(maps_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(maps),
-        Err(source) => {
-            return Err(PackError::Io {
-                path: maps_dir.display().to_string(),
-                source,
-            })
-        }
+        Err(e) => return Err(PackError::Io(e)),
     };
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

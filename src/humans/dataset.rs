@@ -70,7 +70,7 @@ pub(crate) fn challenge_id_from_link(link: &str) -> Option<String> {
 fn csv_bytes_reader(path: &Path) -> Result<csv::Reader<File>, HumansError> {
     Ok(csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(File::open(path).map_err(io(path))?))
+        .from_reader(File::open(path).map_err(HumansError::Io)?))
 }
 
 fn column(header: &csv::ByteRecord, name: &str, path: &Path) -> Result<usize, HumansError> {
@@ -182,7 +182,7 @@ fn read_seeds(dir: &Path, problems: &mut Vec<RowProblem>) -> Result<Vec<Seed>, H
 /// its mode (the `<MODE>` part: `NMPZ`, `NM`, ...).
 fn rounds_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, HumansError> {
     let mut files: Vec<(PathBuf, String)> = fs::read_dir(dir)
-        .map_err(io(dir))?
+        .map_err(HumansError::Io)?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_str()?.to_owned();
@@ -318,6 +318,7 @@ fn read_rounds(
                 points,
                 distance_km: None,
                 time_s: None,
+                guess: None,
             })
         })();
         match parsed {

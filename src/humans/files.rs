@@ -56,6 +56,7 @@ fn row_from(source: &str, get: impl Fn(&str) -> Option<String>) -> Result<HumanR
         points,
         distance_km: number("distance_km")?,
         time_s: number("time_s")?,
+        guess: None,
     })
 }
 
@@ -183,8 +184,8 @@ pub(crate) fn import_file(path: &Path) -> Result<Import, HumansError> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
-        Some("csv") => parse_csv(&name, File::open(path).map_err(io(path))?),
-        Some("json") => parse_json(&name, &fs::read_to_string(path).map_err(io(path))?),
+        Some("csv") => parse_csv(&name, File::open(path).map_err(HumansError::Io)?),
+        Some("json") => parse_json(&name, &fs::read_to_string(path).map_err(HumansError::Io)?),
         Some("jsonl") => Ok(Import {
             rounds: Store::open(path).load()?,
             problems: vec![],

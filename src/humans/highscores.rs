@@ -1,5 +1,5 @@
 //! GeoGuessr challenge highscores (`/api/v3/results/highscores/{token}`) as human results: every
-//! player's points, distance and time on each round of the challenge, with the round's truth
+//! player's points, distance, time and guess on each round of the challenge, with the round's truth
 //! (the highscores carry it), so `stats` matches them to the agent's rounds of the same
 //! challenge.
 //!
@@ -58,6 +58,10 @@ struct Guess {
     distance_in_meters: Option<f64>,
     #[serde(default)]
     time: Option<f64>,
+    #[serde(default)]
+    lat: Option<f64>,
+    #[serde(default)]
+    lng: Option<f64>,
 }
 
 /// The items of every page in `v` (a page, an array of pages, or an array of items).
@@ -185,6 +189,10 @@ pub(crate) fn parse_highscores(
                     .filter(|d| d.is_finite() && *d >= 0.0)
                     .map(|d| d / 1000.0),
                 time_s: g.time.filter(|t| t.is_finite() && *t >= 0.0),
+                guess: g
+                    .lat
+                    .zip(g.lng)
+                    .and_then(|(lat, lng)| LatLon::new(lat, lng).ok()),
             });
         }
     }
@@ -199,11 +207,7 @@ pub(crate) fn import_highscores(
     skip_player: Option<&str>,
 ) -> Result<Import, HumansError> {
     let name = path.display().to_string();
-    let io = |source| HumansError::Io {
-        path: name.clone(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
+    let len = fs_err::metadata(path).map_err(HumansError::Io)?.len();
     if len > MAX_HIGHSCORES_BYTES {
         return Err(HumansError::Format {
             path: name,
@@ -212,7 +216,7 @@ pub(crate) fn import_highscores(
             ),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = fs_err::read_to_string(path).map_err(HumansError::Io)?;
     let v: Value = serde_json::from_str(&text).map_err(|e| HumansError::Format {
         path: name.clone(),
         detail: format!("not JSON: {e}"),
@@ -260,6 +264,14 @@ mod tests {
         );
         assert_eq!(ann[0].distance_km, Some(1.5));
         assert_eq!(ann[0].time_s, Some(12.0));
+        assert_eq!(ann[0].guess, Some(LatLon { lat: 1.0, lon: 2.0 }));
+        // A guess without both coordinates, or off the globe, is left out; the round is kept.
+        let mut odd = item("z", "Zed", &[5, 6]);
+        odd["game"]["player"]["guesses"][0]["lng"] = Value::Null;
+        odd["game"]["player"]["guesses"][1]["lat"] = json!(123.0);
+        let z = parse_highscores("x", &json!({"items": [odd]}), Some("C"), None);
+        assert_eq!(z.rounds.len(), 2);
+        assert!(z.rounds.iter().all(|r| r.guess.is_none()));
         assert!(imp.rounds.iter().all(|r| r.challenge_id == "CHAL"));
         assert!(imp.rounds.iter().any(|r| r.player == "Bob (b)"));
         assert!(imp.rounds.iter().any(|r| r.player == "Bob (c)"));

@@ -32,9 +32,9 @@ pub(crate) use highscores::{import_highscores, parse_highscores};
 pub use store::Store;
 
 use crate::geo::LatLon;
+use fs_err::{self as fs, File, OpenOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -70,16 +70,17 @@ pub struct HumanRound {
     pub points: u32,
     pub distance_km: Option<f64>,
     pub time_s: Option<f64>,
+    /// Where the person guessed, when the source tells (GeoGuessr highscores do). Absent in
+    /// stores written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guess: Option<LatLon>,
 }
 
 #[derive(Debug, Error)]
 pub enum HumansError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or folder operation failed; the error names the path (`fs-err`).
+    #[error(transparent)]
+    Io(std::io::Error),
     #[error("{path}: the header lacks required column(s) {missing}; expected challenge,round,player,points[,distance_km,time_s,lat,lng,location_id]")]
     Header { path: String, missing: String },
     #[error("{path}: {detail}")]
@@ -98,13 +99,6 @@ pub enum HumansError {
         line: usize,
         detail: String,
     },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HumansError + '_ {
-    move |source| HumansError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 /// A row that could not be imported.

@@ -53,7 +53,7 @@ const TAIL_CHUNK: usize = 4096;
 /// If the file does not end in a newline (a writer died mid-line), truncates it after its last
 /// complete line, so the next line starts clean instead of gluing onto the fragment.
 fn cut_torn_tail(file: &File) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
+    use fs_err::os::unix::fs::FileExt;
     let len = file.metadata()?.len();
     let mut end = len;
     let mut buf = vec![0u8; TAIL_CHUNK];
@@ -95,7 +95,7 @@ impl Store {
     /// Appends one round as one line (see the type doc for why this is safe with many writers).
     pub fn append(&self, round: &HumanRound) -> Result<(), HumansError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io(dir))?;
+            fs::create_dir_all(dir).map_err(HumansError::Io)?;
         }
         let mut line = serde_json::to_vec(round).map_err(|e| HumansError::Format {
             path: self.path.display().to_string(),
@@ -108,11 +108,11 @@ impl Store {
             .read(true)
             .append(true)
             .open(&self.path)
-            .map_err(io(&self.path))?;
-        let _lock = FileLock::new(&file, true).map_err(io(&self.path))?;
-        cut_torn_tail(&file).map_err(io(&self.path))?;
-        (&file).write_all(&line).map_err(io(&self.path))?;
-        file.sync_data().map_err(io(&self.path))
+            .map_err(HumansError::Io)?;
+        let _lock = FileLock::new(&file, true).map_err(HumansError::Io)?;
+        cut_torn_tail(&file).map_err(HumansError::Io)?;
+        (&file).write_all(&line).map_err(HumansError::Io)?;
+        file.sync_data().map_err(HumansError::Io)
     }
 
     /// Every stored round; a missing file is an empty store.
@@ -120,13 +120,13 @@ impl Store {
         let file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(io(&self.path)(e)),
+            Err(e) => return Err(HumansError::Io(e)),
         };
-        let _lock = FileLock::new(&file, false).map_err(io(&self.path))?;
+        let _lock = FileLock::new(&file, false).map_err(HumansError::Io)?;
         let lines: Vec<String> = BufReader::new(&file)
             .lines()
             .collect::<Result<_, _>>()
-            .map_err(io(&self.path))?;
+            .map_err(HumansError::Io)?;
         let last = lines.iter().rposition(|l| !l.trim().is_empty());
         let mut out = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {

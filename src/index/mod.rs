@@ -25,6 +25,7 @@
 pub mod descriptor;
 pub mod embed;
 
+use crate::fsio::FillError;
 use crate::geo::LatLon;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -354,19 +355,13 @@ impl ReferenceIndex {
             ("sources".to_string(), sources),
         ]);
         // Streamed to the file: an index can be hundreds of MB, not worth a second copy in memory.
-        let mut bad_tensors = None;
-        let written = crate::fsio::write_atomic_with(path, |tmp| {
-            safetensors::serialize_to_file(tensors, Some(meta), tmp).map_err(|e| {
-                let msg = e.to_string();
-                bad_tensors = Some(e);
-                std::io::Error::other(msg)
-            })
-        });
-        match (written, bad_tensors) {
-            (Ok(()), _) => Ok(()),
-            (Err(_), Some(e)) => Err(fmt(e)),
-            (Err(e), None) => Err(io(e)),
-        }
+        crate::fsio::write_atomic_with(path, |tmp| {
+            safetensors::serialize_to_file(tensors, Some(meta), tmp)
+        })
+        .map_err(|e| match e {
+            FillError::Io(e) => io(e),
+            FillError::Fill(e) => fmt(e),
+        })
     }
 
     /// Reads an index written by [`save`](Self::save).

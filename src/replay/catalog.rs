@@ -21,12 +21,9 @@ const SUMMARY_TEXT_CHARS: usize = 160;
 
 #[derive(Debug, Error)]
 pub enum CatalogError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or folder operation failed; the error names the path (`fs-err`).
+    #[error(transparent)]
+    Io(std::io::Error),
     #[error("no session `{id}` in {root} (neither a session id, a unique prefix of one, nor a folder holding {MANIFEST_FILE}); `geoagent replay list --dir {root}` shows the sessions")]
     NotFound { id: String, root: String },
     #[error("`{id}` matches {count} sessions in {root}: {candidates}; type more of the id")]
@@ -46,13 +43,6 @@ pub enum CatalogError {
     Replay(#[from] ReplayError),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
-    move |source| CatalogError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 /// Session folders directly under `root` (those holding a manifest), sorted by name, which is
 /// by creation time for ids from [`super::new_session_id`]. A missing `root` holds none.
 pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
@@ -62,8 +52,8 @@ pub fn session_dirs(root: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     if !root.exists() {
         return Ok(vec![]);
     }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(io(root))?
+    let mut dirs: Vec<PathBuf> = fs_err::read_dir(root)
+        .map_err(CatalogError::Io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join(MANIFEST_FILE).is_file())
         .collect();
@@ -96,7 +86,7 @@ impl Sessions {
 }
 
 /// Opens a session with its re-scored points applied; notes say what was used or ignored.
-fn open_rescored(dir: &Path, notes: &mut Vec<String>) -> Result<Replay, ReplayError> {
+pub(crate) fn open_rescored(dir: &Path, notes: &mut Vec<String>) -> Result<Replay, ReplayError> {
     let mut r = Replay::open(dir)?;
     notes.extend(super::rescore::apply(&mut r));
     if let Some(f) = &r.rescored {
@@ -497,7 +487,10 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
                 truth,
                 rec.result.guess.to_string(),
                 format!("{:.1} km", rec.result.distance_km),
-                rec.result.points.to_string(),
+                match super::rescore::recorded_points(r, rec.round) {
+                    Some(was) => format!("{} *\n(rec. {was})", rec.result.points),
+                    None => rec.result.points.to_string(),
+                },
                 source_label(&rec.guess.source),
                 clip(answer, SUMMARY_TEXT_CHARS),
             ]);
@@ -513,6 +506,13 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
             "{t}\nTotal {total} / {} points · `--round N` shows a round's views, prompt and full answer",
             5000 * r.rounds.len()
         );
+        if let Some(rec) = recorded_mean(r) {
+            let _ = write!(
+                out,
+                "\n* re-scored with today's scoring (rescored.json, `replay rescore`); rec. = as recorded (total {} as recorded)",
+                (rec * r.rounds.len() as f64).round()
+            );
+        }
         return Ok(out);
     };
     let rec = r
@@ -606,6 +606,13 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
     let _ = writeln!(out, "  guess      {}", res.guess);
     let _ = writeln!(out, "  distance   {:.1} km", res.distance_km);
     let _ = write!(out, "  points     {}", res.points);
+    if let Some(was) = super::rescore::recorded_points(r, n) {
+        let _ = write!(
+            out,
+            " (re-scored with today's scoring; {was} as recorded in {})",
+            super::ROUNDS_FILE
+        );
+    }
     Ok(out)
 }
 
@@ -675,6 +682,25 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("re-scored"), "{text}");
+        let mut notes = Vec::new();
+        let shown = open_rescored(&dir, &mut notes).unwrap();
+        let table = render_show(&shown, None).unwrap();
+        assert!(
+            table.contains("4321 *") && table.contains("(rec. 5000)"),
+            "{table}"
+        );
+        assert!(table.contains("re-scored"), "{table}");
+        let one = render_show(&shown, Some(1)).unwrap();
+        assert!(
+            one.contains("points     4321 (re-scored") && one.contains("5000 as recorded"),
+            "{one}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("re-scored by geoagent")),
+            "{notes:?}"
+        );
+        let plain = render_show(&replay, None).unwrap();
+        assert!(!plain.contains("re-scored"), "{plain}");
         let s = read_all(root.path()).unwrap();
         assert_eq!(s.readable[0].rounds[0].result.points, 4321);
         assert!(

@@ -13,8 +13,8 @@
 use crate::agent::Guess;
 use crate::environment::View;
 use crate::game::{integrity, RoundResult};
+use fs_err::{self as fs, File, OpenOptions};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -39,12 +39,9 @@ const MAX_SHOWN_NAME_CHARS: usize = 80;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or folder operation failed; the error names the path (`fs-err`).
+    #[error(transparent)]
+    Io(std::io::Error),
     #[error("{path}: not a valid replay manifest: {detail}")]
     Manifest { path: String, detail: String },
     #[error("{path}: replay format_version {found} is newer than this build reads ({FORMAT_VERSION}); upgrade geoagent")]
@@ -61,13 +58,6 @@ pub enum ReplayError {
         line: usize,
         detail: String,
     },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayError + '_ {
-    move |source| ReplayError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 /// What a session played and how.
@@ -160,7 +150,7 @@ impl ReplayWriter {
     /// Creates `root/<manifest.session_id>/` with its manifest.
     pub fn create(root: &Path, manifest: &Manifest) -> Result<ReplayWriter, ReplayError> {
         let dir = root.join(&manifest.session_id);
-        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(io(&dir))?;
+        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(ReplayError::Io)?;
         let mpath = dir.join(MANIFEST_FILE);
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| ReplayError::Manifest {
             path: mpath.display().to_string(),
@@ -172,7 +162,7 @@ impl ReplayWriter {
             .create(true)
             .append(true)
             .open(&rpath)
-            .map_err(io(&rpath))?;
+            .map_err(ReplayError::Io)?;
         Ok(ReplayWriter { dir, rounds })
     }
 
@@ -192,40 +182,40 @@ impl ReplayWriter {
     pub(crate) fn reopen(dir: &Path) -> Result<(ReplayWriter, Replay), ReplayError> {
         let rpath = dir.join(ROUNDS_FILE);
         if rpath.is_file() {
-            let bytes = fs::read(&rpath).map_err(io(&rpath))?;
+            let bytes = fs::read(&rpath).map_err(ReplayError::Io)?;
             let cut = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let tail = &bytes[cut..];
             if !tail.iter().all(u8::is_ascii_whitespace) {
                 let f = OpenOptions::new()
                     .write(true)
                     .open(&rpath)
-                    .map_err(io(&rpath))?;
+                    .map_err(ReplayError::Io)?;
                 if serde_json::from_slice::<RoundRecord>(tail).is_ok() {
                     drop(f);
                     let mut f = OpenOptions::new()
                         .append(true)
                         .open(&rpath)
-                        .map_err(io(&rpath))?;
-                    f.write_all(b"\n").map_err(io(&rpath))?;
-                    f.sync_data().map_err(io(&rpath))?;
+                        .map_err(ReplayError::Io)?;
+                    f.write_all(b"\n").map_err(ReplayError::Io)?;
+                    f.sync_data().map_err(ReplayError::Io)?;
                 } else {
                     warn!(
                         "{}: cutting a torn last line ({} bytes) before resuming",
                         rpath.display(),
                         tail.len()
                     );
-                    f.set_len(cut as u64).map_err(io(&rpath))?;
-                    f.sync_data().map_err(io(&rpath))?;
+                    f.set_len(cut as u64).map_err(ReplayError::Io)?;
+                    f.sync_data().map_err(ReplayError::Io)?;
                 }
             }
         }
         let replay = Replay::open(dir)?;
-        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(io(dir))?;
+        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(ReplayError::Io)?;
         let rounds = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&rpath)
-            .map_err(io(&rpath))?;
+            .map_err(ReplayError::Io)?;
         Ok((
             ReplayWriter {
                 dir: dir.to_path_buf(),
@@ -248,9 +238,9 @@ impl ReplayWriter {
             .map(|(i, v)| {
                 let rel = view_name(round, i);
                 let path = dir.join(&rel);
-                let mut f = File::create(&path).map_err(io(&path))?;
-                f.write_all(&v.jpeg).map_err(io(&path))?;
-                f.sync_all().map_err(io(&path))?;
+                let mut f = File::create(&path).map_err(ReplayError::Io)?;
+                f.write_all(&v.jpeg).map_err(ReplayError::Io)?;
+                f.sync_all().map_err(ReplayError::Io)?;
                 Ok(ViewRecord {
                     file: rel,
                     heading: v.heading,
@@ -273,8 +263,8 @@ impl ReplayWriter {
             detail: e.to_string(),
         })?;
         line.push(b'\n');
-        self.rounds.write_all(&line).map_err(io(&path))?;
-        self.rounds.sync_data().map_err(io(&path))
+        self.rounds.write_all(&line).map_err(ReplayError::Io)?;
+        self.rounds.sync_data().map_err(ReplayError::Io)
     }
 }
 
@@ -297,7 +287,7 @@ impl Replay {
     /// middle is an error naming the line (that is corruption, not a crash).
     pub fn open(dir: &Path) -> Result<Replay, ReplayError> {
         let mpath = dir.join(MANIFEST_FILE);
-        let text = fs::read(&mpath).map_err(io(&mpath))?;
+        let text = fs::read(&mpath).map_err(ReplayError::Io)?;
         let raw: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| ReplayError::Manifest {
                 path: mpath.display().to_string(),
@@ -322,7 +312,7 @@ impl Replay {
             })?;
 
         let rpath = dir.join(ROUNDS_FILE);
-        let bytes = fs::read(&rpath).map_err(io(&rpath))?;
+        let bytes = fs::read(&rpath).map_err(ReplayError::Io)?;
         let (rounds, skipped) = parse_rounds(&rpath, &bytes)?;
         Ok(Replay {
             dir: dir.to_path_buf(),
@@ -356,17 +346,20 @@ impl Replay {
         let views = self.dir.join(VIEWS_DIR);
         let path = self.dir.join(&view.file);
         for p in [&views, &path] {
-            let meta = fs::symlink_metadata(p).map_err(io(p))?;
+            let meta = fs::symlink_metadata(p).map_err(ReplayError::Io)?;
             if meta.file_type().is_symlink() {
                 return Err(refuse(format!("{} is a symbolic link", p.display())));
             }
         }
-        if !fs::symlink_metadata(&path).map_err(io(&path))?.is_file() {
+        if !fs::symlink_metadata(&path)
+            .map_err(ReplayError::Io)?
+            .is_file()
+        {
             return Err(refuse("not a regular file".into()));
         }
         // Belt and braces: the resolved file must still be under the resolved session folder.
-        let base = fs::canonicalize(&self.dir).map_err(io(&self.dir))?;
-        let real = fs::canonicalize(&path).map_err(io(&path))?;
+        let base = fs::canonicalize(&self.dir).map_err(ReplayError::Io)?;
+        let real = fs::canonicalize(&path).map_err(ReplayError::Io)?;
         if !real.starts_with(&base) {
             return Err(refuse("resolves outside the session folder".into()));
         }
@@ -378,11 +371,11 @@ impl Replay {
     /// served or sent to a model as a view.
     pub fn view_bytes(&self, view: &ViewRecord) -> Result<Vec<u8>, ReplayError> {
         let path = self.view_path(view)?;
-        let file = File::open(&path).map_err(io(&path))?;
+        let file = File::open(&path).map_err(ReplayError::Io)?;
         let mut bytes = Vec::new();
         file.take(MAX_VIEW_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(io(&path))?;
+            .map_err(ReplayError::Io)?;
         let refuse = |detail: String| ReplayError::View {
             path: self.dir.display().to_string(),
             file: clip_name(&view.file),
@@ -491,7 +484,7 @@ pub(crate) fn new_session_id() -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReplayError> {
-    crate::fsio::write_atomic(path, bytes).map_err(io(path))
+    crate::fsio::write_atomic(path, bytes).map_err(ReplayError::Io)
 }
 
 #[cfg(test)]

@@ -131,22 +131,18 @@ pub fn rescore(replay: &Replay) -> Rescored {
 /// Writes `rescored.json` into the session folder atomically; returns its path.
 pub fn write(dir: &Path, rescored: &Rescored) -> Result<PathBuf, ReplayError> {
     let path = dir.join(RESCORED_FILE);
-    let err = |source: std::io::Error, p: &Path| ReplayError::Io {
-        path: p.display().to_string(),
-        source,
-    };
     let json = serde_json::to_vec_pretty(rescored).map_err(|e| ReplayError::Manifest {
         path: path.display().to_string(),
         detail: e.to_string(),
     })?;
-    crate::fsio::write_atomic(&path, &json).map_err(|e| err(e, &path))?;
+    crate::fsio::write_atomic(&path, &json).map_err(ReplayError::Io)?;
     Ok(path)
 }
 
 /// Reads a session's `rescored.json`, when there is one (at most [`MAX_RESCORED_BYTES`]).
 pub fn read(dir: &Path) -> Result<Option<Rescored>, ReplayError> {
     let path = dir.join(RESCORED_FILE);
-    let bytes = std::fs::File::open(&path).and_then(|f| {
+    let bytes = fs_err::File::open(&path).and_then(|f| {
         let mut bytes = Vec::new();
         f.take(MAX_RESCORED_BYTES + 1).read_to_end(&mut bytes)?;
         Ok(bytes)
@@ -163,10 +159,7 @@ pub fn read(dir: &Path) -> Result<Option<Rescored>, ReplayError> {
                 detail: e.to_string(),
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ReplayError::Io {
-            path: path.display().to_string(),
-            source: e,
-        }),
+        Err(e) => Err(ReplayError::Io(e)),
     }
 }
 

@@ -95,12 +95,9 @@ pub enum ReportError {
     Stats(#[from] CommandError),
     #[error(transparent)]
     Chart(#[from] ChartError),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or folder operation failed; the error names the path (`fs-err`).
+    #[error(transparent)]
+    Io(std::io::Error),
     #[error("{path} exists and was not written by `geoagent report` (no {marker} in it): move it away or pick another -o name; the report's pages go there")]
     NotOurs { path: String, marker: &'static str },
 }
@@ -455,10 +452,6 @@ fn thumbnail_url(rep: &Replay, v: &crate::replay::ViewRecord) -> Result<String, 
 /// files; the page goes through a temporary file, so a failed write leaves no half report. A
 /// folder of that name is replaced only when an earlier report wrote it ([`pages::FILES_MARKER`]).
 pub fn write(path: &Path, report: &Report) -> Result<(), ReportError> {
-    let io = |p: &Path| {
-        let p = p.display().to_string();
-        move |source| ReportError::Io { path: p, source }
-    };
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -474,7 +467,7 @@ pub fn write(path: &Path, report: &Report) -> Result<(), ReportError> {
                 marker: pages::FILES_MARKER,
             });
         }
-        std::fs::remove_dir_all(dir).map_err(io(dir))
+        fs_err::remove_dir_all(dir).map_err(ReportError::Io)
     };
     if let Some(name) = &report.files_dir {
         let dir = parent.join(name);
@@ -483,16 +476,16 @@ pub fn write(path: &Path, report: &Report) -> Result<(), ReportError> {
         for (rel, bytes) in &report.files {
             let f = tmp.join(rel);
             if let Some(d) = f.parent() {
-                std::fs::create_dir_all(d).map_err(io(d))?;
+                fs_err::create_dir_all(d).map_err(ReportError::Io)?;
             }
-            std::fs::write(&f, bytes).map_err(io(&f))?;
+            fs_err::write(&f, bytes).map_err(ReportError::Io)?;
         }
         replace(&dir)?;
-        std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+        fs_err::rename(&tmp, &dir).map_err(ReportError::Io)?;
     }
     let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, report.html.as_bytes()).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    fs_err::write(&tmp, report.html.as_bytes()).map_err(ReportError::Io)?;
+    fs_err::rename(&tmp, path).map_err(ReportError::Io)
 }
 
 #[cfg(test)]

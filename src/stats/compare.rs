@@ -183,9 +183,12 @@ pub(crate) fn round_label(reasoner: &str, strategy: &str, guess: &crate::agent::
 }
 
 /// Evaluated rounds per player label ("reasoner/strategy"), in first-seen order.
+/// Also collects into `site_challenges` the challenge of every geoguessr.com session (its token,
+/// or the game token of a classic game, which no person shares).
 fn load_replays(
     paths: &[PathBuf],
     notes: &mut Vec<String>,
+    site_challenges: &mut std::collections::BTreeSet<String>,
 ) -> Result<Vec<(String, usize, Vec<RoundEval>)>, CommandError> {
     let mut players: Vec<(String, usize, Vec<RoundEval>)> = Vec::new();
     for p in paths {
@@ -195,6 +198,9 @@ fn load_replays(
         for replay in sessions.readable {
             notes.extend(replay.skipped.iter().cloned());
             let m = &replay.manifest;
+            if m.environment == crate::browser::geoguessr::ENVIRONMENT {
+                site_challenges.insert(m.challenge.id.clone());
+            }
             let eval = |guess: LatLon, distance_km: f64, points: u32, round: &RoundRecord| {
                 RoundEval::geocoded(
                     &m.session_id,
@@ -472,8 +478,28 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
     let mut notes = Vec::new();
     let mut humans_all: Vec<HumanRound> = Vec::new();
     let mut problems = Vec::new();
+    let mut site_challenges = std::collections::BTreeSet::new();
+    let agents = load_replays(&args.replays, &mut notes, &mut site_challenges)?;
+    // Sessions played on geoguessr.com name their challenge: its people are in the store
+    // (`play --site geoguessr` put them there), so no --challenge or --humans is needed.
+    let from_site = args.humans.is_empty()
+        && args.challenge.is_none()
+        && !site_challenges.is_empty()
+        && args.human_store.is_file();
     let store_default;
-    let human_files: &[PathBuf] = if args.humans.is_empty() && args.challenge.is_some() {
+    let human_files: &[PathBuf] = if from_site {
+        store_default = [args.human_store.clone()];
+        notes.push(format!(
+            "people of geoguessr.com challenge(s) {} from {}",
+            site_challenges
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.human_store.display()
+        ));
+        &store_default
+    } else if args.humans.is_empty() && args.challenge.is_some() {
         store_default = [args.human_store.clone()];
         if !store_default[0].is_file() {
             return Err(CommandError::NoInput(format!(
@@ -490,6 +516,9 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
         problems.extend(imp.problems.iter().map(ToString::to_string));
         humans_all.extend(imp.rounds);
     }
+    if from_site {
+        humans_all.retain(|h| site_challenges.contains(&h.challenge_id));
+    }
     let mut dataset = None;
     if let Some(dir) = &args.human_dataset {
         let ds = humans::import_dataset(dir)?;
@@ -502,11 +531,10 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
     let (mut humans_all, repeats) = super::matching::first_games(humans_all);
     notes.extend(repeats);
 
-    let mut players: Vec<(String, usize, Vec<RoundEval>, Option<String>)> =
-        load_replays(&args.replays, &mut notes)?
-            .into_iter()
-            .map(|(l, n, r)| (l, n, r, None))
-            .collect();
+    let mut players: Vec<(String, usize, Vec<RoundEval>, Option<String>)> = agents
+        .into_iter()
+        .map(|(l, n, r)| (l, n, r, None))
+        .collect();
     if let (Some(Reference::Baseline), Some(ds)) = (args.reference, &dataset) {
         let (rounds, note) = reference_rounds(ds, &mut notes)?;
         players.push(("reference: baseline".into(), 0, rounds, Some(note)));
@@ -614,6 +642,7 @@ mod tests {
             points,
             distance_km: None,
             time_s: None,
+            guess: None,
         }
     }
 

@@ -91,6 +91,7 @@ mod tests {
             points: 100,
             distance_km: None,
             time_s: None,
+            guess: None,
         }
     }
 

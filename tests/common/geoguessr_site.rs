@@ -73,6 +73,8 @@ struct Guess {
     points: u32,
     meters: f64,
     time: u64,
+    /// The round's time limit ran out before the guess arrived: 0 points, as on the site.
+    timed_out: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +88,8 @@ struct Game {
     rounds: Vec<Place>,
     guesses: Vec<Guess>,
     round_started: std::time::Instant,
+    /// The last round whose page was shown.
+    shown: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +223,11 @@ impl Replica {
         self.shared.expired.store(true, Ordering::SeqCst);
     }
 
+    /// The cookie is good again (the user pasted a fresh one).
+    pub fn renew_cookie(&self) {
+        self.shared.expired.store(false, Ordering::SeqCst);
+    }
+
     /// The next `n` API requests answer 429 with `Retry-After: retry_after`.
     pub fn rate_limit(&self, n: u32, retry_after: &str) {
         *lock(&self.shared.retry_after) = retry_after.into();
@@ -277,6 +286,15 @@ impl Replica {
             .games
             .get(token)
             .map(|g| g.guesses.iter().map(|x| x.time).collect())
+            .unwrap_or_default()
+    }
+
+    /// Per round of game `token`: did the time limit run out before the guess?
+    pub fn timed_out_of(&self, token: &str) -> Vec<bool> {
+        lock(&self.shared.inner)
+            .games
+            .get(token)
+            .map(|g| g.guesses.iter().map(|x| x.timed_out).collect())
             .unwrap_or_default()
     }
 
@@ -366,7 +384,7 @@ fn state_json(g: &Game) -> Value {
     let guesses: Vec<Value> = g
         .guesses
         .iter()
-        .map(|x| json!({"lat": x.lat, "lng": x.lng, "timedOut": false, "timedOutWithGuess": false, "skippedRound": false,
+        .map(|x| json!({"lat": x.lat, "lng": x.lng, "timedOut": x.timed_out, "timedOutWithGuess": false, "skippedRound": false,
             "roundScore": {"amount": x.points.to_string(), "unit": "points", "percentage": x.points as f64 / 50.0},
             "roundScoreInPoints": x.points, "distance": {"meters": {"amount": format!("{:.1}", x.meters / 1000.0), "unit": "km"}},
             "distanceInMeters": x.meters, "stepsCount": 0, "time": x.time}))
@@ -414,6 +432,7 @@ fn new_game(
         rounds,
         guesses: vec![],
         round_started: std::time::Instant::now(),
+        shown: 0,
     };
     inner.games.insert(g.token.clone(), g.clone());
     g
@@ -479,12 +498,19 @@ async fn guess(State(s): S, h: HeaderMap, Path(t): Path<String>, body: Bytes) ->
     }
     let p = &g.rounds[g.guesses.len()];
     let meters = haversine_m((p.lat, p.lng), (lat, lng));
+    let took = g.round_started.elapsed();
+    let timed_out = g.time_limit > 0 && took.as_secs_f64() > f64::from(g.time_limit);
     g.guesses.push(Guess {
         lat,
         lng,
-        points: points(meters, WORLD_MAX_ERROR_M),
+        points: if timed_out {
+            0
+        } else {
+            points(meters, WORLD_MAX_ERROR_M)
+        },
         meters,
-        time: g.round_started.elapsed().as_secs(),
+        time: took.as_secs(),
+        timed_out,
     });
     g.round_started = std::time::Instant::now();
     Json(state_json(g)).into_response()
@@ -630,7 +656,16 @@ async fn game_page(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response
     if let Err(r) = gate(&s, &h, &format!("GET /game/{t}")) {
         return r;
     }
-    let Some(g) = lock(&s.inner).games.get(&t).cloned() else {
+    let Some(g) = lock(&s.inner).games.get_mut(&t).map(|g| {
+        // The round's clock starts when its page is first shown (or at the last guess, for a
+        // page that moves on by itself).
+        let open = g.guesses.len() + 1;
+        if g.shown < open {
+            g.shown = open;
+            g.round_started = std::time::Instant::now();
+        }
+        g.clone()
+    }) else {
         return (StatusCode::NOT_FOUND, "no game").into_response();
     };
     let c = |name: &str| format!("{name}__{}", s.salt);

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{info, warn};
 
+/// The environment name of a geoguessr.com session in its replay's manifest.
+pub(crate) const ENVIRONMENT: &str = "geoguessr";
 /// Our own score and the site's may differ by rounding of the distance: more than this is a
 /// changed formula or a wrong `maxErrorDistance`, worth a warning.
 pub(crate) const SCORE_AGREEMENT_POINTS: u32 = 1;
@@ -217,6 +219,12 @@ pub struct ScoreCheck {
     pub round: usize,
     pub site_points: u32,
     pub own_points: u32,
+    /// Seconds the site counted for the round (its `time`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_time_s: Option<f64>,
+    /// The site ran out the round's time limit before the guess arrived.
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 /// One game on geoguessr.com, played round by round.
@@ -331,10 +339,18 @@ impl SiteGame {
         if own.abs_diff(site) > SCORE_AGREEMENT_POINTS {
             warn!(round, site, own, "the site's points differ from ours: is geoguessr's maxErrorDistance still the scale?");
         }
+        if g.timed_out {
+            warn!(
+                round,
+                "the site timed the round out before the guess arrived"
+            );
+        }
         self.checks.push(ScoreCheck {
             round,
             site_points: site,
             own_points: own,
+            site_time_s: g.time,
+            timed_out: g.timed_out,
         });
         self.location_id = truth.pano_id.clone();
         self.state = st;

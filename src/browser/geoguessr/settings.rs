@@ -33,6 +33,8 @@ pub(crate) const DEFAULT_MAX_HIGHSCORE_PAGES: u32 = 200;
 pub(crate) const DEFAULT_HIGHSCORES_LIMIT: u32 = 26;
 /// The guess pin must land this close (in guess-map pixels) to the pixel clicked.
 pub(crate) const DEFAULT_PIN_TOLERANCE_PX: f64 = 3.0;
+/// With a time limit, the guess is due this many seconds before it runs out.
+pub(crate) const DEFAULT_TIME_LIMIT_MARGIN_SECS: f64 = 5.0;
 
 /// How the guess reaches the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -169,6 +171,9 @@ pub struct SiteOptions {
     pub max_highscore_pages: u32,
     pub highscores_limit: u32,
     pub pin_tolerance_px: f64,
+    /// With a time limit, the guess is due this long before it runs out (clicking the map and
+    /// the site's round trip take time); the model gets the rest.
+    pub time_limit_margin: Duration,
 }
 
 impl Default for SiteOptions {
@@ -190,6 +195,7 @@ impl Default for SiteOptions {
             max_highscore_pages: DEFAULT_MAX_HIGHSCORE_PAGES,
             highscores_limit: DEFAULT_HIGHSCORES_LIMIT,
             pin_tolerance_px: DEFAULT_PIN_TOLERANCE_PX,
+            time_limit_margin: Duration::from_secs_f64(DEFAULT_TIME_LIMIT_MARGIN_SECS),
         }
     }
 }
