@@ -225,7 +225,18 @@
     requestDraw() {
       if (this.dirty) return;
       this.dirty = true;
-      requestAnimationFrame(() => this.draw());
+      requestAnimationFrame(() => {
+        if (this.dirty) this.draw();
+      });
+    }
+
+    /**
+     * Draws a pending view change now instead of at the next animation frame: when a drag ends
+     * the view it turned to is on the canvas (and in data-frame) as soon as the input is handled,
+     * so whoever drove the pointer need not wait out a frame.
+     */
+    drawNow() {
+      if (this.dirty) this.draw();
     }
 
     draw() {
@@ -271,26 +282,36 @@
      * Loads a round's image ("panorama" or "photo"); resolves once it is drawn. Resets the view
      * to the start.
      */
-    load(url, kind) {
+    load(url, kind, decoded) {
       const serial = ++this.loadSerial;
       this.loaded = false;
       this.kind = kind === "photo" ? "photo" : "panorama";
       this.view = { ...START_VIEW };
       this.canvas.dataset.ready = "false";
       this.requestDraw();
+      const show = (img) => {
+        const gl = this.gl;
+        gl.bindTexture(gl.TEXTURE_2D, this.texture);
+        gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, img);
+        const halfW = Math.tan((PHOTO_HFOV_DEG * Math.PI) / 360);
+        this.photoHalf = [halfW, (halfW * img.naturalHeight) / Math.max(1, img.naturalWidth)];
+        this.loaded = true;
+        // Drawn at once: the round is playable (data-ready) without waiting for a frame.
+        this.dirty = true;
+        this.drawNow();
+      };
+      // An image fetched and decoded while the previous result was shown (see prefetchRound).
+      if (decoded) {
+        show(decoded);
+        return Promise.resolve(true);
+      }
       return new Promise((resolve, reject) => {
         const img = new Image();
         img.decoding = "async";
         img.onload = () => {
           if (serial !== this.loadSerial) return resolve(false);
-          const gl = this.gl;
-          gl.bindTexture(gl.TEXTURE_2D, this.texture);
-          gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
-          gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, img);
-          const halfW = Math.tan((PHOTO_HFOV_DEG * Math.PI) / 360);
-          this.photoHalf = [halfW, (halfW * img.naturalHeight) / Math.max(1, img.naturalWidth)];
-          this.loaded = true;
-          this.requestDraw();
+          show(img);
           resolve(true);
         };
         img.onerror = () => {
@@ -326,6 +347,7 @@
         if (!drag || e.pointerId !== drag.id) return;
         drag = null;
         c.classList.remove("dragging");
+        this.drawNow();
       };
       c.addEventListener("pointerup", end);
       c.addEventListener("pointercancel", end);
@@ -653,7 +675,7 @@
   }
 
   // ---- Game flow ------------------------------------------------------------------------------
-  const game = { id: null, seed: null, rounds: 0, map: null, player: null, results: [], total: 0, last: null };
+  const game = { id: null, seed: null, rounds: 0, map: null, player: null, results: [], total: 0, last: null, next: null };
 
   function setRoundLabel(round, rounds) {
     const l = $("#round-label");
@@ -694,6 +716,7 @@
     game.player = params.player || null;
     game.results = [];
     game.total = 0;
+    game.next = null;
     $("#map-name").textContent = g.map.name;
     $("#synthetic-badge").hidden = !g.map.synthetic;
     $("#imagery-attribution").textContent = g.map.attribution || "";
@@ -712,6 +735,7 @@
     game.map = g.map;
     game.player = g.player || null;
     game.results = g.results || [];
+    game.next = null;
     game.total = g.total || 0;
     $("#map-name").textContent = g.map.name;
     $("#synthetic-badge").hidden = !g.map.synthetic;
@@ -720,8 +744,30 @@
     await nextRound();
   }
 
+  /**
+   * Fetches the next round and decodes its image while the result is on screen, so pressing Next
+   * shows it without a network round trip or a decode. Never fails: on any error the round is
+   * loaded the ordinary way when Next is pressed.
+   */
+  function prefetchRound() {
+    return api("GET", `/api/games/${encodeURIComponent(game.id)}`)
+      .then((g) => {
+        if (g.state === "finished" || !g.pano) return { g, img: null };
+        const img = new Image();
+        img.src = g.pano;
+        return img.decode().then(
+          () => ({ g, img }),
+          () => ({ g, img: null }),
+        );
+      })
+      .catch(() => null);
+  }
+
   async function nextRound() {
-    const g = await api("GET", `/api/games/${encodeURIComponent(game.id)}`);
+    const pending = game.next;
+    game.next = null;
+    const pre = pending ? await pending : null;
+    const g = pre ? pre.g : await api("GET", `/api/games/${encodeURIComponent(game.id)}`);
     if (g.state === "finished" || !g.pano) return finish();
     setRoundLabel(g.round, g.rounds);
     guessMap.showPairs([]);
@@ -730,7 +776,7 @@
     guessMap.clickable = true;
     $("#guess-button").disabled = true;
     // Start loading first: data-ready is "false" before the state says "guessing".
-    const loaded = pano.load(g.pano, g.imagery);
+    const loaded = pano.load(g.pano, g.imagery, pre && pre.img);
     setState("guessing");
     await loaded;
   }
@@ -768,6 +814,7 @@
     $("#next-button").textContent = r.finished ? "See final score" : "Next round";
     setState("result");
     guessMap.showPairs([{ guess: r.guess, truth: r.truth, round: r.round }]);
+    if (!r.finished) game.next = prefetchRound();
   }
 
   function finish() {

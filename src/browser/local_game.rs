@@ -14,7 +14,8 @@ use crate::game::RoundResult;
 use crate::geo::{Bounds, LatLon};
 use base64::Engine;
 use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction, WheelActions,
+    MOUSE_BUTTON_LEFT,
 };
 use fantoccini::elements::Element;
 use fantoccini::Locator;
@@ -34,8 +35,16 @@ pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// The guess marker must land this close to the reasoner's point. 0.5 km costs at most 0.03% of
 /// the points on the world map and needs ~8 map zoom steps from the whole-world view.
 pub const GUESS_PRECISION_KM: f64 = 0.5;
-/// Bound on zoom-and-click refinements when placing the marker.
-pub(crate) const MAX_PLACEMENT_PASSES: usize = 3;
+/// Bound on zoom and click passes when placing the marker: a wheel zoom and a click, plus room
+/// for a correcting click and for the zoom-button fallback (click + zooms, click).
+pub(crate) const MAX_PLACEMENT_PASSES: usize = 4;
+/// Wheel delta that zooms the guess map by a factor of 2 (`MAP_WHEEL_PX_PER_DOUBLING` in
+/// web/app.js).
+const MAP_WHEEL_PX_PER_DOUBLING: i64 = 200;
+/// Keep the target at least this far inside the map after a wheel zoom (CSS px).
+const WHEEL_AIM_MARGIN_PX: f64 = 8.0;
+/// Zoom this much beyond the precision the guess needs, so rounding never leaves it short.
+const WHEEL_ZOOM_HEADROOM: f64 = 1.1;
 /// A drag presses this far inside the canvas edge, so the press lands on it. The page captures
 /// the pointer, so the release may land anywhere in the viewport: one long drag per turn instead
 /// of several short ones, and each dispatched pointer action waits on the renderer (~12 ms here).
@@ -122,6 +131,17 @@ impl PageState {
     }
 }
 
+/// The page's controls, found once per game: the page never replaces them, and each look-up is a
+/// WebDriver round trip (~3–5 ms) that a round would otherwise pay five times.
+#[derive(Clone)]
+struct Controls {
+    pano: Element,
+    map: Element,
+    zoom_in: Element,
+    guess: Element,
+    next: Element,
+}
+
 /// One game of the local game in a browser tab.
 pub struct LocalGame {
     browser: Browser,
@@ -132,6 +152,7 @@ pub struct LocalGame {
     map_name: String,
     /// The server's id of the game on the page, once seen (to resume it in a new browser).
     game_id: Option<String>,
+    controls: Option<Controls>,
 }
 
 impl LocalGame {
@@ -154,6 +175,7 @@ impl LocalGame {
             map_view,
             map_name: map_name.to_string(),
             game_id: None,
+            controls: None,
         })
     }
 
@@ -239,12 +261,28 @@ impl LocalGame {
             .map_err(cmd(format!("finding {css}")))
     }
 
+    async fn controls(&mut self) -> Result<Controls, BrowserError> {
+        if let Some(c) = &self.controls {
+            return Ok(c.clone());
+        }
+        let c = Controls {
+            pano: self.find(sel::PANO).await?,
+            map: self.find(sel::MAP).await?,
+            zoom_in: self.find(sel::MAP_ZOOM_IN).await?,
+            guess: self.find(sel::GUESS_BUTTON).await?,
+            next: self.find(sel::NEXT_BUTTON).await?,
+        };
+        self.controls = Some(c.clone());
+        Ok(c)
+    }
+
     /// Moves to the next round if the page shows a result, then waits for a loaded panorama.
     async fn ready_round(&mut self) -> Result<PageState, BrowserError> {
         let st = self.state().await?;
         if st.state == sel::STATE_RESULT {
-            self.find(sel::NEXT_BUTTON)
+            self.controls()
                 .await?
+                .next
                 .click()
                 .await
                 .map_err(cmd("pressing Next"))?;
@@ -398,21 +436,44 @@ impl LocalGame {
         })
     }
 
-    /// Clicks the map at the pixel for `at`, zooming in around the marker until a map pixel is
-    /// finer than [`GUESS_PRECISION_KM`]. Returns where the page put the marker.
-    async fn place_marker(&self, at: LatLon) -> Result<LatLon, BrowserError> {
-        let map_el = self.find(sel::MAP).await?;
-        let zoom_el = self.find(sel::MAP_ZOOM_IN).await?;
+    /// Puts the marker on `at`: zooms the map with the wheel around the pixel for `at` until a
+    /// map pixel is finer than [`GUESS_PRECISION_KM`], then clicks it. The wheel keeps the point
+    /// under the pointer fixed, so one zoom and one click usually do it; a page that does not zoom
+    /// by the wheel falls back to clicking and pressing its zoom button (which zooms around the
+    /// marker). Returns where the page put the marker.
+    async fn place_marker(&self, controls: &Controls, at: LatLon) -> Result<LatLon, BrowserError> {
         let mut st = self.state().await?;
+        let mut wheel = true;
         for pass in 0..MAX_PLACEMENT_PASSES {
             let (view, rect) = map_geometry(&st)?;
             let (px, py) = pixel_for(&view, &rect, at);
             let deg_per_px = (view.east - view.west) / rect.w;
             let km_per_px = deg_per_px * KM_PER_DEG;
             let zooms = zoom_steps_needed(km_per_px);
+            if zooms > 0 && wheel {
+                let (x, y, delta) = wheel_zoom(&rect, px, py, km_per_px / GUESS_PRECISION_KM);
+                let scroll = WheelActions::new("wheel".into()).then(WheelAction::Scroll {
+                    duration: None,
+                    x,
+                    y,
+                    delta_x: 0,
+                    delta_y: -delta,
+                });
+                self.browser
+                    .client()
+                    .perform_actions(scroll)
+                    .await
+                    .map_err(cmd("zooming the map"))?;
+                st = self.state().await?;
+                let (after, _) = map_geometry(&st)?;
+                debug!(pass, delta, km_per_px, ?after, "zoomed the map");
+                // No zoom: this page ignores the wheel; use the button from now on.
+                wheel = after.east - after.west < (view.east - view.west) * 0.75;
+                continue;
+            }
             let mut actions = MouseActions::new("mouse".into())
                 .then(PointerAction::MoveToElement {
-                    element: map_el.clone(),
+                    element: controls.map.clone(),
                     duration: None,
                     x: (px - rect.w / 2.0).round(),
                     y: (py - rect.h / 2.0).round(),
@@ -426,7 +487,7 @@ impl LocalGame {
             if zooms > 0 {
                 // The zoom button stays put, so one move serves every click on it.
                 actions = actions.then(PointerAction::MoveToElement {
-                    element: zoom_el.clone(),
+                    element: controls.zoom_in.clone(),
                     duration: None,
                     x: 0.0,
                     y: 0.0,
@@ -478,7 +539,7 @@ impl Environment for LocalGame {
             .pano
             .ok_or_else(|| BrowserError::Contract("no panorama on the page".into()))?;
         let ready_ms = t0.elapsed().as_millis() as u64;
-        let pano_el = self.find(sel::PANO).await?;
+        let pano_el = self.controls().await?.pano;
         let vw = page.viewport_width.unwrap_or(0.0);
         // A photo round is one flat image straight ahead: other headings show only background.
         let k = if pano.kind.as_deref() == Some(sel::PANO_KIND_PHOTO) {
@@ -517,10 +578,11 @@ impl Environment for LocalGame {
     #[instrument(skip(self), fields(round = self.round))]
     async fn guess(&mut self, at: LatLon) -> Result<(RoundResult, GuessTiming), BrowserError> {
         let t0 = Instant::now();
-        self.place_marker(at).await?;
+        let controls = self.controls().await?;
+        self.place_marker(&controls, at).await?;
         let place_ms = t0.elapsed().as_millis() as u64;
-        self.find(sel::GUESS_BUTTON)
-            .await?
+        controls
+            .guess
             .click()
             .await
             .map_err(cmd("pressing Guess"))?;
@@ -627,6 +689,24 @@ fn pixel_for(view: &Bounds, rect: &Rect, at: LatLon) -> (f64, f64) {
     (px, py)
 }
 
+/// Where to turn the wheel (viewport px) and by how much (page wheel delta, positive = in) to
+/// zoom the map by up to `need` so that `at`, now at map pixel `(px, py)`, lands near the map's
+/// centre. The page keeps the point under the pointer fixed, and the pointer sits on a whole
+/// pixel, so after zooming by f the target lies within 0.5·(f−1) px of where it was aimed: the
+/// aim is the centre and f is capped so that stays inside the map (a second pass zooms on).
+fn wheel_zoom(rect: &Rect, px: f64, py: f64, need: f64) -> (i64, i64, i64) {
+    let fit = 1.0 + 2.0 * (rect.w.min(rect.h) / 2.0 - WHEEL_AIM_MARGIN_PX).max(1.0);
+    let want = (need * WHEEL_ZOOM_HEADROOM).min(fit).max(2.0);
+    let delta = (MAP_WHEEL_PX_PER_DOUBLING as f64 * want.log2()).floor() as i64;
+    let f = 2f64.powf(delta as f64 / MAP_WHEEL_PX_PER_DOUBLING as f64);
+    // The pixel c that zooming by f around moves `at` to the centre t: c + (p − c)·f = t.
+    let aim = |p: f64, origin: f64, size: f64| {
+        let c = (p * f - size / 2.0) / (f - 1.0);
+        (origin + c.clamp(1.0, size - 1.0)).round() as i64
+    };
+    (aim(px, rect.x, rect.w), aim(py, rect.y, rect.h), delta)
+}
+
 /// Zoom doublings needed before a map pixel is finer than [`GUESS_PRECISION_KM`].
 fn zoom_steps_needed(km_per_px: f64) -> u32 {
     if km_per_px <= GUESS_PRECISION_KM {
@@ -707,6 +787,29 @@ mod tests {
         // Whole world in 450 px: 0.8°/px ≈ 89 km/px → 2^8 = 256 > 178.
         let steps = zoom_steps_needed(360.0 / 450.0 * KM_PER_DEG);
         assert_eq!(steps, 8);
+    }
+
+    #[test]
+    fn wheel_zoom_keeps_the_target_inside_the_map() {
+        let rect = Rect {
+            x: 821.0,
+            y: 51.0,
+            w: 448.0,
+            h: 224.0,
+        };
+        for (px, py) in [(2.0, 3.0), (446.0, 221.0), (224.0, 112.0), (131.17, 57.93)] {
+            let (x, y, delta) = wheel_zoom(&rect, px, py, 178.9);
+            let f = 2f64.powf(delta as f64 / MAP_WHEEL_PX_PER_DOUBLING as f64);
+            assert!(f >= 178.9, "zooms {f}");
+            // (A target outside the view sits on its edge: no zoom brings it in; not tested.)
+            // The page zooms around the pointer: the target moves to c + (p − c)·f.
+            let (cx, cy) = (x as f64 - rect.x, y as f64 - rect.y);
+            let (nx, ny) = (cx + (px - cx) * f, cy + (py - cy) * f);
+            assert!(
+                nx > 0.0 && nx < rect.w && ny > 0.0 && ny < rect.h,
+                "{nx},{ny}"
+            );
+        }
     }
 
     #[test]
