@@ -370,6 +370,15 @@ impl Replay {
     /// [`MAX_VIEW_FILE_BYTES`], and only when it decodes as a JPEG, so no other bytes are ever
     /// served or sent to a model as a view.
     pub fn view_bytes(&self, view: &ViewRecord) -> Result<Vec<u8>, ReplayError> {
+        self.view_checked(view).map(|(bytes, _)| bytes)
+    }
+
+    /// [`view_bytes`](Self::view_bytes) and the image they decode to: checking a view decodes
+    /// it whole, so a caller that needs the pixels (the report's thumbnails) does not decode twice.
+    pub(crate) fn view_checked(
+        &self,
+        view: &ViewRecord,
+    ) -> Result<(Vec<u8>, image::DynamicImage), ReplayError> {
         let path = self.view_path(view)?;
         let file = File::open(&path).map_err(ReplayError::Io)?;
         let mut bytes = Vec::new();
@@ -389,8 +398,8 @@ impl Replay {
         if image::guess_format(&bytes).ok() != Some(image::ImageFormat::Jpeg) {
             return Err(refuse("not a JPEG image".into()));
         }
-        integrity::decode_clean(&path, &bytes).map_err(|e| refuse(e.to_string()))?;
-        Ok(bytes)
+        let img = integrity::decode_clean(&path, &bytes).map_err(|e| refuse(e.to_string()))?;
+        Ok((bytes, img))
     }
 }
 

@@ -23,12 +23,9 @@ pub fn thumbnail(
     h: u32,
     quality: u8,
 ) -> Result<Vec<u8>, String> {
-    let bytes = rep.view_bytes(v).map_err(|e| e.to_string())?;
+    let (_, img) = rep.view_checked(v).map_err(|e| e.to_string())?;
     let name = || rep.dir.join(&v.file).display().to_string();
-    let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
-        .map_err(|e| format!("{}: {e}", name()))?
-        .thumbnail(w, h)
-        .to_rgb8();
+    let img = img.thumbnail(w, h).to_rgb8();
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
         .encode_image(&img)
