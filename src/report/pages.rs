@@ -20,10 +20,11 @@ use std::path::{Component, Path, PathBuf};
 pub(crate) const ROUNDS_PER_PAGE: usize = 100;
 /// Best rounds, and worst rounds, shown on the main page.
 pub(crate) const BEST_WORST_SHOWN: usize = 10;
-/// The thumbnail of a paged round: big enough to recognise the scene, ~5 KB.
+/// The thumbnail of a paged round: big enough to recognise the scene, ~4 KB (a thousand of
+/// them are most of a large report).
 pub(crate) const PAGED_THUMB_WIDTH: u32 = 240;
 pub(crate) const PAGED_THUMB_HEIGHT: u32 = 180;
-pub(crate) const PAGED_THUMB_QUALITY: u8 = 60;
+pub(crate) const PAGED_THUMB_QUALITY: u8 = 50;
 /// The thumbnails' folder inside the files folder.
 pub(crate) const THUMBS_DIR: &str = "t";
 /// A file in every files folder this module writes: only a folder holding it is ever replaced.
