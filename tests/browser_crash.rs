@@ -30,18 +30,7 @@ impl Reasoner for CrashOnRoundTwo {
 
     async fn guess(&self, obs: &Observation) -> Guess {
         if obs.round == 2 && !self.crashed.swap(true, Ordering::SeqCst) {
-            let status = std::process::Command::new("pkill")
-                .args([
-                    "-KILL",
-                    "-f",
-                    "--",
-                    &format!("--user-data-dir={}", self.profile_root),
-                ])
-                .status()
-                .expect("pkill runs");
-            assert!(status.success(), "no Chromium was found to kill");
-            // Let the kill land before the guess is placed.
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            common::kill_chromium_of(&self.profile_root).await;
         }
         self.inner.guess(obs).await
     }

@@ -33,17 +33,7 @@ impl Reasoner for CrashOnce {
 
     async fn guess(&self, obs: &Observation) -> Guess {
         if self.guesses.fetch_add(1, Ordering::SeqCst) + 1 == self.crash_at {
-            let status = std::process::Command::new("pkill")
-                .args([
-                    "-KILL",
-                    "-f",
-                    "--",
-                    &format!("--user-data-dir={}", self.profile_root),
-                ])
-                .status()
-                .expect("pkill runs");
-            assert!(status.success(), "no Chromium was found to kill");
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            common::kill_chromium_of(&self.profile_root).await;
         }
         self.inner.guess(obs).await
     }
