@@ -345,6 +345,8 @@ async fn a_challenge_stores_every_players_rounds_for_stats() {
         4,
     );
     plan.site.guess_via = GuessVia::Api;
+    // Zoom steps asked for, but the challenge forbids zooming: still one view.
+    plan.capture.zoom_steps = 2;
     let rec = recording(baseline(), |_| {});
     let done = play_site(&plan, rec.clone()).await.unwrap();
     assert!(
@@ -410,6 +412,43 @@ async fn a_challenge_stores_every_players_rounds_for_stats() {
     .await
     .unwrap();
     assert_eq!(again, 0);
+}
+
+/// No move, no pan, zoom allowed: the start view plus one view zoomed in by small wheel steps,
+/// both free of HUD pixels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_game_that_allows_zooming_adds_a_zoomed_view() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut plan = plan(&replica, tmp.path(), classic([true, false, true]), 4);
+    plan.site.guess_via = GuessVia::Api;
+    plan.site.wheel_pause = Duration::from_millis(50);
+    plan.capture.zoom_steps = 2;
+    let rec = recording(baseline(), |_| {});
+    play_site(&plan, rec.clone()).await.unwrap();
+    let seen = rec.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5);
+    for obs in &seen {
+        assert_eq!(
+            obs.views.len(),
+            2,
+            "no panning: the start view and the zoomed one"
+        );
+        let (start, zoomed) = (&obs.views[0], &obs.views[1]);
+        assert_eq!((start.heading, zoomed.heading), (0.0, 0.0));
+        assert!((zoomed.fov - 90.0 / 2.25).abs() < 1e-9, "{}", zoomed.fov);
+        assert_eq!((start.width, start.height), (zoomed.width, zoomed.height));
+        // The replica draws the same heading identically: only a zoom changes the pixels.
+        assert_ne!(start.jpeg, zoomed.jpeg, "round {} did not zoom", obs.round);
+        assert_eq!(
+            hud_pixels(&zoomed.jpeg),
+            0,
+            "HUD pixels in round {}",
+            obs.round
+        );
+    }
 }
 
 /// The cookie expires during round 3: a clear error, rounds 1 and 2 kept.

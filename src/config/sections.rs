@@ -286,6 +286,10 @@ pub struct GeoGuessrSettings {
     pub result_timeout_secs: f64,
     /// Holding the turn key this long turns the view about 90° (ms); default 1000.
     pub turn_hold_ms: u64,
+    /// `deltaY` of one wheel notch when zooming the panorama (px); default 100.
+    pub wheel_step_px: u32,
+    /// Pause after each wheel notch (ms); default 300.
+    pub wheel_pause_ms: u64,
     /// Pause after each round (s); default 3.
     pub round_pause_secs: f64,
     /// Pause between games (s); default 60.
@@ -322,6 +326,8 @@ impl Default for GeoGuessrSettings {
             round_ready_timeout_secs: s::DEFAULT_ROUND_READY_TIMEOUT_SECS,
             result_timeout_secs: s::DEFAULT_RESULT_TIMEOUT_SECS,
             turn_hold_ms: s::DEFAULT_TURN_HOLD_MS,
+            wheel_step_px: s::DEFAULT_WHEEL_STEP_PX,
+            wheel_pause_ms: s::DEFAULT_WHEEL_PAUSE_MS,
             round_pause_secs: s::DEFAULT_ROUND_PAUSE_SECS,
             game_pause_secs: s::DEFAULT_GAME_PAUSE_SECS,
             max_games_per_hour: s::DEFAULT_MAX_GAMES_PER_HOUR,

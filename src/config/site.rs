@@ -9,6 +9,10 @@ use std::time::Duration;
 
 /// Longest pause between rounds or games accepted (s): a day; longer is a typo.
 const MAX_PAUSE_SECS: f64 = 86_400.0;
+/// Largest wheel notch accepted (px): ten ordinary notches; more is one jump, not a small step.
+const MAX_WHEEL_STEP_PX: u32 = 1_000;
+/// Longest pause between wheel notches (ms).
+const MAX_WHEEL_PAUSE_MS: u64 = 10_000;
 
 fn secs(key: &'static str, v: f64, min: f64, max: f64) -> Result<Duration, ConfigError> {
     if !(min..=max).contains(&v) {
@@ -74,6 +78,20 @@ impl Settings {
                 "must be 1..=60000",
             ));
         }
+        if g.wheel_step_px == 0 || g.wheel_step_px > MAX_WHEEL_STEP_PX {
+            return Err(bad(
+                "geoguessr.wheel_step_px",
+                g.wheel_step_px.to_string(),
+                &format!("must be 1..={MAX_WHEEL_STEP_PX}"),
+            ));
+        }
+        if g.wheel_pause_ms > MAX_WHEEL_PAUSE_MS {
+            return Err(bad(
+                "geoguessr.wheel_pause_ms",
+                g.wheel_pause_ms.to_string(),
+                &format!("must be 0..={MAX_WHEEL_PAUSE_MS}"),
+            ));
+        }
         if g.time_limit_secs > 3600 {
             return Err(bad(
                 "geoguessr.time_limit_secs",
@@ -112,6 +130,8 @@ impl Settings {
                 MAX_TIMEOUT_SECS,
             )?,
             turn_hold: Duration::from_millis(g.turn_hold_ms),
+            wheel_step_px: g.wheel_step_px,
+            wheel_pause: Duration::from_millis(g.wheel_pause_ms),
             round_pause: secs(
                 "geoguessr.round_pause_secs",
                 g.round_pause_secs,

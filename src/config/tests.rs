@@ -360,6 +360,40 @@ fn toml_error_on_the_api_key_line_does_not_print_the_key() {
 // Issue 13, item 7: `request_timeout_secs = 1e20` passed validation and then panicked in
 // `Duration::from_secs_f64`.
 #[test]
+fn the_panorama_wheel_step_is_checked_and_reaches_the_adapter() {
+    for (text, want) in [
+        (
+            "[geoguessr]\nwheel_step_px = 0\n",
+            "geoguessr.wheel_step_px = 0: must be 1..=1000",
+        ),
+        (
+            "[geoguessr]\nwheel_step_px = 5000\n",
+            "geoguessr.wheel_step_px = 5000: must be 1..=1000",
+        ),
+        (
+            "[geoguessr]\nwheel_pause_ms = 60000\n",
+            "geoguessr.wheel_pause_ms = 60000: must be 0..=10000",
+        ),
+    ] {
+        let err = Settings::load(Some(toml(text).path()), &[], &[]).expect_err(text);
+        assert_eq!(err.to_string(), want);
+    }
+    let s = Settings::load(
+        Some(toml("[geoguessr]\nwheel_step_px = 120\nwheel_pause_ms = 0\n").path()),
+        &[],
+        &[],
+    )
+    .unwrap();
+    let o = s.site_options().unwrap();
+    assert_eq!((o.wheel_step_px, o.wheel_pause), (120, Duration::ZERO));
+    let d = Settings::default().site_options().unwrap();
+    assert_eq!(
+        (d.wheel_step_px, d.wheel_pause),
+        (100, Duration::from_millis(300))
+    );
+}
+
+#[test]
 fn huge_timeouts_are_rejected_with_the_key_and_range() {
     for (text, key) in [
         (

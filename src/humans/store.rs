@@ -17,21 +17,16 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Holds an `flock` until dropped (released by the kernel on close as well). Unix only, like
-/// the rest of the crate (process groups, chromedriver).
+/// Holds the file's lock (`flock` on Linux, through std) until dropped; the kernel releases it
+/// on close as well.
 struct FileLock<'a>(&'a File);
 
 impl<'a> FileLock<'a> {
     fn new(file: &'a File, exclusive: bool) -> std::io::Result<FileLock<'a>> {
-        use std::os::unix::io::AsRawFd;
-        let op = if exclusive {
-            libc::LOCK_EX
+        if exclusive {
+            file.lock()?;
         } else {
-            libc::LOCK_SH
-        };
-        // SAFETY: flock on a file descriptor that stays open for the lock's lifetime.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
-            return Err(std::io::Error::last_os_error());
+            file.lock_shared()?;
         }
         Ok(FileLock(file))
     }
@@ -39,11 +34,8 @@ impl<'a> FileLock<'a> {
 
 impl Drop for FileLock<'_> {
     fn drop(&mut self) {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: as above; unlocking cannot break memory safety.
-        unsafe {
-            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
-        }
+        // A failed unlock leaves the lock to the close that follows.
+        let _ = self.0.unlock();
     }
 }
 

@@ -463,7 +463,6 @@ impl Pacing {
         opts: &SiteOptions,
         count: bool,
     ) -> Result<Pacing, SiteSessionError> {
-        use std::os::unix::io::AsRawFd;
         let dir = root.join(PACING_DIR);
         let io = |e: std::io::Error| SiteSessionError::Replay(ReplayError::Io(e));
         fs_err::create_dir_all(&dir).map_err(io)?;
@@ -483,9 +482,8 @@ impl Pacing {
             .write(true)
             .open(dir.join(format!("{name}.lock")))
             .map_err(io)?;
-        // SAFETY: flock on a file descriptor we own; non-blocking, released when the file closes.
-        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        // Released when the file closes, also when the process dies.
+        if lock.file().try_lock().is_err() {
             return Err(SiteSessionError::Pacing(
                 "another geoagent is playing on this account: one game at a time per account"
                     .into(),

@@ -8,9 +8,10 @@
 //! - The page `/game/{token}`: `data-qa` hooks, hashed CSS-module class names that change on
 //!   every start, `__NEXT_DATA__` holding the game with its answer, a metadata request that
 //!   returns the coordinates, a 2D canvas panorama that turns while arrow keys are held (after a
-//!   click), a HUD and compass printing text in magenta (#ff00ff) over the panorama, Google-style
-//!   controls and attribution, and a guess map of Web Mercator tiles (`/tiles/vt?x=&y=&z=`) whose
-//!   centre and zoom change each round, dragged to pan, clicked to place a pin.
+//!   click) and zooms 1.5x per 100 px of wheel unless the game forbids zooming, a HUD and compass
+//!   printing text in magenta (#ff00ff) over the panorama, Google-style controls and attribution,
+//!   and a guess map of Web Mercator tiles (`/tiles/vt?x=&y=&z=`) whose centre and zoom change
+//!   each round, dragged to pan, clicked to place a pin.
 //! - Faults on demand: an expired cookie, 429s with `Retry-After`, a renamed Guess button.
 #![allow(dead_code)]
 
@@ -736,7 +737,7 @@ const mapbox = document.querySelector('[data-qa="guess-map"]');
 const mapcanvas = document.querySelector('[data-qa="guess-map-canvas"]');
 const tilesEl = document.getElementById('tiles');
 const button = document.querySelector('[data-qa="{GUESS_QA}"]');
-let game = null, heading = 0, held = {}, pin = null, seed = 1, loading = false;
+let game = null, heading = 0, zoom = 1, held = {}, pin = null, seed = 1, loading = false;
 let view = {lat: 0, lng: 0, z: 1};
 const TURN_DEG_PER_S = 90;
 
@@ -751,9 +752,9 @@ function draw() {
   ctx.fillStyle = sky; ctx.fillRect(0, 0, w, h / 2);
   ctx.fillStyle = '#5a7a3a'; ctx.fillRect(0, h / 2, w, h / 2);
   ctx.fillStyle = '#777'; ctx.beginPath(); ctx.moveTo(w * 0.45, h / 2); ctx.lineTo(w * 0.55, h / 2); ctx.lineTo(w * 0.9, h); ctx.lineTo(w * 0.1, h); ctx.fill();
-  const fov = 90;
+  const fov = 90 / zoom;
   for (let i = 0; i < 24; i++) {
-    const az = rand(i) * 360, hgt = 40 + rand(i + 100) * 200, wd = 10 + rand(i + 200) * 50;
+    const az = rand(i) * 360, hgt = (40 + rand(i + 100) * 200) * zoom, wd = (10 + rand(i + 200) * 50) * zoom;
     let d = ((az - heading) % 360 + 540) % 360 - 180;
     if (Math.abs(d) > fov / 2 + 20) continue;
     const x = w / 2 + d / (fov / 2) * (w / 2);
@@ -775,6 +776,12 @@ function tick(now) {
 }
 requestAnimationFrame(tick);
 canvas.addEventListener('mousedown', () => canvas.focus());
+canvas.addEventListener('wheel', e => {
+  e.preventDefault();
+  if (!game || game.forbidZooming) return;
+  zoom = Math.max(1, Math.min(8, zoom * Math.pow(1.5, -e.deltaY / 100)));
+  draw();
+}, {passive: false});
 canvas.addEventListener('keydown', e => { held[e.key] = true; e.preventDefault(); });
 canvas.addEventListener('keyup', e => { held[e.key] = false; });
 canvas.addEventListener('blur', () => { held = {}; });
@@ -852,7 +859,7 @@ async function loadRound() {
   // Google's metadata request: it answers with the coordinates.
   const meta = await (await fetch('/maps/api/js/GeoPhotoService.GetMetadata?pano=' + encodeURIComponent(pano))).json();
   seed = hash(pano + ':' + meta[0][1][0][0]);
-  heading = 0;
+  heading = 0; zoom = 1;
   document.getElementById('rn').textContent = game.round;
   const views = [[20, 0, 1], [40, -100, 2], [-20, 130, 2], [50, 10, 2], [0, -60, 1]];
   const v = views[(game.round - 1 + hash(TOKEN)) % views.length];

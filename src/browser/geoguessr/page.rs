@@ -14,7 +14,8 @@ use crate::browser::{cmd, Browser};
 use crate::environment::View;
 use base64::Engine;
 use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction, WheelActions,
+    MOUSE_BUTTON_LEFT,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -35,6 +36,11 @@ const EDGE_MARGIN_PX: f64 = 12.0;
 const MAX_DRAGS: usize = 6;
 /// WebDriver's ArrowRight: Street View turns right while it is held.
 const TURN_KEY: char = '\u{e014}';
+/// The field of view of the start view (degrees), as recorded for a capture.
+const START_FOV_DEG: f64 = 90.0;
+/// Each zoom step narrows the view about this much (the meaning of `capture.zoom_steps`); the
+/// recorded field of view of the zoomed view is an estimate from it.
+const ZOOM_FACTOR_PER_STEP: f64 = 1.5;
 /// The id of the style element that hides overlays for the whole game.
 const HIDE_STYLE_ID: &str = "geoagent-hide";
 /// The id of the style element that hides the guess map while capturing.
@@ -348,18 +354,22 @@ impl Page {
     }
 
     /// Captures `views` views of the round, turning right between them by holding the turn key
-    /// (one view when turning is forbidden: NMPZ). Headings are relative to the start view and
-    /// estimated from the time the key was held.
+    /// (one view when turning is forbidden: NMPZ), then, with `zoom_steps` > 0, turns back to
+    /// the start view and adds one view zoomed in by that many small wheel steps. Headings are
+    /// relative to the start view and estimated from the time the key was held. The caller
+    /// passes 0 zoom steps when the game forbids zooming.
     #[instrument(skip(self))]
     pub(crate) async fn capture_round(
         &mut self,
         views: usize,
-        _zoom_steps: u32,
+        zoom_steps: u32,
         quality: u8,
     ) -> Result<Vec<View>, SiteError> {
         let rect = self.round_ready().await?;
         self.hide(true).await?;
-        let result = self.capture_views(rect, views.max(1), quality).await;
+        let result = self
+            .capture_views(rect, views.max(1), zoom_steps, quality)
+            .await;
         // The guess map comes back whatever happened: the round still needs a guess.
         let shown = self.hide(false).await;
         let out = result?;
@@ -371,25 +381,68 @@ impl Page {
         &mut self,
         rect: Rect,
         n: usize,
+        zoom_steps: u32,
         quality: u8,
     ) -> Result<Vec<View>, SiteError> {
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(n + 1);
         let step = 360.0 / n as f64;
         for i in 0..n {
             if i > 0 {
                 self.turn(step).await?;
             }
-            self.frames().await?;
-            // The canvas may have moved when overlays were hidden.
-            let r = self
-                .rects(&self.sel().panorama.clone())
-                .await?
-                .into_iter()
-                .find(|r| r.w > 1.0)
-                .unwrap_or(rect);
-            out.push(self.capture(r, i as f64 * step, quality).await?);
+            let r = self.canvas_rect(rect).await?;
+            out.push(
+                self.capture(r, i as f64 * step, START_FOV_DEG, quality)
+                    .await?,
+            );
+        }
+        if zoom_steps > 0 {
+            if n > 1 {
+                // The last step right completes the circle: back to the start view.
+                self.turn(step).await?;
+            }
+            let r = self.canvas_rect(rect).await?;
+            self.zoom(r, zoom_steps).await?;
+            let r = self.canvas_rect(r).await?;
+            let fov = START_FOV_DEG / ZOOM_FACTOR_PER_STEP.powi(zoom_steps as i32);
+            out.push(self.capture(r, 0.0, fov, quality).await?);
         }
         Ok(out)
+    }
+
+    /// The panorama canvas's rect once the page has drawn (it may have moved when overlays
+    /// were hidden); `fallback` when it cannot be measured.
+    async fn canvas_rect(&self, fallback: Rect) -> Result<Rect, SiteError> {
+        self.frames().await?;
+        Ok(self
+            .rects(&self.sel().panorama.clone())
+            .await?
+            .into_iter()
+            .find(|r| r.w > 1.0)
+            .unwrap_or(fallback))
+    }
+
+    /// Zooms in by `steps` wheel notches over the canvas's centre, pausing after each as a
+    /// person does (and as Street View needs to animate the step).
+    async fn zoom(&self, r: Rect, steps: u32) -> Result<(), SiteError> {
+        let (x, y) = ((r.x + r.w / 2.0).round(), (r.y + r.h / 2.0).round());
+        for _ in 0..steps {
+            let notch = WheelActions::new("wheel".into()).then(WheelAction::Scroll {
+                duration: None,
+                x: x as i64,
+                y: y as i64,
+                delta_x: 0,
+                delta_y: -i64::from(self.opts.wheel_step_px),
+            });
+            self.browser
+                .client()
+                .perform_actions(notch)
+                .await
+                .map_err(cmd("zooming the panorama"))?;
+            tokio::time::sleep(self.opts.wheel_pause).await;
+        }
+        debug!(steps, "zoomed");
+        Ok(())
     }
 
     /// Turns right about `degrees` by holding the turn key, after one click on the canvas.
@@ -415,7 +468,13 @@ impl Page {
         Ok(())
     }
 
-    async fn capture(&self, r: Rect, heading: f64, quality: u8) -> Result<View, SiteError> {
+    async fn capture(
+        &self,
+        r: Rect,
+        heading: f64,
+        fov: f64,
+        quality: u8,
+    ) -> Result<View, SiteError> {
         let v = self
             .browser
             .client()
@@ -431,7 +490,7 @@ impl Page {
         Ok(View {
             heading,
             pitch: 0.0,
-            fov: 90.0,
+            fov,
             width: r.w.round() as u32,
             height: r.h.round() as u32,
             jpeg,

@@ -19,6 +19,12 @@ pub(crate) const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 30.0;
 pub(crate) const DEFAULT_ROUND_READY_TIMEOUT_SECS: f64 = 45.0;
 /// Holding a turn key this long turns about one step on the site (peers: ~1 s per step).
 pub(crate) const DEFAULT_TURN_HOLD_MS: u64 = 1000;
+/// One wheel notch in Chromium (CSS px of `deltaY`): the small step a person's mouse wheel
+/// makes. Each zoom step of `capture.zoom_steps` is one notch.
+pub(crate) const DEFAULT_WHEEL_STEP_PX: u32 = 100;
+/// Pause between wheel notches (ms): Street View animates each zoom step, and peers zoom in
+/// small steps with pauses rather than one big scroll.
+pub(crate) const DEFAULT_WHEEL_PAUSE_MS: u64 = 300;
 /// The site scores a guess and shows the result in ~1 s; polls of the game state stop here.
 pub(crate) const DEFAULT_RESULT_TIMEOUT_SECS: f64 = 20.0;
 /// Pause between rounds (s): people take at least this long to close the result screen.
@@ -165,6 +171,10 @@ pub struct SiteOptions {
     pub round_ready_timeout: Duration,
     pub result_timeout: Duration,
     pub turn_hold: Duration,
+    /// `deltaY` of one wheel notch (CSS px).
+    pub wheel_step_px: u32,
+    /// Pause after each wheel notch.
+    pub wheel_pause: Duration,
     pub round_pause: Duration,
     pub game_pause: Duration,
     pub max_games_per_hour: u32,
@@ -189,6 +199,8 @@ impl Default for SiteOptions {
             round_ready_timeout: Duration::from_secs_f64(DEFAULT_ROUND_READY_TIMEOUT_SECS),
             result_timeout: Duration::from_secs_f64(DEFAULT_RESULT_TIMEOUT_SECS),
             turn_hold: Duration::from_millis(DEFAULT_TURN_HOLD_MS),
+            wheel_step_px: DEFAULT_WHEEL_STEP_PX,
+            wheel_pause: Duration::from_millis(DEFAULT_WHEEL_PAUSE_MS),
             round_pause: Duration::from_secs_f64(DEFAULT_ROUND_PAUSE_SECS),
             game_pause: Duration::from_secs_f64(DEFAULT_GAME_PAUSE_SECS),
             max_games_per_hour: DEFAULT_MAX_GAMES_PER_HOUR,
