@@ -89,28 +89,30 @@
   const fmt2 = (x) => (Math.round(x * 100) / 100).toFixed(2);
 
   // ---- Panorama viewer (WebGL, equirectangular) -------------------------------------------------
+  // The ray through each corner, turned by pitch then heading on the CPU (u_rot): the ray is
+  // affine in the pixel position, so the interpolated v_dir is the exact ray of each pixel and
+  // the fragment shader does no rotation. SwiftShader runs it on the CPU, where every
+  // per-pixel sin/cos costs time on each frame.
   const VERTEX_SRC = `
     attribute vec2 a_pos;
-    varying vec2 v_ndc;
-    void main() { v_ndc = a_pos; gl_Position = vec4(a_pos, 0.0, 1.0); }`;
-  // Ray through each pixel → longitude/latitude → texture coordinate. Heading h (clockwise from
-  // north) looks at u = 0.5 + h/360; pitch p at v = 0.5 - p/180 (v = 0 is the top row).
+    uniform vec2 u_half;
+    uniform mat3 u_rot;
+    varying vec3 v_dir;
+    void main() {
+      v_dir = u_rot * vec3(a_pos.x * u_half.x, a_pos.y * u_half.y, 1.0);
+      gl_Position = vec4(a_pos, 0.0, 1.0);
+    }`;
+  // Ray → longitude/latitude → texture coordinate. Heading h (clockwise from north) looks at
+  // u = 0.5 + h/360; pitch p at v = 0.5 - p/180 (v = 0 is the top row).
   const FRAGMENT_SRC = `
     precision highp float;
     uniform sampler2D u_tex;
-    uniform vec2 u_half;
-    uniform float u_heading;
-    uniform float u_pitch;
     uniform float u_flat;
     uniform vec2 u_photo_half;
-    varying vec2 v_ndc;
+    varying vec3 v_dir;
     const float PI = 3.14159265358979;
     void main() {
-      vec3 d = vec3(v_ndc.x * u_half.x, v_ndc.y * u_half.y, 1.0);
-      float cp = cos(u_pitch), sp = sin(u_pitch);
-      d = vec3(d.x, d.y * cp + d.z * sp, -d.y * sp + d.z * cp);
-      float ch = cos(u_heading), sh = sin(u_heading);
-      d = vec3(d.x * ch + d.z * sh, d.y, -d.x * sh + d.z * ch);
+      vec3 d = v_dir;
       if (u_flat > 0.5) {
         // A single photo: a flat picture facing north, hit by the ray (rectilinear projection).
         vec2 uv = vec2(0.5 + d.x / d.z / (2.0 * u_photo_half.x), 0.5 - d.y / d.z / (2.0 * u_photo_half.y));
@@ -146,8 +148,7 @@
       this.u = {
         tex: gl.getUniformLocation(this.program, "u_tex"),
         half: gl.getUniformLocation(this.program, "u_half"),
-        heading: gl.getUniformLocation(this.program, "u_heading"),
-        pitch: gl.getUniformLocation(this.program, "u_pitch"),
+        rot: gl.getUniformLocation(this.program, "u_rot"),
         flat: gl.getUniformLocation(this.program, "u_flat"),
         photoHalf: gl.getUniformLocation(this.program, "u_photo_half"),
       };
@@ -253,8 +254,10 @@
       const halfW = Math.tan((this.view.fov * Math.PI) / 360);
       const halfH = halfW * (this.canvas.height / Math.max(1, this.canvas.width));
       gl.uniform2f(this.u.half, halfW, halfH);
-      gl.uniform1f(this.u.heading, (this.view.heading * Math.PI) / 180);
-      gl.uniform1f(this.u.pitch, (this.view.pitch * Math.PI) / 180);
+      const h = (this.view.heading * Math.PI) / 180, p = (this.view.pitch * Math.PI) / 180;
+      const ch = Math.cos(h), sh = Math.sin(h), cp = Math.cos(p), sp = Math.sin(p);
+      // Pitch about x, then heading about y; column-major.
+      gl.uniformMatrix3fv(this.u.rot, false, [ch, 0, -sh, -sp * sh, cp, -sp * ch, cp * sh, sp, cp * ch]);
       gl.uniform1f(this.u.flat, this.kind === "photo" ? 1 : 0);
       gl.uniform2f(this.u.photoHalf, this.photoHalf[0], this.photoHalf[1]);
       gl.activeTexture(gl.TEXTURE0);
@@ -295,7 +298,9 @@
         gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, img);
         const halfW = Math.tan((PHOTO_HFOV_DEG * Math.PI) / 360);
-        this.photoHalf = [halfW, (halfW * img.naturalHeight) / Math.max(1, img.naturalWidth)];
+        // An <img> or, when prefetched, an ImageBitmap (which has no natural* sizes).
+        const w = img.naturalWidth || img.width, h = img.naturalHeight || img.height;
+        this.photoHalf = [halfW, (halfW * h) / Math.max(1, w)];
         this.loaded = true;
         // Drawn at once: the round is playable (data-ready) without waiting for a frame.
         this.dirty = true;
@@ -755,10 +760,15 @@
         if (g.state === "finished" || !g.pano) return { g, img: null };
         const img = new Image();
         img.src = g.pano;
-        return img.decode().then(
-          () => ({ g, img }),
-          () => ({ g, img: null }),
-        );
+        // An ImageBitmap uploads to the GPU in ~4 ms where a decoded <img> takes ~20-30 ms
+        // (SwiftShader, 2048x1024), and that upload sits in the Next button's handler.
+        return img
+          .decode()
+          .then(() => (window.createImageBitmap ? createImageBitmap(img).catch(() => img) : img))
+          .then(
+            (bitmap) => ({ g, img: bitmap }),
+            () => ({ g, img: null }),
+          );
       })
       .catch(() => null);
   }
@@ -876,6 +886,19 @@
 
     $("#guess-button").addEventListener("click", guarded(submitGuess));
     $("#next-button").addEventListener("click", guarded(nextRound));
+    // GeoGuessr's keys: Space (or Enter) guesses once a marker is placed and moves on from the
+    // result. A focused control handles the key itself (its own click), so it is left alone.
+    document.addEventListener("keydown", (e) => {
+      if (e.key !== " " && e.key !== "Enter") return;
+      if (e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
+      const t = e.target;
+      if (t && /^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(t.tagName)) return;
+      const state = body.dataset.state;
+      if (state === "guessing" && !$("#guess-button").disabled) guarded(submitGuess)();
+      else if (state === "result") guarded(nextRound)();
+      else return;
+      e.preventDefault();
+    });
     $("#start-form").addEventListener(
       "submit",
       guarded((e) => {

@@ -1,8 +1,10 @@
 //! The local game's page as an [`Environment`]: capture views by turning the panorama with real
-//! pointer drags, place the guess by clicking the map, press Guess, read the result.
+//! pointer drags, place the guess by zooming and clicking the map, press Space (GeoGuessr's key)
+//! to guess and to go on, read the result.
 //!
 //! Everything goes through trusted input events (WebDriver actions) and what the page shows; the
-//! controller never calls a page function to move the view or set the guess.
+//! controller never calls a page function to move the view or set the guess. Views are the
+//! panorama canvas's own pixels, encoded by the browser (`toBlob`) while the next turn goes on.
 
 use super::cdp::CdpCommand;
 use super::selectors as sel;
@@ -14,8 +16,8 @@ use crate::game::RoundResult;
 use crate::geo::{Bounds, LatLon};
 use base64::Engine;
 use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction, WheelActions,
-    MOUSE_BUTTON_LEFT,
+    Actions, InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction,
+    WheelActions, MOUSE_BUTTON_LEFT,
 };
 use fantoccini::elements::Element;
 use fantoccini::Locator;
@@ -30,6 +32,9 @@ pub(crate) const ROUND_READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const VIEW_SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The guess goes to the local server and back.
 pub(crate) const RESULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest single in-page wait; a longer one is several, so the WebDriver script timeout never
+/// ends a wait that the controller still allows.
+const IN_PAGE_WAIT_SLICE: Duration = Duration::from_secs(1);
 /// Poll interval for page conditions; one poll is a ~3–5 ms WebDriver round trip.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// The guess marker must land this close to the reasoner's point. 0.5 km costs at most 0.03% of
@@ -41,6 +46,8 @@ pub(crate) const MAX_PLACEMENT_PASSES: usize = 4;
 /// Wheel delta that zooms the guess map by a factor of 2 (`MAP_WHEEL_PX_PER_DOUBLING` in
 /// web/app.js).
 const MAP_WHEEL_PX_PER_DOUBLING: i64 = 200;
+/// The map never zooms in past this width (`MAP_MIN_WIDTH_DEG` in web/app.js, degrees).
+const MAP_MIN_WIDTH_DEG: f64 = 0.05;
 /// Keep the target at least this far inside the map after a wheel zoom (CSS px).
 const WHEEL_AIM_MARGIN_PX: f64 = 8.0;
 /// Zoom this much beyond the precision the guess needs, so rounding never leaves it short.
@@ -51,6 +58,8 @@ const WHEEL_ZOOM_HEADROOM: f64 = 1.1;
 const DRAG_EDGE_MARGIN_PX: f64 = 1.0;
 /// The view's heading must be this close to the target before capturing (degrees).
 const HEADING_TOLERANCE_DEG: f64 = 0.75;
+/// The page's key for Guess (with a marker placed) and for the next round (on the result).
+const GO_ON_KEY: char = ' ';
 /// The page zooms by this factor per `+` key.
 const PANO_ZOOM_FACTOR: f64 = 1.5;
 /// The page never zooms in past this field of view (`FOV_MIN` in web/app.js).
@@ -58,6 +67,11 @@ const PANO_MIN_FOV: f64 = 15.0;
 /// A reported field of view this close to the expected one counts as reached (the page prints
 /// two decimals).
 const FOV_TOLERANCE_DEG: f64 = 0.5;
+/// What a JPEG export of the canvas starts with (the browser falls back to PNG without a JPEG
+/// encoder).
+const JPEG_DATA_URL: &str = "data:image/jpeg;base64,";
+/// A canvas side beyond this is not the panorama the page lays out (CSS px × device ratio).
+const MAX_CANVAS_PX: u32 = 16_384;
 /// Km per degree of latitude.
 const KM_PER_DEG: f64 = 111.32;
 
@@ -138,8 +152,6 @@ struct Controls {
     pano: Element,
     map: Element,
     zoom_in: Element,
-    guess: Element,
-    next: Element,
 }
 
 /// One game of the local game in a browser tab.
@@ -226,15 +238,41 @@ impl LocalGame {
     }
 
     /// Polls the page until `done` holds, failing on the page's error state or the deadline.
+    /// With a `spec` (the same condition, as the page can check it), the page waits for it
+    /// itself and answers once it holds: one script round trip instead of a poll every few ms,
+    /// which would also keep the page's main thread busy while it loads. `done` stays the
+    /// judge; the spec only says when to look.
     async fn wait_for(
         &self,
         what: &str,
         timeout: Duration,
+        spec: Option<WaitSpec>,
         mut done: impl FnMut(&PageState) -> bool,
     ) -> Result<PageState, BrowserError> {
         let start = Instant::now();
         loop {
-            let st = self.state().await?;
+            let st = match &spec {
+                Some(spec) => {
+                    let slice = timeout
+                        .saturating_sub(start.elapsed())
+                        .min(IN_PAGE_WAIT_SLICE);
+                    let v = self
+                        .browser
+                        .client()
+                        .execute_async(
+                            &WAIT_IN_PAGE_JS,
+                            vec![
+                                serde_json::to_value(spec).unwrap_or_default(),
+                                serde_json::json!(slice.as_millis() as u64),
+                            ],
+                        )
+                        .await
+                        .map_err(cmd("waiting in the page"))?;
+                    serde_json::from_value(v)
+                        .map_err(|e| BrowserError::Contract(format!("page state: {e}")))?
+                }
+                None => self.state().await?,
+            };
             if st.state == sel::STATE_ERROR {
                 return Err(BrowserError::Page(
                     st.error.unwrap_or_else(|| "unknown error".into()),
@@ -253,6 +291,20 @@ impl LocalGame {
         }
     }
 
+    /// Presses and releases `key`. The page's Space (GeoGuessr's key for Guess and for the next
+    /// round) costs ~5 ms a press, where moving the mouse to a button and clicking costs
+    /// ~35 ms: pointer moves wait for an animation frame, key events do not.
+    async fn key(&self, key: char, what: &'static str) -> Result<(), BrowserError> {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.browser
+            .client()
+            .perform_actions(keys)
+            .await
+            .map_err(cmd(what))
+    }
+
     async fn find(&self, css: &str) -> Result<Element, BrowserError> {
         self.browser
             .client()
@@ -269,8 +321,6 @@ impl LocalGame {
             pano: self.find(sel::PANO).await?,
             map: self.find(sel::MAP).await?,
             zoom_in: self.find(sel::MAP_ZOOM_IN).await?,
-            guess: self.find(sel::GUESS_BUTTON).await?,
-            next: self.find(sel::NEXT_BUTTON).await?,
         };
         self.controls = Some(c.clone());
         Ok(c)
@@ -280,12 +330,10 @@ impl LocalGame {
     async fn ready_round(&mut self) -> Result<PageState, BrowserError> {
         let st = self.state().await?;
         if st.state == sel::STATE_RESULT {
-            self.controls()
-                .await?
-                .next
-                .click()
-                .await
-                .map_err(cmd("pressing Next"))?;
+            let t = Instant::now();
+            self.key(GO_ON_KEY, "pressing Space for the next round")
+                .await?;
+            debug!(press_ms = t.elapsed().as_millis() as u64, "went on");
         } else if st.state == sel::STATE_FINISHED {
             return Err(BrowserError::Contract(
                 "the game is finished; no round left to observe".into(),
@@ -294,11 +342,22 @@ impl LocalGame {
         // The page updates the round label, marks the panorama not ready and enters "guessing"
         // in one task, so round number plus readiness identifies the new round's first frame.
         let want = self.round + 1;
-        self.wait_for("the round's panorama", ROUND_READY_TIMEOUT, |s| {
-            s.state == sel::STATE_GUESSING
-                && s.round.map(|r| r as usize) == Some(want)
-                && s.pano.as_ref().is_some_and(|p| p.ready)
-        })
+        let spec = WaitSpec {
+            state: Some(sel::STATE_GUESSING),
+            round: Some(want),
+            ready: true,
+            result_round: None,
+        };
+        self.wait_for(
+            "the round's panorama",
+            ROUND_READY_TIMEOUT,
+            Some(spec),
+            |s| {
+                s.state == sel::STATE_GUESSING
+                    && s.round.map(|r| r as usize) == Some(want)
+                    && s.pano.as_ref().is_some_and(|p| p.ready)
+            },
+        )
         .await
     }
 
@@ -311,10 +370,100 @@ impl LocalGame {
         viewport_width: f64,
         target: f64,
     ) -> Result<PanoState, BrowserError> {
+        if !self.drag_to(pano_el, st, viewport_width, target).await? {
+            return Ok(st.clone());
+        }
+        Ok(self.settle(st, target, true, None).await?.0)
+    }
+
+    /// Turns the view to `target` like [`Self::turn_to`] and snapshots the canvas into page slot
+    /// `slot` in the same script that sees the turned frame. The browser encodes the JPEG on
+    /// its own thread while the next turn goes on; [`Self::collect`] fetches them all at the end.
+    async fn turn_and_snapshot(
+        &self,
+        pano_el: &Element,
+        st: &PanoState,
+        viewport_width: f64,
+        target: f64,
+        slot: &str,
+    ) -> Result<(PanoState, Shot), BrowserError> {
+        let dragged = self.drag_to(pano_el, st, viewport_width, target).await?;
+        let (pano, taken) = self.settle(st, target, dragged, Some(slot)).await?;
+        let shot = if taken {
+            Shot::Pending(slot.to_string(), pano.clone())
+        } else {
+            Shot::Ready(self.capture(&pano).await?)
+        };
+        Ok((pano, shot))
+    }
+
+    /// The views of `shots`, fetching the pending snapshots in one script (polled until the
+    /// browser has encoded them all).
+    async fn collect(&self, shots: Vec<Shot>) -> Result<Vec<View>, BrowserError> {
+        let slots: Vec<&str> = shots
+            .iter()
+            .filter_map(|s| match s {
+                Shot::Pending(slot, _) => Some(slot.as_str()),
+                Shot::Ready(_) => None,
+            })
+            .collect();
+        let mut fetched = if slots.is_empty() {
+            Vec::new()
+        } else {
+            let start = Instant::now();
+            loop {
+                let v = self
+                    .browser
+                    .client()
+                    .execute(sel::COLLECT_SNAPSHOTS_JS, vec![serde_json::json!(slots)])
+                    .await
+                    .map_err(cmd("collecting the captured views"))?;
+                if v["pending"].as_bool() == Some(false) {
+                    break v["shots"].as_array().cloned().unwrap_or_default();
+                }
+                if start.elapsed() >= VIEW_SETTLE_TIMEOUT {
+                    return Err(BrowserError::Timeout {
+                        what: "the browser to encode the captured views".into(),
+                        waited: VIEW_SETTLE_TIMEOUT,
+                    });
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        .into_iter();
+        let mut views = Vec::with_capacity(shots.len());
+        for shot in shots {
+            views.push(match shot {
+                Shot::Ready(v) => v,
+                Shot::Pending(slot, pano) => {
+                    let data = fetched.next().unwrap_or_default();
+                    let (jpeg, width, height) = decode_canvas(&data)?.ok_or_else(|| {
+                        BrowserError::Capture(format!(
+                            "the browser did not encode captured view {slot}: {}",
+                            data["error"]
+                        ))
+                    })?;
+                    view_of(&pano, jpeg, width, height)?
+                }
+            });
+        }
+        Ok(views)
+    }
+
+    /// Drags the view towards `target`; `false` when it is already there. (Arrow keys were
+    /// measured too: the page gets key events after the command returns, and six presses plus
+    /// the wait for the page came to more than one drag.)
+    async fn drag_to(
+        &self,
+        pano_el: &Element,
+        st: &PanoState,
+        viewport_width: f64,
+        target: f64,
+    ) -> Result<bool, BrowserError> {
         let (heading, fov, rect) = pano_geometry(st)?;
         let delta = shortest_turn(heading, target);
         if delta.abs() < HEADING_TOLERANCE_DEG {
-            return Ok(st.clone());
+            return Ok(false);
         }
         // Dragging right by dx turns the heading by -dx·fov/width.
         let total_dx = -delta * rect.w / fov;
@@ -356,18 +505,68 @@ impl LocalGame {
             .await
             .map_err(cmd("dragging the panorama"))?;
         debug!(drag_ms = t.elapsed().as_millis() as u64, "dragged");
-        let frame = st.frame;
-        let page = self
-            .wait_for("the view to turn", VIEW_SETTLE_TIMEOUT, |s| {
-                s.pano.as_ref().is_some_and(|p| {
-                    p.frame != frame
-                        && p.heading
-                            .is_some_and(|h| shortest_turn(h, target).abs() < HEADING_TOLERANCE_DEG)
-                })
-            })
-            .await?;
-        page.pano
-            .ok_or_else(|| BrowserError::Contract("panorama disappeared".into()))
+        Ok(true)
+    }
+
+    /// Waits for the page to show heading `target` (in a frame after `before`'s when
+    /// `new_frame`); with `slot`, snapshots the canvas into that page slot in the same script as
+    /// the state that shows it, and says whether the page could (`false`: a canvas that cannot be
+    /// exported, which the caller then captures from the screen).
+    async fn settle(
+        &self,
+        before: &PanoState,
+        target: f64,
+        new_frame: bool,
+        slot: Option<&str>,
+    ) -> Result<(PanoState, bool), BrowserError> {
+        let frame = before.frame;
+        let start = Instant::now();
+        let q = f64::from(self.capture.jpeg_quality) / 100.0;
+        loop {
+            let (st, taken) = match slot {
+                Some(slot) => {
+                    let v = self
+                        .browser
+                        .client()
+                        .execute(
+                            &STATE_AND_SNAPSHOT_JS,
+                            vec![serde_json::json!(q), serde_json::json!(slot)],
+                        )
+                        .await
+                        .map_err(cmd("reading the page state and snapshotting the canvas"))?;
+                    let st: PageState = serde_json::from_value(v["state"].clone())
+                        .map_err(|e| BrowserError::Contract(format!("page state: {e}")))?;
+                    if let Some(e) = v["snap"]["error"].as_str() {
+                        debug!(
+                            error = e,
+                            "the canvas cannot be snapshot; capturing the screen"
+                        );
+                    }
+                    (st, v["snap"]["taken"].as_bool() == Some(true))
+                }
+                None => (self.state().await?, false),
+            };
+            if st.state == sel::STATE_ERROR {
+                return Err(BrowserError::Page(
+                    st.error.unwrap_or_else(|| "unknown error".into()),
+                ));
+            }
+            let turned = st.pano.as_ref().filter(|p| {
+                (!new_frame || p.frame != frame)
+                    && p.heading
+                        .is_some_and(|h| shortest_turn(h, target).abs() < HEADING_TOLERANCE_DEG)
+            });
+            if let Some(pano) = turned {
+                return Ok((pano.clone(), taken));
+            }
+            if start.elapsed() >= VIEW_SETTLE_TIMEOUT {
+                return Err(BrowserError::Timeout {
+                    what: format!("the view to turn (last page state: {})", st.summary()),
+                    waited: VIEW_SETTLE_TIMEOUT,
+                });
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
     }
 
     async fn zoom_in(&self, st: &PanoState, steps: u32) -> Result<PanoState, BrowserError> {
@@ -385,7 +584,7 @@ impl LocalGame {
         let before = st.fov.unwrap_or(90.0);
         let want = (before / PANO_ZOOM_FACTOR.powi(steps as i32)).max(PANO_MIN_FOV);
         let page = self
-            .wait_for("the view to zoom", VIEW_SETTLE_TIMEOUT, |s| {
+            .wait_for("the view to zoom", VIEW_SETTLE_TIMEOUT, None, |s| {
                 s.pano
                     .as_ref()
                     .and_then(|p| p.fov)
@@ -397,8 +596,37 @@ impl LocalGame {
     }
 
     async fn capture(&self, st: &PanoState) -> Result<View, BrowserError> {
-        let (heading, fov, r) = pano_geometry(st)?;
-        let jpeg = if self.browser.cdp {
+        let (_, _, r) = pano_geometry(st)?;
+        let (jpeg, width, height) = match self.canvas_jpeg().await? {
+            Some(v) => v,
+            None => (
+                self.screen_jpeg(r).await?,
+                r.w.round() as u32,
+                r.h.round() as u32,
+            ),
+        };
+        view_of(st, jpeg, width, height)
+    }
+
+    /// The panorama canvas's own pixels as a JPEG encoded by the browser, with its size; `None`
+    /// when the page cannot export them (a canvas tainted by another origin, a browser without
+    /// a JPEG encoder). One script round trip (~20 ms) where a screen capture costs ~50–65 ms,
+    /// and exactly the panorama: nothing drawn over it gets in.
+    async fn canvas_jpeg(&self) -> Result<Option<(Vec<u8>, u32, u32)>, BrowserError> {
+        let q = f64::from(self.capture.jpeg_quality) / 100.0;
+        let v = self
+            .browser
+            .client()
+            .execute(sel::CANVAS_JPEG_JS, vec![serde_json::json!(q)])
+            .await
+            .map_err(cmd("reading the panorama canvas"))?;
+        decode_canvas(&v)
+    }
+
+    /// The panorama's screen region: Chrome's own JPEG capture through CDP, else a WebDriver
+    /// screenshot re-encoded.
+    async fn screen_jpeg(&self, r: Rect) -> Result<Vec<u8>, BrowserError> {
+        if self.browser.cdp {
             let v = self
                 .browser
                 .client()
@@ -416,7 +644,7 @@ impl LocalGame {
                 .ok_or_else(|| BrowserError::Capture(format!("CDP answer without data: {v}")))?;
             base64::engine::general_purpose::STANDARD
                 .decode(data)
-                .map_err(|e| BrowserError::Capture(format!("CDP data is not base64: {e}")))?
+                .map_err(|e| BrowserError::Capture(format!("CDP data is not base64: {e}")))
         } else {
             let png = self
                 .find(sel::PANO)
@@ -424,16 +652,8 @@ impl LocalGame {
                 .screenshot()
                 .await
                 .map_err(cmd("capturing the view (WebDriver screenshot)"))?;
-            png_to_jpeg(&png, self.capture.jpeg_quality)?
-        };
-        Ok(View {
-            heading,
-            pitch: st.pitch.unwrap_or(0.0),
-            fov,
-            width: r.w.round() as u32,
-            height: r.h.round() as u32,
-            jpeg,
-        })
+            png_to_jpeg(&png, self.capture.jpeg_quality)
+        }
     }
 
     /// Puts the marker on `at`: zooms the map with the wheel around the pixel for `at` until a
@@ -451,7 +671,11 @@ impl LocalGame {
             let km_per_px = deg_per_px * KM_PER_DEG;
             let zooms = zoom_steps_needed(km_per_px);
             if zooms > 0 && wheel {
+                // One input sequence: the wheel zoom, then a click where the page's own zoom
+                // rule puts `at` (one round trip instead of zoom, read, click).
                 let (x, y, delta) = wheel_zoom(&rect, px, py, km_per_px / GUESS_PRECISION_KM);
+                let predicted = zoomed_view(&view, &rect, x, y, delta);
+                let (cx, cy) = pixel_for(&predicted, &rect, at);
                 let scroll = WheelActions::new("wheel".into()).then(WheelAction::Scroll {
                     duration: None,
                     x,
@@ -459,16 +683,46 @@ impl LocalGame {
                     delta_x: 0,
                     delta_y: -delta,
                 });
+                let click = MouseActions::new("mouse".into())
+                    .then(PointerAction::Pause {
+                        duration: Duration::ZERO,
+                    })
+                    .then(PointerAction::MoveToElement {
+                        element: controls.map.clone(),
+                        duration: None,
+                        x: (cx - rect.w / 2.0).round(),
+                        y: (cy - rect.h / 2.0).round(),
+                    })
+                    .then(PointerAction::Down {
+                        button: MOUSE_BUTTON_LEFT,
+                    })
+                    .then(PointerAction::Up {
+                        button: MOUSE_BUTTON_LEFT,
+                    });
                 self.browser
                     .client()
-                    .perform_actions(scroll)
+                    .perform_actions(Actions::from(scroll).and(click))
                     .await
-                    .map_err(cmd("zooming the map"))?;
+                    .map_err(cmd("zooming and clicking the map"))?;
                 st = self.state().await?;
                 let (after, _) = map_geometry(&st)?;
-                debug!(pass, delta, km_per_px, ?after, "zoomed the map");
+                let marker = parse_marker(&st).ok();
+                debug!(
+                    pass,
+                    delta,
+                    km_per_px,
+                    ?after,
+                    ?predicted,
+                    ?marker,
+                    "zoomed and clicked the map"
+                );
                 // No zoom: this page ignores the wheel; use the button from now on.
                 wheel = after.east - after.west < (view.east - view.west) * 0.75;
+                if let Some(m) =
+                    marker.filter(|m| wheel && m.distance_km(&at) <= GUESS_PRECISION_KM * 1.5)
+                {
+                    return Ok(m);
+                }
                 continue;
             }
             let mut actions = MouseActions::new("mouse".into())
@@ -547,23 +801,34 @@ impl Environment for LocalGame {
         } else {
             self.capture.headings.max(1)
         };
-        let mut views = Vec::with_capacity(k + 1);
-        let (mut turn_ms, mut capture_ms) = (0u64, 0u64);
+        let mut shots = Vec::with_capacity(k + 1);
+        let mut turn_ms = 0u64;
         for i in 0..k {
             let target = 360.0 * i as f64 / k as f64;
             let t = Instant::now();
-            pano = self.turn_to(&pano_el, &pano, vw, target).await?;
+            let slot = format!("{}-{i}", self.round + 1);
+            let (turned, shot) = self
+                .turn_and_snapshot(&pano_el, &pano, vw, target, &slot)
+                .await?;
+            pano = turned;
+            shots.push(shot);
             turn_ms += t.elapsed().as_millis() as u64;
-            let t = Instant::now();
-            views.push(self.capture(&pano).await?);
-            capture_ms += t.elapsed().as_millis() as u64;
         }
-        debug!(ready_ms, turn_ms, capture_ms, "observed");
+        debug!(
+            ready_ms,
+            turn_ms, "observed (turn_ms: turning and capturing)"
+        );
         if self.capture.zoom_steps > 0 {
             pano = self.turn_to(&pano_el, &pano, vw, 0.0).await?;
             pano = self.zoom_in(&pano, self.capture.zoom_steps).await?;
-            views.push(self.capture(&pano).await?);
+            shots.push(Shot::Ready(self.capture(&pano).await?));
         }
+        let t = Instant::now();
+        let views = self.collect(shots).await?;
+        debug!(
+            collect_ms = t.elapsed().as_millis() as u64,
+            "collected the views"
+        );
         self.round += 1;
         Ok(Observation {
             round: self.round,
@@ -581,19 +846,25 @@ impl Environment for LocalGame {
         let controls = self.controls().await?;
         self.place_marker(&controls, at).await?;
         let place_ms = t0.elapsed().as_millis() as u64;
-        controls
-            .guess
-            .click()
-            .await
-            .map_err(cmd("pressing Guess"))?;
+        self.key(GO_ON_KEY, "pressing Space to guess").await?;
         let round = self.round;
         let st = self
-            .wait_for("the round result", RESULT_TIMEOUT, |s| {
-                s.state == sel::STATE_RESULT
-                    && s.result.as_ref().is_some_and(|r| {
-                        r.round.map(|n| n as usize) == Some(round) && r.points.is_some()
-                    })
-            })
+            .wait_for(
+                "the round result",
+                RESULT_TIMEOUT,
+                Some(WaitSpec {
+                    state: Some(sel::STATE_RESULT),
+                    round: None,
+                    ready: false,
+                    result_round: Some(round),
+                }),
+                |s| {
+                    s.state == sel::STATE_RESULT
+                        && s.result.as_ref().is_some_and(|r| {
+                            r.round.map(|n| n as usize) == Some(round) && r.points.is_some()
+                        })
+                },
+            )
             .await?;
         debug!(
             place_ms,
@@ -626,6 +897,78 @@ impl Environment for LocalGame {
             },
         ))
     }
+}
+
+/// The page state and a snapshot of the canvas in one script: `{state, snap}`
+/// (arguments: JPEG quality 0..1, slot).
+static STATE_AND_SNAPSHOT_JS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "const state = (function () {{{}}})();\nconst snap = (function () {{{}}}).apply(null, arguments);\nreturn {{state, snap}};",
+        sel::READ_STATE_JS,
+        sel::SNAPSHOT_JS
+    )
+});
+
+/// A page condition the page checks itself ([`sel::WAIT_IN_PAGE_BODY`]): each field that is set
+/// must hold.
+#[derive(Debug, serde::Serialize)]
+struct WaitSpec {
+    state: Option<&'static str>,
+    round: Option<usize>,
+    ready: bool,
+    result_round: Option<usize>,
+}
+
+/// Waits in the page for a [`WaitSpec`] (arguments: spec, longest wait in ms) and answers the
+/// page state (`READ_STATE_JS`'s shape) when it holds, on the error state, or at the deadline.
+static WAIT_IN_PAGE_JS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "const read = function () {{{}}};\n{}",
+        sel::READ_STATE_JS,
+        sel::WAIT_IN_PAGE_BODY
+    )
+});
+
+/// A view being captured: its snapshot still in a page slot, or done.
+enum Shot {
+    Pending(String, PanoState),
+    Ready(View),
+}
+
+/// The JPEG and size in a [`sel::CANVAS_JPEG_JS`] answer; `None` when the page could not export
+/// the canvas as a JPEG.
+fn decode_canvas(v: &serde_json::Value) -> Result<Option<(Vec<u8>, u32, u32)>, BrowserError> {
+    let Some(data) = v["data"].as_str() else {
+        debug!(error = ?v["error"], "the canvas cannot be exported; capturing the screen");
+        return Ok(None);
+    };
+    let Some(b64) = data.strip_prefix(JPEG_DATA_URL) else {
+        debug!("the canvas exported no JPEG; capturing the screen");
+        return Ok(None);
+    };
+    let jpeg = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| BrowserError::Capture(format!("canvas data is not base64: {e}")))?;
+    let dim = |k: &str| {
+        v[k].as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=MAX_CANVAS_PX).contains(n))
+            .ok_or_else(|| BrowserError::Capture(format!("canvas {k} unreadable: {}", v[k])))
+    };
+    Ok(Some((jpeg, dim("width")?, dim("height")?)))
+}
+
+/// A captured view of the panorama in state `st`.
+fn view_of(st: &PanoState, jpeg: Vec<u8>, width: u32, height: u32) -> Result<View, BrowserError> {
+    let (heading, fov, _) = pano_geometry(st)?;
+    Ok(View {
+        heading,
+        pitch: st.pitch.unwrap_or(0.0),
+        fov,
+        width,
+        height,
+        jpeg,
+    })
 }
 
 fn pano_geometry(st: &PanoState) -> Result<(f64, f64, Rect), BrowserError> {
@@ -705,6 +1048,31 @@ fn wheel_zoom(rect: &Rect, px: f64, py: f64, need: f64) -> (i64, i64, i64) {
         (origin + c.clamp(1.0, size - 1.0)).round() as i64
     };
     (aim(px, rect.x, rect.w), aim(py, rect.y, rect.h), delta)
+}
+
+/// The map's view after the page zooms `view` by a wheel `delta` (positive = in) at viewport
+/// point `(x, y)`: the point under the pointer stays put, the width is kept within
+/// [`MAP_MIN_WIDTH_DEG`, 360] and the 2:1 view is shifted to stay inside the world (`zoomAt` and
+/// `viewAt` in web/app.js). The controller clicks where this puts the target and reads the
+/// marker back, so a page that zooms differently costs a correcting pass, not a wrong guess.
+fn zoomed_view(view: &Bounds, rect: &Rect, x: i64, y: i64, delta: i64) -> Bounds {
+    let factor = 2f64.powf(delta as f64 / MAP_WHEEL_PX_PER_DOUBLING as f64);
+    let fx = (x as f64 - rect.x) / rect.w;
+    let fy = (y as f64 - rect.y) / rect.h;
+    let width = view.east - view.west;
+    let lon = view.west + fx * width;
+    let lat = view.north - fy * (view.north - view.south);
+    let w = (width / factor).clamp(MAP_MIN_WIDTH_DEG, 360.0);
+    let h = w / 2.0;
+    let (cx, cy) = (lon - fx * w + w / 2.0, lat + fy * h - h / 2.0);
+    let west = (cx - w / 2.0).clamp(-180.0, 180.0 - w);
+    let south = (cy - h / 2.0).clamp(-90.0, 90.0 - h);
+    Bounds {
+        west,
+        south,
+        east: west + w,
+        north: south + h,
+    }
 }
 
 /// Zoom doublings needed before a map pixel is finer than [`GUESS_PRECISION_KM`].

@@ -67,6 +67,59 @@ fn wheel_zoom_keeps_the_target_inside_the_map() {
 }
 
 #[test]
+fn the_predicted_zoom_keeps_the_pointer_point_and_the_world() {
+    let rect = Rect {
+        x: 821.0,
+        y: 51.0,
+        w: 448.0,
+        h: 224.0,
+    };
+    let home = Bounds::WORLD;
+    // In the middle of the world: the point under the pointer stays under it, 2x per 200 px.
+    let (x, y) = (1000, 140);
+    let v = zoomed_view(&home, &rect, x, y, 400);
+    assert!(((v.east - v.west) - 90.0).abs() < 1e-9, "{v:?}");
+    assert!(((v.north - v.south) - 45.0).abs() < 1e-9, "{v:?}");
+    let under = |b: &Bounds| {
+        let fx = (x as f64 - rect.x) / rect.w;
+        let fy = (y as f64 - rect.y) / rect.h;
+        (
+            b.west + fx * (b.east - b.west),
+            b.north - fy * (b.north - b.south),
+        )
+    };
+    let (a, b) = (under(&home), under(&v));
+    assert!(
+        (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
+        "{a:?} {b:?}"
+    );
+    // Zooming out near the world's corner would leave it: the view is shifted back inside, as
+    // the page does.
+    let corner = Bounds {
+        west: -180.0,
+        south: 45.0,
+        east: -90.0,
+        north: 90.0,
+    };
+    let (x, y) = (
+        (rect.x + 0.9 * rect.w) as i64,
+        (rect.y + 0.1 * rect.h) as i64,
+    );
+    let v = zoomed_view(&corner, &rect, x, y, -200);
+    assert!(
+        (v.west + 180.0).abs() < 1e-9 && (v.north - 90.0).abs() < 1e-9,
+        "{v:?}"
+    );
+    assert!(((v.east - v.west) - 180.0).abs() < 1e-9, "{v:?}");
+    // Never narrower than the page's smallest view.
+    let v = zoomed_view(&home, &rect, 1000, 140, 200 * 30);
+    assert!(
+        ((v.east - v.west) - MAP_MIN_WIDTH_DEG).abs() < 1e-12,
+        "{v:?}"
+    );
+}
+
+#[test]
 fn parses_view_strings() {
     assert_eq!(parse_view("-180,-90,180,90"), Some(Bounds::WORLD));
     assert_eq!(parse_view("1,2,3"), None);
