@@ -8,7 +8,7 @@
 //! 2. A browser round excluding the model (4 views): median of 10 rounds with a 0 s model.
 //! 3. `geoagent play --games 4 --parallel 4 --webdriver` a Selenium Grid 4 with 2 slots.
 //! 4. With `--browsers`: browser mode with an 8 s model at `--parallel` 1, 2, 4, 8: rounds per
-//!    minute and peak memory per browser (summed RSS of the Chromium processes).
+//!    minute and peak memory per browser (summed PSS of the Chromium processes).
 //!
 //! Every figure comes with the 1-minute load average before and after it: on a shared machine
 //! the timings are only as good as that.
@@ -41,8 +41,6 @@ const ROUND_ROWS: usize = 10;
 const GAME_ROUNDS: usize = 3;
 /// How often memory is sampled in the browser-scaling rows.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
-/// Linux reports RSS in pages of this size on every platform this runs on.
-const PAGE_BYTES: u64 = 4096;
 
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -108,8 +106,10 @@ fn cli_bench(home: &Path, model: &common::SlowModel, rounds: usize, cache: &Path
     (wall, model.counters.peak.load(Ordering::SeqCst))
 }
 
-/// Summed RSS (bytes) of processes whose command line mentions `needle`.
-fn rss_of(needle: &str) -> u64 {
+/// Proportional set size (bytes) of the processes whose command line holds `needle`: shared
+/// pages (the Chromium binary, fonts) are split between the processes that map them, so the
+/// sum is what the browsers really add. Summed RSS counts the binary once per process.
+fn pss_of(needle: &str) -> u64 {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -118,9 +118,12 @@ fn rss_of(needle: &str) -> u64 {
             std::fs::read(e.path().join("cmdline"))
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
         })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("statm")).ok())
-        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map(|pages| pages * PAGE_BYTES)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("smaps_rollup")).ok())
+        .filter_map(|s| {
+            let line = s.lines().find(|l| l.starts_with("Pss:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kib| kib * 1024)
         .sum()
 }
 
@@ -267,7 +270,7 @@ async fn main() {
                 let (stop, peak, needle) = (stop.clone(), peak.clone(), needle.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) {
-                        peak.fetch_max(rss_of(&needle), Ordering::SeqCst);
+                        peak.fetch_max(pss_of(&needle), Ordering::SeqCst);
                         std::thread::sleep(SAMPLE_EVERY);
                     }
                 })
@@ -289,7 +292,7 @@ async fn main() {
                     "browser mode, 8 s model, `--parallel {p}` ({p} games × {GAME_ROUNDS} rounds)"
                 ),
                 format!(
-                    "{:.1} rounds/min, peak {per_browser:.0} MB RSS per browser",
+                    "{:.1} rounds/min, peak {per_browser:.0} MB PSS per browser",
                     played as f64 * 60.0 / wall
                 ),
                 &format!(
