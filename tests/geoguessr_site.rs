@@ -118,6 +118,16 @@ fn recording(
     })
 }
 
+/// The baseline reasoner, expiring the replica's cookie while round 3 is being reasoned.
+fn expiring_in_round_3(replica: &Arc<Replica>) -> Arc<Recording> {
+    let r = replica.clone();
+    recording(baseline(), move |round| {
+        if round == 3 {
+            r.expire_cookie();
+        }
+    })
+}
+
 fn baseline() -> Arc<dyn Reasoner> {
     Arc::new(geoagent::agent::baseline::BaselineReasoner::for_map(
         &geoagent::game::builtin::world(),
@@ -460,13 +470,9 @@ async fn an_expired_cookie_stops_with_finished_rounds_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let mut plan = plan(&replica, tmp.path(), classic([true, true, true]), 1);
     plan.site.guess_via = GuessVia::Api;
-    let r2 = replica.clone();
-    let rec = recording(baseline(), move |round| {
-        if round == 3 {
-            r2.expire_cookie();
-        }
-    });
-    let e = play_site(&plan, rec).await.unwrap_err();
+    let e = play_site(&plan, expiring_in_round_3(&replica))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, SiteSessionError::Round(r) if r.to_string().contains("_ncfa cookie has expired")),
         "{e}"
@@ -672,13 +678,9 @@ async fn a_stopped_game_resumes_the_same_token_into_the_same_replay() {
     let tmp = tempfile::tempdir().unwrap();
     let mut plan = plan(&replica, tmp.path(), classic([true, true, true]), 1);
     plan.site.guess_via = GuessVia::Api;
-    let r2 = replica.clone();
-    let stop = recording(baseline(), move |round| {
-        if round == 3 {
-            r2.expire_cookie();
-        }
-    });
-    play_site(&plan, stop).await.unwrap_err();
+    play_site(&plan, expiring_in_round_3(&replica))
+        .await
+        .unwrap_err();
     let token = replica.games().pop().unwrap();
     assert_eq!(replica.points_of(&token).len(), 2);
     let rounds_file = files_under(tmp.path())

@@ -8,7 +8,7 @@
 
 use super::cdp::CdpCommand;
 use super::selectors as sel;
-use super::{cmd, Browser, BrowserError};
+use super::{cmd, then_click, Browser, BrowserError};
 /// Kept here for callers that still name it through the browser (it lives in `environment`).
 pub use crate::environment::CaptureOptions;
 use crate::environment::{Environment, GuessTiming, Observation, View};
@@ -683,22 +683,15 @@ impl LocalGame {
                     delta_x: 0,
                     delta_y: -delta,
                 });
-                let click = MouseActions::new("mouse".into())
-                    .then(PointerAction::Pause {
+                // The pause lines the click up after the wheel tick.
+                let click = then_click(
+                    MouseActions::new("mouse".into()).then(PointerAction::Pause {
                         duration: Duration::ZERO,
-                    })
-                    .then(PointerAction::MoveToElement {
-                        element: controls.map.clone(),
-                        duration: None,
-                        x: (cx - rect.w / 2.0).round(),
-                        y: (cy - rect.h / 2.0).round(),
-                    })
-                    .then(PointerAction::Down {
-                        button: MOUSE_BUTTON_LEFT,
-                    })
-                    .then(PointerAction::Up {
-                        button: MOUSE_BUTTON_LEFT,
-                    });
+                    }),
+                    &controls.map,
+                    (cx - rect.w / 2.0).round(),
+                    (cy - rect.h / 2.0).round(),
+                );
                 self.browser
                     .client()
                     .perform_actions(Actions::from(scroll).and(click))
@@ -725,19 +718,12 @@ impl LocalGame {
                 }
                 continue;
             }
-            let mut actions = MouseActions::new("mouse".into())
-                .then(PointerAction::MoveToElement {
-                    element: controls.map.clone(),
-                    duration: None,
-                    x: (px - rect.w / 2.0).round(),
-                    y: (py - rect.h / 2.0).round(),
-                })
-                .then(PointerAction::Down {
-                    button: MOUSE_BUTTON_LEFT,
-                })
-                .then(PointerAction::Up {
-                    button: MOUSE_BUTTON_LEFT,
-                });
+            let mut actions = then_click(
+                MouseActions::new("mouse".into()),
+                &controls.map,
+                (px - rect.w / 2.0).round(),
+                (py - rect.h / 2.0).round(),
+            );
             if zooms > 0 {
                 // The zoom button stays put, so one move serves every click on it.
                 actions = actions.then(PointerAction::MoveToElement {

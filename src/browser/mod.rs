@@ -83,6 +83,30 @@ pub(crate) fn cmd(
     move |source| BrowserError::Command { doing, source }
 }
 
+/// `actions` followed by a left click at offset `(x, y)` CSS px from `element`'s centre: move
+/// there, press, release (WebDriver measures pointer offsets from the element's centre).
+pub(crate) fn then_click(
+    actions: fantoccini::actions::MouseActions,
+    element: &fantoccini::elements::Element,
+    x: f64,
+    y: f64,
+) -> fantoccini::actions::MouseActions {
+    use fantoccini::actions::{InputSource, PointerAction, MOUSE_BUTTON_LEFT};
+    actions
+        .then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: None,
+            x,
+            y,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+}
+
 /// How to get a browser.
 #[derive(Debug, Clone)]
 pub struct BrowserOptions {

@@ -10,7 +10,7 @@
 use super::settings::{Selectors, SiteOptions};
 use super::{NcfaCookie, SiteError};
 use crate::browser::cdp::CdpCommand;
-use crate::browser::{cmd, Browser};
+use crate::browser::{cmd, then_click, Browser};
 use crate::environment::View;
 use base64::Engine;
 use fantoccini::actions::{
@@ -577,19 +577,12 @@ impl Page {
         let (x, y) = target.ok_or_else(|| {
             SiteError::Page("the guess point could not be brought into the guess map's view".into())
         })?;
-        let click = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement {
-                element: map_el.clone(),
-                duration: None,
-                x: (x - (map.x + map.w / 2.0)).round(),
-                y: (y - (map.y + map.h / 2.0)).round(),
-            })
-            .then(PointerAction::Down {
-                button: MOUSE_BUTTON_LEFT,
-            })
-            .then(PointerAction::Up {
-                button: MOUSE_BUTTON_LEFT,
-            });
+        let click = then_click(
+            MouseActions::new("mouse".into()),
+            &map_el,
+            (x - (map.x + map.w / 2.0)).round(),
+            (y - (map.y + map.h / 2.0)).round(),
+        );
         self.browser
             .client()
             .perform_actions(click)
