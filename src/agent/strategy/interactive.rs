@@ -13,7 +13,7 @@
 use super::{first_turn, round_vars, turn, Dialogue};
 use crate::agent::prompt::{PromptSource, PromptTemplate, PromptVars, TemplateKind};
 use crate::agent::reasoner::ReasonerOptions;
-use crate::agent::{Guess, GuessSource, Hint, Reasoner, Revision};
+use crate::agent::{Guess, GuessSource, Hint, Reasoner, Revision, MAX_HINT_CHARS};
 use crate::environment::Observation;
 use crate::geo::LatLon;
 use crate::lvlm::{Provider, Role};
@@ -100,13 +100,53 @@ impl<R: AsyncBufRead + Unpin + Send> HintSource for ReaderHints<R> {
             let _ = write!(out, "Hint or correction (empty line to finish): ");
             let _ = out.flush();
         }
-        let mut line = String::new();
-        let read = self.reader.lock().await.read_line(&mut line).await;
+        let read = read_bounded_line(&mut *self.reader.lock().await, MAX_HINT_LINE_BYTES).await;
         match read {
-            Ok(0) | Err(_) => Vec::new(),
-            Ok(_) => Hint::new(&line, TERMINAL_HINT_BY).into_iter().collect(),
+            Ok(None) | Err(_) => Vec::new(),
+            Ok(Some(line)) => {
+                if line.trim().chars().count() > MAX_HINT_CHARS {
+                    let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = writeln!(
+                        out,
+                        "(that hint is longer than {MAX_HINT_CHARS} characters: only its first {MAX_HINT_CHARS} are used)"
+                    );
+                }
+                Hint::new(&line, TERMINAL_HINT_BY).into_iter().collect()
+            }
         }
     }
+}
+
+/// Bytes of one input line kept at most; the rest of a longer line is read and dropped, so
+/// piped input without newlines cannot fill memory. Far above [`MAX_HINT_CHARS`] characters.
+const MAX_HINT_LINE_BYTES: usize = 64 * 1024;
+
+/// One line of `reader` (through its newline), keeping at most `max` bytes of it; `None` at the
+/// end of input.
+async fn read_bounded_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> std::io::Result<Option<String>> {
+    let mut kept = Vec::new();
+    let mut any = false;
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let (used, end) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = max.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..used.min(room)]);
+        reader.consume(used);
+        if end {
+            break;
+        }
+    }
+    Ok(any.then(|| String::from_utf8_lossy(&kept).into_owned()))
 }
 
 /// The interactive reasoner.
@@ -325,6 +365,41 @@ mod tests {
             hints,
         )
         .expect("prompts")
+    }
+
+    #[tokio::test]
+    async fn a_long_hint_is_cut_with_a_notice_and_an_endless_line_is_bounded() {
+        // 5,000 characters: cut to the limit, and the person is told.
+        let long = format!("{}\nnext\n", "y".repeat(5_000));
+        let transcript = Shared::default();
+        let hints = ReaderHints::new(long.as_bytes(), Box::new(transcript.clone()));
+        let g = Guess {
+            pos: LatLon::new(0.0, 0.0).unwrap(),
+            country: None,
+            confidence: None,
+            rationale: None,
+            source: GuessSource::Model,
+            notes: Vec::new(),
+            exchanges: Vec::new(),
+            usage: Default::default(),
+            candidates: Vec::new(),
+            revisions: Vec::new(),
+        };
+        let got = hints.hints(0, &g).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].text.chars().count(), MAX_HINT_CHARS);
+        let said = String::from_utf8(transcript.0.lock().expect("lock").clone()).expect("utf8");
+        assert!(said.contains("longer than 1000 characters"), "{said}");
+        // The rest of that line was dropped: the next hint is the next line.
+        assert_eq!(hints.hints(1, &g).await[0].text, "next");
+        // No newline for 10 MB: at most MAX_HINT_LINE_BYTES are kept, then the end of input.
+        let mut endless = std::io::Cursor::new(vec![b'z'; 10 * 1024 * 1024]);
+        let line = read_bounded_line(&mut endless, MAX_HINT_LINE_BYTES)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(line.len(), MAX_HINT_LINE_BYTES);
+        assert_eq!(read_bounded_line(&mut endless, 10).await.unwrap(), None);
     }
 
     #[tokio::test]
