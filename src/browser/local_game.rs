@@ -6,7 +6,6 @@
 //! controller never calls a page function to move the view or set the guess. Views are the
 //! panorama canvas's own pixels, encoded by the browser (`toBlob`) while the next turn goes on.
 
-use super::cdp::CdpCommand;
 use super::selectors as sel;
 use super::{cmd, then_click, Browser, BrowserError};
 /// Kept here for callers that still name it through the browser (it lives in `environment`).
@@ -627,24 +626,9 @@ impl LocalGame {
     /// screenshot re-encoded.
     async fn screen_jpeg(&self, r: Rect) -> Result<Vec<u8>, BrowserError> {
         if self.browser.cdp {
-            let v = self
-                .browser
-                .client()
-                .issue_cmd(CdpCommand::capture_jpeg(
-                    r.x,
-                    r.y,
-                    r.w,
-                    r.h,
-                    self.capture.jpeg_quality,
-                ))
+            self.browser
+                .capture_jpeg((r.x, r.y, r.w, r.h), self.capture.jpeg_quality, "the view")
                 .await
-                .map_err(cmd("capturing the view (CDP)"))?;
-            let data = v["data"]
-                .as_str()
-                .ok_or_else(|| BrowserError::Capture(format!("CDP answer without data: {v}")))?;
-            base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|e| BrowserError::Capture(format!("CDP data is not base64: {e}")))
         } else {
             let png = self
                 .find(sel::PANO)

@@ -15,6 +15,7 @@ pub mod local_game;
 pub mod pool;
 pub(crate) mod selectors;
 
+use base64::Engine;
 use driver::Chromedriver;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
@@ -216,6 +217,27 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A JPEG of the page region `(x, y, w, h)` (CSS px) at `quality`, by Chrome's own capture
+    /// through CDP (only when [`Browser::cdp`]).
+    pub(crate) async fn capture_jpeg(
+        &self,
+        (x, y, w, h): (f64, f64, f64, f64),
+        quality: u8,
+        what: &str,
+    ) -> Result<Vec<u8>, BrowserError> {
+        let v = self
+            .client()
+            .issue_cmd(cdp::CdpCommand::capture_jpeg(x, y, w, h, quality))
+            .await
+            .map_err(cmd(format!("capturing {what} (CDP)")))?;
+        let data = v["data"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Capture(format!("CDP answer without data: {v}")))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| BrowserError::Capture(format!("CDP data is not base64: {e}")))
+    }
+
     /// Starts chromedriver (unless a WebDriver URL is given) and a browser session sized to
     /// `opts.viewport`.
     #[instrument(skip_all)]

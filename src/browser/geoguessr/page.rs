@@ -9,10 +9,8 @@
 
 use super::settings::{Selectors, SiteOptions};
 use super::{NcfaCookie, SiteError};
-use crate::browser::cdp::CdpCommand;
 use crate::browser::{cmd, then_click, Browser};
 use crate::environment::View;
-use base64::Engine;
 use fantoccini::actions::{
     InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction, WheelActions,
     MOUSE_BUTTON_LEFT,
@@ -475,18 +473,10 @@ impl Page {
         fov: f64,
         quality: u8,
     ) -> Result<View, SiteError> {
-        let v = self
+        let jpeg = self
             .browser
-            .client()
-            .issue_cmd(CdpCommand::capture_jpeg(r.x, r.y, r.w, r.h, quality))
-            .await
-            .map_err(cmd("capturing the panorama (CDP)"))?;
-        let data = v["data"]
-            .as_str()
-            .ok_or_else(|| SiteError::Page("the capture came back without data".into()))?;
-        let jpeg = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|e| SiteError::Page(format!("the capture is not base64: {e}")))?;
+            .capture_jpeg((r.x, r.y, r.w, r.h), quality, "the panorama")
+            .await?;
         Ok(View {
             heading,
             pitch: 0.0,
