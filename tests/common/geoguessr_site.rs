@@ -17,6 +17,8 @@
 
 mod page;
 use page::render_page;
+// Not every test binary that includes the replica picks a page variant.
+#[allow(unused_imports)]
 pub use page::{MapRendering, PageOptions};
 
 use axum::body::Bytes;
