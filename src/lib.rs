@@ -19,6 +19,8 @@
 //! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
 //!   progress display and resume.
 //! - [`config`]: layered configuration.
+//! - [`text`]: the one sanitiser for text from outside before it reaches a terminal, a prompt or
+//!   a page.
 //! - [`cli`]: the command line: every command's flags (the only place with clap), the wiring of
 //!   settings into the domain modules, and the printing.
 //!
@@ -39,7 +41,7 @@
 //! agent import
 //! index lvlm
 //! environment
-//! game geo fsio
+//! game geo fsio text
 //! ```
 
 pub mod agent;
@@ -60,3 +62,4 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod text;
