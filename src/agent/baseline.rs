@@ -7,7 +7,7 @@
 
 use super::{Guess, GuessSource, Reasoner};
 use crate::environment::Observation;
-use crate::game::Map;
+use crate::game::{points_unrounded, Map};
 use crate::geo::LatLon;
 use crate::lvlm::Usage;
 
@@ -19,11 +19,6 @@ pub(crate) const BASELINE_NAME: &str = "baseline";
 const REFINE_SPAN_DEG: f64 = 2.0;
 const REFINE_STEP_DEG: f64 = 0.05;
 
-/// Unrounded GeoGuessr points, so the search surface is smooth.
-fn points(d_km: f64, size_km: f64) -> f64 {
-    5000.0 * (-10.0 * d_km / size_km).exp()
-}
-
 /// Expected points of guessing `at` when the truth is one of `targets` (weights need not sum to 1).
 pub(crate) fn expected_points(at: &LatLon, targets: &[(LatLon, f64)], size_km: f64) -> f64 {
     let total_w: f64 = targets.iter().map(|(_, w)| w).sum();
@@ -32,7 +27,7 @@ pub(crate) fn expected_points(at: &LatLon, targets: &[(LatLon, f64)], size_km: f
     }
     targets
         .iter()
-        .map(|(t, w)| w * points(at.distance_km(t), size_km))
+        .map(|(t, w)| w * points_unrounded(at.distance_km(t), size_km))
         .sum::<f64>()
         / total_w
 }

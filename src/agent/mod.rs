@@ -27,6 +27,19 @@ pub enum GuessSource {
     Fallback { reason: String },
 }
 
+/// How every table, card and page names a guess's source: `model`, `baseline`, or
+/// `fallback: <reason>` (the reason is a provider's or parser's text: callers that print it to a
+/// terminal or a page still clean or escape it).
+impl std::fmt::Display for GuessSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GuessSource::Model => f.write_str("model"),
+            GuessSource::Baseline => f.write_str("baseline"),
+            GuessSource::Fallback { reason } => write!(f, "fallback: {reason}"),
+        }
+    }
+}
+
 /// One request to the model and what came back, kept for the replay.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {

@@ -74,12 +74,7 @@ impl ChallengeKey {
         let mut h = Sha256::new();
         h.update(b"geoagent challenge key id\0");
         h.update(key);
-        Some(
-            h.finalize()[..8]
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect(),
-        )
+        Some(hex::encode(&h.finalize()[..8]))
     }
 
     #[cfg(test)]
@@ -165,19 +160,12 @@ impl ChallengeKey {
     }
 
     fn to_hex(&self) -> String {
-        self.0
-            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
-            .unwrap_or_default()
+        self.0.map(hex::encode).unwrap_or_default()
     }
 
     fn from_hex(s: &str) -> Option<ChallengeKey> {
-        if s.len() != KEY_BYTES * 2 || !s.is_ascii() {
-            return None;
-        }
         let mut bytes = [0u8; KEY_BYTES];
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
+        hex::decode_to_slice(s, &mut bytes).ok()?;
         Some(ChallengeKey(Some(bytes)))
     }
 }

@@ -50,8 +50,13 @@ pub fn score(distance_km: f64, map_size_km: f64) -> u32 {
     if distance_km <= FULL_POINTS_RADIUS_KM {
         return MAX_POINTS;
     }
-    let p = f64::from(MAX_POINTS) * (-10.0 * distance_km / map_size_km).exp();
-    p.round() as u32
+    points_unrounded(distance_km, map_size_km).round() as u32
+}
+
+/// The score formula itself, `5000·exp(−10·d/s)`, unrounded and without the full-points radius:
+/// the smooth surface the baseline searches. [`score`] is this, rounded, with its edge cases.
+pub fn points_unrounded(distance_km: f64, map_size_km: f64) -> f64 {
+    f64::from(MAX_POINTS) * (-10.0 * distance_km / map_size_km).exp()
 }
 
 /// Where a location's imagery comes from.

@@ -60,7 +60,9 @@ impl CachedProvider {
                     .iter()
                     .map(|p| match p {
                         Part::Text { text } => json!({"text": text}),
-                        Part::Image { jpeg } => json!({"image_sha256": hex(&Sha256::digest(jpeg))}),
+                        Part::Image { jpeg } => {
+                            json!({"image_sha256": hex::encode(Sha256::digest(jpeg))})
+                        }
                     })
                     .collect();
                 let role = match m.role {
@@ -80,7 +82,7 @@ impl CachedProvider {
             "temperature": req.temperature,
             "reasoning_effort": req.reasoning_effort,
         });
-        hex(&Sha256::digest(canonical.to_string().as_bytes()))
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -105,10 +107,6 @@ impl CachedProvider {
             .await
             .map_err(std::io::Error::other)?
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait::async_trait]

@@ -7,7 +7,6 @@
 //! `rescored.json` allows ([`super::rescore::apply`]).
 
 use super::{Replay, ReplayError, RoundRecord, MANIFEST_FILE};
-use crate::agent::GuessSource;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -407,14 +406,6 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
     out
 }
 
-fn source_label(s: &GuessSource) -> String {
-    match s {
-        GuessSource::Model => "model".into(),
-        GuessSource::Baseline => "baseline".into(),
-        GuessSource::Fallback { reason } => format!("fallback ({reason})"),
-    }
-}
-
 fn clip(s: &str, n: usize) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= n {
@@ -491,7 +482,7 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
                     Some(was) => format!("{} *\n(rec. {was})", rec.result.points),
                     None => rec.result.points.to_string(),
                 },
-                source_label(&rec.guess.source),
+                rec.guess.source.to_string(),
                 clip(answer, SUMMARY_TEXT_CHARS),
             ]);
         }
@@ -544,11 +535,7 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
         );
     }
     if rec.guess.exchanges.is_empty() {
-        let _ = writeln!(
-            out,
-            "Model exchanges: none ({})",
-            source_label(&rec.guess.source)
-        );
+        let _ = writeln!(out, "Model exchanges: none ({})", rec.guess.source);
     }
     for (i, e) in rec.guess.exchanges.iter().enumerate() {
         let _ = writeln!(
@@ -579,7 +566,7 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
     let g = &rec.guess;
     let _ = writeln!(out, "--- parsed guess ---");
     let _ = writeln!(out, "  position   {}", g.pos);
-    let _ = writeln!(out, "  source     {}", source_label(&g.source));
+    let _ = writeln!(out, "  source     {}", g.source);
     if let Some(c) = &g.country {
         let _ = writeln!(out, "  country    {c}");
     }

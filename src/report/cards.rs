@@ -2,7 +2,6 @@
 //! the session has a `rescored.json`), the model's rationale and answer; and the downscaled
 //! JPEGs the views are shown as.
 
-use crate::agent::GuessSource;
 use crate::replay::{rescore, Replay, RoundRecord, ViewRecord};
 use maud::{html, Markup};
 
@@ -68,14 +67,6 @@ fn clip(s: &str, detail: Detail) -> String {
     }
 }
 
-fn source_text(s: &GuessSource) -> String {
-    match s {
-        GuessSource::Model => "model".to_string(),
-        GuessSource::Baseline => "baseline".to_string(),
-        GuessSource::Fallback { reason } => format!("fallback: {reason}"),
-    }
-}
-
 /// A guess position for the hints table; "(none)" when there was no readable answer.
 fn pos_text(p: Option<crate::geo::LatLon>) -> String {
     p.map_or_else(|| "(none)".to_string(), |p| p.to_string())
@@ -110,7 +101,7 @@ pub fn card(
             }
             table class="result" {
                 tr { th { "Truth" } td { (r.result.truth) @if let Some(p) = &r.result.place { " · " (p) } } }
-                tr { th { "Guess" } td { (r.result.guess) " (" (source_text(&r.guess.source)) ")"
+                tr { th { "Guess" } td { (r.result.guess) " (" (r.guess.source) ")"
                     @if let Some(c) = &r.guess.country { " · country " (c) }
                     @if let Some(c) = r.guess.confidence { " · confidence " (format!("{c:.2}")) } } }
                 tr { th { "Distance" } td { (format!("{:.1} km", r.result.distance_km)) } }

@@ -15,7 +15,7 @@ pub mod round;
 pub mod site;
 mod watch;
 
-use crate::agent::{GuessSource, Reasoner};
+use crate::agent::Reasoner;
 use crate::browser::local_game::LocalGame;
 use crate::browser::pool::{BrowserPool, Lease};
 use crate::browser::{Browser, BrowserError, BrowserOptions, LaunchTiming};
@@ -109,11 +109,7 @@ impl MatchReport {
                 Some(p) => format!("{p}\n{}", r.result.truth),
                 None => r.result.truth.to_string(),
             };
-            let by = match &r.guess.source {
-                GuessSource::Model => "model".to_string(),
-                GuessSource::Baseline => "baseline".to_string(),
-                GuessSource::Fallback { reason } => format!("fallback: {reason}"),
-            };
+            let by = r.guess.source.to_string();
             t.add_row(vec![
                 r.round.to_string(),
                 truth,
