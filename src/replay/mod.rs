@@ -70,7 +70,8 @@ pub struct Manifest {
     pub session_id: String,
     pub created: chrono::DateTime<chrono::Utc>,
     pub geoagent_version: String,
-    /// "local-game" (browser) or "direct" (images without a browser).
+    /// "local-game" (browser), "geoguessr" (geoguessr.com), "direct" (images without a browser)
+    /// or "rerun" (re-reasoned from another session's views).
     pub environment: String,
     pub map: MapInfo,
     pub challenge: ChallengeInfo,
