@@ -13,13 +13,30 @@
 
 use super::BrowserError;
 use rustix::process::{Pid, Signal};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-/// chromedriver is normally ready in under 0.1 s; a loaded CI machine gets plenty of slack.
-pub(crate) const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// chromedriver is normally ready in under 0.1 s, but on a 2-core machine under load 7 it took
+/// over 15 s (issue 24), and a slow machine is not an error: the wait ends early anyway when the
+/// process exits, so only a driver that runs but never answers costs this long.
+pub(crate) const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(180);
+/// After this long without an answer the user is told what is being waited for, so a slow start
+/// does not look like a hang.
+pub(crate) const DRIVER_PATIENCE_NOTICE: Duration = Duration::from_secs(3);
+/// How often the waiting message is repeated.
+const DRIVER_NOTICE_EVERY: Duration = Duration::from_secs(15);
+/// The driver's last output lines kept to explain a failed start (its own errors are short).
+const DRIVER_OUTPUT_LINES: usize = 12;
+/// A kept line is cut to this many characters: the output is the driver's, not ours.
+const DRIVER_OUTPUT_LINE_CHARS: usize = 300;
+/// How long an exited driver's output may take to be read to its end; it is already written.
+const DRIVER_OUTPUT_DRAIN: Duration = Duration::from_secs(1);
 /// How often to ask `/status` while waiting; cheap on loopback.
 pub(crate) const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a graceful stop may take before the process group is killed.
@@ -71,6 +88,8 @@ pub(crate) struct Chromedriver {
     pgid: Option<i32>,
     url: String,
     watchdog: Option<Watchdog>,
+    binary: PathBuf,
+    output: DriverOutput,
 }
 
 /// Cleans up after a geoagent that died without stopping its driver (see the module docs).
@@ -116,8 +135,8 @@ impl Chromedriver {
         cmd.arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
         #[cfg(target_os = "linux")]
@@ -130,16 +149,25 @@ impl Chromedriver {
                     .map_err(std::io::Error::from)
             });
         }
-        let child = cmd.spawn().map_err(|source| BrowserError::DriverSpawn {
+        let mut child = cmd.spawn().map_err(|source| BrowserError::DriverSpawn {
             path: binary.display().to_string(),
             source,
         })?;
+        let output = DriverOutput::default();
+        if let Some(out) = child.stdout.take() {
+            output.follow(out);
+        }
+        if let Some(err) = child.stderr.take() {
+            output.follow(err);
+        }
         let pgid = child.id().map(|id| id as i32);
         let mut driver = Chromedriver {
             child: Some(child),
             pgid,
             url: format!("http://127.0.0.1:{port}"),
             watchdog: None,
+            binary: binary.to_path_buf(),
+            output,
         };
         if let Some(pgid) = pgid {
             driver.watchdog = Some(Watchdog::spawn(pgid, profile).map_err(|source| {
@@ -158,7 +186,7 @@ impl Chromedriver {
         &self.url
     }
 
-    async fn wait_ready(&self) -> Result<(), BrowserError> {
+    async fn wait_ready(&mut self) -> Result<(), BrowserError> {
         let client = reqwest::Client::builder()
             .timeout(DRIVER_POLL_INTERVAL * 10)
             .build()
@@ -169,7 +197,29 @@ impl Chromedriver {
         let status = format!("{}/status", self.url);
         let start = Instant::now();
         let mut last = String::from("no answer");
+        let mut next_notice = DRIVER_PATIENCE_NOTICE;
         while start.elapsed() < DRIVER_READY_TIMEOUT {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(BrowserError::DriverExited {
+                    path: self.binary.display().to_string(),
+                    status: status.to_string(),
+                    output: self.output.last_lines(true).await,
+                });
+            }
+            if start.elapsed() >= next_notice {
+                eprintln!(
+                    "Waiting for chromedriver ({}) to answer on {}: {} s so far (a busy machine is slow to start it; giving up after {} s)",
+                    crate::text::line(&self.binary.display().to_string(), 200),
+                    self.url,
+                    start.elapsed().as_secs(),
+                    DRIVER_READY_TIMEOUT.as_secs()
+                );
+                next_notice = start.elapsed() + DRIVER_NOTICE_EVERY;
+            }
             match client.get(&status).send().await {
                 Ok(resp) => match resp.json::<serde_json::Value>().await {
                     Ok(v) if v["value"]["ready"].as_bool() == Some(true) => return Ok(()),
@@ -180,9 +230,14 @@ impl Chromedriver {
             }
             tokio::time::sleep(DRIVER_POLL_INTERVAL).await;
         }
+        let output = self.output.last_lines(false).await;
         Err(BrowserError::DriverNotReady {
             url: self.url.clone(),
-            detail: format!("after {DRIVER_READY_TIMEOUT:?}: {last}"),
+            detail: format!(
+                "it still runs but did not answer in {} s (last: {}); its last output: {output}",
+                DRIVER_READY_TIMEOUT.as_secs(),
+                crate::text::line(&last, DRIVER_OUTPUT_LINE_CHARS)
+            ),
         })
     }
 
@@ -218,6 +273,62 @@ impl Drop for Chromedriver {
     }
 }
 
+/// The last lines chromedriver wrote (stdout and stderr together; it reports a port in use or a
+/// missing library there), read all along so its pipes never fill.
+#[derive(Debug, Clone, Default)]
+struct DriverOutput {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    /// Streams not yet at EOF.
+    open: Arc<AtomicUsize>,
+}
+
+impl DriverOutput {
+    fn follow(&self, stream: impl AsyncRead + Unpin + Send + 'static) {
+        let lines = self.lines.clone();
+        let open = self.open.clone();
+        open.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream);
+            let mut buf = Vec::new();
+            // Bytes, not `lines()`: the output is not ours and may be neither UTF-8 nor short;
+            // a line is kept cut, and reading goes on to EOF so the driver never blocks.
+            while let Ok(n) = reader.read_until(b'\n', &mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let line =
+                    crate::text::line(&String::from_utf8_lossy(&buf), DRIVER_OUTPUT_LINE_CHARS);
+                buf.clear();
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let mut kept = lines.lock().unwrap_or_else(|p| p.into_inner());
+                if kept.len() == DRIVER_OUTPUT_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+            open.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// The kept lines joined with " | ", or a note that there were none. After the process
+    /// exited, first lets the readers reach the end of what it left in its pipes (a child it
+    /// started may hold them open, hence the deadline).
+    async fn last_lines(&self, exited: bool) -> String {
+        let deadline = Instant::now() + DRIVER_OUTPUT_DRAIN;
+        while exited && self.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(DRIVER_POLL_INTERVAL).await;
+        }
+        let kept = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.is_empty() {
+            "(nothing)".to_string()
+        } else {
+            kept.iter().cloned().collect::<Vec<_>>().join(" | ")
+        }
+    }
+}
+
 fn kill_group(pgid: Option<i32>, signal: Signal) {
     // A group we created (never 0 or 1, which would mean our own group or init's).
     if let Some(pid) = pgid.filter(|p| *p > 1).and_then(Pid::from_raw) {
@@ -227,7 +338,7 @@ fn kill_group(pgid: Option<i32>, signal: Signal) {
 }
 
 /// Asks the OS for a free port on loopback. There is a small window before chromedriver binds
-/// it; a clash shows up as `DriverNotReady` and the caller can retry.
+/// it; a clash shows up as `DriverExited` with chromedriver's own "address already in use".
 fn free_port() -> Result<u16, BrowserError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(BrowserError::Port)?;
     Ok(listener.local_addr().map_err(BrowserError::Port)?.port())

@@ -52,6 +52,14 @@ pub enum BrowserError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "chromedriver ({path}) exited before it was ready ({status}); its last output: {output}"
+    )]
+    DriverExited {
+        path: String,
+        status: String,
+        output: String,
+    },
     #[error("chromedriver at {url} never became ready: {detail}")]
     DriverNotReady { url: String, detail: String },
     #[error("no free loopback port for chromedriver: {0}")]
