@@ -34,6 +34,7 @@ fn session(root: &Path, name: &str, edit: impl Fn(&mut serde_json::Value)) -> Pa
     m["session_id"] = name.into();
     // One round missing, so an accepted manifest would play.
     m["challenge"]["rounds"] = 3.into();
+    m["challenge"]["id"] = "world-7-3".into();
     edit(&mut m);
     std::fs::write(dst.join(MANIFEST_FILE), m.to_string()).unwrap();
     dst
@@ -128,4 +129,63 @@ fn tampered_manifests_are_refused_with_field_and_file() {
             "nothing played: {case}"
         );
     }
+}
+
+/// Rounds recorded in `dir`, by number, as the file holds them.
+fn recorded_rounds(dir: &Path) -> Vec<u64> {
+    std::fs::read_to_string(dir.join(ROUNDS_FILE))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["round"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+// Issue 25, item 6: two resumes of one session at once both played every missing round.
+#[test]
+fn a_session_being_written_is_not_resumed_twice_and_duplicates_are_read_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    let dir = session(&root, "busy", |m| m["environment"] = "direct".into());
+    let arg = dir.to_str().unwrap();
+    // Another process's writer: the lock a running geoagent holds on the session.
+    let held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(ROUNDS_FILE))
+        .unwrap();
+    held.lock().unwrap();
+    let (code, err) = geoagent(tmp.path(), &["bench", "--resume", arg]);
+    assert!(code.is_some_and(|c| c != 0), "exit {code:?}\n{err}");
+    assert!(err.contains("another geoagent is writing"), "{err}");
+    assert!(err.contains(arg), "the session is named: {err}");
+    assert_eq!(recorded_rounds(&dir), vec![1, 2], "nothing played");
+    drop(held);
+    let (code, err) = geoagent(tmp.path(), &["bench", "--resume", arg]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(recorded_rounds(&dir), vec![1, 2, 3]);
+
+    // What an unlocked second writer left behind: round 2 twice.
+    let text = std::fs::read_to_string(dir.join(ROUNDS_FILE)).unwrap();
+    let second = text.lines().nth(1).unwrap().to_string();
+    std::fs::write(dir.join(ROUNDS_FILE), format!("{text}{second}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+        .args(["replay", "show", arg])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("line 4: dropped a duplicate of round 2 (kept line 2)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("3 of 3 round(s)"),
+        "round 2 is read once (not 4 rounds): {shown}"
+    );
 }

@@ -71,7 +71,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
         }
     };
     let browser = Browser::launch(&browser_options(s)).await?;
-    let page = Page::open(browser, &site, &cookie, &token).await?;
+    let mut page = Page::open(browser, &site, &cookie, &token).await?;
     let checks = page.check_selectors().await;
     page.close().await;
     let mut failed = 0;

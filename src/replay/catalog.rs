@@ -401,7 +401,7 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
     if torn > 0 {
         let _ = write!(
             out,
-            "\n{torn} torn last line(s) skipped (a session killed mid-round)"
+            "\n{torn} line(s) skipped (a torn last line of a session killed mid-round, or a round recorded twice)"
         );
     }
     out

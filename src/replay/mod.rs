@@ -52,6 +52,9 @@ pub enum ReplayError {
         file: String,
         detail: String,
     },
+    /// Another process holds the session's writer lock (see [`ReplayWriter`]).
+    #[error("{dir}: another geoagent is writing this session (resumed twice at once?); wait for it to end, one writer per session")]
+    Busy { dir: String },
     #[error("{path} line {line}: {detail}")]
     Round {
         path: String,
@@ -141,7 +144,10 @@ pub struct RoundRecord {
     pub finished_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Appends rounds of one session.
+/// Appends rounds of one session. It holds an exclusive lock (`flock`) on `rounds.jsonl` while
+/// it lives, so a second process writing the same session (two resumes at once, a resume while
+/// the first run still plays) is refused instead of playing every missing round again; the
+/// kernel releases the lock when the process ends, however it ends.
 pub struct ReplayWriter {
     dir: PathBuf,
     rounds: File,
@@ -158,13 +164,25 @@ impl ReplayWriter {
             detail: e.to_string(),
         })?;
         write_atomic(&mpath, &json)?;
-        let rpath = dir.join(ROUNDS_FILE);
+        let rounds = Self::lock(&dir)?;
+        Ok(ReplayWriter { dir, rounds })
+    }
+
+    /// Opens `dir`'s `rounds.jsonl` for appending and takes its writer lock, or says the session
+    /// is busy.
+    fn lock(dir: &Path) -> Result<File, ReplayError> {
         let rounds = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&rpath)
+            .open(dir.join(ROUNDS_FILE))
             .map_err(ReplayError::Io)?;
-        Ok(ReplayWriter { dir, rounds })
+        match rounds.file().try_lock() {
+            Ok(()) => Ok(rounds),
+            Err(std::fs::TryLockError::WouldBlock) => Err(ReplayError::Busy {
+                dir: dir.display().to_string(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(ReplayError::Io(e)),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -182,7 +200,17 @@ impl ReplayWriter {
     /// line that is whole but lacks its newline is kept and terminated.
     pub(crate) fn reopen(dir: &Path) -> Result<(ReplayWriter, Replay), ReplayError> {
         let rpath = dir.join(ROUNDS_FILE);
-        if rpath.is_file() {
+        let mpath = dir.join(MANIFEST_FILE);
+        if !mpath.is_file() {
+            return Err(ReplayError::Manifest {
+                path: mpath.display().to_string(),
+                detail: "missing: not a session folder".into(),
+            });
+        }
+        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(ReplayError::Io)?;
+        // The lock first: the cut below must not race another writer's append.
+        let rounds = Self::lock(dir)?;
+        {
             let bytes = fs::read(&rpath).map_err(ReplayError::Io)?;
             let cut = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let tail = &bytes[cut..];
@@ -211,12 +239,6 @@ impl ReplayWriter {
             }
         }
         let replay = Replay::open(dir)?;
-        fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(ReplayError::Io)?;
-        let rounds = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&rpath)
-            .map_err(ReplayError::Io)?;
         Ok((
             ReplayWriter {
                 dir: dir.to_path_buf(),
@@ -443,7 +465,9 @@ fn clip_name(name: &str) -> String {
 /// Reads the rounds of `rounds.jsonl` from its bytes (`path` names it in messages). Lines are
 /// split on `\n` as bytes, so a line cut inside a multi-byte character is just another torn line:
 /// an unreadable LAST line (invalid UTF-8 or JSON) is skipped with a warning, an unreadable line
-/// before it is an error naming the file and line (that is corruption, not a crash).
+/// before it is an error naming the file and line (that is corruption, not a crash). A round
+/// recorded twice (two processes that wrote one session before it was locked) is kept once, the
+/// first record, and the dropped line is said in the notes, so nothing is counted twice.
 pub(crate) fn parse_rounds(
     path: &Path,
     bytes: &[u8],
@@ -451,8 +475,10 @@ pub(crate) fn parse_rounds(
     let blank = |l: &[u8]| l.iter().all(u8::is_ascii_whitespace);
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     let last = lines.iter().rposition(|l| !blank(l));
-    let mut rounds = Vec::new();
+    let mut rounds: Vec<RoundRecord> = Vec::new();
     let mut skipped = Vec::new();
+    // Round number -> the line that recorded it first.
+    let mut first_line = std::collections::HashMap::new();
     for (i, line) in lines.iter().enumerate() {
         if blank(line) {
             continue;
@@ -461,7 +487,23 @@ pub(crate) fn parse_rounds(
             .map_err(|e| format!("not UTF-8 text ({e})"))
             .and_then(|text| serde_json::from_str::<RoundRecord>(text).map_err(|e| e.to_string()));
         match parsed {
-            Ok(r) => rounds.push(r),
+            Ok(r) => match first_line.entry(r.round) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i + 1);
+                    rounds.push(r);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let why = format!(
+                        "{} line {}: dropped a duplicate of round {} (kept line {})",
+                        path.display(),
+                        i + 1,
+                        r.round,
+                        o.get()
+                    );
+                    warn!("{why}");
+                    skipped.push(why);
+                }
+            },
             Err(e) if Some(i) == last => {
                 let why = format!(
                     "{} line {}: skipped torn last line ({e})",
@@ -690,7 +732,8 @@ pub(crate) mod tests {
         let back = Replay::open(&root.path().join("u")).unwrap();
         assert_eq!(back.rounds.len(), 1);
         assert!(back.skipped[0].contains("line 2"), "{:?}", back.skipped);
-        // Resuming cuts it and goes on.
+        // Resuming cuts it and goes on (once the first writer is gone).
+        drop(w);
         let (mut w, back) = ReplayWriter::reopen(&root.path().join("u")).unwrap();
         assert_eq!(back.rounds.len(), 1);
         w.append(&r2).unwrap();
@@ -797,6 +840,58 @@ pub(crate) mod tests {
         assert_eq!(back.rounds.len(), 1);
         w.append(&record(2)).unwrap();
         assert_eq!(Replay::open(&dir).unwrap().rounds.len(), 2);
+    }
+
+    // Issue 25, item 6: two resumes of one session at once both played every missing round.
+    #[test]
+    fn a_session_has_one_writer_at_a_time() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("s7");
+        let mut w = ReplayWriter::create(root.path(), &manifest("s7")).unwrap();
+        w.append(&record(1)).unwrap();
+        let err = ReplayWriter::reopen(&dir).err().expect("a second writer");
+        assert!(matches!(err, ReplayError::Busy { .. }), "{err}");
+        assert!(err.to_string().contains("s7"), "{err}");
+        drop(w);
+        let (mut w, back) = ReplayWriter::reopen(&dir).unwrap();
+        assert_eq!(back.rounds.len(), 1);
+        assert!(matches!(
+            ReplayWriter::reopen(&dir).err(),
+            Some(ReplayError::Busy { .. })
+        ));
+        w.append(&record(2)).unwrap();
+        drop(w);
+        assert_eq!(Replay::open(&dir).unwrap().rounds.len(), 2);
+        let err = ReplayWriter::reopen(&root.path().join("nothing"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not a session folder"), "{err}");
+        assert!(!root.path().join("nothing").exists());
+    }
+
+    #[test]
+    fn a_round_recorded_twice_is_read_once_and_said() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("s8");
+        let mut w = ReplayWriter::create(root.path(), &manifest("s8")).unwrap();
+        let mut late = record(1);
+        late.result.points = 1;
+        for r in [record(1), record(2), late, record(2)] {
+            w.append(&r).unwrap();
+        }
+        drop(w);
+        let back = Replay::open(&dir).unwrap();
+        assert_eq!(
+            back.rounds.iter().map(|r| r.round).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(back.rounds[0].result.points, record(1).result.points);
+        assert_eq!(back.skipped.len(), 2, "{:?}", back.skipped);
+        assert!(
+            back.skipped[0].contains("line 3: dropped a duplicate of round 1 (kept line 1)"),
+            "{:?}",
+            back.skipped
+        );
     }
 
     #[test]

@@ -184,9 +184,9 @@ fn hex(s: &str) -> String {
 }
 
 impl Replica {
-    /// The replica with a page the adapter can play today ([`PageOptions::tame`]).
+    /// The untouched replica: its page varies as the real site may ([`PageOptions::default`]).
     pub async fn start() -> Replica {
-        Replica::start_with(PageOptions::tame()).await
+        Replica::start_with(PageOptions::default()).await
     }
 
     /// A replica whose game page varies as `page` says.

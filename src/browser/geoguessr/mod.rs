@@ -12,6 +12,7 @@
 //! (duels, battle royale, parties, ranked) are refused: playing people with an agent is cheating.
 
 pub mod api;
+pub mod guess_map;
 pub mod page;
 pub mod settings;
 pub mod state;
@@ -225,6 +226,12 @@ pub struct ScoreCheck {
     /// The site ran out the round's time limit before the guess arrived.
     #[serde(default)]
     pub timed_out: bool,
+    /// A map guess: how far the point the site received lies from the point meant, in
+    /// guess-map pixels and km (`None` for an API guess).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub click_drift_px: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub click_drift_km: Option<f64>,
 }
 
 /// One game on geoguessr.com, played round by round.
@@ -351,6 +358,8 @@ impl SiteGame {
             own_points: own,
             site_time_s: g.time,
             timed_out: g.timed_out,
+            click_drift_px: None,
+            click_drift_km: None,
         });
         self.location_id = truth.pano_id.clone();
         self.state = st;
@@ -429,6 +438,11 @@ impl Environment for SiteGame {
             }
         }
         let result = self.result_of(round).await?;
+        if let Some(d) = self.page_mut()?.click_drift(round, at, result.guess) {
+            if let Some(c) = self.checks.last_mut() {
+                (c.click_drift_px, c.click_drift_km) = (Some(d.px), Some(d.km));
+            }
+        }
         let guess_ms = t0.elapsed().as_millis() as u64;
         let last = round >= self.state.round_count;
         let (via, token, pause) = (

@@ -1,21 +1,18 @@
 //! The geoguessr.com game page, driven like a person: set the cookie, open `/game/{token}`,
 //! hide the HUD, compass, Google's controls and (while capturing) the guess map with injected
 //! CSS, capture only the panorama canvas, turn by holding a key after a click, and guess with a
-//! real click on the guess map at the point's Web Mercator pixel, verified by reading back the pin.
-//!
-//! The guess map's projection is read from its own tiles: each tile `<img>` names its Web
-//! Mercator tile numbers (`x=`, `y=`, `z=` in its `src`) and the page shows where it is. Nothing
-//! here calls the page's framework or reads its data: only selectors, pixels and input events.
+//! real click on the guess map at the point's Web Mercator pixel ([`super::guess_map`]), verified
+//! by reading back the pin. A round starts when the panorama is drawn: no spinner, a panorama
+//! canvas on screen, and its pixels not one colour (a loading screen or a provider that failed).
+//! Nothing here calls the page's framework or reads its data: only selectors, pixels and input
+//! events.
 
+use super::guess_map::{GuessMap, Rect, RECTS_JS};
 use super::settings::{Selectors, SiteOptions};
 use super::{NcfaCookie, SiteError};
-use crate::browser::{cmd, then_click, Browser};
+use crate::browser::{cmd, Browser};
 use crate::environment::View;
-use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction, WheelActions,
-    MOUSE_BUTTON_LEFT,
-};
-use serde::Deserialize;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, WheelAction, WheelActions};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tracing::{debug, instrument, warn};
@@ -24,14 +21,6 @@ use tracing::{debug, instrument, warn};
 const POLL: Duration = Duration::from_millis(50);
 /// How long to wait for a control that should already be there (the Guess button, the pin).
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Web Mercator's tile size in CSS pixels at scale 1.
-const TILE_PX: f64 = 256.0;
-/// Web Mercator stops here (the map's square world).
-const MAX_MERCATOR_LAT: f64 = 85.051_128_78;
-/// A target this close to the map's edge is dragged into view first (pixels).
-const EDGE_MARGIN_PX: f64 = 12.0;
-/// Drags to bring a target into the guess map's view, at most.
-const MAX_DRAGS: usize = 6;
 /// WebDriver's ArrowRight: Street View turns right while it is held.
 const TURN_KEY: char = '\u{e014}';
 /// The field of view of the start view (degrees), as recorded for a capture.
@@ -39,24 +28,19 @@ const START_FOV_DEG: f64 = 90.0;
 /// Each zoom step narrows the view about this much (the meaning of `capture.zoom_steps`); the
 /// recorded field of view of the zoomed view is an estimate from it.
 const ZOOM_FACTOR_PER_STEP: f64 = 1.5;
+/// JPEG quality of the probe that tells a drawn panorama from a blank one (only its spread of
+/// brightness is read).
+const READY_PROBE_QUALITY: u8 = 40;
+/// Half the width of the brightness band (0–255 levels) a blank view's pixels fall in: JPEG
+/// noise, near-black seams and anti-aliased text stay inside it.
+const UNIFORM_BAND: usize = 8;
+/// A view with more than this share of its pixels in one such band is blank: a loading screen's
+/// word or logo covers a few percent; sky, road and ground never fit one band this tightly.
+const UNIFORM_SHARE: f64 = 0.97;
 /// The id of the style element that hides overlays for the whole game.
 const HIDE_STYLE_ID: &str = "geoagent-hide";
 /// The id of the style element that hides the guess map while capturing.
 const CAPTURE_STYLE_ID: &str = "geoagent-capture";
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub(crate) struct Rect {
-    x: f64,
-    y: f64,
-    w: f64,
-    h: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Tile {
-    src: String,
-    rect: Rect,
-}
 
 /// Where one selector matched, if it did (`geoguessr check`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -73,20 +57,11 @@ pub struct Page {
     opts: SiteOptions,
     /// The canvas was clicked this round (keys reach it only after a click).
     focused: bool,
+    /// The guess map and what its past rounds taught (drift, calibration).
+    map: GuessMap,
+    /// Most spinner elements seen at once while a round loaded (`geoguessr check`).
+    spinner_seen: usize,
 }
-
-/// `(rect of every element matching arguments[0])`.
-const RECTS_JS: &str = r#"
-return Array.from(document.querySelectorAll(arguments[0])).map(e => {
-  const r = e.getBoundingClientRect();
-  return {x: r.left, y: r.top, w: r.width, h: r.height};
-});"#;
-
-const TILES_JS: &str = r#"
-return Array.from(document.querySelectorAll(arguments[0])).map(e => {
-  const r = e.getBoundingClientRect();
-  return {src: e.getAttribute('src') || '', rect: {x: r.left, y: r.top, w: r.width, h: r.height}};
-});"#;
 
 /// Installs (or replaces) a style element: `arguments[0]` id, `arguments[1]` CSS (empty = remove).
 const STYLE_JS: &str = r#"
@@ -187,6 +162,8 @@ impl Page {
             browser,
             opts: opts.clone(),
             focused: false,
+            map: GuessMap::default(),
+            spinner_seen: 0,
         };
         if let Err(e) = page.set_cookie(cookie).await {
             page.browser.close().await;
@@ -305,30 +282,52 @@ impl Page {
         Ok(())
     }
 
-    /// Waits for the round: the panorama canvas shown and no spinner. Returns the canvas rect.
-    async fn round_ready(&self) -> Result<Rect, SiteError> {
+    /// Waits for the round: no spinner on screen and a panorama canvas whose pixels are not one
+    /// colour (the canvas is on the page from the start; its first frame comes later, and a
+    /// provider that fails never draws). Returns the canvas rect.
+    async fn round_ready(&mut self) -> Result<Rect, SiteError> {
         let timeout = self.opts.round_ready_timeout;
         let deadline = Instant::now() + timeout;
-        let pano = self
-            .wait_visible(
-                "geoguessr.selectors.panorama",
-                &self.sel().panorama.clone(),
-                timeout,
-            )
-            .await?;
+        let mut why;
         loop {
-            if self
-                .rects(&self.sel().spinner)
+            let spinners = self
+                .rects(&self.sel().spinner.clone())
                 .await?
                 .iter()
-                .all(|r| r.w < 1.0)
-            {
-                return Ok(pano);
-            }
+                .filter(|r| r.w >= 1.0 && r.h >= 1.0)
+                .count();
+            self.spinner_seen = self.spinner_seen.max(spinners);
+            let canvas = self
+                .rects(&self.sel().panorama.clone())
+                .await?
+                .into_iter()
+                .find(|r| r.w > 1.0 && r.h > 1.0);
+            why = if spinners > 0 {
+                format!(
+                    "geoguessr.selectors.spinner = {:?} stayed on the page",
+                    self.sel().spinner
+                )
+            } else if let Some(r) = canvas {
+                let jpeg = self
+                    .browser
+                    .capture_jpeg((r.x, r.y, r.w, r.h), READY_PROBE_QUALITY, "the panorama")
+                    .await?;
+                match drawn(&jpeg) {
+                    Ok(()) => return Ok(r),
+                    Err(e) => format!(
+                        "the panorama canvas ({:?}) stayed {e}: not a Street View round, or its provider failed",
+                        self.sel().panorama
+                    ),
+                }
+            } else {
+                format!(
+                    "no panorama canvas was shown (geoguessr.selectors.panorama = {:?})",
+                    self.sel().panorama
+                )
+            };
             if Instant::now() >= deadline {
                 return Err(SiteError::Page(format!(
-                    "the round did not finish loading in {timeout:?}: geoguessr.selectors.spinner = {:?} stayed on the page",
-                    self.sel().spinner
+                    "the round did not start in {timeout:?}: {why}"
                 )));
             }
             tokio::time::sleep(POLL).await;
@@ -447,10 +446,23 @@ impl Page {
     async fn turn(&mut self, degrees: f64) -> Result<(), SiteError> {
         let c = self.browser.client();
         if !self.focused {
-            let canvas = c
-                .find(fantoccini::Locator::Css(&self.opts.selectors.panorama))
+            // An earlier round's canvas may stay on the page, hidden: click the one shown.
+            let mut shown = None;
+            for el in c
+                .find_all(fantoccini::Locator::Css(&self.opts.selectors.panorama))
                 .await
-                .map_err(cmd("finding the panorama canvas"))?;
+                .map_err(cmd("finding the panorama canvas"))?
+            {
+                if el.is_displayed().await.unwrap_or(false) {
+                    shown = Some(el);
+                    break;
+                }
+            }
+            let canvas = shown.ok_or_else(|| SiteError::Selector {
+                key: "geoguessr.selectors.panorama",
+                selector: self.opts.selectors.panorama.clone(),
+                waited: Duration::ZERO,
+            })?;
             canvas.click().await.map_err(cmd("clicking the panorama"))?;
             self.focused = true;
         }
@@ -466,6 +478,8 @@ impl Page {
         Ok(())
     }
 
+    /// Captures the panorama at `r`, waiting (up to the round's ready timeout) while it shows
+    /// one colour: a loading screen is never a view.
     async fn capture(
         &self,
         r: Rect,
@@ -473,10 +487,23 @@ impl Page {
         fov: f64,
         quality: u8,
     ) -> Result<View, SiteError> {
-        let jpeg = self
-            .browser
-            .capture_jpeg((r.x, r.y, r.w, r.h), quality, "the panorama")
-            .await?;
+        let deadline = Instant::now() + self.opts.round_ready_timeout;
+        let jpeg = loop {
+            let jpeg = self
+                .browser
+                .capture_jpeg((r.x, r.y, r.w, r.h), quality, "the panorama")
+                .await?;
+            match drawn(&jpeg) {
+                Ok(()) => break jpeg,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(SiteError::Page(format!(
+                        "the panorama stayed {e} for {:?}: no view to send",
+                        self.opts.round_ready_timeout
+                    )))
+                }
+                Err(_) => tokio::time::sleep(POLL).await,
+            }
+        };
         Ok(View {
             heading,
             pitch: 0.0,
@@ -487,97 +514,16 @@ impl Page {
         })
     }
 
-    /// Reads the guess map's projection from its tiles: `(zoom, px per tile, screen x and y of
-    /// world pixel (0, 0) at that zoom)`.
-    async fn projection(&self) -> Result<Projection, SiteError> {
-        let v = self
-            .browser
-            .client()
-            .execute(TILES_JS, vec![json!(self.sel().map_tile)])
-            .await
-            .map_err(cmd("reading the guess map tiles"))?;
-        let tiles: Vec<Tile> = serde_json::from_value(v)
-            .map_err(|e| SiteError::Page(format!("guess map tiles: {e}")))?;
-        tiles
-            .iter()
-            .filter(|t| t.rect.w > 1.0)
-            .find_map(|t| Projection::from_tile(&t.src, t.rect))
-            .ok_or_else(|| SiteError::Selector {
-                key: "geoguessr.selectors.map_tile",
-                selector: self.sel().map_tile.clone(),
-                waited: Duration::ZERO,
-            })
-    }
-
     /// Clicks the guess map at `at`, checks the pin landed there, and presses Guess.
     #[instrument(skip(self))]
     pub(crate) async fn guess_on_map(&mut self, at: crate::geo::LatLon) -> Result<(), SiteError> {
-        let map_key = "geoguessr.selectors.guess_map";
-        let map_sel = self.sel().guess_map.clone();
-        let map = self
-            .wait_visible(map_key, &map_sel, CONTROL_TIMEOUT)
-            .await?;
-        let map_el = self
-            .browser
-            .client()
-            .find(fantoccini::Locator::Css(&map_sel))
-            .await
-            .map_err(cmd("finding the guess map"))?;
-        let mut target = None;
-        for _ in 0..MAX_DRAGS {
-            let proj = self.projection().await?;
-            let (x, y) = proj.pixel(at, map.x + map.w / 2.0);
-            let inside = x >= map.x + EDGE_MARGIN_PX
-                && x <= map.x + map.w - EDGE_MARGIN_PX
-                && y >= map.y + EDGE_MARGIN_PX
-                && y <= map.y + map.h - EDGE_MARGIN_PX;
-            if inside {
-                target = Some((x, y));
-                break;
-            }
-            // Drag the map so the target moves toward the centre (at most half a map a drag).
-            let (cx, cy) = (map.x + map.w / 2.0, map.y + map.h / 2.0);
-            let dx = (cx - x).clamp(-map.w / 2.0 + EDGE_MARGIN_PX, map.w / 2.0 - EDGE_MARGIN_PX);
-            let dy = (cy - y).clamp(-map.h / 2.0 + EDGE_MARGIN_PX, map.h / 2.0 - EDGE_MARGIN_PX);
-            let drag = MouseActions::new("mouse".into())
-                .then(PointerAction::MoveToElement {
-                    element: map_el.clone(),
-                    duration: None,
-                    x: 0.0,
-                    y: 0.0,
-                })
-                .then(PointerAction::Down {
-                    button: MOUSE_BUTTON_LEFT,
-                })
-                .then(PointerAction::MoveBy {
-                    duration: Some(Duration::from_millis(150)),
-                    x: dx.round(),
-                    y: dy.round(),
-                })
-                .then(PointerAction::Up {
-                    button: MOUSE_BUTTON_LEFT,
-                });
-            self.browser
-                .client()
-                .perform_actions(drag)
-                .await
-                .map_err(cmd("dragging the guess map"))?;
-            self.frames().await?;
-        }
-        let (x, y) = target.ok_or_else(|| {
-            SiteError::Page("the guess point could not be brought into the guess map's view".into())
-        })?;
-        let click = then_click(
-            MouseActions::new("mouse".into()),
-            &map_el,
-            (x - (map.x + map.w / 2.0)).round(),
-            (y - (map.y + map.h / 2.0)).round(),
-        );
-        self.browser
-            .client()
-            .perform_actions(click)
-            .await
-            .map_err(cmd("clicking the guess map"))?;
+        self.wait_visible(
+            "geoguessr.selectors.guess_map",
+            &self.sel().guess_map.clone(),
+            CONTROL_TIMEOUT,
+        )
+        .await?;
+        let (x, y) = self.map.click(&self.browser, &self.opts, at).await?;
         let pin = self
             .wait_visible(
                 "geoguessr.selectors.guess_pin",
@@ -587,10 +533,10 @@ impl Page {
             .await?;
         // A pin's tip is the middle of its bottom edge.
         let (tx, ty) = (pin.x + pin.w / 2.0, pin.y + pin.h);
-        let off = ((tx - x.round()).powi(2) + (ty - y.round()).powi(2)).sqrt();
+        let off = (tx - x).hypot(ty - y);
         if off > self.opts.pin_tolerance_px {
             return Err(SiteError::Page(format!(
-                "the guess pin landed {off:.1} px from the click (more than geoguessr.pin_tolerance_px): is geoguessr.selectors.map_tile still the guess map's tiles?"
+                "the guess pin landed {off:.1} px from the click (more than geoguessr.pin_tolerance_px): is geoguessr.selectors.guess_pin still the placed pin?"
             )));
         }
         let btn_sel = self.sel().guess_button.clone();
@@ -609,6 +555,18 @@ impl Page {
             .await
             .map_err(cmd("pressing Guess"))?;
         Ok(())
+    }
+
+    /// Records how far the point the site received (`received`) lies from the point meant,
+    /// after a map guess; `None` after an API guess. See [`GuessMap::drift`].
+    pub(crate) fn click_drift(
+        &mut self,
+        round: usize,
+        meant: crate::geo::LatLon,
+        received: crate::geo::LatLon,
+    ) -> Option<super::guess_map::Drift> {
+        let tol = self.opts.pin_tolerance_px;
+        self.map.drift(round, meant, received, tol)
     }
 
     /// Closes the round's result screen; the page then loads the next round.
@@ -634,15 +592,15 @@ impl Page {
 
     /// Which selectors the open round's page matches (`geoguessr check`), without touching the
     /// game.
-    pub(crate) async fn check_selectors(&self) -> Result<Vec<SelectorCheck>, SiteError> {
+    pub(crate) async fn check_selectors(&mut self) -> Result<Vec<SelectorCheck>, SiteError> {
         // Give the round time to load; a missing panorama is reported below, not raised.
         let _ = self.round_ready().await;
         let mut out = Vec::new();
         for (key, selector) in self.sel().named() {
             let found = match key {
-                "geoguessr.selectors.guess_pin"
-                | "geoguessr.selectors.close_round_result"
-                | "geoguessr.selectors.spinner" => None,
+                "geoguessr.selectors.guess_pin" | "geoguessr.selectors.close_round_result" => None,
+                // Seen while the round loaded (0 when it loaded before the first look).
+                "geoguessr.selectors.spinner" => Some(self.spinner_seen),
                 _ => Some(self.rects(selector).await?.len()),
             };
             out.push(SelectorCheck {
@@ -655,100 +613,56 @@ impl Page {
     }
 }
 
-/// The guess map's Web Mercator projection on screen.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Projection {
-    /// Tile zoom.
-    pub z: u32,
-    /// CSS pixels per world pixel at zoom `z`.
-    pub scale: f64,
-    /// Screen position of world pixel (0, 0) at zoom `z`.
-    pub origin: (f64, f64),
-}
-
-impl Projection {
-    /// From one tile: its `src` names `x`, `y`, `z`; `rect` is where it is drawn.
-    pub(crate) fn from_tile(src: &str, rect: Rect) -> Option<Projection> {
-        let query = src.split_once('?').map_or(src, |(_, q)| q);
-        let mut xyz = [None, None, None];
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            let i = match k.as_ref() {
-                "x" => 0,
-                "y" => 1,
-                "z" => 2,
-                _ => continue,
-            };
-            xyz[i] = v.parse::<i64>().ok();
-        }
-        let (x, y, z) = (xyz[0]?, xyz[1]?, xyz[2]?);
-        if !(0..=22).contains(&z) || rect.w <= 0.0 {
-            return None;
-        }
-        let scale = rect.w / TILE_PX;
-        Some(Projection {
-            z: z as u32,
-            scale,
-            origin: (
-                rect.x - x as f64 * TILE_PX * scale,
-                rect.y - y as f64 * TILE_PX * scale,
-            ),
-        })
+/// `Ok` when the JPEG is a drawn view; else why not. A loading screen or an undrawn canvas is
+/// one colour, perhaps with a line of text or a seam between two near-blacks: nearly all of its
+/// pixels lie within a narrow band of brightness.
+fn drawn(jpeg: &[u8]) -> Result<(), String> {
+    let img = image::load_from_memory(jpeg)
+        .map_err(|e| format!("unreadable ({e})"))?
+        .into_luma8();
+    let mut hist = [0usize; 256];
+    for p in img.pixels() {
+        hist[usize::from(p.0[0])] += 1;
     }
-
-    /// Screen pixel of `at`; of the world's horizontal copies, the one nearest `centre_x`.
-    pub fn pixel(&self, at: crate::geo::LatLon, centre_x: f64) -> (f64, f64) {
-        let world = TILE_PX * f64::from(1u32 << self.z.min(30)) * self.scale;
-        let lat = at
-            .lat
-            .clamp(-MAX_MERCATOR_LAT, MAX_MERCATOR_LAT)
-            .to_radians();
-        let fx = (at.lon + 180.0) / 360.0;
-        let fy = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
-        let mut x = self.origin.0 + fx * world;
-        let copies = ((centre_x - x) / world).round();
-        x += copies * world;
-        (x, self.origin.1 + fy * world)
+    let n = img.pixels().len().max(1) as f64;
+    let w = UNIFORM_BAND;
+    let (mut best, mut at) = (0usize, 0usize);
+    for l in 0..256usize {
+        let band: usize = hist[l.saturating_sub(w)..(l + w + 1).min(256)].iter().sum();
+        if band > best {
+            (best, at) = (band, l);
+        }
+    }
+    if best as f64 / n > UNIFORM_SHARE {
+        Err(format!("one colour (brightness {at})"))
+    } else {
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geo::LatLon;
 
     #[test]
-    fn a_tile_gives_the_projection() {
-        // Tile (1, 1) at zoom 2 drawn at (100, 50), 256 px: world origin at (-156, -206).
-        let p = Projection::from_tile(
-            "/vt?x=1&y=1&z=2",
-            Rect {
-                x: 100.0,
-                y: 50.0,
-                w: 256.0,
-                h: 256.0,
-            },
-        )
-        .unwrap();
-        assert_eq!(p.origin, (-156.0, -206.0));
-        // (0, 0) is the world's centre: 512 px from the origin at zoom 2.
-        let (x, y) = p.pixel(LatLon { lat: 0.0, lon: 0.0 }, 356.0);
-        assert!(
-            (x - 356.0).abs() < 1e-9 && (y - 306.0).abs() < 1e-9,
-            "{x} {y}"
-        );
-        // The copy nearest the map's centre is chosen.
-        let (x2, _) = p.pixel(LatLon { lat: 0.0, lon: 0.0 }, 356.0 + 1000.0);
-        assert!((x2 - (356.0 + 1024.0)).abs() < 1e-9);
-        assert!(Projection::from_tile(
-            "/vt?x=1&y=1",
-            Rect {
-                x: 0.0,
-                y: 0.0,
-                w: 256.0,
-                h: 256.0
-            }
-        )
-        .is_none());
+    fn a_blank_view_is_not_drawn() {
+        let jpeg = |f: &dyn Fn(u32, u32) -> u8| {
+            let img = image::GrayImage::from_fn(64, 48, |x, y| image::Luma([f(x, y)]));
+            let mut out = Vec::new();
+            image::DynamicImage::ImageLuma8(img)
+                .write_to(
+                    &mut std::io::Cursor::new(&mut out),
+                    image::ImageFormat::Jpeg,
+                )
+                .unwrap();
+            out
+        };
+        assert!(drawn(&jpeg(&|_, _| 17)).is_err());
+        // Two near-blacks side by side, and a line of light text: still blank.
+        assert!(drawn(&jpeg(&|x, _| if x < 32 { 11 } else { 17 })).is_err());
+        assert!(drawn(&jpeg(&|x, y| if y == 20 && x < 40 { 170 } else { 34 })).is_err());
+        assert!(drawn(&jpeg(&|x, y| ((x * 7 + y * 3) % 200) as u8)).is_ok());
+        assert!(drawn(b"not a jpeg").unwrap_err().contains("unreadable"));
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub(crate) const DEFAULT_MAX_GAMES_PER_HOUR: u32 = 4;
 pub(crate) const DEFAULT_MAX_HIGHSCORE_PAGES: u32 = 200;
 /// Players per highscores page (the site's own page size).
 pub(crate) const DEFAULT_HIGHSCORES_LIMIT: u32 = 26;
-/// The guess pin must land this close (in guess-map pixels) to the pixel clicked.
+/// The guess pin must land this close (in guess-map pixels) to the pixel clicked, and the point
+/// the site received this close to the point meant (its drift).
 pub(crate) const DEFAULT_PIN_TOLERANCE_PX: f64 = 3.0;
 /// With a time limit, the guess is due this many seconds before it runs out.
 pub(crate) const DEFAULT_TIME_LIMIT_MARGIN_SECS: f64 = 5.0;
@@ -103,15 +104,17 @@ impl Default for Endpoints {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Selectors {
-    /// The panorama canvas (Google's WebGL scene).
+    /// The panorama canvas: Google's WebGL scene (`widget-scene-canvas`, the newer
+    /// `mapsConsumerUiSceneCoreScene__canvas`) or another provider's; the first one shown counts.
     pub panorama: String,
-    /// Present while the round loads.
+    /// On screen while the round loads: matched by prefixes of every spinner class the site
+    /// uses (`fullscreen-spinner_root__…` and others), anywhere in an element's class list.
     pub spinner: String,
     /// The guess map container (hidden while capturing, clicked to guess).
     pub guess_map: String,
-    /// Map tiles whose `src` carries `x=`, `y=`, `z=` (Web Mercator tile numbers): the guess map's
-    /// projection is read from them.
-    pub map_tile: String,
+    /// The Google logo link on the guess map, whose `href` carries its current view
+    /// (`ll=LAT,LNG&z=ZOOM`): the click's projection is read from it, however the map is drawn.
+    pub map_view_link: String,
     /// The placed guess pin, read back after the click.
     pub guess_pin: String,
     /// The Guess button.
@@ -126,10 +129,10 @@ pub struct Selectors {
 impl Default for Selectors {
     fn default() -> Self {
         Selectors {
-            panorama: "[data-qa=\"panorama\"] canvas.widget-scene-canvas".into(),
-            spinner: "[class^=\"spinner_\"], [class*=\" spinner_\"]".into(),
+            panorama: "[data-qa=\"panorama\"] canvas.widget-scene-canvas, [data-qa=\"panorama\"] canvas.mapsConsumerUiSceneCoreScene__canvas, [data-qa=\"panorama\"] canvas".into(),
+            spinner: "[class*=\"spinner_\"], [class*=\"spinner-\"], [class*=\"-spinner\"], [class*=\"_spinner\"]".into(),
             guess_map: "[data-qa=\"guess-map\"]".into(),
-            map_tile: "[data-qa=\"guess-map\"] img[src*=\"x=\"][src*=\"y=\"][src*=\"z=\"]".into(),
+            map_view_link: "[data-qa=\"guess-map\"] a[href*=\"ll=\"][href*=\"z=\"]".into(),
             guess_pin: "[data-qa=\"guess-map\"] [class^=\"map-pin_\"], [data-qa=\"guess-map\"] [class*=\" map-pin_\"]".into(),
             guess_button: "[data-qa=\"perform-guess\"]".into(),
             close_round_result: "[data-qa=\"close-round-result\"]".into(),
@@ -145,7 +148,7 @@ impl Selectors {
             ("geoguessr.selectors.panorama", &self.panorama),
             ("geoguessr.selectors.spinner", &self.spinner),
             ("geoguessr.selectors.guess_map", &self.guess_map),
-            ("geoguessr.selectors.map_tile", &self.map_tile),
+            ("geoguessr.selectors.map_view_link", &self.map_view_link),
             ("geoguessr.selectors.guess_pin", &self.guess_pin),
             ("geoguessr.selectors.guess_button", &self.guess_button),
             (
