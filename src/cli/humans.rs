@@ -34,6 +34,8 @@ pub struct HumansRun {
     pub challenge: Option<String>,
     /// The store written (`server.human_results`).
     pub store: PathBuf,
+    /// Where the agent's sessions are (`replay.dir`): its own games on the site are found there.
+    pub replays: PathBuf,
 }
 
 impl HumansArgs {
@@ -53,12 +55,54 @@ impl HumansArgs {
             file: file.clone(),
             challenge,
             store: settings.server.human_results,
+            replays: settings.replay.dir,
         })
     }
 }
 
+/// Largest `geoguessr.json` read when looking for the agent's own games: the record is a few KB.
+const MAX_SITE_RECORD_BYTES: u64 = 1024 * 1024;
+
+/// The agent's own games and accounts, from its sessions under `replays`: the game token of
+/// every geoguessr.com session (`geoguessr.json`), and every account that has a pacing record
+/// (`.geoguessr/<account id>.json`). Unreadable entries are passed over: they name no game.
+fn own_games(replays: &std::path::Path) -> crate::humans::Own {
+    use crate::session::site::{PACING_DIR, SITE_FILE};
+    let mut own = crate::humans::Own::default();
+    for e in std::fs::read_dir(replays).into_iter().flatten().flatten() {
+        let path = e.path().join(SITE_FILE);
+        let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_SITE_RECORD_BYTES);
+        let token = small
+            .then(|| std::fs::read(&path).ok())
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["game_token"].as_str().map(str::to_string));
+        own.games.extend(token);
+    }
+    for e in std::fs::read_dir(replays.join(PACING_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json" || x == "lock") {
+            own.players
+                .extend(p.file_stem().and_then(|s| s.to_str()).map(str::to_string));
+        }
+    }
+    own
+}
+
 pub fn run(r: &HumansRun) -> Result<ExitCode> {
-    let imp = crate::humans::import_highscores(&r.file, r.challenge.as_deref(), None)?;
+    let own = own_games(&r.replays);
+    let imp = crate::humans::import_highscores(&r.file, r.challenge.as_deref(), &own)?;
+    if imp.own_skipped > 0 {
+        eprintln!(
+            "left out {} item(s): the agent's own game (its sessions in {})",
+            imp.own_skipped,
+            r.replays.display()
+        );
+    }
     for p in &imp.problems {
         eprintln!("skipped: {p}");
     }

@@ -189,6 +189,7 @@ pub(crate) fn import_file(path: &Path) -> Result<Import, HumansError> {
         Some("jsonl") => Ok(Import {
             rounds: Store::open(path).load()?,
             problems: vec![],
+            own_skipped: 0,
         }),
         _ => Err(HumansError::FileType { path: name }),
     }

@@ -21,6 +21,37 @@ pub(crate) const MAX_HIGHSCORES_BYTES: u64 = 256 * 1024 * 1024;
 #[serde(rename_all = "camelCase")]
 struct Item {
     game: Game,
+    /// The item's game (top-level since the site's 2025 reshape).
+    #[serde(default)]
+    game_token: Option<String>,
+    /// The player (top-level since the 2025 reshape).
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+/// The agent's own games and accounts, left out of an import: its game is no person's, and
+/// counted as one it would tie against itself in `stats`.
+#[derive(Debug, Clone, Default)]
+pub struct Own {
+    /// Account ids that played for the agent.
+    pub players: std::collections::BTreeSet<String>,
+    /// Game tokens the agent played.
+    pub games: std::collections::BTreeSet<String>,
+}
+
+impl Own {
+    fn holds(&self, item: &Item) -> bool {
+        let players = [Some(&item.game.player.id), item.user_id.as_ref()];
+        let games = [item.game.token.as_ref(), item.game_token.as_ref()];
+        players
+            .into_iter()
+            .flatten()
+            .any(|p| !p.is_empty() && self.players.contains(p))
+            || games
+                .into_iter()
+                .flatten()
+                .any(|g| !g.is_empty() && self.games.contains(g))
+    }
 }
 
 #[derive(Deserialize)]
@@ -31,6 +62,8 @@ struct Game {
     player: Player,
     #[serde(default)]
     challenge_token: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +122,20 @@ pub(crate) fn parse_highscores(
     challenge: Option<&str>,
     skip_player: Option<&str>,
 ) -> Import {
+    let own = Own {
+        players: skip_player.map(str::to_string).into_iter().collect(),
+        games: Default::default(),
+    };
+    parse_highscores_without(source, pages, challenge, &own)
+}
+
+/// [`parse_highscores`] leaving out every item of `own` (counted in [`Import::own_skipped`]).
+pub(crate) fn parse_highscores_without(
+    source: &str,
+    pages: &Value,
+    challenge: Option<&str>,
+    own: &Own,
+) -> Import {
     let mut out = Import::default();
     let all = items(pages);
     let mut parsed = Vec::new();
@@ -119,7 +166,8 @@ pub(crate) fn parse_highscores(
             ));
             continue;
         };
-        if skip_player.is_some_and(|p| !p.is_empty() && p == item.game.player.id) {
+        if own.holds(&item) {
+            out.own_skipped += 1;
             continue;
         }
         parsed.push((row, challenge_id, item));
@@ -204,7 +252,7 @@ pub(crate) fn parse_highscores(
 pub(crate) fn import_highscores(
     path: &Path,
     challenge: Option<&str>,
-    skip_player: Option<&str>,
+    own: &Own,
 ) -> Result<Import, HumansError> {
     let name = path.display().to_string();
     let len = fs_err::metadata(path).map_err(HumansError::Io)?.len();
@@ -227,7 +275,7 @@ pub(crate) fn import_highscores(
             detail: "expected a GeoGuessr highscores response ({\"items\": [...]}), an array of them, or an array of items".into(),
         });
     }
-    Ok(parse_highscores(&name, &v, challenge, skip_player))
+    Ok(parse_highscores_without(&name, &v, challenge, own))
 }
 
 #[cfg(test)]

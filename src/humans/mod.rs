@@ -28,6 +28,7 @@ mod store;
 pub use dataset::{import_dataset, Dataset, DatasetFile, Seed};
 pub(crate) use files::import_file;
 pub use files::{parse_csv, parse_json};
+pub use highscores::Own;
 pub(crate) use highscores::{import_highscores, parse_highscores};
 pub use store::Store;
 
@@ -35,7 +36,7 @@ use crate::geo::LatLon;
 use fs_err::{self as fs, File, OpenOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tracing::warn;
@@ -139,6 +140,8 @@ impl std::fmt::Display for RowProblem {
 pub struct Import {
     pub rounds: Vec<HumanRound>,
     pub problems: Vec<RowProblem>,
+    /// Items left out as the agent's own games (highscores).
+    pub own_skipped: usize,
 }
 
 #[cfg(test)]

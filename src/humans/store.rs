@@ -115,17 +115,22 @@ impl Store {
             Err(e) => return Err(HumansError::Io(e)),
         };
         let _lock = FileLock::new(&file, false).map_err(HumansError::Io)?;
-        let lines: Vec<String> = BufReader::new(&file)
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(HumansError::Io)?;
-        let last = lines.iter().rposition(|l| !l.trim().is_empty());
+        let mut bytes = Vec::new();
+        (&file).read_to_end(&mut bytes).map_err(HumansError::Io)?;
+        // Split as bytes, so a line cut inside a multi-byte character is a torn line like any
+        // other (the replays' rule), not an error for the whole store.
+        let blank = |l: &[u8]| l.iter().all(u8::is_ascii_whitespace);
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let last = lines.iter().rposition(|l| !blank(l));
         let mut out = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
+            if blank(line) {
                 continue;
             }
-            match serde_json::from_str::<HumanRound>(line) {
+            let parsed = std::str::from_utf8(line)
+                .map_err(|e| format!("not UTF-8 text ({e})"))
+                .and_then(|t| serde_json::from_str::<HumanRound>(t).map_err(|e| e.to_string()));
+            match parsed {
                 Ok(r) => out.push(r),
                 Err(e) if Some(i) == last => warn!(
                     "{} line {}: skipped torn last line ({e})",
@@ -136,7 +141,7 @@ impl Store {
                     return Err(HumansError::StoreLine {
                         path: self.path.display().to_string(),
                         line: i + 1,
-                        detail: e.to_string(),
+                        detail: e,
                     })
                 }
             }

@@ -134,6 +134,34 @@ fn store_round_trips_and_survives_concurrent_writers_and_torn_lines() {
     }
 }
 
+// Issue 25, item 8: a store whose last line was cut inside a multi-byte character failed
+// `stats --humans` and `import-highscores` ("stream did not contain valid UTF-8", no file named).
+#[test]
+fn a_store_line_cut_inside_a_character_is_a_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::in_dir(dir.path());
+    store.append(&human("c", 1)).unwrap();
+    let mut h = human("c", 2);
+    h.player = "Zoë 東京".into();
+    let line = serde_json::to_string(&h).unwrap();
+    let cut = line.find('東').unwrap() + 1;
+    let mut f = OpenOptions::new().append(true).open(store.path()).unwrap();
+    f.write_all(&line.as_bytes()[..cut]).unwrap();
+    drop(f);
+    assert_eq!(store.load().unwrap(), vec![human("c", 1)]);
+    store.append(&h).unwrap();
+    assert_eq!(store.load().unwrap(), vec![human("c", 1), h.clone()]);
+    // Invalid UTF-8 before the last line is corruption: an error naming the file and line.
+    let mut bytes = std::fs::read(store.path()).unwrap();
+    bytes.splice(0..0, b"\xff\xfe\n".iter().copied());
+    std::fs::write(store.path(), bytes).unwrap();
+    let e = store.load().unwrap_err().to_string();
+    assert!(
+        e.contains(&store.path().display().to_string()) && e.contains("line 1"),
+        "{e}"
+    );
+}
+
 #[test]
 fn import_file_dispatches_on_extension() {
     let dir = tempfile::tempdir().unwrap();
