@@ -77,6 +77,29 @@ fn a_chromedriver_answering_after_20_s_is_waited_for() {
 }
 
 #[test]
+fn a_slow_chromium_is_waited_for_and_said() {
+    common::require_browser();
+    let dir = tempfile::tempdir().unwrap();
+    let chromium = dir.path().join("chromium-wrapper");
+    std::fs::write(
+        &chromium,
+        "#!/bin/sh\nsleep 8\nexec /usr/bin/chromium \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&chromium, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = play(dir.path(), "1", &["--chromium", chromium.to_str().unwrap()]);
+    let text = said(&out);
+    assert!(
+        out.status.success(),
+        "play failed with a slow Chromium:\n{text}"
+    );
+    assert!(
+        text.contains("Waiting for Chromium to start"),
+        "no message said play was waiting for Chromium:\n{text}"
+    );
+}
+
+#[test]
 fn a_chromedriver_that_cannot_start_fails_with_its_own_words() {
     common::require_browser();
     let dir = tempfile::tempdir().unwrap();

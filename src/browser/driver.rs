@@ -273,6 +273,33 @@ impl Drop for Chromedriver {
     }
 }
 
+/// Runs `work`, telling the user what it waits for (`what()`) once it has taken
+/// [`DRIVER_PATIENCE_NOTICE`] and again every [`DRIVER_NOTICE_EVERY`], so a slow start on a busy
+/// machine does not look like a hang. `limit` is the caller's own deadline, quoted to the user.
+pub(crate) async fn with_notice<T>(
+    what: impl Fn() -> String,
+    limit: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let start = Instant::now();
+    tokio::pin!(work);
+    let mut next = DRIVER_PATIENCE_NOTICE;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tokio::time::sleep(next.saturating_sub(start.elapsed())) => {
+                eprintln!(
+                    "Waiting for {}: {} s so far (a busy machine is slow to start it; giving up after {} s)",
+                    crate::text::line(&what(), 300),
+                    start.elapsed().as_secs(),
+                    limit.as_secs()
+                );
+                next = start.elapsed() + DRIVER_NOTICE_EVERY;
+            }
+        }
+    }
+}
+
 /// The last lines chromedriver wrote (stdout and stderr together; it reports a port in use or a
 /// missing library there), read all along so its pipes never fill.
 #[derive(Debug, Clone, Default)]

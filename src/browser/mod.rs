@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, instrument, warn};
 
-/// Browser launch normally takes 0.5–1.2 s here; a cold disk cache on CI can take several times that.
-pub(crate) const SESSION_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Browser launch normally takes 0.5–1.2 s here; a cold disk cache on CI, or a 2-core machine
+/// under load 7 (issue 24: chromedriver alone then took over 15 s), can take many times that, and
+/// a slow machine is not an error.
+pub(crate) const SESSION_START_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a session request may wait at a shared WebDriver endpoint (`browser.webdriver_url`,
 /// e.g. a Selenium Grid). A Grid queues requests until a slot frees, which happens when another
 /// game ends (minutes), so waiting is normal there, not a failure; this only ends a wait for a
@@ -285,7 +287,18 @@ impl Browser {
             let mut builder = ClientBuilder::new(connector);
             builder.capabilities(caps.clone());
             let left = wait.saturating_sub(t1.elapsed());
-            let error = match tokio::time::timeout(left, builder.connect(&url)).await {
+            let connect = tokio::time::timeout(left, builder.connect(&url));
+            let connected = if remote {
+                connect.await
+            } else {
+                driver::with_notice(
+                    || format!("Chromium to start (through chromedriver at {url})"),
+                    SESSION_START_TIMEOUT,
+                    connect,
+                )
+                .await
+            };
+            let error = match connected {
                 Ok(Ok(c)) => break c,
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => format!("no session after {wait:?}"),
