@@ -72,9 +72,9 @@ struct Proc {
 
 impl Proc {
     fn kill(&mut self) {
-        // SAFETY: kill(2) on the process group this test created; no memory is shared.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        // The process group this test created.
+        if let Some(pgid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
         let _ = self.child.wait();
     }
