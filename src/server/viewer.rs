@@ -576,23 +576,24 @@ fn unserved_api(u: Unserved) -> Response {
     }
 }
 
-/// `?offset=&limit=`, or a JSON 400 naming what is wrong with them.
-fn paging(q: Result<Query<Page>, QueryRejection>) -> Result<Page, Response> {
+/// `?offset=&limit=`, or what is wrong with them (answered as a JSON 400 by [`bad_paging`]).
+fn paging(q: Result<Query<Page>, QueryRejection>) -> Result<Page, String> {
     q.map(|Query(p)| p).map_err(|e| {
-        api_error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "`offset` and `limit` must be whole numbers from 0 ({})",
-                api_text(&e.body_text())
-            ),
+        format!(
+            "`offset` and `limit` must be whole numbers from 0 ({})",
+            api_text(&e.body_text())
         )
     })
+}
+
+fn bad_paging(why: String) -> Response {
+    api_error(StatusCode::BAD_REQUEST, &why)
 }
 
 async fn api_list(State(v): State<Viewer>, page: Result<Query<Page>, QueryRejection>) -> Response {
     let page = match paging(page) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(why) => return bad_paging(why),
     };
     let list = v
         .work(move |v| {
@@ -664,7 +665,7 @@ async fn api_session(
 ) -> Response {
     let page = match paging(page) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(why) => return bad_paging(why),
     };
     let found = v
         .work(move |v| {
