@@ -14,6 +14,8 @@ use std::time::Duration;
 
 /// Every request here is answered at once; a hung server fails the test instead of hanging it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A forged request: what it is, its headers, its body, the status it must get.
+type Forged<'a> = (&'a str, Vec<(&'a str, String)>, String, u16);
 const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
 
 /// `geoagent serve` on an ephemeral loopback port, stopped when dropped.
@@ -133,7 +135,7 @@ async fn serve_answers_only_its_own_host_and_origin_with_json() {
 
     // A cross-origin page cannot create a game or guess, whatever it sends.
     let game = json!({"map": "world", "seed": 7, "rounds": 2, "player": "mallory"});
-    let forged: Vec<(&str, Vec<(&str, String)>, String, u16)> = vec![
+    let forged: Vec<Forged> = vec![
         (
             "text/plain from another site",
             vec![
