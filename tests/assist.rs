@@ -323,6 +323,21 @@ async fn a_person_helps_through_the_assist_link() {
     // The game's own page for people does not lead to it.
     let home = http.get(format!("{origin}/")).send().await.unwrap();
     assert!(!home.text().await.unwrap().contains(token));
+    // Issue 25 item 2: nobody who reaches the port can start the live challenge from its seed
+    // (then guess it to read each round's truth before the agent does): the server starts no
+    // game but the agent's.
+    for body in [
+        serde_json::json!({"map": "world", "seed": 7, "rounds": 2}),
+        serde_json::json!({}),
+    ] {
+        let r = http
+            .post(format!("{origin}/api/games"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "POST /api/games {body}");
+    }
 
     let person = Browser::launch(&BrowserOptions::default()).await.unwrap();
     let helped = help(person.client(), &link).await;

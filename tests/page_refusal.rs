@@ -28,6 +28,7 @@ async fn a_refused_game_shows_the_servers_reason_in_the_page() {
     // The one game this address may start now.
     let first = reqwest::Client::new()
         .post(format!("{}/api/games", server.url()))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();

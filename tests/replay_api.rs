@@ -59,9 +59,14 @@ async fn the_json_api_lists_what_the_viewer_shows() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve_with_replays(listener, state, root, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(server::serve_with_replays(
+        listener,
+        state,
+        root.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let http = reqwest::Client::new();
     let get = |path: String| {
         let http = http.clone();
@@ -103,6 +108,22 @@ async fn the_json_api_lists_what_the_viewer_shows() {
     );
     let (_, big) = get("/api/replays?limit=100000".into()).await;
     assert_eq!(big["limit"], 2);
+    // Issue 25 item 3: paging errors are JSON like every other API error (they were text/plain).
+    for bad in [
+        "/api/replays?limit=-1",
+        "/api/replays?offset=x",
+        "/api/replays/a-done?limit=1e3",
+    ] {
+        let r = http.get(format!("{base}{bad}")).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("application/json"), "{bad}: {kind}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("limit"),
+            "{bad}: {body}"
+        );
+    }
 
     // One session: its rounds, re-scored beside recorded, with view URLs the viewer serves.
     let (status, s) = get("/api/replays/a-done".into()).await;
@@ -127,6 +148,17 @@ async fn the_json_api_lists_what_the_viewer_shows() {
         assert_eq!(status, 404, "{id}: {body}");
         assert!(body["error"].is_string(), "{id}: {body}");
     }
+
+    // The viewer's index follows the folder: a session that goes is no longer listed, one that
+    // finishes (its rounds file changes) is listed from then on.
+    std::fs::remove_dir_all(root.join("b-done")).unwrap();
+    let (_, list) = get("/api/replays".into()).await;
+    assert_eq!(list["total"], 1, "{list}");
+    let rounds = std::fs::read_to_string(done.join("rounds.jsonl")).unwrap();
+    std::fs::write(half.join("rounds.jsonl"), rounds).unwrap();
+    let (_, list) = get("/api/replays".into()).await;
+    assert_eq!(list["total"], 2, "{list}");
+    assert_eq!(list["sessions"][1]["session_id"], "c-half", "{list}");
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }

@@ -86,7 +86,12 @@ async fn a_person_is_served_every_first_panorama_during_a_flood() {
         flood.push(tokio::spawn(async move {
             while sent.fetch_add(1, Ordering::SeqCst) < FLOOD_REQUESTS && Instant::now() < deadline
             {
-                if let Ok(r) = http.post(format!("{base}/api/games")).send().await {
+                if let Ok(r) = http
+                    .post(format!("{base}/api/games"))
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .await
+                {
                     if r.status() == 201 {
                         created.fetch_add(1, Ordering::SeqCst);
                     }
@@ -135,6 +140,7 @@ async fn one_address_cannot_create_games_without_limit() {
     for _ in 0..(geoagent::server::DEFAULT_CREATION_BURST as usize + 5) {
         let r = http
             .post(format!("http://{addr}/api/games"))
+            .json(&serde_json::json!({}))
             .send()
             .await
             .unwrap();

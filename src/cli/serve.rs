@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Seed of the printed challenge link; random when absent.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A host name the server answers to besides its own addresses (repeatable), e.g. the
+    /// machine's name for people on the LAN (`--allow-host mypc.local`); requests naming any
+    /// other host are refused. Adds to server.allow_hosts.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
 }
 
 impl ServeArgs {
@@ -35,7 +40,13 @@ impl ServeArgs {
         push(&mut o, "game.map", &self.map);
         push(&mut o, "game.rounds", &self.rounds);
         push(&mut o, "game.seed", &self.seed);
-        super::load_settings(cli, env, &o)
+        let mut settings = super::load_settings(cli, env, &o)?;
+        for h in &self.allow_host {
+            server::HostName::parse(h)
+                .map_err(|why| anyhow::anyhow!("--allow-host `{h}`: {why}"))?;
+            settings.server.allow_hosts.push(h.clone());
+        }
+        Ok(settings)
     }
 }
 
@@ -54,6 +65,12 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
     let addr = listener.local_addr()?;
     let seed = seed_or_random(settings);
     println!("Local game on http://{addr}/");
+    if addr.ip().is_unspecified() {
+        println!(
+            "People on your network open it by this machine's IP address (http://ADDRESS:{}/); to open it by a name, add --allow-host NAME. Requests naming any other host are refused.",
+            addr.port()
+        );
+    }
     println!(
         "Challenge {}-{seed}-{}: people play it at http://{addr}/?join&seed={seed}&rounds={}&map={}",
         map.id, settings.game.rounds, settings.game.rounds, map.id
@@ -67,6 +84,16 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
     );
     println!("Press Ctrl-C to stop.");
     let state = server::AppState::with_key(maps, key);
+    let hosts = settings
+        .server
+        .allow_hosts
+        .iter()
+        .map(|h| {
+            server::HostName::parse(h)
+                .map_err(|why| anyhow::anyhow!("server.allow_hosts `{h}`: {why}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    state.allow_hosts(hosts);
     println!(
         "Challenge places depend on the secret in {} (server.challenge_key): keep it private; `play` and `bench` read it too.",
         settings.server.challenge_key.display()

@@ -174,6 +174,9 @@ pub struct ServerSettings {
     /// The secret that picks each challenge's places (created on first use, mode 0600); `serve`,
     /// `play` and `bench` share it so an agent and people get the same places for a challenge.
     pub challenge_key: PathBuf,
+    /// Host names `serve` answers to besides its own addresses (e.g. `mypc.local` for people on
+    /// the LAN); requests naming any other host are refused (DNS rebinding).
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for GameSettings {
@@ -268,6 +271,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".into(),
             human_results: PathBuf::from("data").join(crate::humans::STORE_FILE),
             challenge_key: PathBuf::from("data").join(CHALLENGE_KEY_FILE),
+            allow_hosts: Vec::new(),
         }
     }
 }

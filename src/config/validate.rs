@@ -141,6 +141,11 @@ impl Settings {
                 ));
             }
         }
+        for h in &self.server.allow_hosts {
+            if let Err(why) = crate::server::HostName::parse(h) {
+                return Err(bad("server.allow_hosts", h.clone(), &why));
+            }
+        }
         if let Some(a) = &self.browser.advertise {
             if let Err(why) = crate::browser::Advertise::parse(a) {
                 return Err(bad("browser.advertise", a.clone(), &why));

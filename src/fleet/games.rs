@@ -207,7 +207,7 @@ pub async fn run(
     let progress = Arc::new(make_progress(total, &already));
     drop(already);
 
-    let state = AppState::with_key(template.maps.clone(), template.key.clone());
+    let state = AppState::for_agent(template.maps.clone(), template.key.clone());
     let (server, base_url) = session::serve_page(state.clone(), &template.browser)
         .await
         .map_err(session::SessionError::from)?;

@@ -2,7 +2,7 @@
 //! checks that name the field a request got wrong.
 
 use super::state::{lock, random_hex, AppState, CompletedRound, Game, UnknownMap};
-use super::MAX_PLAYER_NAME_CHARS;
+use super::{MAX_LIVE_GAMES, MAX_PLAYER_NAME_CHARS};
 use crate::game::{
     score, Challenge, Imagery, Map, RoundResult, DEFAULT_ROUNDS, MAX_RANDOM_SEED, MAX_ROUNDS,
 };
@@ -17,7 +17,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// An API failure, sent as `{"error": "..."}` with the matching status.
@@ -40,6 +40,8 @@ pub(super) enum ApiError {
     Internal(String),
     #[error("too many new games from your address; try again in {} s", wait.as_secs().max(1))]
     TooMany { wait: Duration },
+    #[error("the server is full: {MAX_LIVE_GAMES} games are being played; try again in {} s", wait.as_secs().max(1))]
+    Full { wait: Duration },
 }
 
 impl IntoResponse for ApiError {
@@ -51,13 +53,14 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
         };
         let mut body = json!({ "error": self.to_string() });
         if let ApiError::UnknownMap { valid, .. } = &self {
             body["valid_maps"] = json!(valid);
         }
         let mut resp = (status, Json(body)).into_response();
-        if let ApiError::TooMany { wait } = &self {
+        if let ApiError::TooMany { wait } | ApiError::Full { wait } = &self {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(wait.as_secs().max(1)),
@@ -212,11 +215,17 @@ pub(super) async fn create_game(
         pano_token: Some(random_hex()),
         results: Vec::new(),
         total: 0,
+        last_active: Instant::now(),
     };
-    state.prerender(&map.id, game.location(0));
-    state.prerender(&map.id, game.location(1));
+    let (first, second) = (game.location(0).cloned(), game.location(1).cloned());
     let rounds = game.rounds();
-    lock(&state.inner.games).insert(game_id.clone(), game);
+    lock(&state.inner.games)
+        .insert(game_id.clone(), game, Instant::now())
+        .map_err(|full| ApiError::Full {
+            wait: full.retry_after,
+        })?;
+    state.prerender(&map.id, first.as_ref());
+    state.prerender(&map.id, second.as_ref());
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -233,8 +242,10 @@ pub(super) async fn get_game(
     State(state): State<AppState>,
     Path(game_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let games = lock(&state.inner.games);
-    let game = games.by_id.get(&game_id).ok_or_else(|| no_game(&game_id))?;
+    let mut games = lock(&state.inner.games);
+    let game = games
+        .touch(&game_id, Instant::now())
+        .ok_or_else(|| no_game(&game_id))?;
     let finished = game.finished();
     Ok(Json(json!({
         "game_id": game_id,
@@ -293,8 +304,7 @@ pub(super) async fn guess(
     let (reply, completed, map_id, upcoming) = {
         let mut games = lock(&state.inner.games);
         let game = games
-            .by_id
-            .get_mut(&game_id)
+            .touch(&game_id, Instant::now())
             .ok_or_else(|| no_game(&game_id))?;
         if game.finished() {
             return Err(ApiError::Conflict(format!(
@@ -377,11 +387,12 @@ pub(super) async fn pano(State(state): State<AppState>, Path(file): Path<String>
         return unknown();
     };
     let found = {
-        let games = lock(&state.inner.games);
+        let mut games = lock(&state.inner.games);
         games
             .tokens
             .get(token)
-            .and_then(|id| games.by_id.get(id))
+            .cloned()
+            .and_then(|id| games.touch(&id, Instant::now()))
             .and_then(|g| Some((g.map.id.clone(), g.location(g.current)?.clone())))
     };
     let Some((map_id, loc)) = found else {

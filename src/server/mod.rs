@@ -5,7 +5,8 @@
 //! cache and the record of completed rounds; `api` the JSON game API and panorama route;
 //! `assets` the embedded page (`web/`); `audit` the optional record of every request and
 //! response; `viewer` the replay viewer at `/replays`; `assist` the page where a person watches
-//! the agent play and gives it hints (`play --assist`).
+//! the agent play and gives it hints (`play --assist`); `guard` who may drive a server at all
+//! (Host, Origin and JSON checks in front of every route of every server started here).
 //!
 //! Fairness rule: no response for a round carries its answer (coordinates, place, country,
 //! location id, image metadata) until that round's guess has been made. Panoramas are served
@@ -16,10 +17,12 @@ mod api;
 mod assets;
 pub mod assist;
 mod audit;
+mod guard;
 mod limits;
 mod state;
 pub mod viewer;
 
+pub use guard::HostName;
 pub use limits::{CreationLimit, DEFAULT_CREATION_BURST};
 pub use state::{AppState, AuditEntry, CompletedRound, RoundSink};
 
@@ -38,9 +41,13 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Live games kept in memory; the oldest is evicted past this. A game is a few hundred bytes, so
-/// this bounds memory while leaving room for many people and agent runs on one server.
+/// Live games kept in memory; past this a finished or abandoned game makes room, else a new game
+/// is refused. A game is a few hundred bytes, so this bounds memory while leaving room for many
+/// people and agent runs on one server.
 pub(crate) const MAX_LIVE_GAMES: usize = 1000;
+/// A game nobody asked for in this long counts as abandoned and may make room in a full table: a
+/// person takes a few minutes a round, and the page asks for the game at every round.
+pub(crate) const ABANDONED_AFTER: Duration = Duration::from_secs(30 * 60);
 /// JPEG quality of served panoramas: high enough that small text and road markings survive,
 /// small enough (~0.3–0.6 MB for 2048×1024) to load instantly from localhost.
 pub(crate) const JPEG_QUALITY: u8 = 85;
@@ -64,19 +71,35 @@ pub enum ServerError {
     Task(#[source] tokio::task::JoinError),
 }
 
-/// The router with every page, asset and API route, plus the audit recorder.
+/// The router with every page, asset and API route, plus the audit recorder. A server for the
+/// agent ([`AppState::for_agent`]) has no route to start a game or list maps.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(assets::index))
         .route("/assets/{*path}", get(assets::asset))
-        .route("/api/maps", get(api::list_maps))
-        .route("/api/games", post(api::create_game))
         .route("/api/games/{game_id}", get(api::get_game))
         .route("/api/games/{game_id}/guess", post(api::guess))
-        .route("/pano/{file}", get(api::pano))
+        .route("/pano/{file}", get(api::pano));
+    if !state.creations_closed() {
+        router = router
+            .route("/api/maps", get(api::list_maps))
+            .route("/api/games", post(api::create_game));
+    }
+    router
         .fallback(assets::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .with_state(state)
+}
+
+/// `router` behind the [`guard`] for a server listening on `listener`: only requests naming
+/// this server's addresses (or `state`'s allowed hosts) reach it, and state changes only from
+/// its own pages, as JSON.
+fn guarded(router: Router, listener: &TcpListener, state: &AppState) -> std::io::Result<Router> {
+    let bound = listener.local_addr()?;
+    Ok(router.layer(guard::layer(guard::Reach::new(
+        bound,
+        state.allowed_hosts(),
+    ))))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes open requests.
@@ -85,9 +108,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let router = guarded(app(state.clone()), &listener, &state)?;
     axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -104,11 +128,10 @@ pub async fn serve_with_replays(
 ) -> std::io::Result<()> {
     let live = state.clone();
     let viewer = viewer::router(Arc::new(move || live.live_challenges()), replays_dir);
+    let router = guarded(app(state.clone()).merge(viewer), &listener, &state)?;
     axum::serve(
         listener,
-        app(state)
-            .merge(viewer)
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -177,7 +200,8 @@ pub(crate) async fn start_local_with(
     let listener = TcpListener::bind(bind).await.map_err(ServerError::Bind)?;
     let addr = listener.local_addr().map_err(ServerError::Bind)?;
     let (tx, rx) = oneshot::channel::<()>();
-    let router = app(state).merge(extra);
+    let router =
+        guarded(app(state.clone()).merge(extra), &listener, &state).map_err(ServerError::Bind)?;
     let task = tokio::spawn(async move {
         axum::serve(
             listener,

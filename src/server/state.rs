@@ -1,9 +1,10 @@
 //! The server's shared state: maps, live games (bounded, with their panorama tokens), the
 //! panorama cache and renderer, and the record of completed rounds.
 
+use super::guard::HostName;
 use super::limits::{CreationLimit, CreationLimiter};
 use super::viewer::{Live, LivePlace};
-use super::{JPEG_QUALITY, MAX_CACHED_PANORAMAS, MAX_LIVE_GAMES};
+use super::{ABANDONED_AFTER, JPEG_QUALITY, MAX_CACHED_PANORAMAS, MAX_LIVE_GAMES};
 use crate::game::integrity::{fit_within, IntegrityError};
 use crate::game::{
     panorama, Challenge, ChallengeKey, Imagery, Location, Map, RoundResult, MAX_PANORAMA_HEIGHT,
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
@@ -104,6 +106,11 @@ pub(super) struct Inner {
     background: Arc<Semaphore>,
     /// Game creations per client address, when limited (`geoagent serve`).
     pub(super) creation_limit: std::sync::OnceLock<CreationLimiter>,
+    /// Nobody may start a game over HTTP: the server `play` starts for its own browser, whose
+    /// game the server starts itself ([`AppState::for_agent`]).
+    pub(super) creations_closed: bool,
+    /// Host names the server answers to besides its own addresses (see [`super::guard`]).
+    pub(super) allowed_hosts: std::sync::OnceLock<Vec<HostName>>,
     audit_on: AtomicBool,
     audit: Mutex<Vec<AuditEntry>>,
     completed: Mutex<Vec<CompletedRound>>,
@@ -121,6 +128,9 @@ pub(super) struct Game {
     pub(super) pano_token: Option<String>,
     pub(super) results: Vec<RoundResult>,
     pub(super) total: u32,
+    /// When anyone last asked for this game; an unfinished game untouched for
+    /// [`ABANDONED_AFTER`] may make room in a full table.
+    pub(super) last_active: Instant,
 }
 
 impl Game {
@@ -146,15 +156,21 @@ pub(super) struct Games {
     pub(super) tokens: HashMap<String, String>,
 }
 
+/// The table holds [`MAX_LIVE_GAMES`] games that someone is still playing: a new game must wait
+/// until one finishes or is abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TableFull {
+    /// When the first game in progress counts as abandoned (at least a second).
+    pub(super) retry_after: Duration,
+}
+
 impl Games {
-    /// Adds a game, evicting beyond `MAX_LIVE_GAMES`: finished games first, then anonymous ones,
-    /// oldest first; a named person's game in progress only when nothing else is left (so a
-    /// flood of anonymous creations cannot end someone's game).
-    pub(super) fn insert(&mut self, id: String, game: Game) {
+    /// Adds a game. A full table ([`MAX_LIVE_GAMES`]) makes room by dropping its oldest finished
+    /// game, else its oldest game untouched for [`ABANDONED_AFTER`]; a game someone is playing
+    /// is never dropped, whoever floods the server, so then the new game is refused.
+    pub(super) fn insert(&mut self, id: String, game: Game, now: Instant) -> Result<(), TableFull> {
         while self.by_id.len() >= MAX_LIVE_GAMES {
-            let Some(victim) = self.eviction_victim() else {
-                break;
-            };
+            let victim = self.eviction_victim(now)?;
             if let Some(old) = self.order.remove(victim) {
                 if let Some(g) = self.by_id.remove(&old) {
                     if let Some(t) = g.pano_token {
@@ -168,28 +184,38 @@ impl Games {
         }
         self.order.push_back(id.clone());
         self.by_id.insert(id, game);
+        Ok(())
     }
 
-    /// Position in `order` of the game to evict next (see [`Games::insert`]).
-    fn eviction_victim(&self) -> Option<usize> {
-        let rank = |id: &String| match self.by_id.get(id) {
-            None => 0,
-            Some(g) if g.finished() => 0,
-            Some(g) if g.player.is_none() => 1,
-            Some(_) => 2,
-        };
-        // One pass: the first game of the lowest rank (oldest first within a rank).
-        let mut best: Option<(usize, u8)> = None;
+    /// Position in `order` of the game to drop next (see [`Games::insert`]), or how long until
+    /// one may go.
+    fn eviction_victim(&self, now: Instant) -> Result<usize, TableFull> {
+        let mut abandoned = None;
+        let mut soonest = ABANDONED_AFTER;
         for (i, id) in self.order.iter().enumerate() {
-            let r = rank(id);
-            if best.is_none_or(|(_, b)| r < b) {
-                best = Some((i, r));
-                if r == 0 {
-                    break;
-                }
+            let Some(g) = self.by_id.get(id) else {
+                return Ok(i);
+            };
+            if g.finished() {
+                return Ok(i);
+            }
+            let idle = now.saturating_duration_since(g.last_active);
+            if idle >= ABANDONED_AFTER {
+                abandoned.get_or_insert(i);
+            } else {
+                soonest = soonest.min(ABANDONED_AFTER - idle);
             }
         }
-        best.map(|(i, _)| i)
+        abandoned.ok_or(TableFull {
+            retry_after: soonest.max(Duration::from_secs(1)),
+        })
+    }
+
+    /// The game `id`, marked as asked for now.
+    pub(super) fn touch(&mut self, id: &str, now: Instant) -> Option<&mut Game> {
+        let g = self.by_id.get_mut(id)?;
+        g.last_active = now;
+        Some(g)
     }
 }
 
@@ -233,6 +259,18 @@ impl AppState {
     /// State serving `maps` whose challenges pick their places with `key` (see
     /// [`ChallengeKey`]): `serve`, and `play` so it gets the same places as people.
     pub fn with_key(maps: Vec<Arc<Map>>, key: ChallengeKey) -> Self {
+        AppState::build(maps, key, false)
+    }
+
+    /// State for the server `play` starts for its own browser: it serves the page, the games it
+    /// starts itself ([`AppState::start_game_at`]) and nothing else. Nobody can start a game
+    /// over HTTP (no `POST /api/games`, no map list), so nobody who reaches the port can play
+    /// the agent's challenge from its seed and read its answers before the agent guesses.
+    pub fn for_agent(maps: Vec<Arc<Map>>, key: ChallengeKey) -> Self {
+        AppState::build(maps, key, true)
+    }
+
+    fn build(maps: Vec<Arc<Map>>, key: ChallengeKey, creations_closed: bool) -> Self {
         let maps_for_cache = maps.clone();
         AppState {
             inner: Arc::new(Inner {
@@ -243,6 +281,8 @@ impl AppState {
                 render: Arc::new(Semaphore::new(render_slots())),
                 background: Arc::new(Semaphore::new(render_slots().saturating_sub(1).max(1))),
                 creation_limit: std::sync::OnceLock::new(),
+                creations_closed,
+                allowed_hosts: std::sync::OnceLock::new(),
                 audit_on: AtomicBool::new(false),
                 audit: Mutex::new(Vec::new()),
                 completed: Mutex::new(Vec::new()),
@@ -291,10 +331,14 @@ impl AppState {
             pano_token: Some(random_hex()),
             results: Vec::new(),
             total: 0,
+            last_active: Instant::now(),
         };
-        self.prerender(&map.id, game.location(rounds_done));
+        let first = game.location(rounds_done).cloned();
         let id = random_hex();
-        lock(&self.inner.games).insert(id.clone(), game);
+        lock(&self.inner.games)
+            .insert(id.clone(), game, Instant::now())
+            .ok()?;
+        self.prerender(&map.id, first.as_ref());
         Some(id)
     }
 
@@ -353,6 +397,20 @@ impl AppState {
             requested: id.unwrap_or("(default)").to_string(),
             valid: self.inner.maps.iter().map(|m| m.id.clone()).collect(),
         })
+    }
+
+    /// Lets the server answer to `names` as well as its own addresses (`server.allow_hosts`,
+    /// `play`'s advertised host; see [`super::guard`]). Set once, before it starts.
+    pub fn allow_hosts(&self, names: Vec<HostName>) {
+        let _ = self.inner.allowed_hosts.set(names);
+    }
+
+    pub(super) fn allowed_hosts(&self) -> &[HostName] {
+        self.inner.allowed_hosts.get().map_or(&[], Vec::as_slice)
+    }
+
+    pub(super) fn creations_closed(&self) -> bool {
+        self.inner.creations_closed
     }
 
     /// Limits how many games each client address may create (see [`CreationLimit`]); `serve`

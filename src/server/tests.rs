@@ -3,7 +3,7 @@
 
 use super::api::{parse_guess, ApiError};
 use super::assets::ASSETS;
-use super::state::{encode_jpeg, pano_cache_capacity, Game, Games};
+use super::state::{encode_jpeg, lock, pano_cache_capacity, Game, Games};
 use super::*;
 use crate::game::integrity::fit_within;
 use crate::game::{
@@ -14,6 +14,7 @@ use image::RgbImage;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// A map whose answers are distinctive strings, so a leak is easy to spot.
 fn secret_map(id: &str, n: usize, imagery: Imagery) -> Map {
@@ -171,8 +172,23 @@ async fn create_game_reports_public_facts_only() {
     assert_eq!(d["rounds"], DEFAULT_ROUNDS);
     assert_eq!(d["map"]["id"], "filemap");
     assert!(d["seed"].as_u64().unwrap() <= MAX_RANDOM_SEED);
+    let r = f
+        .http
+        .post(f.url("/api/games"))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "an empty JSON body means all defaults");
+    // Issue 25 item 1: a body that does not say it is JSON is a request another site's page
+    // may send without asking the browser first: refused, as JSON naming the fix.
     let r = f.http.post(f.url("/api/games")).send().await.unwrap();
-    assert_eq!(r.status(), 201, "an empty body means all defaults");
+    assert_eq!(r.status(), 415);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("application/json"),
+        "{v}"
+    );
 
     // Seeds beyond 2^53 survive as strings.
     let (status, big) = f
@@ -313,6 +329,7 @@ async fn bad_requests_get_useful_errors() {
     let r = f
         .http
         .post(f.url(&guess))
+        .header("content-type", "application/json")
         .body("not json")
         .send()
         .await
@@ -588,33 +605,7 @@ async fn serve_for_manual_look() {
     server.shutdown().await.unwrap();
 }
 
-#[test]
-fn live_games_are_bounded_oldest_first() {
-    let map = Arc::new(secret_map("m", 2, Imagery::Generated));
-    let mut games = Games::default();
-    for i in 0..=MAX_LIVE_GAMES {
-        let game = Game {
-            map: map.clone(),
-            challenge: Challenge::new(&map, i as u64, 1),
-            player: None,
-            current: 0,
-            pano_token: Some(format!("t{i}")),
-            results: Vec::new(),
-            total: 0,
-        };
-        games.insert(format!("g{i}"), game);
-    }
-    assert_eq!(games.by_id.len(), MAX_LIVE_GAMES);
-    assert!(!games.by_id.contains_key("g0"));
-    assert!(
-        !games.tokens.contains_key("t0"),
-        "evicted game's token goes too"
-    );
-    assert!(games.by_id.contains_key("g1"));
-    assert_eq!(games.tokens.len(), MAX_LIVE_GAMES);
-}
-
-fn game_on(map: &Arc<Map>, seed: u64, player: Option<&str>) -> Game {
+fn game_on(map: &Arc<Map>, seed: u64, player: Option<&str>, at: Instant) -> Game {
     Game {
         map: map.clone(),
         challenge: Challenge::new(map, seed, 1),
@@ -623,39 +614,79 @@ fn game_on(map: &Arc<Map>, seed: u64, player: Option<&str>) -> Game {
         pano_token: Some(format!("t{seed}")),
         results: Vec::new(),
         total: 0,
+        last_active: at,
     }
 }
 
-/// Issue 13 item 4: a flood of anonymous games evicted a named player's game in progress (404).
 #[test]
-fn a_flood_never_evicts_a_persons_unfinished_game() {
+fn a_full_table_drops_finished_games_oldest_first() {
     let map = Arc::new(secret_map("m", 2, Imagery::Generated));
     let mut games = Games::default();
-    games.insert("alice".into(), game_on(&map, 0, Some("alice")));
-    let mut done = game_on(&map, 1, Some("bob"));
-    done.current = 1; // finished
-    done.pano_token = None;
-    games.insert("bob-finished".into(), done);
-    for i in 2..(3 * MAX_LIVE_GAMES as u64) {
-        games.insert(format!("anon{i}"), game_on(&map, i, None));
+    let now = Instant::now();
+    for i in 0..MAX_LIVE_GAMES as u64 {
+        let mut g = game_on(&map, i, None, now);
+        if i % 2 == 0 {
+            g.current = 1; // finished
+        }
+        games.insert(format!("g{i}"), g, now).unwrap();
     }
+    games
+        .insert("new1".into(), game_on(&map, 5000, None, now), now)
+        .unwrap();
+    games
+        .insert("new2".into(), game_on(&map, 5001, None, now), now)
+        .unwrap();
     assert_eq!(games.by_id.len(), MAX_LIVE_GAMES);
-    assert!(games.by_id.contains_key("alice"), "the person's game stays");
+    assert!(!games.by_id.contains_key("g0") && !games.by_id.contains_key("g2"));
+    assert!(games.by_id.contains_key("g1") && games.by_id.contains_key("g4"));
     assert!(
-        !games.by_id.contains_key("bob-finished"),
-        "finished goes first"
-    );
-    assert!(
-        !games.by_id.contains_key("anon2"),
-        "then the oldest anonymous"
+        !games.tokens.contains_key("t0"),
+        "a dropped game's token goes too"
     );
     assert_eq!(games.tokens.len(), MAX_LIVE_GAMES);
-    // Only people's unfinished games left: the oldest of them goes, so memory stays bounded.
-    for i in 0..(MAX_LIVE_GAMES as u64 + 1) {
-        games.insert(format!("p{i}"), game_on(&map, i, Some("p")));
+}
+
+/// Issue 25 item 4: 1,100 named creations from 40 addresses evicted a named player's game in
+/// progress (404) within 3 s. A full table of games in progress refuses new ones instead, and
+/// says when to retry; only a game nobody touched for `ABANDONED_AFTER` makes room.
+#[test]
+fn a_full_table_refuses_new_games_rather_than_drop_one_in_progress() {
+    let map = Arc::new(secret_map("m", 2, Imagery::Generated));
+    let mut games = Games::default();
+    let start = Instant::now();
+    games
+        .insert(
+            "alice".into(),
+            game_on(&map, 0, Some("alice"), start),
+            start,
+        )
+        .unwrap();
+    let later = start + Duration::from_secs(60);
+    let mut refused = Vec::new();
+    for i in 1..1100u64 {
+        let g = game_on(&map, i, Some("flood"), later);
+        if let Err(full) = games.insert(format!("f{i}"), g, later) {
+            refused.push(full.retry_after);
+        }
     }
     assert_eq!(games.by_id.len(), MAX_LIVE_GAMES);
-    assert!(!games.by_id.contains_key("alice"));
+    assert_eq!(refused.len(), 1100 - MAX_LIVE_GAMES);
+    assert!(games.by_id.contains_key("alice"), "the person's game stays");
+    // Alice's game goes quiet first: it is the first that may go, in ABANDONED_AFTER - 60 s.
+    assert_eq!(refused[0], ABANDONED_AFTER - Duration::from_secs(60));
+    // She comes back: touched, hers is now the newest.
+    games
+        .touch("alice", later + Duration::from_secs(1))
+        .unwrap();
+    let t = later + ABANDONED_AFTER;
+    games
+        .insert("next".into(), game_on(&map, 9000, None, t), t)
+        .unwrap();
+    assert!(
+        games.by_id.contains_key("alice"),
+        "a flood game idle since `later` went"
+    );
+    assert!(!games.by_id.contains_key("f1"));
     assert_eq!(games.order.len(), MAX_LIVE_GAMES);
 }
 
@@ -696,4 +727,43 @@ fn api_error_messages_name_what_to_fix() {
     assert_eq!(e.to_string(), "unknown map `x`; valid map ids: a, b");
     let e = parse_guess(br#"{"lat": 0}"#).unwrap_err();
     assert!(e.to_string().contains("`lon` is missing"));
+}
+
+/// Issue 25 item 4 over HTTP: with the table full of games in progress, `POST /api/games` is
+/// refused with 503, a `Retry-After` and a JSON error, and the games being played still answer.
+/// (Before, the oldest game in progress was dropped to make room and answered 404.)
+#[tokio::test]
+async fn a_full_server_answers_503_with_retry_after() {
+    let f = Fixture::new().await;
+    let alice = f
+        .new_game(json!({"map": "genmap", "player": "alice"}))
+        .await;
+    {
+        let map = Arc::new(secret_map("m", 2, Imagery::Generated));
+        let mut games = lock(&f.state.inner.games);
+        let now = Instant::now();
+        for i in 1..MAX_LIVE_GAMES as u64 {
+            games
+                .insert(format!("f{i}"), game_on(&map, i, Some("flood"), now), now)
+                .unwrap();
+        }
+    }
+    let r = f
+        .http
+        .post(f.url("/api/games"))
+        .json(&json!({"map": "genmap", "player": "mallory"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=ABANDONED_AFTER.as_secs()).contains(&wait), "{wait}");
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("full"), "{v}");
+    let (s, g) = f.get_json(&format!("/api/games/{alice}")).await;
+    assert_eq!(s, 200, "alice's game is still there: {g}");
 }

@@ -21,18 +21,23 @@
 
 use crate::agent::GuessSource;
 use crate::geo::LatLon;
-use crate::replay::catalog::session_dirs;
-use crate::replay::{rescore, Replay, RoundRecord};
+use crate::replay::{rescore, Replay, ReplayError, RoundRecord};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use index::{Index, Summary};
 use maud::{html, Markup, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+mod index;
 
 /// Sessions in one `/api/replays` answer at most (and by default [`API_DEFAULT_SESSIONS`]):
 /// a page a script can hold, whatever the folder holds.
@@ -45,6 +50,14 @@ pub(crate) const API_DEFAULT_ROUNDS: usize = 100;
 /// Characters of any text from a replay in an API answer (a model's rationale, a fallback's
 /// reason, names): enough for a rationale, bounded against a crafted replay.
 pub(crate) const API_MAX_TEXT_CHARS: usize = 2000;
+/// Viewer requests worked on at once (reading the index, a session's rounds or a view; each
+/// on the blocking pool). Two per core keeps a 2-core machine busy while one waits on the disk;
+/// past it requests queue instead of each holding a parsed session in memory (24 unbounded
+/// requests over 1,000 sessions once held 3.4 GB). A session page's views load four at a time.
+pub(crate) const MAX_VIEWER_WORK: usize = 4;
+/// How long a viewer request waits for a free slot before it is answered 503 (with
+/// `Retry-After`): longer than any request takes once the index is built.
+pub(crate) const VIEWER_QUEUE_WAIT: Duration = Duration::from_secs(10);
 
 /// What someone is playing right now: the viewer hides sessions that would spoil it.
 #[derive(Debug, Default, Clone)]
@@ -75,11 +88,20 @@ pub type LiveChallenges = Arc<dyn Fn() -> Live + Send + Sync>;
 struct Viewer {
     live: LiveChallenges,
     dir: PathBuf,
+    index: Arc<Index>,
+    /// [`MAX_VIEWER_WORK`] permits.
+    work: Arc<Semaphore>,
 }
 
 /// The viewer's routes (`/replays`, `/replays/{id}`, `/replays/{id}/views/{file}`, and the
-/// JSON `/api/replays`, `/api/replays/{id}`).
+/// JSON `/api/replays`, `/api/replays/{id}`). Starts reading the sessions' summaries in the
+/// background, so the first visitor does not wait for them.
 pub(crate) fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
+    let index = Arc::new(Index::new(replays_dir.clone()));
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let warm = index.clone();
+        rt.spawn_blocking(move || warm.all());
+    }
     Router::new()
         .route("/replays", get(list))
         .route("/replays/{id}", get(session))
@@ -89,7 +111,18 @@ pub(crate) fn router(live: LiveChallenges, replays_dir: PathBuf) -> Router {
         .with_state(Viewer {
             live,
             dir: replays_dir,
+            index,
+            work: Arc::new(Semaphore::new(MAX_VIEWER_WORK)),
         })
+}
+
+/// Whether a round of map `map_id` (location `location_id`, truth `truth`) went to a place of a
+/// challenge being played.
+fn at_live_place(live: &Live, map_id: &str, location_id: Option<&str>, truth: LatLon) -> bool {
+    live.places.iter().any(|p| match location_id {
+        Some(id) => id == p.location_id && map_id == p.map_id,
+        None => truth.distance_km(&p.pos) <= SAME_PLACE_KM,
+    })
 }
 
 /// Whether a session may be shown now (see the module docs).
@@ -98,43 +131,81 @@ fn showable(r: &Replay, live: &Live) -> bool {
         && r.rounds.len() >= r.manifest.challenge.rounds
         && !live.challenges.contains(&r.manifest.challenge.id)
         && !r.rounds.iter().any(|round| {
-            live.places.iter().any(|p| match &round.location_id {
-                Some(id) => *id == p.location_id && r.manifest.map.id == p.map_id,
-                None => round.result.truth.distance_km(&p.pos) <= SAME_PLACE_KM,
-            })
+            at_live_place(
+                live,
+                &r.manifest.map.id,
+                round.location_id.as_deref(),
+                round.result.truth,
+            )
         })
 }
 
+/// Why a viewer request got no answer.
+enum Unserved {
+    /// Every slot stayed busy for [`VIEWER_QUEUE_WAIT`].
+    Busy,
+    /// The blocking task failed (logged).
+    Failed,
+}
+
 impl Viewer {
-    fn sessions(&self) -> Vec<Replay> {
+    /// Runs `f` (file reads) on the blocking pool once a slot of [`MAX_VIEWER_WORK`] is free,
+    /// so reading sessions never stalls the async workers that serve the game and never runs
+    /// more than that many at once.
+    async fn work<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Viewer) -> T + Send + 'static,
+    ) -> Result<T, Unserved> {
+        let permit: OwnedSemaphorePermit =
+            tokio::time::timeout(VIEWER_QUEUE_WAIT, self.work.clone().acquire_owned())
+                .await
+                .map_err(|_| Unserved::Busy)?
+                .map_err(|_| Unserved::Failed)?;
+        let v = self.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(&v)
+        })
+        .await;
+        out.map_err(|e| {
+            tracing::warn!("replay viewer: reading sessions failed: {e}");
+            Unserved::Failed
+        })
+    }
+
+    /// The finished sessions that may be shown now, oldest first.
+    fn sessions(&self) -> Vec<Arc<Summary>> {
         let live = (self.live)();
-        session_dirs(&self.dir)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|d| open(d))
-            .filter(|r| showable(r, &live))
+        self.index
+            .all()
+            .into_iter()
+            .filter(|s| s.showable(&live))
             .collect()
     }
 
-    /// The session `id` names, if it is a folder directly under the replays folder and showable.
-    fn find(&self, id: &str) -> Option<Replay> {
+    /// The summary of the session `id` names, if it is a folder directly under the replays
+    /// folder and showable.
+    fn summary(&self, id: &str) -> Option<Arc<Summary>> {
         let live = (self.live)();
-        session_dirs(&self.dir)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|d| d.file_name().is_some_and(|n| n.to_string_lossy() == id))
-            .and_then(|d| open(&d))
-            .filter(|r| showable(r, &live))
+        self.index.get(id).filter(|s| s.showable(&live))
+    }
+
+    /// The session `id` names with all its rounds, if it is showable.
+    fn find(&self, id: &str) -> Option<(Arc<Summary>, Replay)> {
+        let summary = self.summary(id)?;
+        let r = open(&summary.dir).ok()?;
+        // Its files may have changed since the summary: check what is shown.
+        showable(&r, &(self.live)()).then_some((summary, r))
     }
 }
 
 /// A session as the viewer shows it: with re-scored points where its `rescored.json` allows.
-fn open(dir: &std::path::Path) -> Option<Replay> {
-    let mut r = Replay::open(dir).ok()?;
+fn open(dir: &std::path::Path) -> Result<Replay, ReplayError> {
+    let mut r = Replay::open(dir)?;
     if let Some(note) = rescore::apply(&mut r) {
         tracing::warn!("replay viewer: {note}");
     }
-    Some(r)
+    Ok(r)
 }
 
 fn page(title: &str, body: Markup) -> Html<String> {
@@ -171,23 +242,37 @@ fn not_found(what: &str) -> Response {
         .into_response()
 }
 
-/// Runs `f` (file reads) on the blocking pool, so reading many sessions never stalls the async
-/// workers that serve the game; `None` when the task failed (logged).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => Some(v),
-        Err(e) => {
-            tracing::warn!("replay viewer: reading sessions failed: {e}");
-            None
-        }
+/// The answer to a page request that got no answer (see [`Unserved`]).
+fn unserved_page(u: Unserved) -> Response {
+    match u {
+        Unserved::Busy => busy(page(
+            "Busy",
+            html! { p { "The replay viewer is busy; reload in a moment." } },
+        )),
+        Unserved::Failed => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            page(
+                "Error",
+                html! { p { "Reading the sessions failed; see the server log." } },
+            ),
+        )
+            .into_response(),
     }
 }
 
-async fn list(State(v): State<Viewer>) -> Html<String> {
-    let reader = v.clone();
-    let sessions = blocking(move || reader.sessions())
-        .await
-        .unwrap_or_default();
+/// 503 with `Retry-After`: the viewer's slots stayed busy.
+fn busy(body: impl IntoResponse) -> Response {
+    let mut r = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+async fn list(State(v): State<Viewer>) -> Response {
+    let sessions = match v.work(Viewer::sessions).await {
+        Ok(s) => s,
+        Err(u) => return unserved_page(u),
+    };
     page(
         "Replays",
         html! {
@@ -198,17 +283,16 @@ async fn list(State(v): State<Viewer>) -> Html<String> {
             } @else {
                 table {
                     tr { th { "Session" } th { "Date (UTC)" } th { "Map" } th { "Model" } th { "Strategy" } th { "Rounds" } th { "Mean points" } th { "Parent" } }
-                    @for r in &sessions {
-                        @let m = &r.manifest;
-                        @let n = r.rounds.len().max(1) as f64;
-                        @let mean = r.rounds.iter().map(|x| f64::from(x.result.points)).sum::<f64>() / n;
+                    @for s in &sessions {
+                        @let m = &s.manifest;
+                        @let mean = s.total_points as f64 / s.rounds.max(1) as f64;
                         tr {
-                            td { a href={ "/replays/" (m.session_id) } { (m.session_id) } }
+                            td { a href={ "/replays/" (s.name) } { (m.session_id) } }
                             td { (m.created.format("%Y-%m-%d %H:%M")) }
                             td { (m.map.name) }
                             td { (m.reasoner) }
                             td { (m.strategy) }
-                            td { (r.rounds.len()) }
+                            td { (s.rounds) }
                             td { (format!("{mean:.0}")) }
                             td { (m.parent.as_deref().unwrap_or("–")) }
                         }
@@ -217,6 +301,7 @@ async fn list(State(v): State<Viewer>) -> Html<String> {
             }
         },
     )
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -246,10 +331,15 @@ fn answer_text(rec: &RoundRecord) -> Option<String> {
 async fn session(
     State(v): State<Viewer>,
     UrlPath(id): UrlPath<String>,
-    Query(q): Query<RoundQuery>,
+    q: Result<Query<RoundQuery>, QueryRejection>,
 ) -> Response {
-    let Some(r) = blocking(move || v.find(&id)).await.flatten() else {
-        return not_found("No finished session with this id.");
+    let Ok(Query(q)) = q else {
+        return not_found("This session has no such round.");
+    };
+    let (summary, r) = match v.work(move |v| v.find(&id)).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found("No finished session with this id."),
+        Err(u) => return unserved_page(u),
     };
     let n = q.round.unwrap_or(1);
     let Some(pos) = r.rounds.iter().position(|x| x.round == n) else {
@@ -278,7 +368,7 @@ async fn session(
             div class="views" {
                 @for view in &rec.views {
                     @let file = view.file.rsplit('/').next().unwrap_or(&view.file);
-                    img src={ "/replays/" (m.session_id) "/views/" (file) } alt={ "heading " (view.heading) "°" };
+                    img src={ "/replays/" (summary.name) "/views/" (file) } alt={ "heading " (view.heading) "°" };
                 }
             }
             table id="result" {
@@ -299,32 +389,40 @@ async fn session(
 enum ViewLookup {
     NoSession,
     NoView,
-    Bytes(Result<Vec<u8>, crate::replay::ReplayError>),
+    Bytes(Result<Vec<u8>, ReplayError>),
 }
 
+/// A view of a session: looked up in the session's summary (no rounds are read), then read
+/// through [`Replay::view_bytes`], which checks the file.
 async fn view(State(v): State<Viewer>, UrlPath((id, file)): UrlPath<(String, String)>) -> Response {
-    let lookup = blocking(move || {
-        let Some(r) = v.find(&id) else {
-            return ViewLookup::NoSession;
-        };
-        let Some(rec) = r
-            .rounds
-            .iter()
-            .flat_map(|x| &x.views)
-            .find(|x| x.file.rsplit('/').next() == Some(file.as_str()))
-        else {
-            return ViewLookup::NoView;
-        };
-        ViewLookup::Bytes(r.view_bytes(rec))
-    })
-    .await;
+    let lookup = v
+        .work(move |v| {
+            let Some(s) = v.summary(&id) else {
+                return ViewLookup::NoSession;
+            };
+            let Some(recorded) = s.view_file(&file) else {
+                return ViewLookup::NoView;
+            };
+            let record = crate::replay::ViewRecord {
+                file: recorded,
+                heading: 0.0,
+                pitch: 0.0,
+                fov: 0.0,
+                width: 0,
+                height: 0,
+                bytes: 0,
+            };
+            ViewLookup::Bytes(s.shell().view_bytes(&record))
+        })
+        .await;
     match lookup {
-        None | Some(ViewLookup::NoSession) => not_found("No finished session with this id."),
-        Some(ViewLookup::NoView) => not_found("This session recorded no such view."),
-        Some(ViewLookup::Bytes(Ok(bytes))) => {
+        Err(u) => unserved_page(u),
+        Ok(ViewLookup::NoSession) => not_found("No finished session with this id."),
+        Ok(ViewLookup::NoView) => not_found("This session recorded no such view."),
+        Ok(ViewLookup::Bytes(Ok(bytes))) => {
             ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response()
         }
-        Some(ViewLookup::Bytes(Err(e))) => {
+        Ok(ViewLookup::Bytes(Err(e))) => {
             tracing::warn!("replay viewer: {e}");
             not_found("The view's file is missing.")
         }
@@ -384,14 +482,9 @@ struct ApiSession {
 }
 
 impl ApiSession {
-    fn of(r: &Replay) -> ApiSession {
-        let m = &r.manifest;
-        let total: u64 = r.rounds.iter().map(|x| u64::from(x.result.points)).sum();
-        let recorded: u64 = r
-            .rounds
-            .iter()
-            .map(|x| u64::from(rescore::recorded_points(r, x.round).unwrap_or(x.result.points)))
-            .sum();
+    fn of(s: &Summary) -> ApiSession {
+        let m = &s.manifest;
+        let (total, recorded) = (s.total_points, s.recorded_total_points);
         ApiSession {
             session_id: api_text(&m.session_id),
             created: m.created,
@@ -402,12 +495,12 @@ impl ApiSession {
             reasoner: api_text(&m.reasoner),
             strategy: api_text(&m.strategy),
             parent: m.parent.as_deref().map(api_text),
-            rounds: r.rounds.len(),
+            rounds: s.rounds,
             total_points: total,
-            mean_points: total as f64 / r.rounds.len().max(1) as f64,
+            mean_points: total as f64 / s.rounds.max(1) as f64,
             recorded_total_points: (recorded != total).then_some(recorded),
-            url: format!("/api/replays/{}", m.session_id),
-            html: format!("/replays/{}", m.session_id),
+            url: format!("/api/replays/{}", s.name),
+            html: format!("/replays/{}", s.name),
         }
     }
 }
@@ -465,41 +558,66 @@ struct ApiList {
     sessions: Vec<ApiSession>,
 }
 
-fn api_not_found(what: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({ "error": what })),
-    )
-        .into_response()
+/// A JSON API error: `{"error": "..."}` with `status`.
+fn api_error(status: StatusCode, what: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": what }))).into_response()
 }
 
-async fn api_list(State(v): State<Viewer>, Query(page): Query<Page>) -> Response {
-    let list = blocking(move || {
-        let sessions = v.sessions();
-        let (offset, limit) = page.range(sessions.len(), API_DEFAULT_SESSIONS, API_MAX_SESSIONS);
-        ApiList {
-            offset,
-            limit,
-            total: sessions.len(),
-            sessions: sessions[offset..offset + limit]
-                .iter()
-                .map(ApiSession::of)
-                .collect(),
-        }
-    })
-    .await;
-    match list {
-        Some(l) => Json(l).into_response(),
-        None => (
+/// The JSON answer to an API request that got no answer (see [`Unserved`]).
+fn unserved_api(u: Unserved) -> Response {
+    match u {
+        Unserved::Busy => busy(Json(
+            serde_json::json!({ "error": "the replay viewer is busy; retry in a second" }),
+        )),
+        Unserved::Failed => api_error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            Json(serde_json::json!({ "error": "reading the sessions failed" })),
-        )
-            .into_response(),
+            "reading the sessions failed; see the server log",
+        ),
     }
 }
 
-fn api_round(r: &Replay, rec: &RoundRecord) -> ApiRound {
-    let id = &r.manifest.session_id;
+/// `?offset=&limit=`, or what is wrong with them (answered as a JSON 400 by [`bad_paging`]).
+fn paging(q: Result<Query<Page>, QueryRejection>) -> Result<Page, String> {
+    q.map(|Query(p)| p).map_err(|e| {
+        format!(
+            "`offset` and `limit` must be whole numbers from 0 ({})",
+            api_text(&e.body_text())
+        )
+    })
+}
+
+fn bad_paging(why: String) -> Response {
+    api_error(StatusCode::BAD_REQUEST, &why)
+}
+
+async fn api_list(State(v): State<Viewer>, page: Result<Query<Page>, QueryRejection>) -> Response {
+    let page = match paging(page) {
+        Ok(p) => p,
+        Err(why) => return bad_paging(why),
+    };
+    let list = v
+        .work(move |v| {
+            let sessions = v.sessions();
+            let (offset, limit) =
+                page.range(sessions.len(), API_DEFAULT_SESSIONS, API_MAX_SESSIONS);
+            ApiList {
+                offset,
+                limit,
+                total: sessions.len(),
+                sessions: sessions[offset..offset + limit]
+                    .iter()
+                    .map(|s| ApiSession::of(s))
+                    .collect(),
+            }
+        })
+        .await;
+    match list {
+        Ok(l) => Json(l).into_response(),
+        Err(u) => unserved_api(u),
+    }
+}
+
+fn api_round(id: &str, r: &Replay, rec: &RoundRecord) -> ApiRound {
     ApiRound {
         round: rec.round,
         location_id: rec.location_id.as_deref().map(api_text),
@@ -543,27 +661,32 @@ fn api_round(r: &Replay, rec: &RoundRecord) -> ApiRound {
 async fn api_session(
     State(v): State<Viewer>,
     UrlPath(id): UrlPath<String>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Response {
-    let found = blocking(move || {
-        let r = v.find(&id)?;
-        let (offset, limit) = page.range(r.rounds.len(), API_DEFAULT_ROUNDS, API_MAX_ROUNDS);
-        Some(ApiSessionRounds {
-            session: ApiSession::of(&r),
-            offset,
-            limit,
-            total_rounds: r.rounds.len(),
-            rounds: r.rounds[offset..offset + limit]
-                .iter()
-                .map(|rec| api_round(&r, rec))
-                .collect(),
+    let page = match paging(page) {
+        Ok(p) => p,
+        Err(why) => return bad_paging(why),
+    };
+    let found = v
+        .work(move |v| {
+            let (summary, r) = v.find(&id)?;
+            let (offset, limit) = page.range(r.rounds.len(), API_DEFAULT_ROUNDS, API_MAX_ROUNDS);
+            Some(ApiSessionRounds {
+                session: ApiSession::of(&summary),
+                offset,
+                limit,
+                total_rounds: r.rounds.len(),
+                rounds: r.rounds[offset..offset + limit]
+                    .iter()
+                    .map(|rec| api_round(&summary.name, &r, rec))
+                    .collect(),
+            })
         })
-    })
-    .await
-    .flatten();
+        .await;
     match found {
-        Some(s) => Json(s).into_response(),
-        None => api_not_found("no finished session with this id"),
+        Ok(Some(s)) => Json(s).into_response(),
+        Ok(None) => api_error(StatusCode::NOT_FOUND, "no finished session with this id"),
+        Err(u) => unserved_api(u),
     }
 }
 

@@ -48,6 +48,8 @@ pub enum SessionError {
     Replay(#[from] ReplayError),
     #[error("cannot resume: {0}")]
     Resume(String),
+    #[error("local game: {0}")]
+    Start(String),
     #[error(transparent)]
     Round(#[from] RoundError<BrowserError>),
 }
@@ -221,6 +223,13 @@ pub(crate) async fn serve_page(
             Ok((server, url))
         }
         Some(a) => {
+            // The browsers open the game by the advertised name: the server answers to it.
+            match crate::server::HostName::parse(&a.host) {
+                Ok(name) => state.allow_hosts(vec![name]),
+                Err(why) => {
+                    warn!(host = %a.host, %why, "the advertised host is not a host name the game's server can check requests against")
+                }
+            }
             let bind = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port));
             let server = match start_local_on(state.clone(), bind).await {
                 Ok(s) => s,
@@ -299,7 +308,7 @@ async fn play_with(
     hook: Option<RoundHook<'_>>,
     watch: Option<Watch<'_>>,
 ) -> Result<MatchReport, SessionError> {
-    let state = AppState::with_key(plan.maps.clone(), plan.key.clone());
+    let state = AppState::for_agent(plan.maps.clone(), plan.key.clone());
     let (server, base_url) = match &watch {
         // The assist page is for a person on this machine: loopback only.
         Some((assist, _)) => {
@@ -375,23 +384,18 @@ pub(crate) async fn play_game(
             return Ok(report);
         }
         let mut lease = table.pool.acquire().await?;
-        let url = if rounds_done == 0 {
-            format!(
-                "{}/?seed={}&rounds={}&map={}",
-                table.base_url, plan.seed, plan.rounds, plan.map.id
-            )
-        } else {
-            let id = table
-                .state
-                .start_game_at(&plan.map.id, plan.seed, plan.rounds, rounds_done)
-                .ok_or_else(|| {
-                    SessionError::Resume(format!(
-                        "the local game cannot continue challenge {} after round {rounds_done}",
-                        challenge.id()
-                    ))
-                })?;
-            format!("{}/?game={id}", table.base_url)
-        };
+        // The server starts the game itself: its page cannot start one (`AppState::for_agent`).
+        let id = table
+            .state
+            .start_game_at(&plan.map.id, plan.seed, plan.rounds, rounds_done)
+            .ok_or_else(|| {
+                SessionError::Start(format!(
+                    "cannot start challenge {} at round {} (unknown map, no places, or nothing left to play)",
+                    challenge.id(),
+                    rounds_done + 1
+                ))
+            })?;
+        let url = format!("{}/?game={id}", table.base_url);
         let mut restarts = 0;
         let first = match lease.take() {
             Some(b) => b,

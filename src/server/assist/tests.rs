@@ -218,3 +218,116 @@ async fn the_window_ends_the_wait() {
     zero.observed(&obs(1));
     assert!(zero.hints(0, &guess(1.0)).await.is_empty());
 }
+
+/// Issue 25 items 1 and 2 on the server `play --assist` starts (the agent's game and the assist
+/// page on one loopback port), asked the way a hostile web page would: through a name rebound
+/// to 127.0.0.1 (a foreign `Host`), with a cross-origin POST, with a `text/plain` body. Each is
+/// refused and adds no hint; the page's own requests work. Nobody can start the agent's
+/// challenge there from its seed: the server serves the page, its game and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assist_server_answers_only_its_own_page() {
+    use crate::game::{builtin, ChallengeKey};
+    use crate::server::{start_local_with, AppState};
+    let a = Assist::new(Duration::ZERO);
+    a.observed(&obs(1));
+    let state = AppState::for_agent(vec![Arc::new(builtin::world())], ChallengeKey::PUBLIC);
+    let game = state.start_game_at("world", 7, 2, 0).unwrap();
+    let loopback = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    let server = start_local_with(state, loopback, a.router()).await.unwrap();
+    let base = server.url();
+    let port = server.addr.port();
+    let p = a.path();
+    let http = reqwest::Client::new();
+    let send = |req: reqwest::RequestBuilder| async move {
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        (status, r.text().await.unwrap())
+    };
+
+    for path in [
+        p.clone(),
+        format!("{p}state"),
+        format!("{p}views/1/0"),
+        "/".into(),
+    ] {
+        let (s, body) = send(
+            http.get(format!("{base}{path}"))
+                .header("host", format!("evil.example:{port}")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "GET {path}: {body}");
+    }
+    let hint = serde_json::json!({ "text": "it is Paris", "by": "mallory" }).to_string();
+    let forged = [
+        (
+            "from another site",
+            "https://evil.example",
+            "application/json",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "text/plain from another site",
+            "https://evil.example",
+            "text/plain",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "text/plain from this origin",
+            base.as_str(),
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ];
+    for (what, origin, content_type, want) in forged {
+        for action in ["hints", "go"] {
+            let (s, body) = send(
+                http.post(format!("{base}{p}{action}"))
+                    .header("origin", origin)
+                    .header("content-type", content_type)
+                    .body(hint.clone()),
+            )
+            .await;
+            assert_eq!(s, want, "{action} {what}: {body}");
+        }
+    }
+    let (s, body) = send(
+        http.post(format!("{base}{p}hints"))
+            .header("host", format!("evil.example:{port}"))
+            .header("content-type", "application/json")
+            .body(hint.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        a.board().hints.is_empty() && !a.board().go,
+        "nothing forged got in"
+    );
+
+    // The page's own requests.
+    let (s, body) = send(
+        http.post(format!("{base}{p}hints"))
+            .header("sec-fetch-site", "same-origin")
+            .header("origin", base.as_str())
+            .header("content-type", "application/json")
+            .body(hint.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(a.board().hints.len(), 1);
+
+    // The agent's challenge cannot be started again here, from its seed or at all.
+    let (s, body) = send(
+        http.post(format!("{base}/api/games"))
+            .json(&serde_json::json!({"map": "world", "seed": 7, "rounds": 2})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, _) = send(http.get(format!("{base}/api/maps"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // What the agent's browser needs is there.
+    let (s, body) = send(http.get(format!("{base}/api/games/{game}"))).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _) = send(http.get(format!("{base}/"))).await;
+    assert_eq!(s, StatusCode::OK);
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,262 @@
+//! Issue 25 item 1: who can drive `geoagent serve` (the local game and the replay viewer). The
+//! real binary on loopback, asked the way a hostile web page would: through a DNS name rebound
+//! to 127.0.0.1 (a foreign `Host`), with a cross-origin POST, with a `text/plain` body (a POST a
+//! page may send without a CORS preflight). Each is refused, changes nothing, and the same
+//! requests from the server's own origin still work. (`play`'s game server and the assist page:
+//! `src/server/tests.rs` and `src/server/assist/tests.rs`.)
+
+use reqwest::header::{CONTENT_TYPE, HOST, ORIGIN};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Every request here is answered at once; a hung server fails the test instead of hanging it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A forged request: what it is, its headers, its body, the status it must get.
+type Forged<'a> = (&'a str, Vec<(&'a str, String)>, String, u16);
+const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
+
+/// `geoagent serve` on an ephemeral loopback port, stopped when dropped.
+struct Serve {
+    child: Child,
+    url: String,
+    port: u16,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(cwd: &Path, extra: &[&str]) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+        .current_dir(cwd)
+        .env_remove("GEOAGENT_SERVER__BIND")
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start geoagent serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve printed its address")
+            .expect("read serve's output");
+        if let Some(rest) = line.strip_prefix("Local game on ") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let port = url.rsplit(':').next().unwrap().parse().unwrap();
+    Serve { child, url, port }
+}
+
+fn copy_fixture(replays: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/replays")
+        .join(FIXTURE_ID);
+    let dst = replays.join(FIXTURE_ID);
+    std::fs::create_dir_all(dst.join("views")).unwrap();
+    for e in std::fs::read_dir(src.join("views")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
+    }
+    for f in ["manifest.json", "rounds.jsonl"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_only_its_own_host_and_origin_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(&dir.path().join("replays"));
+    let s = serve(dir.path(), &["--allow-host", "MyPC.local"]);
+    let http = client();
+    let base = &s.url;
+    let port = s.port;
+
+    // A page on a rebound name reads nothing: not the game, not the replays, not a game's state.
+    for host in [
+        "evil.example".to_string(),
+        format!("x.nip.io:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        format!("evil.example:{port}"),
+    ] {
+        for path in [
+            "/",
+            "/api/replays",
+            "/replays",
+            &format!("/replays/{FIXTURE_ID}"),
+        ] {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header(HOST, &host)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "GET {path} with Host {host}");
+            let body: Value = r.json().await.unwrap();
+            assert!(
+                body["error"].as_str().unwrap().contains("--allow-host"),
+                "{body}"
+            );
+        }
+    }
+    // The names it is bound to, and the one allowed, are answered.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("mypc.local:{port}"),
+    ] {
+        let r = http
+            .get(format!("{base}/api/replays"))
+            .header(HOST, &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "Host {host}");
+        let list: Value = r.json().await.unwrap();
+        assert_eq!(list["total"], 1, "{list}");
+    }
+
+    // A cross-origin page cannot create a game or guess, whatever it sends.
+    let game = json!({"map": "world", "seed": 7, "rounds": 2, "player": "mallory"});
+    let forged: Vec<Forged> = vec![
+        (
+            "text/plain from another site",
+            vec![
+                (ORIGIN.as_str(), "https://evil.example".into()),
+                (CONTENT_TYPE.as_str(), "text/plain".into()),
+            ],
+            game.to_string(),
+            403,
+        ),
+        (
+            "JSON from another site",
+            vec![
+                (ORIGIN.as_str(), "https://evil.example".into()),
+                (CONTENT_TYPE.as_str(), "application/json".into()),
+            ],
+            game.to_string(),
+            403,
+        ),
+        (
+            "JSON from another port of this machine",
+            vec![
+                ("sec-fetch-site", "same-site".into()),
+                (ORIGIN.as_str(), "http://localhost:3000".into()),
+                (CONTENT_TYPE.as_str(), "application/json".into()),
+            ],
+            game.to_string(),
+            403,
+        ),
+        (
+            "a form",
+            vec![(
+                CONTENT_TYPE.as_str(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            "map=world&seed=7".into(),
+            415,
+        ),
+        (
+            "text/plain without an Origin",
+            vec![(CONTENT_TYPE.as_str(), "text/plain".into())],
+            game.to_string(),
+            415,
+        ),
+    ];
+    for (what, headers, body, status) in &forged {
+        let mut req = http.post(format!("{base}/api/games")).body(body.clone());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), *status, "{what}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"].is_string(), "{what}: {v}");
+    }
+
+    // Its own page's request (same origin, JSON) creates the game; a guess forged from another
+    // site does not move it on.
+    let r = http
+        .post(format!("{base}/api/games"))
+        .header("sec-fetch-site", "same-origin")
+        .header(ORIGIN, base.as_str())
+        .json(&json!({"map": "world", "seed": 8, "rounds": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["game_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .post(format!("{base}/api/games/{id}/guess"))
+        .header(ORIGIN, "https://evil.example")
+        .header(CONTENT_TYPE, "text/plain")
+        .body(r#"{"lat": 0, "lon": 0}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let state: Value = http
+        .get(format!("{base}/api/games/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["round"], 1,
+        "the forged guess was not played: {state}"
+    );
+    // The viewer still shows the fixture: no forged game of its challenge (world-7-2) is live.
+    let list: Value = http
+        .get(format!("{base}/api/replays"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+}
+
+#[test]
+fn a_bad_allowed_host_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--allow-host",
+            "http://x/",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--allow-host") && err.contains("http://x/"),
+        "{err}"
+    );
+}
