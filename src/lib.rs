@@ -18,6 +18,7 @@
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
 //!   progress display and resume.
+//! - [`net`]: HTTP retries (backoff, `Retry-After`, the server's `Date`) for every client.
 //! - [`config`]: layered configuration.
 //! - [`cli`]: the command line: every command's flags (the only place with clap), the wiring of
 //!   settings into the domain modules, and the printing.
@@ -35,6 +36,7 @@ pub mod humans;
 pub mod import;
 pub mod index;
 pub mod lvlm;
+pub mod net;
 pub mod replay;
 pub mod report;
 pub mod server;

@@ -236,7 +236,7 @@ async fn a_classic_game_plays_five_rounds_behind_the_fence() {
     let plan = plan(&replica, tmp.path(), classic([false; 3]), 4);
     let done = play_site(&plan, rec.clone()).await.unwrap();
 
-    let token = done.record.game_token.clone();
+    let token = done.record.game_token.to_string();
     assert_eq!(replica.games(), vec![token.clone()]);
     let site_points = replica.points_of(&token);
     assert_eq!(site_points.len(), 5);
@@ -351,7 +351,7 @@ async fn a_challenge_stores_every_players_rounds_for_stats() {
     let mut plan = plan(
         &replica,
         tmp.path(),
-        SiteGameSpec::Challenge(challenge.clone()),
+        SiteGameSpec::Challenge(geoagent::browser::geoguessr::Token::parse(&challenge).unwrap()),
         4,
     );
     plan.site.guess_via = GuessVia::Api;
@@ -363,7 +363,7 @@ async fn a_challenge_stores_every_players_rounds_for_stats() {
         rec.seen.lock().unwrap().iter().all(|o| o.views.len() == 1),
         "NMPZ is one view"
     );
-    let token = done.record.game_token.clone();
+    let token = done.record.game_token.to_string();
     let agent: Vec<u32> = done.report.rounds.iter().map(|r| r.result.points).collect();
     assert_eq!(agent, replica.points_of(&token));
     assert_eq!(done.report.challenge_id, challenge);
@@ -694,7 +694,7 @@ async fn a_stopped_game_resumes_the_same_token_into_the_same_replay() {
     let rec = recording(baseline(), |_| {});
     let done = play_site(&plan, rec.clone()).await.unwrap();
     assert_eq!(replica.games(), vec![token.clone()], "no new game");
-    assert_eq!(done.record.game_token, token);
+    assert_eq!(done.record.game_token.as_str(), token);
     assert_eq!(done.report.replay_dir, session);
     let seen: Vec<usize> = rec.seen.lock().unwrap().iter().map(|o| o.round).collect();
     assert_eq!(seen, vec![3, 4, 5], "only the open rounds are played");
@@ -769,7 +769,7 @@ async fn a_time_limit_is_kept_by_guessing_in_time() {
         inner: baseline(),
     });
     let done = play_site(&plan, slow).await.unwrap();
-    let token = done.record.game_token.clone();
+    let token = done.record.game_token.to_string();
     assert_eq!(replica.timed_out_of(&token), vec![false; 5]);
     assert!(replica.times_of(&token).iter().all(|t| *t < 12));
     for r in &done.report.rounds {

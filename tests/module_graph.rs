@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["agent", "import"],
     &["index", "lvlm"],
     &["environment"],
-    &["game", "geo", "fsio"],
+    &["game", "geo", "fsio", "net"],
 ];
 
 fn src_dir() -> PathBuf {
