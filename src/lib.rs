@@ -20,8 +20,30 @@
 //!   progress display and resume.
 //! - [`net`]: HTTP retries (backoff, `Retry-After`, the server's `Date`) for every client.
 //! - [`config`]: layered configuration.
+//! - [`text`]: the one sanitiser for text from outside before it reaches a terminal, a prompt or
+//!   a page.
 //! - [`cli`]: the command line: every command's flags (the only place with clap), the wiring of
 //!   settings into the domain modules, and the printing.
+//!
+//! # Layers
+//! Dependencies point down this table: a module imports only from a lower row, or from its own
+//! row when the two do not import each other. The rows are those of the project's design notes
+//! (Modules), with `import` beside `agent` and `fsio` beside `game` and `geo`. `tests/module_graph.rs`
+//! reads the table from here, so a new module is placed in exactly one spot.
+//!
+//! ```text
+//! cli
+//! config
+//! fleet session
+//! server
+//! report stats
+//! browser
+//! replay humans
+//! agent import
+//! index lvlm
+//! environment
+//! game geo fsio text net
+//! ```
 
 pub mod agent;
 pub mod browser;
@@ -42,3 +64,4 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod text;

@@ -16,13 +16,12 @@ use geoagent::geo::LatLon;
 use geoagent::server::{start_local, AppState};
 use image::RgbImage;
 use std::sync::Arc;
-use std::time::Duration;
 
 const ARROW_RIGHT: char = '\u{E014}';
 /// The page turns 15° per arrow key: six presses are a quarter turn.
 const PRESSES_PER_QUARTER: usize = 6;
-/// Long enough for several frames on a loaded machine: the slow way waits out everything.
-const SETTLE: Duration = Duration::from_millis(400);
+/// Longest wait for the page to reach the turned heading (a loaded machine draws slowly).
+const TURN_DEADLINE_MS: u64 = 15_000;
 /// Mean absolute difference per channel (0–255) allowed between the JPEG the controller captured
 /// (quality 85) and the lossless screenshot of the same heading: JPEG noise is ~1–2.
 const SAME_VIEW_MAX_DIFF: f64 = 4.0;
@@ -40,9 +39,27 @@ fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
     sum as f64 / a.as_raw().len() as f64
 }
 
-/// The slow way: a quarter turn with the arrow keys, wait until the page says it is there, let it
-/// settle, then a lossless screenshot of the canvas. Returns the heading and the pixels.
-async fn slow_quarter_turn(game: &LocalGame) -> Result<(f64, RgbImage), String> {
+/// Waits in the page until the panorama's heading is `target` (or the deadline), then two more
+/// animation frames so the canvas shows it; answers the heading it saw.
+const WAIT_FOR_HEADING_JS: &str = r#"
+const [target, deadlineMs] = arguments;
+const done = arguments[arguments.length - 1];
+const canvas = document.querySelector('canvas#pano');
+const until = performance.now() + deadlineMs;
+const check = () => {
+  const h = Number(canvas.dataset.heading);
+  const off = Math.abs((((h - target) % 360) + 540) % 360 - 180);
+  if (off < 0.01) requestAnimationFrame(() => requestAnimationFrame(() => done(h)));
+  else if (performance.now() > until) done(h);
+  else requestAnimationFrame(check);
+};
+check();
+"#;
+
+/// The slow way: a quarter turn with the arrow keys, wait until the page shows heading `target`
+/// (a condition, not a fixed pause), then a lossless screenshot of the canvas. Returns the
+/// heading and the pixels.
+async fn slow_quarter_turn(game: &LocalGame, target: f64) -> Result<(f64, RgbImage), String> {
     let c = game.browser().client();
     let mut keys = KeyActions::new("keys".into());
     for _ in 0..PRESSES_PER_QUARTER {
@@ -51,11 +68,10 @@ async fn slow_quarter_turn(game: &LocalGame) -> Result<(f64, RgbImage), String> 
             .then(KeyAction::Up { value: ARROW_RIGHT });
     }
     c.perform_actions(keys).await.map_err(|e| e.to_string())?;
-    tokio::time::sleep(SETTLE).await;
     let h = c
-        .execute(
-            "return Number(document.querySelector('canvas#pano').dataset.heading)",
-            vec![],
+        .execute_async(
+            WAIT_FOR_HEADING_JS,
+            vec![target.into(), TURN_DEADLINE_MS.into()],
         )
         .await
         .map_err(|e| e.to_string())?
@@ -88,7 +104,7 @@ async fn check_views(game: &LocalGame, obs: &Observation) -> Result<(), String> 
         return Err(format!("views at headings {headings:?}"));
     }
     for (i, (h, fast_img)) in fast.iter().enumerate() {
-        let (slow_h, slow_img) = slow_quarter_turn(game).await?;
+        let (slow_h, slow_img) = slow_quarter_turn(game, *h).await?;
         if (slow_h - h).abs() > 0.01 {
             return Err(format!("slow turn reached {slow_h}, expected {h}"));
         }

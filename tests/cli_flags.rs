@@ -426,47 +426,71 @@ fn checkout_cache() -> BTreeSet<PathBuf> {
 }
 
 /// Issue 12: `bench --seed 99` was ignored, so two runs played different challenges. Runs the
-/// binary twice in a temp folder and compares the challenge ids it prints; and nothing lands in
-/// the checkout's `.geoagent-cache`.
+/// binary three times in a temp folder (seeds 99, 99, 100) and compares the places each run
+/// played, read from its replay (not an id built from the seed): the same seed plays the same
+/// places, another seed others. And nothing lands in the checkout's `.geoagent-cache`.
 #[test]
-fn bench_seed_picks_the_challenge_and_the_checkout_stays_clean() {
+fn bench_seed_picks_the_places_and_the_checkout_stays_clean() {
     let before = checkout_cache();
     let tmp = tempfile::tempdir().unwrap();
-    let ids: Vec<String> = (0..2)
-        .map(|i| {
-            let dir = format!("r{i}");
+    let places: Vec<Vec<(String, String)>> = ["99", "99", "100"]
+        .iter()
+        .enumerate()
+        .map(|(i, seed)| {
+            let dir = tmp.path().join(format!("r{i}"));
             let o = geoagent(
                 tmp.path(),
                 &[
                     "bench",
                     "--seed",
-                    "99",
+                    seed,
                     "--rounds",
-                    "1",
+                    "3",
                     "--headings",
                     "1",
                     "--no-view-cache",
                     "--no-cache",
                     "--replay-dir",
-                    &dir,
+                    &dir.to_string_lossy(),
                 ],
             );
-            let out = String::from_utf8_lossy(&o.stdout).to_string();
             assert!(
                 o.status.success(),
-                "{out}\n{}",
+                "{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             );
-            let id = out
-                .split("challenge ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or_else(|| panic!("no challenge id in: {out}"));
-            id.to_string()
+            let sessions: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("manifest.json").is_file())
+                .collect();
+            assert_eq!(sessions.len(), 1, "one session in {}", dir.display());
+            let replay = geoagent::replay::Replay::open(&sessions[0]).unwrap();
+            // Bench plays rounds at once and records them as they finish: order by round.
+            let mut rounds: Vec<_> = replay.rounds.iter().collect();
+            rounds.sort_by_key(|r| r.round);
+            let played: Vec<(String, String)> = rounds
+                .iter()
+                .map(|r| {
+                    (
+                        format!("{:.5}", r.result.truth.lat),
+                        format!("{:.5}", r.result.truth.lon),
+                    )
+                })
+                .collect();
+            assert_eq!(played.len(), 3, "rounds recorded by run {i}");
+            played
         })
         .collect();
-    assert_eq!(ids[0], ids[1]);
-    assert!(ids[0].contains("-99-"), "{ids:?}");
+    assert_eq!(
+        places[0], places[1],
+        "seed 99 twice played different places"
+    );
+    assert_ne!(
+        places[0], places[2],
+        "seeds 99 and 100 played the same places"
+    );
     assert_eq!(
         checkout_cache(),
         before,

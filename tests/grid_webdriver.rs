@@ -7,7 +7,7 @@
 //! - the page URL the nodes open names the `--advertise` host (this machine's non-loopback
 //!   address when it has one), and the local game listens there.
 //!
-//! Needs Java and the Selenium jar from `scripts/setup`; fails (never skips) without them.
+//! Needs Java and the Selenium jar from `scripts/setup --grid`; fails (never skips) without them.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Imports the real human baseline data set (shared/data/human-baselines, beside the crate) and
+//! Imports the real human baseline data set (`data/human-baselines/` in the repository) and
 //! scores the reference player against it. The data is read in place, never copied.
 
 use geoagent::cli::stats::render;
@@ -8,33 +8,16 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Where the project keeps the data set, relative to a folder holding `shared/`.
-const SHARED_DATASET: &str = "shared/data/human-baselines";
-
-/// The data set's folder: `$HUMAN_DATASET_DIR` if set, else the first `shared/data/human-baselines`
-/// found beside the crate or any folder above it (the checkout may be a git worktree further
-/// down, e.g. `wt/name`). Missing data fails the test with the paths tried.
+/// The data set's folder inside the repository, so a fresh clone tests without anything beside it.
 fn dataset_dir() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let tried: Vec<PathBuf> = match std::env::var_os("HUMAN_DATASET_DIR") {
-        Some(d) => vec![PathBuf::from(d)],
-        None => manifest
-            .ancestors()
-            .skip(1)
-            .map(|a| a.join(SHARED_DATASET))
-            .collect(),
-    };
-    tried
-        .iter()
-        .find(|d| d.join(DATASET_SEEDS_FILE).is_file() && d.join(DATASET_ROUNDS_FILE).is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "human baseline data set missing: need {DATASET_SEEDS_FILE} and {DATASET_ROUNDS_FILE} \
-                 in one of {tried:?} (the project's {SHARED_DATASET} folder beside the crate or above \
-                 it; or set HUMAN_DATASET_DIR to a copy)"
-            )
-        })
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/human-baselines");
+    assert!(
+        dir.join(DATASET_SEEDS_FILE).is_file() && dir.join(DATASET_ROUNDS_FILE).is_file(),
+        "human baseline data set missing: need {DATASET_SEEDS_FILE} and {DATASET_ROUNDS_FILE} in {} \
+         (committed with the repository; is the checkout complete?)",
+        dir.display()
+    );
+    dir
 }
 
 #[test]

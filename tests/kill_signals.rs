@@ -8,6 +8,7 @@
 mod common;
 
 use geoagent::replay::{Replay, ROUNDS_FILE};
+use rustix::process::{kill_process, Pid, Signal};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -87,10 +88,10 @@ impl Run {
         }
     }
 
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the pid of the child this test spawned and has not reaped yet.
-        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
-        assert_eq!(rc, 0, "kill failed");
+    fn signal(&self, sig: Signal) {
+        // The child this test spawned and has not reaped yet.
+        let pid = Pid::from_raw(self.child.id() as i32).expect("a child's pid");
+        kill_process(pid, sig).expect("kill failed");
     }
 }
 
@@ -100,9 +101,9 @@ impl Drop for Run {
         let _ = self.child.kill();
         let _ = self.child.wait();
         for pid in browsers_of(&self.profiles()) {
-            // SAFETY: kill(2) on processes whose command line names this test's private folder.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
+            // Processes whose command line names this test's private folder.
+            if let Some(pid) = Pid::from_raw(pid) {
+                let _ = kill_process(pid, Signal::KILL);
             }
         }
     }
@@ -204,7 +205,7 @@ fn sigterm_stops_play_like_ctrl_c() {
         descendants.len() >= 2,
         "chromedriver and Chromium run under geoagent: {descendants:?}"
     );
-    run.signal(libc::SIGTERM);
+    run.signal(Signal::TERM);
     let t0 = Instant::now();
     let status = loop {
         if let Some(s) = run.child.try_wait().unwrap() {
@@ -241,7 +242,7 @@ fn sigkill_leaves_no_browser_running() {
         descendants.len() >= 2,
         "chromedriver and Chromium run under geoagent: {descendants:?}"
     );
-    run.signal(libc::SIGKILL);
+    run.signal(Signal::KILL);
     run.child.wait().unwrap();
     assert_nothing_left(&run, &descendants);
 }

@@ -23,6 +23,9 @@ const KEY: &str = "sk-test-0123456789abcdef";
 /// Backoff cap in these tests: long enough to measure that Retry-After was honoured (base delay
 /// is 1 ms, so only a server-requested wait can take this long), short enough to keep tests fast.
 const MAX_DELAY: Duration = Duration::from_millis(150);
+/// A reply this late is one no timeout under test may wait for; the upper bounds of the timeout
+/// tests are this, so a slow machine cannot fail them but a client that waits would.
+const LATE: Duration = Duration::from_secs(20);
 
 fn config(server: &OpenAiServer, key: Option<&str>) -> OpenAiConfig {
     OpenAiConfig {
@@ -159,7 +162,7 @@ async fn rate_limit_with_retry_after_seconds_is_honoured() {
 #[tokio::test]
 async fn rate_limit_with_retry_after_http_date_is_honoured() {
     let server = keyed_server().await;
-    let when = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let when = chrono::Utc::now() + chrono::Duration::seconds(LATE.as_secs() as i64);
     server.push(Reply::Status {
         code: 429,
         retry_after: Some(when.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
@@ -171,7 +174,8 @@ async fn rate_limit_with_retry_after_http_date_is_honoured() {
     assert_eq!(resp.attempts, 2);
     let waited = start.elapsed();
     assert!(
-        waited >= MAX_DELAY && waited < Duration::from_secs(3),
+        // Capped at MAX_DELAY; honouring the date would wait ~LATE (the date has 1 s steps).
+        waited >= MAX_DELAY && waited < LATE / 2,
         "{waited:?}"
     );
 }
@@ -214,10 +218,7 @@ async fn unavailable_until_retries_run_out() {
 #[tokio::test]
 async fn slow_answer_times_out_then_retry_succeeds() {
     let server = keyed_server().await;
-    server.push(Reply::Delay(
-        Duration::from_secs(3),
-        Box::new(Reply::Text("too late".into())),
-    ));
+    server.push(Reply::Delay(LATE, Box::new(Reply::Text("too late".into()))));
     let mut cfg = config(&server, Some(KEY));
     cfg.request_timeout = Duration::from_millis(200);
     let start = Instant::now();
@@ -227,13 +228,12 @@ async fn slow_answer_times_out_then_retry_succeeds() {
         .expect("retry is fast");
     assert_eq!(resp.attempts, 2);
     assert_ne!(resp.text, "too late");
-    assert!(start.elapsed() < Duration::from_secs(2));
+    // Bounded by the late answer, not by a guess at this machine's speed: a client that waited
+    // for it would take LATE.
+    assert!(start.elapsed() < LATE, "{:?}", start.elapsed());
 
     // Without retries the timeout itself is reported.
-    server.push(Reply::Delay(
-        Duration::from_secs(3),
-        Box::new(Reply::Text("too late".into())),
-    ));
+    server.push(Reply::Delay(LATE, Box::new(Reply::Text("too late".into()))));
     cfg.retry.max_retries = 0;
     let err = client(cfg)
         .complete(&request(1))
@@ -485,19 +485,12 @@ async fn reasoner_falls_back_when_the_provider_is_down() {
 #[tokio::test]
 async fn reasoner_falls_back_when_the_round_times_out() {
     let server = keyed_server().await;
-    server.push(Reply::Delay(
-        Duration::from_secs(5),
-        Box::new(Reply::Text("late".into())),
-    ));
+    server.push(Reply::Delay(LATE, Box::new(Reply::Text("late".into()))));
     let start = Instant::now();
     let g = reasoner(config(&server, Some(KEY)), Duration::from_millis(300))
         .guess(&observation())
         .await;
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < LATE, "{:?}", start.elapsed());
     match &g.source {
         GuessSource::Fallback { reason } => assert!(reason.contains("time limit"), "{reason}"),
         other => panic!("expected fallback, got {other:?}"),

@@ -1,7 +1,8 @@
-//! The crate's shape, checked: dependencies between modules point one way, down the layer table of
-//! `../shared/DESIGN.md` (Modules), no import cycle comes back (between top-level modules, or
-//! between the sibling files of one module), `src/lib.rs` declares exactly the folders and files of
-//! `src/`, and clap stays in `src/cli/`.
+//! The crate's shape, checked: dependencies between modules point one way, down the layer table
+//! written once in `src/lib.rs` (`# Layers`, the rows of the design notes' Modules table), no
+//! import cycle comes back (between top-level modules, or between the sibling files of any folder
+//! at any depth), no file has over 800 lines of code before its tests, `src/lib.rs` declares
+//! exactly the folders and files of `src/`, and clap stays in `src/cli/`.
 //!
 //! Edges are read from the source text (`crate::x` paths, `use crate::{x, y}` groups, `super::`
 //! paths between siblings), with comments and the `#[cfg(test)] mod tests` tail cut away: test-only
@@ -11,21 +12,36 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The layer table, top to bottom: a module may import only from a lower row, or from its own row
-/// when the two do not import each other. A new top-level module must be placed here.
-const LAYERS: &[&[&str]] = &[
-    &["cli"],
-    &["config"],
-    &["fleet", "session"],
-    &["server"],
-    &["report", "stats"],
-    &["browser"],
-    &["replay", "humans"],
-    &["agent", "import"],
-    &["index", "lvlm"],
-    &["environment"],
-    &["game", "geo", "fsio", "net"],
-];
+/// The layer table, top to bottom, read from the `# Layers` block of `src/lib.rs`'s docs (the one
+/// place it is written): each row is a line of space-separated module names.
+fn layers() -> Vec<Vec<String>> {
+    let lib = fs::read_to_string(src_dir().join("lib.rs")).expect("src/lib.rs");
+    let mut rows = Vec::new();
+    let mut in_layers = false;
+    let mut in_block = false;
+    for line in lib.lines().map_while(|l| l.strip_prefix("//!")) {
+        let line = line.trim();
+        if line.starts_with('#') {
+            in_layers = line == "# Layers";
+        } else if in_layers && line.starts_with("```") {
+            if in_block {
+                break;
+            }
+            in_block = true;
+        } else if in_block && !line.is_empty() {
+            rows.push(line.split_whitespace().map(str::to_string).collect());
+        }
+    }
+    assert!(
+        !rows.is_empty(),
+        "src/lib.rs has no `# Layers` table (a ```text block of module rows)"
+    );
+    rows
+}
+
+/// Lines of code a file may have before its `#[cfg(test)]` tail (the project's rule): a room a
+/// newcomer can read in one sitting.
+const MAX_CODE_LINES: usize = 800;
 
 fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -98,13 +114,11 @@ fn segments_after(text: &str, prefix: &str) -> BTreeSet<String> {
     while let Some(i) = text[from..].find(prefix) {
         let at = from + i;
         from = at + prefix.len();
-        // `foo_crate::x` or `self::super::x` must not count as `crate::x` / `super::x`.
+        // `foo_crate::x`, `self::super::x` or `super::super::x` must not count as `crate::x` /
+        // `super::x`.
         if at > 0 {
             let before = text[..at].chars().next_back().unwrap_or(' ');
-            if before.is_ascii_alphanumeric()
-                || before == '_'
-                || (before == ':' && prefix.starts_with("crate"))
-            {
+            if before.is_ascii_alphanumeric() || before == '_' || before == ':' {
                 continue;
             }
         }
@@ -296,11 +310,12 @@ fn top_level_modules_have_no_cycle() {
 #[test]
 fn dependencies_point_down_the_layer_table() {
     let (mods, graph) = top_level_graph();
-    let row = |m: &str| LAYERS.iter().position(|r| r.contains(&m));
+    let table = layers();
+    let row = |m: &str| table.iter().position(|r| r.iter().any(|x| x == m));
     let unplaced: Vec<_> = mods.iter().filter(|m| row(m).is_none()).collect();
     assert!(
         unplaced.is_empty(),
-        "modules missing from the layer table in tests/module_graph.rs (and ../shared/DESIGN.md): {unplaced:?}"
+        "modules missing from the `# Layers` table of src/lib.rs: {unplaced:?}"
     );
     let mut upward = Vec::new();
     for (from, targets) in &graph {
@@ -317,55 +332,132 @@ fn dependencies_point_down_the_layer_table() {
     );
 }
 
-#[test]
-fn sibling_files_of_each_module_have_no_cycle() {
+/// Every folder below `src/` holding modules, with its module path (`agent`, `agent::parse`).
+fn module_folders() -> Vec<(PathBuf, String)> {
     let src = src_dir();
-    let mut failures = Vec::new();
-    for top in child_modules(&src) {
-        let dir = src.join(&top);
+    let mut out = Vec::new();
+    let mut stack: Vec<(PathBuf, String)> = child_modules(&src)
+        .into_iter()
+        .map(|m| (src.join(&m), m))
+        .collect();
+    while let Some((dir, path)) = stack.pop() {
         if !dir.is_dir() {
             continue;
         }
-        let siblings = child_modules(&dir);
-        let mut graph: Graph = siblings
-            .iter()
-            .map(|s| (s.clone(), BTreeSet::new()))
-            .collect();
-        for file in rs_files(&dir) {
-            let rel = file.strip_prefix(&dir).expect("under the module");
-            let comps: Vec<_> = rel.components().collect();
-            let me = comps[0]
-                .as_os_str()
-                .to_string_lossy()
-                .trim_end_matches(".rs")
-                .to_string();
-            if !siblings.contains(&me) {
-                continue; // mod.rs: the module's root may use its children
-            }
-            let text = architecture_text(&file);
-            // From src/top/x.rs `super::` is `top`; from src/top/x/y.rs it is `top::x` (or
-            // `top` for x/mod.rs).
-            let in_child_mod_rs = comps.len() == 2 && rel.ends_with("mod.rs");
-            let up_to_top = if comps.len() == 1 || in_child_mod_rs {
-                "super::".to_string()
-            } else {
-                "super::".repeat(comps.len() - 1)
-            };
-            let mut targets = segments_after(&text, &format!("crate::{top}::"));
-            targets.extend(segments_after(&text, &up_to_top));
-            for t in targets {
-                if t != me && siblings.contains(&t) {
-                    graph.get_mut(&me).expect("known").insert(t);
-                }
+        for child in child_modules(&dir) {
+            stack.push((dir.join(&child), format!("{path}::{child}")));
+        }
+        out.push((dir, path));
+    }
+    out.sort();
+    out
+}
+
+/// The import graph between the child modules of one folder: an edge `a -> b` when a file of `a`
+/// (itself or anything below it) names its sibling `b` through `crate::path::b` or `super::…::b`.
+fn sibling_graph(dir: &Path, module_path: &str) -> Graph {
+    let siblings = child_modules(dir);
+    let mut graph: Graph = siblings
+        .iter()
+        .map(|s| (s.clone(), BTreeSet::new()))
+        .collect();
+    for file in rs_files(dir) {
+        let rel = file.strip_prefix(dir).expect("under the folder");
+        let comps: Vec<_> = rel.components().collect();
+        let me = comps[0]
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if !siblings.contains(&me) {
+            continue; // mod.rs: the folder's root may use its children
+        }
+        // How deep the file's module sits below the folder's: `x.rs` and `x/mod.rs` are one
+        // level (`super::` is the folder), `x/y.rs` two (`super::super::`), and so on.
+        let depth = if rel.ends_with("mod.rs") {
+            comps.len() - 1
+        } else {
+            comps.len()
+        };
+        let text = architecture_text(&file);
+        let mut targets = segments_after(&text, &format!("crate::{module_path}::"));
+        targets.extend(segments_after(&text, &"super::".repeat(depth)));
+        for t in targets {
+            if t != me && siblings.contains(&t) {
+                graph.get_mut(&me).expect("known").insert(t);
             }
         }
+    }
+    graph
+}
+
+#[test]
+fn sibling_files_have_no_cycle_at_any_depth() {
+    let mut failures = Vec::new();
+    for (dir, path) in module_folders() {
+        let graph = sibling_graph(&dir, &path);
         for c in cycles(&graph) {
-            failures.push(format!("{top}: {c:?}\n{}", describe(&graph)));
+            failures.push(format!("{path}: {c:?}\n{}", describe(&graph)));
         }
     }
     assert!(
         failures.is_empty(),
         "import cycles between sibling files: {failures:#?}"
+    );
+}
+
+#[test]
+fn the_sibling_reader_sees_a_cycle_two_folders_down() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parse = dir.path().join("parse");
+    fs::create_dir_all(parse.join("json")).expect("mkdir");
+    fs::write(parse.join("mod.rs"), "mod json; mod prose;\n").expect("write");
+    fs::write(parse.join("json/mod.rs"), "use super::prose::x;\n").expect("write");
+    fs::write(
+        parse.join("prose.rs"),
+        "use crate::agent::parse::json::y;\n",
+    )
+    .expect("write");
+    let graph = sibling_graph(&parse, "agent::parse");
+    assert_eq!(
+        cycles(&graph),
+        vec![vec!["json".to_string(), "prose".to_string()]]
+    );
+    // `super::super::x` from a file one level down is not the sibling `x`.
+    fs::write(parse.join("prose.rs"), "use super::super::json::y;\n").expect("write");
+    assert!(cycles(&sibling_graph(&parse, "agent::parse")).is_empty());
+}
+
+/// Lines that count as code: not blank, not only a comment.
+fn code_lines(text: &str) -> usize {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .count()
+}
+
+#[test]
+fn no_file_has_over_800_lines_of_code_before_its_tests() {
+    let src = src_dir();
+    let mut big = Vec::new();
+    for file in rs_files(&src) {
+        let text = fs::read_to_string(&file).expect("read");
+        let head = match text.find("#[cfg(test)]") {
+            Some(i) => &text[..i],
+            None => &text[..],
+        };
+        let n = code_lines(head);
+        if n > MAX_CODE_LINES {
+            big.push(format!(
+                "{} ({n})",
+                file.strip_prefix(&src).expect("under src").display()
+            ));
+        }
+    }
+    assert!(
+        big.is_empty(),
+        "files over {MAX_CODE_LINES} lines of code before #[cfg(test)] (split them along a seam, \
+         tests into x/tests.rs): {big:?}"
     );
 }
 

@@ -124,3 +124,78 @@ async fn bench_stops_at_a_rejected_key() {
     );
     check(&out, home.path(), &model, false);
 }
+
+/// Issue 23: `replay rerun` with a rejected key recorded a whole session of fallback guesses and
+/// exited 0 (its loop never asked `auth_failure`). Now it is played by the same round loop as
+/// `play`: the command fails naming the key's variable, the round before the failure is kept,
+/// no later round asks the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rerun_stops_at_a_rejected_key() {
+    let home = tempfile::tempdir().unwrap();
+    let answering = OpenAiServer::start(Default::default()).await;
+    answering.set_default(|_| Reply::Text(DEFAULT_ANSWER.into()));
+    let out = run(
+        &[
+            "bench",
+            "--rounds",
+            "3",
+            "--concurrency",
+            "1",
+            "--seed",
+            "32",
+            "--no-view-cache",
+        ],
+        home.path(),
+        &answering,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parent = session(home.path());
+    let parent_id = parent.file_name().unwrap().to_string_lossy().to_string();
+
+    let model = revoking_server().await;
+    let replays = home.path().join("replays").display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+        .args(["replay", "rerun", &parent_id, "--model", "auth-test-model"])
+        .args([
+            "--base-url",
+            &model.base_url,
+            "--no-cache",
+            "--dir",
+            &replays,
+        ])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("TMPDIR", home.path())
+        .env("OPENAI_API_KEY", KEY)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run geoagent");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the re-run must fail: {stderr}");
+    assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains(KEY),
+        "the key itself is never printed: {stderr}"
+    );
+    let child = std::fs::read_dir(home.path().join("replays"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p != &parent && p.join("manifest.json").is_file())
+        .expect("the re-run's session folder");
+    let replay = Replay::open(&child).unwrap();
+    assert_eq!(replay.manifest.parent.as_deref(), Some(parent_id.as_str()));
+    assert_eq!(
+        replay.rounds.len(),
+        1,
+        "one round kept, none after the failure"
+    );
+    assert_eq!(
+        model.requests().len(),
+        2,
+        "one answered, one rejected, then nothing"
+    );
+}

@@ -1,5 +1,6 @@
 //! Resume after a kill: the geoagent binary is SIGKILLed at a random point of a run, resumed, and
-//! the session holds every round exactly once (issue 8).
+//! the session holds every round exactly once (issue 8). Each test prints its kill point;
+//! `GEOAGENT_TEST_KILL_AT=N` replays one.
 
 mod common;
 
@@ -8,6 +9,7 @@ use geoagent::fleet::games::{GameStatus, RunFile, RUNS_DIR};
 use geoagent::replay::{Replay, ROUNDS_FILE};
 use rand::Rng;
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,6 +52,22 @@ fn sessions(root: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Set to a number to replay a failed run's kill point (each test prints the one it drew).
+const KILL_AT_VAR: &str = "GEOAGENT_TEST_KILL_AT";
+
+/// The round count at which to kill: drawn from `range`, or `KILL_AT_VAR` when set, and printed
+/// either way so a failure names the value that reproduces it.
+fn kill_point(range: Range<usize>) -> usize {
+    let at = match std::env::var(KILL_AT_VAR) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{KILL_AT_VAR}={v:?} is not a round count")),
+        Err(_) => rand::rng().random_range(range),
+    };
+    eprintln!("kill point: {at} rounds (replay with {KILL_AT_VAR}={at})");
+    at
+}
+
 /// Waits until `done()` says the kill point was reached, then SIGKILLs the child.
 fn kill_when(child: &mut Child, what: &str, done: impl Fn() -> bool) {
     let t0 = Instant::now();
@@ -85,7 +103,7 @@ async fn bench_killed_at_a_random_point_resumes_to_exactly_50_rounds() {
         "--replay-dir",
         &r,
     ];
-    let kill_at = rand::rng().random_range(3..45);
+    let kill_at = kill_point(3..45);
     let mut args = vec![
         "bench",
         "--rounds",
@@ -168,7 +186,7 @@ async fn play_run_killed_mid_way_resumes_every_game() {
             .map(|s| lines(&s.join(ROUNDS_FILE)))
             .sum()
     };
-    let kill_at = rand::rng().random_range(1..5);
+    let kill_at = kill_point(1..5);
     kill_when(&mut child, &format!("{kill_at} rounds"), || {
         recorded() >= kill_at
     });

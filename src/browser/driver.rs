@@ -12,6 +12,7 @@
 //! closes, and the watchdog kills the driver's process group and removes the browser profile.
 
 use super::BrowserError;
+use rustix::process::{Pid, Signal};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -125,10 +126,8 @@ impl Chromedriver {
         // chromedriver is killed too instead of living on with its browsers.
         unsafe {
             cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
+                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+                    .map_err(std::io::Error::from)
             });
         }
         let child = cmd.spawn().map_err(|source| BrowserError::DriverSpawn {
@@ -195,7 +194,7 @@ impl Chromedriver {
                 .await
                 .is_err()
             {
-                kill_group(self.pgid, libc::SIGKILL);
+                kill_group(self.pgid, Signal::KILL);
                 let _ = child.wait().await;
             }
         }
@@ -205,7 +204,7 @@ impl Chromedriver {
     }
 
     fn terminate(&self) {
-        kill_group(self.pgid, libc::SIGTERM);
+        kill_group(self.pgid, Signal::TERM);
     }
 }
 
@@ -214,18 +213,16 @@ impl Drop for Chromedriver {
         if self.child.is_some() {
             // Drop cannot wait; SIGKILL the group so no Chromium outlives us. The watchdog is
             // left to notice the closed pipe and remove the profile once the browser is gone.
-            kill_group(self.pgid, libc::SIGKILL);
+            kill_group(self.pgid, Signal::KILL);
         }
     }
 }
 
-fn kill_group(pgid: Option<i32>, signal: i32) {
-    if let Some(pgid) = pgid.filter(|p| *p > 1) {
-        // SAFETY: kill(2) with a negative pid signals a process group we created; no memory is
-        // shared with the callee.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
+fn kill_group(pgid: Option<i32>, signal: Signal) {
+    // A group we created (never 0 or 1, which would mean our own group or init's).
+    if let Some(pid) = pgid.filter(|p| *p > 1).and_then(Pid::from_raw) {
+        // Already gone is fine: the point is that it is gone.
+        let _ = rustix::process::kill_process_group(pid, signal);
     }
 }
 

@@ -3,7 +3,8 @@
 
 use super::args::{MatchArgs, Overrides};
 use super::wiring::{
-    build_reasoner, capture_options, challenge_key, load_maps, locate, recorded_key, seed_or_random,
+    build_reasoner, capture_options, challenge_key, load_maps, locate, recorded_key,
+    resumed_settings, seed_or_random, Recorded,
 };
 use super::Cli;
 use crate::config::Settings;
@@ -67,10 +68,7 @@ impl BenchArgs {
         let mut o: Overrides = vec![];
         self.game.overrides(&mut o);
         let rounds = self.game.rounds.unwrap_or(DEFAULT_BENCH_ROUNDS);
-        anyhow::ensure!(
-            (1..=MAX_BENCH_ROUNDS).contains(&rounds),
-            "--rounds {rounds}: must be between 1 and {MAX_BENCH_ROUNDS}"
-        );
+        check_bench_rounds(rounds, "--rounds")?;
         let concurrency = self.concurrency.unwrap_or(DEFAULT_BENCH_CONCURRENCY);
         anyhow::ensure!(concurrency >= 1, "--concurrency must be at least 1");
         Ok(BenchRun {
@@ -85,6 +83,15 @@ impl BenchArgs {
             },
         })
     }
+}
+
+/// Checks the rounds of a bench session, given by `what` (`--rounds`, or a resumed manifest).
+pub(crate) fn check_bench_rounds(rounds: usize, what: &str) -> Result<()> {
+    anyhow::ensure!(
+        (1..=MAX_BENCH_ROUNDS).contains(&rounds),
+        "{what} {rounds}: must be between 1 and {MAX_BENCH_ROUNDS}"
+    );
+    Ok(())
 }
 
 /// Says that the model's in-flight limit is below what the run asked for (`flag` `requested`).
@@ -107,11 +114,20 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     let (map_id, seed, rounds) = match &resume {
         Some(r) => {
             let m = &r.manifest;
-            s.agent.strategy =
-                super::wiring::recorded_strategy(&m.strategy, "the resumed session")?;
-            s.capture.headings = m.capture.headings;
-            s.capture.zoom_steps = m.capture.zoom_steps;
-            s.capture.jpeg_quality = m.capture.jpeg_quality;
+            let what = format!(
+                "the resumed session's {}",
+                r.dir.join(crate::replay::MANIFEST_FILE).display()
+            );
+            check_bench_rounds(m.challenge.rounds, &format!("{what}: challenge.rounds ="))?;
+            s = resumed_settings(
+                settings,
+                Recorded {
+                    rounds: None,
+                    strategy: &m.strategy,
+                    capture: Some(&m.capture),
+                },
+                &what,
+            )?;
             (m.map.id.clone(), m.challenge.seed, m.challenge.rounds)
         }
         None => (

@@ -4,7 +4,7 @@
 use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
 use super::wiring::{
     build_reasoner, build_reasoner_with_hints, challenge_key, load_maps, locate, match_plan,
-    recorded_key, seed_or_random,
+    recorded_key, resumed_settings, seed_or_random, Recorded,
 };
 use super::Cli;
 use crate::agent::strategy::StrategyKind;
@@ -407,10 +407,13 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     if found.is_file() {
         let run = crate::fleet::games::RunFile::load(&found)?;
         let map = pack::select(&maps, &run.map)?.clone();
-        let mut s = settings.clone();
-        s.game.rounds = run.rounds;
-        s.agent.strategy = super::wiring::recorded_strategy(
-            &run.strategy,
+        let mut s = resumed_settings(
+            settings,
+            Recorded {
+                rounds: Some((run.rounds, "rounds")),
+                strategy: &run.strategy,
+                capture: None,
+            },
             &format!("run file {}", found.display()),
         )?;
         let parallel = parallel.unwrap_or(run.parallel).max(1);
@@ -446,12 +449,18 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         m.environment
     );
     let map = pack::select(&maps, &m.map.id)?.clone();
-    let mut s = settings.clone();
-    s.game.rounds = m.challenge.rounds;
-    s.agent.strategy = super::wiring::recorded_strategy(&m.strategy, "the resumed session")?;
-    s.capture.headings = m.capture.headings;
-    s.capture.zoom_steps = m.capture.zoom_steps;
-    s.capture.jpeg_quality = m.capture.jpeg_quality;
+    let s = resumed_settings(
+        settings,
+        Recorded {
+            rounds: Some((m.challenge.rounds, "challenge.rounds")),
+            strategy: &m.strategy,
+            capture: Some(&m.capture),
+        },
+        &format!(
+            "the resumed session's {}",
+            found.join(crate::replay::MANIFEST_FILE).display()
+        ),
+    )?;
     let reasoner = build_reasoner(&s, &map)?;
     let key = recorded_key(
         &s,

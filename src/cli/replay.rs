@@ -5,9 +5,11 @@ use super::wiring::build_reasoner;
 use super::Cli;
 use crate::config::Settings;
 use crate::game::{pack, Map};
-use crate::replay::{catalog, rerun, rescore, Replay};
+use crate::replay::{catalog, rescore, Replay};
+use crate::session::rerun::{rerun, RerunReport};
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -136,15 +138,16 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
                 reasoner.name(),
                 settings.agent.strategy
             );
-            let report = rerun::rerun(
+            let report = rerun(
                 &source,
                 reasoner.as_ref(),
                 settings.agent.strategy.as_str(),
                 map.view,
                 root,
+                None,
             )
             .await?;
-            println!("{}", report.render());
+            println!("{}", render_rerun(&report));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -171,4 +174,56 @@ fn rerun_map(settings: &Settings, m: &crate::replay::Manifest) -> Result<Map> {
         attribution: None,
         locations: vec![],
     })
+}
+
+/// Parent and re-run side by side, with totals.
+fn render_rerun(report: &RerunReport) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "Round".to_string(),
+        "Truth".to_string(),
+        format!("{} guess", report.parent.reasoner),
+        "Points".to_string(),
+        format!("{} guess", report.manifest.reasoner),
+        "Points".to_string(),
+        "Change".to_string(),
+    ]);
+    let (mut old_total, mut new_total) = (0i64, 0i64);
+    for r in &report.rounds {
+        let (o, n) = (
+            i64::from(r.old.result.points),
+            i64::from(r.new.result.points),
+        );
+        old_total += o;
+        new_total += n;
+        t.add_row(vec![
+            r.new.round.to_string(),
+            r.new.result.truth.to_string(),
+            format!(
+                "{} ({:.1} km)",
+                r.old.result.guess, r.old.result.distance_km
+            ),
+            o.to_string(),
+            format!(
+                "{} ({:.1} km)",
+                r.new.result.guess, r.new.result.distance_km
+            ),
+            n.to_string(),
+            format!("{:+}", n - o),
+        ]);
+    }
+    for col in [0, 3, 5, 6] {
+        if let Some(c) = t.column_mut(col) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!(
+        "{t}\nTotal {old_total} → {new_total} points ({:+}) over {} round(s) · same views, scored on map size {:.1} km\nNew session {} (parent {}): {}",
+        new_total - old_total,
+        report.rounds.len(),
+        report.manifest.map.size_km,
+        report.manifest.session_id,
+        report.parent.session_id,
+        report.dir.display()
+    )
 }

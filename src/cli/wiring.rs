@@ -242,6 +242,61 @@ pub(crate) fn recorded_strategy(recorded: &str, what: &str) -> anyhow::Result<St
     })
 }
 
+/// What a recorded session or run fixes for its continuation, read from its manifest or run
+/// file (which may come from anyone).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recorded<'a> {
+    /// Rounds of a local-game challenge (`game.rounds`) and the record's name for them
+    /// (`challenge.rounds`, `rounds`); `None` for a bench session, whose rounds are checked by
+    /// [`crate::cli::bench::check_bench_rounds`].
+    pub rounds: Option<(usize, &'static str)>,
+    pub strategy: &'a str,
+    /// `None` keeps the configured capture (a run file records none).
+    pub capture: Option<&'a crate::replay::CaptureInfo>,
+}
+
+/// The settings a resumed session or run plays with: `settings` with the recorded rounds,
+/// strategy and capture, through the same checks as the command line ([`Settings::validate`]),
+/// so a tampered record (`zoom_steps = 4294967295`, `headings = 5000`, `rounds = 60`,
+/// `jpeg_quality = 0`) is an error naming `what` (the file) and the record's field, never a run.
+pub(crate) fn resumed_settings(
+    settings: &Settings,
+    recorded: Recorded<'_>,
+    what: &str,
+) -> Result<Settings> {
+    let mut s = settings.clone();
+    if let Some((r, _)) = recorded.rounds {
+        s.game.rounds = r;
+    }
+    s.agent.strategy = recorded_strategy(recorded.strategy, what)?;
+    if let Some(c) = recorded.capture {
+        s.capture.headings = c.headings;
+        s.capture.zoom_steps = c.zoom_steps;
+        s.capture.jpeg_quality = c.jpeg_quality;
+    }
+    s.validate().map_err(|e| match e {
+        crate::config::ConfigError::Invalid {
+            key,
+            value,
+            problem,
+        } => {
+            // The record names its rounds its own way; the capture keys are spelled alike.
+            let field = match (key, recorded.rounds) {
+                ("game.rounds", Some((_, name))) => name,
+                _ => key,
+            };
+            anyhow::anyhow!(
+                "{what}: {field} = {}: {problem} (the same check as on the command line)",
+                crate::text::line(&value, 40)
+            )
+        }
+        other => {
+            anyhow::Error::new(other).context(format!("{what}: a value geoagent does not accept"))
+        }
+    })?;
+    Ok(s)
+}
+
 /// The match plan the settings describe, for `map` and `seed`, its places picked with `key`.
 pub(crate) fn match_plan(
     settings: &Settings,

@@ -326,9 +326,98 @@ fn is_secret_name(name: &str) -> bool {
         .any(|s| n.ends_with(s))
 }
 
+/// One `name = value` of TOML text as written, found without parsing (the text may not parse):
+/// the value runs to the end of its string (to the end of the line for an unclosed `"`, of the
+/// text for an unclosed `"""`), else to the next `,`, `}`, `#` or line end. Inline tables
+/// (`model = { api_key = "…", name = }`) give one assignment per pair.
+struct Assignment<'a> {
+    name: &'a str,
+    /// Byte range of the value in the text.
+    value: std::ops::Range<usize>,
+}
+
+/// Every assignment in `text` (see [`Assignment`]), in order.
+fn assignments(text: &str) -> Vec<Assignment<'_>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    // Where the current key may start: after a line start, `{` or `,`.
+    let mut key_start = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' | b'{' | b',' => {
+                key_start = i + 1;
+                i += 1;
+            }
+            // A quoted key, or a string where no assignment is expected: skip it whole.
+            b'"' | b'\'' => i = string_end(text, i),
+            b'#' => i = text[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            b'=' => {
+                let name = text[key_start..i].trim();
+                let mut v = i + 1;
+                while v < bytes.len() && (bytes[v] == b' ' || bytes[v] == b'\t') {
+                    v += 1;
+                }
+                let end = match bytes.get(v) {
+                    // An inline table or array: its own pairs are found as the scan goes on.
+                    Some(b'{' | b'[') => {
+                        i = v;
+                        continue;
+                    }
+                    Some(b'"' | b'\'') => string_end(text, v),
+                    _ => text[v..]
+                        .find([',', '}', '#', '\n'])
+                        .map_or(bytes.len(), |n| v + n),
+                };
+                out.push(Assignment {
+                    name,
+                    value: v..end,
+                });
+                key_start = end;
+                i = end.max(i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Where the TOML string starting at `start` (a quote) ends: after its closing quote, at the end
+/// of the line for an unclosed one-line string, at the end of the text for an unclosed
+/// multi-line one. Basic strings (`"`) have backslash escapes; literal ones (`'`) do not.
+fn string_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let quote = bytes[start];
+    let delimiter = if quote == b'"' { "\"\"\"" } else { "'''" };
+    let triple = text[start..].starts_with(delimiter);
+    let mut i = start + if triple { 3 } else { 1 };
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\\' && quote == b'"' {
+            i += 2;
+            continue;
+        }
+        if b == b'\n' && !triple {
+            return i;
+        }
+        if b == quote && (!triple || text[i..].starts_with(delimiter)) {
+            return i + if triple { 3 } else { 1 };
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// The last part of a dotted or quoted key (`model.api_key`, `"api_key"`).
+fn key_leaf(name: &str) -> &str {
+    name.split(['.', ' ', '\t', '|'])
+        .rfind(|p| !p.is_empty())
+        .unwrap_or("")
+}
+
 /// The secret values that may reach an error message while the layers are read: values of
-/// secret keys in the file (as written, even when the line does not parse), in `GEOAGENT_*` and
-/// provider variables, and in flags.
+/// secret keys in the file (as written, even when the line does not parse, inline tables
+/// included), in `GEOAGENT_*` and provider variables, and in flags.
 #[derive(Default)]
 pub(super) struct Secrets(Vec<String>);
 
@@ -339,17 +428,17 @@ impl Secrets {
         flags: &[(&str, String)],
     ) -> Secrets {
         let mut found = Vec::new();
-        for line in file_text.unwrap_or("").lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                let key = key
-                    .split(['.', ' ', '\t'])
-                    .rfind(|p| !p.is_empty())
-                    .unwrap_or("");
-                if is_secret_name(key) {
-                    let raw = value.trim();
-                    found.push(raw.to_string());
-                    found.push(raw.trim_matches(['"', '\'']).to_string());
-                }
+        let text = file_text.unwrap_or("");
+        for a in assignments(text) {
+            if is_secret_name(key_leaf(a.name)) {
+                let raw = text[a.value].trim();
+                found.push(raw.to_string());
+                found.push(raw.trim_matches(['"', '\'']).trim().to_string());
+                // Each line of a multi-line value too: an error quotes one line.
+                found.extend(
+                    raw.lines()
+                        .map(|l| l.trim().trim_matches(['"', '\'']).trim().to_string()),
+                );
             }
         }
         found.extend(
@@ -370,26 +459,25 @@ impl Secrets {
         Secrets(found)
     }
 
-    /// `text` with every known secret value, and the value of every `secret_key = ...` it
-    /// quotes (TOML parse errors show the offending line), replaced by `[redacted]`.
+    /// `text` with every known secret value replaced by `[redacted]`, and on every line that
+    /// quotes a `secret_key = ...` (TOML parse errors show the offending line; inline tables
+    /// included) everything after that `=`.
     pub(super) fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.0 {
             out = out.replace(s.as_str(), REDACTED);
         }
         out.split_inclusive('\n')
-            .map(|line| match line.split_once('=') {
-                Some((key, _))
-                    if is_secret_name(
-                        key.split([' ', '\t', '|', '.'])
-                            .rfind(|p| !p.is_empty())
-                            .unwrap_or(""),
-                    ) =>
+            .map(|line| {
+                let body = line.trim_end_matches('\n');
+                let newline = &line[body.len()..];
+                match assignments(body)
+                    .into_iter()
+                    .find(|a| is_secret_name(key_leaf(a.name)))
                 {
-                    let newline = if line.ends_with('\n') { "\n" } else { "" };
-                    format!("{key}= {REDACTED}{newline}")
+                    Some(a) => format!("{} {REDACTED}{newline}", body[..a.value.start].trim_end()),
+                    None => line.to_string(),
                 }
-                _ => line.to_string(),
             })
             .collect()
     }

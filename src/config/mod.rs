@@ -6,6 +6,7 @@
 mod load;
 mod sections;
 mod site;
+mod strict;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -40,6 +41,9 @@ pub(crate) const NCFA_VAR: &str = "GEOGUESSR_NCFA";
 /// Longest request or round timeout accepted (s): a day. Longer is a typo, and larger values
 /// (`1e20`) cannot be held by a `Duration` at all.
 pub(crate) const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+/// Shortest model request or round timeout accepted (s): no model answers sooner, and a smaller
+/// value (`1e-10`) rounds to a zero `Duration`, which would read as "no timeout".
+pub(crate) const MIN_TIMEOUT_SECS: f64 = 0.1;
 
 /// What went wrong reading the settings; every message names the layer or the key, and no
 /// message carries a secret (see `load::Secrets`).

@@ -30,8 +30,10 @@ pub struct Settings {
 pub struct GameSettings {
     /// Map id: "world" (built in) or the id of a pack under `maps_dir`.
     pub map: String,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub rounds: usize,
     /// Challenge seed; random when absent (and then printed, so the game can be shared).
+    #[serde(deserialize_with = "super::strict::whole_opt")]
     pub seed: Option<u64>,
     /// Folder of extra map packs (each a sub-folder with `manifest.json`).
     pub maps_dir: PathBuf,
@@ -47,16 +49,22 @@ pub struct BrowserSettings {
     /// `HOST[:PORT]` at which browsers on other machines (Grid nodes) reach the local game; set,
     /// the game listens on every interface. Absent: loopback only.
     pub advertise: Option<String>,
+    #[serde(deserialize_with = "super::strict::flag")]
     pub headless: bool,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub viewport_width: u32,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub viewport_height: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureSettings {
+    #[serde(deserialize_with = "super::strict::whole")]
     pub headings: usize,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub zoom_steps: u32,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub jpeg_quality: u8,
 }
 
@@ -69,7 +77,9 @@ pub struct ModelSettings {
     pub api_key: Option<SecretString>,
     pub request_timeout_secs: f64,
     pub round_timeout_secs: f64,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub max_retries: u32,
+    #[serde(deserialize_with = "super::strict::whole")]
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     /// OpenAI image detail: low, high or auto.
@@ -78,19 +88,25 @@ pub struct ModelSettings {
     /// Gemini), `think` (Ollama).
     pub reasoning_effort: Option<ReasoningEffort>,
     /// Exact thinking tokens for Anthropic / Gemini (overrides the effort's budget).
+    #[serde(deserialize_with = "super::strict::whole_opt")]
     pub thinking_budget: Option<u32>,
     /// Calls in flight at once to this provider; absent = as many as the run asks for
     /// (`bench --concurrency`, `play --parallel`, at least
     /// [`crate::lvlm::limit::DEFAULT_MAX_CONCURRENCY`]): see [`super::Settings::follow_concurrency`].
+    #[serde(deserialize_with = "super::strict::whole_opt")]
     pub max_concurrency: Option<usize>,
     /// Calls started per minute (spread evenly); absent = no client-side limit.
+    #[serde(deserialize_with = "super::strict::whole_opt")]
     pub requests_per_minute: Option<u32>,
     /// Answer repeated requests from the response cache (`--no-cache` turns it off).
+    #[serde(deserialize_with = "super::strict::flag")]
     pub cache: bool,
     pub cache_dir: PathBuf,
     /// Views larger than this (long side, pixels) are scaled down before sending; 0 = never.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub max_image_side: u32,
     /// JPEG quality of scaled-down views.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub image_jpeg_quality: u8,
     /// Price overrides and additions, by model-name prefix:
     /// `[model.prices."gpt-4o"] input_per_mtok = 2.5, output_per_mtok = 10.0`.
@@ -129,8 +145,10 @@ pub struct AgentSettings {
     /// `rag`: the reference index file (`geoagent index build`).
     pub index: Option<PathBuf>,
     /// `rag`: references retrieved on each side (most and least similar).
+    #[serde(deserialize_with = "super::strict::whole")]
     pub rag_k: usize,
     /// `ensemble`: answers sampled from each model.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub samples: usize,
     /// `ensemble`: more models (same provider settings) sampled beside `model.name`.
     pub ensemble_models: Vec<String>,
@@ -267,36 +285,46 @@ pub struct GeoGuessrSettings {
     /// `map` (click the guess map, default) or `api` (post the guess).
     pub guess_via: String,
     /// No moving (default false).
+    #[serde(deserialize_with = "super::strict::flag")]
     pub forbid_moving: bool,
     /// No zooming (default false).
+    #[serde(deserialize_with = "super::strict::flag")]
     pub forbid_zooming: bool,
     /// No panning (default false); with the other two: NMPZ, one view.
+    #[serde(deserialize_with = "super::strict::flag")]
     pub forbid_rotating: bool,
     /// Seconds per round, 0 = none (default 0).
+    #[serde(deserialize_with = "super::strict::whole")]
     pub time_limit_secs: u32,
     /// Default 30.
     pub request_timeout_secs: f64,
     /// Longest Retry-After waited out (s); default 120.
     pub max_retry_after_secs: f64,
     /// Default 3.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub max_rate_limit_retries: u32,
     /// Default 45.
     pub round_ready_timeout_secs: f64,
     /// Default 20.
     pub result_timeout_secs: f64,
     /// Holding the turn key this long turns the view about 90° (ms); default 1000.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub turn_hold_ms: u64,
     /// `deltaY` of one wheel notch when zooming the panorama (px); default 100.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub wheel_step_px: u32,
     /// Pause after each wheel notch (ms); default 300.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub wheel_pause_ms: u64,
     /// Pause after each round (s); default 3.
     pub round_pause_secs: f64,
     /// Pause between games (s); default 60.
     pub game_pause_secs: f64,
     /// Games started per rolling hour per account; default 4.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub max_games_per_hour: u32,
     /// Default 200.
+    #[serde(deserialize_with = "super::strict::whole")]
     pub max_highscore_pages: u32,
     /// The pin must land this close to the click (px); default 3.
     pub pin_tolerance_px: f64,

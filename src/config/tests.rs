@@ -438,6 +438,89 @@ fn huge_timeouts_are_rejected_with_the_key_and_range() {
     assert_eq!(s.round_timeout(), Duration::from_secs(86_400));
 }
 
+// Issue 25, item 13: a syntax error inside an inline table printed the key on its line.
+#[test]
+fn an_inline_table_with_a_syntax_error_does_not_print_the_key() {
+    for text in [
+        "model = { api_key = \"sk-live-SECRET123\", name = }\n",
+        "model = { name = \"openai:x\", api_key = \"sk-live-SECRET123\" x }\n",
+        "model = {api_key=sk-live-SECRET123,name=\"x\"}\n",
+        "[geoguessr]\nx = { cookie = 'sk-live-SECRET123', = }\n",
+        "model = { api_key = \"\"\"sk-live-SECRET123\nmore\"\"\", name = }\n",
+    ] {
+        let f = toml(text);
+        let err = Settings::load(Some(f.path()), &[], &[])
+            .expect_err(text)
+            .to_string();
+        assert!(
+            !err.contains("SECRET123"),
+            "{text:?} printed the key: {err}"
+        );
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+    }
+}
+
+// Issue 25, item 15: the `config` crate rounded floats into integer settings (`nan` became 0,
+// "no limit") and took numbers as booleans; a timeout of 1e-10 s became a day.
+#[test]
+fn numbers_that_are_not_what_the_key_means_are_errors() {
+    for (text, key, shown) in [
+        (
+            "[geoguessr]\ntime_limit_secs = nan\n",
+            "geoguessr.time_limit_secs",
+            "NaN",
+        ),
+        (
+            "[geoguessr]\ntime_limit_secs = 2.7\n",
+            "geoguessr.time_limit_secs",
+            "2.7",
+        ),
+        (
+            "[geoguessr]\nmax_rate_limit_retries = nan\n",
+            "geoguessr.max_rate_limit_retries",
+            "NaN",
+        ),
+        ("[game]\nrounds = 5.0\n", "game.rounds", "5"),
+        ("[capture]\nzoom_steps = -1\n", "capture.zoom_steps", "-1"),
+        (
+            "[capture]\njpeg_quality = 300\n",
+            "capture.jpeg_quality",
+            "300",
+        ),
+        ("[browser]\nheadless = 1\n", "browser.headless", "1"),
+        ("[model]\nmax_retries = 1e3\n", "model.max_retries", "1000"),
+        (
+            "[model]\nrequest_timeout_secs = 1e-10\n",
+            "model.request_timeout_secs",
+            "0.0000000001",
+        ),
+    ] {
+        let err = Settings::load(Some(toml(text).path()), &[], &[])
+            .expect_err(text)
+            .to_string();
+        assert!(err.contains(key), "{text:?}: {err}");
+        assert!(err.contains(shown), "{text:?}: {err}");
+    }
+    // Whole numbers still read, from the file, the environment and flags alike.
+    let s = Settings::load(
+        Some(toml("[geoguessr]\ntime_limit_secs = 20\n[browser]\nheadless = false\n").path()),
+        &env(&[("GEOAGENT_CAPTURE__HEADINGS", "3")]),
+        &[("game.rounds", "7".into())],
+    )
+    .unwrap();
+    assert_eq!(s.geoguessr.time_limit_secs, 20);
+    assert!(!s.browser.headless);
+    assert_eq!((s.capture.headings, s.game.rounds), (3, 7));
+    let err = Settings::load(
+        Some(toml("").path()),
+        &env(&[("GEOAGENT_GAME__ROUNDS", "2.5")]),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("rounds") && err.contains("2.5"), "{err}");
+}
+
 /// Issue 13, "find the next ones": any config file and any `GEOAGENT_*` values give settings or
 /// an error naming their source, never a panic and never a secret.
 mod props {

@@ -1,6 +1,6 @@
 //! Checks of values that parse but make no sense, each naming its key and the allowed range.
 
-use super::{ConfigError, Settings, MAX_HEADINGS, MAX_ROUNDS, MAX_TIMEOUT_SECS};
+use super::{ConfigError, Settings, MAX_HEADINGS, MAX_ROUNDS, MAX_TIMEOUT_SECS, MIN_TIMEOUT_SECS};
 use crate::lvlm::image::MIN_IMAGE_SIDE;
 use crate::lvlm::limit::MAX_CONCURRENCY_LIMIT;
 
@@ -57,11 +57,11 @@ impl Settings {
             ),
             ("model.round_timeout_secs", self.model.round_timeout_secs),
         ] {
-            if !(v.is_finite() && v > 0.0 && v <= MAX_TIMEOUT_SECS) {
+            if !(v.is_finite() && (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&v)) {
                 return Err(bad(
                     key,
                     v.to_string(),
-                    &format!("must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS} (a day)"),
+                    &format!("must be a number of seconds from {MIN_TIMEOUT_SECS} and at most {MAX_TIMEOUT_SECS} (a day)"),
                 ));
             }
         }

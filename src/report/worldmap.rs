@@ -1,5 +1,5 @@
 //! The report's world map: land from the vendored world-atlas TopoJSON (`web/vendor`, decoded by
-//! the `topojson` crate) projected to SVG paths (equirectangular: x = longitude, y = −latitude),
+//! the small reader below) projected to SVG paths (equirectangular: x = longitude, y = −latitude),
 //! with each round's truth, guess and the great-circle line between them.
 
 use crate::geo::LatLon;
@@ -96,26 +96,106 @@ pub(crate) fn land_path() -> &'static str {
     })
 }
 
-fn decode_land() -> Result<String, String> {
-    let topo = match LAND_TOPOJSON
-        .parse::<topojson::TopoJson>()
-        .map_err(|e| e.to_string())?
-    {
-        topojson::TopoJson::Topology(t) => t,
-        _ => return Err("not a Topology".into()),
-    };
-    let fc = topojson::to_geojson(&topo, LAND_OBJECT).map_err(|e| e.to_string())?;
-    let mut d = String::new();
-    for f in &fc.features {
-        let Some(g) = &f.geometry else { continue };
-        match &g.value {
-            geojson::Value::Polygon(rings) => rings.iter().for_each(|r| push_ring(&mut d, r)),
-            geojson::Value::MultiPolygon(polys) => {
-                polys.iter().flatten().for_each(|r| push_ring(&mut d, r))
-            }
-            _ => {}
-        }
+/// The parts of a TopoJSON topology the land map reads (the format's spec:
+/// github.com/topojson/topojson-specification). Arcs are quantized and delta-encoded; a polygon
+/// ring lists arcs by index, `!i` (one's complement) meaning arc `i` reversed.
+#[derive(serde::Deserialize)]
+struct Topology {
+    transform: Transform,
+    arcs: Vec<Vec<[f64; 2]>>,
+    objects: std::collections::HashMap<String, TopoObject>,
+}
+
+#[derive(serde::Deserialize)]
+struct Transform {
+    scale: [f64; 2],
+    translate: [f64; 2],
+}
+
+#[derive(serde::Deserialize)]
+#[serde(tag = "type")]
+enum TopoObject {
+    GeometryCollection {
+        geometries: Vec<TopoObject>,
+    },
+    Polygon {
+        arcs: Vec<Vec<i64>>,
+    },
+    MultiPolygon {
+        arcs: Vec<Vec<Vec<i64>>>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl Topology {
+    /// Arc `i` in longitude/latitude, undoing the delta encoding and the quantization.
+    fn arc(&self, i: usize) -> Option<Vec<Vec<f64>>> {
+        let (mut x, mut y) = (0.0, 0.0);
+        let t = &self.transform;
+        self.arcs.get(i).map(|arc| {
+            arc.iter()
+                .map(|[dx, dy]| {
+                    x += dx;
+                    y += dy;
+                    vec![
+                        x * t.scale[0] + t.translate[0],
+                        y * t.scale[1] + t.translate[1],
+                    ]
+                })
+                .collect()
+        })
     }
+
+    /// A ring from its arc indices; consecutive arcs share their joining point, kept once.
+    fn ring(&self, arcs: &[i64]) -> Result<Vec<Vec<f64>>, String> {
+        let mut ring: Vec<Vec<f64>> = Vec::new();
+        for &a in arcs {
+            let (index, reversed) = if a < 0 { (!a, true) } else { (a, false) };
+            let mut points = usize::try_from(index)
+                .ok()
+                .and_then(|i| self.arc(i))
+                .ok_or_else(|| format!("arc {a} is not in the topology"))?;
+            if reversed {
+                points.reverse();
+            }
+            let skip = usize::from(!ring.is_empty());
+            ring.extend(points.into_iter().skip(skip));
+        }
+        Ok(ring)
+    }
+
+    fn push_geometry(&self, g: &TopoObject, d: &mut String) -> Result<(), String> {
+        match g {
+            TopoObject::GeometryCollection { geometries } => {
+                for g in geometries {
+                    self.push_geometry(g, d)?;
+                }
+            }
+            TopoObject::Polygon { arcs } => {
+                for r in arcs {
+                    push_ring(d, &self.ring(r)?);
+                }
+            }
+            TopoObject::MultiPolygon { arcs } => {
+                for r in arcs.iter().flatten() {
+                    push_ring(d, &self.ring(r)?);
+                }
+            }
+            TopoObject::Other => {}
+        }
+        Ok(())
+    }
+}
+
+fn decode_land() -> Result<String, String> {
+    let topo: Topology = serde_json::from_str(LAND_TOPOJSON).map_err(|e| e.to_string())?;
+    let land = topo
+        .objects
+        .get(LAND_OBJECT)
+        .ok_or_else(|| format!("no object `{LAND_OBJECT}`"))?;
+    let mut d = String::new();
+    topo.push_geometry(land, &mut d)?;
     if d.is_empty() {
         return Err(format!("object `{LAND_OBJECT}` holds no polygon"));
     }
@@ -174,6 +254,27 @@ pub fn render(pins: &[Pin], colors: &[String]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reversed_arc_joins_its_neighbour_once() {
+        // Two arcs (quantized, delta-encoded) closing a triangle: 0 runs (0,0)->(2,0)->(2,2),
+        // 1 runs (0,0)->(2,2) and is used reversed (`!1` = -2).
+        let topo: Topology = serde_json::from_str(
+            r#"{"transform":{"scale":[1,1],"translate":[10,20]},
+                "arcs":[[[0,0],[2,0],[0,2]],[[0,0],[2,2]]],
+                "objects":{"land":{"type":"Polygon","arcs":[[0,-2]]}}}"#,
+        )
+        .unwrap();
+        let mut d = String::new();
+        topo.push_geometry(&topo.objects["land"], &mut d).unwrap();
+        assert_eq!(d, "M10.00 -20.00L12.00 -20.00L12.00 -22.00L10.00 -20.00Z");
+        let bad: Topology = serde_json::from_str(
+            r#"{"transform":{"scale":[1,1],"translate":[0,0]},"arcs":[],
+                "objects":{"land":{"type":"Polygon","arcs":[[7]]}}}"#,
+        )
+        .unwrap();
+        assert!(bad.push_geometry(&bad.objects["land"], &mut d).is_err());
+    }
 
     #[test]
     fn land_decodes_to_rings_without_map_wide_jumps() {

@@ -10,6 +10,7 @@
 //! The rounds themselves go through the one round loop in [`round`], which every game uses.
 //! [`play_assisted`] is a match a person watches and helps with on the assist page ([`watch`]).
 
+pub mod rerun;
 pub mod round;
 pub mod site;
 mod watch;

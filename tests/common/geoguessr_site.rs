@@ -5,15 +5,21 @@
 //!   every state carries `rounds[]` with lat, lng, hex panoId and country code, challenges (join),
 //!   highscores (pages of 26, 401 before this account played the challenge), maps with
 //!   `maxErrorDistance`.
-//! - The page `/game/{token}`: `data-qa` hooks, hashed CSS-module class names that change on
-//!   every start, `__NEXT_DATA__` holding the game with its answer, a metadata request that
-//!   returns the coordinates, a 2D canvas panorama that turns while arrow keys are held (after a
-//!   click) and zooms 1.5x per 100 px of wheel unless the game forbids zooming, a HUD and compass
-//!   printing text in magenta (#ff00ff) over the panorama, Google-style controls and attribution,
-//!   and a guess map of Web Mercator tiles (`/tiles/vt?x=&y=&z=`) whose centre and zoom change
-//!   each round, dragged to pan, clicked to place a pin.
+//! - The page `/game/{token}` ([`page`]): `data-qa` hooks, hashed CSS-module class names that
+//!   change on every start, `__NEXT_DATA__` holding the game with its answer, a metadata request
+//!   that returns the coordinates, a 2D canvas panorama that turns while arrow keys are held
+//!   (after a click) or by drag and zooms 1.5x per 100 px of wheel unless the game forbids
+//!   zooming, a HUD and compass printing text in magenta (#ff00ff) over the panorama,
+//!   Google-style controls and attribution, and a guess map that behaves like a Google Maps map
+//!   drawn as tiles, a canvas or a vector layer ([`PageOptions`]).
 //! - Faults on demand: an expired cookie, 429s with `Retry-After`, a renamed Guess button.
 #![allow(dead_code)]
+
+mod page;
+use page::render_page;
+// Not every test binary that includes the replica picks a page variant.
+#[allow(unused_imports)]
+pub use page::{MapRendering, PageOptions};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -116,6 +122,10 @@ struct Shared {
     rate_limited: AtomicU32,
     retry_after: Mutex<String>,
     rename_guess_button: AtomicBool,
+    /// How the game page varies (see [`PageOptions`]).
+    page: Mutex<PageOptions>,
+    /// Per (game token, round): how far the page's view turned from the start heading.
+    turned: Mutex<HashMap<(String, usize), f64>>,
     inner: Mutex<Inner>,
     /// Every request: method, path and query.
     log: Mutex<Vec<String>>,
@@ -174,7 +184,13 @@ fn hex(s: &str) -> String {
 }
 
 impl Replica {
+    /// The replica with a page the adapter can play today ([`PageOptions::tame`]).
     pub async fn start() -> Replica {
+        Replica::start_with(PageOptions::tame()).await
+    }
+
+    /// A replica whose game page varies as `page` says.
+    pub async fn start_with(page: PageOptions) -> Replica {
         let salt: String = format!(
             "{:x}",
             std::time::SystemTime::now()
@@ -189,6 +205,8 @@ impl Replica {
             rate_limited: AtomicU32::new(0),
             retry_after: Mutex::new("1".into()),
             rename_guess_button: AtomicBool::new(false),
+            page: Mutex::new(page),
+            turned: Mutex::new(HashMap::new()),
             inner: Mutex::new(Inner::default()),
             log: Mutex::new(Vec::new()),
         });
@@ -204,6 +222,7 @@ impl Replica {
             .route("/game/{token}", get(game_page))
             .route("/maps/api/js/GeoPhotoService.GetMetadata", get(metadata))
             .route("/tiles/vt", get(tile))
+            .route("/replica/turned", post(page::turned))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -240,6 +259,17 @@ impl Replica {
         self.shared
             .rename_guess_button
             .store(true, Ordering::SeqCst);
+    }
+
+    /// Pages opened from now on vary as `page` says.
+    pub fn set_page(&self, page: PageOptions) {
+        *lock(&self.shared.page) = page;
+    }
+
+    /// How far the view turned from the start heading, per round of game `token` that turned
+    /// (degrees, 0–360), as the page last reported it.
+    pub fn turned_of(&self, token: &str) -> Vec<(usize, f64)> {
+        page::turned_of(&self.shared, token)
     }
 
     /// The suffix of this start's hashed class names.
@@ -669,7 +699,6 @@ async fn game_page(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response
     }) else {
         return (StatusCode::NOT_FOUND, "no game").into_response();
     };
-    let c = |name: &str| format!("{name}__{}", s.salt);
     let guess_qa = if s.rename_guess_button.load(Ordering::SeqCst) {
         "perform-guess-v2"
     } else {
@@ -677,221 +706,9 @@ async fn game_page(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response
     };
     let next_data =
         json!({"props": {"pageProps": {"game": state_json(&g)}}, "page": "/game/[token]"});
-    let html = PAGE
-        .replace("{LAYOUT}", &c("game-layout_layout"))
-        .replace("{PANO}", &c("panorama_panorama"))
-        .replace("{STATUS}", &c("game_status"))
-        .replace("{COMPASS}", &c("panorama-compass_compass"))
-        .replace("{SPINNER}", &c("spinner_spinner"))
-        .replace("{MAPBOX}", &c("guess-map_guessMap"))
-        .replace("{MAPCANVAS}", &c("guess-map_canvas"))
-        .replace("{PIN}", &c("map-pin_pin"))
-        .replace("{BUTTON}", &c("button_button"))
-        .replace("{RESULT}", &c("result_layout"))
-        .replace("{GUESS_QA}", guess_qa)
-        .replace("{TOKEN}", &t)
-        .replace("{NEXT_DATA}", &next_data.to_string().replace("</", "<\\/"));
-    Html(html).into_response()
+    let page = lock(&s.page).clone();
+    Html(render_page(&s.salt, &page, guess_qa, &t, &next_data)).into_response()
 }
 
-const PAGE: &str = r##"<!doctype html>
-<html><head><meta charset="utf-8"><title>Game - GeoGuessr</title>
-<style>
-html, body { margin: 0; height: 100%; background: #111; overflow: hidden; font-family: sans-serif; }
-.{LAYOUT} { position: relative; width: 100vw; height: 100vh; }
-.{PANO} { position: absolute; inset: 0; }
-.{PANO} canvas { width: 100%; height: 100%; display: block; outline: none; }
-.{STATUS} { position: absolute; top: 12px; right: 12px; padding: 10px 18px; background: #ff00ff; color: #ffffff; font: bold 26px sans-serif; }
-.{COMPASS} { position: absolute; left: 40px; bottom: 40px; width: 80px; height: 80px; border-radius: 40px; background: #ff00ff; color: #fff; font: bold 30px sans-serif; display: flex; align-items: center; justify-content: center; }
-.gmnoprint { position: absolute; right: 12px; top: 120px; display: flex; flex-direction: column; gap: 4px; }
-.gmnoprint button { width: 40px; height: 40px; background: #ff00ff; color: #fff; border: 0; font-size: 24px; }
-.gm-style-cc { position: absolute; left: 45%; bottom: 2px; background: #ff00ff; color: #fff; font-size: 14px; padding: 2px 6px; }
-.gm-style-cc a { color: #fff; }
-.{SPINNER} { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; color: #aaa; font-size: 30px; background: #222; }
-.{MAPBOX} { position: absolute; right: 16px; bottom: 70px; width: 400px; height: 300px; border: 2px solid #fff; background: #6aa; }
-.{MAPCANVAS} { position: absolute; inset: 0; overflow: hidden; cursor: crosshair; }
-.{MAPCANVAS} img { position: absolute; width: 256px; height: 256px; user-select: none; -webkit-user-drag: none; pointer-events: none; }
-.{PIN} { position: absolute; width: 20px; height: 30px; background: #c00; border-radius: 10px 10px 0 0; pointer-events: none; }
-.{BUTTON} { position: absolute; right: 16px; bottom: 16px; width: 404px; height: 44px; font-size: 20px; background: #6c3; border: 0; }
-.{BUTTON}:disabled { background: #555; }
-.{RESULT} { position: absolute; inset: 0; background: #fff; color: #000; display: flex; flex-direction: column; align-items: center; justify-content: center; font-size: 24px; }
-</style></head>
-<body>
-<div id="__next" class="{LAYOUT}">
-  <div class="{PANO}" data-qa="panorama"><canvas class="widget-scene-canvas" tabindex="0"></canvas></div>
-  <div class="{STATUS}" data-qa="round-number">Round <span id="rn"></span> / 5</div>
-  <div class="{COMPASS}" data-qa="compass"><span id="compass-letter">N</span></div>
-  <div class="gmnoprint"><button data-qa="pano-zoom-in">+</button><button data-qa="pano-zoom-out">-</button></div>
-  <div class="gm-style-cc">Imagery &copy; 2026 <a href="https://www.google.com/intl/en/help/terms_maps.html">Google</a></div>
-  <div class="{MAPBOX}" data-qa="guess-map"><div class="{MAPCANVAS}" data-qa="guess-map-canvas"><div id="tiles"></div></div></div>
-  <button class="{BUTTON}" data-qa="{GUESS_QA}" disabled>Guess</button>
-  <div class="{SPINNER}" id="spinner">Loading</div>
-</div>
-<script id="__NEXT_DATA__" type="application/json">{NEXT_DATA}</script>
-<script>
-(() => {
-const TOKEN = "{TOKEN}";
-const canvas = document.querySelector('canvas.widget-scene-canvas');
-const ctx = canvas.getContext('2d');
-const mapbox = document.querySelector('[data-qa="guess-map"]');
-const mapcanvas = document.querySelector('[data-qa="guess-map-canvas"]');
-const tilesEl = document.getElementById('tiles');
-const button = document.querySelector('[data-qa="{GUESS_QA}"]');
-let game = null, heading = 0, zoom = 1, held = {}, pin = null, seed = 1, loading = false;
-let view = {lat: 0, lng: 0, z: 1};
-const TURN_DEG_PER_S = 90;
-
-function hash(s) { let h = 2166136261; for (const c of s) { h ^= c.charCodeAt(0); h = Math.imul(h, 16777619); } return h >>> 0; }
-function rand(i) { let x = Math.imul(seed ^ (i * 2654435761), 2246822519) >>> 0; x ^= x >>> 13; x = Math.imul(x, 3266489917) >>> 0; return (x ^ (x >>> 16)) / 4294967296; }
-const PALETTE = ['#c83232', '#e6c828', '#2846c8', '#f0f0f0', '#28a050', '#8c5a28', '#50c8c8'];
-
-function draw() {
-  const w = canvas.width = canvas.clientWidth, h = canvas.height = canvas.clientHeight;
-  const sky = ctx.createLinearGradient(0, 0, 0, h / 2);
-  sky.addColorStop(0, '#5a8cd2'); sky.addColorStop(1, '#b4d2f0');
-  ctx.fillStyle = sky; ctx.fillRect(0, 0, w, h / 2);
-  ctx.fillStyle = '#5a7a3a'; ctx.fillRect(0, h / 2, w, h / 2);
-  ctx.fillStyle = '#777'; ctx.beginPath(); ctx.moveTo(w * 0.45, h / 2); ctx.lineTo(w * 0.55, h / 2); ctx.lineTo(w * 0.9, h); ctx.lineTo(w * 0.1, h); ctx.fill();
-  const fov = 90 / zoom;
-  for (let i = 0; i < 24; i++) {
-    const az = rand(i) * 360, hgt = (40 + rand(i + 100) * 200) * zoom, wd = (10 + rand(i + 200) * 50) * zoom;
-    let d = ((az - heading) % 360 + 540) % 360 - 180;
-    if (Math.abs(d) > fov / 2 + 20) continue;
-    const x = w / 2 + d / (fov / 2) * (w / 2);
-    ctx.fillStyle = PALETTE[Math.floor(rand(i + 300) * PALETTE.length)];
-    ctx.fillRect(x - wd / 2, h / 2 - hgt, wd, hgt);
-  }
-  const letters = ['N', 'E', 'S', 'W'];
-  document.getElementById('compass-letter').textContent = letters[Math.round(((heading % 360) + 360) % 360 / 90) % 4];
-}
-
-let last = performance.now();
-function tick(now) {
-  const dt = (now - last) / 1000; last = now;
-  if (game && !game.forbidRotating) {
-    const dir = (held.ArrowRight || held.d ? 1 : 0) - (held.ArrowLeft || held.a ? 1 : 0);
-    if (dir) { heading = (heading + dir * TURN_DEG_PER_S * dt + 360) % 360; draw(); }
-  }
-  requestAnimationFrame(tick);
-}
-requestAnimationFrame(tick);
-canvas.addEventListener('mousedown', () => canvas.focus());
-canvas.addEventListener('wheel', e => {
-  e.preventDefault();
-  if (!game || game.forbidZooming) return;
-  zoom = Math.max(1, Math.min(8, zoom * Math.pow(1.5, -e.deltaY / 100)));
-  draw();
-}, {passive: false});
-canvas.addEventListener('keydown', e => { held[e.key] = true; e.preventDefault(); });
-canvas.addEventListener('keyup', e => { held[e.key] = false; });
-canvas.addEventListener('blur', () => { held = {}; });
-
-// Web Mercator guess map.
-function world(z) { return 256 * Math.pow(2, z); }
-function project(lat, lng, z) {
-  const s = Math.sin(Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180);
-  return [(lng + 180) / 360 * world(z), (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * world(z)];
-}
-function unproject(x, y, z) {
-  const lng = x / world(z) * 360 - 180;
-  const n = Math.PI - 2 * Math.PI * y / world(z);
-  return [180 / Math.PI * Math.atan(0.5 * (Math.exp(n) - Math.exp(-n))), ((lng + 540) % 360) - 180];
-}
-function centrePx() { return project(view.lat, view.lng, view.z); }
-function renderMap() {
-  const W = mapcanvas.clientWidth, H = mapcanvas.clientHeight;
-  const [cx, cy] = centrePx();
-  const left = cx - W / 2, top = cy - H / 2, n = Math.pow(2, view.z);
-  tilesEl.innerHTML = '';
-  for (let ty = Math.floor(top / 256); ty <= Math.floor((top + H) / 256); ty++) {
-    if (ty < 0 || ty >= n) continue;
-    for (let tx = Math.floor(left / 256); tx <= Math.floor((left + W) / 256); tx++) {
-      const img = document.createElement('img');
-      img.src = '/tiles/vt?x=' + (((tx % n) + n) % n) + '&y=' + ty + '&z=' + view.z;
-      img.style.left = (tx * 256 - left) + 'px'; img.style.top = (ty * 256 - top) + 'px';
-      tilesEl.appendChild(img);
-    }
-  }
-  if (pin) {
-    let [px, py] = project(pin.lat, pin.lng, view.z);
-    const wz = world(view.z);
-    px += Math.round((cx - px) / wz) * wz;
-    pin.el.style.left = (px - left - 10) + 'px'; pin.el.style.top = (py - top - 30) + 'px';
-  }
-}
-let drag = null;
-mapcanvas.addEventListener('pointerdown', e => { drag = {x: e.clientX, y: e.clientY, moved: false, c: centrePx()}; mapcanvas.setPointerCapture(e.pointerId); });
-mapcanvas.addEventListener('pointermove', e => {
-  if (!drag) return;
-  const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
-  if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-  if (drag.moved) {
-    const wz = world(view.z);
-    const y = Math.max(0, Math.min(wz, drag.c[1] - dy));
-    [view.lat, view.lng] = unproject(drag.c[0] - dx, y, view.z);
-    renderMap();
-  }
-});
-mapcanvas.addEventListener('pointerup', e => {
-  const d = drag; drag = null;
-  if (!d || d.moved || !game) return;
-  const r = mapcanvas.getBoundingClientRect();
-  const [cx, cy] = centrePx();
-  const [lat, lng] = unproject(cx - r.width / 2 + (e.clientX - r.left), cy - r.height / 2 + (e.clientY - r.top), view.z);
-  if (!pin) { const el = document.createElement('div'); el.className = '{PIN}'; mapcanvas.appendChild(el); pin = {el}; }
-  pin.lat = lat; pin.lng = lng;
-  button.disabled = false;
-  renderMap();
-});
-
-async function api(method, body) {
-  const r = await fetch('/api/v3/games/' + TOKEN, {method, headers: {'content-type': 'application/json'}, body: body ? JSON.stringify(body) : undefined});
-  if (!r.ok) throw new Error('api ' + r.status);
-  return r.json();
-}
-
-async function loadRound() {
-  loading = true;
-  document.getElementById('spinner').style.display = 'flex';
-  game = await api('GET');
-  const round = game.rounds[game.round - 1];
-  const pano = round.panoId.match(/../g).map(b => String.fromCharCode(parseInt(b, 16))).join('');
-  // Google's metadata request: it answers with the coordinates.
-  const meta = await (await fetch('/maps/api/js/GeoPhotoService.GetMetadata?pano=' + encodeURIComponent(pano))).json();
-  seed = hash(pano + ':' + meta[0][1][0][0]);
-  heading = 0; zoom = 1;
-  document.getElementById('rn').textContent = game.round;
-  const views = [[20, 0, 1], [40, -100, 2], [-20, 130, 2], [50, 10, 2], [0, -60, 1]];
-  const v = views[(game.round - 1 + hash(TOKEN)) % views.length];
-  view = {lat: v[0], lng: v[1], z: v[2]};
-  if (pin) { pin.el.remove(); pin = null; }
-  button.disabled = true;
-  await new Promise(r => setTimeout(r, 150));
-  draw();
-  renderMap();
-  document.getElementById('spinner').style.display = 'none';
-  loading = false;
-}
-
-button.addEventListener('click', async () => {
-  if (!pin || button.disabled) return;
-  button.disabled = true;
-  const state = await api('POST', {token: TOKEN, lat: pin.lat, lng: pin.lng, timedOut: false, stepsCount: 0});
-  const g = state.player.guesses[state.player.guesses.length - 1];
-  const res = document.createElement('div');
-  res.className = '{RESULT}';
-  const truth = state.rounds[state.player.guesses.length - 1];
-  res.innerHTML = '<p>' + g.roundScoreInPoints + ' points, ' + (g.distanceInMeters / 1000).toFixed(1) + ' km</p><p>The location was ' + truth.lat + ', ' + truth.lng + '</p>';
-  const next = document.createElement('button');
-  if (state.state === 'finished') { next.dataset.qa = 'play-again-button'; next.textContent = 'Play again'; }
-  else { next.dataset.qa = 'close-round-result'; next.textContent = 'Next round'; }
-  next.addEventListener('click', () => { res.remove(); loadRound(); });
-  res.appendChild(next);
-  document.getElementById('__next').appendChild(res);
-});
-
-loadRound();
-})();
-</script>
-</body></html>
-"##;
+/// The game page: its HTML, styles and scripts (placeholders filled by [`game_page`]).
+const PAGE: &str = include_str!("geoguessr_site/page.html");

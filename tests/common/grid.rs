@@ -1,6 +1,6 @@
 //! A real Selenium Grid 4 on 127.0.0.1: a hub and nodes, each node serving Debian's Chromium
 //! through `/usr/bin/chromedriver` with a fixed number of slots. The jar comes from the npm
-//! package `@nightwatch/selenium-server` 4.20.0, installed by `scripts/setup` outside the
+//! package `@nightwatch/selenium-server` 4.20.0, installed by `scripts/setup --grid` outside the
 //! checkout; Java is Debian's OpenJDK 17.
 //!
 //! Every process runs in its own process group and is killed with it (the node's chromedrivers
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The Grid release the tests run; `scripts/setup` fetches the same.
+/// The Grid release the tests run; `scripts/setup --grid` fetches the same.
 pub const SELENIUM_VERSION: &str = "4.20.0";
 /// A hub and its nodes start in 3–10 s here; a loaded CI machine gets plenty of slack.
 const GRID_READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -29,7 +29,7 @@ const HEALTHCHECK_SECS: u32 = 2;
 /// How long a read of `/status` may take.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The Selenium server jar: `GEOAGENT_SELENIUM_JAR`, else where `scripts/setup` puts it. Panics
+/// The Selenium server jar: `GEOAGENT_SELENIUM_JAR`, else where `scripts/setup --grid` puts it. Panics
 /// with what to run when it or Java is missing: CI installs both, so a missing one is a
 /// failure, never a skip.
 pub fn require_grid() -> PathBuf {
@@ -47,7 +47,7 @@ pub fn require_grid() -> PathBuf {
         .unwrap_or_default();
     assert!(
         jar.is_file(),
-        "the Selenium Grid jar is missing ({}): run scripts/setup (it installs openjdk-17-jre-headless \
+        "the Selenium Grid jar is missing ({}): run scripts/setup --grid (it installs openjdk-17-jre-headless \
          and selenium-server-{SELENIUM_VERSION}.jar from npm @nightwatch/selenium-server@{SELENIUM_VERSION} \
          into ~/.cache/geoagent/selenium), or set GEOAGENT_SELENIUM_JAR",
         jar.display()
@@ -59,7 +59,7 @@ pub fn require_grid() -> PathBuf {
         .status();
     assert!(
         java.is_ok_and(|s| s.success()),
-        "java is missing: run scripts/setup (apt-get install -y openjdk-17-jre-headless)"
+        "java is missing: run scripts/setup --grid (apt-get install -y openjdk-17-jre-headless)"
     );
     jar
 }
@@ -72,9 +72,9 @@ struct Proc {
 
 impl Proc {
     fn kill(&mut self) {
-        // SAFETY: kill(2) on the process group this test created; no memory is shared.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        // The process group this test created.
+        if let Some(pgid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
         let _ = self.child.wait();
     }

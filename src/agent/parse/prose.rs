@@ -2,10 +2,9 @@
 //! and `latitude:`/`longitude:` labels, paired up into coordinates; plus the country, confidence
 //! and rationale written as `Label: value` lines.
 
-use super::json::confidence_value;
 use super::vocabulary::{
-    DEGREE_MARKS, FINAL_LABELS, GAP_WORDS, LAT_WORDS, LON_WORDS, MINUS_SIGNS, MINUTE_MARKS,
-    SECOND_MARKS,
+    confidence_value, DEGREE_MARKS, FINAL_LABELS, GAP_WORDS, LAT_WORDS, LON_WORDS, MINUS_SIGNS,
+    MINUTE_MARKS, SECOND_MARKS,
 };
 use super::{FoundPosition, ParsedAnswer};
 use serde_json::Value;

@@ -2,6 +2,8 @@
 //! key spellings, degree/minute/second marks and the words that may sit inside a coordinate pair.
 //! Kept apart from the readers so a new spelling is a one-line change.
 
+use serde_json::Value;
+
 /// Phrases that, in an answer without coordinates, mean the model declined.
 pub(super) const REFUSAL_PHRASES: [&str; 20] = [
     "can't determine",
@@ -146,3 +148,43 @@ pub(super) const GAP_WORDS: [&str; 16] = [
     "longitud",
     "längengrad",
 ];
+
+/// A confidence in 0..=1 from a number (0.85 or 85), a string ("85%", "0.85") or a word.
+pub(super) fn confidence_value(v: &Value, notes: &mut Vec<String>) -> Option<f64> {
+    let (x, percent) = match v {
+        Value::Number(n) => (n.as_f64()?, false),
+        Value::String(s) => {
+            let t = s.trim().to_lowercase();
+            if let Some(p) = t.strip_suffix('%') {
+                (p.trim().parse::<f64>().ok()?, true)
+            } else if let Ok(f) = t.parse::<f64>() {
+                (f, false)
+            } else {
+                let word = confidence_word(&t)?;
+                notes.push(format!("read confidence {s:?} as {word}"));
+                return Some(word);
+            }
+        }
+        _ => return None,
+    };
+    normalise_confidence(x, percent, notes)
+}
+
+fn normalise_confidence(x: f64, percent: bool, notes: &mut Vec<String>) -> Option<f64> {
+    if !x.is_finite() || x < 0.0 {
+        notes.push(format!("ignored confidence {x}"));
+        return None;
+    }
+    if percent {
+        return (x <= 100.0).then_some(x / 100.0);
+    }
+    if x <= 1.0 {
+        Some(x)
+    } else if x <= 100.0 {
+        notes.push(format!("read confidence {x} as a percentage"));
+        Some(x / 100.0)
+    } else {
+        notes.push(format!("ignored confidence {x}"));
+        None
+    }
+}

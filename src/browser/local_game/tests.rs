@@ -1,5 +1,8 @@
 //! Tests of `local_game`.
 
+use super::capture::*;
+use super::guess_map::*;
+use super::page::*;
 use super::*;
 
 #[test]

@@ -4,7 +4,7 @@
 use super::noise::{band, dashes, fbm, hash2, signed, smoothstep, unit, value_noise};
 use super::palette::{mix, paint_colour, scale, Rgb};
 use super::raster::{Column, Row};
-use super::{Scene, CAMERA_HEIGHT_M, GRAIN_GROUND, LANE_WIDTH_M, SHOULDER_M};
+use super::{Scene, Wall, CAMERA_HEIGHT_M, GRAIN_GROUND, LANE_WIDTH_M, SHOULDER_M};
 use crate::game::builtin::{Climate, Line, LinePattern, Surface};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -26,20 +26,6 @@ const EDGE_DASH_M: f32 = 10.0;
 const EDGE_DASH_PERIOD_M: f32 = 13.0;
 /// Ground beyond this (m) is all haze; capping keeps noise coordinates small near the horizon.
 const MAX_GROUND_DISTANCE_M: f32 = 30_000.0;
-
-/// A continuous strip of forest or hedge parallel to the road on one side.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Wall {
-    /// Distance (m) from the camera's line of travel.
-    pub(super) offset: f32,
-    pub(super) height: f32,
-    /// Conifer tops (pointed) rather than broadleaf (rounded).
-    pub(super) spiky: bool,
-    /// Share of its length broken by clearings (0: none).
-    pub(super) openness: f32,
-    pub(super) colour: Rgb,
-    pub(super) dark: Rgb,
-}
 
 /// Coverage of one road line centred `offset` metres from the road centre.
 fn line_coverage(

@@ -30,7 +30,6 @@ mod tests;
 use super::builtin;
 use super::Location;
 use crate::game::builtin::{Climate, DrivingSide, Markings, SceneFacts, Surface};
-use ground::Wall;
 use image::RgbImage;
 use noise::stable_hash;
 use palette::{mix, palette, rgb, Palette, Rgb};
@@ -75,6 +74,20 @@ pub(crate) fn paint_rows(loc: &Location, width: u32, height: u32, rows: Range<u3
     }
     let rows = rows.start.min(height) as usize..rows.end.min(height) as usize;
     scene.render_band(width, height, rows)
+}
+
+/// A continuous strip of forest or hedge parallel to the road on one side.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Wall {
+    /// Distance (m) from the camera's line of travel.
+    pub(super) offset: f32,
+    pub(super) height: f32,
+    /// Conifer tops (pointed) rather than broadleaf (rounded).
+    pub(super) spiky: bool,
+    /// Share of its length broken by clearings (0: none).
+    pub(super) openness: f32,
+    pub(super) colour: Rgb,
+    pub(super) dark: Rgb,
 }
 
 /// Everything needed to paint one location, decided once from its facts and seed.

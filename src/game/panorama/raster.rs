@@ -1,10 +1,9 @@
 //! The raster pass: per-column values (heading, hills, tree line, roadside wall), rows painted
 //! in parallel threads, then props drawn far to near.
 
-use super::ground::Wall;
 use super::noise::{fast_floor, hash2, periodic_noise, smoothstep, unit, value_noise};
 use super::palette::{mix, Rgb};
-use super::{Scene, CAMERA_HEIGHT_M, TREELINE_DISTANCE_M};
+use super::{Scene, Wall, CAMERA_HEIGHT_M, TREELINE_DISTANCE_M};
 use crate::game::builtin::Climate;
 use image::RgbImage;
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
