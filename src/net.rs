@@ -106,7 +106,10 @@ where
             Err(e) => e,
         };
         if !err.is_transient() || attempt > policy.max_retries {
-            return Err(Exhausted { attempts: attempt, last: err });
+            return Err(Exhausted {
+                attempts: attempt,
+                last: err,
+            });
         }
         // The thread-local generator is not Send, so it must not live across the await.
         let wait = policy.delay_for(attempt, err.retry_after(), &mut rand::rng());
@@ -310,7 +313,10 @@ mod tests {
         let mut h = HeaderMap::new();
         assert_eq!((retry_after(&h), server_date(&h)), (None, None));
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        h.insert(DATE, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            DATE,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
         assert_eq!(
             server_date(&h),

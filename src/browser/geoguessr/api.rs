@@ -225,7 +225,7 @@ impl Api {
         .map_err(|e| e.last)
     }
 
-/// Checks the cookie: 401 = [`SiteError::CookieExpired`].
+    /// Checks the cookie: 401 = [`SiteError::CookieExpired`].
     #[instrument(skip(self))]
     pub async fn profile(&self) -> Result<Profile, SiteError> {
         let url = self.opts.url(&self.opts.endpoints.profiles, "");
@@ -260,7 +260,9 @@ impl Api {
     /// Joins challenge `token`: the state of this account's game of it.
     #[instrument(skip(self))]
     pub async fn join_challenge(&self, token: &Token) -> Result<GameState, SiteError> {
-        let url = self.opts.url(&self.opts.endpoints.challenge, token.as_str());
+        let url = self
+            .opts
+            .url(&self.opts.endpoints.challenge, token.as_str());
         let a = self.send(Method::POST, &url, Some(&json!({}))).await?;
         state::parse_state(&a.body).map_err(SiteError::State)
     }
@@ -303,7 +305,9 @@ impl Api {
     /// account played the challenge is [`SiteError::NotPlayed`].
     #[instrument(skip(self))]
     pub async fn highscores(&self, token: &Token) -> Result<Vec<Value>, SiteError> {
-        let base = self.opts.url(&self.opts.endpoints.highscores, token.as_str());
+        let base = self
+            .opts
+            .url(&self.opts.endpoints.highscores, token.as_str());
         let mut pages = Vec::new();
         let mut next: Option<String> = None;
         loop {

@@ -145,6 +145,9 @@ mod tests {
             server_now: Some(SystemTime::UNIX_EPOCH),
             received,
         };
-        assert_eq!(deadline(Duration::from_secs(20), &far, None), Some(received));
+        assert_eq!(
+            deadline(Duration::from_secs(20), &far, None),
+            Some(received)
+        );
     }
 }

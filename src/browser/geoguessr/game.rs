@@ -117,7 +117,13 @@ impl SiteGame {
 
     async fn launch_page(&self) -> Result<Page, SiteError> {
         let browser = Browser::launch(&self.browser_opts).await?;
-        Page::open(browser, self.api.options(), &self.cookie, self.token.as_str()).await
+        Page::open(
+            browser,
+            self.api.options(),
+            &self.cookie,
+            self.token.as_str(),
+        )
+        .await
     }
 
     pub fn token(&self) -> &Token {
@@ -181,8 +187,12 @@ impl SiteGame {
         if next_button {
             match tokio::time::timeout(NEXT_BUTTON_WAIT, page.next_round()).await {
                 Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) => warn!(error = %e, "the result screen's Next failed; loading the game page instead"),
-                Err(_) => warn!(wait = ?NEXT_BUTTON_WAIT, "no Next button on the result screen; loading the game page instead"),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "the result screen's Next failed; loading the game page instead")
+                }
+                Err(_) => {
+                    warn!(wait = ?NEXT_BUTTON_WAIT, "no Next button on the result screen; loading the game page instead")
+                }
             }
         }
         page.reload(token.as_str()).await
@@ -319,7 +329,11 @@ impl Environment for SiteGame {
             .get()
             .map(|d| d.saturating_duration_since(Instant::now()))
         {
-            info!(round, left_s = left.as_secs_f64(), "round open; time left by the site's clock");
+            info!(
+                round,
+                left_s = left.as_secs_f64(),
+                "round open; time left by the site's clock"
+            );
         }
         let t0 = Instant::now();
         let views_wanted = if st.forbid_rotating {

@@ -337,7 +337,10 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-01-11T00:10:51.031571+00:00");
         assert_eq!((s.round_start(0), s.round_start(2)), (None, None));
         let zulu = EXAMPLE.replace("51.0315710+00:00", "51Z");
-        assert!(parse_state(zulu.as_bytes()).unwrap().round_start(1).is_some());
+        assert!(parse_state(zulu.as_bytes())
+            .unwrap()
+            .round_start(1)
+            .is_some());
         for bad in ["\"soon\"", "12", "null", "[1]"] {
             let odd = EXAMPLE.replace("\"2026-01-11T00:10:51.0315710+00:00\"", bad);
             let s = parse_state(odd.as_bytes()).unwrap();

@@ -103,9 +103,8 @@ pub fn parse_target(input: &str) -> Result<Target, SiteError> {
     if !s.contains('/') {
         return Token::parse(s).map(Target::Challenge);
     }
-    let url = url::Url::parse(s).map_err(|e| {
-        SiteError::Config(format!("{}: not a geoguessr.com link ({e})", quoted(s)))
-    })?;
+    let url = url::Url::parse(s)
+        .map_err(|e| SiteError::Config(format!("{}: not a geoguessr.com link ({e})", quoted(s))))?;
     if url
         .host_str()
         .is_some_and(|h| h.starts_with("game-server."))
@@ -184,7 +183,17 @@ mod tests {
     /// Issue 25 item 10: what a tampered session could hold is refused, and never echoed whole.
     #[test]
     fn tokens_are_one_short_path_segment_and_errors_stay_short() {
-        for bad in ["", ".", "..", "a/b", "a?b=1", "a%2e", "é", "a b", "a\u{1b}[2J"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a?b=1",
+            "a%2e",
+            "é",
+            "a b",
+            "a\u{1b}[2J",
+        ] {
             assert!(Token::parse(bad).is_err(), "{bad:?}");
         }
         let huge = "A".repeat(100_000);

@@ -116,12 +116,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_model_is_cut_off_by_the_sites_clock() {
         let deadline = Deadline::default();
-        let r = with_time_limit(
-            Arc::new(Slow),
-            20,
-            Duration::from_secs(5),
-            deadline.clone(),
-        );
+        let r = with_time_limit(Arc::new(Slow), 20, Duration::from_secs(5), deadline.clone());
         deadline.set(Some(Instant::now() + Duration::from_secs(9)));
         let t0 = tokio::time::Instant::now();
         let g = r.guess(&obs()).await;

@@ -205,9 +205,7 @@ pub async fn play_site_noting(
         ),
         // Round 1's clock starts with the game: not before this request.
         (None, SiteGameSpec::New(g)) => (api.create_game(g).await?, None, Some(asked)),
-        (None, SiteGameSpec::Challenge(t)) => {
-            (api.join_challenge(t).await?, Some(t.clone()), None)
-        }
+        (None, SiteGameSpec::Challenge(t)) => (api.join_challenge(t).await?, Some(t.clone()), None),
         (None, SiteGameSpec::Game(t)) => (api.game(t).await?, None, None),
         (None, SiteGameSpec::Resume(dir)) => {
             return Err(SiteSessionError::Resume {
@@ -230,9 +228,15 @@ pub async fn play_site_noting(
                 (r.writer, r.record, r.replay.rounds, r.replay.manifest, lost)
             }
             None => {
-                let (writer, record, manifest) =
-                    new_session(&api, &state, &token, challenge.clone(), plan, reasoner.as_ref())
-                        .await?;
+                let (writer, record, manifest) = new_session(
+                    &api,
+                    &state,
+                    &token,
+                    challenge.clone(),
+                    plan,
+                    reasoner.as_ref(),
+                )
+                .await?;
                 (writer, record, vec![], manifest, vec![])
             }
         };
@@ -315,7 +319,10 @@ async fn play_rounds(
         },
         reasoner: reasoner.name(),
         map_name: state.map_name.clone(),
-        rounds: earlier.into_iter().chain(lost.into_iter().map(|(r, _)| r)).collect(),
+        rounds: earlier
+            .into_iter()
+            .chain(lost.into_iter().map(|(r, _)| r))
+            .collect(),
         launch: Default::default(),
     };
     report.rounds.sort_by_key(|r| r.round);
@@ -586,4 +593,3 @@ pub(crate) fn add_new(
     info!(added, "human results stored");
     Ok(added)
 }
-
