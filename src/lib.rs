@@ -18,6 +18,7 @@
 //! - [`session`]: one match from start to finish, tying the parts together.
 //! - [`fleet`]: many rounds and games at once (bench in direct mode, parallel browser games),
 //!   progress display and resume.
+//! - [`net`]: HTTP retries (backoff, `Retry-After`, the server's `Date`) for every client.
 //! - [`config`]: layered configuration.
 //! - [`text`]: the one sanitiser for text from outside before it reaches a terminal, a prompt or
 //!   a page.
@@ -41,7 +42,7 @@
 //! agent import
 //! index lvlm
 //! environment
-//! game geo fsio text
+//! game geo fsio text net
 //! ```
 
 pub mod agent;
@@ -57,6 +58,7 @@ pub mod humans;
 pub mod import;
 pub mod index;
 pub mod lvlm;
+pub mod net;
 pub mod replay;
 pub mod report;
 pub mod server;

@@ -249,6 +249,7 @@ fn cases() -> Vec<Case> {
         ("serve", "map", "serve", "serve --map alps", changes!(Serve, |s| s.game.map, "alps")),
         ("serve", "rounds", "serve", "serve --rounds 7", changes!(Serve, |s| s.game.rounds, 7usize)),
         ("serve", "seed", "serve", "serve --seed 99", changes!(Serve, |s| s.game.seed, Some(99u64))),
+        ("serve", "allow_host", "serve", "serve --allow-host geo.lan", changes!(Serve, |s| s.server.allow_hosts, vec!["geo.lan".to_string()])),
         // stats
         ("stats", "replays", "stats", "stats r1 r2", changes!(Stats, |r| r.options.replays, vec![p("r1"), p("r2")])),
         ("stats", "humans", "stats", "stats --humans h.csv", changes!(Stats, |r| r.options.humans, vec![p("h.csv")])),

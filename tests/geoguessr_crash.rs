@@ -88,7 +88,7 @@ async fn a_killed_browser_resumes_the_same_game() {
             .iter()
             .map(|r| r.result.points)
             .collect::<Vec<_>>(),
-        replica.points_of(&done.record.game_token)
+        replica.points_of(done.record.game_token.as_str())
     );
     let pages = replica
         .log()

@@ -98,7 +98,7 @@ async fn play(rendering: MapRendering) {
         .await
         .unwrap_or_else(|e| panic!("{rendering:?}: {e:#}"));
     let token = done.record.game_token.clone();
-    assert_eq!(replica.points_of(&token).len(), 5, "{rendering:?}");
+    assert_eq!(replica.points_of(token.as_str()).len(), 5, "{rendering:?}");
     let tolerance = SiteOptions::default().pin_tolerance_px;
     for (i, r) in done.report.rounds.iter().enumerate() {
         let (lat, lon) = PLACES[i];

@@ -67,11 +67,11 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
         None => {
             let st = api.create_game(&new_game(s)).await.context("creating a game to check the page")?;
             println!("ok    created classic game {} on {} (left unplayed)", st.token, st.map);
-            st.token
+            crate::browser::geoguessr::Token::parse(&st.token)?
         }
     };
     let browser = Browser::launch(&browser_options(s)).await?;
-    let mut page = Page::open(browser, &site, &cookie, &token).await?;
+    let mut page = Page::open(browser, &site, &cookie, token.as_str()).await?;
     let checks = page.check_selectors().await;
     page.close().await;
     let mut failed = 0;

@@ -45,7 +45,7 @@ impl HumansArgs {
         let challenge = match challenge {
             None => None,
             Some(c) => match parse_target(c)? {
-                Target::Challenge(t) => Some(t),
+                Target::Challenge(t) => Some(t.to_string()),
                 Target::Game(_) => {
                     anyhow::bail!("--challenge {c}: a challenge link is needed, not a game")
                 }

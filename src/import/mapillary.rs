@@ -18,7 +18,7 @@ use crate::game::integrity;
 use crate::geo::{reverse, LatLon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -457,13 +457,7 @@ impl Api {
                 if retries >= MAX_RATE_LIMIT_RETRIES {
                     return Err(MapillaryError::RateLimited { retries });
                 }
-                let wait = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| {
-                        crate::lvlm::retry::parse_retry_after(v, std::time::SystemTime::now())
-                    })
+                let wait = crate::net::retry_after(resp.headers())
                     .unwrap_or(RATE_LIMIT_BASE_WAIT * 2u32.pow(retries))
                     .min(MAX_RATE_LIMIT_WAIT);
                 tracing::warn!(

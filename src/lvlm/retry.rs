@@ -1,110 +1,24 @@
-//! Retrying model calls: the shared retry policy, exponential backoff with full jitter, and
-//! `Retry-After` parsing, so every provider retries the same way.
+//! Retrying model calls: the crate's one retry policy ([`crate::net`]) applied to
+//! [`LvlmError`], so every provider retries the same way.
 //!
 //! Only errors that [`LvlmError::is_retryable`] says are transient are retried. A wait the
 //! provider asked for (`Retry-After`) replaces the jittered backoff, capped at
 //! [`RetryPolicy::max_delay`] so a hostile or confused server cannot stall a round for hours.
 
 use super::LvlmError;
-use rand::Rng;
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// Retries after the first attempt. Three rides out a brief rate-limit window or a restarting
-/// inference server without turning a dead endpoint into a minutes-long stall.
-pub(crate) const DEFAULT_MAX_RETRIES: u32 = 3;
-/// First backoff ceiling. Half a second is long enough for a 502 from a restarting proxy to clear
-/// and short enough not to matter against a multi-second model call.
-pub(crate) const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(500);
-/// Longest single wait, also the cap on `Retry-After`. Providers' per-minute rate-limit windows
-/// reset within this; anything longer should fail the call and let the round fall back.
-pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+pub(crate) use crate::net::capped_secs;
+pub use crate::net::{parse_retry_after, RetryPolicy, MAX_RETRY_AFTER};
 
-/// How often and how long to retry a failed call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0 = try once).
-    pub max_retries: u32,
-    /// Backoff ceiling before the first retry; doubles for each further retry.
-    pub base_delay: Duration,
-    /// No single wait is longer than this, whatever the backoff or the provider says.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: DEFAULT_MAX_RETRIES,
-            base_delay: DEFAULT_BASE_DELAY,
-            max_delay: DEFAULT_MAX_DELAY,
-        }
+impl crate::net::Transient for LvlmError {
+    fn is_transient(&self) -> bool {
+        self.is_retryable()
     }
-}
-
-impl RetryPolicy {
-    /// The jitter ceiling before retry number `retry` (1-based): `base · 2^(retry-1)`, capped.
-    pub(crate) fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let exp = retry.saturating_sub(1).min(31);
-        self.base_delay
-            .checked_mul(1u32 << exp)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
+    fn retry_after(&self) -> Option<Duration> {
+        LvlmError::retry_after(self)
     }
-
-    /// How long to wait before retry number `retry` after `err`: the provider's `Retry-After`
-    /// when it sent one (capped), otherwise a uniformly random wait up to the backoff ceiling
-    /// ("full jitter", which spreads out clients that failed together).
-    pub(crate) fn delay_for(&self, retry: u32, err: &LvlmError, rng: &mut impl Rng) -> Duration {
-        if let Some(wait) = err.retry_after() {
-            return wait.min(self.max_delay);
-        }
-        let ceiling = self.backoff_ceiling(retry);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.random_range(0..=nanos))
-    }
-}
-
-/// Longest wait a `Retry-After` value is read as. A number from outside can be anything
-/// (`1e300` seconds overflows a `Duration`); a day is far beyond [`DEFAULT_MAX_DELAY`], which
-/// caps the wait actually taken, so nothing is lost by stopping the reading here.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// `secs` seconds as a wait no longer than `max`: `None` for NaN and negative numbers, `max`
-/// for anything longer (infinity included). Never panics, whatever the number.
-pub(crate) fn capped_secs(secs: f64, max: Duration) -> Option<Duration> {
-    if secs.is_nan() || secs < 0.0 {
-        return None;
-    }
-    if secs >= max.as_secs_f64() {
-        return Some(max);
-    }
-    Duration::try_from_secs_f64(secs).ok().map(|d| d.min(max))
-}
-
-/// Parses a `Retry-After` header value: delta-seconds (`"120"`) or an HTTP-date
-/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, plus the obsolete RFC 850 and asctime forms, read by
-/// `httpdate`). A date in the past means "now" (zero); anything unreadable is `None`; anything
-/// longer than [`MAX_RETRY_AFTER`] is read as that.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        // More digits than a u64 holds is still "a very long time", not "no header".
-        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
-    }
-    // Some servers send fractional seconds although the RFC does not allow it.
-    if let Ok(secs) = value.parse::<f64>() {
-        return capped_secs(secs, MAX_RETRY_AFTER);
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_RETRY_AFTER),
-    )
 }
 
 /// Runs `f(attempt)` (attempt is 1-based) until it succeeds, fails with a non-retryable error, or
@@ -114,41 +28,27 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// retry comes back as [`LvlmError::Exhausted`] so callers still learn how many attempts were made.
 pub(crate) async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
-    mut f: F,
+    f: F,
 ) -> Result<(T, u32), LvlmError>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, LvlmError>>,
 {
-    let mut attempt = 1u32;
-    loop {
-        let err = match f(attempt).await {
-            Ok(v) => return Ok((v, attempt)),
-            Err(e) => e,
-        };
-        let retries_done = attempt - 1;
-        if !err.is_retryable() && attempt == 1 {
-            return Err(err);
+    crate::net::with_retries(policy, f).await.map_err(|e| {
+        if e.attempts == 1 && !e.last.is_retryable() {
+            e.last
+        } else {
+            LvlmError::Exhausted {
+                attempts: e.attempts,
+                last: Box::new(e.last),
+            }
         }
-        if !err.is_retryable() || retries_done >= policy.max_retries {
-            return Err(LvlmError::Exhausted {
-                attempts: attempt,
-                last: Box::new(err),
-            });
-        }
-        // The thread-local generator is not Send, so it must not live across the await.
-        let wait = policy.delay_for(attempt, &err, &mut rand::rng());
-        tracing::debug!(attempt, ?wait, error = %err, "model call failed, retrying");
-        tokio::time::sleep(wait).await;
-        attempt += 1;
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
     use std::sync::atomic::{AtomicU32, Ordering};
     use tokio::time::Instant;
 
@@ -166,104 +66,6 @@ mod tests {
             body: "busy".into(),
             retry_after: None,
         }
-    }
-
-    #[test]
-    fn backoff_ceiling_doubles_and_caps() {
-        let p = policy(10, 100, 1000);
-        let got: Vec<u128> = (1..=6).map(|r| p.backoff_ceiling(r).as_millis()).collect();
-        assert_eq!(got, vec![100, 200, 400, 800, 1000, 1000]);
-        // Huge retry numbers must not overflow.
-        assert_eq!(p.backoff_ceiling(u32::MAX), Duration::from_millis(1000));
-    }
-
-    #[test]
-    fn jittered_delays_stay_under_the_ceiling_and_vary() {
-        let p = policy(10, 100, 1000);
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let delays: Vec<Duration> = (0..50)
-            .map(|_| p.delay_for(3, &server_error(), &mut rng))
-            .collect();
-        assert!(delays.iter().all(|d| *d <= Duration::from_millis(400)));
-        let distinct: std::collections::HashSet<_> = delays.iter().collect();
-        assert!(distinct.len() > 40, "full jitter should spread waits");
-    }
-
-    #[test]
-    fn retry_after_replaces_backoff_and_is_capped() {
-        let p = policy(3, 100, 5000);
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let asked = LvlmError::RateLimited {
-            retry_after: Some(Duration::from_secs(2)),
-        };
-        assert_eq!(p.delay_for(1, &asked, &mut rng), Duration::from_secs(2));
-        let greedy = LvlmError::RateLimited {
-            retry_after: Some(Duration::from_secs(3600)),
-        };
-        assert_eq!(p.delay_for(1, &greedy, &mut rng), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn parses_delta_seconds_and_http_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00Z
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("1.5", now),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(
-            parse_retry_after("Wed Oct 21 07:28:10 2015", now),
-            Some(Duration::from_secs(10))
-        );
-        // A date in the past means retry now.
-        assert_eq!(
-            parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        for bad in ["", "soon", "-5", "Wed, 99 Oct 2015 07:28:00 GMT", "NaN"] {
-            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn huge_retry_after_values_are_capped_not_a_panic() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        for huge in [
-            "1e300",
-            "inf",
-            "99999999999999999999999999",
-            "18446744073709551616",
-            "1.8e19",
-            "Fri, 31 Dec 9999 23:59:59 GMT",
-        ] {
-            assert_eq!(
-                parse_retry_after(huge, now),
-                Some(MAX_RETRY_AFTER),
-                "{huge:?}"
-            );
-        }
-        assert_eq!(
-            capped_secs(f64::MAX, MAX_RETRY_AFTER),
-            Some(MAX_RETRY_AFTER)
-        );
-        assert_eq!(capped_secs(-0.5, MAX_RETRY_AFTER), None);
-        assert_eq!(capped_secs(f64::NAN, MAX_RETRY_AFTER), None);
-        assert_eq!(
-            capped_secs(0.25, MAX_RETRY_AFTER),
-            Some(Duration::from_millis(250))
-        );
     }
 
     #[tokio::test(start_paused = true)]

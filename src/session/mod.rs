@@ -77,12 +77,30 @@ pub struct MatchPlan {
     pub strategy: String,
 }
 
+/// What a match's `challenge_id` names: a seeded or site challenge other players can play, or
+/// one game of the site's (a classic game's token is not a challenge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GameKind {
+    Challenge,
+    Game,
+}
+
+impl std::fmt::Display for GameKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GameKind::Challenge => "challenge",
+            GameKind::Game => "game",
+        })
+    }
+}
+
 /// What a finished (or interrupted) match produced.
 #[derive(Debug, Clone)]
 pub struct MatchReport {
     pub session_id: String,
     pub replay_dir: PathBuf,
     pub challenge_id: String,
+    pub kind: GameKind,
     pub reasoner: String,
     pub map_name: String,
     pub rounds: Vec<RoundRecord>,
@@ -129,11 +147,12 @@ impl MatchReport {
         let n = self.rounds.len().max(1) as f64;
         let max = 5000 * self.rounds.len() as u64;
         format!(
-            "{}\nTotal {} / {} points (mean {:.0} per round) · challenge {} · {}{}\nReplay: {}",
+            "{}\nTotal {} / {} points (mean {:.0} per round) · {} {} · {}{}\nReplay: {}",
             t,
             self.total_points(),
             max,
             self.total_points() as f64 / n,
+            self.kind,
             self.challenge_id,
             self.reasoner,
             crate::lvlm::cost::usage_summary(
@@ -374,6 +393,7 @@ pub(crate) async fn play_game(
                 .unwrap_or_default(),
             replay_dir: writer.dir().to_path_buf(),
             challenge_id: challenge.id(),
+            kind: GameKind::Challenge,
             reasoner: reasoner.name(),
             map_name: plan.map.name.clone(),
             rounds: done,

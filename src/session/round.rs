@@ -20,12 +20,10 @@ pub(crate) type RoundHook<'a> = &'a (dyn Fn(&RoundRecord) + Send + Sync);
 /// Why a round was not recorded; `E` is the environment's error.
 #[derive(Debug, Error)]
 pub enum RoundError<E: std::error::Error + 'static> {
-    #[error("round {round} failed: {source}")]
-    Env {
-        round: usize,
-        #[source]
-        source: E,
-    },
+    /// The environment's error is in the message, not a `#[source]`: printed as a chain
+    /// (`{:#}`) it would otherwise appear twice, and callers that print `{}` still see why.
+    #[error("round {round} failed: {error}")]
+    Env { round: usize, error: E },
     #[error("replay: {0}")]
     Replay(#[from] ReplayError),
     #[error("recording round {round} failed: {detail}")]
@@ -143,7 +141,7 @@ async fn play<E: Environment + ?Sized>(
     round: usize,
     reasoner: &dyn Reasoner,
 ) -> Result<Done, RoundError<E::Error>> {
-    let failed = |source| RoundError::Env { round, source };
+    let failed = |error| RoundError::Env { round, error };
     let started = Instant::now();
     loop {
         let obs = match env.observe().await {
@@ -185,5 +183,22 @@ async fn play<E: Environment + ?Sized>(
             location_id: env.location_id(),
             started,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 22 item 7: a round error printed as a chain says its cause once.
+    #[test]
+    fn a_round_error_says_its_cause_once() {
+        let e = RoundError::Env {
+            round: 3,
+            error: std::io::Error::other("the _ncfa cookie has expired"),
+        };
+        let chain = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(chain.matches("cookie has expired").count(), 1, "{chain}");
+        assert!(chain.contains("round 3 failed"), "{chain}");
     }
 }

@@ -2,21 +2,45 @@
 //! classic games (create, read, guess), challenges (join), highscores (all pages) and map facts.
 //!
 //! A 401 anywhere means the cookie expired ([`SiteError::CookieExpired`]); a 429 waits the
-//! `Retry-After` the site asks for, up to a cap, a few times. Answer bodies never reach a log or
+//! `Retry-After` the site asks for, up to a cap, a few times; a read that meets a dropped
+//! connection or a 5xx is sent again ([`crate::net`]), a guess never is. Answer bodies never reach a log or
 //! an error: states are parsed into answer-free types at once (see [`super::state`]).
 
+use super::clock::ClockReading;
 use super::settings::SiteOptions;
 use super::state::{self, GameState, MapFacts, Truth};
-use super::{NcfaCookie, SiteError};
-use reqwest::header::{HeaderMap, HeaderValue, COOKIE, RETRY_AFTER};
+use super::{NcfaCookie, SiteError, Token};
+use crate::net::{self, RetryPolicy, Transient};
+use reqwest::header::{HeaderMap, HeaderValue, COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tracing::{debug, instrument, warn};
 
 /// Longest error body quoted in an error message (the site's messages are short; a page of HTML
 /// from a proxy is not worth more).
 const MAX_ERROR_BODY_CHARS: usize = 200;
+/// Wait before retrying a 429 without `Retry-After`.
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(5);
+/// Reads (the game, the profile, a map, highscores pages) are sent again after a dropped
+/// connection or a 5xx: they change nothing on the site, and one failed read must not end a run.
+/// Three retries within about 4 s ride out a restarting proxy and stay short against a timed
+/// round; a guess is never sent twice this way (see [`Api::guess`]).
+const READ_RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 3,
+    base_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(2),
+};
+
+impl Transient for SiteError {
+    fn is_transient(&self) -> bool {
+        match self {
+            SiteError::Network { .. } => true,
+            SiteError::Http { status, .. } => *status >= 500 || *status == 408,
+            _ => false,
+        }
+    }
+}
 
 /// What a new classic game is.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +59,59 @@ pub struct NewGame {
 pub struct Profile {
     pub id: String,
     pub nick: String,
+}
+
+/// A 2xx answer: its body and when it came.
+struct Answer {
+    body: Vec<u8>,
+    server_now: Option<SystemTime>,
+    received: Instant,
+}
+
+/// One read of a game: its state (no answer in it) and the clock of its open round. The body,
+/// which holds the truths, stays inside: a round's truth comes out only through
+/// [`GameRead::truth`], after its guess.
+pub struct GameRead {
+    pub state: GameState,
+    body: Vec<u8>,
+    server_now: Option<SystemTime>,
+    received: Instant,
+}
+
+impl GameRead {
+    fn new(a: Answer) -> Result<GameRead, SiteError> {
+        Ok(GameRead {
+            state: state::parse_state(&a.body).map_err(SiteError::State)?,
+            body: a.body,
+            server_now: a.server_now,
+            received: a.received,
+        })
+    }
+
+    /// Round `round`'s truth (1-based), only when this read shows the player's guess for it.
+    pub(crate) fn truth(&self, round: usize) -> Result<Truth, SiteError> {
+        state::truth_after_guess(&self.body, round)
+            .map(|(_, t)| t)
+            .map_err(SiteError::State)
+    }
+
+    /// What this read says about round `round`'s clock.
+    pub fn clock(&self, round: usize) -> ClockReading {
+        ClockReading {
+            started: self.state.round_start(round),
+            server_now: self.server_now,
+            received: self.received,
+        }
+    }
+}
+
+impl std::fmt::Debug for GameRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GameRead")
+            .field("state", &self.state)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// A client of the site's API for one account.
@@ -73,13 +150,13 @@ impl Api {
         &self.opts
     }
 
-    /// Sends one request, waiting out 429s; returns the body of a 2xx answer.
+    /// Sends one request, waiting out 429s; returns a 2xx answer.
     async fn send(
         &self,
         method: Method,
         url: &str,
         body: Option<&Value>,
-    ) -> Result<Vec<u8>, SiteError> {
+    ) -> Result<Answer, SiteError> {
         let what = format!("{method} {}", path_of(url));
         let mut retries = 0;
         loop {
@@ -97,7 +174,7 @@ impl Api {
                 return Err(SiteError::CookieExpired);
             }
             if status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = retry_after(resp.headers()).unwrap_or(Duration::from_secs(5));
+                let wait = net::retry_after(resp.headers()).unwrap_or(DEFAULT_RATE_LIMIT_WAIT);
                 if wait > self.opts.max_retry_after || retries >= self.opts.max_rate_limit_retries {
                     return Err(SiteError::RateLimited {
                         what,
@@ -109,14 +186,17 @@ impl Api {
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            let server_now = net::server_date(resp.headers());
             let bytes = resp.bytes().await.map_err(|e| SiteError::Network {
                 what: what.clone(),
                 detail: e.without_url().to_string(),
             })?;
+            let received = Instant::now();
             if !status.is_success() {
                 let text: String = String::from_utf8_lossy(&bytes)
                     .chars()
                     .take(MAX_ERROR_BODY_CHARS)
+                    .filter(|c| !c.is_control())
                     .collect();
                 return Err(SiteError::Http {
                     what,
@@ -124,15 +204,32 @@ impl Api {
                     detail: text,
                 });
             }
-            return Ok(bytes.to_vec());
+            return Ok(Answer {
+                body: bytes.to_vec(),
+                server_now,
+                received,
+            });
         }
+    }
+
+    /// A GET, sent again after a dropped connection or a 5xx ([`READ_RETRY`]).
+    async fn read(&self, url: &str) -> Result<Answer, SiteError> {
+        net::with_retries(&READ_RETRY, |attempt| async move {
+            if attempt > 1 {
+                warn!(path = %path_of(url), attempt, "reading the site again");
+            }
+            self.send(Method::GET, url, None).await
+        })
+        .await
+        .map(|(a, _)| a)
+        .map_err(|e| e.last)
     }
 
     /// Checks the cookie: 401 = [`SiteError::CookieExpired`].
     #[instrument(skip(self))]
     pub async fn profile(&self) -> Result<Profile, SiteError> {
         let url = self.opts.url(&self.opts.endpoints.profiles, "");
-        let body = self.send(Method::GET, &url, None).await?;
+        let body = self.read(&url).await?.body;
         let v: Value = serde_json::from_slice(&body).map_err(|e| json_err("profile", &e))?;
         let user = v.get("user").unwrap_or(&v);
         let s = |k: &str| {
@@ -156,58 +253,61 @@ impl Api {
             "forbidMoving": g.forbid_moving, "forbidZooming": g.forbid_zooming,
             "forbidRotating": g.forbid_rotating,
         });
-        let bytes = self.send(Method::POST, &url, Some(&body)).await?;
-        state::parse_state(&bytes).map_err(SiteError::State)
+        let a = self.send(Method::POST, &url, Some(&body)).await?;
+        state::parse_state(&a.body).map_err(SiteError::State)
     }
 
     /// Joins challenge `token`: the state of this account's game of it.
     #[instrument(skip(self))]
-    pub async fn join_challenge(&self, token: &str) -> Result<GameState, SiteError> {
-        let url = self.opts.url(&self.opts.endpoints.challenge, token);
-        let bytes = self.send(Method::POST, &url, Some(&json!({}))).await?;
-        state::parse_state(&bytes).map_err(SiteError::State)
+    pub async fn join_challenge(&self, token: &Token) -> Result<GameState, SiteError> {
+        let url = self
+            .opts
+            .url(&self.opts.endpoints.challenge, token.as_str());
+        let a = self.send(Method::POST, &url, Some(&json!({}))).await?;
+        state::parse_state(&a.body).map_err(SiteError::State)
     }
 
-    /// The game's state, without the answer.
+    /// The game's state, without the answer. After a guess this read is what opens the next
+    /// round on the site and starts its clock: read only when ready to play it.
     #[instrument(skip(self))]
-    pub async fn game(&self, token: &str) -> Result<GameState, SiteError> {
-        let url = self.opts.url(&self.opts.endpoints.game, token);
-        let bytes = self.send(Method::GET, &url, None).await?;
-        state::parse_state(&bytes).map_err(SiteError::State)
+    pub async fn game(&self, token: &Token) -> Result<GameState, SiteError> {
+        Ok(self.read_game(token).await?.state)
     }
 
-    /// The state and round `round`'s truth, which the site must already have scored.
+    /// The game as [`Api::game`] reads it, with its open round's clock and (for rounds already
+    /// guessed) their truths.
     #[instrument(skip(self))]
-    pub async fn truth(&self, token: &str, round: usize) -> Result<(GameState, Truth), SiteError> {
-        let url = self.opts.url(&self.opts.endpoints.game, token);
-        let bytes = self.send(Method::GET, &url, None).await?;
-        state::truth_after_guess(&bytes, round).map_err(SiteError::State)
+    pub async fn read_game(&self, token: &Token) -> Result<GameRead, SiteError> {
+        let url = self.opts.url(&self.opts.endpoints.game, token.as_str());
+        GameRead::new(self.read(&url).await?)
     }
 
-    /// Posts the guess for the current round (`--guess-via api`).
+    /// Posts the guess for the open round (`--guess-via api`); the answer holds the scored
+    /// round. Sent once: a guess is not a read, and whether a failed one was scored is for the
+    /// game state to say.
     #[instrument(skip(self))]
-    pub async fn guess(&self, token: &str, lat: f64, lng: f64) -> Result<GameState, SiteError> {
-        let url = self.opts.url(&self.opts.endpoints.game, token);
-        let body =
-            json!({"token": token, "lat": lat, "lng": lng, "timedOut": false, "stepsCount": 0});
-        let bytes = self.send(Method::POST, &url, Some(&body)).await?;
-        state::parse_state(&bytes).map_err(SiteError::State)
+    pub async fn guess(&self, token: &Token, lat: f64, lng: f64) -> Result<GameRead, SiteError> {
+        let url = self.opts.url(&self.opts.endpoints.game, token.as_str());
+        let body = json!({"token": token.as_str(), "lat": lat, "lng": lng, "timedOut": false, "stepsCount": 0});
+        GameRead::new(self.send(Method::POST, &url, Some(&body)).await?)
     }
 
     /// The map's public facts (its score scale).
     #[instrument(skip(self))]
-    pub async fn map(&self, id: &str) -> Result<MapFacts, SiteError> {
-        let url = self.opts.url(&self.opts.endpoints.map, id);
-        let bytes = self.send(Method::GET, &url, None).await?;
-        serde_json::from_slice(&bytes).map_err(|e| json_err("map", &e))
+    pub async fn map(&self, id: &Token) -> Result<MapFacts, SiteError> {
+        let url = self.opts.url(&self.opts.endpoints.map, id.as_str());
+        let body = self.read(&url).await?.body;
+        serde_json::from_slice(&body).map_err(|e| json_err("map", &e))
     }
 
     /// Every page of challenge `token`'s highscores, as the site sent them (they hold the
     /// truths: the controller hands them to `humans` only after playing). 401/403 before this
     /// account played the challenge is [`SiteError::NotPlayed`].
     #[instrument(skip(self))]
-    pub async fn highscores(&self, token: &str) -> Result<Vec<Value>, SiteError> {
-        let base = self.opts.url(&self.opts.endpoints.highscores, token);
+    pub async fn highscores(&self, token: &Token) -> Result<Vec<Value>, SiteError> {
+        let base = self
+            .opts
+            .url(&self.opts.endpoints.highscores, token.as_str());
         let mut pages = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -220,12 +320,12 @@ impl Api {
             if let Some(t) = &next {
                 url.query_pairs_mut().append_pair("paginationToken", t);
             }
-            let bytes = match self.send(Method::GET, url.as_str(), None).await {
-                Ok(b) => b,
+            let bytes = match self.read(url.as_str()).await {
+                Ok(a) => a.body,
                 Err(SiteError::CookieExpired) | Err(SiteError::Http { status: 403, .. }) => {
                     // 401/403 also answer "you have not played this challenge": tell them apart.
                     self.profile().await?;
-                    return Err(SiteError::NotPlayed(token.to_string()));
+                    return Err(SiteError::NotPlayed(token.clone()));
                 }
                 Err(e) => return Err(e),
             };
@@ -265,34 +365,33 @@ fn path_of(url: &str) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// `Retry-After` as seconds or an HTTP date (RFC 9110).
-fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs.max(0.0)).ok();
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
+    fn reads_are_retried_on_what_may_pass_only() {
+        let http = |status| SiteError::Http {
+            what: "GET /api/v3/games/x".into(),
+            status,
+            detail: String::new(),
+        };
+        for s in [500, 502, 503, 504, 408] {
+            assert!(http(s).is_transient(), "{s}");
+        }
+        for s in [400, 403, 404] {
+            assert!(!http(s).is_transient(), "{s}");
+        }
+        assert!(SiteError::Network {
+            what: "GET /".into(),
+            detail: "reset".into()
+        }
+        .is_transient());
+        assert!(!SiteError::CookieExpired.is_transient());
+        assert!(!SiteError::RateLimited {
+            what: "GET /".into(),
+            wait_secs: 9.0
+        }
+        .is_transient());
     }
 }

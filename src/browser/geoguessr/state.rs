@@ -39,6 +39,9 @@ pub struct GameState {
     pub round: usize,
     #[serde(default)]
     pub player: Player,
+    /// Each round's `startTime` (when the site started its clock), where it reads as a time.
+    #[serde(skip)]
+    starts: Vec<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl GameState {
@@ -49,6 +52,11 @@ impl GameState {
     /// Rounds the site has scored.
     pub fn guessed(&self) -> usize {
         self.player.guesses.len()
+    }
+
+    /// When the site started round `round`'s clock (1-based), as it says.
+    pub fn round_start(&self, round: usize) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.starts.get(round.checked_sub(1)?).copied().flatten()
     }
 
     /// No moving, panning or zooming: exactly one view.
@@ -157,9 +165,38 @@ impl std::fmt::Display for StateProblem {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawStart {
+    #[serde(default)]
+    start_time: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WithStarts {
+    #[serde(default)]
+    rounds: Vec<RawStart>,
+}
+
 /// Parses a game state, dropping every answer field.
 pub(crate) fn parse_state(body: &[u8]) -> Result<GameState, StateProblem> {
-    serde_json::from_slice(body).map_err(|e| StateProblem::Shape(shape_error(&e)))
+    let mut state: GameState =
+        serde_json::from_slice(body).map_err(|e| StateProblem::Shape(shape_error(&e)))?;
+    // The clock is read where it can be; a state whose start times do not read is still a state
+    // (a timed round then counts from when it was requested).
+    state.starts = serde_json::from_slice::<WithStarts>(body)
+        .map(|w| {
+            w.rounds
+                .into_iter()
+                .map(|r| {
+                    chrono::DateTime::parse_from_rfc3339(r.start_time.as_deref()?.trim())
+                        .ok()
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(state)
 }
 
 /// The state and round `round`'s truth (1-based), only when the player's guess for that round
@@ -291,6 +328,24 @@ mod tests {
             truth_after_guess(EXAMPLE.as_bytes(), 2),
             Err(StateProblem::NotGuessed { .. })
         ));
+    }
+
+    #[test]
+    fn start_times_are_read_where_they_read() {
+        let s = parse_state(EXAMPLE.as_bytes()).unwrap();
+        let t = s.round_start(1).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-01-11T00:10:51.031571+00:00");
+        assert_eq!((s.round_start(0), s.round_start(2)), (None, None));
+        let zulu = EXAMPLE.replace("51.0315710+00:00", "51Z");
+        assert!(parse_state(zulu.as_bytes())
+            .unwrap()
+            .round_start(1)
+            .is_some());
+        for bad in ["\"soon\"", "12", "null", "[1]"] {
+            let odd = EXAMPLE.replace("\"2026-01-11T00:10:51.0315710+00:00\"", bad);
+            let s = parse_state(odd.as_bytes()).unwrap();
+            assert_eq!(s.round_start(1), None, "{bad}");
+        }
     }
 
     #[test]
