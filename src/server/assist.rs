@@ -21,7 +21,7 @@
 //! true position.
 
 use crate::agent::strategy::HintSource;
-use crate::agent::{Guess, GuessSource, Hint};
+use crate::agent::{Guess, Hint};
 use crate::environment::Observation;
 use crate::replay::RoundRecord;
 use axum::body::Bytes;
@@ -176,11 +176,7 @@ impl Answer {
             country: g.country.clone(),
             confidence: g.confidence,
             rationale: g.rationale.clone(),
-            source: match &g.source {
-                GuessSource::Fallback { reason } => format!("fallback: {reason}"),
-                GuessSource::Baseline => "baseline".into(),
-                GuessSource::Model => "model".into(),
-            },
+            source: g.source.to_string(),
             reasoning,
             placed,
         }

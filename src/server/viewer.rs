@@ -19,7 +19,6 @@
 //! clipped to [`API_MAX_TEXT_CHARS`], so no answer grows with what a replay holds. Points are the
 //! re-scored ones where the session has a `rescored.json` (the recorded ones beside them).
 
-use crate::agent::GuessSource;
 use crate::geo::LatLon;
 use crate::replay::{rescore, Replay, ReplayError, RoundRecord};
 use axum::extract::rejection::QueryRejection;
@@ -349,11 +348,7 @@ async fn session(
     let m = &r.manifest;
     let prev = pos.checked_sub(1).map(|i| r.rounds[i].round);
     let next = r.rounds.get(pos + 1).map(|x| x.round);
-    let source = match &rec.guess.source {
-        GuessSource::Model => "model".to_string(),
-        GuessSource::Baseline => "baseline".to_string(),
-        GuessSource::Fallback { reason } => format!("fallback: {reason}"),
-    };
+    let source = rec.guess.source.to_string();
     page(
         &format!("Replay {} round {n}", m.session_id),
         html! {
@@ -627,11 +622,7 @@ fn api_round(id: &str, r: &Replay, rec: &RoundRecord) -> ApiRound {
         guess: rec.result.guess,
         guess_country: rec.guess.country.as_deref().map(api_text),
         confidence: rec.guess.confidence.filter(|c| c.is_finite()),
-        source: api_text(&match &rec.guess.source {
-            GuessSource::Model => "model".to_string(),
-            GuessSource::Baseline => "baseline".to_string(),
-            GuessSource::Fallback { reason } => format!("fallback: {reason}"),
-        }),
+        source: api_text(&rec.guess.source.to_string()),
         rationale: rec.guess.rationale.as_deref().map(api_text),
         distance_km: rec.result.distance_km,
         points: rec.result.points,

@@ -1,6 +1,7 @@
 //! Tests of `assist`.
 
 use super::*;
+use crate::agent::GuessSource;
 use crate::environment::View;
 use crate::geo::{Bounds, LatLon};
 
