@@ -229,7 +229,10 @@ fn cases() -> Vec<Case> {
         ("play", "time_limit", "play --site geoguessr", "play --site geoguessr --time-limit 60", changes!(Play, |r| r.settings.geoguessr.time_limit_secs, 60u32)),
         ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, "api")),
         // geoguessr, humans (behaviour: tests/geoguessr_site.rs)
-        ("geoguessr check", "game", "geoguessr check", "geoguessr check --game http://x/game/AbC", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: Some("http://x/game/AbC".into()) })),
+        // check's behaviour (no game unless --create-game, the report's contents): tests/geoguessr_page.rs
+        ("geoguessr check", "game", "geoguessr check", "geoguessr check --game http://x/game/AbC", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: Some("http://x/game/AbC".into()), create_game: false, report: None })),
+        ("geoguessr check", "create_game", "geoguessr check", "geoguessr check --create-game", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: None, create_game: true, report: None })),
+        ("geoguessr check", "report", "geoguessr check", "geoguessr check --report r.json", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: None, create_game: false, report: Some(p("r.json")) })),
         ("humans import-highscores", "file", "humans import-highscores a.json", "humans import-highscores b.json", changes!(Humans, |r| r.file, p("b.json"))),
         ("humans import-highscores", "challenge", "humans import-highscores a.json", "humans import-highscores a.json --challenge https://www.geoguessr.com/challenge/AbC", changes!(Humans, |r| r.challenge, Some("AbC"))),
         // bench

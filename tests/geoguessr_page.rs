@@ -156,7 +156,288 @@ async fn play(rendering: MapRendering) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_settings_play_every_guess_map_rendering() {
     common::require_browser();
+    let _one = BROWSER.lock().await;
     for r in MapRendering::ALL {
         play(r).await;
     }
+}
+
+/// One browser at a time in this binary: the machine has 2 cores.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs the binary with `args` against `replica` (its config in `dir`), the cookie in the
+/// environment.
+async fn geoagent(replica: &Replica, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let config = dir.join("geoagent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[geoguessr]\nbase_url = \"{}\"\ngame_pause_secs = 0\n[replay]\ndir = \"{}\"\n",
+            replica.base_url,
+            dir.join("replays").display()
+        ),
+    )
+    .unwrap();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .env("GEOGUESSR_NCFA", COOKIE)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn games_created(replica: &Replica) -> usize {
+    replica
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("POST /api/v3/games") && !l.starts_with("POST /api/v3/games/"))
+        .count()
+}
+
+/// Every spelling of a value the report must not hold: the cookie, the game token, the
+/// replica's places and the map's bounds (to 2–5 decimals), any `ll=` value.
+fn forbidden(token: &str) -> Vec<String> {
+    let mut out = vec![
+        COOKIE.to_string(),
+        token.to_string(),
+        "\"lat\"".into(),
+        "\"lng\"".into(),
+    ];
+    let mut numbers: Vec<f64> = common::geoguessr_site::places()
+        .iter()
+        .flat_map(|p| [p.lat, p.lng])
+        .collect();
+    numbers.extend([-54.85, 71.17, -123.12, 175.68]);
+    for n in numbers {
+        for d in 2..=5 {
+            out.push(format!("{n:.d$}"));
+        }
+    }
+    out
+}
+
+/// `geoguessr check` on the untouched replica: without `--create-game` or `--game` it creates no
+/// game, checks the cookie and the map, and says the page was not checked and why; with
+/// `--create-game` it creates exactly one, and every selector (the spinner too) and the guess
+/// map's calibration are green; `--game` checks that game's page without creating another;
+/// `--report` writes a bundle with the counts, hooks, prefixes, calibration and timings, and
+/// none of the cookie, the token or a coordinate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_is_green_on_the_untouched_replica_and_makes_no_game_unless_asked() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+
+    let out = geoagent(&replica, tmp.path(), &["geoguessr", "check"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(games_created(&replica), 0, "{:?}", replica.log());
+    assert!(replica.games().is_empty());
+    assert!(
+        stdout.contains("ok    cookie") && stdout.contains("ok    map"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-     geoguessr.selectors.spinner: not checked: no game page was opened")
+            && stdout.contains("--create-game")
+            && stdout.contains("-     guess map calibration: not checked"),
+        "{stdout}"
+    );
+
+    let report = tmp.path().join("check.json");
+    let out = geoagent(
+        &replica,
+        tmp.path(),
+        &[
+            "geoguessr",
+            "check",
+            "--create-game",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(games_created(&replica), 1, "{:?}", replica.log());
+    let token = replica.games().pop().unwrap();
+    for key in [
+        "panorama",
+        "spinner",
+        "guess_map",
+        "map_view_link",
+        "guess_pin",
+        "guess_button",
+        "hide",
+    ] {
+        assert!(
+            stdout.contains(&format!("ok    geoguessr.selectors.{key} (")),
+            "{key}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains(
+            "-     geoguessr.selectors.close_round_result: not checked: appears only after a guess"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    guess map calibration: scale from"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(&token) && !stdout.contains(COOKIE),
+        "{stdout}"
+    );
+    // Nothing was guessed.
+    assert!(replica.points_of(&token).is_empty());
+
+    let bytes = std::fs::read(&report).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    // Shown with --nocapture: what a user would attach.
+    eprintln!("{stdout}\n{text}");
+    for bad in forbidden(&token) {
+        assert!(!text.contains(&bad), "the report holds {bad:?}:\n{text}");
+    }
+    // A view link's `ll=` value never (the selector's `ll=\"` is no value).
+    let ll = text
+        .match_indices("ll=")
+        .all(|(i, _)| text[i + 3..].starts_with("<redacted>") || text[i + 3..].starts_with("\\\""));
+    assert!(ll, "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["game"], "created");
+    let found = |key: &str| {
+        v["selectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == format!("geoguessr.selectors.{key}"))
+            .unwrap()["found"]
+            .clone()
+    };
+    assert_eq!(found("guess_map"), 1, "{v:#}");
+    assert!(found("spinner").as_u64().unwrap() >= 1, "{v:#}");
+    assert_eq!(found("close_round_result"), serde_json::Value::Null);
+    assert_eq!(v["page"]["data_qa"]["guess-map"], 1, "{v:#}");
+    assert_eq!(v["page"]["data_qa"]["panorama"], 1, "{v:#}");
+    // Hash suffixes cut: the replica's classes end in this start's salt.
+    let prefixes = v["page"]["class_prefixes"].as_object().unwrap();
+    assert!(prefixes.contains_key("guess-map_guessMap__"), "{v:#}");
+    assert!(!text.contains(&replica.class_salt()), "{text}");
+    let cal = &v["calibration_figures"];
+    assert!(cal["pin_offset_px"].as_f64().unwrap() <= 3.0, "{cal}");
+    assert!(cal["projection_error_px"].as_f64().unwrap() <= 3.0, "{cal}");
+    assert_eq!(v["calibration"]["status"], "ok", "{v:#}");
+    for t in [
+        "cookie",
+        "browser_launch",
+        "page_open",
+        "round_ready",
+        "calibration",
+    ] {
+        assert!(v["timings_ms"][t].is_u64(), "{t}: {v:#}");
+    }
+
+    // The game given: its page checked, no other game made.
+    let url = format!("{}/game/{token}", replica.base_url);
+    let out = geoagent(
+        &replica,
+        tmp.path(),
+        &["geoguessr", "check", "--game", &url],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok    geoguessr.selectors.guess_button ("),
+        "{stdout}"
+    );
+    assert_eq!(games_created(&replica), 1);
+    let out = geoagent(
+        &replica,
+        tmp.path(),
+        &["geoguessr", "check", "--game", &url, "--create-game"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert_eq!(games_created(&replica), 1);
+}
+
+/// A site that changed: the Guess button's hook renamed, the loading screen's class renamed,
+/// the guess map without the logo link. `check` names each and the report shows the new
+/// loading-screen class.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_what_changed_on_a_modified_replica() {
+    common::require_browser();
+    let _one = BROWSER.lock().await;
+    let replica = Replica::start_with(PageOptions {
+        spinner_classes: vec!["loading-screen_root".into()],
+        logo_link: false,
+        ..PageOptions::default()
+    })
+    .await;
+    replica.rename_guess_button();
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("check.json");
+    let out = geoagent(
+        &replica,
+        tmp.path(),
+        &[
+            "geoguessr",
+            "check",
+            "--create-game",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    for key in ["guess_button", "spinner", "map_view_link"] {
+        assert!(
+            stdout.contains(&format!("MISS  geoguessr.selectors.{key} =")),
+            "{key}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("classes seen only then:") && stdout.contains("loading-screen_root__"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAIL  guess map calibration"), "{stdout}");
+    for key in ["panorama", "guess_map"] {
+        assert!(
+            stdout.contains(&format!("ok    geoguessr.selectors.{key} (")),
+            "{key}: {stdout}"
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["page"]["data_qa"]["perform-guess-v2"], 1, "{v:#}");
+    assert!(
+        v["page"]["loading_only_class_prefixes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("loading-screen_root__")),
+        "{v:#}"
+    );
 }

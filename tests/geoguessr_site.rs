@@ -299,6 +299,7 @@ async fn a_classic_game_plays_five_rounds_behind_the_fence() {
     }
     let reqs = server.requests();
     assert_eq!(reqs.len(), 5);
+    start_view_labels(&reqs);
     for r in &reqs {
         leaks.extend(find_leaks(
             "model request",
@@ -617,7 +618,7 @@ async fn check_and_import_highscores_from_the_command_line() {
             .unwrap()
         }
     };
-    let out = run(&["geoguessr", "check"]).await;
+    let out = run(&["geoguessr", "check", "--create-game"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -628,7 +629,13 @@ async fn check_and_import_highscores_from_the_command_line() {
     );
     assert!(!stdout.contains(COOKIE) && !stderr.contains(COOKIE));
     replica.rename_guess_button();
-    let out = run(&["geoguessr", "check"]).await;
+    // The game made above (a second would wait for geoguessr.game_pause_secs).
+    let url = format!(
+        "{}/game/{}",
+        replica.base_url,
+        replica.games().pop().unwrap()
+    );
+    let out = run(&["geoguessr", "check", "--game", &url]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(
@@ -863,4 +870,35 @@ async fn play_resume_continues_a_site_session_from_the_command_line() {
     assert_eq!(replica.points_of(&token).len(), 5);
     let rounds = std::fs::read_to_string(session.join("rounds.jsonl")).unwrap();
     assert_eq!(rounds.lines().count(), 5);
+}
+
+/// The site opens each round facing a random way (the replica too): every view label the model
+/// received is relative to the start view, and none names a compass direction (issue 22 item 5).
+fn start_view_labels(reqs: &[common::openai_server::RecordedRequest]) {
+    for r in reqs {
+        let labels: Vec<&str> = r
+            .text
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("View ")
+                    .and_then(|rest| rest.split_once(':'))
+                    .is_some_and(|(n, _)| n.parse::<usize>().is_ok())
+            })
+            .collect();
+        assert_eq!(labels.len(), 4, "{}", r.text);
+        assert!(
+            labels[0].starts_with("View 1: start view (compass direction unknown"),
+            "{labels:?}"
+        );
+        assert!(
+            labels[1].starts_with("View 2: start view +90°"),
+            "{labels:?}"
+        );
+        for l in &labels {
+            assert!(l.contains("start view"), "{l}");
+            for word in ["north", "south", "east", "west", "heading"] {
+                assert!(!l.contains(word), "{word} in {l}");
+            }
+        }
+    }
 }

@@ -260,6 +260,7 @@ fn observation() -> Observation {
         rounds: 5,
         views: vec![View {
             heading: 0.0,
+            heading_ref: geoagent::environment::HeadingRef::Compass,
             pitch: 0.0,
             fov: 90.0,
             width: 32,

@@ -368,6 +368,7 @@ async fn closed_port() -> u16 {
 fn observation() -> Observation {
     let view = |heading: f64, rgb| View {
         heading,
+        heading_ref: geoagent::environment::HeadingRef::Compass,
         pitch: 0.0,
         fov: 90.0,
         width: 32,

@@ -588,6 +588,7 @@ impl std::io::Write for Captured {
 fn observation() -> Observation {
     let view = |heading: f64| View {
         heading,
+        heading_ref: geoagent::environment::HeadingRef::Compass,
         pitch: 0.0,
         fov: 90.0,
         width: 32,

@@ -138,6 +138,15 @@ async fn plays_three_rounds_with_a_scripted_model() {
     for i in [0, 1, 2, 4] {
         assert_eq!(reqs[i].image_count, 4, "request {i}");
     }
+    // The local game knows its panorama's orientation: compass headings, not a start view.
+    for i in [1, 2, 4] {
+        let t = &reqs[i].text;
+        assert!(
+            t.contains("View 1: heading 0° (north)") && t.contains("View 2: heading 90° (east)"),
+            "request {i}: {t}"
+        );
+        assert!(!t.contains("View 1: start view"), "request {i}: {t}");
+    }
 
     // The replay on disk holds every round and its views.
     let replay = Replay::open(&report.replay_dir).unwrap();

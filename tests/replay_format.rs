@@ -71,6 +71,7 @@ fn write_then_read_is_lossless() {
             .iter()
             .map(|v| geoagent::environment::View {
                 heading: v.heading,
+                heading_ref: v.heading_ref,
                 pitch: v.pitch,
                 fov: v.fov,
                 width: v.width,

@@ -57,6 +57,7 @@ fn hostile_session(root: &Path) -> std::path::PathBuf {
             .iter()
             .map(|v| View {
                 heading: v.heading,
+                heading_ref: v.heading_ref,
                 pitch: v.pitch,
                 fov: v.fov,
                 width: v.width,

@@ -44,6 +44,7 @@ fn provider(server: &OpenAiServer) -> Arc<dyn Provider> {
 fn obs() -> Observation {
     let view = |heading, rgb| View {
         heading,
+        heading_ref: geoagent::environment::HeadingRef::Compass,
         pitch: 0.0,
         fov: 90.0,
         width: 32,

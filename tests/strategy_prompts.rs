@@ -16,11 +16,13 @@ fn vars(hints: &[&str]) -> PromptVars {
         views: vec![
             ViewInfo {
                 heading: 0.0,
+                heading_ref: geoagent::environment::HeadingRef::Compass,
                 pitch: 0.0,
                 fov: 90.0,
             },
             ViewInfo {
                 heading: 180.0,
+                heading_ref: geoagent::environment::HeadingRef::Compass,
                 pitch: 0.0,
                 fov: 90.0,
             },

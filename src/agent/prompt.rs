@@ -10,7 +10,7 @@
 //! Unknown variables and missing required ones are load-time errors, so a typo in a template fails
 //! at startup instead of sending the model a literal `{{vews}}`.
 
-use crate::environment::View;
+use crate::environment::{HeadingRef, View};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -163,6 +163,8 @@ fn list_or_none(v: &[String]) -> String {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ViewInfo {
     pub heading: f64,
+    /// A compass heading, or degrees right of the start view (direction unknown).
+    pub heading_ref: HeadingRef,
     pub pitch: f64,
     pub fov: f64,
 }
@@ -171,6 +173,7 @@ impl From<&View> for ViewInfo {
     fn from(v: &View) -> Self {
         Self {
             heading: v.heading,
+            heading_ref: v.heading_ref,
             pitch: v.pitch,
             fov: v.fov,
         }
@@ -449,8 +452,12 @@ fn tidy(s: &str) -> String {
 }
 
 /// "View 1: heading 0° (north), fov 90°", one line per view; pitch only when it is not level.
+/// Views turned from a start view of unknown direction (geoguessr.com) are "View 1: start view
+/// (compass direction unknown; …), fov 90°", "View 2: start view +90°, fov 90°": never a compass
+/// word the model would take for the sun's side.
 pub(crate) fn describe_views(views: &[ViewInfo]) -> String {
     let mut out = String::new();
+    let mut start_said = false;
     for (i, v) in views.iter().enumerate() {
         if i > 0 {
             out.push('\n');
@@ -464,13 +471,28 @@ pub(crate) fn describe_views(views: &[ViewInfo]) -> String {
             continue;
         }
         let heading = v.heading.rem_euclid(360.0);
-        let _ = write!(
-            out,
-            "View {}: heading {}° ({})",
-            i + 1,
-            fmt_deg(heading),
-            compass_name(heading)
-        );
+        match v.heading_ref {
+            HeadingRef::Compass => {
+                let _ = write!(
+                    out,
+                    "View {}: heading {}° ({})",
+                    i + 1,
+                    fmt_deg(heading),
+                    compass_name(heading)
+                );
+            }
+            HeadingRef::Start => {
+                let turned = fmt_deg(heading);
+                let _ = write!(out, "View {}: start view", i + 1);
+                if turned != "0" && turned != "360" {
+                    let _ = write!(out, " +{turned}°");
+                }
+                if !start_said {
+                    out.push_str(" (compass direction unknown; +N° = turned N° right of it)");
+                    start_said = true;
+                }
+            }
+        }
         /// Pitches closer to level than this are described as level: they do not change what the
         /// model should look for.
         const LEVEL_PITCH_DEG: f64 = 0.5;
@@ -524,16 +546,19 @@ mod tests {
             views: vec![
                 ViewInfo {
                     heading: 0.0,
+                    heading_ref: HeadingRef::Compass,
                     pitch: 0.0,
                     fov: 90.0,
                 },
                 ViewInfo {
                     heading: 135.0,
+                    heading_ref: HeadingRef::Compass,
                     pitch: -10.0,
                     fov: 60.5,
                 },
                 ViewInfo {
                     heading: 370.0,
+                    heading_ref: HeadingRef::Compass,
                     pitch: 0.2,
                     fov: 90.0,
                 },
@@ -554,6 +579,25 @@ mod tests {
              View 2: heading 135° (south-east), pitch -10° (down), fov 60.5°\n\
              View 3: heading 10° (north), fov 90°"
         );
+        // Turned from a start view of unknown direction: no compass word at all.
+        let relative: Vec<ViewInfo> = vars()
+            .views
+            .into_iter()
+            .map(|v| ViewInfo {
+                heading_ref: HeadingRef::Start,
+                ..v
+            })
+            .collect();
+        let text = describe_views(&relative);
+        assert_eq!(
+            text,
+            "View 1: start view (compass direction unknown; +N° = turned N° right of it), fov 90°\n\
+             View 2: start view +135°, pitch -10° (down), fov 60.5°\n\
+             View 3: start view +10°, fov 90°"
+        );
+        for word in ["north", "south", "east", "west", "heading"] {
+            assert!(!text.contains(word), "{word} in {text}");
+        }
         assert_eq!(compass_name(337.6), "north");
         assert_eq!(compass_name(337.4), "north-west");
         assert_eq!(compass_name(-90.0), "west");

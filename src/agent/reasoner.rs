@@ -372,6 +372,7 @@ mod tests {
     fn obs() -> Observation {
         let view = |heading| View {
             heading,
+            heading_ref: crate::environment::HeadingRef::Compass,
             pitch: 0.0,
             fov: 90.0,
             width: 2,

@@ -87,6 +87,7 @@ pub(crate) fn clean_view(path: &Path, quality: u8) -> Result<View> {
     Ok(View {
         // Unknown for a photo: the prompt says "direction unknown" instead of inventing one.
         heading: f64::NAN,
+        heading_ref: crate::environment::HeadingRef::Compass,
         pitch: 0.0,
         fov: f64::NAN,
         width: rgb.width(),

@@ -1,12 +1,12 @@
 //! geoguessr.com from the command line: `play --site geoguessr` (one classic game or challenge,
-//! see [`run_play`]) and `geoguessr check` (cookie and every selector, without guessing).
+//! see [`run_play`]) and `geoguessr check` (cookie, map, and with a game page every selector and
+//! the guess map's calibration, without guessing; no game made unless asked).
 
 use super::wiring::{browser_options, build_reasoner, capture_options};
 use super::Cli;
 use crate::browser::geoguessr::api::{Api, NewGame};
-use crate::browser::geoguessr::page::Page;
+use crate::browser::geoguessr::check;
 use crate::browser::geoguessr::{parse_target, Target};
-use crate::browser::Browser;
 use crate::config::Settings;
 use crate::session::site::{play_site, SiteGameSpec, SitePlan};
 use anyhow::{Context, Result};
@@ -24,13 +24,23 @@ pub struct GeoGuessrArgs {
 
 #[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum GeoGuessrAction {
-    /// Check the _ncfa cookie (/api/v3/profiles), open a game page and check every selector
-    /// the adapter relies on, without guessing. Run it when the site changed.
+    /// Check the _ncfa cookie (/api/v3/profiles) and the map's facts; with a game page to open
+    /// (--game or --create-game), every selector the adapter relies on (the spinner while the
+    /// round loads too) and the guess map's calibration, without guessing. Makes no game unless
+    /// --create-game is given. Run it when the site changed.
     Check {
-        /// A game link (/game/TOKEN) of yours to open; without it a new classic game is created
-        /// on `game.map` (and left unplayed).
-        #[arg(long, value_name = "URL")]
+        /// A game link (/game/TOKEN) of yours to open (not played: a pin is placed, no guess).
+        #[arg(long, value_name = "URL", conflicts_with = "create_game")]
         game: Option<String>,
+        /// Create a new classic game on `game.map` to open (left unplayed; counted in the
+        /// account's pacing like any game started).
+        #[arg(long)]
+        create_game: bool,
+        /// Write a diagnostic bundle (JSON) to attach to a bug report: selector counts, the
+        /// page's data-qa hooks and class prefixes, the guess map's calibration, timings. It never
+        /// holds the cookie, a game token or coordinates.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
 }
 
@@ -52,51 +62,111 @@ impl GeoGuessrArgs {
 
 /// Runs `geoagent geoguessr check`: prints one line per check; fails when any fails.
 pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
-    let GeoGuessrAction::Check { game } = &r.action;
+    let GeoGuessrAction::Check {
+        game,
+        create_game,
+        report: report_file,
+    } = &r.action;
     let s = &r.settings;
     let site = s.site_options()?;
     let cookie = s.ncfa_cookie()?;
-    let api = Api::new(&site, &cookie)?;
-    let profile = api.profile().await.context("checking the cookie")?;
-    println!("ok    cookie: signed in as {:?}", profile.nick);
-    let token = match game {
+    let given = match game {
         Some(g) => match parse_target(g)? {
-            Target::Game(t) => t,
+            Target::Game(t) => Some(t),
             Target::Challenge(_) => anyhow::bail!("--game {g}: a game link (/game/TOKEN) is needed, not a challenge (joining one would start it)"),
         },
-        None => {
-            let st = api.create_game(&new_game(s)).await.context("creating a game to check the page")?;
-            println!("ok    created classic game {} on {} (left unplayed)", st.token, st.map);
-            crate::browser::geoguessr::Token::parse(&st.token)?
-        }
+        None => None,
     };
-    let browser = Browser::launch(&browser_options(s)).await?;
-    let mut page = Page::open(browser, &site, &cookie, token.as_str()).await?;
-    let checks = page.check_selectors().await;
-    page.close().await;
-    let mut failed = 0;
-    for c in checks? {
-        match c.found {
-            Some(0) => {
-                failed += 1;
-                println!(
-                    "MISS  {} = {:?}: matched nothing; fix it in [geoguessr.selectors]",
-                    c.key, c.selector
-                );
-            }
-            Some(n) => println!("ok    {} ({n} element(s))", c.key),
-            None => println!(
-                "-     {}: appears only during loading or after a guess; not checked",
-                c.key
-            ),
+    let (mut report, profile) = check::check_account(&site, &cookie, &s.game.map).await;
+    let mut token = given;
+    let mut created = None;
+    // Held while the page is checked: one game at a time per account.
+    let mut _slot = None;
+    if *create_game {
+        if let Some(p) = &profile {
+            _slot = Some(
+                crate::session::site::claim_new_game(&s.replay.dir, &p.id, &site)
+                    .context("--create-game")?,
+            );
+            let api = Api::new(&site, &cookie)?;
+            let st = api
+                .create_game(&new_game(s))
+                .await
+                .context("--create-game: creating a game to check the page")?;
+            let t = crate::browser::geoguessr::Token::parse(&st.token)?;
+            created = Some(t.clone());
+            token = Some(t);
         }
     }
+    if let Some(t) = &token {
+        let source = if created.is_some() {
+            "created"
+        } else {
+            "given"
+        };
+        check::check_page(&mut report, &site, &cookie, &browser_options(s), t, source).await;
+    }
+    print_report(&report, created.as_ref());
+    if let Some(file) = report_file {
+        let secrets: Vec<&str> = [Some(cookie.expose()), token.as_ref().map(|t| t.as_str())]
+            .into_iter()
+            .flatten()
+            .collect();
+        crate::fsio::write_atomic(file, report.to_json(&secrets).as_bytes())
+            .with_context(|| format!("--report {}", file.display()))?;
+        println!(
+            "Report written to {} (no cookie, game token or coordinates in it).",
+            file.display()
+        );
+    }
+    let failed = report.failures();
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        println!("{failed} selector(s) missing");
+        println!("{failed} check(s) failed");
         ExitCode::FAILURE
     })
+}
+
+/// Longest detail shown on one line of `check`'s output (characters); the report has them whole.
+const SHOWN_DETAIL_CHARS: usize = 600;
+
+/// One line per check: `ok`, `MISS`/`FAIL`, or `-` with why it was not checked.
+fn print_report(r: &check::CheckReport, created: Option<&crate::browser::geoguessr::Token>) {
+    // Details may quote the site's answers: shown as one safe line each.
+    let safe = |t: &str| crate::text::line(t, SHOWN_DETAIL_CHARS);
+    let line = |label: &str, o: &check::Outcome| match o {
+        check::Outcome::Ok(d) => println!("ok    {label}: {}", safe(d)),
+        check::Outcome::Failed(d) => println!("FAIL  {label}: {}", safe(d)),
+        check::Outcome::NotChecked(why) => println!("-     {label}: not checked: {}", safe(why)),
+    };
+    line("cookie", &r.cookie);
+    line("map", &r.map);
+    if created.is_some() {
+        // Not its token: this output is meant to be pasted into bug reports too.
+        println!("ok    created a classic game to check its page (left unplayed)");
+    }
+    line("browser", &r.browser);
+    line("round start", &r.round_ready);
+    for c in &r.selectors {
+        match (c.found, &c.note) {
+            (Some(0), note) => println!(
+                "MISS  {} = {:?}: matched nothing{}; fix it in [geoguessr.selectors]",
+                c.key,
+                c.selector,
+                note.as_ref()
+                    .map(|n| format!(" ({})", safe(n)))
+                    .unwrap_or_default()
+            ),
+            (Some(n), _) => println!("ok    {} ({n} element(s))", c.key),
+            (None, note) => println!(
+                "-     {}: not checked: {}",
+                c.key,
+                safe(note.as_deref().unwrap_or("no page"))
+            ),
+        }
+    }
+    line("guess map calibration", &r.calibration);
 }
 
 /// A new classic game as the settings describe it.

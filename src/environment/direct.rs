@@ -248,6 +248,7 @@ fn cached_on_disk(
                 .ok()
                 .map(|jpeg| View {
                     heading: *heading,
+                    heading_ref: crate::environment::HeadingRef::Compass,
                     pitch: 0.0,
                     fov: *fov,
                     width: size.0,
@@ -298,6 +299,7 @@ fn render_views(
                 .map_err(DirectError::Encode)?;
             Ok(View {
                 heading,
+                heading_ref: crate::environment::HeadingRef::Compass,
                 pitch: 0.0,
                 fov,
                 width: w,
@@ -322,6 +324,7 @@ fn photo_view(
         .map_err(DirectError::Encode)?;
     Ok(View {
         heading: 0.0,
+        heading_ref: crate::environment::HeadingRef::Compass,
         pitch: 0.0,
         fov: START_FOV_DEG,
         width: img.width(),

@@ -14,11 +14,36 @@ use crate::game::RoundResult;
 use crate::geo::{Bounds, LatLon};
 use serde::{Deserialize, Serialize};
 
+/// What a view's `heading` is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadingRef {
+    /// A compass heading (0 = north, 90 = east): the local game knows its panorama's
+    /// orientation. Also what replays from before this field meant.
+    #[default]
+    Compass,
+    /// Degrees turned right from the round's start view, whose compass direction is unknown:
+    /// geoguessr.com opens each round facing a random way, and the compass that would say which
+    /// is hidden from the captures.
+    Start,
+}
+
+impl HeadingRef {
+    /// For `skip_serializing_if`: compass headings are what a record without the field means.
+    pub fn is_compass(&self) -> bool {
+        *self == HeadingRef::Compass
+    }
+}
+
 /// One captured picture of the round's panorama.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct View {
-    /// Compass heading of the view's centre in degrees (0 = north, 90 = east).
+    /// Heading of the view's centre in degrees, measured as `heading_ref` says (a compass
+    /// heading: 0 = north, 90 = east; or degrees right of the start view).
     pub heading: f64,
+    /// What `heading` is measured from.
+    #[serde(default, skip_serializing_if = "HeadingRef::is_compass")]
+    pub heading_ref: HeadingRef,
     pub pitch: f64,
     /// Horizontal field of view in degrees (smaller = zoomed in).
     pub fov: f64,
@@ -33,6 +58,7 @@ impl std::fmt::Debug for View {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("View")
             .field("heading", &self.heading)
+            .field("heading_ref", &self.heading_ref)
             .field("pitch", &self.pitch)
             .field("fov", &self.fov)
             .field("size", &(self.width, self.height))

@@ -11,7 +11,7 @@
 //! ([`Replay::view_bytes`]). Nothing else in or outside the folder is ever read through a replay.
 
 use crate::agent::Guess;
-use crate::environment::View;
+use crate::environment::{HeadingRef, View};
 use crate::game::{integrity, RoundResult};
 use fs_err::{self as fs, File, OpenOptions};
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,10 @@ pub struct ViewRecord {
     pub width: u32,
     pub height: u32,
     pub bytes: usize,
+    /// What `heading` is measured from; absent = a compass heading (and in replays from before
+    /// the field).
+    #[serde(default, skip_serializing_if = "HeadingRef::is_compass")]
+    pub heading_ref: HeadingRef,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -272,6 +276,7 @@ impl ReplayWriter {
                     width: v.width,
                     height: v.height,
                     bytes: v.jpeg.len(),
+                    heading_ref: v.heading_ref,
                 })
             })
             .collect()
@@ -623,6 +628,7 @@ pub(crate) mod tests {
         let mut w = ReplayWriter::create(root.path(), &m).unwrap();
         let view = View {
             heading: 90.0,
+            heading_ref: crate::environment::HeadingRef::Compass,
             pitch: 0.0,
             fov: 90.0,
             width: 4,
@@ -678,6 +684,7 @@ pub(crate) mod tests {
         let mut w = ReplayWriter::create(root.path(), &manifest("c")).unwrap();
         let view = View {
             heading: 0.0,
+            heading_ref: crate::environment::HeadingRef::Compass,
             pitch: 0.0,
             fov: 90.0,
             width: 4,
@@ -892,6 +899,22 @@ pub(crate) mod tests {
             "{:?}",
             back.skipped
         );
+    }
+
+    #[test]
+    fn a_view_recorded_before_heading_ref_reads_as_a_compass_heading() {
+        let old = r#"{"file":"views/r001_v0.jpg","heading":90.0,"pitch":0.0,"fov":90.0,"width":8,"height":6,"bytes":10}"#;
+        let v: ViewRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(v.heading_ref, HeadingRef::Compass);
+        // A compass view is written as before; a relative one says so and reads back.
+        assert_eq!(serde_json::to_string(&v).unwrap(), old);
+        let rel = ViewRecord {
+            heading_ref: HeadingRef::Start,
+            ..v
+        };
+        let text = serde_json::to_string(&rel).unwrap();
+        assert!(text.contains(r#""heading_ref":"start""#), "{text}");
+        assert_eq!(serde_json::from_str::<ViewRecord>(&text).unwrap(), rel);
     }
 
     #[test]

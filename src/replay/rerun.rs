@@ -22,6 +22,7 @@ pub fn observation(
         .map(|v| {
             Ok(View {
                 heading: v.heading,
+                heading_ref: v.heading_ref,
                 pitch: v.pitch,
                 fov: v.fov,
                 width: v.width,

@@ -34,7 +34,8 @@ pub fn thumbnail(
 
 /// How one view appears on a card.
 pub struct ViewShown {
-    /// "heading 90°, fov 90°".
+    /// "heading 90°, fov 90°" (or "start view +90°, fov 90°" when the compass direction is
+    /// unknown).
     pub alt: String,
     /// The image to show (a data URL or a path relative to the page), or why there is none.
     pub img: Result<Option<String>, String>,
@@ -44,7 +45,14 @@ pub struct ViewShown {
 
 impl ViewShown {
     pub(crate) fn alt_of(v: &ViewRecord) -> String {
-        format!("heading {:.0}°, fov {:.0}°", v.heading, v.fov)
+        match v.heading_ref {
+            crate::environment::HeadingRef::Compass => {
+                format!("heading {:.0}°, fov {:.0}°", v.heading, v.fov)
+            }
+            crate::environment::HeadingRef::Start => {
+                format!("start view +{:.0}°, fov {:.0}°", v.heading, v.fov)
+            }
+        }
     }
 }
 

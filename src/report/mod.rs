@@ -517,6 +517,7 @@ mod tests {
                 1,
                 &[View {
                     heading: 0.0,
+                    heading_ref: crate::environment::HeadingRef::Compass,
                     pitch: 0.0,
                     fov: 90.0,
                     width: 64,

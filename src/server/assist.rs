@@ -140,7 +140,7 @@ enum Phase {
 #[derive(Debug, Clone, Serialize)]
 struct ViewShown {
     url: String,
-    /// Degrees from north; `None` when unknown (a photo).
+    /// Degrees from north; `None` when unknown (a photo, a view turned from a start view).
     heading: Option<f64>,
 }
 
@@ -299,7 +299,8 @@ impl Assist {
         b.views = (0..obs.views.len())
             .map(|k| ViewShown {
                 url: format!("views/{round}/{k}"),
-                heading: Some(obs.views[k].heading).filter(|h| h.is_finite()),
+                heading: Some(obs.views[k].heading)
+                    .filter(|h| h.is_finite() && obs.views[k].heading_ref.is_compass()),
             })
             .collect();
         b.jpegs = obs

@@ -406,6 +406,7 @@ async fn view(State(v): State<Viewer>, UrlPath((id, file)): UrlPath<(String, Str
                 width: 0,
                 height: 0,
                 bytes: 0,
+                heading_ref: crate::environment::HeadingRef::Compass,
             };
             ViewLookup::Bytes(s.shell().view_bytes(&record))
         })

@@ -134,6 +134,7 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
                 width: 800,
                 height: 600,
                 bytes: std::fs::metadata(src).unwrap().len() as usize,
+                heading_ref: geoagent::environment::HeadingRef::Compass,
             });
         }
         let answer = format!(

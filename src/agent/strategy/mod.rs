@@ -547,6 +547,7 @@ pub(crate) mod test_support {
         };
         let view = |heading| View {
             heading,
+            heading_ref: crate::environment::HeadingRef::Compass,
             pitch: 0.0,
             fov: 90.0,
             width: 8,

@@ -185,7 +185,7 @@ impl Default for GuessMap {
 }
 
 /// One pointer drag by `(dx, dy)` from the element's centre, held still before release.
-fn drag_actions(el: &fantoccini::elements::Element, dx: f64, dy: f64) -> MouseActions {
+pub(super) fn drag_actions(el: &fantoccini::elements::Element, dx: f64, dy: f64) -> MouseActions {
     MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement {
             element: el.clone(),
@@ -226,7 +226,10 @@ impl GuessMap {
     }
 
     /// The map's box once it has stopped growing.
-    async fn steady_box(browser: &Browser, opts: &SiteOptions) -> Result<Rect, SiteError> {
+    pub(super) async fn steady_box(
+        browser: &Browser,
+        opts: &SiteOptions,
+    ) -> Result<Rect, SiteError> {
         let sel = &opts.selectors.guess_map;
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let mut last: Option<(Rect, Instant)> = None;
@@ -261,7 +264,7 @@ impl GuessMap {
 
     /// The logo link's view once it is written, differs from `before` (when given) and has
     /// stayed the same for [`LINK_STEADY`].
-    async fn steady_link(
+    pub(super) async fn steady_link(
         browser: &Browser,
         opts: &SiteOptions,
         before: Option<&str>,

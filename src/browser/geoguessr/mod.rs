@@ -3,6 +3,8 @@
 //!
 //! - [`settings`]: selectors, endpoint paths, timings and pacing, in one overridable struct.
 //! - [`target`]: links and tokens, parsed once ([`Token`] is one path segment, always).
+//! - [`check`]: `geoguessr check`: every selector, the spinner, the guess map's calibration,
+//!   and a report without secrets or coordinates.
 //! - [`api`]: the site's JSON API with the `_ncfa` cookie (401 = expired, 429 = wait, reads
 //!   retried).
 //! - [`state`]: the site's game state parsed without its answer; the truth only after a guess.
@@ -17,6 +19,7 @@
 //! (duels, battle royale, parties, ranked) are refused: playing people with an agent is cheating.
 
 pub mod api;
+pub mod check;
 pub mod clock;
 pub mod game;
 pub mod guess_map;

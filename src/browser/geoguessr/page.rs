@@ -42,15 +42,6 @@ const HIDE_STYLE_ID: &str = "geoagent-hide";
 /// The id of the style element that hides the guess map while capturing.
 const CAPTURE_STYLE_ID: &str = "geoagent-capture";
 
-/// Where one selector matched, if it did (`geoguessr check`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SelectorCheck {
-    pub key: &'static str,
-    pub selector: String,
-    /// `Some(n)` elements found, `None` = cannot be checked before a guess.
-    pub found: Option<usize>,
-}
-
 /// The game page in one browser.
 pub struct Page {
     browser: Browser,
@@ -285,7 +276,7 @@ impl Page {
     /// Waits for the round: no spinner on screen and a panorama canvas whose pixels are not one
     /// colour (the canvas is on the page from the start; its first frame comes later, and a
     /// provider that fails never draws). Returns the canvas rect.
-    async fn round_ready(&mut self) -> Result<Rect, SiteError> {
+    pub(super) async fn round_ready(&mut self) -> Result<Rect, SiteError> {
         let timeout = self.opts.round_ready_timeout;
         let deadline = Instant::now() + timeout;
         let mut why;
@@ -506,6 +497,7 @@ impl Page {
         };
         Ok(View {
             heading,
+            heading_ref: crate::environment::HeadingRef::Start,
             pitch: 0.0,
             fov,
             width: r.w.round() as u32,
@@ -590,26 +582,14 @@ impl Page {
         Ok(())
     }
 
-    /// Which selectors the open round's page matches (`geoguessr check`), without touching the
-    /// game.
-    pub(crate) async fn check_selectors(&mut self) -> Result<Vec<SelectorCheck>, SiteError> {
-        // Give the round time to load; a missing panorama is reported below, not raised.
-        let _ = self.round_ready().await;
-        let mut out = Vec::new();
-        for (key, selector) in self.sel().named() {
-            let found = match key {
-                "geoguessr.selectors.guess_pin" | "geoguessr.selectors.close_round_result" => None,
-                // Seen while the round loaded (0 when it loaded before the first look).
-                "geoguessr.selectors.spinner" => Some(self.spinner_seen),
-                _ => Some(self.rects(selector).await?.len()),
-            };
-            out.push(SelectorCheck {
-                key,
-                selector: selector.to_string(),
-                found,
-            });
-        }
-        Ok(out)
+    /// How many elements `selector` matches now (`geoguessr check`).
+    pub(super) async fn count(&self, selector: &str) -> Result<usize, SiteError> {
+        Ok(self.rects(selector).await?.len())
+    }
+
+    /// Most spinner elements seen at once while a round loaded (`geoguessr check`).
+    pub(super) fn spinner_seen(&self) -> usize {
+        self.spinner_seen
     }
 }
 

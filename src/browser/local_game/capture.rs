@@ -359,6 +359,7 @@ pub(super) fn view_of(
     let (heading, fov, _) = pano_geometry(st)?;
     Ok(View {
         heading,
+        heading_ref: crate::environment::HeadingRef::Compass,
         pitch: st.pitch.unwrap_or(0.0),
         fov,
         width,

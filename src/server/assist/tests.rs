@@ -11,6 +11,7 @@ fn obs(round: usize) -> Observation {
         rounds: 2,
         views: vec![View {
             heading: 90.0,
+            heading_ref: crate::environment::HeadingRef::Compass,
             pitch: 0.0,
             fov: 90.0,
             width: 2,

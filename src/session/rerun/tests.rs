@@ -46,6 +46,7 @@ async fn rerun_feeds_recorded_views_and_scores_against_recorded_truth() {
     let mut w = ReplayWriter::create(root.path(), &manifest("p")).unwrap();
     let view = View {
         heading: 0.0,
+        heading_ref: crate::environment::HeadingRef::Compass,
         pitch: 0.0,
         fov: 90.0,
         width: 4,
@@ -104,6 +105,7 @@ async fn empty_or_viewless_sessions_say_why() {
         width: 1,
         height: 1,
         bytes: 1,
+        heading_ref: crate::environment::HeadingRef::Compass,
     }];
     w.append(&r).unwrap();
     let parent = Replay::open(&root.path().join("e")).unwrap();

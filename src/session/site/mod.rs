@@ -28,6 +28,16 @@ use crate::environment::CaptureOptions;
 use crate::humans::{self, HumansError};
 use crate::replay::{self, Manifest, ReplayError, ReplayWriter};
 use pacing::Pacing;
+
+/// The account's slot and one game of its hourly budget, for a game started outside a play
+/// (`geoguessr check --create-game`); held until dropped.
+pub fn claim_new_game(
+    replay_root: &std::path::Path,
+    account: &str,
+    opts: &crate::browser::geoguessr::settings::SiteOptions,
+) -> Result<impl Send, SiteSessionError> {
+    Pacing::claim(replay_root, account, opts, true)
+}
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
