@@ -16,12 +16,15 @@ pub enum Fault {
     Malformed,
 }
 
+/// What follows a round's scored guess: its answer spoiled, and reads failing (how, how many).
+type AfterGuess = (Option<Fault>, Option<(Fault, u32)>);
+
 /// The faults still to serve.
 #[derive(Default)]
 pub(super) struct Faults {
     /// Per round (1-based): how the answer to that round's guess is spoiled after it was
     /// scored, and how the reads after it fail (how, how many).
-    guesses: Mutex<HashMap<usize, (Option<Fault>, Option<(Fault, u32)>)>>,
+    guesses: Mutex<HashMap<usize, AfterGuess>>,
     /// The next reads of a game: how, and how many.
     reads: Mutex<Option<(Fault, u32)>>,
 }
