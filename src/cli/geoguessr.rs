@@ -114,7 +114,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
             .collect();
         crate::fsio::write_atomic(file, report.to_json(&secrets).as_bytes())
             .with_context(|| format!("--report {}", file.display()))?;
-        println!(
+        outln!(
             "Report written to {} (no cookie, game token or coordinates in it).",
             file.display()
         );
@@ -123,7 +123,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        println!("{failed} check(s) failed");
+        outln!("{failed} check(s) failed");
         ExitCode::FAILURE
     })
 }
@@ -136,21 +136,21 @@ fn print_report(r: &check::CheckReport, created: Option<&crate::browser::geogues
     // Details may quote the site's answers: shown as one safe line each.
     let safe = |t: &str| crate::text::line(t, SHOWN_DETAIL_CHARS);
     let line = |label: &str, o: &check::Outcome| match o {
-        check::Outcome::Ok(d) => println!("ok    {label}: {}", safe(d)),
-        check::Outcome::Failed(d) => println!("FAIL  {label}: {}", safe(d)),
-        check::Outcome::NotChecked(why) => println!("-     {label}: not checked: {}", safe(why)),
+        check::Outcome::Ok(d) => outln!("ok    {label}: {}", safe(d)),
+        check::Outcome::Failed(d) => outln!("FAIL  {label}: {}", safe(d)),
+        check::Outcome::NotChecked(why) => outln!("-     {label}: not checked: {}", safe(why)),
     };
     line("cookie", &r.cookie);
     line("map", &r.map);
     if created.is_some() {
         // Not its token: this output is meant to be pasted into bug reports too.
-        println!("ok    created a classic game to check its page (left unplayed)");
+        outln!("ok    created a classic game to check its page (left unplayed)");
     }
     line("browser", &r.browser);
     line("round start", &r.round_ready);
     for c in &r.selectors {
         match (c.found, &c.note) {
-            (Some(0), note) => println!(
+            (Some(0), note) => outln!(
                 "MISS  {} = {:?}: matched nothing{}; fix it in [geoguessr.selectors]",
                 c.key,
                 c.selector,
@@ -158,8 +158,8 @@ fn print_report(r: &check::CheckReport, created: Option<&crate::browser::geogues
                     .map(|n| format!(" ({})", safe(n)))
                     .unwrap_or_default()
             ),
-            (Some(n), _) => println!("ok    {} ({n} element(s))", c.key),
-            (None, note) => println!(
+            (Some(n), _) => outln!("ok    {} ({n} element(s))", c.key),
+            (None, note) => outln!(
                 "-     {}: not checked: {}",
                 c.key,
                 safe(note.as_deref().unwrap_or("no page"))
@@ -211,7 +211,7 @@ pub(crate) async fn run_play(
         spec: spec(s, target, resume),
         human_store: s.server.human_results.clone(),
     };
-    eprintln!(
+    errln!(
         "Playing on {} ({}); one game at a time, paced (see [geoguessr] in geoagent.toml).",
         plan.site.base_url,
         reasoner.name()
@@ -219,22 +219,22 @@ pub(crate) async fn run_play(
     let outcome = tokio::select! {
         r = play_site(&plan, reasoner) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: finished rounds are in {}; continue with geoagent play --resume SESSION (its folder there).", plan.replay_root.display());
+            errln!("Interrupted: finished rounds are in {}; continue with geoagent play --resume SESSION (its folder there).", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let done = outcome
         .context("the game on geoguessr.com stopped; every finished round is in the replay")?;
-    println!("{}", done.report.render());
-    println!("GeoGuessr game {}", done.record.game_token);
+    outln!("{}", done.report.render());
+    outln!("GeoGuessr game {}", done.record.game_token);
     if let Some(t) = &done.record.challenge_token {
         match &done.highscores_problem {
-            None => println!(
+            None => outln!(
                 "Stored {} round(s) of other players of challenge {t} in {}; `geoagent stats` compares against them.",
                 done.humans_stored,
                 plan.human_store.display()
             ),
-            Some(p) => println!("The challenge's highscores were not stored: {p}"),
+            Some(p) => outln!("The challenge's highscores were not stored: {p}"),
         }
     }
     Ok(ExitCode::SUCCESS)
