@@ -241,7 +241,7 @@ impl SessionRow {
             created: Some(m.created),
             map: m.map.id.clone(),
             reasoner: m.reasoner.clone(),
-            strategy: m.strategy.clone(),
+            strategy: m.strategy_label(),
             environment: m.environment.clone(),
             rounds: n,
             planned_rounds: m.challenge.rounds,
@@ -441,7 +441,7 @@ fn header(r: &Replay) -> String {
     let _ = writeln!(
         out,
         "  reasoner {} · strategy {} · {} view(s) per round, zoom steps {}, JPEG quality {}",
-        m.reasoner, m.strategy, m.capture.headings, m.capture.zoom_steps, m.capture.jpeg_quality
+        m.reasoner, m.strategy_label(), m.capture.headings, m.capture.zoom_steps, m.capture.jpeg_quality
     );
     if let Some(p) = &m.parent {
         let _ = writeln!(out, "  re-run of session {p}");
