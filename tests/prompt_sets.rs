@@ -125,8 +125,19 @@ async fn a_users_prompt_set_plays_is_recorded_reruns_without_its_folder_and_is_i
 
     // 1. Played with the user's folder: the model gets the user's text.
     let out = run(s(&[
-        "play", "--rounds", "2", "--seed", "5", "--model", "scripted-vl", "--base-url", &base,
-        "--prompts", "mira-v1", "--replay-dir", &root,
+        "play",
+        "--rounds",
+        "2",
+        "--seed",
+        "5",
+        "--model",
+        "scripted-vl",
+        "--base-url",
+        &base,
+        "--prompts",
+        "mira-v1",
+        "--replay-dir",
+        &root,
     ]))
     .await;
     ok(&out);
@@ -135,14 +146,27 @@ async fn a_users_prompt_set_plays_is_recorded_reruns_without_its_folder_and_is_i
     assert_eq!(played.len(), 1);
     let parent = &played[0];
     assert_eq!(parent.rounds.len(), 2);
-    let info = parent.manifest.prompts.clone().expect("prompt set recorded");
+    let info = parent
+        .manifest
+        .prompts
+        .clone()
+        .expect("prompt set recorded");
     assert_eq!(info.name, "mira-v1");
-    assert_eq!(parent.manifest.strategy, "cot", "strategy stays a plain name (resume parses it)");
+    assert_eq!(
+        parent.manifest.strategy, "cot",
+        "strategy stays a plain name (resume parses it)"
+    );
     assert_eq!(info.files, ["cot", "repair"]);
     // The recorded text is the user's file, byte for byte.
     let recorded = parent.dir.join("prompts/mira-v1");
-    assert_eq!(std::fs::read_to_string(recorded.join("cot.md")).unwrap(), cot_text());
-    assert_eq!(std::fs::read_to_string(recorded.join("repair.md")).unwrap(), REPAIR);
+    assert_eq!(
+        std::fs::read_to_string(recorded.join("cot.md")).unwrap(),
+        cot_text()
+    );
+    assert_eq!(
+        std::fs::read_to_string(recorded.join("repair.md")).unwrap(),
+        REPAIR
+    );
     let label = format!("cot: mira-v1@{}", &info.sha256[..8]);
 
     // 2. The user's folder is gone: a re-run plays the recorded prompts, not the built-in ones.
@@ -150,7 +174,15 @@ async fn a_users_prompt_set_plays_is_recorded_reruns_without_its_folder_and_is_i
     let before = llm.requests().len();
     let id = parent.manifest.session_id.clone();
     let out = run(s(&[
-        "replay", "rerun", &id, "--model", "scripted-vl", "--base-url", &base, "--dir", &root,
+        "replay",
+        "rerun",
+        &id,
+        "--model",
+        "scripted-vl",
+        "--base-url",
+        &base,
+        "--dir",
+        &root,
     ]))
     .await;
     ok(&out);
@@ -177,13 +209,26 @@ async fn a_users_prompt_set_plays_is_recorded_reruns_without_its_folder_and_is_i
     let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("agent_prompts");
     let before = llm.requests().len();
     let out = run(s(&[
-        "replay", "rerun", &id, "--model", "scripted-vl", "--base-url", &base, "--dir", &root,
-        "--prompts", shipped.to_str().unwrap(),
+        "replay",
+        "rerun",
+        &id,
+        "--model",
+        "scripted-vl",
+        "--base-url",
+        &base,
+        "--dir",
+        &root,
+        "--prompts",
+        shipped.to_str().unwrap(),
     ]))
     .await;
     ok(&out);
     for r in llm.requests().split_off(before) {
-        assert_ne!(parts(&r).0, SYSTEM, "--prompts on a re-run replaces the recorded set");
+        assert_ne!(
+            parts(&r).0,
+            SYSTEM,
+            "--prompts on a re-run replaces the recorded set"
+        );
     }
 
     let out = run(s(&["stats", &root])).await;
@@ -215,7 +260,17 @@ fn a_tampered_recorded_prompt_set_is_refused_naming_the_file() {
     let root = home.join("replays").display().to_string();
     let out = geoagent(
         home,
-        &["replay", "rerun", id, "--model", "scripted-vl", "--base-url", "http://127.0.0.1:9/v1", "--dir", &root],
+        &[
+            "replay",
+            "rerun",
+            id,
+            "--model",
+            "scripted-vl",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--dir",
+            &root,
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -228,11 +283,24 @@ fn a_tampered_recorded_prompt_set_is_refused_naming_the_file() {
     std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
     let out = geoagent(
         home,
-        &["replay", "rerun", id, "--model", "scripted-vl", "--base-url", "http://127.0.0.1:9/v1", "--dir", &root],
+        &[
+            "replay",
+            "rerun",
+            id,
+            "--model",
+            "scripted-vl",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--dir",
+            &root,
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("manifest.json") && err.contains("prompts.name"), "{err}");
+    assert!(
+        err.contains("manifest.json") && err.contains("prompts.name"),
+        "{err}"
+    );
 }
 
 fn copy_dir(src: &Path, dst: &Path) {

@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(set.name(), "my_prompts__2J");
         assert_eq!(set.text("cot"), Some("a {{views}}"));
         assert!(!set.is_builtin());
-        assert_eq!(set.label(), format!("my_prompts__2J@{}", &set.sha256()[..8]));
+        assert_eq!(
+            set.label(),
+            format!("my_prompts__2J@{}", &set.sha256()[..8])
+        );
         // Moving text between files changes the hash.
         write(&dir, "cot", b"a {{views}}b");
         write(&dir, "repair", b" {{problem}}");
@@ -282,7 +285,10 @@ mod tests {
         let e = PromptFiles::read(dir, &["cot"]).unwrap_err().to_string();
         assert!(e.contains("cot.md") && e.contains("regular file"), "{e}");
         let e = PromptFiles::read(dir, &["direct"]).unwrap_err().to_string();
-        assert!(e.contains("direct.md") && e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains("direct.md") && e.contains("does not exist"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use super::args::{MatchArgs, Overrides};
 use super::wiring::{
-    build_reasoner_from, capture_options, challenge_key, load_maps, locate, recorded_key, recorded_prompts,
-    resumed_settings, seed_or_random, Recorded,
+    build_reasoner_from, capture_options, challenge_key, load_maps, locate, recorded_key,
+    recorded_prompts, resumed_settings, seed_or_random, Recorded,
 };
 use super::Cli;
 use crate::config::Settings;

@@ -485,7 +485,9 @@ fn open_record(
         Record::Resume(dir) => {
             let (writer, replay) = ReplayWriter::reopen(&dir)?;
             let m = &replay.manifest;
-            let prompts = reasoner.prompts().map(|p| replay::prompts::PromptsInfo::of(&p));
+            let prompts = reasoner
+                .prompts()
+                .map(|p| replay::prompts::PromptsInfo::of(&p));
             if m.prompts != prompts {
                 return Err(SessionError::Resume(format!(
                     "{} was played with prompts {}, not {}: a session keeps one prompt set",
