@@ -19,7 +19,8 @@ async fn main() -> ExitCode {
     match geoagent::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain can quote values from outside (a file's field, a server's answer).
+            eprintln!("{}", geoagent::text::screen(&format!("error: {e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -127,6 +127,12 @@ pub fn line_cut(s: &str, max: usize) -> (String, bool) {
     (text.trim_end().to_string(), cut)
 }
 
+/// `s` in single quotes as a value quoted in a message: one line of at most `max` characters,
+/// the cut said.
+pub fn quote(s: &str, max: usize) -> String {
+    format!("'{}'", line(s, max))
+}
+
 /// A whole screen of output about to be printed (a table, a report, an error): every line break
 /// kept, every other control and format character removed or made a space, nothing cut. The
 /// last guard at the edge; values in it should already have passed [`line`] or [`lines`].

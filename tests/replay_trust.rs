@@ -332,3 +332,84 @@ fn one_broken_session_does_not_stop_stats_or_report() {
     assert!(out.contains("Report of 1 session(s)"), "{out}");
     assert!(err.contains("b-bad") && err.contains("line 1"), "{err}");
 }
+
+/// What a crafted replay puts in every text field it controls: an escape sequence that would
+/// retitle and clear a terminal, a bell, a bidi override, an invisible tag character and a soft
+/// hyphen, and a value long enough to flood a screen.
+fn hostile(word: &str) -> String {
+    format!(
+        "{word}\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{202E}{word}\u{E0041}\u{AD}{}",
+        "x".repeat(5_000)
+    )
+}
+
+/// Any character a terminal would obey rather than show: controls other than the line break
+/// and every format character (bidi controls, tags, soft hyphens, zero-width characters).
+fn first_hidden(s: &str) -> Option<(usize, char)> {
+    s.char_indices().find(|&(_, c)| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}' | '\u{E0000}'..='\u{E007F}' | '\u{FEFF}')
+    })
+}
+
+#[test]
+fn what_a_crafted_replay_says_reaches_the_terminal_as_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    let dir = copy_fixture(&root, "crafted-text");
+    let path = dir.join(MANIFEST_FILE);
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["map"]["name"] = hostile("map").into();
+    m["reasoner"] = hostile("model").into();
+    std::fs::write(&path, m.to_string()).unwrap();
+    let path = dir.join(ROUNDS_FILE);
+    let text_before = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<serde_json::Value> = text_before
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in &mut lines {
+        l["guess"]["rationale"] = hostile("why").into();
+        l["guess"]["notes"] = serde_json::json!([hostile("note")]);
+        l["result"]["place"] = hostile("place").into();
+    }
+    let out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    let root_arg = root.to_str().unwrap();
+
+    for args in [
+        vec!["replay", "list", "--dir", root_arg],
+        vec!["replay", "show", "crafted-text", "--dir", root_arg],
+        vec![
+            "replay",
+            "show",
+            "crafted-text",
+            "--round",
+            "1",
+            "--dir",
+            root_arg,
+        ],
+        vec!["stats", root_arg],
+    ] {
+        let o = geoagent(tmp.path(), &args, &[]);
+        let (out, err) = text(&o);
+        for (stream, s) in [("stdout", &out), ("stderr", &err)] {
+            if let Some((at, c)) = first_hidden(s) {
+                panic!(
+                    "{args:?} printed {c:?} on {stream} at byte {at}: {:?}",
+                    &s[at.saturating_sub(40)..(at + 40).min(s.len())]
+                );
+            }
+            assert!(
+                s.lines().all(|l| l.chars().count() <= 2_000),
+                "{args:?}: a 5,000-character value is printed whole on {stream}"
+            );
+        }
+        assert!(!s_is_empty(&out), "{args:?} printed nothing: {err}");
+    }
+}
+
+fn s_is_empty(s: &str) -> bool {
+    s.trim().is_empty()
+}

@@ -159,22 +159,12 @@ impl Hint {
     }
 }
 
-/// `s` on one line, trimmed, at most `max` characters. Control characters (escape sequences,
-/// line breaks) and invisible format characters (bidirectional overrides, zero-width spaces)
-/// become spaces: a hint is printed in terminals and shown in reports, and must read as typed.
+/// `s` on one line, trimmed, at most `max` characters, through the one sanitiser
+/// ([`crate::text`]): control characters become spaces and every format character (bidi
+/// controls, zero-width characters, soft hyphens, tag characters) goes. A hint is shown to a
+/// model, a page and a terminal, and must carry nothing a person cannot see.
 fn clean_text(s: &str, max: usize) -> String {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
-    };
-    let one_line: String = s.chars().map(|c| if hidden(c) { ' ' } else { c }).collect();
-    one_line
-        .trim()
-        .chars()
-        .take(max)
-        .collect::<String>()
-        .trim_end()
-        .to_string()
+    crate::text::line_cut(s, max).0
 }
 
 /// One revision of a guess on a person's hints.
@@ -225,7 +215,15 @@ mod tests {
         assert_eq!(h.by, "Ana");
         assert!(Hint::new(" \n\t ", "Ana").is_none());
         let h = Hint::new("\u{202E}not\u{200B}Europe\u{1b}[2J", "\u{2066}Bo").expect("hint");
-        assert_eq!((h.text.as_str(), h.by.as_str()), ("not Europe [2J", "Bo"));
+        assert_eq!((h.text.as_str(), h.by.as_str()), ("notEurope [2J", "Bo"));
+        // Tag characters (U+E0000–E007F) spell text a person cannot see; soft hyphens and
+        // other format characters hide in words. None of them is kept.
+        let h = Hint::new(
+            "Eu\u{AD}rope\u{E0041}\u{E0042}\u{2064}\u{180E}",
+            "A\u{E007F}na",
+        )
+        .expect("hint");
+        assert_eq!((h.text.as_str(), h.by.as_str()), ("Europe", "Ana"));
         assert!(Hint::new("\u{202E}\u{FEFF}\u{7}", "Ana").is_none());
         assert_eq!(Hint::new("x", "").expect("hint").by, "anonymous");
         let long = Hint::new(&"é".repeat(5000), &"n".repeat(500)).expect("hint");

@@ -134,12 +134,12 @@ pub async fn run(a: &AskRun) -> Result<ExitCode> {
     let guess = reasoner.guess(&obs).await;
     if a.json {
         match serde_json::to_string_pretty(&guess) {
-            Ok(j) => println!("{j}"),
-            Err(e) => eprintln!("could not print the guess as JSON: {e}"),
+            Ok(j) => outln!("{j}"),
+            Err(e) => errln!("could not print the guess as JSON: {e}"),
         }
     } else {
         for c in &guess.candidates {
-            println!(
+            outln!(
                 "  sample {}: {:.4}, {:.4}{}{}",
                 c.label,
                 c.pos.lat,
@@ -152,9 +152,9 @@ pub async fn run(a: &AskRun) -> Result<ExitCode> {
             );
         }
         for n in &guess.notes {
-            println!("  note: {n}");
+            outln!("  note: {n}");
         }
-        println!("Final guess: {}", describe_guess(&guess));
+        outln!("Final guess: {}", describe_guess(&guess));
     }
     Ok(match guess.source {
         GuessSource::Fallback { .. } => ExitCode::from(2),

@@ -161,14 +161,14 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
             ViewCacheChoice::Default => crate::environment::direct::ViewCache::default_disk_dir(),
         },
     };
-    eprintln!(
+    errln!(
         "Bench: {rounds} rounds of {} (direct mode), seed {seed}, {} at once ({})",
         map.name,
         b.concurrency,
         reasoner.name()
     );
     if let Some(limit) = in_flight.capped() {
-        eprintln!("{}", capped_message(limit, "--concurrency", b.concurrency));
+        errln!("{}", capped_message(limit, "--concurrency", b.concurrency));
     }
     let resume_dir = resume.as_ref().map(|r| r.dir.clone());
     let fut = fb::run(&plan, reasoner, resume_dir.as_deref(), |total, done| {
@@ -177,11 +177,11 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     let report = tokio::select! {
         r = fut => r.context("the bench stopped; recorded rounds are kept (continue with --resume SESSION)")?,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted; recorded rounds are kept: continue with geoagent bench --resume SESSION (the folder under {})", plan.replay_root.display());
+            errln!("Interrupted; recorded rounds are kept: continue with geoagent bench --resume SESSION (the folder under {})", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
-    println!(
+    outln!(
         "{} rounds recorded ({} played now) in {:.1} s, mean {:.0} points, challenge {}\nReplay: {}",
         report.rounds_recorded,
         report.rounds_played,

@@ -58,7 +58,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
     let cookie = s.ncfa_cookie()?;
     let api = Api::new(&site, &cookie)?;
     let profile = api.profile().await.context("checking the cookie")?;
-    println!("ok    cookie: signed in as {:?}", profile.nick);
+    outln!("ok    cookie: signed in as {:?}", profile.nick);
     let token = match game {
         Some(g) => match parse_target(g)? {
             Target::Game(t) => t,
@@ -66,7 +66,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
         },
         None => {
             let st = api.create_game(&new_game(s)).await.context("creating a game to check the page")?;
-            println!("ok    created classic game {} on {} (left unplayed)", st.token, st.map);
+            outln!("ok    created classic game {} on {} (left unplayed)", st.token, st.map);
             crate::browser::geoguessr::Token::parse(&st.token)?
         }
     };
@@ -79,13 +79,14 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
         match c.found {
             Some(0) => {
                 failed += 1;
-                println!(
+                outln!(
                     "MISS  {} = {:?}: matched nothing; fix it in [geoguessr.selectors]",
-                    c.key, c.selector
+                    c.key,
+                    c.selector
                 );
             }
-            Some(n) => println!("ok    {} ({n} element(s))", c.key),
-            None => println!(
+            Some(n) => outln!("ok    {} ({n} element(s))", c.key),
+            None => outln!(
                 "-     {}: appears only during loading or after a guess; not checked",
                 c.key
             ),
@@ -94,7 +95,7 @@ pub async fn run(r: &GeoGuessrRun) -> Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        println!("{failed} selector(s) missing");
+        outln!("{failed} selector(s) missing");
         ExitCode::FAILURE
     })
 }
@@ -141,7 +142,7 @@ pub(crate) async fn run_play(
         spec: spec(s, target, resume),
         human_store: s.server.human_results.clone(),
     };
-    eprintln!(
+    errln!(
         "Playing on {} ({}); one game at a time, paced (see [geoguessr] in geoagent.toml).",
         plan.site.base_url,
         reasoner.name()
@@ -149,22 +150,22 @@ pub(crate) async fn run_play(
     let outcome = tokio::select! {
         r = play_site(&plan, reasoner) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: finished rounds are in {}; continue with geoagent play --resume SESSION (its folder there).", plan.replay_root.display());
+            errln!("Interrupted: finished rounds are in {}; continue with geoagent play --resume SESSION (its folder there).", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let done = outcome
         .context("the game on geoguessr.com stopped; every finished round is in the replay")?;
-    println!("{}", done.report.render());
-    println!("GeoGuessr game {}", done.record.game_token);
+    outln!("{}", done.report.render());
+    outln!("GeoGuessr game {}", done.record.game_token);
     if let Some(t) = &done.record.challenge_token {
         match &done.highscores_problem {
-            None => println!(
+            None => outln!(
                 "Stored {} round(s) of other players of challenge {t} in {}; `geoagent stats` compares against them.",
                 done.humans_stored,
                 plan.human_store.display()
             ),
-            Some(p) => println!("The challenge's highscores were not stored: {p}"),
+            Some(p) => outln!("The challenge's highscores were not stored: {p}"),
         }
     }
     Ok(ExitCode::SUCCESS)

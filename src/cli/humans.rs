@@ -97,21 +97,21 @@ pub fn run(r: &HumansRun) -> Result<ExitCode> {
     let own = own_games(&r.replays);
     let imp = crate::humans::import_highscores(&r.file, r.challenge.as_deref(), &own)?;
     if imp.own_skipped > 0 {
-        eprintln!(
+        errln!(
             "left out {} item(s): the agent's own game (its sessions in {})",
             imp.own_skipped,
             r.replays.display()
         );
     }
     for p in &imp.problems {
-        eprintln!("skipped: {p}");
+        errln!("skipped: {p}");
     }
     let players: std::collections::BTreeSet<&str> =
         imp.rounds.iter().map(|h| h.player.as_str()).collect();
     let n = players.len();
     let added = crate::session::site::add_new(&r.store, imp.rounds.clone())
         .with_context(|| format!("storing into {}", r.store.display()))?;
-    println!(
+    outln!(
         "{added} new round(s) of {n} player(s) stored in {} ({} skipped item(s))",
         r.store.display(),
         imp.problems.len()

@@ -95,7 +95,7 @@ pub async fn run(r: &IndexRun) -> Result<ExitCode> {
     let embedder = embedder(settings)?;
     let started = std::time::Instant::now();
     let total: usize = maps.iter().map(|m| m.locations.len()).sum();
-    eprintln!(
+    errln!(
         "Embedding {total} references from {} with {}...",
         maps.iter()
             .map(|m| m.id.as_str())
@@ -105,12 +105,12 @@ pub async fn run(r: &IndexRun) -> Result<ExitCode> {
     );
     let index = build_index(&refs, embedder.as_ref(), |done, total| {
         if done % PROGRESS_EVERY == 0 {
-            eprintln!("  {done}/{total}");
+            errln!("  {done}/{total}");
         }
     })
     .await?;
     index.save(&r.output)?;
-    println!(
+    outln!(
         "Wrote {} references ({} dimensions, {}) from maps [{}] to {} in {:.1} s. Play other maps than these with --strategy rag --index {}.",
         index.len(),
         index.dim(),

@@ -216,7 +216,7 @@ pub async fn run(m: &MapRun) -> Result<ExitCode> {
     match &m.action {
         MapAction::Import(source) => {
             let report = packs::import(source).await?;
-            println!("{report}");
+            outln!("{report}");
             Ok(if report.problems.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -224,7 +224,7 @@ pub async fn run(m: &MapRun) -> Result<ExitCode> {
             })
         }
         MapAction::Ls => {
-            print!("{}", packs::ls(maps_dir));
+            out!("{}", packs::ls(maps_dir));
             Ok(ExitCode::SUCCESS)
         }
         MapAction::Info(p) => {
@@ -232,14 +232,14 @@ pub async fn run(m: &MapRun) -> Result<ExitCode> {
                 Found::World => Summary::of_map(&builtin::world(), 0),
                 Found::Dir(d) => Summary::of_pack(&pack::read_pack(&d)?),
             };
-            print!("{map}");
+            out!("{map}");
             Ok(ExitCode::SUCCESS)
         }
         MapAction::Validate(p) => {
             let dirs = match p {
                 Some(p) => match find(p, maps_dir)? {
                     Found::World => {
-                        println!("world: built in, nothing to validate");
+                        outln!("world: built in, nothing to validate");
                         return Ok(ExitCode::SUCCESS);
                     }
                     Found::Dir(d) => vec![d],
@@ -250,7 +250,7 @@ pub async fn run(m: &MapRun) -> Result<ExitCode> {
             for d in dirs {
                 let v = validate_pack(&d);
                 failed |= !v.errors.is_empty();
-                print!("{v}");
+                out!("{v}");
             }
             Ok(if failed {
                 ExitCode::FAILURE

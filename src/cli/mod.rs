@@ -8,6 +8,27 @@
 //! - one file per command: [`play`], [`bench`], [`serve`], [`replay`], [`report`], [`stats`],
 //!   [`map`], [`index`], [`ask`], [`geoguessr`] (also `play --site geoguessr`), [`humans`].
 //! - [`wiring`]: settings turned into domain parts (maps, providers, reasoners).
+//!
+//! Everything the commands print goes through [`outln!`]/[`errln!`] (or [`out!`]): what they
+//! print holds values from outside (player names, model answers, manifest fields of a replay
+//! someone sent), and [`crate::text::screen`] is the last guard before a terminal obeys them.
+
+/// `println!` through [`crate::text::screen`]: no control or format character reaches stdout.
+macro_rules! outln {
+    () => { println!() };
+    ($($arg:tt)*) => { println!("{}", $crate::text::screen(&format!($($arg)*))) };
+}
+
+/// `print!` through [`crate::text::screen`].
+macro_rules! out {
+    ($($arg:tt)*) => { print!("{}", $crate::text::screen(&format!($($arg)*))) };
+}
+
+/// `eprintln!` through [`crate::text::screen`]: errors quote values from outside too.
+macro_rules! errln {
+    () => { eprintln!() };
+    ($($arg:tt)*) => { eprintln!("{}", $crate::text::screen(&format!($($arg)*))) };
+}
 
 pub mod args;
 pub mod ask;

@@ -48,22 +48,9 @@ pub(crate) fn round_line(r: &crate::replay::RoundRecord, rounds: usize) -> Strin
 
 /// `s` as one line of at most `max` characters (plus `…` when cut), safe to print to a terminal.
 fn one_line(s: &str, max: usize) -> String {
-    let invisible = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
-    };
-    let words: Vec<&str> = s
-        .split(|c: char| c.is_whitespace() || invisible(c))
-        .filter(|w| !w.is_empty())
-        .collect();
-    let joined = words.join(" ");
-    if joined.chars().count() <= max {
-        joined
-    } else {
-        format!(
-            "{}…",
-            joined.chars().take(max).collect::<String>().trim_end()
-        )
+    match crate::text::line_cut(s, max) {
+        (text, true) => format!("{text}…"),
+        (text, false) => text,
     }
 }
 
@@ -301,19 +288,19 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     if games > 1 || parallel > 1 {
         let run = crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name());
         let path = run.path_in(&settings.replay.dir);
-        eprintln!(
+        errln!(
             "Playing {games} game(s) of {} round(s) of {}, seeds {seed}.., {parallel} browser(s) at once ({}); resume with --resume {}",
             plan.rounds, map.name, reasoner.name(), run.run_id
         );
         if let Some(limit) = in_flight.capped() {
-            eprintln!(
+            errln!(
                 "{}",
                 super::bench::capped_message(limit, "--parallel", parallel)
             );
         }
         return play_run(run, &path, &plan, parallel, reasoner).await;
     }
-    eprintln!(
+    errln!(
         "Playing {} round(s) of {}{} with seed {seed} ({}); same rounds again: --seed {seed}",
         plan.rounds,
         map.name,
@@ -326,16 +313,16 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     );
     let rounds = plan.rounds;
     let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
-        &move |r| eprintln!("{}", round_line(r, rounds));
+        &move |r| errln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
         r = session::play_watched(&plan, reasoner, session::Record::New, Some(progress)) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
+            errln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
-    println!("{}", report.render());
+    outln!("{}", report.render());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -348,7 +335,7 @@ async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode
     )?;
     let seed = seed_or_random(settings);
     let plan = match_plan(settings, maps, map.clone(), seed, challenge_key(settings)?);
-    eprintln!(
+    errln!(
         "Playing {} round(s) of {} with seed {seed} ({}, {}); each answer waits {} s for your hints",
         plan.rounds,
         map.name,
@@ -357,21 +344,21 @@ async fn play_assisted(settings: &Settings, window: Duration) -> Result<ExitCode
         window.as_secs_f64()
     );
     let on_link = |link: &str| {
-        eprintln!("Watch and help: {link}");
-        eprintln!("  (a private link: whoever opens it can add hints; keep it to yourself)");
+        errln!("Watch and help: {link}");
+        errln!("  (a private link: whoever opens it can add hints; keep it to yourself)");
     };
     let rounds = plan.rounds;
     let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
-        &move |r| eprintln!("{}", round_line(r, rounds));
+        &move |r| errln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
         r = session::play_assisted(&plan, reasoner, assist, on_link, Some(progress)) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
+            errln!("Interrupted: the browser and server are stopped; finished rounds are in {}.", plan.replay_root.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
-    println!("{}", report.render());
+    outln!("{}", report.render());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -389,11 +376,11 @@ async fn play_run(
     let (run, _pool) = tokio::select! {
         r = fut => r.with_context(|| format!("the run stopped; finished rounds are kept; continue with --resume {}", path.display()))?,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
+            errln!("Interrupted: browsers and server are stopped; continue with: geoagent play --resume {}", path.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
-    println!("{}", run.render(path));
+    outln!("{}", run.render(path));
     Ok(if run.failed().next().is_some() {
         ExitCode::from(2)
     } else {
@@ -418,7 +405,7 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         )?;
         let parallel = parallel.unwrap_or(run.parallel).max(1);
         if let Some(limit) = s.follow_concurrency(parallel).capped() {
-            eprintln!(
+            errln!(
                 "{}",
                 super::bench::capped_message(limit, "--parallel", parallel)
             );
@@ -433,7 +420,7 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         );
         let key = recorded_key(&s, run.key_id.as_deref(), &format!("run {}", run.run_id))?;
         let plan = match_plan(&s, maps, map, run.base_seed, key);
-        eprintln!("Resuming run {} ({} games)", run.run_id, run.games.len());
+        errln!("Resuming run {} ({} games)", run.run_id, run.games.len());
         return play_run(run, &found, &plan, parallel, reasoner).await;
     }
     let replay = crate::replay::Replay::open(&found).with_context(|| {
@@ -468,7 +455,7 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         &format!("--resume {target}"),
     )?;
     let plan = match_plan(&s, maps, map, m.challenge.seed, key);
-    eprintln!(
+    errln!(
         "Resuming {} ({} of {} rounds recorded)",
         found.display(),
         replay.rounds.len(),
@@ -476,16 +463,16 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
     );
     let rounds = plan.rounds;
     let progress: &(dyn Fn(&crate::replay::RoundRecord) + Send + Sync) =
-        &move |r| eprintln!("{}", round_line(r, rounds));
+        &move |r| errln!("{}", round_line(r, rounds));
     let outcome = tokio::select! {
         r = session::play_watched(&plan, reasoner, session::Record::Resume(found.clone()), Some(progress)) => r,
         stop = crate::session::stop_requested() => {
-            eprintln!("Interrupted; continue with: geoagent play --resume {}", found.display());
+            errln!("Interrupted; continue with: geoagent play --resume {}", found.display());
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
     let report = outcome.context("the match stopped; every finished round is in the replay")?;
-    println!("{}", report.render());
+    outln!("{}", report.render());
     Ok(ExitCode::SUCCESS)
 }
 

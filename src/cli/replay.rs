@@ -107,30 +107,30 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
     match &r.action {
         ReplayAction::List => {
             let rows = catalog::list(root)?;
-            println!("{}", catalog::render_list(&rows, root));
+            outln!("{}", catalog::render_list(&rows, root));
         }
         ReplayAction::Show { id, round } => {
             let mut notes = Vec::new();
             let replay = catalog::open_rescored(&catalog::resolve(root, id)?, &mut notes)?;
-            println!("{}", catalog::render_show(&replay, *round)?);
+            outln!("{}", catalog::render_show(&replay, *round)?);
             for n in notes {
-                eprintln!("note: {n}");
+                errln!("note: {n}");
             }
         }
         ReplayAction::Rescore { id, write } => {
             let replay = Replay::open(&catalog::resolve(root, id)?)?;
             let r = rescore::rescore(&replay);
-            println!("{}", r.render());
+            outln!("{}", r.render());
             if *write {
                 let path = rescore::write(&replay.dir, &r)?;
-                println!("Written to {} (rounds.jsonl is unchanged)", path.display());
+                outln!("Written to {} (rounds.jsonl is unchanged)", path.display());
             }
         }
         ReplayAction::Rerun { id } => {
             let source = Replay::open(&catalog::resolve(root, id)?)?;
             let map = rerun_map(settings, &source.manifest)?;
             let reasoner = build_reasoner(settings, &map)?;
-            eprintln!(
+            errln!(
                 "Re-running {} round(s) of session {} ({}) with {} ({})",
                 source.rounds.len(),
                 source.manifest.session_id,
@@ -147,7 +147,7 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
                 None,
             )
             .await?;
-            println!("{}", render_rerun(&report));
+            outln!("{}", render_rerun(&report));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -160,7 +160,7 @@ fn rerun_map(settings: &Settings, m: &crate::replay::Manifest) -> Result<Map> {
     if let Some(found) = maps.into_iter().find(|x| x.id == m.map.id) {
         return Ok(found);
     }
-    eprintln!(
+    errln!(
         "Map '{}' is not under {} (game.maps_dir): the model is told the guess map shows the whole world, and a failed answer falls back to the map's centre.",
         m.map.id,
         settings.game.maps_dir.display()

@@ -72,7 +72,7 @@ pub fn run(r: &ReportRun) -> Result<ExitCode> {
     };
     let report = crate::report::build_with(&dirs, &opts)?;
     crate::report::write(&r.output, &report)?;
-    println!(
+    outln!(
         "Report of {} session(s), {} round(s): {}{}",
         report.sessions,
         report.rounds,
@@ -84,7 +84,7 @@ pub fn run(r: &ReportRun) -> Result<ExitCode> {
             .unwrap_or_default()
     );
     for n in &report.notes {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
     Ok(ExitCode::SUCCESS)
 }

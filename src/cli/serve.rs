@@ -64,25 +64,26 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
         })?;
     let addr = listener.local_addr()?;
     let seed = seed_or_random(settings);
-    println!("Local game on http://{addr}/");
+    outln!("Local game on http://{addr}/");
     if addr.ip().is_unspecified() {
-        println!(
+        outln!(
             "People on your network open it by this machine's IP address (http://ADDRESS:{}/); to open it by a name, add --allow-host NAME. Requests naming any other host are refused.",
             addr.port()
         );
     }
-    println!(
+    outln!(
         "Challenge {}-{seed}-{}: people play it at http://{addr}/?join&seed={seed}&rounds={}&map={}",
         map.id, settings.game.rounds, settings.game.rounds, map.id
     );
-    println!(
+    outln!(
         "The agent plays the same rounds with: geoagent play --challenge {}-{seed}-{}",
-        map.id, settings.game.rounds
+        map.id,
+        settings.game.rounds
     );
-    println!(
+    outln!(
         "To watch the agent play and give it hints: geoagent play --assist --model NAME (it prints a private link to its assist page)"
     );
-    println!("Press Ctrl-C to stop.");
+    outln!("Press Ctrl-C to stop.");
     let state = server::AppState::with_key(maps, key);
     let hosts = settings
         .server
@@ -94,13 +95,13 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     state.allow_hosts(hosts);
-    println!(
+    outln!(
         "Challenge places depend on the secret in {} (server.challenge_key): keep it private; `play` and `bench` read it too.",
         settings.server.challenge_key.display()
     );
     // Anyone who reaches the address may create games: limit them per client address.
     state.limit_creations(server::CreationLimit::default());
-    println!(
+    outln!(
         "Rounds of people who enter a name are saved as human baselines in {} (compare with `geoagent stats REPLAYS --humans {}`).",
         settings.server.human_results.display(),
         settings.server.human_results.display()
@@ -108,7 +109,7 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
     state.on_round_completed(human_round_sink(crate::humans::Store::open(
         &settings.server.human_results,
     )));
-    println!(
+    outln!(
         "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
         settings.replay.dir.display()
     );

@@ -17,6 +17,19 @@ use std::process::ExitCode;
 const PROBLEMS_SHOWN: usize = 10;
 /// Rows of the per-country and per-continent tables.
 const GROUPS_SHOWN: usize = 10;
+/// How much of a name (a player, a model, a country key, a file) a table shows: names come from
+/// replays and people's highscores, and one as long as a book would push the table off screen.
+const SHOWN_NAME_CHARS: usize = 80;
+/// How much of one import problem or note is printed (each quotes a value from a file).
+const SHOWN_LINE_CHARS: usize = 400;
+
+fn name(s: &str) -> String {
+    crate::text::line(s, SHOWN_NAME_CHARS)
+}
+
+fn line_of(s: &str) -> String {
+    crate::text::line(s, SHOWN_LINE_CHARS)
+}
 
 /// `--reference` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,9 +104,9 @@ pub fn run(s: &StatsRun) -> Result<ExitCode> {
     let report = build_report(&s.options)?;
     if s.json {
         let text = serde_json::to_string_pretty(&report).context("printing the report as JSON")?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        print!("{}", render(&report));
+        out!("{}", render(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -126,7 +139,7 @@ pub fn render(report: &Comparison) -> String {
         let _ = writeln!(
             out,
             "{}{}",
-            p.label,
+            name(&p.label),
             if p.sessions > 0 {
                 format!(" — {} session(s)", p.sessions)
             } else {
@@ -134,7 +147,7 @@ pub fn render(report: &Comparison) -> String {
             }
         );
         if let Some(n) = &p.note {
-            let _ = writeln!(out, "  {n}");
+            let _ = writeln!(out, "  {}", line_of(n));
         }
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
@@ -198,7 +211,7 @@ pub fn render(report: &Comparison) -> String {
             ]);
             for row in groups.iter().take(GROUPS_SHOWN) {
                 g.add_row(vec![
-                    row.key.clone(),
+                    name(&row.key),
                     row.rounds.to_string(),
                     format!("{:.1}", row.mean_points),
                     format!("{:.1}", row.median_distance_km),
@@ -218,7 +231,7 @@ pub fn render(report: &Comparison) -> String {
             ]);
             for row in &p.versus {
                 v.add_row(vec![
-                    row.opponent.clone(),
+                    name(&row.opponent),
                     row.rounds_matched.to_string(),
                     rate_cell(&row.per_round),
                     rate_cell(&row.per_game),
@@ -233,7 +246,7 @@ pub fn render(report: &Comparison) -> String {
         let _ = writeln!(
             out,
             "{} − {} on {} shared rounds: mean points difference {:.1} [{:.1}, {:.1}]; {} better, {} worse, {} tied; sign test p = {:.4}",
-            c.a, c.b, c.rounds, d.estimate, d.low, d.high, c.points.a_better, c.points.b_better, c.points.ties, c.points.sign_test_p
+            name(&c.a), name(&c.b), c.rounds, d.estimate, d.low, d.high, c.points.a_better, c.points.b_better, c.points.ties, c.points.sign_test_p
         );
     }
     if !report.human_dataset_files.is_empty() {
@@ -242,7 +255,7 @@ pub fn render(report: &Comparison) -> String {
             let _ = writeln!(
                 out,
                 "  {} ({}: {} rounds by {} players, mean {} points)",
-                f.path,
+                name(&f.path),
                 f.mode,
                 f.rounds,
                 f.players,
@@ -265,7 +278,7 @@ pub fn render(report: &Comparison) -> String {
             report.import_problems.len()
         );
         for p in report.import_problems.iter().take(PROBLEMS_SHOWN) {
-            let _ = writeln!(out, "  {p}");
+            let _ = writeln!(out, "  {}", line_of(p));
         }
         if report.import_problems.len() > PROBLEMS_SHOWN {
             let _ = writeln!(
@@ -276,7 +289,7 @@ pub fn render(report: &Comparison) -> String {
         }
     }
     for n in &report.notes {
-        let _ = writeln!(out, "Note: {n}");
+        let _ = writeln!(out, "Note: {}", line_of(n));
     }
     out
 }

@@ -87,7 +87,7 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
         } else {
             " (add --model PROVIDER:NAME and set its API key, e.g. OPENAI_API_KEY, to use an LVLM)"
         };
-        eprintln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
+        errln!("No model configured: playing with the built-in baseline reasoner, the map's expected-score optimum{hint}.");
         return Ok(Arc::new(BaselineReasoner::for_map(map)));
     };
     strategy_reasoner(

@@ -179,8 +179,10 @@ impl Progress {
     /// Prints a message without breaking the bar.
     pub fn line(&self, msg: &str) {
         match &self.bar {
-            Some(b) => b.println(msg),
-            None => eprintln!("{msg}"),
+            // A message can quote a model's error or a session's name: sanitised like every
+            // other line the program prints.
+            Some(b) => b.println(crate::text::screen(msg)),
+            None => eprintln!("{}", crate::text::screen(msg)),
         }
     }
 

@@ -41,19 +41,10 @@ pub(crate) const MAX_ID_BYTES: usize = 256;
 /// 50 MB CSV cell does not flood the terminal.
 pub(crate) const MAX_QUOTED_CHARS: usize = 80;
 
-/// `v` in single quotes for a message, cut to [`MAX_QUOTED_CHARS`] (saying how long it really is)
-/// and with control characters shown as `?`, so a hostile cell cannot rewrite the terminal.
+/// `v` in single quotes for a message, cut to [`MAX_QUOTED_CHARS`] (saying how long it really is),
+/// through the one sanitiser so a hostile cell cannot rewrite the terminal.
 pub fn quote(v: &str) -> String {
-    let shown: String = v
-        .chars()
-        .take(MAX_QUOTED_CHARS)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if v.chars().nth(MAX_QUOTED_CHARS).is_some() {
-        format!("'{shown}…' ({} bytes)", v.len())
-    } else {
-        format!("'{shown}'")
-    }
+    crate::text::quote(v, MAX_QUOTED_CHARS)
 }
 
 /// Why `id` cannot be a location id, if it cannot: too long, or holding control characters

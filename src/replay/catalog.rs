@@ -17,6 +17,14 @@ const AMBIGUOUS_SHOWN: usize = 8;
 /// Characters of a prompt or answer shown per round in `show` without `--round` (the full text
 /// is shown with `--round N`).
 const SUMMARY_TEXT_CHARS: usize = 160;
+/// How much of a name (session, map, model, strategy, place) a table cell or header line shows:
+/// a replay is someone else's file, and a name as long as a book would push the table off screen.
+const SHOWN_NAME_CHARS: usize = 80;
+/// How much of one recorded line (a rationale, a parser note) `replay show --round` prints.
+const SHOWN_LINE_CHARS: usize = 1_000;
+/// How much of a recorded prompt, raw answer or error `replay show --round` prints: more than any
+/// honest exchange, less than a crafted one could flood a terminal with.
+const SHOWN_TEXT_CHARS: usize = 32_000;
 
 #[derive(Debug, Error)]
 pub enum CatalogError {
@@ -344,8 +352,8 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
     for r in rows {
         if let Some(e) = &r.error {
             t.add_row(vec![
-                r.id.clone(),
-                format!("unreadable: {e}"),
+                name(&r.id),
+                crate::text::line(&format!("unreadable: {e}"), SUMMARY_TEXT_CHARS),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -362,18 +370,18 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
             format!("{}/{}", r.rounds, r.planned_rounds)
         };
         let model = if r.environment == "local-game" {
-            r.reasoner.clone()
+            name(&r.reasoner)
         } else {
-            format!("{}\n({})", r.reasoner, r.environment)
+            format!("{}\n({})", name(&r.reasoner), name(&r.environment))
         };
         t.add_row(vec![
-            r.id.clone(),
+            name(&r.id),
             r.created
                 .map(|c| c.format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_default(),
-            r.map.clone(),
+            name(&r.map),
             model,
-            r.strategy.clone(),
+            name(&r.strategy),
             rounds,
             match (r.mean_points, r.recorded_mean_points) {
                 (Some(m), Some(rec)) => format!("{m:.0} *\n(rec. {rec:.0})"),
@@ -381,7 +389,7 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
                 (None, _) => "–".into(),
             },
             spend_cell(&r.spend),
-            r.parent.clone().unwrap_or_else(|| "–".into()),
+            r.parent.as_deref().map_or_else(|| "–".into(), name),
         ]);
     }
     for col in [5, 6] {
@@ -406,48 +414,63 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
     out
 }
 
-fn clip(s: &str, n: usize) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= n {
-        one_line
-    } else {
-        format!("{}…", one_line.chars().take(n).collect::<String>())
-    }
+/// A recorded line (a rationale, a note, a warning) as one printed line.
+fn line_of(s: &str) -> String {
+    crate::text::line(s, SHOWN_LINE_CHARS)
+}
+
+/// A recorded prompt, answer or error, its own line breaks kept.
+fn text_of(s: &str) -> String {
+    crate::text::lines(s, SHOWN_TEXT_CHARS)
+}
+
+/// A recorded name as a table cell or header value.
+fn name(s: &str) -> String {
+    crate::text::line(s, SHOWN_NAME_CHARS)
 }
 
 fn header(r: &Replay) -> String {
     let m = &r.manifest;
     let mut out = String::new();
-    let _ = writeln!(out, "Session {} ({})", m.session_id, r.dir.display());
+    let _ = writeln!(
+        out,
+        "Session {} ({})",
+        name(&m.session_id),
+        name(&r.dir.display().to_string())
+    );
     let _ = writeln!(
         out,
         "  created {} by geoagent {} · format {} · environment {}",
         m.created.format("%Y-%m-%d %H:%M:%S UTC"),
-        m.geoagent_version,
+        name(&m.geoagent_version),
         m.format_version,
-        m.environment
+        name(&m.environment.to_string())
     );
     let _ = writeln!(
         out,
         "  map {} ({}{}, size {:.1} km) · challenge {} · {} of {} round(s)",
-        m.map.id,
-        m.map.name,
+        name(&m.map.id),
+        name(&m.map.name),
         if m.map.synthetic { ", synthetic" } else { "" },
         m.map.size_km,
-        m.challenge.id,
+        name(&m.challenge.id),
         r.rounds.len(),
         m.challenge.rounds
     );
     let _ = writeln!(
         out,
         "  reasoner {} · strategy {} · {} view(s) per round, zoom steps {}, JPEG quality {}",
-        m.reasoner, m.strategy, m.capture.headings, m.capture.zoom_steps, m.capture.jpeg_quality
+        name(&m.reasoner),
+        name(&m.strategy),
+        m.capture.headings,
+        m.capture.zoom_steps,
+        m.capture.jpeg_quality
     );
     if let Some(p) = &m.parent {
-        let _ = writeln!(out, "  re-run of session {p}");
+        let _ = writeln!(out, "  re-run of session {}", name(p));
     }
     for s in &r.skipped {
-        let _ = writeln!(out, "  warning: {s}");
+        let _ = writeln!(out, "  warning: {}", line_of(s));
     }
     out
 }
@@ -470,7 +493,7 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
                 .or(rec.guess.rationale.as_deref())
                 .unwrap_or("");
             let truth = match &rec.result.place {
-                Some(p) => format!("{p}\n{}", rec.result.truth),
+                Some(p) => format!("{}\n{}", name(p), rec.result.truth),
                 None => rec.result.truth.to_string(),
             };
             t.add_row(vec![
@@ -483,7 +506,7 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
                     None => rec.result.points.to_string(),
                 },
                 rec.guess.source.to_string(),
-                clip(answer, SUMMARY_TEXT_CHARS),
+                crate::text::line(answer, SUMMARY_TEXT_CHARS),
             ]);
         }
         for col in [0, 3, 4] {
@@ -550,15 +573,15 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
             e.usage.output_tokens
         );
         if let Some(s) = &e.system {
-            let _ = writeln!(out, "--- system prompt ---\n{s}");
+            let _ = writeln!(out, "--- system prompt ---\n{}", text_of(s));
         }
-        let _ = writeln!(out, "--- prompt ---\n{}", e.prompt);
+        let _ = writeln!(out, "--- prompt ---\n{}", text_of(&e.prompt));
         match (&e.raw, &e.error) {
             (Some(raw), _) => {
-                let _ = writeln!(out, "--- raw answer ---\n{raw}");
+                let _ = writeln!(out, "--- raw answer ---\n{}", text_of(raw));
             }
             (None, Some(err)) => {
-                let _ = writeln!(out, "--- error ---\n{err}");
+                let _ = writeln!(out, "--- error ---\n{}", text_of(err));
             }
             (None, None) => {}
         }
@@ -568,16 +591,16 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
     let _ = writeln!(out, "  position   {}", g.pos);
     let _ = writeln!(out, "  source     {}", g.source);
     if let Some(c) = &g.country {
-        let _ = writeln!(out, "  country    {c}");
+        let _ = writeln!(out, "  country    {}", name(c));
     }
     if let Some(c) = g.confidence {
         let _ = writeln!(out, "  confidence {c:.2}");
     }
     if let Some(rat) = &g.rationale {
-        let _ = writeln!(out, "  rationale  {rat}");
+        let _ = writeln!(out, "  rationale  {}", line_of(rat));
     }
     for note in &g.notes {
-        let _ = writeln!(out, "  parser note: {note}");
+        let _ = writeln!(out, "  parser note: {}", line_of(note));
     }
     let res = &rec.result;
     let _ = writeln!(out, "--- result ---");
@@ -587,7 +610,7 @@ pub(crate) fn render_show(r: &Replay, round: Option<usize>) -> Result<String, Ca
         res.truth,
         res.place
             .as_ref()
-            .map(|p| format!(" ({p})"))
+            .map(|p| format!(" ({})", name(p)))
             .unwrap_or_default()
     );
     let _ = writeln!(out, "  guess      {}", res.guess);

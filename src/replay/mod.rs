@@ -450,16 +450,7 @@ fn is_view_name(name: &str) -> bool {
 
 /// A recorded name as shown in an error: one line, at most a screenful.
 fn clip_name(name: &str) -> String {
-    let one_line: String = name
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if one_line.chars().count() <= MAX_SHOWN_NAME_CHARS {
-        one_line
-    } else {
-        let head: String = one_line.chars().take(MAX_SHOWN_NAME_CHARS).collect();
-        format!("{head}… ({} bytes)", name.len())
-    }
+    crate::text::line(name, MAX_SHOWN_NAME_CHARS)
 }
 
 /// Reads the rounds of `rounds.jsonl` from its bytes (`path` names it in messages). Lines are

@@ -236,15 +236,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// A header value as quoted in an error: one line, bounded.
 fn quoted(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(MAX_QUOTED_CHARS)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if text.chars().nth(MAX_QUOTED_CHARS).is_some() {
-        out.push('…');
-    }
-    out
+    crate::text::line(text, MAX_QUOTED_CHARS)
 }
 
 /// The request validator `tower-http` runs in front of every route.
@@ -423,6 +415,8 @@ mod tests {
         for bad in ["", "http://x", "x:80", "a/b", "a..b", &"a".repeat(300)] {
             assert!(HostName::parse(bad).is_err(), "{bad}");
         }
-        assert!(quoted(&"é".repeat(500)).chars().count() <= MAX_QUOTED_CHARS + 1);
+        let q = quoted(&"é".repeat(500));
+        assert!(q.starts_with(&"é".repeat(MAX_QUOTED_CHARS)), "{q}");
+        assert!(q.ends_with("… (cut from 1000 bytes)"), "{q}");
     }
 }

@@ -440,18 +440,10 @@ impl Page {
     }
 }
 
-/// Replay text as the API gives it: control characters replaced, at most
+/// Replay text as the API gives it, through the one sanitiser (line breaks kept), at most
 /// [`API_MAX_TEXT_CHARS`].
 fn api_text(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(API_MAX_TEXT_CHARS)
-        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
-        .collect();
-    if s.chars().nth(API_MAX_TEXT_CHARS).is_some() {
-        out.push('…');
-    }
-    out
+    crate::text::lines(s, API_MAX_TEXT_CHARS)
 }
 
 /// A session in `/api/replays`.
@@ -754,7 +746,15 @@ mod tests {
         assert_eq!(p(None, Some(usize::MAX)).range(10_000, 100, 500), (0, 500));
         assert_eq!(p(None, None).range(0, 100, 500), (0, 0));
         let long = "é".repeat(API_MAX_TEXT_CHARS + 5);
-        assert_eq!(api_text(&long).chars().count(), API_MAX_TEXT_CHARS + 1);
+        let shown = api_text(&long);
+        assert!(
+            shown.starts_with(&"é".repeat(API_MAX_TEXT_CHARS)),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with(&format!("… (cut from {} bytes)", long.len())),
+            "{shown}"
+        );
         assert_eq!(api_text("a\u{1b}[2Jb\nc"), "a [2Jb\nc");
     }
 }

@@ -193,11 +193,8 @@ impl Api {
             })?;
             let received = Instant::now();
             if !status.is_success() {
-                let text: String = String::from_utf8_lossy(&bytes)
-                    .chars()
-                    .take(MAX_ERROR_BODY_CHARS)
-                    .filter(|c| !c.is_control())
-                    .collect();
+                let text =
+                    crate::text::line(&String::from_utf8_lossy(&bytes), MAX_ERROR_BODY_CHARS);
                 return Err(SiteError::Http {
                     what,
                     status: status.as_u16(),

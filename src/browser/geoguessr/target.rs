@@ -58,13 +58,7 @@ impl<'de> Deserialize<'de> for Token {
 /// `value` for an error message: escaped (no control character reaches a terminal) and cut,
 /// with the length of what was cut.
 pub(crate) fn quoted(value: &str) -> String {
-    let n = value.chars().count();
-    let head: String = value.chars().take(MAX_QUOTED_CHARS).collect();
-    if n > MAX_QUOTED_CHARS {
-        format!("{head:?}… ({n} characters)")
-    } else {
-        format!("{head:?}")
-    }
+    crate::text::quote(value, MAX_QUOTED_CHARS)
 }
 
 /// What a geoguessr.com URL or token asks to play.
@@ -199,7 +193,7 @@ mod tests {
         let huge = "A".repeat(100_000);
         let e = Token::parse(&huge).unwrap_err().to_string();
         assert!(e.len() < 200, "{} characters", e.len());
-        assert!(e.contains("100000 characters"), "{e}");
+        assert!(e.contains("(cut from 100000 bytes)"), "{e}");
         let e = parse_target(&format!("https://www.geoguessr.com/x/{huge}"))
             .unwrap_err()
             .to_string();
