@@ -208,9 +208,13 @@ mod tests {
             if y > h / 2 {
                 return image::Rgb([90, 122, 58]);
             }
-            let post = (u / 37) % 5;
-            if (u % 37) < 9 && y > h / 4 && post != 0 {
-                image::Rgb([40 * post as u8, 200 - 30 * post as u8, 60 + 35 * post as u8])
+            // Posts of irregular colours and heights: a scene that repeats would match at
+            // its period too.
+            let slot = u / 37;
+            let post = slot.wrapping_mul(2_654_435_761).rotate_left(13) % 7;
+            let top = h / 8 + (slot.wrapping_mul(40_503) % (h / 4));
+            if (u % 37) < 9 && y > top && post != 0 {
+                image::Rgb([35 * post as u8, 230 - 30 * post as u8, 20 + 33 * post as u8])
             } else {
                 image::Rgb([150, 190, 230])
             }
