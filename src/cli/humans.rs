@@ -60,6 +60,9 @@ impl HumansArgs {
     }
 }
 
+/// Skipped items named one by one: a hostile file can hold a million, and a screen no more.
+const PROBLEMS_SHOWN: usize = 20;
+
 /// Largest `geoguessr.json` read when looking for the agent's own games: the record is a few KB.
 const MAX_SITE_RECORD_BYTES: u64 = 1024 * 1024;
 
@@ -103,8 +106,20 @@ pub fn run(r: &HumansRun) -> Result<ExitCode> {
             r.replays.display()
         );
     }
-    for p in &imp.problems {
+    for p in imp.problems.iter().take(PROBLEMS_SHOWN) {
         errln!("skipped: {p}");
+    }
+    if imp.problems.len() > PROBLEMS_SHOWN {
+        errln!(
+            "… and {} more skipped item(s)",
+            imp.problems.len() - PROBLEMS_SHOWN
+        );
+    }
+    if imp.duplicates > 0 {
+        errln!(
+            "{} round(s) appeared more than once in the file and are stored once",
+            imp.duplicates
+        );
     }
     let players: std::collections::BTreeSet<&str> =
         imp.rounds.iter().map(|h| h.player.as_str()).collect();

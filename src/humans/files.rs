@@ -188,8 +188,7 @@ pub(crate) fn import_file(path: &Path) -> Result<Import, HumansError> {
         Some("json") => parse_json(&name, &fs::read_to_string(path).map_err(HumansError::Io)?),
         Some("jsonl") => Ok(Import {
             rounds: Store::open(path).load()?,
-            problems: vec![],
-            own_skipped: 0,
+            ..Import::default()
         }),
         _ => Err(HumansError::FileType { path: name }),
     }

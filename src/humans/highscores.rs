@@ -6,6 +6,12 @@
 //! Input is one response page (`{"items": [...], "paginationToken": ...}`), an array of pages,
 //! or a bare array of items, as saved from a browser or fetched by `play --site geoguessr`. A
 //! malformed item is reported and skipped; the others are kept.
+//!
+//! Both shapes the site has served are read: the nested `game.player` (`id`, `nick`, per-round
+//! guesses) and the top-level `userId`/`playerName`/`gameToken` of the 2025 reshape; nested values
+//! win where both are present. A file is someone else's: it is read as a stream (one item's
+//! tree at a time, never the whole file's), names are cut and cleaned, a round is stored once
+//! however often the file repeats it, and a player has no more rounds than the game.
 
 use super::{HumanRound, HumansError, Import, RowProblem, MAX_POINTS};
 use crate::geo::LatLon;
@@ -16,6 +22,15 @@ use std::path::Path;
 
 /// Largest highscores file read (a challenge with thousands of players is a few MB).
 pub(crate) const MAX_HIGHSCORES_BYTES: u64 = 256 * 1024 * 1024;
+/// Longest nick kept: the site's are short; a longer one is cut (and said in the name).
+const MAX_NICK_CHARS: usize = 64;
+/// Longest player id accepted: the site's are 24 hex digits; anything far longer is not one.
+const MAX_PLAYER_ID_CHARS: usize = 64;
+/// Rounds a game may have when the item says neither `roundCount` nor its truths: more than any
+/// GeoGuessr game, few enough that a crafted list of guesses cannot invent rounds by the million.
+const MAX_ROUNDS_PER_GAME: usize = 50;
+/// How much of a parser's complaint about an item is quoted (it can quote a 20 MB field).
+const MAX_PROBLEM_DETAIL_CHARS: usize = 200;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,6 +42,9 @@ struct Item {
     /// The player (top-level since the 2025 reshape).
     #[serde(default)]
     user_id: Option<String>,
+    /// The player's name (top-level since the 2025 reshape).
+    #[serde(default)]
+    player_name: Option<String>,
 }
 
 /// The agent's own games and accounts, left out of an import: its game is no person's, and
@@ -59,6 +77,8 @@ impl Own {
 struct Game {
     #[serde(default)]
     rounds: Vec<Truth>,
+    #[serde(default)]
+    round_count: Option<usize>,
     player: Player,
     #[serde(default)]
     challenge_token: Option<String>,
@@ -95,6 +115,95 @@ struct Guess {
     lat: Option<f64>,
     #[serde(default)]
     lng: Option<f64>,
+}
+
+/// One element of a highscores list as read: an item, or why it is not one.
+type ReadItem = Result<Item, String>;
+
+fn read_item(v: Value) -> ReadItem {
+    serde_json::from_value(v).map_err(|e| {
+        let detail = e.to_string();
+        let detail = detail.split(" at line").next().unwrap_or(&detail);
+        format!(
+            "not a highscores item: {}",
+            crate::text::line(detail, MAX_PROBLEM_DETAIL_CHARS)
+        )
+    })
+}
+
+/// The items of a highscores file (see the module docs for its shapes), read element by element:
+/// each item's JSON tree lives only until it is turned into an [`Item`], so memory follows the
+/// fields kept, not the file's size.
+struct Stream(Vec<ReadItem>);
+
+impl<'de> serde::Deserialize<'de> for Stream {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopVisitor)
+    }
+}
+
+/// A page's `items`: each element turned into an item as soon as it is read.
+struct ItemList(Vec<ReadItem>);
+
+impl<'de> serde::Deserialize<'de> for ItemList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ItemList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of highscores items")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<ItemList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element::<Value>()? {
+                    out.push(read_item(v));
+                }
+                Ok(ItemList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+struct TopVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Stream;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(
+            "a GeoGuessr highscores response ({\"items\": [...]}), an array of them, or an array of items",
+        )
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Stream, A::Error> {
+        let mut items = None;
+        while let Some(k) = a.next_key::<String>()? {
+            if k == "items" {
+                items = Some(a.next_value::<ItemList>()?.0);
+            } else {
+                a.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        items
+            .map(Stream)
+            .ok_or_else(|| serde::de::Error::custom("no \"items\" array"))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Stream, A::Error> {
+        // An array of pages or of items: one element's tree at a time.
+        let mut out = Vec::new();
+        while let Some(v) = a.next_element::<Value>()? {
+            match v {
+                Value::Object(mut o) if o.contains_key("items") => match o.remove("items") {
+                    Some(Value::Array(list)) => out.extend(list.into_iter().map(read_item)),
+                    _ => out.push(Err("a page whose \"items\" is not an array".into())),
+                },
+                other => out.push(read_item(other)),
+            }
+        }
+        Ok(Stream(out))
+    }
 }
 
 /// The items of every page in `v` (a page, an array of pages, or an array of items).
@@ -136,24 +245,51 @@ pub(crate) fn parse_highscores_without(
     challenge: Option<&str>,
     own: &Own,
 ) -> Import {
+    let read = items(pages)
+        .into_iter()
+        .map(|v| read_item(v.clone()))
+        .collect();
+    from_items(source, read, challenge, own)
+}
+
+/// A person as an item names them: the nested player first, the top-level fields of the 2025
+/// reshape otherwise. `Err` when the id cannot be one.
+fn person(item: &Item) -> Result<(String, String), String> {
+    let p = &item.game.player;
+    let id = Some(p.id.trim())
+        .filter(|s| !s.is_empty())
+        .or(item.user_id.as_deref().map(str::trim))
+        .unwrap_or("");
+    if id.chars().count() > MAX_PLAYER_ID_CHARS || id.chars().any(crate::text::is_hidden) {
+        return Err(format!(
+            "player id {} is not one ({} characters at most, no control characters)",
+            crate::text::quote(id, 24),
+            MAX_PLAYER_ID_CHARS
+        ));
+    }
+    let nick = Some(p.nick.as_str())
+        .filter(|s| !s.trim().is_empty())
+        .or(item.player_name.as_deref())
+        .unwrap_or("");
+    let (nick, cut) = crate::text::line_cut(nick, MAX_NICK_CHARS);
+    let nick = if cut { format!("{nick}…") } else { nick };
+    Ok((id.to_string(), nick))
+}
+
+fn from_items(source: &str, all: Vec<ReadItem>, challenge: Option<&str>, own: &Own) -> Import {
     let mut out = Import::default();
-    let all = items(pages);
     let mut parsed = Vec::new();
-    for (i, v) in all.iter().enumerate() {
+    for (i, read) in all.into_iter().enumerate() {
         let row = i + 1;
         let problem = |message: String| RowProblem {
             file: source.into(),
             row,
             message,
         };
-        let item: Item = match serde_json::from_value((*v).clone()) {
+        let item = match read {
             Ok(it) => it,
-            Err(e) => {
-                let detail = e.to_string();
-                out.problems.push(problem(format!(
-                    "not a highscores item: {}",
-                    detail.split(" at line").next().unwrap_or(&detail)
-                )));
+            Err(message) => {
+                out.problems.push(problem(message));
                 continue;
             }
         };
@@ -170,24 +306,33 @@ pub(crate) fn parse_highscores_without(
             out.own_skipped += 1;
             continue;
         }
-        parsed.push((row, challenge_id, item));
+        let (id, nick) = match person(&item) {
+            Ok(p) => p,
+            Err(message) => {
+                out.problems.push(problem(message));
+                continue;
+            }
+        };
+        parsed.push((row, challenge_id, id, nick, item));
     }
     // Nicknames need not be unique: a shared one gets the player's id beside it.
     let mut nicks: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (_, _, it) in &parsed {
-        let ids = nicks.entry(it.game.player.nick.trim()).or_default();
-        if !ids.contains(&it.game.player.id.as_str()) {
-            ids.push(&it.game.player.id);
+    for (_, _, id, nick, _) in &parsed {
+        let ids = nicks.entry(nick.as_str()).or_default();
+        if !ids.contains(&id.as_str()) {
+            ids.push(id);
         }
     }
+    let mut seen = std::collections::HashSet::new();
     let mut rounds = Vec::new();
-    for (row, challenge_id, it) in &parsed {
-        let p = &it.game.player;
-        let nick = p.nick.trim();
-        let player = match (nick.is_empty(), nicks.get(nick).map_or(0, Vec::len) > 1) {
-            (true, _) => p.id.clone(),
-            (false, false) => nick.to_string(),
-            (false, true) => format!("{nick} ({})", p.id),
+    for (row, challenge_id, id, nick, it) in &parsed {
+        let player = match (
+            nick.is_empty(),
+            nicks.get(nick.as_str()).map_or(0, Vec::len) > 1,
+        ) {
+            (true, _) => id.clone(),
+            (false, false) => nick.clone(),
+            (false, true) => format!("{nick} ({id})"),
         };
         if player.is_empty() {
             out.problems.push(RowProblem {
@@ -197,7 +342,24 @@ pub(crate) fn parse_highscores_without(
             });
             continue;
         }
-        for (r, g) in p.guesses.iter().enumerate() {
+        let game_rounds = it
+            .game
+            .round_count
+            .or((!it.game.rounds.is_empty()).then_some(it.game.rounds.len()))
+            .unwrap_or(MAX_ROUNDS_PER_GAME)
+            .min(MAX_ROUNDS_PER_GAME);
+        let guesses = &it.game.player.guesses;
+        if guesses.len() > game_rounds {
+            out.problems.push(RowProblem {
+                file: source.into(),
+                row: *row,
+                message: format!(
+                    "{} guesses for a {game_rounds}-round game: the guesses after round {game_rounds} are left out",
+                    guesses.len()
+                ),
+            });
+        }
+        for (r, g) in guesses.iter().take(game_rounds).enumerate() {
             if g.round_score_in_points > MAX_POINTS {
                 out.problems.push(RowProblem {
                     file: source.into(),
@@ -208,6 +370,11 @@ pub(crate) fn parse_highscores_without(
                         g.round_score_in_points
                     ),
                 });
+                continue;
+            }
+            // The same page saved twice, or a player listed on two pages: one round once.
+            if !seen.insert((challenge_id.clone(), player.clone(), r + 1)) {
+                out.duplicates += 1;
                 continue;
             }
             let truth = it
@@ -264,18 +431,13 @@ pub(crate) fn import_highscores(
             ),
         });
     }
-    let text = fs_err::read_to_string(path).map_err(HumansError::Io)?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| HumansError::Format {
+    let file = fs_err::File::open(path).map_err(HumansError::Io)?;
+    let reader = std::io::BufReader::new(file);
+    let stream: Stream = serde_json::from_reader(reader).map_err(|e| HumansError::Format {
         path: name.clone(),
-        detail: format!("not JSON: {e}"),
+        detail: crate::text::line(&e.to_string(), MAX_PROBLEM_DETAIL_CHARS),
     })?;
-    if items(&v).is_empty() && !v.get("items").is_some_and(Value::is_array) {
-        return Err(HumansError::Format {
-            path: name,
-            detail: "expected a GeoGuessr highscores response ({\"items\": [...]}), an array of them, or an array of items".into(),
-        });
-    }
-    Ok(parse_highscores_without(&name, &v, challenge, own))
+    Ok(from_items(&name, stream.0, challenge, own))
 }
 
 #[cfg(test)]

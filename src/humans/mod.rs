@@ -142,6 +142,8 @@ pub struct Import {
     pub problems: Vec<RowProblem>,
     /// Items left out as the agent's own games (highscores).
     pub own_skipped: usize,
+    /// Rounds the input held more than once (highscores: a page saved twice), kept once.
+    pub duplicates: usize,
 }
 
 #[cfg(test)]

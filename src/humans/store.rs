@@ -107,6 +107,46 @@ impl Store {
         file.sync_data().map_err(HumansError::Io)
     }
 
+    /// Appends the rounds the store does not hold yet (same challenge, round and player; a round
+    /// repeated within `rounds` counts once) in one locked write and one `fsync`, and returns how
+    /// many were added. The store is read under the same lock, so two imports at once cannot
+    /// both add a round: a 20,000-player file is one write, not 100,000 open-lock-sync cycles.
+    pub fn append_new(&self, rounds: Vec<HumanRound>) -> Result<usize, HumansError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(HumansError::Io)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(HumansError::Io)?;
+        let _lock = FileLock::new(&file, true).map_err(HumansError::Io)?;
+        cut_torn_tail(&file).map_err(HumansError::Io)?;
+        let mut have: std::collections::HashSet<(String, usize, String)> = self
+            .read_locked(&file)?
+            .into_iter()
+            .map(|h| (h.challenge_id, h.round, h.player))
+            .collect();
+        let mut batch = Vec::new();
+        let mut added = 0;
+        for r in rounds {
+            if have.insert((r.challenge_id.clone(), r.round, r.player.clone())) {
+                serde_json::to_writer(&mut batch, &r).map_err(|e| HumansError::Format {
+                    path: self.path.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                batch.push(b'\n');
+                added += 1;
+            }
+        }
+        if added > 0 {
+            (&file).write_all(&batch).map_err(HumansError::Io)?;
+            file.sync_data().map_err(HumansError::Io)?;
+        }
+        Ok(added)
+    }
+
     /// Every stored round; a missing file is an empty store.
     pub fn load(&self) -> Result<Vec<HumanRound>, HumansError> {
         let file = match File::open(&self.path) {
@@ -115,8 +155,13 @@ impl Store {
             Err(e) => return Err(HumansError::Io(e)),
         };
         let _lock = FileLock::new(&file, false).map_err(HumansError::Io)?;
+        self.read_locked(&file)
+    }
+
+    /// Every round in `file`, whose lock the caller holds (a torn last line is skipped).
+    fn read_locked(&self, file: &File) -> Result<Vec<HumanRound>, HumansError> {
         let mut bytes = Vec::new();
-        (&file).read_to_end(&mut bytes).map_err(HumansError::Io)?;
+        (&*file).read_to_end(&mut bytes).map_err(HumansError::Io)?;
         // Split as bytes, so a line cut inside a multi-byte character is a torn line like any
         // other (the replays' rule), not an error for the whole store.
         let blank = |l: &[u8]| l.iter().all(u8::is_ascii_whitespace);

@@ -12,10 +12,18 @@
 //!   zooming, a HUD and compass printing text in magenta (#ff00ff) over the panorama,
 //!   Google-style controls and attribution, and a guess map that behaves like a Google Maps map
 //!   drawn as tiles, a canvas or a vector layer ([`PageOptions`]).
-//! - Faults on demand: an expired cookie, 429s with `Retry-After`, a renamed Guess button.
+//! - Time as the site keeps it ([`clock`]): a round's clock starts when it is requested, an
+//!   overdue round is booked as timed out on the next read or guess, a late guess is refused or
+//!   booked ([`LateGuess`]).
+//! - Faults on demand: an expired cookie, 429s with `Retry-After`, a renamed Guess button, a
+//!   guess or a read answered with a 500 or a malformed body ([`Fault`]).
 #![allow(dead_code)]
 
+mod clock;
+mod faults;
 mod page;
+pub use clock::LateGuess;
+pub use faults::Fault;
 use page::render_page;
 // Not every test binary that includes the replica picks a page variant.
 #[allow(unused_imports)]
@@ -82,6 +90,8 @@ struct Guess {
     time: u64,
     /// The round's time limit ran out before the guess arrived: 0 points, as on the site.
     timed_out: bool,
+    /// When the site booked it.
+    at: std::time::Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -94,9 +104,8 @@ struct Game {
     time_limit: u32,
     rounds: Vec<Place>,
     guesses: Vec<Guess>,
-    round_started: std::time::Instant,
-    /// The last round whose page was shown.
-    shown: usize,
+    /// When each started round's clock started ([`clock`]).
+    starts: Vec<clock::Start>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +131,9 @@ struct Shared {
     rate_limited: AtomicU32,
     retry_after: Mutex<String>,
     rename_guess_button: AtomicBool,
+    /// What a guess after the deadline gets.
+    late_guess: Mutex<LateGuess>,
+    faults: faults::Faults,
     /// How the game page varies (see [`PageOptions`]).
     page: Mutex<PageOptions>,
     /// Per (game token, round): how far the page's view turned from the start heading.
@@ -207,6 +219,8 @@ impl Replica {
             rate_limited: AtomicU32::new(0),
             retry_after: Mutex::new("1".into()),
             rename_guess_button: AtomicBool::new(false),
+            late_guess: Mutex::new(LateGuess::default()),
+            faults: faults::Faults::default(),
             page: Mutex::new(page),
             turned: Mutex::new(HashMap::new()),
             shown_to_guess: Mutex::new(HashMap::new()),
@@ -265,6 +279,59 @@ impl Replica {
             .store(true, Ordering::SeqCst);
     }
 
+    /// What a guess that arrives after its round's time limit gets (see [`LateGuess`]).
+    pub fn set_late_guess(&self, late: LateGuess) {
+        *lock(&self.shared.late_guess) = late;
+    }
+
+    /// The answer to the guess of round `round` (1-based) is spoiled as `fault`, after the site
+    /// scored it.
+    pub fn fail_guess_answer(&self, round: usize, fault: Fault) {
+        self.shared.faults.on_guess(round, Some(fault), None);
+    }
+
+    /// As [`Replica::fail_guess_answer`], and the `reads` reads of a game after it fail the same
+    /// way (the site is down for a while after scoring the guess).
+    pub fn fail_guess_answer_and_reads(&self, round: usize, fault: Fault, reads: u32) {
+        self.shared
+            .faults
+            .on_guess(round, Some(fault), Some((fault, reads)));
+    }
+
+    /// Once round `round`'s guess is scored (its answer intact), the next `reads` reads of a
+    /// game are answered as `fault`.
+    pub fn fail_reads_after_guess(&self, round: usize, fault: Fault, reads: u32) {
+        self.shared
+            .faults
+            .on_guess(round, None, Some((fault, reads)));
+    }
+
+    /// The next `n` reads of a game (from anyone: the page too) are answered as `fault`.
+    pub fn fail_reads(&self, fault: Fault, n: u32) {
+        self.shared.faults.on_reads(fault, n);
+    }
+
+    /// When round `round` (1-based) of game `token` started its clock, if it did.
+    pub fn round_start(&self, token: &str, round: usize) -> Option<std::time::Instant> {
+        let inner = lock(&self.shared.inner);
+        Some(
+            inner
+                .games
+                .get(token)?
+                .starts
+                .get(round.checked_sub(1)?)?
+                .at,
+        )
+    }
+
+    /// The rounds of game `token` that have started their clock.
+    pub fn rounds_started(&self, token: &str) -> usize {
+        lock(&self.shared.inner)
+            .games
+            .get(token)
+            .map_or(0, clock::started)
+    }
+
     /// Pages opened from now on vary as `page` says.
     pub fn set_page(&self, page: PageOptions) {
         *lock(&self.shared.page) = page;
@@ -318,6 +385,32 @@ impl Replica {
             .games
             .get(token)
             .map(|g| g.guesses.iter().map(|x| x.points).collect())
+            .unwrap_or_default()
+    }
+
+    /// The point the site booked per round of game `token` (0, 0 for a timeout without a pin).
+    pub fn guesses_of(&self, token: &str) -> Vec<(f64, f64)> {
+        lock(&self.shared.inner)
+            .games
+            .get(token)
+            .map(|g| g.guesses.iter().map(|x| (x.lat, x.lng)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Per round after the first of game `token`: how long after the previous round's guess its
+    /// clock started (the pause the site saw between rounds).
+    pub fn gaps_of(&self, token: &str) -> Vec<std::time::Duration> {
+        lock(&self.shared.inner)
+            .games
+            .get(token)
+            .map(|g| {
+                g.starts
+                    .iter()
+                    .skip(1)
+                    .zip(&g.guesses)
+                    .map(|(s, x)| s.at.saturating_duration_since(x.at))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -414,12 +507,14 @@ fn gate(s: &Shared, headers: &HeaderMap, what: &str) -> Result<(), Response> {
 }
 
 fn state_json(g: &Game) -> Value {
-    let current = (g.guesses.len() + 1).min(g.rounds.len());
+    // The rounds requested so far: after a guess, the next one only once it is asked for.
+    let current = clock::started(g).clamp(1, g.rounds.len());
     let finished = g.guesses.len() >= g.rounds.len();
     let rounds: Vec<Value> = g.rounds[..current]
         .iter()
-        .map(|p| json!({"lat": p.lat, "lng": p.lng, "panoId": hex(&p.pano), "heading": 173.36, "pitch": 1.95, "zoom": 0,
-                        "streakLocationCode": p.country, "startTime": "2026-01-11T00:10:51.0315710+00:00"}))
+        .zip(&g.starts)
+        .map(|(p, start)| json!({"lat": p.lat, "lng": p.lng, "panoId": hex(&p.pano), "heading": 173.36, "pitch": 1.95, "zoom": 0,
+                        "streakLocationCode": p.country, "startTime": start.json()}))
         .collect();
     let total: u32 = g.guesses.iter().map(|x| x.points).sum();
     let guesses: Vec<Value> = g
@@ -472,8 +567,8 @@ fn new_game(
         time_limit,
         rounds,
         guesses: vec![],
-        round_started: std::time::Instant::now(),
-        shown: 0,
+        // Round 1 is in the game's first state: its clock starts with the game.
+        starts: vec![clock::Start::now()],
     };
     inner.games.insert(g.token.clone(), g.clone());
     g
@@ -511,8 +606,14 @@ async fn read_game(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response
     if let Err(r) = gate(&s, &h, &format!("GET /api/v3/games/{t}")) {
         return r;
     }
-    match lock(&s.inner).games.get(&t) {
-        Some(g) => Json(state_json(g)).into_response(),
+    if let Some(spoiled) = s.faults.read_answer() {
+        return spoiled;
+    }
+    match lock(&s.inner).games.get_mut(&t) {
+        Some(g) => {
+            clock::on_request(g);
+            Json(state_json(g)).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "no game").into_response(),
     }
 }
@@ -534,27 +635,56 @@ async fn guess(State(s): S, h: HeaderMap, Path(t): Path<String>, body: Bytes) ->
     let Some(g) = inner.games.get_mut(&t) else {
         return (StatusCode::NOT_FOUND, "no game").into_response();
     };
+    let late = *lock(&s.late_guess);
+    let timed_out = v.get("timedOut").and_then(Value::as_bool) == Some(true);
+    if let Err(refused) = book_guess(g, (lat, lng), timed_out, late) {
+        return refused;
+    }
+    if let Some(spoiled) = s.faults.guess_answer(g.guesses.len()) {
+        return spoiled;
+    }
+    Json(state_json(g)).into_response()
+}
+
+/// Books a guess (or the page's timeout) on the open round, as the site's clock allows; the
+/// next round is not started (that takes a read or a page load).
+// The early answer of a handler; boxing it would buy nothing in a test server.
+#[allow(clippy::result_large_err)]
+fn book_guess(
+    g: &mut Game,
+    (lat, lng): (f64, f64),
+    timed_out: bool,
+    late: LateGuess,
+) -> Result<(), Response> {
+    let refused =
+        |msg: &str| (StatusCode::BAD_REQUEST, Json(json!({"message": msg}))).into_response();
     if g.guesses.len() >= g.rounds.len() {
-        return (StatusCode::BAD_REQUEST, "game finished").into_response();
+        return Err(refused("Game is finished"));
+    }
+    if timed_out || (clock::overdue(g) && late == LateGuess::Booked) {
+        if !clock::open(g) {
+            return Err(refused("Round already guessed"));
+        }
+        clock::book_timeout(g, Some((lat, lng)));
+        return Ok(());
+    }
+    clock::book_overdue(g);
+    if !clock::open(g) {
+        return Err(refused("Round already guessed"));
     }
     let p = &g.rounds[g.guesses.len()];
     let meters = haversine_m((p.lat, p.lng), (lat, lng));
-    let took = g.round_started.elapsed();
-    let timed_out = g.time_limit > 0 && took.as_secs_f64() > f64::from(g.time_limit);
+    let took = clock::elapsed_s(g);
     g.guesses.push(Guess {
         lat,
         lng,
-        points: if timed_out {
-            0
-        } else {
-            points(meters, WORLD_MAX_ERROR_M)
-        },
+        points: points(meters, WORLD_MAX_ERROR_M),
         meters,
-        time: took.as_secs(),
-        timed_out,
+        time: took as u64,
+        timed_out: false,
+        at: std::time::Instant::now(),
     });
-    g.round_started = std::time::Instant::now();
-    Json(state_json(g)).into_response()
+    Ok(())
 }
 
 async fn create_challenge(State(s): S, h: HeaderMap, body: Bytes) -> Response {
@@ -698,13 +828,8 @@ async fn game_page(State(s): S, h: HeaderMap, Path(t): Path<String>) -> Response
         return r;
     }
     let Some(g) = lock(&s.inner).games.get_mut(&t).map(|g| {
-        // The round's clock starts when its page is first shown (or at the last guess, for a
-        // page that moves on by itself).
-        let open = g.guesses.len() + 1;
-        if g.shown < open {
-            g.shown = open;
-            g.round_started = std::time::Instant::now();
-        }
+        // Loading the page asks for the next round, as a read does.
+        clock::on_request(g);
         g.clone()
     }) else {
         return (StatusCode::NOT_FOUND, "no game").into_response();

@@ -42,6 +42,22 @@ impl Transient for SiteError {
     }
 }
 
+/// Why a read failed, as [`Api::read_parsed`] retries it: what a retry may cure, plus an answer
+/// that did not parse.
+struct Unread(SiteError);
+
+impl Transient for Unread {
+    fn is_transient(&self) -> bool {
+        self.0.is_transient() || matches!(self.0, SiteError::State(state::StateProblem::Shape(_)))
+    }
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// What a new classic game is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewGame {
@@ -211,15 +227,28 @@ impl Api {
 
     /// A GET, sent again after a dropped connection or a 5xx ([`READ_RETRY`]).
     async fn read(&self, url: &str) -> Result<Answer, SiteError> {
+        self.read_parsed(url, Ok).await
+    }
+
+    /// A GET whose answer `parse` reads, sent again after a dropped connection, a 5xx or an
+    /// answer that does not parse ([`READ_RETRY`]): a read changes nothing on the site, and a
+    /// body cut short on the way reads whole the next time.
+    async fn read_parsed<T>(
+        &self,
+        url: &str,
+        parse: impl Fn(Answer) -> Result<T, SiteError>,
+    ) -> Result<T, SiteError> {
+        let parse = &parse;
         net::with_retries(&READ_RETRY, |attempt| async move {
             if attempt > 1 {
                 warn!(path = %path_of(url), attempt, "reading the site again");
             }
-            self.send(Method::GET, url, None).await
+            let answer = self.send(Method::GET, url, None).await.map_err(Unread)?;
+            parse(answer).map_err(Unread)
         })
         .await
         .map(|(a, _)| a)
-        .map_err(|e| e.last)
+        .map_err(|e| e.last.0)
     }
 
     /// Checks the cookie: 401 = [`SiteError::CookieExpired`].
@@ -276,7 +305,7 @@ impl Api {
     #[instrument(skip(self))]
     pub async fn read_game(&self, token: &Token) -> Result<GameRead, SiteError> {
         let url = self.opts.url(&self.opts.endpoints.game, token.as_str());
-        GameRead::new(self.read(&url).await?)
+        self.read_parsed(&url, GameRead::new).await
     }
 
     /// Posts the guess for the open round (`--guess-via api`); the answer holds the scored

@@ -578,19 +578,7 @@ pub(crate) fn add_new(
     store: &Path,
     rounds: Vec<humans::HumanRound>,
 ) -> Result<usize, SiteSessionError> {
-    let store = humans::Store::open(store);
-    let have: std::collections::HashSet<(String, usize, String)> = store
-        .load()?
-        .into_iter()
-        .map(|h| (h.challenge_id, h.round, h.player))
-        .collect();
-    let mut added = 0;
-    for r in rounds {
-        if !have.contains(&(r.challenge_id.clone(), r.round, r.player.clone())) {
-            store.append(&r)?;
-            added += 1;
-        }
-    }
+    let added = humans::Store::open(store).append_new(rounds)?;
     info!(added, "human results stored");
     Ok(added)
 }
