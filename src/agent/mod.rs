@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod parse;
 pub mod prompt;
+pub mod prompt_files;
 pub mod reasoner;
 pub mod strategy;
 
@@ -201,6 +202,11 @@ pub struct Candidate {
 pub trait Reasoner: Send + Sync {
     /// A short label for tables and replays ("baseline", "openai:gpt-4o").
     fn name(&self) -> String;
+    /// The user's own prompt set it plays with, recorded with the session; `None` for the
+    /// built-in prompts and reasoners without prompts. Decorators pass on their inner one's.
+    fn prompts(&self) -> Option<std::sync::Arc<prompt_files::PromptFiles>> {
+        None
+    }
     async fn guess(&self, obs: &Observation) -> Guess;
 }
 

@@ -80,6 +80,8 @@ impl TemplateKind {
 pub enum PromptSource {
     Builtin,
     Dir(PathBuf),
+    /// A set read into memory once (a user's folder, or one recorded in a session).
+    Files(std::sync::Arc<super::prompt_files::PromptFiles>),
 }
 
 impl PromptSource {
@@ -89,6 +91,17 @@ impl PromptSource {
         match self {
             PromptSource::Builtin => builtin_template(name, kind),
             PromptSource::Dir(dir) => PromptTemplate::load(&dir.join(format!("{name}.md")), kind),
+            PromptSource::Files(set) => {
+                let path = set.dir().join(format!("{name}.md"));
+                match set.text(name) {
+                    Some(text) => PromptTemplate::parse(path, text, kind),
+                    None => Err(PromptError::Missing {
+                        path,
+                        dir: set.dir().to_path_buf(),
+                        available: set.files().iter().map(|(n, _)| format!("{n}.md")).collect(),
+                    }),
+                }
+            }
         }
     }
 
@@ -97,8 +110,17 @@ impl PromptSource {
         match self {
             PromptSource::Builtin => PromptSet::builtin(name),
             PromptSource::Dir(dir) => PromptSet::load(dir, name),
+            PromptSource::Files(_) => Ok(PromptSet {
+                answer: self.template(name, TemplateKind::Answer)?,
+                repair: self.template("repair", TemplateKind::Repair)?,
+            }),
         }
     }
+}
+
+/// The shipped text of template `name`.
+pub(crate) fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 fn builtin_template(name: &str, kind: TemplateKind) -> Result<PromptTemplate, PromptError> {
@@ -145,6 +167,8 @@ pub enum PromptError {
         line: usize,
         problem: String,
     },
+    #[error("prompt template {path} refused: {problem}")]
+    Refused { path: PathBuf, problem: String },
     #[error("prompt template {path} has no user part (nothing after the `{USER_MARKER}` line)")]
     EmptyUser { path: PathBuf },
     #[error("prompt strategy {0:?} is not a plain name; use e.g. \"cot\" or \"direct\" (a file <name>.md in the prompt directory)")]
@@ -356,7 +380,7 @@ impl PromptTemplate {
 }
 
 /// The `.md` files in `dir`, sorted, for "did you mean" messages.
-fn list_templates(dir: &Path) -> Vec<String> {
+pub(crate) fn list_templates(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

@@ -130,6 +130,7 @@ pub async fn run(a: &AskRun) -> Result<ExitCode> {
         None,
         baseline_point(&world),
         hints,
+        None,
     )?;
     let guess = reasoner.guess(&obs).await;
     if a.json {

@@ -3,8 +3,8 @@
 
 use super::args::{MatchArgs, Overrides};
 use super::wiring::{
-    build_reasoner, capture_options, challenge_key, load_maps, locate, recorded_key,
-    resumed_settings, seed_or_random, Recorded,
+    build_reasoner_from, capture_options, challenge_key, load_maps, locate, recorded_key,
+    recorded_prompts, resumed_settings, seed_or_random, Recorded,
 };
 use super::Cli;
 use crate::config::Settings;
@@ -138,7 +138,11 @@ pub async fn run(b: &BenchRun) -> Result<ExitCode> {
     };
     let map = pack::select(&maps, &map_id)?.clone();
     let in_flight = s.follow_concurrency(b.concurrency);
-    let reasoner = build_reasoner(&s, &map)?;
+    let recorded = match &resume {
+        Some(r) => recorded_prompts(&s, &r.dir, &r.manifest)?,
+        None => None,
+    };
+    let reasoner = build_reasoner_from(&s, &map, recorded)?;
     let plan = BenchPlan {
         map: map.clone(),
         seed,

@@ -3,8 +3,8 @@
 
 use super::args::{check_challenge_rounds, path, push, MatchArgs, Overrides};
 use super::wiring::{
-    build_reasoner, build_reasoner_with_hints, challenge_key, load_maps, locate, match_plan,
-    recorded_key, resumed_settings, seed_or_random, Recorded,
+    build_reasoner, build_reasoner_from, build_reasoner_with_hints, challenge_key, load_maps,
+    locate, match_plan, recorded_key, recorded_prompts, resumed_settings, seed_or_random, Recorded,
 };
 use super::Cli;
 use crate::agent::strategy::StrategyKind;
@@ -448,7 +448,7 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
             found.join(crate::replay::MANIFEST_FILE).display()
         ),
     )?;
-    let reasoner = build_reasoner(&s, &map)?;
+    let reasoner = build_reasoner_from(&s, &map, recorded_prompts(&s, &found, &m)?)?;
     let key = recorded_key(
         &s,
         m.challenge.key_id.as_deref(),

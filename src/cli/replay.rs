@@ -1,7 +1,7 @@
 //! `geoagent replay list|show|rerun|rescore`: inspect, re-run and re-score recorded sessions.
 
 use super::args::{path, push, Overrides, ReasoningArgs};
-use super::wiring::build_reasoner;
+use super::wiring::{build_reasoner_from, recorded_prompts};
 use super::Cli;
 use crate::config::Settings;
 use crate::game::{pack, Map};
@@ -129,9 +129,13 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
         ReplayAction::Rerun { id } => {
             let source = Replay::open(&catalog::resolve(root, id)?)?;
             let map = rerun_map(settings, &source.manifest)?;
-            let reasoner = build_reasoner(settings, &map)?;
+            let recorded = recorded_prompts(settings, &source.dir, &source.manifest)?;
+            let reasoner = build_reasoner_from(settings, &map, recorded)?;
+            let prompts = reasoner
+                .prompts()
+                .map_or(String::new(), |p| format!(": {}", p.label()));
             errln!(
-                "Re-running {} round(s) of session {} ({}) with {} ({})",
+                "Re-running {} round(s) of session {} ({}) with {} ({}{prompts})",
                 source.rounds.len(),
                 source.manifest.session_id,
                 source.manifest.reasoner,

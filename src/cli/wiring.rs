@@ -4,6 +4,7 @@
 
 use crate::agent::baseline::{baseline_point, BaselineReasoner};
 use crate::agent::prompt::PromptSource;
+use crate::agent::prompt_files::{PromptFiles, WithPrompts};
 use crate::agent::reasoner::ReasonerOptions;
 use crate::agent::strategy::{
     self, HintSource, Retrieval, StrategyError, StrategyKind, StrategyOptions,
@@ -81,6 +82,15 @@ pub(crate) fn build_providers(settings: &Settings) -> Result<Option<Providers>> 
 /// The configured reasoner: an LVLM with the configured strategy when a model is named, else the
 /// baseline (said so once).
 pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner>> {
+    build_reasoner_from(settings, map, None)
+}
+
+/// [`build_reasoner`], with `recorded` (a session's prompt set) in place of the configured prompts.
+pub(crate) fn build_reasoner_from(
+    settings: &Settings,
+    map: &Map,
+    recorded: Option<Arc<PromptFiles>>,
+) -> Result<Arc<dyn Reasoner>> {
     let Some((provider, extra)) = build_providers(settings)? else {
         let hint = if settings.has_any_api_key() {
             " (an API key is set: add --model NAME to use it)"
@@ -97,6 +107,7 @@ pub fn build_reasoner(settings: &Settings, map: &Map) -> Result<Arc<dyn Reasoner
         Some(map),
         baseline_point(map),
         Arc::new(strategy::NoHints),
+        recorded,
     )
 }
 
@@ -117,19 +128,45 @@ pub(crate) fn build_reasoner_with_hints(
         Some(map),
         baseline_point(map),
         hints,
+        None,
     )
     .map(Some)
 }
 
 /// The shipped prompts are compiled in; a folder overrides them. Only the default folder may be
-/// absent (running from elsewhere): a configured one that is missing is a mistake to report.
-pub(crate) fn prompt_source(settings: &Settings) -> PromptSource {
+/// absent (running from elsewhere): a configured one that is missing is a mistake to report. A
+/// folder is read once, here, the templates the strategy uses: the model gets that text and the
+/// session records it. A folder whose texts are the shipped ones is the built-in set.
+pub(crate) fn prompt_source(settings: &Settings) -> Result<PromptSource> {
     let default_dir = crate::config::AgentSettings::default().prompts_dir;
-    if settings.agent.prompts_dir == default_dir && !default_dir.is_dir() {
+    let dir = &settings.agent.prompts_dir;
+    if *dir == default_dir && !default_dir.is_dir() {
+        return Ok(PromptSource::Builtin);
+    }
+    let set = PromptFiles::read(dir, settings.agent.strategy.template_names())?;
+    Ok(if set.is_builtin() {
         PromptSource::Builtin
     } else {
-        PromptSource::Dir(settings.agent.prompts_dir.clone())
+        PromptSource::Files(Arc::new(set))
+    })
+}
+
+/// The prompt set a recorded session (folder `dir`, manifest `m`) is continued or re-run with:
+/// the one it recorded, unless `--prompts` (`agent.prompts_dir`) names another folder; `None`
+/// when it recorded none (the built-in prompts) or another folder was named.
+pub(crate) fn recorded_prompts(
+    settings: &Settings,
+    dir: &std::path::Path,
+    m: &crate::replay::Manifest,
+) -> Result<Option<Arc<PromptFiles>>> {
+    let Some(info) = &m.prompts else {
+        return Ok(None);
+    };
+    if settings.agent.prompts_dir != crate::config::AgentSettings::default().prompts_dir {
+        return Ok(None);
     }
+    let set = crate::replay::prompts::read(dir, info, settings.agent.strategy.template_names())?;
+    Ok(Some(Arc::new(set)))
 }
 
 /// The configured embedder: the endpoint when `agent.embedding_url` is set, else the built-in
@@ -159,6 +196,7 @@ pub(crate) fn strategy_reasoner(
     map: Option<&Map>,
     fallback: LatLon,
     hints: Arc<dyn HintSource>,
+    recorded: Option<Arc<PromptFiles>>,
 ) -> Result<Arc<dyn Reasoner>> {
     let kind = settings.agent.strategy;
     let retrieval = if kind == StrategyKind::Rag {
@@ -186,14 +224,18 @@ pub(crate) fn strategy_reasoner(
         temperature: settings.model.temperature,
         round_timeout: settings.round_timeout(),
     };
-    Ok(strategy::build(
-        kind,
-        provider,
-        &prompt_source(settings),
-        fallback,
-        opts,
-        sopts,
-    )?)
+    let prompts = match recorded {
+        Some(set) => PromptSource::Files(set),
+        None => prompt_source(settings)?,
+    };
+    let reasoner = strategy::build(kind, provider, &prompts, fallback, opts, sopts)?;
+    Ok(match prompts {
+        PromptSource::Files(prompts) => Arc::new(WithPrompts {
+            inner: reasoner,
+            prompts,
+        }),
+        _ => reasoner,
+    })
 }
 
 /// The capture options the settings describe.

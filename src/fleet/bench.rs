@@ -13,10 +13,12 @@
 
 use super::progress::Progress;
 use super::FleetError;
+use crate::agent::prompt_files::PromptFiles;
 use crate::agent::Reasoner;
 use crate::environment::direct::{DirectGame, ViewCache, MAX_CACHED_LOCATIONS};
 use crate::environment::CaptureOptions;
 use crate::game::{ChallengeKey, Map};
+use crate::replay::prompts::PromptsInfo;
 use crate::replay::{self, Manifest, Replay, ReplayWriter, RoundRecord};
 use crate::session::round::{self, Recorder};
 use std::path::{Path, PathBuf};
@@ -90,7 +92,12 @@ impl ResumeInfo {
     }
 }
 
-fn manifest(plan: &BenchPlan, challenge_id: String, reasoner: &str) -> Manifest {
+fn manifest(
+    plan: &BenchPlan,
+    challenge_id: String,
+    reasoner: &str,
+    prompts: Option<&PromptFiles>,
+) -> Manifest {
     Manifest {
         format_version: replay::FORMAT_VERSION,
         session_id: replay::new_session_id(),
@@ -117,6 +124,7 @@ fn manifest(plan: &BenchPlan, challenge_id: String, reasoner: &str) -> Manifest 
             jpeg_quality: plan.capture.jpeg_quality,
         },
         parent: None,
+        prompts: prompts.map(PromptsInfo::of),
     }
 }
 
@@ -125,16 +133,30 @@ pub(crate) fn open_session(
     plan: &BenchPlan,
     challenge_id: &str,
     reasoner: &str,
+    prompts: Option<&PromptFiles>,
     resume: Option<&Path>,
 ) -> Result<(ReplayWriter, Vec<RoundRecord>), FleetError> {
     match resume {
         None => {
-            let m = manifest(plan, challenge_id.to_string(), reasoner);
-            Ok((ReplayWriter::create(&plan.replay_root, &m)?, Vec::new()))
+            let m = manifest(plan, challenge_id.to_string(), reasoner, prompts);
+            Ok((
+                ReplayWriter::create_with_prompts(&plan.replay_root, &m, prompts)?,
+                Vec::new(),
+            ))
         }
         Some(dir) => {
             let (writer, replay) = ReplayWriter::reopen(dir)?;
             let m = &replay.manifest;
+            if m.prompts != prompts.map(PromptsInfo::of) {
+                return Err(FleetError::Resume {
+                    what: dir.display().to_string(),
+                    detail: format!(
+                        "it was played with prompts {}, not {}: a session keeps one prompt set",
+                        m.prompts.as_ref().map_or("built in".into(), |p| p.label()),
+                        prompts.map_or("built in".into(), |p| p.label()),
+                    ),
+                });
+            }
             if m.challenge.id != challenge_id || m.reasoner != reasoner {
                 return Err(FleetError::Resume {
                     what: dir.display().to_string(),
@@ -170,7 +192,13 @@ pub async fn run(
         cache,
     ));
     let challenge_id = game.challenge().id();
-    let (writer, done) = open_session(plan, &challenge_id, &reasoner.name(), resume)?;
+    let (writer, done) = open_session(
+        plan,
+        &challenge_id,
+        &reasoner.name(),
+        reasoner.prompts().as_deref(),
+        resume,
+    )?;
     let dir = writer.dir().to_path_buf();
     let recorder = Recorder::new(writer);
     let done_set: std::collections::BTreeSet<usize> = done.iter().map(|r| r.round).collect();

@@ -249,7 +249,7 @@ impl SessionRow {
             created: Some(m.created),
             map: m.map.id.clone(),
             reasoner: m.reasoner.clone(),
-            strategy: m.strategy.clone(),
+            strategy: m.strategy_label(),
             environment: m.environment.clone(),
             rounds: n,
             planned_rounds: m.challenge.rounds,
@@ -461,7 +461,7 @@ fn header(r: &Replay) -> String {
         out,
         "  reasoner {} · strategy {} · {} view(s) per round, zoom steps {}, JPEG quality {}",
         name(&m.reasoner),
-        name(&m.strategy),
+        name(&m.strategy_label()),
         m.capture.headings,
         m.capture.zoom_steps,
         m.capture.jpeg_quality

@@ -21,6 +21,7 @@ use thiserror::Error;
 use tracing::warn;
 
 pub mod catalog;
+pub mod prompts;
 pub mod rerun;
 pub mod rescore;
 
@@ -55,6 +56,8 @@ pub enum ReplayError {
     /// Another process holds the session's writer lock (see [`ReplayWriter`]).
     #[error("{dir}: another geoagent is writing this session (resumed twice at once?); wait for it to end, one writer per session")]
     Busy { dir: String },
+    #[error("{path}: refused recorded prompt set: {detail}")]
+    Prompts { path: String, detail: String },
     #[error("{path} line {line}: {detail}")]
     Round {
         path: String,
@@ -82,6 +85,21 @@ pub struct Manifest {
     /// The session this one re-ran, if any.
     #[serde(default)]
     pub parent: Option<String>,
+    /// The user's own prompt set (`--prompts DIR`), its text in `prompts/<name>/`; absent for
+    /// the built-in prompts (and in sessions from before prompt sets were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<prompts::PromptsInfo>,
+}
+
+impl Manifest {
+    /// The strategy as tables name it: `cot`, or `cot: my-prompts@3f2a9c01` with a prompt set of
+    /// the user's own, so two prompt sets are two players.
+    pub fn strategy_label(&self) -> String {
+        match &self.prompts {
+            Some(p) => format!("{}: {}", self.strategy, p.label()),
+            None => self.strategy.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,8 +174,27 @@ pub struct ReplayWriter {
 impl ReplayWriter {
     /// Creates `root/<manifest.session_id>/` with its manifest.
     pub fn create(root: &Path, manifest: &Manifest) -> Result<ReplayWriter, ReplayError> {
+        Self::create_with_prompts(root, manifest, None)
+    }
+
+    /// [`Self::create`], with the prompt set of the user's own the session plays with written
+    /// into `prompts/` before the manifest that names it (`manifest.prompts` must describe it).
+    pub fn create_with_prompts(
+        root: &Path,
+        manifest: &Manifest,
+        prompts: Option<&crate::agent::prompt_files::PromptFiles>,
+    ) -> Result<ReplayWriter, ReplayError> {
         let dir = root.join(&manifest.session_id);
         fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(ReplayError::Io)?;
+        if manifest.prompts.as_ref() != prompts.map(prompts::PromptsInfo::of).as_ref() {
+            return Err(ReplayError::Manifest {
+                path: dir.join(MANIFEST_FILE).display().to_string(),
+                detail: "prompts does not describe the prompt set played with".into(),
+            });
+        }
+        if let Some(set) = prompts {
+            prompts::write(&dir, set)?;
+        }
         let mpath = dir.join(MANIFEST_FILE);
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| ReplayError::Manifest {
             path: mpath.display().to_string(),
@@ -333,6 +370,12 @@ impl Replay {
                 path: mpath.display().to_string(),
                 detail: e.to_string(),
             })?;
+        if let Some(p) = &manifest.prompts {
+            p.check().map_err(|detail| ReplayError::Manifest {
+                path: mpath.display().to_string(),
+                detail,
+            })?;
+        }
 
         let rpath = dir.join(ROUNDS_FILE);
         let bytes = fs::read(&rpath).map_err(ReplayError::Io)?;
@@ -564,6 +607,7 @@ pub(crate) mod tests {
                 jpeg_quality: 80,
             },
             parent: None,
+            prompts: None,
         }
     }
 

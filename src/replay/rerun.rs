@@ -40,8 +40,14 @@ pub fn observation(
     })
 }
 
-/// The new session's manifest: the parent's map, challenge and capture, the new reasoner.
-pub(crate) fn child_manifest(parent: &Manifest, reasoner: &str, strategy: &str) -> Manifest {
+/// The new session's manifest: the parent's map, challenge and capture, the new reasoner and
+/// its prompt set.
+pub(crate) fn child_manifest(
+    parent: &Manifest,
+    reasoner: &str,
+    strategy: &str,
+    prompts: Option<super::prompts::PromptsInfo>,
+) -> Manifest {
     Manifest {
         format_version: FORMAT_VERSION,
         session_id: new_session_id(),
@@ -54,5 +60,6 @@ pub(crate) fn child_manifest(parent: &Manifest, reasoner: &str, strategy: &str) 
         strategy: strategy.into(),
         capture: parent.capture.clone(),
         parent: Some(parent.session_id.clone()),
+        prompts,
     }
 }

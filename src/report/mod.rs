@@ -127,7 +127,7 @@ fn players(replays: &[Replay]) -> Vec<Player<'_>> {
     let mut out: Vec<Player> = Vec::new();
     for r in replays {
         for x in &r.rounds {
-            let label = round_label(&r.manifest.reasoner, &r.manifest.strategy, &x.guess);
+            let label = round_label(&r.manifest.reasoner, &r.manifest.strategy_label(), &x.guess);
             let i = match out.iter().position(|p| p.label == label) {
                 Some(i) => i,
                 None => {

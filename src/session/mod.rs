@@ -485,6 +485,17 @@ fn open_record(
         Record::Resume(dir) => {
             let (writer, replay) = ReplayWriter::reopen(&dir)?;
             let m = &replay.manifest;
+            let prompts = reasoner
+                .prompts()
+                .map(|p| replay::prompts::PromptsInfo::of(&p));
+            if m.prompts != prompts {
+                return Err(SessionError::Resume(format!(
+                    "{} was played with prompts {}, not {}: a session keeps one prompt set",
+                    dir.display(),
+                    m.prompts.as_ref().map_or("built in".into(), |p| p.label()),
+                    prompts.as_ref().map_or("built in".into(), |p| p.label()),
+                )));
+            }
             if m.challenge.id != challenge.id() || m.reasoner != reasoner.name() {
                 return Err(SessionError::Resume(format!(
                     "{} holds challenge {} played by {}, not {} by {}; resume with the same map, seed, rounds and --model",
@@ -509,6 +520,7 @@ fn open_record(
         Record::NewWithId(id) => id,
         Record::New => replay::new_session_id(),
     };
+    let prompts = reasoner.prompts();
     let manifest = Manifest {
         format_version: replay::FORMAT_VERSION,
         session_id,
@@ -535,9 +547,10 @@ fn open_record(
             jpeg_quality: plan.capture.jpeg_quality,
         },
         parent: None,
+        prompts: prompts.as_deref().map(replay::prompts::PromptsInfo::of),
     };
     Ok((
-        ReplayWriter::create(&plan.replay_root, &manifest)?,
+        ReplayWriter::create_with_prompts(&plan.replay_root, &manifest, prompts.as_deref())?,
         Vec::new(),
     ))
 }

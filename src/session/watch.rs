@@ -21,6 +21,10 @@ impl Reasoner for Watched {
         self.inner.name()
     }
 
+    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt_files::PromptFiles>> {
+        self.inner.prompts()
+    }
+
     async fn guess(&self, obs: &Observation) -> Guess {
         self.assist.observed(obs);
         let guess = self.inner.guess(obs).await;

@@ -223,7 +223,7 @@ fn load_replays(
                 None => by_label.push((label, vec![e])),
             };
             for r in &replay.rounds {
-                let label = round_label(&m.reasoner, &m.strategy, &r.guess);
+                let label = round_label(&m.reasoner, &m.strategy_label(), &r.guess);
                 add(
                     label,
                     eval(r.result.guess, r.result.distance_km, r.result.points, r),
@@ -233,7 +233,7 @@ fn load_replays(
                     add(
                         format!(
                             "{}{FIRST_ANSWERS_SUFFIX}",
-                            player_label(&m.reasoner, &m.strategy)
+                            player_label(&m.reasoner, &m.strategy_label())
                         ),
                         eval(first, d, score(d, m.map.size_km), r),
                     );

@@ -94,6 +94,7 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
             jpeg_quality: 80,
         },
         parent: None,
+        prompts: None,
     };
     let mut w = ReplayWriter::create(root, &manifest).unwrap();
     let dir = w.dir().to_path_buf();

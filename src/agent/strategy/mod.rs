@@ -75,6 +75,18 @@ impl StrategyKind {
         Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
+    /// The templates (`cot` is `cot.md`) this strategy's [`build`] reads: what a prompt set of
+    /// the user's must hold and what a session records of it.
+    pub fn template_names(self) -> &'static [&'static str] {
+        match self {
+            Self::Direct => &["direct", "repair"],
+            Self::Cot | Self::Ensemble => &["cot", "repair"],
+            Self::CoarseToFine => &["coarse", "fine", "repair"],
+            Self::Rag => &["rag", "repair"],
+            Self::Interactive => &["cot", "revise", "repair"],
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Direct => NAMES[0],

@@ -17,6 +17,7 @@ use crate::agent::Reasoner;
 use crate::environment::{Environment, GuessTiming, Observation};
 use crate::game::{score, RoundResult};
 use crate::geo::{Bounds, LatLon};
+use crate::replay::prompts::PromptsInfo;
 use crate::replay::rerun::{child_manifest, observation};
 use crate::replay::{Manifest, Replay, ReplayError, ReplayWriter, RoundRecord};
 use std::path::{Path, PathBuf};
@@ -160,8 +161,14 @@ pub async fn rerun(
     for v in source.rounds.iter().flat_map(|r| &r.views) {
         source.view_bytes(v)?;
     }
-    let manifest = child_manifest(&source.manifest, &reasoner.name(), strategy);
-    let writer = ReplayWriter::create(out_root, &manifest)?;
+    let prompts = reasoner.prompts();
+    let manifest = child_manifest(
+        &source.manifest,
+        &reasoner.name(),
+        strategy,
+        prompts.as_deref().map(PromptsInfo::of),
+    );
+    let writer = ReplayWriter::create_with_prompts(out_root, &manifest, prompts.as_deref())?;
     let dir = writer.dir().to_path_buf();
     let recorder = Recorder::new(writer);
     let mut game = Recorded::new(source, map_view);

@@ -87,6 +87,10 @@ impl Reasoner for WriteAhead {
         self.inner.name()
     }
 
+    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt_files::PromptFiles>> {
+        self.inner.prompts()
+    }
+
     async fn guess(&self, obs: &Observation) -> Guess {
         let pending = |guess, views, reason_ms| Pending {
             round: obs.round,

@@ -62,6 +62,10 @@ impl Reasoner for InTime {
         self.inner.name()
     }
 
+    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt_files::PromptFiles>> {
+        self.inner.prompts()
+    }
+
     async fn guess(&self, obs: &Observation) -> Guess {
         let budget = self.budget(obs);
         match tokio::time::timeout(budget, self.inner.guess(obs)).await {

@@ -417,8 +417,15 @@ async fn new_session(
             jpeg_quality: plan.capture.jpeg_quality,
         },
         parent: None,
+        prompts: reasoner
+            .prompts()
+            .map(|p| replay::prompts::PromptsInfo::of(&p)),
     };
-    let writer = ReplayWriter::create(&plan.replay_root, &manifest)?;
+    let writer = ReplayWriter::create_with_prompts(
+        &plan.replay_root,
+        &manifest,
+        reasoner.prompts().as_deref(),
+    )?;
     let record = SiteRecord {
         game_token: token.clone(),
         challenge_token: challenge,

@@ -144,6 +144,7 @@ fn write_replay(root: &Path, session: &str, reasoner: &str, rounds: &[(f64, f64,
             jpeg_quality: 80,
         },
         parent: None,
+        prompts: None,
     };
     let mut w = ReplayWriter::create(root, &manifest).unwrap();
     for (i, (lat, lon, points)) in rounds.iter().enumerate() {
