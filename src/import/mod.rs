@@ -188,7 +188,7 @@ impl Importer {
         image_path: &Path,
         bytes: &[u8],
     ) -> Result<bool, ImportError> {
-        let img = match integrity::decode_clean(image_path, bytes) {
+        let img = match integrity::decode_strict(image_path, bytes) {
             Ok(img) => img,
             Err(e) => {
                 self.problem(source, e.to_string());

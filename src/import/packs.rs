@@ -494,7 +494,7 @@ pub(crate) fn validate_pack(dir: &Path) -> Validation {
                 kinds.join("/")
             ));
         }
-        let img = match integrity::decode_clean(path, &bytes) {
+        let img = match integrity::decode_strict(path, &bytes) {
             Ok(i) => i,
             Err(e) => {
                 v.errors.push(format!("{at}: {e}"));
