@@ -130,6 +130,10 @@ impl Settings {
                 MAX_TIMEOUT_SECS,
             )?,
             turn_hold: Duration::from_millis(g.turn_hold_ms),
+            turning: g
+                .turning
+                .parse()
+                .map_err(|e: String| bad("geoguessr.turning", g.turning.clone(), &e))?,
             wheel_step_px: g.wheel_step_px,
             wheel_pause: Duration::from_millis(g.wheel_pause_ms),
             round_pause: secs(

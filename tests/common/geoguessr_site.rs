@@ -138,6 +138,8 @@ struct Shared {
     page: Mutex<PageOptions>,
     /// Per (game token, round): how far the page's view turned from the start heading.
     turned: Mutex<HashMap<(String, usize), f64>>,
+    /// Per (game token, round): ms from the panorama's first frame to the Guess button's press.
+    shown_to_guess: Mutex<HashMap<(String, usize), f64>>,
     inner: Mutex<Inner>,
     /// Every request: method, path and query.
     log: Mutex<Vec<String>>,
@@ -221,6 +223,7 @@ impl Replica {
             faults: faults::Faults::default(),
             page: Mutex::new(page),
             turned: Mutex::new(HashMap::new()),
+            shown_to_guess: Mutex::new(HashMap::new()),
             inner: Mutex::new(Inner::default()),
             log: Mutex::new(Vec::new()),
         });
@@ -237,6 +240,7 @@ impl Replica {
             .route("/maps/api/js/GeoPhotoService.GetMetadata", get(metadata))
             .route("/tiles/vt", get(tile))
             .route("/replica/turned", post(page::turned))
+            .route("/replica/guessed", post(page::guessed))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -337,6 +341,12 @@ impl Replica {
     /// (degrees, 0–360), as the page last reported it.
     pub fn turned_of(&self, token: &str) -> Vec<(usize, f64)> {
         page::turned_of(&self.shared, token)
+    }
+
+    /// Per round of game `token` guessed on the page: ms from the panorama's first frame to the
+    /// press of the Guess button, by the page's own clock.
+    pub fn shown_to_guess_of(&self, token: &str) -> Vec<(usize, f64)> {
+        page::shown_to_guess_of(&self.shared, token)
     }
 
     /// The suffix of this start's hashed class names.

@@ -9,8 +9,9 @@
 //!   retried).
 //! - [`state`]: the site's game state parsed without its answer; the truth only after a guess.
 //! - [`clock`]: a timed round's deadline from the site's `startTime`.
-//! - [`page`]: the game page: hide the HUD, turn with held keys, capture the canvas, click the
+//! - [`page`]: the game page: hide the HUD, turn the view, capture the canvas, click the
 //!   guess map.
+//! - [`turn`]: drag or held keys, and the pixels that show a turn happened and how far.
 //! - [`game`]: [`SiteGame`], one game round by round: when to read the state, when to pause,
 //!   when to ask for the next round, and what the site scored after any failure.
 //!
@@ -27,6 +28,7 @@ pub mod page;
 pub mod settings;
 pub mod state;
 pub mod target;
+pub mod turn;
 
 use super::BrowserError;
 pub use game::SiteGame;

@@ -1,6 +1,6 @@
 //! The geoguessr.com game page, driven like a person: set the cookie, open `/game/{token}`,
 //! hide the HUD, compass, Google's controls and (while capturing) the guess map with injected
-//! CSS, capture only the panorama canvas, turn by holding a key after a click, and guess with a
+//! CSS, capture only the panorama canvas, turn by dragging it (or holding a key), and guess with a
 //! real click on the guess map at the point's Web Mercator pixel ([`super::guess_map`]), verified
 //! by reading back the pin. A round starts when the panorama is drawn: no spinner, a panorama
 //! canvas on screen, and its pixels not one colour (a loading screen or a provider that failed).
@@ -9,10 +9,14 @@
 
 use super::guess_map::{GuessMap, Rect, RECTS_JS};
 use super::settings::{Selectors, SiteOptions};
+use super::turn::{degrees_per_px, drag_parts, Strip, Turning};
 use super::{NcfaCookie, SiteError};
 use crate::browser::{cmd, Browser};
 use crate::environment::View;
-use fantoccini::actions::{InputSource, KeyAction, KeyActions, WheelAction, WheelActions};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, WheelAction, WheelActions,
+    MOUSE_BUTTON_LEFT,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tracing::{debug, instrument, warn};
@@ -37,6 +41,22 @@ const UNIFORM_BAND: usize = 8;
 /// A view with more than this share of its pixels in one such band is blank: a loading screen's
 /// word or logo covers a few percent; sky, road and ground never fit one band this tightly.
 const UNIFORM_SHARE: f64 = 0.97;
+/// A drag presses this far inside the panorama's edge, so the press lands on it.
+const DRAG_EDGE_MARGIN_PX: f64 = 2.0;
+/// A drag holds still this long before letting go: Street View keeps turning after a release
+/// while the pointer moves (the replica for 50 ms after the last move; Google's window is not
+/// known), and a person stops before letting go.
+const DRAG_HOLD: Duration = Duration::from_millis(80);
+/// After a full circle of drags, the view may be this far (degrees) from the start view before
+/// a drag puts it back (the zoomed view is taken there, and the next round starts from the
+/// measured step).
+const HEADING_TOLERANCE_DEG: f64 = 1.0;
+/// When a full circle of drags does not show the start view again, the view is dragged on by
+/// half a view at a time, at most this many times (a circle at the assumed field of view),
+/// looking for it.
+const MAX_CIRCLE_PROBES: usize = 8;
+/// JPEG quality of the probe that finds the start view again (only compared, never sent).
+const CIRCLE_PROBE_QUALITY: u8 = 60;
 /// The id of the style element that hides overlays for the whole game.
 const HIDE_STYLE_ID: &str = "geoagent-hide";
 /// The id of the style element that hides the guess map while capturing.
@@ -52,6 +72,10 @@ pub struct Page {
     map: GuessMap,
     /// Most spinner elements seen at once while a round loaded (`geoguessr check`).
     spinner_seen: usize,
+    /// How the view turns: the configured way, until a drag fails to turn it.
+    turning: Turning,
+    /// Degrees a drag pixel turns, once a full circle measured it.
+    deg_per_px: Option<f64>,
 }
 
 /// Installs (or replaces) a style element: `arguments[0]` id, `arguments[1]` CSS (empty = remove).
@@ -155,6 +179,8 @@ impl Page {
             focused: false,
             map: GuessMap::default(),
             spinner_seen: 0,
+            turning: opts.turning,
+            deg_per_px: None,
         };
         if let Err(e) = page.set_cookie(cookie).await {
             page.browser.close().await;
@@ -341,10 +367,11 @@ impl Page {
         self.style(CAPTURE_STYLE_ID, &map).await
     }
 
-    /// Captures `views` views of the round, turning right between them by holding the turn key
-    /// (one view when turning is forbidden: NMPZ), then, with `zoom_steps` > 0, turns back to
-    /// the start view and adds one view zoomed in by that many small wheel steps. Headings are
-    /// relative to the start view and estimated from the time the key was held. The caller
+    /// Captures `views` views of the round, turning right between them (one view when turning
+    /// is forbidden: NMPZ), then, with `zoom_steps` > 0, turns back to the start view and adds
+    /// one view zoomed in by that many small wheel steps. Each turn must change the view; with
+    /// drags, a full circle back to the start view measures how far a drag pixel turns, and
+    /// the views' headings (relative to the start view) are what was measured. The caller
     /// passes 0 zoom steps when the game forbids zooming.
     #[instrument(skip(self))]
     pub(crate) async fn capture_round(
@@ -374,28 +401,172 @@ impl Page {
     ) -> Result<Vec<View>, SiteError> {
         let mut out = Vec::with_capacity(n + 1);
         let step = 360.0 / n as f64;
+        // Until a circle measured it, a drag as long as the view is wide turns the start view's
+        // assumed field of view.
+        let step_px = step / self.deg_per_px.unwrap_or(START_FOV_DEG / rect.w);
+        let mut start: Option<Strip> = None;
+        let mut prev: Option<Strip> = None;
+        let mut dragged = 0.0;
+        let mut all_dragged = true;
+        // Where the panorama is now (hiding the overlays may have moved it).
+        let mut at = rect;
         for i in 0..n {
+            let mut view = None;
             if i > 0 {
-                self.turn(step).await?;
+                // A turn that left the view as it was is tried once more with held keys.
+                for attempt in 0..2 {
+                    let by = self.turning;
+                    match by {
+                        Turning::Drag => dragged += self.drag(at, step_px).await?,
+                        Turning::Keys => self.turn_by_keys(step).await?,
+                    }
+                    all_dragged &= by == Turning::Drag;
+                    let r = self.canvas_rect(at).await?;
+                    at = r;
+                    let v = self
+                        .capture(r, i as f64 * step, START_FOV_DEG, quality)
+                        .await?;
+                    let strip = Strip::of(&v.jpeg).map_err(SiteError::Page)?;
+                    let turned = prev.as_ref().is_none_or(|p| p.changed(&strip));
+                    view = Some((v, strip));
+                    if turned {
+                        break;
+                    }
+                    if by == Turning::Drag && attempt == 0 {
+                        warn!(
+                            view = i,
+                            "a drag did not turn the panorama: turning by held keys from now on"
+                        );
+                        self.turning = Turning::Keys;
+                    } else {
+                        warn!(view = i, turning = %by, "the view looked the same after turning");
+                        break;
+                    }
+                }
             }
-            let r = self.canvas_rect(rect).await?;
-            out.push(
-                self.capture(r, i as f64 * step, START_FOV_DEG, quality)
-                    .await?,
-            );
+            let (v, strip) = match view {
+                Some(v) => v,
+                None => {
+                    let r = self.canvas_rect(at).await?;
+                    at = r;
+                    let v = self.capture(r, 0.0, START_FOV_DEG, quality).await?;
+                    let strip = Strip::of(&v.jpeg).map_err(SiteError::Page)?;
+                    (v, strip)
+                }
+            };
+            if start.is_none() {
+                start = Some(strip.clone());
+            }
+            out.push(v);
+            prev = Some(strip);
+        }
+        if n > 1 && all_dragged {
+            // The last step completes the circle; what it shows says how far a pixel turned.
+            if let Some(start) = &start {
+                let dpp = self.close_circle(at, step_px, dragged, start).await?;
+                let dpp = dpp.unwrap_or(START_FOV_DEG / at.w);
+                for (i, v) in out.iter_mut().enumerate() {
+                    v.heading = (i as f64 * step_px * dpp).rem_euclid(360.0);
+                }
+            }
+        } else if zoom_steps > 0 && n > 1 {
+            self.turn_by_keys(step).await?;
         }
         if zoom_steps > 0 {
-            if n > 1 {
-                // The last step right completes the circle: back to the start view.
-                self.turn(step).await?;
-            }
-            let r = self.canvas_rect(rect).await?;
+            let r = self.canvas_rect(at).await?;
             self.zoom(r, zoom_steps).await?;
             let r = self.canvas_rect(r).await?;
             let fov = START_FOV_DEG / ZOOM_FACTOR_PER_STEP.powi(zoom_steps as i32);
             out.push(self.capture(r, 0.0, fov, quality).await?);
         }
         Ok(out)
+    }
+
+    /// Drags the last step of a circle (`dragged` px so far) and looks for the start view;
+    /// returns the degrees a drag pixel turns when it was found (and puts the view back on it
+    /// when it is more than [`HEADING_TOLERANCE_DEG`] off).
+    async fn close_circle(
+        &mut self,
+        rect: Rect,
+        step_px: f64,
+        mut dragged: f64,
+        start: &Strip,
+    ) -> Result<Option<f64>, SiteError> {
+        dragged += self.drag(rect, step_px).await?;
+        for probe in 0..=MAX_CIRCLE_PROBES {
+            let r = self.canvas_rect(rect).await?;
+            let v = self
+                .capture(r, 0.0, START_FOV_DEG, CIRCLE_PROBE_QUALITY)
+                .await?;
+            let seen = Strip::of(&v.jpeg).map_err(SiteError::Page)?;
+            let found = start
+                .shift_to(&seen)
+                .and_then(|res| Some((res, degrees_per_px(dragged, res, r.w)?)));
+            if let Some((residual, dpp)) = found {
+                debug!(
+                    dragged,
+                    residual,
+                    deg_per_px = dpp,
+                    "a circle of drags measured"
+                );
+                if (residual * dpp).abs() > HEADING_TOLERANCE_DEG {
+                    self.drag(rect, -residual).await?;
+                }
+                self.deg_per_px = Some(dpp);
+                return Ok(Some(dpp));
+            }
+            if probe < MAX_CIRCLE_PROBES {
+                dragged += self.drag(rect, r.w / 2.0).await?;
+            }
+        }
+        warn!(
+            dragged,
+            "a circle of drags never showed the start view again: the views' headings are estimates"
+        );
+        Ok(None)
+    }
+
+    /// Turns right by dragging the panorama `px` pixels to the left (grab: the scene follows the
+    /// pointer; negative turns left), holding still before each release. Returns the pixels
+    /// actually dragged (whole pixels, in as many drags as the panorama's width needs).
+    async fn drag(&self, rect: Rect, px: f64) -> Result<f64, SiteError> {
+        let y = (rect.y + rect.h / 2.0).round();
+        let left = rect.x.max(0.0) + DRAG_EDGE_MARGIN_PX;
+        let right = rect.x + rect.w - DRAG_EDGE_MARGIN_PX;
+        let mut actions = MouseActions::new("mouse".into());
+        let mut done = 0.0;
+        for part in drag_parts(px, right - left) {
+            let from = if part > 0.0 { right } else { left }.round();
+            let to = (from - part).round();
+            done += from - to;
+            actions = actions
+                .then(PointerAction::MoveTo {
+                    duration: None,
+                    x: from,
+                    y,
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::MoveTo {
+                    duration: None,
+                    x: to,
+                    y,
+                })
+                .then(PointerAction::Pause {
+                    duration: DRAG_HOLD,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                });
+        }
+        self.browser
+            .client()
+            .perform_actions(actions)
+            .await
+            .map_err(cmd("dragging the panorama"))?;
+        debug!(px = done, "dragged");
+        Ok(done)
     }
 
     /// The panorama canvas's rect once the page has drawn (it may have moved when overlays
@@ -434,7 +605,7 @@ impl Page {
     }
 
     /// Turns right about `degrees` by holding the turn key, after one click on the canvas.
-    async fn turn(&mut self, degrees: f64) -> Result<(), SiteError> {
+    async fn turn_by_keys(&mut self, degrees: f64) -> Result<(), SiteError> {
         let c = self.browser.client();
         if !self.focused {
             // An earlier round's canvas may stay on the page, hidden: click the one shown.

@@ -174,6 +174,8 @@ pub struct SiteOptions {
     pub round_ready_timeout: Duration,
     pub result_timeout: Duration,
     pub turn_hold: Duration,
+    /// Drag the panorama or hold the turn key.
+    pub turning: super::turn::Turning,
     /// `deltaY` of one wheel notch (CSS px).
     pub wheel_step_px: u32,
     /// Pause after each wheel notch.
@@ -202,6 +204,7 @@ impl Default for SiteOptions {
             round_ready_timeout: Duration::from_secs_f64(DEFAULT_ROUND_READY_TIMEOUT_SECS),
             result_timeout: Duration::from_secs_f64(DEFAULT_RESULT_TIMEOUT_SECS),
             turn_hold: Duration::from_millis(DEFAULT_TURN_HOLD_MS),
+            turning: super::turn::Turning::default(),
             wheel_step_px: DEFAULT_WHEEL_STEP_PX,
             wheel_pause: Duration::from_millis(DEFAULT_WHEEL_PAUSE_MS),
             round_pause: Duration::from_secs_f64(DEFAULT_ROUND_PAUSE_SECS),

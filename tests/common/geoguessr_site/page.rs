@@ -211,3 +211,31 @@ pub(super) fn turned_of(s: &Shared, token: &str) -> Vec<(usize, f64)> {
     v.sort_by_key(|(r, _)| *r);
     v
 }
+
+/// `POST /replica/guessed {token, round, ms}`: the page's time from the panorama's first frame
+/// to the press of the Guess button, for the turning benchmark.
+pub(super) async fn guessed(State(s): S, body: Bytes) -> Response {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    let (Some(t), Some(r), Some(ms)) = (
+        v.get("token").and_then(Value::as_str),
+        v.get("round").and_then(Value::as_u64),
+        v.get("ms").and_then(Value::as_f64),
+    ) else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    lock(&s.shown_to_guess).insert((t.to_string(), r as usize), ms);
+    axum::http::StatusCode::NO_CONTENT.into_response()
+}
+
+/// What [`guessed`] recorded per round of game `token`.
+pub(super) fn shown_to_guess_of(s: &Shared, token: &str) -> Vec<(usize, f64)> {
+    let mut v: Vec<(usize, f64)> = lock(&s.shown_to_guess)
+        .iter()
+        .filter(|((t, _), _)| t == token)
+        .map(|((_, r), d)| (*r, *d))
+        .collect();
+    v.sort_by_key(|(r, _)| *r);
+    v
+}
