@@ -7,7 +7,6 @@
 pub mod baseline;
 pub mod parse;
 pub mod prompt;
-pub mod prompt_files;
 pub mod reasoner;
 pub mod strategy;
 
@@ -204,7 +203,7 @@ pub trait Reasoner: Send + Sync {
     fn name(&self) -> String;
     /// The user's own prompt set it plays with, recorded with the session; `None` for the
     /// built-in prompts and reasoners without prompts. Decorators pass on their inner one's.
-    fn prompts(&self) -> Option<std::sync::Arc<prompt_files::PromptFiles>> {
+    fn prompts(&self) -> Option<std::sync::Arc<prompt::files::PromptFiles>> {
         None
     }
     async fn guess(&self, obs: &Observation) -> Guess;

@@ -3,8 +3,8 @@
 //! the command line knows about [`Settings`]; the parts take their own plain options.
 
 use crate::agent::baseline::{baseline_point, BaselineReasoner};
+use crate::agent::prompt::files::{PromptFiles, WithPrompts};
 use crate::agent::prompt::PromptSource;
-use crate::agent::prompt_files::{PromptFiles, WithPrompts};
 use crate::agent::reasoner::ReasonerOptions;
 use crate::agent::strategy::{
     self, HintSource, Retrieval, StrategyError, StrategyKind, StrategyOptions,

@@ -13,7 +13,7 @@
 
 use super::progress::Progress;
 use super::FleetError;
-use crate::agent::prompt_files::PromptFiles;
+use crate::agent::prompt::files::PromptFiles;
 use crate::agent::Reasoner;
 use crate::environment::direct::{DirectGame, ViewCache, MAX_CACHED_LOCATIONS};
 use crate::environment::CaptureOptions;

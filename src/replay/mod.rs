@@ -186,7 +186,7 @@ impl ReplayWriter {
     pub fn create_with_prompts(
         root: &Path,
         manifest: &Manifest,
-        prompts: Option<&crate::agent::prompt_files::PromptFiles>,
+        prompts: Option<&crate::agent::prompt::files::PromptFiles>,
     ) -> Result<ReplayWriter, ReplayError> {
         let dir = root.join(&manifest.session_id);
         fs::create_dir_all(dir.join(VIEWS_DIR)).map_err(ReplayError::Io)?;

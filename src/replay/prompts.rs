@@ -8,7 +8,7 @@
 
 use super::{ReplayError, MANIFEST_FILE};
 use crate::agent::prompt::builtin_text;
-use crate::agent::prompt_files::{self, is_clean_name, PromptFiles};
+use crate::agent::prompt::files::{self as prompt_files, is_clean_name, PromptFiles};
 use fs_err as fs;
 use serde::{Deserialize, Serialize};
 use std::io::Write;

@@ -21,7 +21,7 @@ impl Reasoner for Watched {
         self.inner.name()
     }
 
-    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt_files::PromptFiles>> {
+    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt::files::PromptFiles>> {
         self.inner.prompts()
     }
 

@@ -87,7 +87,7 @@ impl Reasoner for WriteAhead {
         self.inner.name()
     }
 
-    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt_files::PromptFiles>> {
+    fn prompts(&self) -> Option<std::sync::Arc<crate::agent::prompt::files::PromptFiles>> {
         self.inner.prompts()
     }
 

@@ -10,6 +10,8 @@
 //! Unknown variables and missing required ones are load-time errors, so a typo in a template fails
 //! at startup instead of sending the model a literal `{{vews}}`.
 
+pub mod files;
+
 use crate::environment::{HeadingRef, View};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,13 +41,13 @@ pub(crate) const REPAIR_FILE: &str = "repair.md";
 
 /// The prompts shipped with the program, so it works without an `agent_prompts/` directory.
 const BUILTIN: [(&str, &str); 7] = [
-    ("cot", include_str!("../../agent_prompts/cot.md")),
-    ("direct", include_str!("../../agent_prompts/direct.md")),
-    ("repair", include_str!("../../agent_prompts/repair.md")),
-    ("coarse", include_str!("../../agent_prompts/coarse.md")),
-    ("fine", include_str!("../../agent_prompts/fine.md")),
-    ("rag", include_str!("../../agent_prompts/rag.md")),
-    ("revise", include_str!("../../agent_prompts/revise.md")),
+    ("cot", include_str!("../../../agent_prompts/cot.md")),
+    ("direct", include_str!("../../../agent_prompts/direct.md")),
+    ("repair", include_str!("../../../agent_prompts/repair.md")),
+    ("coarse", include_str!("../../../agent_prompts/coarse.md")),
+    ("fine", include_str!("../../../agent_prompts/fine.md")),
+    ("rag", include_str!("../../../agent_prompts/rag.md")),
+    ("revise", include_str!("../../../agent_prompts/revise.md")),
 ];
 
 /// What a template is for; decides which variables it must use.
@@ -81,7 +83,7 @@ pub enum PromptSource {
     Builtin,
     Dir(PathBuf),
     /// A set read into memory once (a user's folder, or one recorded in a session).
-    Files(std::sync::Arc<super::prompt_files::PromptFiles>),
+    Files(std::sync::Arc<files::PromptFiles>),
 }
 
 impl PromptSource {

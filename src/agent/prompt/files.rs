@@ -8,8 +8,8 @@
 //! template names a strategy reads, regular files (no symlink), at most
 //! [`MAX_TEMPLATE_BYTES`] each, valid UTF-8.
 
-use super::prompt::{list_templates, PromptError};
-use super::{Guess, Reasoner};
+use super::{list_templates, PromptError};
+use crate::agent::{Guess, Reasoner};
 use crate::environment::Observation;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -106,7 +106,7 @@ impl PromptFiles {
     pub fn is_builtin(&self) -> bool {
         self.files
             .iter()
-            .all(|(n, t)| super::prompt::builtin_text(n) == Some(t.as_str()))
+            .all(|(n, t)| super::builtin_text(n) == Some(t.as_str()))
     }
 }
 
