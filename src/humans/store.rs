@@ -86,14 +86,54 @@ impl Store {
 
     /// Appends one round as one line (see the type doc for why this is safe with many writers).
     pub fn append(&self, round: &HumanRound) -> Result<(), HumansError> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(HumansError::Io)?;
-        }
+        let line = self.line(round)?;
+        self.write_locked(|_| Ok(line))
+    }
+
+    /// Appends the rounds the store does not hold yet (same challenge, round and player; a round
+    /// repeated within `rounds` counts once) in one locked write and one `fsync`, and returns how
+    /// many were added. The store is read under the same lock, so two imports at once cannot
+    /// both add a round: a 20,000-player file is one write, not 100,000 open-lock-sync cycles.
+    pub fn append_new(&self, rounds: Vec<HumanRound>) -> Result<usize, HumansError> {
+        let mut added = 0;
+        self.write_locked(|file| {
+            let mut have: std::collections::HashSet<(String, usize, String)> = self
+                .read_locked(file)?
+                .into_iter()
+                .map(|h| (h.challenge_id, h.round, h.player))
+                .collect();
+            let mut batch = Vec::new();
+            for r in &rounds {
+                if have.insert((r.challenge_id.clone(), r.round, r.player.clone())) {
+                    batch.extend(self.line(r)?);
+                    added += 1;
+                }
+            }
+            Ok(batch)
+        })?;
+        Ok(added)
+    }
+
+    /// `round` as one JSON line.
+    fn line(&self, round: &HumanRound) -> Result<Vec<u8>, HumansError> {
         let mut line = serde_json::to_vec(round).map_err(|e| HumansError::Format {
             path: self.path.display().to_string(),
             detail: e.to_string(),
         })?;
         line.push(b'\n');
+        Ok(line)
+    }
+
+    /// Opens the store for appending under its exclusive lock, cuts a torn tail, and writes
+    /// what `lines` returns for the file as it is (one `write_all`, one `fsync`; nothing when
+    /// empty).
+    fn write_locked(
+        &self,
+        lines: impl FnOnce(&File) -> Result<Vec<u8>, HumansError>,
+    ) -> Result<(), HumansError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(HumansError::Io)?;
+        }
         // Readable too: cutting a torn tail needs to look at the last bytes.
         let file = OpenOptions::new()
             .create(true)
@@ -103,48 +143,12 @@ impl Store {
             .map_err(HumansError::Io)?;
         let _lock = FileLock::new(&file, true).map_err(HumansError::Io)?;
         cut_torn_tail(&file).map_err(HumansError::Io)?;
-        (&file).write_all(&line).map_err(HumansError::Io)?;
+        let bytes = lines(&file)?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        (&file).write_all(&bytes).map_err(HumansError::Io)?;
         file.sync_data().map_err(HumansError::Io)
-    }
-
-    /// Appends the rounds the store does not hold yet (same challenge, round and player; a round
-    /// repeated within `rounds` counts once) in one locked write and one `fsync`, and returns how
-    /// many were added. The store is read under the same lock, so two imports at once cannot
-    /// both add a round: a 20,000-player file is one write, not 100,000 open-lock-sync cycles.
-    pub fn append_new(&self, rounds: Vec<HumanRound>) -> Result<usize, HumansError> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(HumansError::Io)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(HumansError::Io)?;
-        let _lock = FileLock::new(&file, true).map_err(HumansError::Io)?;
-        cut_torn_tail(&file).map_err(HumansError::Io)?;
-        let mut have: std::collections::HashSet<(String, usize, String)> = self
-            .read_locked(&file)?
-            .into_iter()
-            .map(|h| (h.challenge_id, h.round, h.player))
-            .collect();
-        let mut batch = Vec::new();
-        let mut added = 0;
-        for r in rounds {
-            if have.insert((r.challenge_id.clone(), r.round, r.player.clone())) {
-                serde_json::to_writer(&mut batch, &r).map_err(|e| HumansError::Format {
-                    path: self.path.display().to_string(),
-                    detail: e.to_string(),
-                })?;
-                batch.push(b'\n');
-                added += 1;
-            }
-        }
-        if added > 0 {
-            (&file).write_all(&batch).map_err(HumansError::Io)?;
-            file.sync_data().map_err(HumansError::Io)?;
-        }
-        Ok(added)
     }
 
     /// Every stored round; a missing file is an empty store.
