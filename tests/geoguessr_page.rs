@@ -59,7 +59,9 @@ fn coloured_share(jpeg: &[u8]) -> f64 {
     coloured as f64 / n
 }
 
-async fn play(rendering: MapRendering) {
+/// Plays one game with default settings on a replica whose guess map is drawn as `rendering`:
+/// a new classic game, or (`challenge`) a challenge someone else made.
+async fn play(rendering: MapRendering, challenge: bool) {
     let replica = Replica::start_with(PageOptions::drawn_as(rendering)).await;
     let tmp = tempfile::tempdir().unwrap();
     let reasoner = Arc::new(Places {
@@ -85,13 +87,18 @@ async fn play(rendering: MapRendering) {
         },
         replay_root: tmp.path().to_path_buf(),
         strategy: "cot".into(),
-        spec: SiteGameSpec::New(geoagent::browser::geoguessr::api::NewGame {
-            map: "world".into(),
-            time_limit: 0,
-            forbid_moving: false,
-            forbid_zooming: true,
-            forbid_rotating: false,
-        }),
+        spec: if challenge {
+            let token = replica.add_challenge([false, true, false], 3);
+            SiteGameSpec::Challenge(geoagent::browser::geoguessr::Token::parse(&token).unwrap())
+        } else {
+            SiteGameSpec::New(geoagent::browser::geoguessr::api::NewGame {
+                map: "world".into(),
+                time_limit: 0,
+                forbid_moving: false,
+                forbid_zooming: true,
+                forbid_rotating: false,
+            })
+        },
         human_store: tmp.path().join("humans.jsonl"),
     };
     let done = play_site(&plan, reasoner.clone())
@@ -154,11 +161,12 @@ async fn play(rendering: MapRendering) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_settings_play_every_guess_map_rendering() {
+async fn default_settings_play_a_game_and_a_challenge_in_every_guess_map_rendering() {
     common::require_browser();
     let _one = BROWSER.lock().await;
     for r in MapRendering::ALL {
-        play(r).await;
+        play(r, false).await;
+        play(r, true).await;
     }
 }
 
