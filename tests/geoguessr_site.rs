@@ -890,8 +890,19 @@ fn start_view_labels(reqs: &[common::openai_server::RecordedRequest]) {
             labels[0].starts_with("View 1: start view (compass direction unknown"),
             "{labels:?}"
         );
+        // How far each view is turned is what the page measured (drags are measured, not
+        // assumed), so only its form is fixed: "start view +N°", N growing within a circle.
+        let turned: Vec<f64> = labels[1..]
+            .iter()
+            .map(|l| {
+                l.split_once("start view +")
+                    .and_then(|(_, rest)| rest.split_once('°'))
+                    .and_then(|(n, _)| n.parse().ok())
+                    .unwrap_or_else(|| panic!("not a turned start view: {l}"))
+            })
+            .collect();
         assert!(
-            labels[1].starts_with("View 2: start view +90°"),
+            turned.windows(2).all(|w| w[0] < w[1]) && turned[0] > 0.0 && turned[2] < 360.0,
             "{labels:?}"
         );
         for l in &labels {
