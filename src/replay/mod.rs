@@ -37,6 +37,15 @@ pub(crate) const MAX_VIEW_FILE_BYTES: u64 = 32 * 1024 * 1024;
 const MAX_VIEW_NAME_DIGITS: usize = 20;
 /// Characters of a recorded file name quoted in an error (a crafted name can be megabytes).
 const MAX_SHOWN_NAME_CHARS: usize = 80;
+/// How long a writer waits for a session's lock before calling the session busy. A lock is
+/// released when its file closes, but a child process this program forks at that moment
+/// (chromedriver, the browser watchdog: `pre_exec` needs a fork) holds a copy of every open file
+/// until it execs, so a game retried right after a failed attempt could find its own session
+/// "busy" for a few milliseconds on a loaded machine. A real second writer holds it for a whole
+/// game, far longer than this.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Pause between tries while waiting for the lock.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(25);
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
@@ -217,12 +226,20 @@ impl ReplayWriter {
             .append(true)
             .open(dir.join(ROUNDS_FILE))
             .map_err(ReplayError::Io)?;
-        match rounds.file().try_lock() {
-            Ok(()) => Ok(rounds),
-            Err(std::fs::TryLockError::WouldBlock) => Err(ReplayError::Busy {
-                dir: dir.display().to_string(),
-            }),
-            Err(std::fs::TryLockError::Error(e)) => Err(ReplayError::Io(e)),
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match rounds.file().try_lock() {
+                Ok(()) => return Ok(rounds),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(ReplayError::Busy {
+                        dir: dir.display().to_string(),
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(ReplayError::Io(e)),
+            }
         }
     }
 
@@ -909,6 +926,27 @@ pub(crate) mod tests {
             .unwrap();
         assert!(err.to_string().contains("not a session folder"), "{err}");
         assert!(!root.path().join("nothing").exists());
+    }
+
+    // CI: a pooled game retried right after its failed first attempt found its own session busy,
+    // because a child forked at that moment still held a copy of the closed writer's file.
+    #[test]
+    fn a_lock_held_for_a_moment_by_a_copy_of_the_file_is_waited_for() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("s9");
+        let w = ReplayWriter::create(root.path(), &manifest("s9")).unwrap();
+        // A dup shares the lock as a forked child's copy does, until it is closed too.
+        let copy = w.rounds.file().try_clone().unwrap();
+        drop(w);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(copy);
+        });
+        let started = std::time::Instant::now();
+        let (_w, back) = ReplayWriter::reopen(&dir).expect("the lock, once the copy is closed");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+        assert!(back.rounds.is_empty());
+        closer.join().unwrap();
     }
 
     #[test]
