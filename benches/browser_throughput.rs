@@ -88,7 +88,7 @@ async fn main() {
             strategy: "cot".into(),
         };
         let games_n = 2 * p;
-        let run = RunFile::new(&plan, games_n, p, &reasoner.name());
+        let run = RunFile::new(&plan, games_n, p, &reasoner.name(), None);
         let path = run.path_in(replays.path());
         let stop = Arc::new(AtomicBool::new(false));
         let peak = Arc::new(AtomicU64::new(0));

@@ -262,7 +262,7 @@ async fn main() {
         for p in [1usize, 2, 4, 8] {
             let replays = tempfile::tempdir().expect("tempdir");
             let plan = plan(&map, GAME_ROUNDS, replays.path());
-            let run = RunFile::new(&plan, p, p, &reasoner.name());
+            let run = RunFile::new(&plan, p, p, &reasoner.name(), None);
             let path = run.path_in(replays.path());
             let stop = Arc::new(AtomicBool::new(false));
             let peak = Arc::new(AtomicU64::new(0));

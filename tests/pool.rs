@@ -67,7 +67,7 @@ async fn pool_limit_reuse_and_restart_after_a_crash() {
         guesses: AtomicUsize::new(0),
         crash_at: 4,
     });
-    let run = RunFile::new(&plan, 4, 2, "baseline");
+    let run = RunFile::new(&plan, 4, 2, "baseline", None);
     let path = run.path_in(replays.path());
     let (run, pool) = games::run(run, &path, &plan, 2, reasoner, |total, done| {
         Progress::with_terminal("test", total, done, false)

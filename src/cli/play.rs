@@ -11,6 +11,7 @@ use crate::agent::strategy::StrategyKind;
 use crate::agent::Reasoner;
 use crate::config::Settings;
 use crate::game::pack;
+use crate::replay::prompts::PromptsInfo;
 use crate::server::assist::{self, Assist};
 use crate::session::{self, MatchPlan};
 use anyhow::{Context, Result};
@@ -286,7 +287,9 @@ pub async fn run(p: &PlayRun) -> Result<ExitCode> {
     let seed = seed_or_random(settings);
     let plan = match_plan(settings, maps, map.clone(), seed, challenge_key(settings)?);
     if games > 1 || parallel > 1 {
-        let run = crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name());
+        let prompts = reasoner.prompts().as_deref().map(PromptsInfo::of);
+        let run =
+            crate::fleet::games::RunFile::new(&plan, games, parallel, &reasoner.name(), prompts);
         let path = run.path_in(&settings.replay.dir);
         errln!(
             "Playing {games} game(s) of {} round(s) of {}, seeds {seed}.., {parallel} browser(s) at once ({}); resume with --resume {}",
@@ -388,6 +391,29 @@ async fn play_run(
     })
 }
 
+/// The prompt set a resumed run plays on with when no `--prompts` is given: the one its games
+/// recorded, read from the first game session that holds it (as `--resume SESSION` does).
+/// `None` when the run used the built-in prompts, `--prompts` was given, or no game started.
+fn run_prompts(
+    settings: &Settings,
+    run: &crate::fleet::games::RunFile,
+) -> Result<Option<Arc<crate::agent::prompt::files::PromptFiles>>> {
+    let Some(Some(info)) = run.recorded_prompts() else {
+        return Ok(None);
+    };
+    for g in &run.games {
+        let dir = settings.replay.dir.join(&g.session_id);
+        if !dir.join(crate::replay::MANIFEST_FILE).is_file() {
+            continue;
+        }
+        let m = crate::replay::Replay::open(&dir)?.manifest;
+        if m.prompts.as_ref() == Some(info) {
+            return recorded_prompts(settings, &dir, &m);
+        }
+    }
+    Ok(None)
+}
+
 async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> Result<ExitCode> {
     let found = locate(settings, target);
     let (maps, _) = load_maps(settings)?;
@@ -410,7 +436,8 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
                 super::bench::capped_message(limit, "--parallel", parallel)
             );
         }
-        let reasoner = build_reasoner(&s, &map)?;
+        let reasoner = build_reasoner_from(&s, &map, run_prompts(&s, &run)?)?;
+        run.check_prompts(reasoner.prompts().as_deref().map(PromptsInfo::of).as_ref())?;
         anyhow::ensure!(
             reasoner.name() == run.reasoner,
             "run {} was played by {}, not {}: resume it with the same --model",

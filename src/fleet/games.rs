@@ -3,7 +3,8 @@
 //! reused from game to game. While one game waits for the model, the others capture.
 //!
 //! A run is described by its run file, `<replay dir>/runs/<run-id>.json`, rewritten atomically
-//! whenever a game changes state. It lists every game: index, seed, session id (its replay is
+//! whenever a game changes state. It names the player (reasoner, strategy, prompt set) and lists
+//! every game: index, seed, session id (its replay is
 //! `<replay dir>/<run-id>-gNNN/`, beside ordinary sessions so `stats` reads it) and status
 //! (`pending`, `done`, or `failed` with the reason). `play --resume RUN` reads it, continues the
 //! games that are not done (a half-played game continues after its last recorded round) and
@@ -14,6 +15,7 @@ use super::FleetError;
 use crate::agent::Reasoner;
 use crate::browser::pool::BrowserPool;
 use crate::game::MAX_RANDOM_SEED;
+use crate::replay::prompts::PromptsInfo;
 use crate::replay::{Replay, RoundRecord, MANIFEST_FILE};
 use crate::server::AppState;
 use crate::session::{self, MatchPlan, Record, Table};
@@ -24,8 +26,11 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 use tracing::warn;
 
-/// Layout version of the run file.
-pub(crate) const RUN_FORMAT_VERSION: u32 = 1;
+/// Layout version of the run file. 2: `prompts` is recorded (absent there means the built-in
+/// prompts); a version 1 file did not record it, so its prompt set is unknown.
+pub(crate) const RUN_FORMAT_VERSION: u32 = 2;
+/// The first version whose `prompts` says which prompt set the games are played with.
+const PROMPTS_RECORDED_SINCE: u32 = 2;
 /// Folder under the replay dir holding run files.
 pub const RUNS_DIR: &str = "runs";
 /// Whole-game attempts before a game is marked failed. Each attempt already relaunches a
@@ -73,6 +78,10 @@ pub struct RunFile {
     /// Fingerprint of the challenge key (see `replay::ChallengeInfo::key_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The user's own prompt set every game plays with (`--prompts DIR`); `None`: the built-in
+    /// prompts (or, in a version 1 file, not recorded). Every game of a run plays the same set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<PromptsInfo>,
     pub games: Vec<GameEntry>,
 }
 
@@ -83,8 +92,14 @@ pub(crate) fn game_seed(base: u64, index: usize) -> u64 {
 }
 
 impl RunFile {
-    /// A new run of `games` games.
-    pub fn new(plan: &MatchPlan, games: usize, parallel: usize, reasoner: &str) -> RunFile {
+    /// A new run of `games` games played by `reasoner` with the prompt set `prompts`.
+    pub fn new(
+        plan: &MatchPlan,
+        games: usize,
+        parallel: usize,
+        reasoner: &str,
+        prompts: Option<PromptsInfo>,
+    ) -> RunFile {
         let run_id = format!("run-{}", crate::replay::new_session_id());
         let games = (0..games)
             .map(|i| GameEntry {
@@ -108,7 +123,40 @@ impl RunFile {
             reasoner: reasoner.into(),
             strategy: plan.strategy.clone(),
             key_id: plan.key.fingerprint(),
+            prompts,
             games,
+        }
+    }
+
+    /// The prompt set the run's games are played with, when the file says (version 2 on).
+    pub fn recorded_prompts(&self) -> Option<Option<&PromptsInfo>> {
+        (self.format_version >= PROMPTS_RECORDED_SINCE).then_some(self.prompts.as_ref())
+    }
+
+    /// Refuses to go on with prompt set `playing` when the run's games were played with another:
+    /// a run is one player, and its sessions each keep one set. A version 1 file did not record
+    /// its set; each game's session still checks its own.
+    pub fn check_prompts(&self, playing: Option<&PromptsInfo>) -> Result<(), FleetError> {
+        let label = |p: Option<&PromptsInfo>| {
+            p.map_or("the built-in prompts".into(), |p| {
+                format!("prompt set {}", p.label())
+            })
+        };
+        match self.recorded_prompts() {
+            Some(recorded) if recorded != playing => Err(FleetError::Resume {
+                what: format!("run {}", self.run_id),
+                detail: format!(
+                    "its games were played with {}, not {}: a run keeps one prompt set{}",
+                    label(recorded),
+                    label(playing),
+                    match recorded {
+                        Some(p) =>
+                            format!(" (resume it with --prompts and the folder of `{}`)", p.name),
+                        None => " (resume it without --prompts)".into(),
+                    }
+                ),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -379,7 +427,7 @@ mod tests {
             replay_root: dir.path().to_path_buf(),
             strategy: "cot".into(),
         };
-        let mut run = RunFile::new(&plan, 3, 2, "baseline");
+        let mut run = RunFile::new(&plan, 3, 2, "baseline", None);
         assert_eq!(
             run.games.iter().map(|g| g.seed).collect::<Vec<_>>(),
             vec![7, 8, 9]
