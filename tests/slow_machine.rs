@@ -191,3 +191,129 @@ fn play_passes_with_every_core_busy() {
         said(&out)
     );
 }
+
+/// How long the fake Grid below listens on nothing, then answers "not ready" with no nodes, as a
+/// hub starts and its nodes register; short enough for a quick test, past the 3 s notice.
+const GRID_DOWN_SECS: u64 = 2;
+const GRID_STARTING_SECS: u64 = 5;
+/// The fake Grid's words when asked for a session: no browser behind it, so the test ends there.
+const FAKE_GRID_REFUSAL: &str = "fake grid: no browsers behind this test hub";
+
+/// A Selenium Grid hub that is still starting: nothing listens on its port for
+/// [`GRID_DOWN_SECS`], then `/status` says `ready: false` with no nodes until
+/// [`GRID_STARTING_SECS`] more have passed, then `ready: true`. A session request is answered
+/// with a WebDriver error, and its arrival time kept.
+struct StartingGrid {
+    url: String,
+    ready_at: Instant,
+    session_asked: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl StartingGrid {
+    fn start() -> StartingGrid {
+        use std::io::{Read, Write};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let t0 = Instant::now();
+        let up_at = t0 + Duration::from_secs(GRID_DOWN_SECS);
+        let ready_at = up_at + Duration::from_secs(GRID_STARTING_SECS);
+        let session_asked = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let asked = session_asked.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(up_at - Instant::now());
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            for conn in listener.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then the body its Content-Length announces.
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_string();
+                let (code, body) = if text.starts_with("GET /status") {
+                    let ready = Instant::now() >= ready_at;
+                    let msg = if ready {
+                        "Selenium Grid ready."
+                    } else {
+                        "Selenium Grid not ready."
+                    };
+                    (
+                        200,
+                        format!(r#"{{"value":{{"ready":{ready},"message":"{msg}","nodes":[]}}}}"#),
+                    )
+                } else if text.starts_with("POST /session") {
+                    asked.lock().unwrap().get_or_insert(Instant::now());
+                    (
+                        500,
+                        format!(
+                            r#"{{"value":{{"error":"session not created","message":"{FAKE_GRID_REFUSAL}","stacktrace":""}}}}"#
+                        ),
+                    )
+                } else {
+                    (
+                        404,
+                        r#"{"value":{"error":"unknown command","message":"","stacktrace":""}}"#
+                            .to_string(),
+                    )
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        StartingGrid {
+            url: format!("http://127.0.0.1:{port}"),
+            ready_at,
+            session_asked,
+        }
+    }
+}
+
+#[test]
+fn a_grid_still_starting_is_waited_for_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = StartingGrid::start();
+    let out = play(dir.path(), "1", &["--webdriver", &grid.url]);
+    let text = said(&out);
+    let asked = *grid.session_asked.lock().unwrap();
+    let asked = asked.unwrap_or_else(|| panic!("no session was asked for:\n{text}"));
+    assert!(
+        asked >= grid.ready_at,
+        "a session was asked for {:?} before the Grid was ready:\n{text}",
+        grid.ready_at - asked
+    );
+    assert!(
+        text.contains("Waiting for the WebDriver endpoint at") && text.contains(&grid.url),
+        "no message said what play was waiting for:\n{text}"
+    );
+    // It then fails with the Grid's own words, not a time-out.
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(FAKE_GRID_REFUSAL),
+        "the Grid's refusal is not the error:\n{text}"
+    );
+}

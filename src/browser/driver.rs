@@ -30,7 +30,7 @@ pub(crate) const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(180);
 /// does not look like a hang.
 pub(crate) const DRIVER_PATIENCE_NOTICE: Duration = Duration::from_secs(3);
 /// How often the waiting message is repeated.
-const DRIVER_NOTICE_EVERY: Duration = Duration::from_secs(15);
+pub(crate) const DRIVER_NOTICE_EVERY: Duration = Duration::from_secs(15);
 /// The driver's last output lines kept to explain a failed start (its own errors are short).
 const DRIVER_OUTPUT_LINES: usize = 12;
 /// A kept line is cut to this many characters: the output is the driver's, not ours.
@@ -275,9 +275,11 @@ impl Drop for Chromedriver {
 
 /// Runs `work`, telling the user what it waits for (`what()`) once it has taken
 /// [`DRIVER_PATIENCE_NOTICE`] and again every [`DRIVER_NOTICE_EVERY`], so a slow start on a busy
-/// machine does not look like a hang. `limit` is the caller's own deadline, quoted to the user.
+/// machine does not look like a hang. `limit` is the caller's own deadline, quoted to the user;
+/// `why` says why the wait may be long.
 pub(crate) async fn with_notice<T>(
     what: impl Fn() -> String,
+    why: &str,
     limit: Duration,
     work: impl std::future::Future<Output = T>,
 ) -> T {
@@ -289,7 +291,7 @@ pub(crate) async fn with_notice<T>(
             out = &mut work => return out,
             _ = tokio::time::sleep(next.saturating_sub(start.elapsed())) => {
                 eprintln!(
-                    "Waiting for {}: {} s so far (a busy machine is slow to start it; giving up after {} s)",
+                    "Waiting for {}: {} s so far ({why}; giving up after {} s)",
                     crate::text::line(&what(), 300),
                     start.elapsed().as_secs(),
                     limit.as_secs()

@@ -2,6 +2,7 @@
 //! for the local game.
 //!
 //! - [`driver`]: finds, starts and stops chromedriver (and the browsers it owns).
+//! - `endpoint`: waits for a WebDriver endpoint someone else started (a Selenium Grid).
 //! - [`cdp`]: Chrome DevTools commands (fast JPEG capture) through chromedriver.
 //! - [`selectors`]: the page contract, every selector in one place.
 //! - [`local_game`]: the local game as an [`Environment`](crate::environment::Environment).
@@ -10,6 +11,7 @@
 
 pub mod cdp;
 pub mod driver;
+mod endpoint;
 pub mod geoguessr;
 pub mod local_game;
 pub mod pool;
@@ -64,6 +66,8 @@ pub enum BrowserError {
     },
     #[error("chromedriver at {url} never became ready: {detail}")]
     DriverNotReady { url: String, detail: String },
+    #[error("the WebDriver endpoint at {url} is not ready: {detail}")]
+    EndpointNotReady { url: String, detail: String },
     #[error("no free loopback port for chromedriver: {0}")]
     Port(#[source] std::io::Error),
     #[error("could not open a browser session at {url}: {detail}; check `browser.chromium` (the Chromium binary) and that it runs headless")]
@@ -261,7 +265,10 @@ impl Browser {
 
         let t0 = Instant::now();
         let (driver, url) = match &opts.webdriver_url {
-            Some(url) => (None, url.clone()),
+            Some(url) => {
+                endpoint::wait_ready(url).await?;
+                (None, url.clone())
+            }
             None => {
                 let path = driver::locate(opts.chromedriver.as_deref())?;
                 let d = Chromedriver::start(&path, profile.path()).await?;
@@ -289,10 +296,17 @@ impl Browser {
             let left = wait.saturating_sub(t1.elapsed());
             let connect = tokio::time::timeout(left, builder.connect(&url));
             let connected = if remote {
-                connect.await
+                driver::with_notice(
+                    || format!("a browser session from the WebDriver endpoint at {url}"),
+                    "a Grid queues the request until a slot frees, when another game ends",
+                    GRID_SESSION_WAIT,
+                    connect,
+                )
+                .await
             } else {
                 driver::with_notice(
                     || format!("Chromium to start (through chromedriver at {url})"),
+                    "a busy machine is slow to start it",
                     SESSION_START_TIMEOUT,
                     connect,
                 )
