@@ -179,7 +179,7 @@ pub fn resolve(root: &Path, id: &str) -> Result<PathBuf, CatalogError> {
 
 /// The manifest's session id without validating the rest (for matching ids only).
 fn read_session_id(dir: &Path) -> Option<String> {
-    let text = std::fs::read(dir.join(MANIFEST_FILE)).ok()?;
+    let text = super::read_manifest_bytes(&dir.join(MANIFEST_FILE)).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
     v["session_id"].as_str().map(str::to_string)
 }

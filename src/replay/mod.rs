@@ -33,6 +33,10 @@ pub const VIEWS_DIR: &str = "views";
 /// Largest view file read back. Views are screenshots of at most a few megabytes; anything bigger
 /// is not one this program wrote.
 pub(crate) const MAX_VIEW_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest `manifest.json` read. One this program writes is a few kilobytes (names, ids, a prompt
+/// set's label); a manifest is someone else's file, and reading a crafted multi-gigabyte one
+/// whole would exhaust memory before parsing could refuse it.
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// Most digits accepted in a view name's round and view numbers (`usize` has at most 20).
 const MAX_VIEW_NAME_DIGITS: usize = 20;
 /// Characters of a recorded file name quoted in an error (a crafted name can be megabytes).
@@ -387,7 +391,7 @@ impl Replay {
     /// middle is an error naming the line (that is corruption, not a crash).
     pub fn open(dir: &Path) -> Result<Replay, ReplayError> {
         let mpath = dir.join(MANIFEST_FILE);
-        let text = fs::read(&mpath).map_err(ReplayError::Io)?;
+        let text = read_manifest_bytes(&mpath)?;
         let raw: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| ReplayError::Manifest {
                 path: mpath.display().to_string(),
@@ -507,6 +511,25 @@ impl Replay {
         let img = integrity::decode_clean(&path, &bytes).map_err(|e| refuse(e.to_string()))?;
         Ok((bytes, img))
     }
+}
+
+/// The bytes of the manifest at `path`, refused (naming the file) when it is larger than
+/// [`MAX_MANIFEST_BYTES`]: at most that many bytes are ever read.
+pub(crate) fn read_manifest_bytes(path: &Path) -> Result<Vec<u8>, ReplayError> {
+    let file = File::open(path).map_err(ReplayError::Io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReplayError::Io)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(ReplayError::Manifest {
+            path: path.display().to_string(),
+            detail: format!(
+                "larger than the {MAX_MANIFEST_BYTES} bytes a manifest may have; not one geoagent wrote"
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 /// The name (relative to the session folder) of a round's `i`-th view: the only form
@@ -770,6 +793,30 @@ pub(crate) mod tests {
             assert!(!is_view_name(bad), "{bad}");
         }
         assert!(!is_view_name(&format!("views/r{}_v0.jpg", "1".repeat(21))));
+    }
+
+    /// Issue 25: a manifest is read with a bound, and a larger one is refused naming the file (it
+    /// was read whole: a crafted 2 MB name opened, a multi-gigabyte one would exhaust memory).
+    #[test]
+    fn an_oversized_manifest_is_refused_naming_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        let mut w = ReplayWriter::create(root.path(), &manifest("big")).unwrap();
+        w.append(&record(1)).unwrap();
+        let dir = root.path().join("big");
+        let mpath = dir.join(MANIFEST_FILE);
+        let mut m = manifest("big");
+        // Under the bound: still a manifest.
+        m.map.name = "n".repeat(100_000);
+        std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(Replay::open(&dir).unwrap().manifest.map.name.len(), 100_000);
+        m.map.name = "n".repeat(MAX_MANIFEST_BYTES as usize + 1);
+        std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+        let e = Replay::open(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains(&mpath.display().to_string()) && e.contains("larger than"),
+            "{e}"
+        );
+        assert!(e.len() < 400, "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::replay::rescore::{self, RESCORED_FILE};
 use crate::replay::{Manifest, Replay, MANIFEST_FILE, ROUNDS_FILE};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
 /// What the viewer needs of one session without reading its rounds again.
@@ -105,26 +105,38 @@ impl Stamp {
     }
 }
 
+/// What reads one session into its summary (the real one is [`read`]; tests count calls).
+type Reader = Arc<dyn Fn(&str, &Path) -> Option<Summary> + Send + Sync>;
+
 struct Entry {
     stamp: Stamp,
-    /// `None`: the session could not be read (logged when it was tried).
-    summary: Option<Arc<Summary>>,
+    /// Filled once by whichever request reads the session first; `None` inside: the session
+    /// could not be read (logged when it was tried). Read outside the map's lock (see [`Index`]).
+    cell: Arc<OnceLock<Option<Arc<Summary>>>>,
 }
 
 /// The summaries of the sessions under one replays folder.
 pub(super) struct Index {
     root: PathBuf,
-    /// By folder name, so the list comes out in creation order (see `session_dirs`). One lock
-    /// for reading and rebuilding: concurrent requests wait for one rebuild instead of each
-    /// parsing the same sessions.
+    /// By folder name, so the list comes out in creation order (see `session_dirs`). The lock
+    /// is held only to look entries up and put new (empty) ones in, never while a session is
+    /// read: a slow or huge session delays only the requests that need it, and a session page
+    /// is not held up by a rebuild of the list. Two requests that need the same changed session
+    /// wait on its one cell instead of each reading it.
     entries: Mutex<BTreeMap<String, Entry>>,
+    read: Reader,
 }
 
 impl Index {
     pub(super) fn new(root: PathBuf) -> Index {
+        Index::with_reader(root, Arc::new(read))
+    }
+
+    fn with_reader(root: PathBuf, read: Reader) -> Index {
         Index {
             root,
             entries: Mutex::new(BTreeMap::new()),
+            read,
         }
     }
 
@@ -142,27 +154,51 @@ impl Index {
                 Vec::new()
             }
         };
-        let mut entries = self.lock();
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for dir in dirs {
-            let Some(name) = folder_name(&dir) else {
-                continue;
-            };
-            if let Some(s) = refresh(&mut entries, &name, &dir) {
-                out.push(s);
-            }
-            seen.insert(name);
-        }
-        entries.retain(|name, _| seen.contains(name));
-        out
+        // `stat`s outside the lock, then one short lock to find (or make) each cell.
+        let stamped: Vec<(String, PathBuf, Stamp)> = dirs
+            .into_iter()
+            .filter_map(|dir| {
+                let name = folder_name(&dir)?;
+                let stamp = Stamp::of(&dir);
+                Some((name, dir, stamp))
+            })
+            .collect();
+        let cells: Vec<_> = {
+            let mut entries = self.lock();
+            let seen: HashSet<&str> = stamped.iter().map(|(n, _, _)| n.as_str()).collect();
+            entries.retain(|name, _| seen.contains(name.as_str()));
+            stamped
+                .into_iter()
+                .map(|(name, dir, stamp)| {
+                    let cell = cell_for(&mut entries, &name, stamp);
+                    (name, dir, cell)
+                })
+                .collect()
+        };
+        cells
+            .into_iter()
+            .filter_map(|(name, dir, cell)| self.fill(&cell, &name, &dir))
+            .collect()
     }
 
     /// The session in the folder named `id` directly under the replays folder (or the replays
     /// folder itself when it is one session), if it is readable.
     pub(super) fn get(&self, id: &str) -> Option<Arc<Summary>> {
         let dir = self.resolve(id)?;
-        refresh(&mut self.lock(), id, &dir)
+        let stamp = Stamp::of(&dir);
+        let cell = cell_for(&mut self.lock(), id, stamp);
+        self.fill(&cell, id, &dir)
+    }
+
+    /// The summary in `cell`, reading the session first if nobody has (no lock held).
+    fn fill(
+        &self,
+        cell: &OnceLock<Option<Arc<Summary>>>,
+        name: &str,
+        dir: &Path,
+    ) -> Option<Arc<Summary>> {
+        cell.get_or_init(|| (self.read)(name, dir).map(Arc::new))
+            .clone()
     }
 
     fn resolve(&self, id: &str) -> Option<PathBuf> {
@@ -179,16 +215,34 @@ fn folder_name(dir: &Path) -> Option<String> {
     dir.file_name().map(|n| n.to_string_lossy().into_owned())
 }
 
-/// The summary of `dir`, read again when its files changed since the entry was made.
-fn refresh(entries: &mut BTreeMap<String, Entry>, name: &str, dir: &Path) -> Option<Arc<Summary>> {
-    let stamp = Stamp::of(dir);
+/// The cell of session `name` as of `stamp`: the entry's own while its files are unchanged, a
+/// new empty one (replacing it) when they changed.
+fn cell_for(
+    entries: &mut BTreeMap<String, Entry>,
+    name: &str,
+    stamp: Stamp,
+) -> Arc<OnceLock<Option<Arc<Summary>>>> {
     if let Some(e) = entries.get(name) {
         if e.stamp == stamp {
-            return e.summary.clone();
+            return e.cell.clone();
         }
     }
-    let summary = match super::open(dir) {
-        Ok(r) => Some(Arc::new(Summary::of(name.to_string(), &r))),
+    let cell = Arc::new(OnceLock::new());
+    entries.insert(
+        name.to_string(),
+        Entry {
+            stamp,
+            cell: cell.clone(),
+        },
+    );
+    cell
+}
+
+/// Reads the session in `dir` (folder `name`) whole into its summary; an unreadable one is
+/// logged and left out.
+fn read(name: &str, dir: &Path) -> Option<Summary> {
+    match super::open(dir) {
+        Ok(r) => Some(Summary::of(name.to_string(), &r)),
         Err(e) => {
             tracing::warn!(
                 "replay viewer: skipping unreadable session {}: {e}",
@@ -196,13 +250,122 @@ fn refresh(entries: &mut BTreeMap<String, Entry>, name: &str, dir: &Path) -> Opt
             );
             None
         }
-    };
-    entries.insert(
-        name.to_string(),
-        Entry {
-            stamp,
-            summary: summary.clone(),
-        },
-    );
-    summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::tests::{manifest, record};
+    use crate::replay::ReplayWriter;
+    use std::collections::BTreeMap;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Longer than any of these reads takes; a wait past it is a request held up.
+    const HELD_UP: Duration = Duration::from_secs(5);
+
+    /// A finished session `id` (2 planned rounds) under `root`, with its writer.
+    fn session(root: &Path, id: &str, rounds: usize) -> ReplayWriter {
+        let mut w = ReplayWriter::create(root, &manifest(id)).unwrap();
+        for n in 1..=rounds {
+            w.append(&record(n)).unwrap();
+        }
+        w
+    }
+
+    /// Issue 25 item 3: a list that reads a session again holds no lock while it reads, so a
+    /// request for another session is answered meanwhile (one lock was held over every read: a
+    /// slow or huge session held up every viewer request behind it).
+    #[test]
+    fn a_session_being_read_holds_up_no_other_request() {
+        let root = tempfile::tempdir().unwrap();
+        session(root.path(), "a-slow", 2);
+        session(root.path(), "b-fast", 2);
+        let (started_tx, started) = mpsc::channel::<()>();
+        let (open_tx, gate) = mpsc::channel::<()>();
+        let (started_tx, gate) = (Mutex::new(started_tx), Mutex::new(gate));
+        let index = Arc::new(Index::with_reader(
+            root.path().to_path_buf(),
+            Arc::new(move |name: &str, dir: &Path| {
+                if name == "a-slow" {
+                    let _ = started_tx.lock().unwrap().send(());
+                    // Held until the test opens the gate (or gives up).
+                    let _ = gate.lock().unwrap().recv_timeout(HELD_UP * 2);
+                }
+                read(name, dir)
+            }),
+        ));
+        let lister = {
+            let index = index.clone();
+            std::thread::spawn(move || index.all())
+        };
+        started
+            .recv_timeout(HELD_UP)
+            .expect("the list reads a-slow");
+        let (got_tx, got) = mpsc::channel();
+        {
+            let index = index.clone();
+            std::thread::spawn(move || got_tx.send(index.get("b-fast")));
+        }
+        let fast = got.recv_timeout(HELD_UP);
+        open_tx.send(()).unwrap();
+        let fast = fast.expect("b-fast answered while a-slow was being read");
+        assert_eq!(fast.unwrap().rounds, 2);
+        let listed: Vec<String> = lister
+            .join()
+            .unwrap()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(listed, ["a-slow", "b-fast"]);
+    }
+
+    /// A list reads only the sessions whose files changed since the last one: none when nothing
+    /// changed, the one a round was appended to (and shows that round), the one that is new.
+    #[test]
+    fn only_changed_sessions_are_read_again() {
+        let root = tempfile::tempdir().unwrap();
+        session(root.path(), "a", 2);
+        let mut b = session(root.path(), "b", 1);
+        session(root.path(), "c", 2);
+        let reads = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+        let counted = reads.clone();
+        let index = Index::with_reader(
+            root.path().to_path_buf(),
+            Arc::new(move |name: &str, dir: &Path| {
+                *counted.lock().unwrap().entry(name.to_string()).or_default() += 1;
+                read(name, dir)
+            }),
+        );
+        let take = || std::mem::take(&mut *reads.lock().unwrap());
+        let rounds = |list: Vec<Arc<Summary>>| -> Vec<(String, usize)> {
+            list.iter().map(|s| (s.name.clone(), s.rounds)).collect()
+        };
+        let first = rounds(index.all());
+        assert_eq!(first, [("a".into(), 2), ("b".into(), 1), ("c".into(), 2)]);
+        assert_eq!(take().len(), 3);
+        assert_eq!(rounds(index.all()), first);
+        assert!(take().is_empty(), "nothing changed, nothing read");
+        assert!(index.get("a").is_some());
+        assert!(
+            take().is_empty(),
+            "a session page reads no summary again either"
+        );
+
+        b.append(&record(2)).unwrap();
+        session(root.path(), "d", 2);
+        let next = rounds(index.all());
+        assert_eq!(
+            next,
+            [
+                ("a".into(), 2),
+                ("b".into(), 2),
+                ("c".into(), 2),
+                ("d".into(), 2)
+            ]
+        );
+        assert_eq!(take(), BTreeMap::from([("b".into(), 1), ("d".into(), 1)]));
+        assert!(index.get("b").unwrap().finished);
+    }
 }
