@@ -49,7 +49,7 @@ async fn the_json_api_lists_what_the_viewer_shows() {
     .unwrap();
     copy_fixture(&root, "d-live", ("world-9-2", 9));
     let replay = Replay::open(&done).unwrap();
-    let mut r = rescore::rescore(&replay);
+    let mut r = rescore::rescore(&replay).unwrap();
     r.rounds[0].points = r.rounds[0].recorded_points + 7;
     rescore::write(&done, &r).unwrap();
 

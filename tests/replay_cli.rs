@@ -156,6 +156,47 @@ fn rescore_writes_beside_and_keeps_the_rounds() {
     assert_eq!(r.rounds[1].points, 1940);
 }
 
+/// A geoguessr.com session whose map's scale the site did not give records no map size: what
+/// needs one says it is unknown instead of scoring on the world's size.
+#[test]
+fn a_session_without_a_map_size_is_not_scored_on_an_assumed_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_fixture(tmp.path());
+    let path = dir.join(MANIFEST_FILE);
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let session = m["session_id"].as_str().unwrap().to_string();
+    m["map"].as_object_mut().unwrap().remove("size_km");
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let root = tmp.path().to_str().unwrap();
+    for args in [
+        &["replay", "rescore", "2026", "--dir", root][..],
+        &[
+            "replay", "rerun", "2026", "--model", "openai:m", "--dir", root,
+        ][..],
+    ] {
+        let o = geoagent(tmp.path(), args, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("session {session}")) && err.contains("map's size is unknown"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!dir.join("rescored.json").exists());
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "no re-run session"
+    );
+    let shown = stdout_ok(&geoagent(
+        tmp.path(),
+        &["replay", "show", "2026", "--dir", root],
+        &[],
+    ));
+    assert!(shown.contains("size unknown"), "{shown}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rerun_reasons_over_the_recorded_views_with_another_model() {
     let llm = OpenAiServer::start(common::openai_server::ServerOptions {
@@ -248,7 +289,10 @@ async fn rerun_reasons_over_the_recorded_views_with_another_model() {
         assert_eq!(c.location_id, p.location_id);
         let d = c.guess.pos.distance_km(&p.result.truth);
         assert!((c.result.distance_km - d).abs() < 1e-9);
-        assert_eq!(c.result.points, score(d, parent.manifest.map.size_km));
+        assert_eq!(
+            c.result.points,
+            score(d, parent.manifest.map.size_km.unwrap())
+        );
         assert_eq!(c.views.len(), 2);
     }
     assert!((child.rounds[0].guess.pos.lat - 31.0).abs() < 1e-9);

@@ -119,7 +119,7 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
         }
         ReplayAction::Rescore { id, write } => {
             let replay = Replay::open(&catalog::resolve(root, id)?)?;
-            let r = rescore::rescore(&replay);
+            let r = rescore::rescore(&replay)?;
             outln!("{}", r.render());
             if *write {
                 let path = rescore::write(&replay.dir, &r)?;
@@ -128,7 +128,10 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
         }
         ReplayAction::Rerun { id } => {
             let source = Replay::open(&catalog::resolve(root, id)?)?;
-            let map = rerun_map(settings, &source.manifest)?;
+            // Before the map and the model are built: a session that cannot be scored is refused
+            // first.
+            let size_km = crate::session::rerun::scoring_size_km(&source)?;
+            let map = rerun_map(settings, &source.manifest, size_km)?;
             let recorded = recorded_prompts(settings, &source.dir, &source.manifest)?;
             let reasoner = build_reasoner_from(settings, &map, recorded)?;
             let prompts = reasoner
@@ -159,7 +162,7 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
 
 /// The recorded session's map (for the guess map's area and the fallback point); when its pack
 /// is not here, a map with the recorded facts, the whole world as view and no locations.
-fn rerun_map(settings: &Settings, m: &crate::replay::Manifest) -> Result<Map> {
+fn rerun_map(settings: &Settings, m: &crate::replay::Manifest, size_km: f64) -> Result<Map> {
     let maps = pack::load_all(&settings.game.maps_dir)?;
     if let Some(found) = maps.into_iter().find(|x| x.id == m.map.id) {
         return Ok(found);
@@ -173,7 +176,7 @@ fn rerun_map(settings: &Settings, m: &crate::replay::Manifest) -> Result<Map> {
         id: m.map.id.clone(),
         name: m.map.name.clone(),
         synthetic: m.map.synthetic,
-        size_km: m.map.size_km,
+        size_km,
         view: crate::geo::Bounds::WORLD,
         attribution: None,
         locations: vec![],
@@ -222,10 +225,14 @@ fn render_rerun(report: &RerunReport) -> String {
         }
     }
     format!(
-        "{t}\nTotal {old_total} → {new_total} points ({:+}) over {} round(s) · same views, scored on map size {:.1} km\nNew session {} (parent {}): {}",
+        "{t}\nTotal {old_total} → {new_total} points ({:+}) over {} round(s) · same views, scored on map size {} km\nNew session {} (parent {}): {}",
         new_total - old_total,
         report.rounds.len(),
-        report.manifest.map.size_km,
+        report
+            .manifest
+            .map
+            .known_size_km()
+            .map_or("unknown".into(), |s| format!("{s:.1}")),
         report.manifest.session_id,
         report.parent.session_id,
         report.dir.display()

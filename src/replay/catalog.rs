@@ -448,11 +448,13 @@ fn header(r: &Replay) -> String {
     );
     let _ = writeln!(
         out,
-        "  map {} ({}{}, size {:.1} km) · challenge {} · {} of {} round(s)",
+        "  map {} ({}{}, size {}) · challenge {} · {} of {} round(s)",
         name(&m.map.id),
         name(&m.map.name),
         if m.map.synthetic { ", synthetic" } else { "" },
-        m.map.size_km,
+        m.map
+            .known_size_km()
+            .map_or("unknown".into(), |s| format!("{s:.1} km")),
         name(&m.challenge.id),
         r.rounds.len(),
         m.challenge.rounds
@@ -679,7 +681,7 @@ mod tests {
         let root = root_with(&["s1"]);
         let dir = root.path().join("s1");
         let replay = Replay::open(&dir).unwrap();
-        let mut r = crate::replay::rescore::rescore(&replay);
+        let mut r = crate::replay::rescore::rescore(&replay).unwrap();
         // As if today's formula gave 4321 for the recorded 5000.
         r.rounds[0].points = 4321;
         crate::replay::rescore::write(&dir, &r).unwrap();

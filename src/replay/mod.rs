@@ -71,6 +71,10 @@ pub enum ReplayError {
     Busy { dir: String },
     #[error("{path}: refused recorded prompt set: {detail}")]
     Prompts { path: String, detail: String },
+    /// Points need the map's size, which the session did not record (a geoguessr.com map whose
+    /// scale the site did not give).
+    #[error("session {session}: the map's size is unknown (the site did not give its scale), so no points can be computed for it; its recorded points are the site's own")]
+    MapSizeUnknown { session: String },
     #[error("{path} line {line}: {detail}")]
     Round {
         path: String,
@@ -119,8 +123,22 @@ impl Manifest {
 pub struct MapInfo {
     pub id: String,
     pub name: String,
-    pub size_km: f64,
+    /// The map's scoring scale (GeoGuessr's `maxErrorDistance`, in km): points are
+    /// 5000·e^(−10·d/size). `None` (absent or `null`) when it is not known, as for a
+    /// geoguessr.com map whose scale the site did not give; the recorded points are then the
+    /// site's and none can be computed here. Sessions from before the field was optional carry
+    /// a number, read unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_km: Option<f64>,
     pub synthetic: bool,
+}
+
+impl MapInfo {
+    /// The map's size when it is a usable one (a positive, finite number): a replay is untrusted
+    /// input, and a size of 0 or below would score every guess 0.
+    pub fn known_size_km(&self) -> Option<f64> {
+        self.size_km.filter(|s| s.is_finite() && *s > 0.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -537,7 +555,7 @@ fn is_view_name(name: &str) -> bool {
 }
 
 /// A recorded name as shown in an error: one line, at most a screenful.
-fn clip_name(name: &str) -> String {
+pub(crate) fn clip_name(name: &str) -> String {
     crate::text::line(name, MAX_SHOWN_NAME_CHARS)
 }
 
@@ -635,7 +653,7 @@ pub(crate) mod tests {
             map: MapInfo {
                 id: "world".into(),
                 name: "Synthetic World".into(),
-                size_km: 14916.862,
+                size_km: Some(14916.862),
                 synthetic: true,
             },
             challenge: ChallengeInfo {
@@ -693,6 +711,30 @@ pub(crate) mod tests {
             },
             timings: Timings::default(),
             finished_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn map_size_reads_old_numbers_unchanged_and_may_be_unknown() {
+        let mut m = serde_json::to_value(manifest("s")).unwrap();
+        let read = |v: &serde_json::Value| serde_json::from_value::<Manifest>(v.clone()).unwrap();
+        assert_eq!(
+            read(&m).map.size_km,
+            Some(14916.862),
+            "an old replay's number"
+        );
+        m["map"]["size_km"] = serde_json::Value::Null;
+        assert_eq!(read(&m).map.known_size_km(), None);
+        m["map"].as_object_mut().unwrap().remove("size_km");
+        assert_eq!(read(&m).map.known_size_km(), None);
+        // An unknown size is written as no field, not as the world's size.
+        let mut unknown = manifest("s");
+        unknown.map.size_km = None;
+        let text = serde_json::to_string(&unknown).unwrap();
+        assert!(!text.contains("size_km"), "{text}");
+        for bad in [0.0, -1.0, f64::INFINITY] {
+            unknown.map.size_km = Some(bad);
+            assert_eq!(unknown.map.known_size_km(), None, "{bad}");
         }
     }
 

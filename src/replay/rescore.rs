@@ -103,10 +103,18 @@ impl Rescored {
     }
 }
 
-/// Recomputes every round of `replay` (pure: writes nothing).
-pub fn rescore(replay: &Replay) -> Rescored {
-    let size = replay.manifest.map.size_km;
-    Rescored {
+/// Recomputes every round of `replay` (pure: writes nothing). Refused when the session's map
+/// size is unknown: points cannot be computed without it, and the world's size in its place
+/// would turn the site's points into made-up ones.
+pub fn rescore(replay: &Replay) -> Result<Rescored, ReplayError> {
+    let size = replay
+        .manifest
+        .map
+        .known_size_km()
+        .ok_or_else(|| ReplayError::MapSizeUnknown {
+            session: super::clip_name(&replay.manifest.session_id),
+        })?;
+    Ok(Rescored {
         session_id: replay.manifest.session_id.clone(),
         rescored_at: chrono::Utc::now(),
         geoagent_version: env!("CARGO_PKG_VERSION").into(),
@@ -125,7 +133,7 @@ pub fn rescore(replay: &Replay) -> Rescored {
                 }
             })
             .collect(),
-    }
+    })
 }
 
 /// Writes `rescored.json` into the session folder atomically; returns its path.
@@ -251,7 +259,7 @@ mod tests {
         let replay = Replay::open(&root.path().join("s")).unwrap();
         let before = std::fs::read(root.path().join("s").join(ROUNDS_FILE)).unwrap();
 
-        let r = rescore(&replay);
+        let r = rescore(&replay).unwrap();
         assert!(!r.rounds[0].changed());
         let d = LatLon::new(1.0, 2.0)
             .unwrap()
@@ -281,6 +289,28 @@ mod tests {
     }
 
     #[test]
+    fn rescore_refuses_a_session_whose_map_size_is_unknown() {
+        let root = tempfile::tempdir().unwrap();
+        let mut m = manifest("site-s");
+        m.map.size_km = None;
+        let mut w = ReplayWriter::create(root.path(), &m).unwrap();
+        let mut r = record(1);
+        r.result.truth = LatLon::new(1.0, 3.0).unwrap();
+        r.result.points = 4321; // the site's own points
+        w.append(&r).unwrap();
+        let replay = Replay::open(&root.path().join("site-s")).unwrap();
+        let e = rescore(&replay).unwrap_err().to_string();
+        assert!(e.contains("session site-s"), "{e}");
+        assert!(e.contains("size is unknown"), "{e}");
+        // A size no map has is no size either: not a way to score every round 0.
+        for bad in [0.0, -5.0, f64::NAN] {
+            let mut replay = replay.clone();
+            replay.manifest.map.size_km = Some(bad);
+            assert!(rescore(&replay).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn apply_shows_rescored_points_only_where_the_file_fits() {
         let root = tempfile::tempdir().unwrap();
         let mut w = ReplayWriter::create(root.path(), &manifest("s")).unwrap();
@@ -290,7 +320,7 @@ mod tests {
         off.result.points = 4000;
         w.append(&off).unwrap();
         let dir = root.path().join("s");
-        let mut rescored = rescore(&Replay::open(&dir).unwrap());
+        let mut rescored = rescore(&Replay::open(&dir).unwrap()).unwrap();
         // Round 2 is recorded after the re-scoring: it keeps its own values.
         w.append(&record(2)).unwrap();
         rescored.rounds.push(RescoredRound {

@@ -599,7 +599,7 @@ fn open_record(
         map: replay::MapInfo {
             id: plan.map.id.clone(),
             name: plan.map.name.clone(),
-            size_km: plan.map.size_km,
+            size_km: Some(plan.map.size_km),
             synthetic: plan.map.synthetic,
         },
         challenge: replay::ChallengeInfo {

@@ -222,22 +222,35 @@ fn load_replays(
                 Some((_, v)) => v.push(e),
                 None => by_label.push((label, vec![e])),
             };
+            let mut unscored_first = 0usize;
             for r in &replay.rounds {
                 let label = round_label(&m.reasoner, &m.strategy_label(), &r.guess);
                 add(
                     label,
                     eval(r.result.guess, r.result.distance_km, r.result.points, r),
                 );
-                if let Some(first) = r.guess.unassisted_pos() {
-                    let d = first.distance_km(&r.result.truth);
-                    add(
-                        format!(
-                            "{}{FIRST_ANSWERS_SUFFIX}",
-                            player_label(&m.reasoner, &m.strategy_label())
-                        ),
-                        eval(first, d, score(d, m.map.size_km), r),
-                    );
-                }
+                let Some(first) = r.guess.unassisted_pos() else {
+                    continue;
+                };
+                // A first answer's points are ours to compute, which needs the map's size.
+                let Some(size_km) = m.map.known_size_km() else {
+                    unscored_first += 1;
+                    continue;
+                };
+                let d = first.distance_km(&r.result.truth);
+                add(
+                    format!(
+                        "{}{FIRST_ANSWERS_SUFFIX}",
+                        player_label(&m.reasoner, &m.strategy_label())
+                    ),
+                    eval(first, d, score(d, size_km), r),
+                );
+            }
+            if unscored_first > 0 {
+                notes.push(format!(
+                    "session {}: {unscored_first} first answer(s) before hints left out: the map's size is unknown (the site did not give its scale), so their points cannot be computed",
+                    crate::replay::clip_name(&m.session_id)
+                ));
             }
             for (label, evals) in by_label {
                 let i = match players.iter().position(|(l, _, _)| *l == label) {

@@ -77,7 +77,7 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
         map: MapInfo {
             id: "world".into(),
             name: "World".into(),
-            size_km: WORLD_SIZE_KM,
+            size_km: Some(WORLD_SIZE_KM),
             synthetic: false,
         },
         challenge: ChallengeInfo {

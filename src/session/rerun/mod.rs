@@ -42,6 +42,17 @@ impl RerunError {
     }
 }
 
+/// The map size a re-run of `source` scores on: the recorded one. A session without a known
+/// size (a geoguessr.com map whose scale the site did not give) is refused before anything is
+/// sent to a model, rather than scored on an assumed size beside the site's real points.
+pub fn scoring_size_km(source: &Replay) -> Result<f64, RerunError> {
+    source.manifest.map.known_size_km().ok_or_else(|| {
+        RerunError::Replay(ReplayError::MapSizeUnknown {
+            session: crate::replay::clip_name(&source.manifest.session_id),
+        })
+    })
+}
+
 /// Why the recorded game could not go on.
 #[derive(Debug, Error)]
 pub enum RecordedError {
@@ -58,6 +69,8 @@ pub enum RecordedError {
 pub struct Recorded<'a> {
     source: &'a Replay,
     map_view: Bounds,
+    /// The map size the new guesses are scored on ([`scoring_size_km`]).
+    size_km: f64,
     /// Index in `source.rounds` of the next round to observe.
     next: usize,
     /// The round observed and not yet guessed.
@@ -67,10 +80,11 @@ pub struct Recorded<'a> {
 }
 
 impl<'a> Recorded<'a> {
-    pub fn new(source: &'a Replay, map_view: Bounds) -> Recorded<'a> {
+    pub fn new(source: &'a Replay, map_view: Bounds, size_km: f64) -> Recorded<'a> {
         Recorded {
             source,
             map_view,
+            size_km,
             next: 0,
             current: None,
             last_location: None,
@@ -110,7 +124,7 @@ impl Environment for Recorded<'_> {
             guess: at,
             truth,
             distance_km,
-            points: score(distance_km, self.source.manifest.map.size_km),
+            points: score(distance_km, self.size_km),
             place: old.result.place.clone(),
             country: old.result.country.clone(),
         };
@@ -154,6 +168,7 @@ pub async fn rerun(
             session: source.manifest.session_id.clone(),
         });
     }
+    let size_km = scoring_size_km(source)?;
     // A missing or refused view (a name the writer does not produce, a file outside the session
     // folder, bytes that are not a JPEG) stops the re-run before anything is sent to a model or a
     // new session folder exists: a replay from someone else must not turn other files into
@@ -171,7 +186,7 @@ pub async fn rerun(
     let writer = ReplayWriter::create_with_prompts(out_root, &manifest, prompts.as_deref())?;
     let dir = writer.dir().to_path_buf();
     let recorder = Recorder::new(writer);
-    let mut game = Recorded::new(source, map_view);
+    let mut game = Recorded::new(source, map_view, size_km);
     let mut rounds = Vec::with_capacity(source.rounds.len());
     for old in &source.rounds {
         let new = play_round(&mut game, old.round, reasoner, &recorder, hook).await?;

@@ -116,3 +116,27 @@ async fn empty_or_viewless_sessions_say_why() {
     assert!(e.to_string().contains("r001_v0.jpg"), "{e}");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn a_session_whose_map_size_is_unknown_is_refused_before_any_model_call() {
+    let root = tempfile::tempdir().unwrap();
+    let mut m = manifest("u");
+    m.map.size_km = None;
+    let mut w = ReplayWriter::create(root.path(), &m).unwrap();
+    w.append(&record(1)).unwrap();
+    let parent = Replay::open(&root.path().join("u")).unwrap();
+    let fixed = Fixed {
+        seen: Default::default(),
+    };
+    let out = tempfile::tempdir().unwrap();
+    let e = rerun(&parent, &fixed, "cot", Bounds::WORLD, out.path(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("session u") && e.contains("size is unknown"),
+        "{e}"
+    );
+    assert!(fixed.seen.lock().unwrap().is_empty(), "no model was asked");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}

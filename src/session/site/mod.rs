@@ -117,8 +117,8 @@ pub struct SiteRecord {
     /// be read (see `map_scale_problem`).
     pub max_error_distance_m: Option<f64>,
     /// Why the map's `maxErrorDistance` is unknown. The points are the site's either way; our
-    /// own score beside them is then not computed, and the session's map size is the world's,
-    /// an assumption this field records.
+    /// own score beside them is then not computed, and the session's manifest records no map
+    /// size (readers that need one say it is unknown rather than assume the world's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_scale_problem: Option<String>,
     pub forbid_moving: bool,
@@ -395,7 +395,7 @@ async fn new_session(
 ) -> Result<(ReplayWriter, SiteRecord, Manifest), SiteSessionError> {
     let (max_error_m, map_scale_problem) = map_scale(api, &state.map).await;
     if let Some(p) = &map_scale_problem {
-        warn!(problem = %p, "the map's score scale is unknown: the points are the site's, ours are not computed, and the session records the world's size as an assumption");
+        warn!(problem = %p, "the map's score scale is unknown: the points are the site's, ours are not computed, and the session records no map size (`replay rescore` and `replay rerun` will refuse it)");
     }
     let manifest = Manifest {
         format_version: replay::FORMAT_VERSION,
@@ -406,7 +406,7 @@ async fn new_session(
         map: replay::MapInfo {
             id: state.map.clone(),
             name: state.map_name.clone(),
-            size_km: max_error_m.map_or(crate::game::WORLD_SIZE_KM, |m| m / 1000.0),
+            size_km: max_error_m.map(|m| m / 1000.0),
             synthetic: false,
         },
         challenge: replay::ChallengeInfo {

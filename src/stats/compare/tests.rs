@@ -115,6 +115,26 @@ fn no_input_says_what_is_missing() {
 }
 
 fn write_replay(root: &Path, session: &str, reasoner: &str, rounds: &[(f64, f64, u32)]) {
+    write_replay_on(
+        root,
+        session,
+        reasoner,
+        rounds,
+        Some(crate::game::WORLD_SIZE_KM),
+        None,
+    );
+}
+
+/// As [`write_replay`], on a map of `size_km`, with `first` as the model's own answer before a
+/// person's hints in every round when given.
+fn write_replay_on(
+    root: &Path,
+    session: &str,
+    reasoner: &str,
+    rounds: &[(f64, f64, u32)],
+    size_km: Option<f64>,
+    first: Option<LatLon>,
+) {
     use crate::agent::{Guess, GuessSource};
     use crate::game::RoundResult;
     use crate::replay::*;
@@ -127,7 +147,7 @@ fn write_replay(root: &Path, session: &str, reasoner: &str, rounds: &[(f64, f64,
         map: MapInfo {
             id: "world".into(),
             name: "World".into(),
-            size_km: crate::game::WORLD_SIZE_KM,
+            size_km,
             synthetic: true,
         },
         challenge: ChallengeInfo {
@@ -164,7 +184,15 @@ fn write_replay(root: &Path, session: &str, reasoner: &str, rounds: &[(f64, f64,
                 exchanges: vec![],
                 usage: Default::default(),
                 candidates: vec![],
-                revisions: Vec::new(),
+                revisions: first
+                    .map(|before| crate::agent::Revision {
+                        hints: vec![],
+                        before: Some(before),
+                        after: Some(guess),
+                        country: None,
+                    })
+                    .into_iter()
+                    .collect(),
             },
             result: RoundResult {
                 round: i + 1,
@@ -252,4 +280,40 @@ fn from_replay_folders_and_a_human_csv() {
     assert!(report.import_problems[0].contains("people.csv row 4: points is empty"));
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["players"][0]["summary"]["rounds"], 2);
+}
+
+#[test]
+fn first_answers_on_a_map_of_unknown_size_are_left_out_with_a_note() {
+    let root = tempfile::tempdir().unwrap();
+    let rounds = [(48.8566, 2.3522, 4000), (-33.8688, 151.2093, 1000)];
+    let first = Some(ll(0.0, 0.0));
+    write_replay_on(root.path(), "site", "openai:m", &rounds, None, first);
+    let report = build_report(&StatsOptions::for_replays(vec![root.path().to_path_buf()])).unwrap();
+    let labels: Vec<&str> = report.players.iter().map(|p| p.label.as_str()).collect();
+    // The site's points stand; no first answer is scored on an assumed (world) size.
+    assert_eq!(labels, ["openai:m (cot) + a person's hints"], "{labels:?}");
+    assert_eq!(report.players[0].summary.points_mean.estimate, 2500.0);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("session site: 2 first answer(s)") && n.contains("size is unknown")),
+        "{:?}",
+        report.notes
+    );
+
+    // With the size known, the first answers are a player of their own, scored on it.
+    let root = tempfile::tempdir().unwrap();
+    write_replay_on(root.path(), "s", "openai:m", &rounds, Some(50_000.0), first);
+    let report = build_report(&StatsOptions::for_replays(vec![root.path().to_path_buf()])).unwrap();
+    let firsts = report
+        .players
+        .iter()
+        .find(|p| p.label.ends_with(FIRST_ANSWERS_SUFFIX))
+        .unwrap();
+    let d = |lat: f64, lon: f64| ll(0.0, 0.0).distance_km(&ll(lat, lon));
+    let want =
+        f64::from(score(d(48.8566, 2.3522), 50_000.0) + score(d(-33.8688, 151.2093), 50_000.0))
+            / 2.0;
+    assert_eq!(firsts.summary.points_mean.estimate, want);
 }
