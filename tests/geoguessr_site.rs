@@ -863,7 +863,10 @@ async fn play_resume_continues_a_site_session_from_the_command_line() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&other.stderr);
     assert!(!other.status.success(), "{stderr}");
-    let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let first = stderr
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or("");
     assert!(
         first.contains("played by baseline, not openai:m") && first.contains("without --model"),
         "{stderr}"
