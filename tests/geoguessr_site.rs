@@ -843,6 +843,40 @@ async fn play_resume_continues_a_site_session_from_the_command_line() {
         ),
     )
     .unwrap();
+    // Another model is refused first, saying what to pass; the game is not touched.
+    let scored = replica.points_of(&token).len();
+    let (cwd, session_arg, config_arg) =
+        (tmp.path().to_path_buf(), session.clone(), config.clone());
+    let other = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))
+            .args(["play", "--model", "openai:m", "--resume"])
+            .arg(&session_arg)
+            .arg("--config")
+            .arg(&config_arg)
+            .env("GEOGUESSR_NCFA", COOKIE)
+            .env("OPENAI_API_KEY", "sk-test-resume")
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(!other.status.success(), "{stderr}");
+    let first = stderr
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or("");
+    assert!(
+        first.contains("played by baseline, not openai:m") && first.contains("without --model"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("stopped"), "{stderr}");
+    assert_eq!(
+        replica.points_of(&token).len(),
+        scored,
+        "the game was not touched"
+    );
     let (cwd, session_arg) = (tmp.path().to_path_buf(), session.clone());
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"))

@@ -246,3 +246,180 @@ fn sigkill_leaves_no_browser_running() {
     run.child.wait().unwrap();
     assert_nothing_left(&run, &descendants);
 }
+
+/// How long geoagent may take to end after a stop request whatever it is doing: its grace
+/// (`session::STOP_GRACE`, 5 s) plus time for a debug build on a loaded machine to exit.
+const GRACE_EXIT_LIMIT: Duration = Duration::from_secs(12);
+/// A second signal ends geoagent at once: well under the grace.
+const SECOND_SIGNAL_LIMIT: Duration = Duration::from_secs(3);
+/// Time for a debug build on a loaded machine to start and reach its first view.
+const START_LIMIT: Duration = Duration::from_secs(120);
+
+/// `bench` of two rounds of `world` seed 77 in `home`, its views kept in `home/cache`.
+fn bench_cmd(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_geoagent"));
+    c.args([
+        "bench",
+        "--map",
+        "world",
+        "--seed",
+        "77",
+        "--rounds",
+        "2",
+        "--headings",
+        "1",
+        "--no-cache",
+        "--view-cache",
+        "cache",
+        "--replay-dir",
+        "replays",
+    ])
+    .current_dir(home)
+    .env("HOME", home)
+    .env_remove("OPENAI_API_KEY")
+    .env_remove("RUST_LOG")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null());
+    c
+}
+
+/// Every cached view file under `dir`.
+fn cached_views(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(cached_views(&p));
+        } else if p.extension().is_some_and(|x| x == "jpg") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A `bench` stuck in blocking work that never ends: its cached views were replaced by named
+/// pipes, and reading one blocks until someone writes (nobody does). Returns the run, its stderr
+/// lines and the pipe's write end (kept open so the read never sees an end of file).
+fn stuck_bench(home: &Path) -> (Child, std::sync::mpsc::Receiver<String>, std::fs::File) {
+    let cached = bench_cmd(home).stderr(Stdio::null()).status().unwrap();
+    assert!(cached.success(), "the first bench fills the view cache");
+    let views = cached_views(&home.join("cache"));
+    assert!(!views.is_empty(), "views cached");
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    for v in views {
+        std::fs::remove_file(&v).unwrap();
+        assert!(Command::new("mkfifo").arg(&v).status().unwrap().success());
+        let tx = opened_tx.clone();
+        // Opening a pipe to write returns once a reader has opened it: geoagent, reading views.
+        std::thread::spawn(move || {
+            if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&v) {
+                let _ = tx.send(f);
+            }
+        });
+    }
+    let mut child = bench_cmd(home).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(l);
+        }
+    });
+    let writer = opened
+        .recv_timeout(START_LIMIT)
+        .expect("geoagent reads a cached view");
+    // The view is read while geoagent starts listening for signals: wait until it catches
+    // SIGTERM (before, the kernel's default would end it, which is not what is tested).
+    let t0 = Instant::now();
+    while !catches_sigterm(child.id()) {
+        assert!(
+            t0.elapsed() < START_LIMIT,
+            "geoagent never listens for SIGTERM"
+        );
+        std::thread::sleep(POLL);
+    }
+    (child, lines, writer)
+}
+
+/// Whether process `pid` has a handler for SIGTERM (`SigCgt` in /proc, bit 15 - 1).
+fn catches_sigterm(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let mask = s
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))?
+                .trim()
+                .to_string();
+            u64::from_str_radix(&mask, 16).ok()
+        })
+        .is_some_and(|m| m & (1 << 14) != 0)
+}
+
+fn term(child: &Child) {
+    let pid = Pid::from_raw(child.id() as i32).expect("a child's pid");
+    kill_process(pid, Signal::TERM).expect("kill failed");
+}
+
+/// How long `child` took to end, or `None` if it still ran after `limit`.
+fn ends_within(child: &mut Child, limit: Duration) -> Option<(Duration, std::process::ExitStatus)> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some((t0.elapsed(), s));
+        }
+        std::thread::sleep(POLL);
+    }
+    None
+}
+
+/// Issue 25 item 14: a stop request ends geoagent within its grace even while blocking work
+/// runs that cannot be cut short (here a view read that never returns; in the issue, renders of
+/// `bench --resume`), and a second signal ends it at once. Before, it printed "Interrupted" and
+/// then waited on that work for ever, and a second SIGTERM was ignored.
+#[test]
+fn sigterm_ends_bench_stuck_in_blocking_work() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, _lines, _writer) = stuck_bench(home.path());
+    term(&child);
+    let ended = ends_within(&mut child, GRACE_EXIT_LIMIT);
+    if ended.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (took, status) = ended.expect("geoagent still running after SIGTERM and its grace");
+    assert_eq!(status.code(), Some(143), "{status}");
+    assert!(
+        took >= Duration::from_secs(4),
+        "it waited for its grace: {took:?}"
+    );
+
+    // Again, with a second SIGTERM once the first is handled: no grace.
+    let home = tempfile::tempdir().unwrap();
+    let (mut child, lines, _writer) = stuck_bench(home.path());
+    term(&child);
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        match lines.recv_timeout(START_LIMIT.saturating_sub(t0.elapsed())) {
+            Ok(l) if l.contains("Interrupted") => break,
+            Ok(l) => seen.push(l),
+            Err(e) => panic!(
+                "no \"Interrupted\" after SIGTERM ({e}): {seen:?} {:?}",
+                child.try_wait()
+            ),
+        }
+    }
+    term(&child);
+    let ended = ends_within(&mut child, SECOND_SIGNAL_LIMIT);
+    if ended.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (_, status) = ended.expect("geoagent still running after a second SIGTERM");
+    assert_eq!(status.code(), Some(143), "{status}");
+}

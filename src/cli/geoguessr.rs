@@ -8,7 +8,7 @@ use crate::browser::geoguessr::api::{Api, NewGame};
 use crate::browser::geoguessr::check;
 use crate::browser::geoguessr::{parse_target, Target};
 use crate::config::Settings;
-use crate::session::site::{play_site, SiteGameSpec, SitePlan};
+use crate::session::site::{play_site, SiteGameSpec, SitePlan, SiteSessionError};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -223,8 +223,17 @@ pub(crate) async fn run_play(
             return Ok(ExitCode::from(stop.exit_code()));
         }
     };
-    let done = outcome
-        .context("the game on geoguessr.com stopped; every finished round is in the replay")?;
+    let done = match outcome {
+        Ok(done) => done,
+        // A session that cannot be resumed was refused before the game was touched: nothing
+        // stopped, and what to pass is the message.
+        Err(e @ SiteSessionError::Resume { .. }) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(
+                "the game on geoguessr.com stopped; every finished round is in the replay",
+            ))
+        }
+    };
     outln!("{}", done.report.render());
     outln!("GeoGuessr game {}", done.record.game_token);
     if let Some(t) = &done.record.challenge_token {

@@ -210,10 +210,24 @@ impl StopSignal {
     }
 }
 
+/// How long geoagent may take to stop after Ctrl-C or SIGTERM before it exits anyway. Stopping
+/// cleanly (the match's future dropped: browsers and chromedriver killed, profiles removed,
+/// recorded rounds already on disk) takes well under a second; what cannot be cancelled is
+/// blocking work in flight (a location's views being rendered, an image being shrunk), which the
+/// runtime waits for on exit: a SIGTERM during `bench --resume` kept rendering at PPID 1.
+pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Resolves when geoagent is asked to stop (Ctrl-C or SIGTERM). The caller drops the match's
 /// future: recorded rounds are on disk already, and the browsers and chromedriver are killed
-/// and their profiles removed by their destructors.
+/// and their profiles removed by their destructors. From then on the process ends within
+/// [`STOP_GRACE`] whatever is still running, and at once on a second signal.
 pub(crate) async fn stop_requested() -> StopSignal {
+    let stop = first_signal().await;
+    exit_soon(stop);
+    stop
+}
+
+async fn first_signal() -> StopSignal {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => tokio::select! {
@@ -225,6 +239,61 @@ pub(crate) async fn stop_requested() -> StopSignal {
             let _ = tokio::signal::ctrl_c().await;
             StopSignal::Interrupt
         }
+    }
+}
+
+/// Ends the process (with `stop`'s exit code) on a second Ctrl-C or SIGTERM, or when
+/// [`STOP_GRACE`] has passed. It runs on a thread of its own with its own small runtime: the
+/// program's runtime is being shut down, and its shutdown is what may be waiting. Once geoagent
+/// listens for a signal the kernel no longer ends it on one, so this is what makes a second
+/// signal work.
+fn exit_soon(stop: StopSignal) {
+    use tokio::signal::unix::{signal, SignalKind};
+    // The listeners are made here, before the first stop is reported, so a second signal sent
+    // as soon as it is cannot be missed.
+    let watch = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|rt| {
+            let again = {
+                let _in = rt.enter();
+                (
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                )
+            };
+            Ok((rt, again))
+        });
+    let watch = move || {
+        let second = match watch {
+            Ok((rt, (mut int, mut term))) => rt.block_on(async {
+                tokio::select! {
+                    _ = int.recv() => true,
+                    _ = term.recv() => true,
+                    _ = tokio::time::sleep(STOP_GRACE) => false,
+                }
+            }),
+            // No runtime: no second signal to listen for; the grace still ends the process.
+            Err(e) => {
+                warn!(error = %e, "cannot listen for a second signal");
+                std::thread::sleep(STOP_GRACE);
+                false
+            }
+        };
+        if !second {
+            // Fixed text only: nothing from outside reaches the terminal here.
+            eprintln!(
+                "Still busy {} s after the stop request (work that cannot be cut short); exiting now.",
+                STOP_GRACE.as_secs()
+            );
+        }
+        std::process::exit(i32::from(stop.exit_code()));
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("stop-watch".into())
+        .spawn(watch)
+    {
+        warn!(error = %e, "cannot watch the stop; a second signal will not end geoagent at once");
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) use pacing::PACING_DIR;
 
 use super::round::{self, Recorder, RoundError};
 use super::{GameKind, MatchReport};
+use crate::agent::baseline::BASELINE_NAME;
 use crate::agent::Reasoner;
 use crate::browser::geoguessr::api::{Api, GameRead, NewGame};
 use crate::browser::geoguessr::clock::Deadline;
@@ -194,12 +195,14 @@ pub async fn play_site_noting(
     reasoner: Arc<dyn Reasoner>,
     session: &OnceLock<PathBuf>,
 ) -> Result<SiteReport, SiteSessionError> {
-    let api = Api::new(&plan.site, &plan.cookie)?;
-    let profile = api.profile().await?;
+    // A session that cannot be resumed (another model, not a site session) is said before the
+    // site is asked anything.
     let mut resumed = match &plan.spec {
         SiteGameSpec::Resume(dir) => Some(Resumed::read(dir, &reasoner.name())?),
         _ => None,
     };
+    let api = Api::new(&plan.site, &plan.cookie)?;
+    let profile = api.profile().await?;
     // A resumed game was counted when it started: it takes the account's slot, not its budget.
     let _slot = Pacing::claim(
         &plan.replay_root,
@@ -504,9 +507,14 @@ impl Resumed {
             )));
         }
         if manifest.reasoner != reasoner {
+            let recorded = replay::clip_name(&manifest.reasoner);
+            let pass = if recorded == BASELINE_NAME {
+                "resume it without --model".to_string()
+            } else {
+                format!("resume it with the same --model {recorded}")
+            };
             return Err(fail(format!(
-                "played by {}, not {reasoner}: resume it with the same --model",
-                manifest.reasoner
+                "this session was played by {recorded}, not {reasoner}: {pass}"
             )));
         }
         let (writer, replay) = ReplayWriter::reopen(dir)?;

@@ -116,20 +116,6 @@ impl PageOptions {
             ..PageOptions::default()
         }
     }
-
-    /// The page as the adapter of before issue 22 could play it: tiles, a map that keeps its
-    /// size, one matching spinner class, the first frame drawn before the spinner goes, the
-    /// Street View canvas in every round. Only until the adapter plays [`PageOptions::default`].
-    pub fn tame() -> PageOptions {
-        PageOptions {
-            rendering: MapRendering::Tiles,
-            grow_on_hover: false,
-            first_frame_ms: 0,
-            spinner_classes: vec!["spinner_spinner".into()],
-            canvas_kinds: vec!["widget-scene-canvas".into()],
-            ..PageOptions::default()
-        }
-    }
 }
 
 /// A hash-like suffix of `name` for this start (CSS modules append one per build).
