@@ -20,8 +20,12 @@ use std::time::{Duration, Instant};
 /// reported the click).
 const ROUND_PAUSE_SEEN: Duration = Duration::from_millis(2500);
 
-/// One browser game at a time in this binary: the machine has 2 cores.
+/// One busy browser game at a time in this binary: the machine has 2 cores.
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// The games whose rounds are mostly a model that keeps the page waiting (to the limit, or
+/// past it) take this lane instead, so their waits overlap a busy game rather than add to the
+/// suite's time; one of them at a time.
+static WAITING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A home for one run: the config pointing at the replica (everything else default) and the
 /// replay folder.
@@ -192,7 +196,7 @@ async fn a_20_s_limit_with_the_default_pause_loses_no_round() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_answering_at_the_limit_less_3_s_still_gets_every_round_scored() {
     common::require_browser();
-    let _one = BROWSER.lock().await;
+    let _one = WAITING.lock().await;
     let replica = Arc::new(Replica::start().await);
     let server = OpenAiServer::start(ServerOptions::default()).await;
     let r = replica.clone();
@@ -356,7 +360,7 @@ async fn a_run_stopped_by_a_spoiled_answer_resumes_without_gap_or_duplicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guess_racing_the_pages_timeout_does_not_stop_the_game() {
     common::require_browser();
-    let _one = BROWSER.lock().await;
+    let _one = WAITING.lock().await;
     for (late, via) in [(LateGuess::Refused, "map"), (LateGuess::Booked, "api")] {
         let replica = Replica::start().await;
         replica.set_late_guess(late);

@@ -345,12 +345,18 @@ impl Environment for SiteGame {
         };
         let zoom = !st.forbid_zooming && self.capture.zoom_steps > 0;
         let (capture, zoom_steps) = (self.capture.clone(), self.capture.zoom_steps);
+        // At most half of what is left of a timed round goes to measuring the drag's angle.
+        let search_until = self
+            .deadline
+            .get()
+            .map(|d| t0 + d.saturating_duration_since(t0) / 2);
         let views = self
             .page_mut()?
             .capture_round(
                 views_wanted,
                 if zoom { zoom_steps } else { 0 },
                 capture.jpeg_quality,
+                search_until,
             )
             .await?;
         let obs = Observation {

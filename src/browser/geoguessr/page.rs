@@ -51,10 +51,19 @@ const DRAG_HOLD: Duration = Duration::from_millis(80);
 /// a drag puts it back (the zoomed view is taken there, and the next round starts from the
 /// measured step).
 const HEADING_TOLERANCE_DEG: f64 = 1.0;
-/// When a full circle of drags does not show the start view again, the view is dragged on by
-/// half a view at a time, at most this many times (a circle at the assumed field of view),
-/// looking for it.
-const MAX_CIRCLE_PROBES: usize = 8;
+/// When a full circle of drags does not show the start view again, it is looked for this many
+/// more times at most, a [`CIRCLE_PROBE_SHARE`] of a view apart, nearest first: 16 quarter views
+/// cover two views each way, the whole circle for any field of view up to 180°.
+const MAX_CIRCLE_PROBES: usize = 16;
+/// Probes are this share of a view apart (a share of the width turns that share of the field
+/// of view, whatever it is).
+const CIRCLE_PROBE_SHARE: f64 = 0.25;
+/// A probe counts only when the start view is at most this share of a view away: nearer than
+/// half a view the two still overlap enough to match, but a sparse scene (a few posts against
+/// the sky) may not match at all there, and walking on until it does found the start view one
+/// whole circle later (CI, 2026-12-07: a 720° "circle", so every heading came out half size).
+/// With probes a quarter view apart, ±0.2 views leave no gap.
+const CIRCLE_MATCH_SHARE: f64 = 0.2;
 /// JPEG quality of the probe that finds the start view again (only compared, never sent).
 const CIRCLE_PROBE_QUALITY: u8 = 60;
 /// The id of the style element that hides overlays for the whole game.
@@ -372,18 +381,22 @@ impl Page {
     /// one view zoomed in by that many small wheel steps. Each turn must change the view; with
     /// drags, a full circle back to the start view measures how far a drag pixel turns, and
     /// the views' headings (relative to the start view) are what was measured. The caller
-    /// passes 0 zoom steps when the game forbids zooming.
+    /// passes 0 zoom steps when the game forbids zooming. In a timed round, looking for the
+    /// start view after the circle stops at `search_until` (the views' headings are then
+    /// estimates, and the next round measures again): the measurement must not cost the
+    /// round its guess.
     #[instrument(skip(self))]
     pub(crate) async fn capture_round(
         &mut self,
         views: usize,
         zoom_steps: u32,
         quality: u8,
+        search_until: Option<Instant>,
     ) -> Result<Vec<View>, SiteError> {
         let rect = self.round_ready().await?;
         self.hide(true).await?;
         let result = self
-            .capture_views(rect, views.max(1), zoom_steps, quality)
+            .capture_views(rect, views.max(1), zoom_steps, quality, search_until)
             .await;
         // The guess map comes back whatever happened: the round still needs a guess.
         let shown = self.hide(false).await;
@@ -398,6 +411,7 @@ impl Page {
         n: usize,
         zoom_steps: u32,
         quality: u8,
+        search_until: Option<Instant>,
     ) -> Result<Vec<View>, SiteError> {
         let mut out = Vec::with_capacity(n + 1);
         let step = 360.0 / n as f64;
@@ -463,7 +477,9 @@ impl Page {
         if n > 1 && all_dragged {
             // The last step completes the circle; what it shows says how far a pixel turned.
             if let Some(start) = &start {
-                let dpp = self.close_circle(at, step_px, dragged, start).await?;
+                let dpp = self
+                    .close_circle(at, step_px, dragged, start, search_until)
+                    .await?;
                 let dpp = dpp.unwrap_or(START_FOV_DEG / at.w);
                 for (i, v) in out.iter_mut().enumerate() {
                     v.heading = (i as f64 * step_px * dpp).rem_euclid(360.0);
@@ -485,39 +501,76 @@ impl Page {
     /// Drags the last step of a circle (`dragged` px so far) and looks for the start view;
     /// returns the degrees a drag pixel turns when it was found (and puts the view back on it
     /// when it is more than [`HEADING_TOLERANCE_DEG`] off).
+    ///
+    /// The start view is looked for nearest first (quarter views right, left, two right, ...):
+    /// the first place it shows is the circle, not the next one round. A match further off than
+    /// [`CIRCLE_MATCH_SHARE`] is not trusted for the measurement, but the view is moved there
+    /// once and looked at again.
     async fn close_circle(
         &mut self,
         rect: Rect,
         step_px: f64,
         mut dragged: f64,
         start: &Strip,
+        search_until: Option<Instant>,
     ) -> Result<Option<f64>, SiteError> {
         dragged += self.drag(rect, step_px).await?;
+        // Where the view is, in probe steps, from where the search (re)started.
+        let mut offset = 0i64;
+        let mut tried = 0usize;
+        let mut guided = false;
         for probe in 0..=MAX_CIRCLE_PROBES {
             let r = self.canvas_rect(rect).await?;
             let v = self
                 .capture(r, 0.0, START_FOV_DEG, CIRCLE_PROBE_QUALITY)
                 .await?;
             let seen = Strip::of(&v.jpeg).map_err(SiteError::Page)?;
-            let found = start
-                .shift_to(&seen)
-                .and_then(|res| Some((res, degrees_per_px(dragged, res, r.w)?)));
-            if let Some((residual, dpp)) = found {
-                debug!(
-                    dragged,
-                    residual,
-                    deg_per_px = dpp,
-                    "a circle of drags measured"
-                );
-                if (residual * dpp).abs() > HEADING_TOLERANCE_DEG {
-                    self.drag(rect, -residual).await?;
+            let shift = start.shift_to(&seen);
+            if let Some(residual) = shift.filter(|res| res.abs() <= CIRCLE_MATCH_SHARE * r.w) {
+                if let Some(dpp) = degrees_per_px(dragged, residual, r.w) {
+                    debug!(
+                        dragged,
+                        residual,
+                        probes = probe,
+                        deg_per_px = dpp,
+                        "a circle of drags measured"
+                    );
+                    if (residual * dpp).abs() > HEADING_TOLERANCE_DEG {
+                        self.drag(rect, -residual).await?;
+                    }
+                    self.deg_per_px = Some(dpp);
+                    return Ok(Some(dpp));
                 }
-                self.deg_per_px = Some(dpp);
-                return Ok(Some(dpp));
             }
-            if probe < MAX_CIRCLE_PROBES {
-                dragged += self.drag(rect, r.w / 2.0).await?;
+            if probe == MAX_CIRCLE_PROBES {
+                break;
             }
+            if search_until.is_some_and(|t| Instant::now() >= t) {
+                warn!(
+                    probes = probe,
+                    "out of time for finding the start view in this timed round"
+                );
+                break;
+            }
+            let step = CIRCLE_PROBE_SHARE * r.w;
+            let px = match shift {
+                Some(residual) if !guided => {
+                    guided = true;
+                    offset = 0;
+                    tried = 0;
+                    -residual
+                }
+                _ => {
+                    // 0, +1, -1, +2, -2, ... probe steps from where the search started.
+                    tried += 1;
+                    let k = tried.div_ceil(2) as i64;
+                    let next = if tried % 2 == 1 { k } else { -k };
+                    let px = (next - offset) as f64 * step;
+                    offset = next;
+                    px
+                }
+            };
+            dragged += self.drag(rect, px).await?;
         }
         warn!(
             dragged,
@@ -529,17 +582,23 @@ impl Page {
     /// Turns right by dragging the panorama `px` pixels to the left (grab: the scene follows the
     /// pointer; negative turns left), holding still before each release. Returns the pixels
     /// actually dragged (whole pixels, in as many drags as the panorama's width needs).
+    ///
+    /// Each drag is two action chains with the page's frames between them: pointer moves reach
+    /// a page's handlers with its next animation frame, so on a loaded machine a move and a
+    /// release sent in one chain arrive in the same frame however long the pause between them,
+    /// and the page takes the release for a flick and lets the view glide on (CI saw a circle
+    /// end 40.9° off). Waiting for the frames first means the pause is one the page sees.
     async fn drag(&self, rect: Rect, px: f64) -> Result<f64, SiteError> {
         let y = (rect.y + rect.h / 2.0).round();
         let left = rect.x.max(0.0) + DRAG_EDGE_MARGIN_PX;
         let right = rect.x + rect.w - DRAG_EDGE_MARGIN_PX;
-        let mut actions = MouseActions::new("mouse".into());
+        let client = self.browser.client();
         let mut done = 0.0;
         for part in drag_parts(px, right - left) {
             let from = if part > 0.0 { right } else { left }.round();
             let to = (from - part).round();
             done += from - to;
-            actions = actions
+            let grab = MouseActions::new("mouse".into())
                 .then(PointerAction::MoveTo {
                     duration: None,
                     x: from,
@@ -552,19 +611,27 @@ impl Page {
                     duration: None,
                     x: to,
                     y,
-                })
+                });
+            client
+                .perform_actions(grab)
+                .await
+                .map_err(cmd("dragging the panorama"))?;
+            let drawn = self.frames().await;
+            // The button is let go whatever happened: a pointer left down would drag the next
+            // turn, or the guess map, from wherever it is.
+            let release = MouseActions::new("mouse".into())
                 .then(PointerAction::Pause {
                     duration: DRAG_HOLD,
                 })
                 .then(PointerAction::Up {
                     button: MOUSE_BUTTON_LEFT,
                 });
+            client
+                .perform_actions(release)
+                .await
+                .map_err(cmd("dragging the panorama"))?;
+            drawn?;
         }
-        self.browser
-            .client()
-            .perform_actions(actions)
-            .await
-            .map_err(cmd("dragging the panorama"))?;
         debug!(px = done, "dragged");
         Ok(done)
     }

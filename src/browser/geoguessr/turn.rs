@@ -36,13 +36,11 @@ const MAX_SHIFT_SHARE: f64 = 0.5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Turning {
-    /// A pointer drag on the panorama, its length measured in the first round. Not the
-    /// default yet: in a debug build on a loaded machine the first round's circle measurement
-    /// came out wrong (ended 40.9° from the start view in the fresh-clone CI run of 2026-12-07).
-    Drag,
-    /// Holding the turn key for `geoguessr.turn_hold_ms` per 90°: slower (4.75 s against 2.65 s
-    /// for 4 views on the replica) but exact under load.
+    /// A pointer drag on the panorama, how far a pixel turns measured in the first round: 4
+    /// views in 2.65 s on the replica.
     #[default]
+    Drag,
+    /// Holding the turn key for `geoguessr.turn_hold_ms` per 90°: 4 views in 4.75 s.
     Keys,
 }
 
