@@ -220,6 +220,10 @@ mod tests {
                 image::Rgb([150, 190, 230])
             }
         });
+        jpeg(img)
+    }
+
+    fn jpeg(img: image::RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
         image::DynamicImage::ImageRgb8(img)
             .write_to(
@@ -248,15 +252,11 @@ mod tests {
     #[test]
     fn a_featureless_scene_says_nothing_and_a_turn_is_seen() {
         let flat = |shade: u8| {
-            let img = image::RgbImage::from_pixel(400, 200, image::Rgb([shade, shade, shade]));
-            let mut out = Vec::new();
-            image::DynamicImage::ImageRgb8(img)
-                .write_to(
-                    &mut std::io::Cursor::new(&mut out),
-                    image::ImageFormat::Jpeg,
-                )
-                .unwrap();
-            out
+            jpeg(image::RgbImage::from_pixel(
+                400,
+                200,
+                image::Rgb([shade, shade, shade]),
+            ))
         };
         let a = Strip::of(&flat(120)).unwrap();
         assert_eq!(a.shift_to(&Strip::of(&flat(120)).unwrap()), None);
