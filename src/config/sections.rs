@@ -314,7 +314,7 @@ pub struct GeoGuessrSettings {
     /// Holding the turn key this long turns the view about 90° (ms); default 1000.
     #[serde(deserialize_with = "super::strict::whole")]
     pub turn_hold_ms: u64,
-    /// "drag" (default: the panorama is dragged, how far a pixel turns measured in round 1) or "keys" (a held key per 90°: slower).
+    /// "keys" (default: a held key per 90°) or "drag" (the panorama is dragged, how far a pixel turns measured in round 1; faster, not yet reliable under load).
     pub turning: String,
     /// `deltaY` of one wheel notch when zooming the panorama (px); default 100.
     #[serde(deserialize_with = "super::strict::whole")]
@@ -360,7 +360,7 @@ impl Default for GeoGuessrSettings {
             round_ready_timeout_secs: s::DEFAULT_ROUND_READY_TIMEOUT_SECS,
             result_timeout_secs: s::DEFAULT_RESULT_TIMEOUT_SECS,
             turn_hold_ms: s::DEFAULT_TURN_HOLD_MS,
-            turning: "drag".into(),
+            turning: "keys".into(),
             wheel_step_px: s::DEFAULT_WHEEL_STEP_PX,
             wheel_pause_ms: s::DEFAULT_WHEEL_PAUSE_MS,
             round_pause_secs: s::DEFAULT_ROUND_PAUSE_SECS,

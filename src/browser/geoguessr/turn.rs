@@ -37,10 +37,12 @@ const MAX_SHIFT_SHARE: f64 = 0.5;
 #[serde(rename_all = "lowercase")]
 pub enum Turning {
     /// A pointer drag on the panorama, how far a pixel turns measured in the first round: 4
-    /// views in 2.65 s on the replica.
-    #[default]
+    /// views in 3.37 s on the replica against 5.40 s with keys. Not the default: in the
+    /// fresh-clone CI run at f0059e8 (load ~6) a later round still ended 184.9° from its start
+    /// view.
     Drag,
-    /// Holding the turn key for `geoguessr.turn_hold_ms` per 90°: 4 views in 4.75 s.
+    /// Holding the turn key for `geoguessr.turn_hold_ms` per 90°: slower, exact under load.
+    #[default]
     Keys,
 }
 
