@@ -4,8 +4,13 @@
 //!
 //! A crash or a full disk mid-write must leave the old content (or nothing), never half a file
 //! that later fails to parse and takes the rest of a session with it.
+//!
+//! Files read back may be someone else's (a shared replay, a copied cache): [`open_regular`]
+//! and [`read_regular`] refuse anything but a regular file without blocking on it (a named pipe
+//! opened for reading waits for a writer forever) and read at most a stated size.
 
-use std::io::Write;
+use std::io::{Read as _, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// The folder a file at `path` lives in (`.` for a bare file name).
@@ -61,6 +66,91 @@ pub(crate) fn write_atomic_with<E>(
     Ok(())
 }
 
+/// Opens `path` for reading only when it is a regular file (a symbolic link to one is fine); see
+/// [`open_regular_with`].
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<fs_err::File> {
+    open_regular_with(std::fs::OpenOptions::new().read(true), path)
+}
+
+/// Opens `path` with `options` only when it is a regular file. It is opened non-blocking and
+/// checked on the open handle, so a named pipe or a device at `path` is refused at once instead
+/// of waiting for a writer (or a reader), and no swap between a check and the open can slip one
+/// in. Errors name the path and say what the file is.
+pub(crate) fn open_regular_with(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+) -> std::io::Result<fs_err::File> {
+    let file = options
+        // Non-blocking only matters for the open itself (a FIFO's open waits for the other
+        // end); reads and writes of a regular file ignore the flag.
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // A FIFO opened for writing without a reader, non-blocking.
+            Some(code) if code == rustix::io::Errno::NXIO.raw_os_error() => std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: refused: a named pipe, not a regular file",
+                    path.display()
+                ),
+            ),
+            _ => named(path, e, "opening"),
+        })?;
+    let file = fs_err::File::from_parts(file, path);
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{}: refused: {}, not a regular file",
+                path.display(),
+                kind_name(kind)
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// What a non-regular file is, for a message.
+fn kind_name(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+/// The bytes of the regular file at `path` ([`open_regular`]), at most `max` of them: a larger
+/// file is an error of kind [`std::io::ErrorKind::FileTooLarge`] naming the path and the bound,
+/// after reading no more than `max + 1` bytes.
+pub(crate) fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("{}: larger than the {max} bytes read", path.display()),
+        )
+    };
+    // Refused before reading when its size already says so; the bounded read below still holds
+    // for a file that grows while it is read.
+    if file.metadata()?.len() > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +181,43 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "the temporary file is gone");
+    }
+
+    #[test]
+    fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rounds.jsonl");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening a FIFO blocking would wait here forever (no writer, no reader).
+        let err = read_regular(&fifo, 10).unwrap_err().to_string();
+        assert!(
+            err.contains("rounds.jsonl") && err.contains("named pipe"),
+            "{err}"
+        );
+        let err = open_regular_with(std::fs::OpenOptions::new().append(true).create(true), &fifo)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rounds.jsonl") && err.contains("named pipe"),
+            "{err}"
+        );
+        let err = read_regular(dir.path(), 10).unwrap_err().to_string();
+        assert!(err.contains("a folder"), "{err}");
+    }
+
+    #[test]
+    fn reads_at_most_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_regular(&path, 5).unwrap(), b"12345");
+        let e = read_regular(&path, 4).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(e.to_string().contains("f: larger than the 4 bytes"), "{e}");
     }
 
     #[test]

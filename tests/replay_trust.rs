@@ -413,3 +413,92 @@ fn what_a_crafted_replay_says_reaches_the_terminal_as_text() {
 fn s_is_empty(s: &str) -> bool {
     s.trim().is_empty()
 }
+
+/// How long a listing of a few sessions may take on a loaded machine (a debug build); a reader
+/// blocked on a named pipe never ends, so this only bounds the failure.
+const LISTING_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often [`geoagent_within`] looks whether the process ended.
+const POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs geoagent like [`geoagent`], killed and failed when it has not ended by `deadline`.
+fn geoagent_within(cwd: &Path, args: &[&str], deadline: std::time::Duration) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
+    cmd.current_dir(cwd)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run geoagent");
+    let end = std::time::Instant::now() + deadline;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > end {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("geoagent {args:?} still running after {deadline:?} (blocked on a file?)");
+        }
+        std::thread::sleep(POLL);
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 25: a named pipe at a session's `rounds.jsonl` hung `replay list` and `stats` (opening a
+/// FIFO for reading waits for a writer). It is refused, named, and the other sessions are read.
+#[test]
+fn a_named_pipe_for_rounds_is_refused_and_the_rest_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    copy_fixture(&root, "a-good");
+    let bad = copy_fixture(&root, "b-fifo");
+    std::fs::remove_file(bad.join(ROUNDS_FILE)).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(bad.join(ROUNDS_FILE))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let root_arg = root.to_str().unwrap();
+    for args in [
+        vec!["replay", "list", "--dir", root_arg],
+        vec!["stats", root_arg],
+    ] {
+        let o = geoagent_within(tmp.path(), &args, LISTING_DEADLINE);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{args:?}: {out}\n{err}");
+        let all = format!("{out}{err}");
+        assert!(
+            all.contains("b-fifo/rounds.jsonl") && all.contains("named pipe"),
+            "{args:?}: the refused file is named with why: {all}"
+        );
+        assert!(
+            all.contains("a-good") || all.contains("1 session"),
+            "{args:?}: the good session is still read: {all}"
+        );
+    }
+}
+
+/// Issue 25: `rounds.jsonl` was read whole whatever its size. One larger than the bound (sparse,
+/// so the test writes nothing) is refused before it is read, naming the file.
+#[test]
+fn an_oversized_rounds_file_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("replays");
+    copy_fixture(&root, "a-good");
+    let bad = copy_fixture(&root, "b-huge");
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(bad.join(ROUNDS_FILE))
+        .unwrap();
+    // 256 MiB (the bound) and one byte more: the last line a hole of zeros.
+    f.set_len(256 * 1024 * 1024 + 1).unwrap();
+    let o = geoagent_within(
+        tmp.path(),
+        &["replay", "list", "--dir", root.to_str().unwrap()],
+        LISTING_DEADLINE,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("b-huge/rounds.jsonl") && all.contains("larger than the 268435456 bytes"),
+        "the refused file is named with why: {all}"
+    );
+    assert!(all.contains("a-good"), "{all}");
+}

@@ -37,6 +37,12 @@ pub(crate) const MAX_VIEW_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// set's label); a manifest is someone else's file, and reading a crafted multi-gigabyte one
 /// whole would exhaust memory before parsing could refuse it.
 pub(crate) const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+/// Largest `rounds.jsonl` read. A round's line holds its views' metadata and every model
+/// exchange whole (a reasoning model's answer can be tens of kilobytes, an ensemble keeps several),
+/// so a 50-round game with long answers is a few megabytes and a bench of thousands of rounds
+/// tens of megabytes; 256 MiB leaves room for ten times that while still refusing a crafted
+/// multi-gigabyte file before it is read into memory.
+pub(crate) const MAX_ROUNDS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Most digits accepted in a view name's round and view numbers (`usize` has at most 20).
 const MAX_VIEW_NAME_DIGITS: usize = 20;
 /// Characters of a recorded file name quoted in an error (a crafted name can be megabytes).
@@ -75,6 +81,13 @@ pub enum ReplayError {
     /// scale the site did not give).
     #[error("session {session}: the map's size is unknown (the site did not give its scale), so no points can be computed for it; its recorded points are the site's own")]
     MapSizeUnknown { session: String },
+    /// A session file this program did not write: larger than its bound.
+    #[error("{path}: larger than the {max} bytes geoagent reads from a session's {file}; not one geoagent wrote")]
+    TooLarge {
+        path: String,
+        file: &'static str,
+        max: u64,
+    },
     #[error("{path} line {line}: {detail}")]
     Round {
         path: String,
@@ -243,11 +256,11 @@ impl ReplayWriter {
     /// Opens `dir`'s `rounds.jsonl` for appending and takes its writer lock, or says the session
     /// is busy.
     fn lock(dir: &Path) -> Result<File, ReplayError> {
-        let rounds = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(ROUNDS_FILE))
-            .map_err(ReplayError::Io)?;
+        let rounds = crate::fsio::open_regular_with(
+            std::fs::OpenOptions::new().create(true).append(true),
+            &dir.join(ROUNDS_FILE),
+        )
+        .map_err(ReplayError::Io)?;
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
             match rounds.file().try_lock() {
@@ -291,7 +304,7 @@ impl ReplayWriter {
         // The lock first: the cut below must not race another writer's append.
         let rounds = Self::lock(dir)?;
         {
-            let bytes = fs::read(&rpath).map_err(ReplayError::Io)?;
+            let bytes = read_rounds_bytes(&rpath)?;
             let cut = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let tail = &bytes[cut..];
             if !tail.iter().all(u8::is_ascii_whitespace) {
@@ -422,7 +435,7 @@ impl Replay {
         }
 
         let rpath = dir.join(ROUNDS_FILE);
-        let bytes = fs::read(&rpath).map_err(ReplayError::Io)?;
+        let bytes = read_rounds_bytes(&rpath)?;
         let (rounds, skipped) = parse_rounds(&rpath, &bytes)?;
         Ok(Replay {
             dir: dir.to_path_buf(),
@@ -490,7 +503,7 @@ impl Replay {
         view: &ViewRecord,
     ) -> Result<(Vec<u8>, image::DynamicImage), ReplayError> {
         let path = self.view_path(view)?;
-        let file = File::open(&path).map_err(ReplayError::Io)?;
+        let file = crate::fsio::open_regular(&path).map_err(ReplayError::Io)?;
         let mut bytes = Vec::new();
         file.take(MAX_VIEW_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
@@ -513,23 +526,38 @@ impl Replay {
     }
 }
 
-/// The bytes of the manifest at `path`, refused (naming the file) when it is larger than
-/// [`MAX_MANIFEST_BYTES`]: at most that many bytes are ever read.
+/// The bytes of the manifest at `path`, refused (naming the file) when it is not a regular file
+/// or larger than [`MAX_MANIFEST_BYTES`]: at most that many bytes are ever read.
 pub(crate) fn read_manifest_bytes(path: &Path) -> Result<Vec<u8>, ReplayError> {
-    let file = File::open(path).map_err(ReplayError::Io)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(ReplayError::Io)?;
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(ReplayError::Manifest {
-            path: path.display().to_string(),
-            detail: format!(
-                "larger than the {MAX_MANIFEST_BYTES} bytes a manifest may have; not one geoagent wrote"
-            ),
-        });
-    }
-    Ok(bytes)
+    crate::fsio::read_regular(path, MAX_MANIFEST_BYTES).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            ReplayError::Manifest {
+                path: path.display().to_string(),
+                detail: format!(
+                    "larger than the {MAX_MANIFEST_BYTES} bytes a manifest may have; not one geoagent wrote"
+                ),
+            }
+        } else {
+            ReplayError::Io(e)
+        }
+    })
+}
+
+/// The bytes of a session's `rounds.jsonl` at `path`, refused (naming the file) when it is not a
+/// regular file (a named pipe there would hang every reader) or larger than
+/// [`MAX_ROUNDS_FILE_BYTES`].
+fn read_rounds_bytes(path: &Path) -> Result<Vec<u8>, ReplayError> {
+    crate::fsio::read_regular(path, MAX_ROUNDS_FILE_BYTES).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            ReplayError::TooLarge {
+                path: path.display().to_string(),
+                file: ROUNDS_FILE,
+                max: MAX_ROUNDS_FILE_BYTES,
+            }
+        } else {
+            ReplayError::Io(e)
+        }
+    })
 }
 
 /// The name (relative to the session folder) of a round's `i`-th view: the only form

@@ -17,7 +17,6 @@ use super::{Replay, ReplayError};
 use crate::game::{score, MAX_POINTS};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// The file written beside `rounds.jsonl`.
@@ -150,13 +149,9 @@ pub fn write(dir: &Path, rescored: &Rescored) -> Result<PathBuf, ReplayError> {
 /// Reads a session's `rescored.json`, when there is one (at most [`MAX_RESCORED_BYTES`]).
 pub fn read(dir: &Path) -> Result<Option<Rescored>, ReplayError> {
     let path = dir.join(RESCORED_FILE);
-    let bytes = fs_err::File::open(&path).and_then(|f| {
-        let mut bytes = Vec::new();
-        f.take(MAX_RESCORED_BYTES + 1).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    });
-    match bytes {
-        Ok(bytes) if bytes.len() as u64 > MAX_RESCORED_BYTES => Err(ReplayError::Manifest {
+    // A regular file only: a named pipe here would hang every reader of the session.
+    match crate::fsio::read_regular(&path, MAX_RESCORED_BYTES) {
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(ReplayError::Manifest {
             path: path.display().to_string(),
             detail: format!("larger than the {MAX_RESCORED_BYTES} bytes `replay rescore` writes"),
         }),
