@@ -426,3 +426,105 @@ async fn the_viewer_shows_finished_sessions_and_hides_challenges_in_play() {
     assert_eq!(r.status(), 404);
     local.shutdown().await.unwrap();
 }
+
+/// A replay written by the code of 2026-12-07 (`geoagent play --rounds 2 --seed 7 --headings 2` with
+/// the baseline on the local game, `GEOAGENT_CAPTURE__JPEG_QUALITY=40` to keep the views small),
+/// kept as written. Later changes to the manifest or the rounds must still read it: old replays are
+/// the record of what was played.
+const OLD_REPLAYS: &str = "tests/fixtures/old-replays/2026-12-07";
+const OLD_ID: &str = "20261207T201150Z-5f11d8";
+
+/// Copies a fixture folder of sessions (views included) into `dst`, so a command that writes
+/// beside a session writes into a temporary folder.
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_replay_written_by_older_code_still_lists_shows_summarises_and_rescores() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&root.join(OLD_REPLAYS), tmp.path());
+    let dir = tmp.path().to_str().unwrap();
+
+    let list = stdout_ok(&geoagent(root, &["replay", "list", "--dir", dir], &[]));
+    assert!(
+        list.contains(OLD_ID) && list.contains("1 session(s)"),
+        "{list}"
+    );
+    for want in ["world", "baseline", "2026-12-07 20:11"] {
+        assert!(list.contains(want), "list lacks {want:?}:\n{list}");
+    }
+
+    let show = stdout_ok(&geoagent(
+        root,
+        &["replay", "show", OLD_ID, "--dir", dir],
+        &[],
+    ));
+    for want in [
+        "environment local-game",
+        "challenge world-7-2 · 2 of 2 round(s)",
+        "JPEG quality 40",
+        "Alice Springs, Northern Territory, Australia",
+        "Uyuni, Potosí, Bolivia",
+        "14603.0 km",
+        "10556.6 km",
+        "Total 4 / 10000 points",
+    ] {
+        assert!(show.contains(want), "show lacks {want:?}:\n{show}");
+    }
+    let round = stdout_ok(&geoagent(
+        root,
+        &["replay", "show", OLD_ID, "--round", "2", "--dir", dir],
+        &[],
+    ));
+    assert!(
+        round.contains("r002_v0.jpg") && round.contains("r002_v1.jpg"),
+        "{round}"
+    );
+
+    let stats = stdout_ok(&geoagent(root, &["stats", dir], &[]));
+    for want in ["baseline — 1 session(s)", "12579.8 km", "AU", "BO"] {
+        assert!(stats.contains(want), "stats lacks {want:?}:\n{stats}");
+    }
+    assert!(
+        stats.contains("│ rounds ") && stats.contains("┆ 2 "),
+        "{stats}"
+    );
+
+    let rescore = stdout_ok(&geoagent(
+        root,
+        &["replay", "rescore", OLD_ID, "--dir", dir],
+        &[],
+    ));
+    assert!(
+        rescore.contains("0 of 2 round(s) changed · total 4 → 4 points"),
+        "{rescore}"
+    );
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join(OLD_ID).join("rescored.json")).unwrap(),
+    )
+    .unwrap();
+    let points: Vec<_> = written["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["recorded_points"].as_u64(), r["points"].as_u64()))
+        .collect();
+    assert_eq!(points, [(Some(0), Some(0)), (Some(4), Some(4))]);
+    // The fixture itself is never written to.
+    assert!(!root
+        .join(OLD_REPLAYS)
+        .join(OLD_ID)
+        .join("rescored.json")
+        .exists());
+}
