@@ -312,7 +312,11 @@ async fn a_thousand_sessions_are_listed_in_bounded_time_and_memory() {
         assert_eq!(r.status(), 200, "{phase}");
         let list: Value = r.json().await.unwrap();
         assert_eq!(list["sessions"].as_array().map(Vec::len), Some(1), "{list}");
-        assert!(t.elapsed() < LOAD_PHASE, "{phase} listing took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < LOAD_PHASE,
+            "{phase} listing took {:?}",
+            t.elapsed()
+        );
     }
     let t = std::time::Instant::now();
     let pages: Vec<_> = (0..LOAD_PAGES)
@@ -332,7 +336,11 @@ async fn a_thousand_sessions_are_listed_in_bounded_time_and_memory() {
             "a page without the generated sessions"
         );
     }
-    assert!(t.elapsed() < LOAD_PHASE, "{LOAD_PAGES} pages took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < LOAD_PHASE,
+        "{LOAD_PAGES} pages took {:?}",
+        t.elapsed()
+    );
     let peak = peak_mb(s.child.id());
     assert!(peak < LOAD_PEAK_MB, "serve peaked at {peak:.0} MB");
 }
