@@ -234,7 +234,10 @@ async fn rerun_reasons_over_the_recorded_views_with_another_model() {
         .expect("a new session folder");
     let child = Replay::open(&child_dir).unwrap();
     assert_eq!(child.manifest.parent.as_deref(), Some(FIXTURE_ID));
-    assert_eq!(child.manifest.environment, "rerun");
+    assert_eq!(
+        child.manifest.environment,
+        geoagent::environment::Kind::Rerun
+    );
     assert_eq!(child.manifest.reasoner, "openai:scripted-vl");
     assert_eq!(child.manifest.strategy, "direct");
     assert_eq!(child.manifest.challenge, parent.manifest.challenge);
