@@ -9,6 +9,8 @@
 
 #[path = "../tests/common/generated_replays.rs"]
 mod generated_replays;
+#[path = "common/proc_status.rs"]
+mod proc_status;
 
 use generated_replays::generate;
 use geoagent::game::builtin;
@@ -24,17 +26,9 @@ const CAP: Duration = Duration::from_secs(600);
 
 /// `VmHWM` and `VmRSS` of this process, in MB.
 fn memory_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    let status = proc_status::own();
+    let mb = |name| proc_status::mb(&status, name).unwrap_or(0.0);
+    (mb("VmHWM:"), mb("VmRSS:"))
 }
 
 /// Resets `VmHWM` to the current resident size, so the next phase's peak is its own.

@@ -423,13 +423,11 @@ fn rounds_beyond_the_games_limit_are_refused_up_front() {
 }
 
 fn geoagent(cwd: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_geoagent"))
-        .current_dir(cwd)
+    common::command::geoagent(cwd)
         .args(args)
         .env("HOME", cwd)
         .env("XDG_CACHE_HOME", cwd.join("cache"))
         .env_remove("RUST_LOG")
-        .env_remove("OPENAI_API_KEY")
         .output()
         .expect("run geoagent")
 }

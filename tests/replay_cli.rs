@@ -4,59 +4,14 @@
 
 mod common;
 
+use common::command::{run as geoagent, stdout_ok};
+use common::fixture::{copy_session as copy_fixture, copy_tree, FIXTURE_ID};
 use common::openai_server::{OpenAiServer, Reply};
 use geoagent::game::{builtin, score};
 use geoagent::replay::{rescore, Replay, MANIFEST_FILE, ROUNDS_FILE};
 use geoagent::server;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::sync::Arc;
-
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replays")
-}
-
-fn copy_fixture(root: &Path) -> PathBuf {
-    let src = fixtures().join(FIXTURE_ID);
-    let dst = root.join(FIXTURE_ID);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    for f in [MANIFEST_FILE, ROUNDS_FILE] {
-        std::fs::copy(src.join(f), dst.join(f)).unwrap();
-    }
-    dst
-}
-
-/// Runs the binary in `cwd` with no config file and no inherited GEOAGENT_/OPENAI_ settings.
-fn geoagent(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run geoagent")
-}
-
-fn stdout_ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -433,21 +388,6 @@ async fn the_viewer_shows_finished_sessions_and_hides_challenges_in_play() {
 /// the record of what was played.
 const OLD_REPLAYS: &str = "tests/fixtures/old-replays/2026-12-07";
 const OLD_ID: &str = "20261207T201150Z-5f11d8";
-
-/// Copies a fixture folder of sessions (views included) into `dst`, so a command that writes
-/// beside a session writes into a temporary folder.
-fn copy_tree(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
 
 #[test]
 fn a_replay_written_by_older_code_still_lists_shows_summarises_and_rescores() {

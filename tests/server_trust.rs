@@ -33,6 +33,8 @@ const LOAD_PHASE: Duration = Duration::from_secs(20);
 
 #[path = "common/generated_replays.rs"]
 mod generated_replays;
+#[path = "../benches/common/proc_status.rs"]
+mod proc_status;
 
 /// `geoagent serve` on an ephemeral loopback port, stopped when dropped.
 struct Serve {
@@ -279,14 +281,8 @@ fn a_bad_allowed_host_is_refused_naming_it() {
 
 /// `VmHWM` of process `pid`, in MB.
 fn peak_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .expect("VmHWM in /proc/PID/status")
-        / 1024.0
+    let status = proc_status::of(pid).unwrap();
+    proc_status::mb(&status, "VmHWM:").expect("VmHWM in /proc/PID/status")
 }
 
 /// Issue 25 item 3: 1,000 finished sessions of 50 rounds. The listing, cold and warm, and 24
