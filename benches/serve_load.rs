@@ -6,6 +6,9 @@
 //!
 //! `cargo bench --bench serve_load` (release mode; `GEOAGENT_BENCH_FLOOD=N` changes the flood).
 
+#[path = "common/proc_status.rs"]
+mod proc_status;
+
 use geoagent::game::builtin;
 use geoagent::server::{serve, AppState, CreationLimit};
 use std::net::{IpAddr, Ipv4Addr};
@@ -32,16 +35,11 @@ fn client_from(ip: Ipv4Addr) -> reqwest::Client {
 
 /// `VmHWM` (peak resident memory, MB) and `Threads` of this process, from /proc.
 fn peak_mb_and_threads() -> (f64, usize) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (field("VmHWM:") / 1024.0, field("Threads:") as usize)
+    let status = proc_status::own();
+    (
+        proc_status::mb(&status, "VmHWM:").unwrap_or(0.0),
+        proc_status::field(&status, "Threads:").unwrap_or(0.0) as usize,
+    )
 }
 
 async fn person_first_panorama(http: &reqwest::Client, base: &str) -> Duration {

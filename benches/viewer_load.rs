@@ -7,17 +7,18 @@
 //!
 //! `cargo bench --bench viewer_load -- [SESSIONS] [ROUNDS]` (defaults 1000 and 50).
 
+#[path = "../tests/common/generated_replays.rs"]
+mod generated_replays;
+#[path = "common/proc_status.rs"]
+mod proc_status;
+
+use generated_replays::generate;
 use geoagent::game::builtin;
 use geoagent::server;
 use serde_json::Value;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const FIXTURE: &str = "tests/fixtures/replays/20261123T115949Z-40e71c";
-/// Bytes of the model answer each generated round carries: 50,000 rounds then make the
-/// 145 MB the issue measured.
-const ANSWER_BYTES: usize = 2_400;
 /// Concurrent `/replays` requests, as in the issue.
 const CONCURRENT_PAGES: usize = 24;
 /// No request waits longer than this.
@@ -25,71 +26,14 @@ const CAP: Duration = Duration::from_secs(600);
 
 /// `VmHWM` and `VmRSS` of this process, in MB.
 fn memory_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    let status = proc_status::own();
+    let mb = |name| proc_status::mb(&status, name).unwrap_or(0.0);
+    (mb("VmHWM:"), mb("VmRSS:"))
 }
 
 /// Resets `VmHWM` to the current resident size, so the next phase's peak is its own.
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// `sessions` finished sessions of `rounds` rounds under `root`; returns the bytes of rounds.
-fn generate(root: &Path, sessions: usize, rounds: usize) -> u64 {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(src.join("manifest.json")).unwrap()).unwrap();
-    let line: Value = serde_json::from_str(
-        std::fs::read_to_string(src.join("rounds.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    let answer = "The road signs are in Arabic and French; ".repeat(ANSWER_BYTES / 41);
-    let mut total = 0;
-    for s in 0..sessions {
-        let id = format!("20261201T000000Z-{s:06x}");
-        let dir = root.join(&id);
-        std::fs::create_dir_all(dir.join("views")).unwrap();
-        let mut m = manifest.clone();
-        m["session_id"] = id.clone().into();
-        m["challenge"]["id"] = format!("world-{s}-{rounds}").into();
-        m["challenge"]["rounds"] = rounds.into();
-        std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
-        let mut text = String::new();
-        for r in 1..=rounds {
-            let mut l = line.clone();
-            l["round"] = r.into();
-            l["result"]["round"] = r.into();
-            l["result"]["points"] = ((s * 31 + r * 97) % 5001).into();
-            l["location_id"] = format!("loc-{s}-{r}").into();
-            for (i, v) in l["views"].as_array_mut().unwrap().iter_mut().enumerate() {
-                v["file"] = format!("views/r{r:03}_v{i}.jpg").into();
-            }
-            l["guess"]["exchanges"] = serde_json::json!([{
-                "purpose": "answer", "system": null, "prompt": "Where is this?", "images": 2,
-                "raw": answer, "error": null,
-                "usage": {"input_tokens": 1500, "output_tokens": 600},
-                "attempts": 1, "elapsed_ms": 2000
-            }]);
-            text.push_str(&l.to_string());
-            text.push('\n');
-        }
-        total += text.len() as u64;
-        std::fs::write(dir.join("rounds.jsonl"), text).unwrap();
-    }
-    total
 }
 
 fn main() {

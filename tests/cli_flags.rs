@@ -6,6 +6,19 @@
 //! without the flag through `cli::prepare` (pure: it only reads the config file given) and checks
 //! the field the flag documents. A few behaviours are also checked by running the binary in a
 //! temp folder.
+//!
+//! `prepare` is not `run`: a flag can reach the plan and still be dropped when the command runs
+//! (issue 12's `bench --seed`). These flags are checked on what the command did, the binary run
+//! and its replays read: `play --games --seed --rounds --headings --zoom-steps --replay-dir
+//! --config` ([`play_runs_on_its_flags`]); `bench --seed --rounds --headings --replay-dir
+//! --view-cache --no-view-cache` ([`bench_seed_picks_the_places_and_the_checkout_stays_clean`]);
+//! `replay list/show/rescore --dir`, `show --round`, `stats REPLAY_DIR` (tests/replay_cli.rs);
+//! `play --assist --hint-window` (tests/assist.rs); `play --site geoguessr` and its flags
+//! (tests/geoguessr_site.rs). The others are checked here on the plan only (the model and
+//! reasoning flags, browser paths, `--parallel`, `--resume`, `serve`, `report`, `map`, `index`,
+//! `ask`, `humans`, `stats` options other than the folders).
+
+mod common;
 
 use clap::CommandFactory;
 use geoagent::agent::strategy::StrategyKind;
@@ -227,7 +240,7 @@ fn cases() -> Vec<Case> {
         ("play", "no_move", "play --site geoguessr", "play --site geoguessr --no-move", changes!(Play, |r| r.settings.geoguessr.forbid_moving, true)),
         ("play", "nmpz", "play --site geoguessr", "play --site geoguessr --nmpz", changes!(Play, |r| (r.settings.geoguessr.forbid_moving, r.settings.geoguessr.forbid_zooming, r.settings.geoguessr.forbid_rotating), (true, true, true))),
         ("play", "time_limit", "play --site geoguessr", "play --site geoguessr --time-limit 60", changes!(Play, |r| r.settings.geoguessr.time_limit_secs, 60u32)),
-        ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, "api")),
+        ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, geoagent::browser::geoguessr::settings::GuessVia::Api)),
         // geoguessr, humans (behaviour: tests/geoguessr_site.rs)
         // check's behaviour (no game unless --create-game, the report's contents): tests/geoguessr_page.rs
         ("geoguessr check", "game", "geoguessr check", "geoguessr check --game http://x/game/AbC", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: Some("http://x/game/AbC".into()), create_game: false, report: None })),
@@ -410,13 +423,11 @@ fn rounds_beyond_the_games_limit_are_refused_up_front() {
 }
 
 fn geoagent(cwd: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_geoagent"))
-        .current_dir(cwd)
+    common::command::geoagent(cwd)
         .args(args)
         .env("HOME", cwd)
         .env("XDG_CACHE_HOME", cwd.join("cache"))
         .env_remove("RUST_LOG")
-        .env_remove("OPENAI_API_KEY")
         .output()
         .expect("run geoagent")
 }
@@ -437,6 +448,7 @@ fn checkout_cache() -> BTreeSet<PathBuf> {
 fn bench_seed_picks_the_places_and_the_checkout_stays_clean() {
     let before = checkout_cache();
     let tmp = tempfile::tempdir().unwrap();
+    let vc = tmp.path().join("vc");
     let places: Vec<Vec<(String, String)>> = ["99", "99", "100"]
         .iter()
         .enumerate()
@@ -452,8 +464,16 @@ fn bench_seed_picks_the_places_and_the_checkout_stays_clean() {
                     "3",
                     "--headings",
                     "1",
-                    "--no-view-cache",
-                    "--no-cache",
+                    if i == 0 {
+                        "--view-cache"
+                    } else {
+                        "--no-view-cache"
+                    },
+                    if i == 0 {
+                        vc.to_str().unwrap()
+                    } else {
+                        "--no-cache"
+                    },
                     "--replay-dir",
                     &dir.to_string_lossy(),
                 ],
@@ -484,6 +504,11 @@ fn bench_seed_picks_the_places_and_the_checkout_stays_clean() {
                 })
                 .collect();
             assert_eq!(played.len(), 3, "rounds recorded by run {i}");
+            assert!(
+                rounds.iter().all(|r| r.views.len() == 1),
+                "--headings 1 gave views {:?}",
+                rounds.iter().map(|r| r.views.len()).collect::<Vec<_>>()
+            );
             played
         })
         .collect();
@@ -500,6 +525,164 @@ fn bench_seed_picks_the_places_and_the_checkout_stays_clean() {
         before,
         "running geoagent wrote into the checkout"
     );
+    // --view-cache DIR filled DIR; --no-view-cache (the other runs) left the default one
+    // ($XDG_CACHE_HOME/geoagent/views) alone.
+    assert!(files_under(&vc) > 0, "--view-cache wrote nothing");
+    assert_eq!(
+        files_under(&tmp.path().join("cache")),
+        0,
+        "--no-view-cache wrote into the default cache"
+    );
+}
+
+/// Regular files anywhere under `dir` (0 when it does not exist).
+fn files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| {
+                    if e.file_type().unwrap().is_dir() {
+                        files_under(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The sessions a command wrote into `dir`, each opened as a replay, ordered by seed.
+fn sessions_in(dir: &Path) -> Vec<geoagent::replay::Replay> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("manifest.json").is_file())
+        .map(|p| geoagent::replay::Replay::open(&p).unwrap())
+        .collect();
+    out.sort_by_key(|r| r.manifest.challenge.seed);
+    out
+}
+
+/// The places a session played (truths, by round).
+fn places_of(r: &geoagent::replay::Replay) -> Vec<(String, String)> {
+    let mut rounds: Vec<_> = r.rounds.iter().collect();
+    rounds.sort_by_key(|r| r.round);
+    rounds
+        .iter()
+        .map(|r| {
+            (
+                format!("{:.5}", r.result.truth.lat),
+                format!("{:.5}", r.result.truth.lon),
+            )
+        })
+        .collect()
+}
+
+/// Issue 23: the flag table above checks what `prepare` returns, but the original bug was a flag
+/// parsed and then dropped in `run`. Here `play` runs in Chromium on the local game and the
+/// replays it wrote are read: what was played, not what was planned. `--games 2 --seed 5` plays
+/// seeds 5 and 6 (two sessions); a separate `--seed 6` run in the same folder (same challenge
+/// key) plays the places of the second game and not those of the first; `--rounds`,
+/// `--headings`, `--zoom-steps`, `--replay-dir` and `--config` show in the rounds and views
+/// recorded. Each value is checked to differ from the default, so the flag is what made it.
+#[test]
+fn play_runs_on_its_flags() {
+    common::require_browser();
+    let defaults = parse("play");
+    let d = settings_of(&defaults);
+    assert_ne!(d.game.rounds, 2);
+    assert_ne!(d.capture.headings, 3);
+    assert_ne!(d.capture.zoom_steps, 1);
+    assert_ne!(d.capture.jpeg_quality, 40);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg.toml");
+    std::fs::write(&cfg, "[capture]\njpeg_quality = 40\n").unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let run = |args: &[&str]| {
+        let o = geoagent(tmp.path(), args);
+        assert!(
+            o.status.success(),
+            "{args:?}\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[
+        "play",
+        "--games",
+        "2",
+        "--seed",
+        "5",
+        "--rounds",
+        "2",
+        "--headings",
+        "3",
+        "--zoom-steps",
+        "1",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--replay-dir",
+        a.to_str().unwrap(),
+    ]);
+    run(&[
+        "play",
+        "--seed",
+        "6",
+        "--rounds",
+        "2",
+        "--replay-dir",
+        b.to_str().unwrap(),
+    ]);
+
+    let games = sessions_in(&a);
+    let seeds: Vec<u64> = games.iter().map(|r| r.manifest.challenge.seed).collect();
+    assert_eq!(seeds, [5, 6], "--games 2 --seed 5 into --replay-dir");
+    let alone = sessions_in(&b);
+    assert_eq!(alone.len(), 1);
+    assert_eq!(places_of(&games[0]).len(), 2, "--rounds 2");
+    assert_eq!(
+        places_of(&alone[0]),
+        places_of(&games[1]),
+        "seed 6 twice, other places"
+    );
+    assert_ne!(
+        places_of(&games[0]),
+        places_of(&games[1]),
+        "seeds 5 and 6, same places"
+    );
+    for g in &games {
+        assert_eq!(g.manifest.capture.jpeg_quality, 40, "--config");
+        for r in &g.rounds {
+            // Headings are what the page reports after turning (119.93 for 120): to 5 degrees.
+            let wide: Vec<i64> = r
+                .views
+                .iter()
+                .filter(|v| v.fov >= 89.0)
+                .map(|v| (v.heading / 5.0).round() as i64 * 5)
+                .collect();
+            assert_eq!(
+                wide,
+                [0, 120, 240],
+                "--headings 3 views of round {}",
+                r.round
+            );
+            assert_eq!(
+                r.views.iter().filter(|v| v.fov < 89.0).count(),
+                1,
+                "--zoom-steps 1: one zoomed view in round {}",
+                r.round
+            );
+        }
+    }
+    // Without the flags, the defaults were played.
+    let plain = &alone[0];
+    assert_eq!(plain.rounds.len(), 2);
+    assert_eq!(plain.manifest.capture.jpeg_quality, d.capture.jpeg_quality);
+    for r in &plain.rounds {
+        let want = d.capture.headings + usize::from(d.capture.zoom_steps > 0);
+        assert_eq!(r.views.len(), want, "default views of round {}", r.round);
+    }
 }
 
 /// Issue 13 item 12: an empty RUST_LOG hid every warning, an unparseable one too; both fall back

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::command::stdout_ok as ok;
 use common::openai_server::{OpenAiServer, RecordedRequest, ServerOptions};
 use geoagent::replay::{Replay, MANIFEST_FILE};
 use std::path::{Path, PathBuf};
@@ -18,28 +19,14 @@ const USER_HEAD: &str = "Prompt set mira-v1. Where was this taken? Views:";
 const REPAIR: &str = "Prompt set mira-v1 repair: {{problem}} Answer with JSON only.";
 
 fn geoagent(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd).args(args).env("HOME", cwd);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("OPENAI_API_KEY", KEY)
+    common::command::geoagent(cwd)
+        .args(args)
+        .env("HOME", cwd)
+        .env("OPENAI_API_KEY", KEY)
         // Every run must reach the model, not the response cache.
-        .env("GEOAGENT_MODEL__CACHE", "false");
-    cmd.output().expect("run geoagent")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
+        .env("GEOAGENT_MODEL__CACHE", "false")
+        .output()
+        .expect("run geoagent")
 }
 
 fn cot_text() -> String {

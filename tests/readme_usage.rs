@@ -151,19 +151,10 @@ impl Servers {
 }
 
 fn command(home: &Path, args: &[String]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    c.current_dir(home).args(args).env("HOME", home);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_")
-            || k.starts_with("OPENAI_")
-            || k.starts_with("ANTHROPIC_")
-            || k.starts_with("GEMINI_")
-            || k.starts_with("GOOGLE_")
-        {
-            c.env_remove(k);
-        }
-    }
-    c.env("GEOAGENT_MODEL__CACHE", "false");
+    let mut c = common::command::geoagent(home);
+    c.args(args)
+        .env("HOME", home)
+        .env("GEOAGENT_MODEL__CACHE", "false");
     c
 }
 

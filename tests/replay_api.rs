@@ -2,35 +2,22 @@
 //! loopback: the same sessions as the HTML viewer (finished ones only, none of a challenge being
 //! played), paged and bounded, with re-scored points where `rescored.json` exists.
 
+mod common;
+
 use geoagent::game::builtin;
-use geoagent::replay::{rescore, Replay, MANIFEST_FILE, ROUNDS_FILE};
+use geoagent::replay::{rescore, Replay, ROUNDS_FILE};
 use geoagent::server;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
-
 /// Copies the fixture session (challenge world-7-2, 2 rounds) to `root/name`, with `name` as its
 /// session id and the challenge `challenge`.
 fn copy_fixture(root: &Path, name: &str, challenge: (&str, u64)) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/replays")
-        .join(FIXTURE_ID);
-    let dst = root.join(name);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    std::fs::copy(src.join(ROUNDS_FILE), dst.join(ROUNDS_FILE)).unwrap();
-    let mut m: Value =
-        serde_json::from_slice(&std::fs::read(src.join(MANIFEST_FILE)).unwrap()).unwrap();
-    m["session_id"] = name.into();
-    m["challenge"]["id"] = challenge.0.into();
-    m["challenge"]["seed"] = challenge.1.into();
-    std::fs::write(dst.join(MANIFEST_FILE), m.to_string()).unwrap();
-    dst
+    common::fixture::copy_session_as(root, name, |m| {
+        m["challenge"]["id"] = challenge.0.into();
+        m["challenge"]["seed"] = challenge.1.into();
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

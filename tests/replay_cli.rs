@@ -4,59 +4,14 @@
 
 mod common;
 
+use common::command::{run as geoagent, stdout_ok};
+use common::fixture::{copy_session as copy_fixture, copy_tree, FIXTURE_ID};
 use common::openai_server::{OpenAiServer, Reply};
 use geoagent::game::{builtin, score};
 use geoagent::replay::{rescore, Replay, MANIFEST_FILE, ROUNDS_FILE};
 use geoagent::server;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::sync::Arc;
-
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replays")
-}
-
-fn copy_fixture(root: &Path) -> PathBuf {
-    let src = fixtures().join(FIXTURE_ID);
-    let dst = root.join(FIXTURE_ID);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    for f in [MANIFEST_FILE, ROUNDS_FILE] {
-        std::fs::copy(src.join(f), dst.join(f)).unwrap();
-    }
-    dst
-}
-
-/// Runs the binary in `cwd` with no config file and no inherited GEOAGENT_/OPENAI_ settings.
-fn geoagent(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run geoagent")
-}
-
-fn stdout_ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -279,7 +234,10 @@ async fn rerun_reasons_over_the_recorded_views_with_another_model() {
         .expect("a new session folder");
     let child = Replay::open(&child_dir).unwrap();
     assert_eq!(child.manifest.parent.as_deref(), Some(FIXTURE_ID));
-    assert_eq!(child.manifest.environment, "rerun");
+    assert_eq!(
+        child.manifest.environment,
+        geoagent::environment::Kind::Rerun
+    );
     assert_eq!(child.manifest.reasoner, "openai:scripted-vl");
     assert_eq!(child.manifest.strategy, "direct");
     assert_eq!(child.manifest.challenge, parent.manifest.challenge);
@@ -422,4 +380,91 @@ async fn the_viewer_shows_finished_sessions_and_hides_challenges_in_play() {
         .unwrap();
     assert_eq!(r.status(), 404);
     local.shutdown().await.unwrap();
+}
+
+/// A replay written by the code of 2026-12-07 (`geoagent play --rounds 2 --seed 7 --headings 2` with
+/// the baseline on the local game, `GEOAGENT_CAPTURE__JPEG_QUALITY=40` to keep the views small),
+/// kept as written. Later changes to the manifest or the rounds must still read it: old replays are
+/// the record of what was played.
+const OLD_REPLAYS: &str = "tests/fixtures/old-replays/2026-12-07";
+const OLD_ID: &str = "20261207T201150Z-5f11d8";
+
+#[test]
+fn a_replay_written_by_older_code_still_lists_shows_summarises_and_rescores() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&root.join(OLD_REPLAYS), tmp.path());
+    let dir = tmp.path().to_str().unwrap();
+
+    let list = stdout_ok(&geoagent(root, &["replay", "list", "--dir", dir], &[]));
+    assert!(
+        list.contains(OLD_ID) && list.contains("1 session(s)"),
+        "{list}"
+    );
+    for want in ["world", "baseline", "2026-12-07 20:11"] {
+        assert!(list.contains(want), "list lacks {want:?}:\n{list}");
+    }
+
+    let show = stdout_ok(&geoagent(
+        root,
+        &["replay", "show", OLD_ID, "--dir", dir],
+        &[],
+    ));
+    for want in [
+        "environment local-game",
+        "challenge world-7-2 · 2 of 2 round(s)",
+        "JPEG quality 40",
+        "Alice Springs, Northern Territory, Australia",
+        "Uyuni, Potosí, Bolivia",
+        "14603.0 km",
+        "10556.6 km",
+        "Total 4 / 10000 points",
+    ] {
+        assert!(show.contains(want), "show lacks {want:?}:\n{show}");
+    }
+    let round = stdout_ok(&geoagent(
+        root,
+        &["replay", "show", OLD_ID, "--round", "2", "--dir", dir],
+        &[],
+    ));
+    assert!(
+        round.contains("r002_v0.jpg") && round.contains("r002_v1.jpg"),
+        "{round}"
+    );
+
+    let stats = stdout_ok(&geoagent(root, &["stats", dir], &[]));
+    for want in ["baseline — 1 session(s)", "12579.8 km", "AU", "BO"] {
+        assert!(stats.contains(want), "stats lacks {want:?}:\n{stats}");
+    }
+    assert!(
+        stats.contains("│ rounds ") && stats.contains("┆ 2 "),
+        "{stats}"
+    );
+
+    let rescore = stdout_ok(&geoagent(
+        root,
+        &["replay", "rescore", OLD_ID, "--dir", dir],
+        &[],
+    ));
+    assert!(
+        rescore.contains("0 of 2 round(s) changed · total 4 → 4 points"),
+        "{rescore}"
+    );
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join(OLD_ID).join("rescored.json")).unwrap(),
+    )
+    .unwrap();
+    let points: Vec<_> = written["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["recorded_points"].as_u64(), r["points"].as_u64()))
+        .collect();
+    assert_eq!(points, [(Some(0), Some(0)), (Some(4), Some(4))]);
+    // The fixture itself is never written to.
+    assert!(!root
+        .join(OLD_REPLAYS)
+        .join(OLD_ID)
+        .join("rescored.json")
+        .exists());
 }

@@ -4,33 +4,13 @@
 //! line is skipped with a warning; a manifest from a future format version is refused with a
 //! message naming the versions.
 
+mod common;
+
+use common::fixture::{copy_session as copy_fixture, replays as fixtures, FIXTURE_ID};
 use geoagent::game::score;
 use geoagent::replay::{
     self, catalog, rescore, Replay, ReplayWriter, FORMAT_VERSION, MANIFEST_FILE, ROUNDS_FILE,
 };
-use std::path::{Path, PathBuf};
-
-/// The fixture session, recorded by an earlier build.
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replays")
-}
-
-/// A writable copy of the fixture session under a new root.
-fn copy_fixture(root: &Path) -> PathBuf {
-    let src = fixtures().join(FIXTURE_ID);
-    let dst = root.join(FIXTURE_ID);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    for f in [MANIFEST_FILE, ROUNDS_FILE] {
-        std::fs::copy(src.join(f), dst.join(f)).unwrap();
-    }
-    dst
-}
 
 #[test]
 fn a_session_recorded_by_an_earlier_build_loads_completely() {

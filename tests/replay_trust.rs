@@ -6,41 +6,19 @@
 
 mod common;
 
+use common::command::run as geoagent;
+use common::fixture::copy_session_as;
 use common::openai_server::{jpeg, OpenAiServer, Reply, ServerOptions};
 use geoagent::game::builtin;
 use geoagent::replay::{MANIFEST_FILE, ROUNDS_FILE};
 use geoagent::server;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
 /// What the file outside the session holds: a real JPEG, so only the path rules can stop it.
 const OUTSIDE: &str = "outside.jpg";
 const NOT_AN_IMAGE: &[u8] = b"private notes: not a picture at all";
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/replays")
-        .join(FIXTURE_ID)
-}
-
-/// Copies the fixture session to `root/name`, with `name` as its session id.
-fn copy_fixture(root: &Path, name: &str) -> PathBuf {
-    let src = fixture();
-    let dst = root.join(name);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    std::fs::copy(src.join(ROUNDS_FILE), dst.join(ROUNDS_FILE)).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(src.join(MANIFEST_FILE)).unwrap()).unwrap();
-    m["session_id"] = name.into();
-    std::fs::write(dst.join(MANIFEST_FILE), m.to_string()).unwrap();
-    dst
-}
 
 /// Sets round 1's first view file name in `dir`'s rounds.jsonl.
 fn set_first_view(dir: &Path, file: &str) {
@@ -63,48 +41,33 @@ fn crafted_sessions(root: &Path) -> Vec<(String, &'static str, bool)> {
     std::fs::write(&outside, jpeg(8, 8, [200, 10, 10])).unwrap();
     let mut out = Vec::new();
 
-    let d = copy_fixture(root, "abs-path");
+    let d = copy_session_as(root, "abs-path", |_| {});
     set_first_view(&d, "/etc/passwd");
     out.push(("abs-path".to_string(), "passwd", true));
 
-    let d = copy_fixture(root, "dot-dot");
+    let d = copy_session_as(root, "dot-dot", |_| {});
     set_first_view(&d, &format!("../../{OUTSIDE}"));
     out.push(("dot-dot".to_string(), OUTSIDE, true));
 
-    let d = copy_fixture(root, "views-dot-dot");
+    let d = copy_session_as(root, "views-dot-dot", |_| {});
     set_first_view(&d, &format!("views/../../../{OUTSIDE}"));
     out.push(("views-dot-dot".to_string(), OUTSIDE, true));
 
-    let d = copy_fixture(root, "symlink");
+    let d = copy_session_as(root, "symlink", |_| {});
     std::fs::remove_file(d.join("views/r001_v0.jpg")).unwrap();
     std::os::unix::fs::symlink(&outside, d.join("views/r001_v0.jpg")).unwrap();
     out.push(("symlink".to_string(), "r001_v0.jpg", true));
 
-    let d = copy_fixture(root, "views-symlink");
+    let d = copy_session_as(root, "views-symlink", |_| {});
     let elsewhere = root.parent().unwrap().join("elsewhere");
     std::fs::rename(d.join("views"), &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, d.join("views")).unwrap();
     out.push(("views-symlink".to_string(), "r001_v0.jpg", false));
 
-    let d = copy_fixture(root, "not-an-image");
+    let d = copy_session_as(root, "not-an-image", |_| {});
     std::fs::write(d.join("views/r001_v0.jpg"), NOT_AN_IMAGE).unwrap();
     out.push(("not-an-image".to_string(), "r001_v0.jpg", true));
     out
-}
-
-/// Runs the binary in `cwd` with no config file and no inherited GEOAGENT_/OPENAI_ settings.
-fn geoagent(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run geoagent")
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -276,7 +239,7 @@ fn tear_inside_a_character(dir: &Path) {
 fn a_line_cut_inside_a_character_is_a_torn_line() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("replays");
-    let dir = copy_fixture(&root, "torn");
+    let dir = copy_session_as(&root, "torn", |_| {});
     tear_inside_a_character(&dir);
     let dir_arg = dir.to_str().unwrap();
     let o = geoagent(tmp.path(), &["replay", "show", dir_arg], &[]);
@@ -304,8 +267,8 @@ fn a_line_cut_inside_a_character_is_a_torn_line() {
 fn one_broken_session_does_not_stop_stats_or_report() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("replays");
-    copy_fixture(&root, "a-good");
-    let bad = copy_fixture(&root, "b-bad");
+    copy_session_as(&root, "a-good", |_| {});
+    let bad = copy_session_as(&root, "b-bad", |_| {});
     // A line in the middle that is not JSON: corruption, not a crash.
     let path = bad.join(ROUNDS_FILE);
     let text_before = std::fs::read_to_string(&path).unwrap();
@@ -357,7 +320,7 @@ fn first_hidden(s: &str) -> Option<(usize, char)> {
 fn what_a_crafted_replay_says_reaches_the_terminal_as_text() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("replays");
-    let dir = copy_fixture(&root, "crafted-text");
+    let dir = copy_session_as(&root, "crafted-text", |_| {});
     let path = dir.join(MANIFEST_FILE);
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     m["map"]["name"] = hostile("map").into();

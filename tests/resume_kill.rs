@@ -149,7 +149,10 @@ async fn bench_killed_at_a_random_point_resumes_to_exactly_50_rounds() {
     );
     assert_eq!(distinct, (1..=50).collect(), "no round lost");
     assert!(replay.skipped.is_empty(), "{:?}", replay.skipped);
-    assert_eq!(replay.manifest.environment, "direct");
+    assert_eq!(
+        replay.manifest.environment,
+        geoagent::environment::Kind::Direct
+    );
     for r in &replay.rounds {
         assert_eq!(r.views.len(), 1);
         assert!(session.join(&r.views[0].file).is_file());

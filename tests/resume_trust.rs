@@ -3,12 +3,13 @@
 //! headings, 60 rounds of a local game limited to 50, JPEG quality 0) must end in an error naming
 //! the field and the file, under a memory and time limit, with nothing played (issue 25, item 5).
 
+mod common;
+
 use geoagent::replay::{MANIFEST_FILE, ROUNDS_FILE};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
 /// Address space the child may use: far above what refusing a manifest needs, far below what
 /// honouring a tampered one takes (the issue measured 24 TB and 23.5 GB).
 const MEMORY_LIMIT_BYTES: u64 = 3_000_000_000;
@@ -19,25 +20,12 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Copies the fixture session to `root/name` with `edit` applied to its manifest.
 fn session(root: &Path, name: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/replays")
-        .join(FIXTURE_ID);
-    let dst = root.join(name);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    std::fs::copy(src.join(ROUNDS_FILE), dst.join(ROUNDS_FILE)).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(src.join(MANIFEST_FILE)).unwrap()).unwrap();
-    m["session_id"] = name.into();
-    // One round missing, so an accepted manifest would play.
-    m["challenge"]["rounds"] = 3.into();
-    m["challenge"]["id"] = "world-7-3".into();
-    edit(&mut m);
-    std::fs::write(dst.join(MANIFEST_FILE), m.to_string()).unwrap();
-    dst
+    common::fixture::copy_session_as(root, name, |m| {
+        // One round missing, so an accepted manifest would play.
+        m["challenge"]["rounds"] = 3.into();
+        m["challenge"]["id"] = "world-7-3".into();
+        edit(m);
+    })
 }
 
 /// Runs the binary under the memory limit, killed at the time limit; (exit code, stderr).
@@ -53,11 +41,7 @@ fn geoagent(home: &Path, args: &[&str]) -> (Option<i32>, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            c.env_remove(k);
-        }
-    }
+    common::command::clean_env(&mut c);
     let mut child = c.spawn().expect("prlimit (util-linux) runs geoagent");
     let t0 = Instant::now();
     let status = loop {

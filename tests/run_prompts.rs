@@ -4,6 +4,9 @@
 //! No browser is needed: the games fail at once on a chromedriver that does not exist, which
 //! leaves a run file with every game to play, as a crash at the start would.
 
+mod common;
+
+use common::command::said;
 use geoagent::fleet::games::{RunFile, RUNS_DIR};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -12,25 +15,12 @@ use std::process::Output;
 const NO_MODEL: &str = "http://127.0.0.1:9/v1";
 
 fn geoagent(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd).args(args).env("HOME", cwd);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("OPENAI_API_KEY", "sk-test-run-prompts")
+    common::command::geoagent(cwd)
+        .args(args)
+        .env("HOME", cwd)
+        .env("OPENAI_API_KEY", "sk-test-run-prompts")
         .output()
         .expect("run geoagent")
-}
-
-fn said(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn prompt_set(home: &Path, name: &str, persona: &str) {

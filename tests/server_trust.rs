@@ -17,6 +17,24 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A forged request: what it is, its headers, its body, the status it must get.
 type Forged<'a> = (&'a str, Vec<(&'a str, String)>, String, u16);
 const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
+/// The load test's sessions and rounds: issue 25's 1,000 × 50 (~170 MB of rounds).
+const LOAD_SESSIONS: usize = 1_000;
+const LOAD_ROUNDS: usize = 50;
+/// Concurrent `/replays` pages in the load test, as in the issue.
+const LOAD_PAGES: usize = 24;
+/// The server's peak resident memory over the load test may not pass this (MB): the release
+/// build peaks at 25 MB (benches/RESULTS.md); reading every session per request took 143 MB
+/// for one listing and 3.4 GB for 24 pages.
+const LOAD_PEAK_MB: f64 = 120.0;
+/// Each phase of the load test must end within this: the release build answers the cold
+/// listing in 0.36 s and 24 pages in 0.27 s; before the index, 1.2 s and 30 s. The bound leaves
+/// room for the test build on a loaded machine.
+const LOAD_PHASE: Duration = Duration::from_secs(20);
+
+#[path = "common/generated_replays.rs"]
+mod generated_replays;
+#[path = "../benches/common/proc_status.rs"]
+mod proc_status;
 
 /// `geoagent serve` on an ephemeral loopback port, stopped when dropped.
 struct Serve {
@@ -259,4 +277,66 @@ fn a_bad_allowed_host_is_refused_naming_it() {
         err.contains("--allow-host") && err.contains("http://x/"),
         "{err}"
     );
+}
+
+/// `VmHWM` of process `pid`, in MB.
+fn peak_mb(pid: u32) -> f64 {
+    let status = proc_status::of(pid).unwrap();
+    proc_status::mb(&status, "VmHWM:").expect("VmHWM in /proc/PID/status")
+}
+
+/// Issue 25 item 3: 1,000 finished sessions of 50 rounds. The listing, cold and warm, and 24
+/// concurrent viewer pages each end within [`LOAD_PHASE`], and the server's peak memory stays
+/// under [`LOAD_PEAK_MB`]; every page lists the sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_sessions_are_listed_in_bounded_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    generated_replays::generate(&dir.path().join("replays"), LOAD_SESSIONS, LOAD_ROUNDS);
+    let s = serve(dir.path(), &[]);
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .no_proxy()
+        .build()
+        .unwrap();
+    for phase in ["cold", "warm"] {
+        let t = std::time::Instant::now();
+        let r = http
+            .get(format!("{}/api/replays?limit=1", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{phase}");
+        let list: Value = r.json().await.unwrap();
+        assert_eq!(list["sessions"].as_array().map(Vec::len), Some(1), "{list}");
+        assert!(
+            t.elapsed() < LOAD_PHASE,
+            "{phase} listing took {:?}",
+            t.elapsed()
+        );
+    }
+    let t = std::time::Instant::now();
+    let pages: Vec<_> = (0..LOAD_PAGES)
+        .map(|_| {
+            let (http, url) = (http.clone(), format!("{}/replays", s.url));
+            tokio::spawn(async move {
+                let r = http.get(url).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    for p in pages {
+        let (status, body) = p.await.unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("href=\"/replays/20261201T000000Z-") && body.contains("<td>50</td>"),
+            "a page without the generated sessions"
+        );
+    }
+    assert!(
+        t.elapsed() < LOAD_PHASE,
+        "{LOAD_PAGES} pages took {:?}",
+        t.elapsed()
+    );
+    let peak = peak_mb(s.child.id());
+    assert!(peak < LOAD_PEAK_MB, "serve peaked at {peak:.0} MB");
 }

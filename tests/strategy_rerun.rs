@@ -6,53 +6,14 @@
 
 mod common;
 
+use common::command::{run as geoagent, stdout_ok as ok};
+use common::fixture::{copy_session as copy_fixture, FIXTURE_ID};
 use common::openai_server::{OpenAiServer, RecordedRequest, Reply, ServerOptions};
 use geoagent::geo::LatLon;
-use geoagent::replay::{Replay, MANIFEST_FILE, ROUNDS_FILE};
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use geoagent::replay::{Replay, MANIFEST_FILE};
+use std::path::Path;
 
-const FIXTURE_ID: &str = "20261123T115949Z-40e71c";
 const SAMPLES: usize = 3;
-
-fn copy_fixture(root: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/replays")
-        .join(FIXTURE_ID);
-    let dst = root.join(FIXTURE_ID);
-    std::fs::create_dir_all(dst.join("views")).unwrap();
-    for e in std::fs::read_dir(src.join("views")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dst.join("views").join(e.file_name())).unwrap();
-    }
-    for f in [MANIFEST_FILE, ROUNDS_FILE] {
-        std::fs::copy(src.join(f), dst.join(f)).unwrap();
-    }
-    dst
-}
-
-fn geoagent(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GEOAGENT_") || k.starts_with("OPENAI_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run geoagent")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 /// The scripted model: answers each strategy's question in the shape its prompt asks for.
 fn answer(req: &RecordedRequest) -> Reply {

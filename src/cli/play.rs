@@ -454,11 +454,11 @@ async fn resume(settings: &Settings, parallel: Option<usize>, target: &str) -> R
         format!("--resume {target}: not a run file (runs/RUN.json) nor a session folder")
     })?;
     let m = replay.manifest;
-    if m.environment == crate::session::site::ENVIRONMENT {
+    if m.environment == crate::environment::Kind::Geoguessr {
         return super::geoguessr::run_play(settings, None, Some(found)).await;
     }
     anyhow::ensure!(
-        m.environment == "local-game",
+        m.environment == crate::environment::Kind::LocalGame,
         "--resume {target}: a `{}` session; continue it with `geoagent bench --resume`",
         m.environment
     );

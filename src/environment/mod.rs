@@ -14,6 +14,48 @@ use crate::game::RoundResult;
 use crate::geo::{Bounds, LatLon};
 use serde::{Deserialize, Serialize};
 
+/// Which environment played a session: the manifest's `environment`, written as the names
+/// below since the first replays, so old sessions read unchanged. A name this build does not
+/// know is refused where the manifest is read (a replay is someone else's file).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[serde(try_from = "String", into = "&'static str")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Kind {
+    /// The local game in a browser (`play`).
+    LocalGame,
+    /// geoguessr.com (`play --site geoguessr`).
+    Geoguessr,
+    /// The local game's rounds rendered without a browser (`bench`).
+    Direct,
+    /// Re-reasoned from another session's recorded views (`replay rerun`).
+    Rerun,
+}
+
+/// A manifest's `environment` that names no [`Kind`].
+#[derive(Debug, thiserror::Error)]
+#[error("environment: unknown kind {} (this build knows {})", crate::text::quote(.0, 40), <Kind as strum::VariantNames>::VARIANTS.join(", "))]
+pub struct UnknownKind(String);
+
+impl TryFrom<String> for Kind {
+    type Error = UnknownKind;
+    fn try_from(name: String) -> Result<Kind, UnknownKind> {
+        name.parse().map_err(|_| UnknownKind(name))
+    }
+}
+
 /// What a view's `heading` is measured from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -32,9 +32,6 @@ use tokio::task::JoinSet;
 /// must still be in the cache when their rounds start, so this stays well under its bound.
 const MAX_LOCATIONS_AHEAD: usize = MAX_CACHED_LOCATIONS / 2;
 
-/// The manifest's `environment` for direct-mode sessions.
-pub(crate) const DIRECT_ENVIRONMENT: &str = "direct";
-
 /// What to play.
 #[derive(Debug, Clone)]
 pub struct BenchPlan {
@@ -76,7 +73,7 @@ impl ResumeInfo {
     /// Reads `dir`'s manifest and checks it is a direct-mode session.
     pub fn read(dir: &Path) -> Result<ResumeInfo, FleetError> {
         let replay = Replay::open(dir)?;
-        if replay.manifest.environment != DIRECT_ENVIRONMENT {
+        if replay.manifest.environment != crate::environment::Kind::Direct {
             return Err(FleetError::Resume {
                 what: dir.display().to_string(),
                 detail: format!(
@@ -103,7 +100,7 @@ fn manifest(
         session_id: replay::new_session_id(),
         created: chrono::Utc::now(),
         geoagent_version: env!("CARGO_PKG_VERSION").into(),
-        environment: DIRECT_ENVIRONMENT.into(),
+        environment: crate::environment::Kind::Direct,
         map: replay::MapInfo {
             id: plan.map.id.clone(),
             name: plan.map.name.clone(),

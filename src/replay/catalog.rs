@@ -226,7 +226,8 @@ pub struct SessionRow {
     pub map: String,
     pub reasoner: String,
     pub strategy: String,
-    pub environment: String,
+    /// `None` when the session could not be read.
+    pub environment: Option<crate::environment::Kind>,
     pub rounds: usize,
     pub planned_rounds: usize,
     pub mean_points: Option<f64>,
@@ -250,7 +251,7 @@ impl SessionRow {
             map: m.map.id.clone(),
             reasoner: m.reasoner.clone(),
             strategy: m.strategy_label(),
-            environment: m.environment.clone(),
+            environment: Some(m.environment),
             rounds: n,
             planned_rounds: m.challenge.rounds,
             mean_points: (n > 0).then(|| mean_of(&r.rounds)),
@@ -273,7 +274,7 @@ impl SessionRow {
             map: String::new(),
             reasoner: String::new(),
             strategy: String::new(),
-            environment: String::new(),
+            environment: None,
             rounds: 0,
             planned_rounds: 0,
             mean_points: None,
@@ -369,10 +370,9 @@ pub fn render_list(rows: &[SessionRow], root: &Path) -> String {
         } else {
             format!("{}/{}", r.rounds, r.planned_rounds)
         };
-        let model = if r.environment == "local-game" {
-            name(&r.reasoner)
-        } else {
-            format!("{}\n({})", name(&r.reasoner), name(&r.environment))
+        let model = match r.environment {
+            Some(crate::environment::Kind::LocalGame) | None => name(&r.reasoner),
+            Some(kind) => format!("{}\n({kind})", name(&r.reasoner)),
         };
         t.add_row(vec![
             name(&r.id),
@@ -444,7 +444,7 @@ fn header(r: &Replay) -> String {
         m.created.format("%Y-%m-%d %H:%M:%S UTC"),
         name(&m.geoagent_version),
         m.format_version,
-        name(&m.environment.to_string())
+        m.environment
     );
     let _ = writeln!(
         out,

@@ -103,9 +103,8 @@ pub struct Manifest {
     pub session_id: String,
     pub created: chrono::DateTime<chrono::Utc>,
     pub geoagent_version: String,
-    /// "local-game" (browser), "geoguessr" (geoguessr.com), "direct" (images without a browser)
-    /// or "rerun" (re-reasoned from another session's views).
-    pub environment: String,
+    /// What played the session (written as `local-game`, `geoguessr`, `direct` or `rerun`).
+    pub environment: crate::environment::Kind,
     pub map: MapInfo,
     pub challenge: ChallengeInfo,
     /// "baseline" or "provider:model".
@@ -677,7 +676,7 @@ pub(crate) mod tests {
             session_id: id.into(),
             created: chrono::Utc::now(),
             geoagent_version: "test".into(),
-            environment: "local-game".into(),
+            environment: crate::environment::Kind::LocalGame,
             map: MapInfo {
                 id: "world".into(),
                 name: "Synthetic World".into(),
@@ -764,6 +763,46 @@ pub(crate) mod tests {
             unknown.map.size_km = Some(bad);
             assert_eq!(unknown.map.known_size_km(), None, "{bad}");
         }
+    }
+
+    /// Issue 23: the environment is a kind, written and read as the names every earlier build
+    /// wrote (`local-game`, `geoguessr`, `direct`, `rerun`), and a name outside them is refused
+    /// naming the file and the field, the name quoted on one line.
+    #[test]
+    fn environment_kinds_read_as_written_and_an_unknown_one_names_file_and_field() {
+        use crate::environment::Kind;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("s");
+        ReplayWriter::create(root.path(), &manifest("s")).unwrap();
+        let path = dir.join(MANIFEST_FILE);
+        let original: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let write_env = |name: &str| {
+            let mut m = original.clone();
+            m["environment"] = name.into();
+            fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        };
+        for (name, kind) in [
+            ("local-game", Kind::LocalGame),
+            ("geoguessr", Kind::Geoguessr),
+            ("direct", Kind::Direct),
+            ("rerun", Kind::Rerun),
+        ] {
+            write_env(name);
+            let m = Replay::open(&dir).unwrap().manifest;
+            assert_eq!(m.environment, kind, "{name}");
+            assert_eq!(
+                serde_json::to_value(&m).unwrap()["environment"],
+                name,
+                "written back as read"
+            );
+        }
+        write_env("moon-base\x1b[2J");
+        let e = Replay::open(&dir).unwrap_err().to_string();
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(e.contains("environment: unknown kind 'moon-base"), "{e}");
+        assert!(e.contains("local-game, geoguessr, direct, rerun"), "{e}");
+        assert!(!e.contains('\x1b'), "{e}");
     }
 
     #[test]

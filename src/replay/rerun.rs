@@ -6,9 +6,6 @@ use super::{new_session_id, Manifest, Replay, ReplayError, RoundRecord, FORMAT_V
 use crate::environment::{Observation, View};
 use crate::geo::Bounds;
 
-/// The `environment` of a re-run session's manifest.
-pub(crate) const RERUN_ENVIRONMENT: &str = "rerun";
-
 /// What the reasoner may know about a recorded round: its views (read from `views/`) and the
 /// map's public facts. Nothing from the round's result.
 pub fn observation(
@@ -54,7 +51,7 @@ pub(crate) fn child_manifest(
         session_id: new_session_id(),
         created: chrono::Utc::now(),
         geoagent_version: env!("CARGO_PKG_VERSION").into(),
-        environment: RERUN_ENVIRONMENT.into(),
+        environment: crate::environment::Kind::Rerun,
         map: parent.map.clone(),
         challenge: parent.challenge.clone(),
         reasoner: reasoner.into(),

@@ -452,7 +452,7 @@ fn api_text(s: &str) -> String {
 struct ApiSession {
     session_id: String,
     created: chrono::DateTime<chrono::Utc>,
-    environment: String,
+    environment: crate::environment::Kind,
     map_id: String,
     map_name: String,
     challenge_id: String,
@@ -476,7 +476,7 @@ impl ApiSession {
         ApiSession {
             session_id: api_text(&m.session_id),
             created: m.created,
-            environment: api_text(&m.environment),
+            environment: m.environment,
             map_id: api_text(&m.map.id),
             map_name: api_text(&m.map.name),
             challenge_id: api_text(&m.challenge.id),

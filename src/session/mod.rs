@@ -595,7 +595,7 @@ fn open_record(
         session_id,
         created: chrono::Utc::now(),
         geoagent_version: env!("CARGO_PKG_VERSION").into(),
-        environment: "local-game".into(),
+        environment: crate::environment::Kind::LocalGame,
         map: replay::MapInfo {
             id: plan.map.id.clone(),
             name: plan.map.name.clone(),

@@ -198,7 +198,7 @@ fn load_replays(
         for replay in sessions.readable {
             notes.extend(replay.skipped.iter().cloned());
             let m = &replay.manifest;
-            if m.environment == crate::browser::geoguessr::ENVIRONMENT {
+            if m.environment == crate::environment::Kind::Geoguessr {
                 site_challenges.insert(m.challenge.id.clone());
             }
             let eval = |guess: LatLon, distance_km: f64, points: u32, round: &RoundRecord| {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests (`mod common;`).
 #![allow(dead_code)]
 
+pub mod command;
+pub mod fixture;
 pub mod geoguessr_site;
 pub mod grid;
 pub mod openai_server;

@@ -73,7 +73,7 @@ pub fn session(root: &Path, id: &str, rounds: usize, views: usize) -> PathBuf {
         session_id: id.into(),
         created: chrono::Utc::now(),
         geoagent_version: "test".into(),
-        environment: "direct".into(),
+        environment: geoagent::environment::Kind::Direct,
         map: MapInfo {
             id: "world".into(),
             name: "World".into(),

@@ -37,8 +37,6 @@ use std::time::Duration;
 pub use target::{parse_target, Target, Token};
 use thiserror::Error;
 
-/// The environment name of a geoguessr.com session in its replay's manifest.
-pub(crate) const ENVIRONMENT: &str = "geoguessr";
 /// Our own score and the site's may differ by rounding of the distance: more than this is a
 /// changed formula or a wrong `maxErrorDistance`, worth a warning.
 pub(crate) const SCORE_AGREEMENT_POINTS: u32 = 1;

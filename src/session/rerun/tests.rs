@@ -4,7 +4,6 @@ use super::*;
 use crate::agent::{Guess, GuessSource};
 use crate::environment::View;
 use crate::geo::LatLon;
-use crate::replay::rerun::RERUN_ENVIRONMENT;
 use crate::replay::tests::{manifest, record, tiny_jpeg};
 use crate::replay::Replay;
 use crate::replay::ViewRecord;
@@ -70,7 +69,7 @@ async fn rerun_feeds_recorded_views_and_scores_against_recorded_truth() {
     );
     let child = Replay::open(&rep.dir).unwrap();
     assert_eq!(child.manifest.parent.as_deref(), Some("p"));
-    assert_eq!(child.manifest.environment, RERUN_ENVIRONMENT);
+    assert_eq!(child.manifest.environment, crate::environment::Kind::Rerun);
     assert_eq!(child.manifest.strategy, "direct");
     assert_eq!(child.manifest.challenge, parent.manifest.challenge);
     let truth = LatLon::new(1.0, 2.0).unwrap();

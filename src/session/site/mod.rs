@@ -46,8 +46,6 @@ use std::time::Instant;
 use thiserror::Error;
 use tracing::{info, info_span, warn, Instrument};
 
-/// The environment name in the replay's manifest.
-pub(crate) const ENVIRONMENT: &str = crate::browser::geoguessr::ENVIRONMENT;
 /// The sidecar file in the session folder.
 pub(crate) const SITE_FILE: &str = "geoguessr.json";
 /// Largest `geoguessr.json` read: a few kilobytes per game; a bigger one was not written here.
@@ -405,7 +403,7 @@ async fn new_session(
         session_id: replay::new_session_id(),
         created: chrono::Utc::now(),
         geoagent_version: env!("CARGO_PKG_VERSION").into(),
-        environment: ENVIRONMENT.into(),
+        environment: crate::environment::Kind::Geoguessr,
         map: replay::MapInfo {
             id: state.map.clone(),
             name: state.map_name.clone(),
@@ -500,7 +498,7 @@ impl Resumed {
         let record: SiteRecord = serde_json::from_slice(&bytes)
             .map_err(|e| fail(format!("{SITE_FILE} is not a geoguessr record: {e}")))?;
         let manifest = replay::Replay::open(dir)?.manifest;
-        if manifest.environment != ENVIRONMENT {
+        if manifest.environment != crate::environment::Kind::Geoguessr {
             return Err(fail(format!(
                 "a `{}` session, not a geoguessr.com one",
                 manifest.environment

@@ -143,7 +143,7 @@ fn write_replay_on(
         session_id: session.into(),
         created: chrono::Utc::now(),
         geoagent_version: "test".into(),
-        environment: "local-game".into(),
+        environment: crate::environment::Kind::LocalGame,
         map: MapInfo {
             id: "world".into(),
             name: "World".into(),
