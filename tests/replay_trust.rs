@@ -385,9 +385,8 @@ const POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs geoagent like [`geoagent`], killed and failed when it has not ended by `deadline`.
 fn geoagent_within(cwd: &Path, args: &[&str], deadline: std::time::Duration) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_geoagent"));
-    cmd.current_dir(cwd)
-        .args(args)
+    let mut cmd = common::command::geoagent(cwd);
+    cmd.args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("run geoagent");
@@ -409,8 +408,8 @@ fn geoagent_within(cwd: &Path, args: &[&str], deadline: std::time::Duration) -> 
 fn a_named_pipe_for_rounds_is_refused_and_the_rest_listed() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("replays");
-    copy_fixture(&root, "a-good");
-    let bad = copy_fixture(&root, "b-fifo");
+    copy_session_as(&root, "a-good", |_| {});
+    let bad = copy_session_as(&root, "b-fifo", |_| {});
     std::fs::remove_file(bad.join(ROUNDS_FILE)).unwrap();
     let made = std::process::Command::new("mkfifo")
         .arg(bad.join(ROUNDS_FILE))
@@ -443,8 +442,8 @@ fn a_named_pipe_for_rounds_is_refused_and_the_rest_listed() {
 fn an_oversized_rounds_file_is_refused_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("replays");
-    copy_fixture(&root, "a-good");
-    let bad = copy_fixture(&root, "b-huge");
+    copy_session_as(&root, "a-good", |_| {});
+    let bad = copy_session_as(&root, "b-huge", |_| {});
     let f = std::fs::OpenOptions::new()
         .append(true)
         .open(bad.join(ROUNDS_FILE))
