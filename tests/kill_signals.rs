@@ -423,3 +423,52 @@ fn sigterm_ends_bench_stuck_in_blocking_work() {
     let (_, status) = ended.expect("geoagent still running after a second SIGTERM");
     assert_eq!(status.code(), Some(143), "{status}");
 }
+
+/// How long `serve` may take to stop after SIGTERM: it has nothing to finish but its open
+/// requests, so well under the stop grace.
+const SERVE_EXIT_LIMIT: Duration = Duration::from_secs(4);
+
+/// `serve` ended only on Ctrl-C (issue 25): a SIGTERM from a service manager or `kill` killed it
+/// without its shutdown, and with the kernel's status instead of an exit code. Now it stops the
+/// way `play` does: promptly, with exit code 143.
+#[test]
+fn sigterm_ends_serve_promptly_with_its_exit_code() {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoagent"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("Local game on ").map(str::to_string))
+        .expect("serve printed its address");
+    std::thread::spawn(move || lines.for_each(drop));
+    // It serves, and listens for SIGTERM (before, the kernel's default ended it).
+    let t0 = Instant::now();
+    while !catches_sigterm(child.id()) {
+        assert!(
+            t0.elapsed() < START_LIMIT,
+            "serve never listens for SIGTERM (at {url})"
+        );
+        std::thread::sleep(POLL);
+    }
+    term(&child);
+    let ended = ends_within(&mut child, SERVE_EXIT_LIMIT);
+    if ended.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (_, status) = ended.expect("serve still running after SIGTERM");
+    assert_eq!(status.code(), Some(143), "{status}");
+}

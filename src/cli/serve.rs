@@ -50,7 +50,7 @@ impl ServeArgs {
     }
 }
 
-/// Runs `geoagent serve` until Ctrl-C.
+/// Runs `geoagent serve` until Ctrl-C or SIGTERM.
 pub async fn run(settings: &Settings) -> Result<ExitCode> {
     let (maps, map) = load_maps(settings)?;
     let key = challenge_key(settings)?;
@@ -83,7 +83,7 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
     outln!(
         "To watch the agent play and give it hints: geoagent play --assist --model NAME (it prints a private link to its assist page)"
     );
-    outln!("Press Ctrl-C to stop.");
+    outln!("Press Ctrl-C (or send SIGTERM) to stop.");
     let state = server::AppState::with_key(maps, key);
     let hosts = settings
         .server
@@ -113,11 +113,18 @@ pub async fn run(settings: &Settings) -> Result<ExitCode> {
         "Finished replays in {} are viewable at http://{addr}/replays (replay.dir).",
         settings.replay.dir.display()
     );
-    server::serve_with_replays(listener, state, settings.replay.dir.clone(), async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C or SIGTERM (a service manager, `kill`, a container stop) ends it the way they end
+    // `play`: served requests finish, the process is gone within the stop grace, and the exit
+    // code says which signal it was.
+    let (stopped, stop) = tokio::sync::oneshot::channel();
+    server::serve_with_replays(listener, state, settings.replay.dir.clone(), async move {
+        let _ = stopped.send(crate::session::stop_requested().await);
     })
     .await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(match stop.await {
+        Ok(signal) => ExitCode::from(signal.exit_code()),
+        Err(_) => ExitCode::SUCCESS,
+    })
 }
 
 /// Stores every round finished by a player who gave a name as a human baseline for that
