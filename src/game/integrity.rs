@@ -137,11 +137,18 @@ pub fn decode_strict(path: &Path, bytes: &[u8]) -> Result<DynamicImage, Integrit
         // end-of-image marker as the end of the data and paints the rest, even in strict mode,
         // but running out of bytes before the last block is an error there. So a file cut short
         // with FF D9 appended fails, and a whole one decodes as before. A progressive one needs
-        // its marker to end its last scan, so it is decoded whole (a cut one with the marker
-        // appended still passes: said in the closing note of issue 25).
+        // its marker to end its last scan, so it is decoded whole; the decoder paints whatever
+        // scans are there, so a file cut with the marker appended is found by its scans instead:
+        // they must bring every coefficient of every component to its last bit.
         let progressive = jpeg_segments(bytes)
             .iter()
             .any(|(m, _)| matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE));
+        if progressive {
+            progressive_scans_complete(bytes).map_err(|detail| IntegrityError::Corrupt {
+                path: path.to_path_buf(),
+                detail,
+            })?;
+        }
         let scan_end = match progressive {
             false => first_end_marker(bytes).unwrap_or(bytes.len()),
             true => bytes.len(),
@@ -268,6 +275,83 @@ fn first_end_marker(bytes: &[u8]) -> Option<usize> {
         .windows(2)
         .position(|w| w == [0xFF, 0xD9])
         .map(|i| scan + i)
+}
+
+/// Coefficients in a JPEG block: a progressive scan sends a band (`Ss..=Se`) of them.
+const JPEG_BLOCK_COEFFICIENTS: usize = 64;
+
+/// Whether a progressive JPEG's scans, read to its end-of-image marker, complete every
+/// coefficient of every component of its frame (a scan with successive-approximation low bit
+/// `Al = 0` sends a band's last bit). Encoders (libjpeg, mozjpeg, Pillow) always do; a file cut
+/// between its scans, its end marker appended, lacks the later ones. Not caught: a cut inside
+/// the last scan, whose missing blocks the decoder paints without a word. Says what is missing.
+fn progressive_scans_complete(bytes: &[u8]) -> Result<(), String> {
+    let frame = jpeg_segments(bytes)
+        .into_iter()
+        .find(|(m, _)| matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE))
+        .map(|(_, p)| p)
+        .ok_or("no progressive frame header")?;
+    let count = usize::from(*frame.get(5).ok_or("short frame header")?);
+    let ids: Vec<u8> = (0..count)
+        .map(|c| frame.get(6 + 3 * c).copied().ok_or("short frame header"))
+        .collect::<Result<_, _>>()?;
+    // done[component][coefficient]: its last bit was sent.
+    let mut done = vec![[false; JPEG_BLOCK_COEFFICIENTS]; ids.len()];
+    let mut scans = 0usize;
+    let mut i = 2;
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            return Err(format!("no marker at byte {i} between scans"));
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xD9 {
+            break;
+        }
+        if marker == 0xFF || (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            i += if marker == 0xFF { 1 } else { 2 };
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if len < 2 || i + 2 + len > bytes.len() {
+            return Err(format!("a segment at byte {i} runs past the end"));
+        }
+        let payload = &bytes[i + 4..i + 2 + len];
+        i += 2 + len;
+        if marker != 0xDA {
+            continue;
+        }
+        scans += 1;
+        let n = usize::from(*payload.first().ok_or("empty scan header")?);
+        let band = payload
+            .get(1 + 2 * n..1 + 2 * n + 3)
+            .ok_or("short scan header")?;
+        let (ss, se, al) = (usize::from(band[0]), usize::from(band[1]), band[2] & 0x0F);
+        if al == 0 && ss <= se && se < JPEG_BLOCK_COEFFICIENTS {
+            for c in 0..n {
+                if let Some(k) = ids.iter().position(|id| Some(id) == payload.get(1 + 2 * c)) {
+                    done[k][ss..=se].iter_mut().for_each(|d| *d = true);
+                }
+            }
+        }
+        // Skip the entropy-coded data: in it an FF is followed by 00 (a stuffed byte) or a
+        // restart marker, so the next other marker ends the scan.
+        while i + 1 < bytes.len()
+            && !(bytes[i] == 0xFF && bytes[i + 1] != 0x00 && !(0xD0..=0xD7).contains(&bytes[i + 1]))
+        {
+            i += 1;
+        }
+    }
+    let missing = done
+        .iter()
+        .map(|c| c.iter().filter(|d| !**d).count())
+        .sum::<usize>();
+    if missing > 0 {
+        return Err(format!(
+            "its {scans} scan(s) leave {missing} coefficient(s) of {} incomplete: later scans are missing (a file cut short, its end marker appended)",
+            ids.len() * JPEG_BLOCK_COEFFICIENTS
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a JPEG's image data is followed by its end-of-image marker (FF D9). Inside
@@ -487,6 +571,33 @@ mod tests {
             }
         }
         assert!(n >= 3, "{n}");
+    }
+
+    /// Issue 25 item 9's residual: a progressive JPEG cut between its scans, FF D9 appended,
+    /// decoded (the decoder paints the scans it has) and passed the strict check. The file is a
+    /// real progressive one (Pillow's, tests/fixtures/jpeg), cut in the middle of its scans.
+    #[test]
+    fn a_progressive_jpeg_cut_short_is_corrupt_even_with_an_end_marker() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jpeg/progressive.jpg");
+        let jpeg = std::fs::read(&path).unwrap();
+        assert!(decode_strict(&path, &jpeg).is_ok());
+        let start = jpeg_scan_start(&jpeg).unwrap();
+        let mut cut = jpeg[..start + (jpeg.len() - start) / 2].to_vec();
+        cut.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(
+            decode_clean(Path::new("cut.jpg"), &cut).is_ok(),
+            "the lenient decode accepts it"
+        );
+        let Err(e) = decode_strict(Path::new("cut.jpg"), &cut) else {
+            panic!("the strict decode accepts a progressive JPEG cut short");
+        };
+        assert!(
+            matches!(e, IntegrityError::Corrupt { .. })
+                && e.to_string().contains("cut.jpg")
+                && e.to_string().contains("scans are missing"),
+            "{e}"
+        );
     }
 
     #[test]
