@@ -151,6 +151,32 @@ fn a_port_in_use_is_named_as_the_cause() {
     );
 }
 
+/// The local game's own port, taken (issue 24): with `--advertise HOST:PORT` the game listens on
+/// that port, and a taken one was reported as "could not bind the local game server to 127.0.0.1
+/// (any port)", naming neither the port nor the flag. Now the error names the address, says the
+/// port is in use and which flag sets it.
+#[test]
+fn a_taken_advertise_port_is_named_with_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every IPv4 interface, as the game's fallback would bind: the port is taken for it either way.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = play(
+        dir.path(),
+        "1",
+        &["--advertise", &format!("127.0.0.1:{port}")],
+    );
+    let text = said(&out);
+    assert!(!out.status.success(), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(":{port}"))
+            && err.contains(&format!("port {port} is in use"))
+            && err.contains("--advertise"),
+        "the error names the address, the port in use and the flag:\n{text}"
+    );
+}
+
 /// Busy loops, one per core and one more, each ending by itself after [`LOAD_SECS`].
 struct Load(Vec<std::process::Child>);
 

@@ -63,8 +63,16 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Failures starting or stopping the server.
 #[derive(Debug, Error)]
 pub enum ServerError {
-    #[error("could not bind the local game server to 127.0.0.1 (any port): {0}")]
-    Bind(#[source] std::io::Error),
+    #[error("could not bind the local game server to {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The port asked for is taken. Only a fixed port can be: the game's own port is `0` (any
+    /// free one) except with `--advertise HOST:PORT`, so that is the flag to change.
+    #[error("could not bind the local game server to {addr}: port {port} is in use (another program, or another geoagent, listens there); choose a free port in --advertise HOST:PORT (browser.advertise), or leave the port out for any free one", port = addr.port())]
+    PortInUse { addr: SocketAddr },
     #[error("the local game server stopped with an I/O error: {0}")]
     Serve(#[source] std::io::Error),
     #[error("the local game server task failed: {0}")]
@@ -197,11 +205,14 @@ pub(crate) async fn start_local_with(
     bind: SocketAddr,
     extra: Router,
 ) -> Result<LocalServer, ServerError> {
-    let listener = TcpListener::bind(bind).await.map_err(ServerError::Bind)?;
-    let addr = listener.local_addr().map_err(ServerError::Bind)?;
+    let bound = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::AddrInUse => ServerError::PortInUse { addr: bind },
+        _ => ServerError::Bind { addr: bind, source },
+    };
+    let listener = TcpListener::bind(bind).await.map_err(bound)?;
+    let addr = listener.local_addr().map_err(bound)?;
     let (tx, rx) = oneshot::channel::<()>();
-    let router =
-        guarded(app(state.clone()).merge(extra), &listener, &state).map_err(ServerError::Bind)?;
+    let router = guarded(app(state.clone()).merge(extra), &listener, &state).map_err(bound)?;
     let task = tokio::spawn(async move {
         axum::serve(
             listener,

@@ -321,6 +321,8 @@ pub(crate) async fn serve_page(
             let bind = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port));
             let server = match start_local_on(state.clone(), bind).await {
                 Ok(s) => s,
+                // The port is taken: IPv4 would find it taken too, and say less.
+                Err(e @ ServerError::PortInUse { .. }) => return Err(e),
                 // No IPv6 on this machine: every IPv4 interface.
                 Err(_) => {
                     let v4 = std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, a.port));
