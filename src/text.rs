@@ -140,6 +140,30 @@ pub fn screen(s: &str) -> String {
     scrub(s, true, usize::MAX).0
 }
 
+/// A value of a closed set (a strategy, an effort level, ...) named in outside text: a config
+/// value, a flag, a replay's field. Case and surrounding spaces are ignored, as every reader of
+/// these names has accepted; anything else is refused quoting the value and naming the choices.
+pub fn closed_name<T>(s: &str) -> Result<T, UnknownName>
+where
+    T: std::str::FromStr + strum::VariantNames,
+{
+    s.trim().parse().map_err(|_| UnknownName {
+        given: quote(s, MAX_QUOTED_NAME_CHARS),
+        choices: T::VARIANTS.join(", "),
+    })
+}
+
+/// Characters of a refused name quoted in its error: names are a word or two.
+const MAX_QUOTED_NAME_CHARS: usize = 40;
+
+/// A name outside its closed set ([`closed_name`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given} is not one of {choices}")]
+pub struct UnknownName {
+    given: String,
+    choices: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

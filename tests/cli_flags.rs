@@ -240,7 +240,7 @@ fn cases() -> Vec<Case> {
         ("play", "no_move", "play --site geoguessr", "play --site geoguessr --no-move", changes!(Play, |r| r.settings.geoguessr.forbid_moving, true)),
         ("play", "nmpz", "play --site geoguessr", "play --site geoguessr --nmpz", changes!(Play, |r| (r.settings.geoguessr.forbid_moving, r.settings.geoguessr.forbid_zooming, r.settings.geoguessr.forbid_rotating), (true, true, true))),
         ("play", "time_limit", "play --site geoguessr", "play --site geoguessr --time-limit 60", changes!(Play, |r| r.settings.geoguessr.time_limit_secs, 60u32)),
-        ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, "api")),
+        ("play", "guess_via", "play --site geoguessr", "play --site geoguessr --guess-via api", changes!(Play, |r| r.settings.geoguessr.guess_via, geoagent::browser::geoguessr::settings::GuessVia::Api)),
         // geoguessr, humans (behaviour: tests/geoguessr_site.rs)
         // check's behaviour (no game unless --create-game, the report's contents): tests/geoguessr_page.rs
         ("geoguessr check", "game", "geoguessr check", "geoguessr check --game http://x/game/AbC", changes!(GeoGuessr, |r| r.action, geoagent::cli::geoguessr::GeoGuessrAction::Check { game: Some("http://x/game/AbC".into()), create_game: false, report: None })),

@@ -287,7 +287,7 @@ pub struct GeoGuessrSettings {
     /// Default `https://www.geoguessr.com`.
     pub base_url: String,
     /// `map` (click the guess map, default) or `api` (post the guess).
-    pub guess_via: String,
+    pub guess_via: crate::browser::geoguessr::settings::GuessVia,
     /// No moving (default false).
     #[serde(deserialize_with = "super::strict::flag")]
     pub forbid_moving: bool,
@@ -314,8 +314,8 @@ pub struct GeoGuessrSettings {
     /// Holding the turn key this long turns the view about 90° (ms); default 1000.
     #[serde(deserialize_with = "super::strict::whole")]
     pub turn_hold_ms: u64,
-    /// "keys" (default: a held key per 90°) or "drag" (the panorama is dragged, how far a pixel turns measured in round 1; faster, not yet reliable under load).
-    pub turning: String,
+    /// `keys` (default: a held key per 90°) or `drag` (the panorama is dragged, how far a pixel turns measured in round 1; faster, not yet reliable under load).
+    pub turning: crate::browser::geoguessr::turn::Turning,
     /// `deltaY` of one wheel notch when zooming the panorama (px); default 100.
     #[serde(deserialize_with = "super::strict::whole")]
     pub wheel_step_px: u32,
@@ -349,7 +349,7 @@ impl Default for GeoGuessrSettings {
         GeoGuessrSettings {
             cookie: None,
             base_url: s::DEFAULT_BASE_URL.into(),
-            guess_via: "map".into(),
+            guess_via: Default::default(),
             forbid_moving: false,
             forbid_zooming: false,
             forbid_rotating: false,
@@ -360,7 +360,7 @@ impl Default for GeoGuessrSettings {
             round_ready_timeout_secs: s::DEFAULT_ROUND_READY_TIMEOUT_SECS,
             result_timeout_secs: s::DEFAULT_RESULT_TIMEOUT_SECS,
             turn_hold_ms: s::DEFAULT_TURN_HOLD_MS,
-            turning: "keys".into(),
+            turning: Default::default(),
             wheel_step_px: s::DEFAULT_WHEEL_STEP_PX,
             wheel_pause_ms: s::DEFAULT_WHEEL_PAUSE_MS,
             round_pause_secs: s::DEFAULT_ROUND_PAUSE_SECS,

@@ -2,7 +2,7 @@
 //! each value checked and every error naming its key (the cookie's value never appears).
 
 use super::{ConfigError, Settings, MAX_TIMEOUT_SECS, NCFA_VAR};
-use crate::browser::geoguessr::settings::{GuessVia, SiteOptions};
+use crate::browser::geoguessr::settings::SiteOptions;
 use crate::browser::geoguessr::NcfaCookie;
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -48,10 +48,6 @@ impl Settings {
                 ))
             }
         }
-        let guess_via: GuessVia = g
-            .guess_via
-            .parse()
-            .map_err(|e: String| bad("geoguessr.guess_via", g.guess_via.clone(), &e))?;
         for (key, sel) in g.selectors.named() {
             if sel.trim().is_empty() {
                 return Err(bad(key, String::new(), "must not be empty"));
@@ -103,7 +99,7 @@ impl Settings {
             base_url: g.base_url.trim_end_matches('/').to_string(),
             endpoints: g.endpoints.clone(),
             selectors: g.selectors.clone(),
-            guess_via,
+            guess_via: g.guess_via,
             request_timeout: secs(
                 "geoguessr.request_timeout_secs",
                 g.request_timeout_secs,
@@ -130,10 +126,7 @@ impl Settings {
                 MAX_TIMEOUT_SECS,
             )?,
             turn_hold: Duration::from_millis(g.turn_hold_ms),
-            turning: g
-                .turning
-                .parse()
-                .map_err(|e: String| bad("geoguessr.turning", g.turning.clone(), &e))?,
+            turning: g.turning,
             wheel_step_px: g.wheel_step_px,
             wheel_pause: Duration::from_millis(g.wheel_pause_ms),
             round_pause: secs(
@@ -188,13 +181,40 @@ mod tests {
         let s = Settings::default();
         let o = s.site_options().unwrap();
         assert_eq!(o.base_url, "https://www.geoguessr.com");
-        let mut bad = Settings::default();
-        bad.geoguessr.guess_via = "telepathy".into();
-        assert!(bad
+        // The closed sets are typed where the file is read: a bad name names file, key and choices.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        for (text, key, choices) in [
+            (
+                "guess_via = \"telepathy\"",
+                "geoguessr.guess_via",
+                "map, api",
+            ),
+            ("turning = \"wiggle\"", "geoguessr.turning", "drag, keys"),
+        ] {
+            std::fs::write(&file, format!("[geoguessr]\n{text}\n")).unwrap();
+            let e = Settings::load(Some(&file), &[], &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&file.display().to_string()), "{e}");
+            assert!(e.contains(key) && e.contains(choices), "{e}");
+        }
+        std::fs::write(
+            &file,
+            "[geoguessr]\nguess_via = \"API\"\nturning = \"drag\"\n",
+        )
+        .unwrap();
+        let o = Settings::load(Some(&file), &[], &[])
+            .unwrap()
             .site_options()
-            .unwrap_err()
-            .to_string()
-            .contains("geoguessr.guess_via"));
+            .unwrap();
+        assert_eq!(
+            (o.guess_via, o.turning),
+            (
+                crate::browser::geoguessr::settings::GuessVia::Api,
+                crate::browser::geoguessr::turn::Turning::Drag
+            )
+        );
         let mut bad = Settings::default();
         bad.geoguessr.selectors.guess_button = " ".into();
         assert!(bad

@@ -44,8 +44,22 @@ pub(crate) const DEFAULT_PIN_TOLERANCE_PX: f64 = 3.0;
 pub(crate) const DEFAULT_TIME_LIMIT_MARGIN_SECS: f64 = 5.0;
 
 /// How the guess reaches the site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
+#[serde(try_from = "String")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum GuessVia {
     /// A real click on the guess map, then the Guess button (what a person does).
     #[default]
@@ -54,14 +68,10 @@ pub enum GuessVia {
     Api,
 }
 
-impl std::str::FromStr for GuessVia {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "map" => Ok(GuessVia::Map),
-            "api" => Ok(GuessVia::Api),
-            other => Err(format!("{other:?}: expected map or api")),
-        }
+impl TryFrom<String> for GuessVia {
+    type Error = crate::text::UnknownName;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        crate::text::closed_name(&name)
     }
 }
 
