@@ -15,6 +15,7 @@ mod endpoint;
 pub mod geoguessr;
 pub mod local_game;
 pub mod pool;
+pub(crate) mod rect;
 pub(crate) mod selectors;
 
 use base64::Engine;

@@ -20,7 +20,7 @@ pub mod worldmap;
 
 use crate::replay::catalog::{spend, Spend};
 use crate::replay::{Replay, ReplayError, RoundRecord};
-use crate::stats::compare::{build_report, round_label, CommandError, PlayerReport, StatsOptions};
+use crate::stats::compare::{build_report, round_label, CompareError, PlayerReport, StatsOptions};
 use crate::stats::WinRate;
 use base64::Engine as _;
 use cards::{card, card_id, Detail, ViewShown};
@@ -92,7 +92,7 @@ pub enum ReportError {
     #[error(transparent)]
     Replay(#[from] ReplayError),
     #[error(transparent)]
-    Stats(#[from] CommandError),
+    Stats(#[from] CompareError),
     #[error(transparent)]
     Chart(#[from] ChartError),
     /// A file or folder operation failed; the error names the path (`fs-err`).

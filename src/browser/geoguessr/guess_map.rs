@@ -16,7 +16,6 @@ use super::SiteError;
 use crate::browser::{cmd, then_click, Browser};
 use crate::geo::LatLon;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-use serde::Deserialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -50,27 +49,7 @@ const MEASURE_DRAG_PX: f64 = 100.0;
 /// scale is within this fraction of it (a raster map).
 const WHOLE_ZOOM_AGREEMENT: f64 = 0.01;
 
-/// An element's box on screen (CSS px).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub(crate) struct Rect {
-    pub x: f64,
-    pub y: f64,
-    pub w: f64,
-    pub h: f64,
-}
-
-impl Rect {
-    fn centre(&self) -> (f64, f64) {
-        (self.x + self.w / 2.0, self.y + self.h / 2.0)
-    }
-}
-
-/// `(rect of every element matching arguments[0])`.
-pub(crate) const RECTS_JS: &str = r#"
-return Array.from(document.querySelectorAll(arguments[0])).map(e => {
-  const r = e.getBoundingClientRect();
-  return {x: r.left, y: r.top, w: r.width, h: r.height};
-});"#;
+pub(crate) use crate::browser::rect::{Rect, RECTS_JS};
 
 /// The `href` of the first element matching `arguments[0]`, or null.
 const HREF_JS: &str = r#"

@@ -4,13 +4,7 @@
 use super::sel;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub(super) struct Rect {
-    pub(super) x: f64,
-    pub(super) y: f64,
-    pub(super) w: f64,
-    pub(super) h: f64,
-}
+pub(super) use crate::browser::rect::Rect;
 
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct PanoState {

@@ -77,7 +77,7 @@ pub(crate) fn default_human_store() -> PathBuf {
 }
 
 #[derive(Debug, Error)]
-pub enum CommandError {
+pub enum CompareError {
     #[error("nothing to summarise: {0}")]
     NoInput(String),
     #[error(transparent)]
@@ -145,10 +145,10 @@ pub struct Comparison {
 
 /// Session folders under `path` (itself when it holds a manifest), as `replay list` finds them;
 /// none is an error naming the folder.
-fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
+fn session_dirs(path: &Path) -> Result<Vec<PathBuf>, CompareError> {
     let dirs = crate::replay::catalog::session_dirs(path)?;
     if dirs.is_empty() {
-        return Err(CommandError::NoInput(format!(
+        return Err(CompareError::NoInput(format!(
             "{} holds no replay (no {MANIFEST_FILE} in it or its sub-folders); pass a folder written by `geoagent play`",
             path.display()
         )));
@@ -189,7 +189,7 @@ fn load_replays(
     paths: &[PathBuf],
     notes: &mut Vec<String>,
     site_challenges: &mut std::collections::BTreeSet<String>,
-) -> Result<Vec<(String, usize, Vec<RoundEval>)>, CommandError> {
+) -> Result<Vec<(String, usize, Vec<RoundEval>)>, CompareError> {
     let mut players: Vec<(String, usize, Vec<RoundEval>)> = Vec::new();
     for p in paths {
         // One unreadable session does not stop the statistics: it is left out with a note.
@@ -414,7 +414,7 @@ fn compare_players(
 fn reference_rounds(
     ds: &humans::Dataset,
     notes: &mut Vec<String>,
-) -> Result<(Vec<RoundEval>, String), CommandError> {
+) -> Result<(Vec<RoundEval>, String), CompareError> {
     let played: std::collections::HashSet<&str> =
         ds.rounds.iter().map(|r| r.challenge_id.as_str()).collect();
     let mut maps: BTreeMap<&str, Vec<&humans::Seed>> = BTreeMap::new();
@@ -469,7 +469,7 @@ fn reference_rounds(
         ));
     }
     if rounds.is_empty() {
-        return Err(CommandError::NoInput(
+        return Err(CompareError::NoInput(
             "the human data set has no challenge with both valid seed locations and human rounds"
                 .into(),
         ));
@@ -481,9 +481,9 @@ fn reference_rounds(
 }
 
 /// Reads everything `args` names and computes the report.
-pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
+pub fn build_report(args: &StatsOptions) -> Result<Comparison, CompareError> {
     if args.replays.is_empty() && args.reference.is_none() {
-        return Err(CommandError::NoInput(
+        return Err(CompareError::NoInput(
             "no REPLAY_DIR given; pass replay folders (e.g. ./replays, written by `geoagent play`), or `--human-dataset DIR --reference baseline` to score the reference player on the human data set".into(),
         ));
     }
@@ -515,7 +515,7 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
     } else if args.humans.is_empty() && args.challenge.is_some() {
         store_default = [args.human_store.clone()];
         if !store_default[0].is_file() {
-            return Err(CommandError::NoInput(format!(
+            return Err(CompareError::NoInput(format!(
                 "--challenge without --humans reads the local game's human results, but {} does not exist (people's rounds are saved there by `geoagent serve`)",
                 store_default[0].display()
             )));
@@ -565,7 +565,7 @@ pub fn build_report(args: &StatsOptions) -> Result<Comparison, CommandError> {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        return Err(CommandError::NoInput(format!(
+        return Err(CompareError::NoInput(format!(
             "the replays in {} hold no finished round",
             names.join(", ")
         )));

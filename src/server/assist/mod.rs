@@ -63,9 +63,9 @@ const FAREWELL_POLL: Duration = Duration::from_millis(50);
 /// Random bytes in the link's token: 128 bits cannot be guessed.
 const TOKEN_BYTES: usize = 16;
 
-const PAGE_HTML: &str = include_str!("../../web/assist.html");
-const PAGE_JS: &str = include_str!("../../web/assist.js");
-const PAGE_CSS: &str = include_str!("../../web/assist.css");
+const PAGE_HTML: &str = include_str!("../../../web/assist.html");
+const PAGE_JS: &str = include_str!("../../../web/assist.js");
+const PAGE_CSS: &str = include_str!("../../../web/assist.css");
 /// Only this page's own script, style and images; nothing inline, nothing from elsewhere.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
