@@ -93,7 +93,9 @@ fn a_torn_last_line_is_skipped_with_a_warning() {
         (rows[0].rounds, rows[0].planned_rounds, rows[0].skipped),
         (1, 2, 1)
     );
-    assert!(catalog::render_list(&rows, root.path()).contains("torn last line"));
+    assert!(
+        geoagent::cli::replay::tables::render_list(&rows, root.path()).contains("torn last line")
+    );
 }
 
 #[test]

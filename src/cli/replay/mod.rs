@@ -1,5 +1,7 @@
 //! `geoagent replay list|show|rerun|rescore`: inspect, re-run and re-score recorded sessions.
 
+pub mod tables;
+
 use super::args::{path, push, Overrides, ReasoningArgs};
 use super::wiring::{build_reasoner_from, recorded_prompts};
 use super::Cli;
@@ -107,12 +109,12 @@ pub async fn run(r: &ReplayRun) -> Result<ExitCode> {
     match &r.action {
         ReplayAction::List => {
             let rows = catalog::list(root)?;
-            outln!("{}", catalog::render_list(&rows, root));
+            outln!("{}", tables::render_list(&rows, root));
         }
         ReplayAction::Show { id, round } => {
             let mut notes = Vec::new();
             let replay = catalog::open_rescored(&catalog::resolve(root, id)?, &mut notes)?;
-            outln!("{}", catalog::render_show(&replay, *round)?);
+            outln!("{}", tables::render_show(&replay, *round)?);
             for n in notes {
                 errln!("note: {n}");
             }
