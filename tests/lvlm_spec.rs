@@ -112,7 +112,7 @@ fn requests() -> Vec<(&'static str, Request)> {
 
 fn config(detail: Option<&str>, effort: Option<ReasoningEffort>) -> ClientConfig {
     let mut c = ClientConfig::new("http://127.0.0.1:9/v1", "gpt-4o");
-    c.image_detail = detail.and_then(geoagent::lvlm::ImageDetail::parse);
+    c.image_detail = detail.and_then(|d| geoagent::text::closed_name(d).ok());
     c.reasoning_effort = effort;
     c
 }

@@ -13,6 +13,26 @@ pub(crate) fn push<T: ToString>(out: &mut Overrides, key: &'static str, v: &Opti
     }
 }
 
+/// clap's `ValueEnum` for the domain's closed sets, from the names strum gives them, so the
+/// domain types carry no clap and a flag takes exactly the names config files take.
+macro_rules! value_enum {
+    ($($t:ty),*) => {$(
+        impl clap::ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                <$t as strum::VariantArray>::VARIANTS
+            }
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(clap::builder::PossibleValue::new(<&'static str>::from(*self)))
+            }
+        }
+    )*};
+}
+value_enum!(
+    crate::agent::strategy::StrategyKind,
+    crate::lvlm::ReasoningEffort,
+    crate::browser::geoguessr::settings::GuessVia
+);
+
 pub(crate) fn path(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
@@ -24,15 +44,15 @@ pub struct ReasoningArgs {
     /// or another endpoint of the named provider.
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Reasoning effort for reasoning models: minimal, low, medium or high.
-    #[arg(long, value_name = "LEVEL")]
-    pub reasoning_effort: Option<String>,
+    /// Reasoning effort for reasoning models.
+    #[arg(long, value_name = "LEVEL", ignore_case = true)]
+    pub reasoning_effort: Option<crate::lvlm::ReasoningEffort>,
     /// Always call the model, ignoring the response cache (answers are still not stored).
     #[arg(long)]
     pub no_cache: bool,
-    /// Reasoning strategy: direct, cot, coarse-to-fine, rag, ensemble or interactive.
-    #[arg(long, alias = "prompt", value_name = "NAME")]
-    pub strategy: Option<String>,
+    /// Reasoning strategy.
+    #[arg(long, alias = "prompt", value_name = "NAME", ignore_case = true)]
+    pub strategy: Option<crate::agent::strategy::StrategyKind>,
     /// Reference index for --strategy rag (from `geoagent index build`).
     #[arg(long, value_name = "FILE")]
     pub index: Option<PathBuf>,

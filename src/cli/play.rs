@@ -85,8 +85,8 @@ pub struct PlayArgs {
     #[arg(long, value_name = "S")]
     pub time_limit: Option<u32>,
     /// geoguessr.com: place the guess by clicking the guess map (map) or posting it (api).
-    #[arg(long, value_name = "HOW")]
-    pub guess_via: Option<String>,
+    #[arg(long, value_name = "HOW", ignore_case = true)]
+    pub guess_via: Option<crate::browser::geoguessr::settings::GuessVia>,
     #[command(flatten)]
     pub game: MatchArgs,
     #[arg(long, value_name = "PATH")]
@@ -199,9 +199,9 @@ impl PlayArgs {
         }
         if self.assist {
             let interactive = StrategyKind::Interactive;
-            match self.game.reasoning.strategy.as_deref() {
+            match self.game.reasoning.strategy {
                 None => o.push(("agent.strategy", interactive.to_string())),
-                Some(s) if StrategyKind::parse(s) == Some(interactive) => {}
+                Some(s) if s == interactive => {}
                 Some(other) => anyhow::bail!(
                     "--assist revises the model's answer with your hints, which is the `{interactive}` strategy; drop --strategy {other}"
                 ),

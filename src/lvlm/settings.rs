@@ -22,8 +22,23 @@ pub(crate) const OPENAI_KEY_VARS: &[&str] = &["OPENAI_API_KEY"];
 /// How hard a reasoning model should think. Each provider maps it onto its own setting:
 /// `reasoning_effort` (Chat Completions), `reasoning.effort` (Responses), a thinking budget in
 /// tokens (Anthropic, Gemini; see [`ReasoningEffort::thinking_budget`]) or `think` (Ollama).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
+#[serde(try_from = "String", into = "&'static str")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum ReasoningEffort {
     Minimal,
     Low,
@@ -32,26 +47,11 @@ pub enum ReasoningEffort {
 }
 
 impl ReasoningEffort {
-    /// The names accepted in config and flags.
-    pub const NAMES: [&'static str; 4] = ["minimal", "low", "medium", "high"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "minimal" => Some(Self::Minimal),
-            "low" => Some(Self::Low),
-            "medium" => Some(Self::Medium),
-            "high" => Some(Self::High),
-            _ => None,
-        }
-    }
+    /// The names accepted in config and flags (and sent on the wire).
+    pub const NAMES: &'static [&'static str] = <Self as strum::VariantNames>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minimal => "minimal",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
+        self.into()
     }
 
     /// Thinking tokens for APIs that take a budget instead of an effort level. 1024 is
@@ -66,31 +66,33 @@ impl ReasoningEffort {
     }
 }
 
-impl std::fmt::Display for ReasoningEffort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ReasoningEffort {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::parse(s).ok_or_else(|| format!("{s:?} is not one of {}", Self::NAMES.join(", ")))
-    }
-}
-
-// Read as `parse` reads it (case and spaces ignored), so config, flags and files agree.
-impl<'de> Deserialize<'de> for ReasoningEffort {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+// Read with case and spaces ignored, so config, flags and files agree.
+impl TryFrom<String> for ReasoningEffort {
+    type Error = crate::text::UnknownName;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        crate::text::closed_name(&name)
     }
 }
 
 /// OpenAI's image `detail` (Chat Completions and Responses): how many tiles of an image the
 /// model sees. Other providers have no such setting and ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
+#[serde(try_from = "String", into = "&'static str")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum ImageDetail {
     Low,
     High,
@@ -99,44 +101,18 @@ pub enum ImageDetail {
 
 impl ImageDetail {
     /// The names accepted in config and flags (and sent on the wire).
-    pub const NAMES: [&'static str; 3] = ["low", "high", "auto"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "low" => Some(Self::Low),
-            "high" => Some(Self::High),
-            "auto" => Some(Self::Auto),
-            _ => None,
-        }
-    }
+    pub const NAMES: &'static [&'static str] = <Self as strum::VariantNames>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::High => "high",
-            Self::Auto => "auto",
-        }
+        self.into()
     }
 }
 
-impl std::fmt::Display for ImageDetail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ImageDetail {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::parse(s).ok_or_else(|| format!("{s:?} is not one of {}", Self::NAMES.join(", ")))
-    }
-}
-
-// Read as `parse` reads it (case and spaces ignored), so config, flags and files agree.
-impl<'de> Deserialize<'de> for ImageDetail {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+// Read with case and spaces ignored, so config, flags and files agree.
+impl TryFrom<String> for ImageDetail {
+    type Error = crate::text::UnknownName;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        crate::text::closed_name(&name)
     }
 }
 
@@ -227,17 +203,17 @@ mod tests {
 
     #[test]
     fn enums_use_their_lowercase_names_everywhere() {
-        for n in ReasoningEffort::NAMES {
-            let e: ReasoningEffort = n.parse().expect(n);
+        for &n in ReasoningEffort::NAMES {
+            let e: ReasoningEffort = crate::text::closed_name(n).expect(n);
             assert_eq!(e.to_string(), n);
             assert_eq!(serde_json::to_value(e).expect("json"), n);
         }
-        for n in ImageDetail::NAMES {
-            let d: ImageDetail = n.parse().expect(n);
+        for &n in ImageDetail::NAMES {
+            let d: ImageDetail = crate::text::closed_name(n).expect(n);
             assert_eq!(d.to_string(), n);
             assert_eq!(serde_json::to_value(d).expect("json"), n);
         }
-        let e = "ultra".parse::<ImageDetail>().expect_err("unknown");
-        assert!(e.contains("low, high, auto"), "{e}");
+        let e = crate::text::closed_name::<ImageDetail>("ultra").expect_err("unknown");
+        assert!(e.to_string().contains("low, high, auto"), "{e}");
     }
 }

@@ -36,18 +36,28 @@ use tokio::time::Instant;
 pub use interactive::{HintSource, NoHints, ReaderHints};
 
 /// Every strategy name, in the order the docs list them.
-pub const NAMES: [&str; 6] = [
-    "direct",
-    "cot",
-    "coarse-to-fine",
-    "rag",
-    "ensemble",
-    "interactive",
-];
+pub const NAMES: &[&str] = <StrategyKind as strum::VariantNames>::VARIANTS;
 
 /// A reasoning strategy (`--strategy`, `agent.strategy`). Config and flags name it in text; it is
 /// checked once, where the text is read, and matched as this type everywhere after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
+#[serde(try_from = "String", into = "&'static str")]
+#[strum(serialize_all = "kebab-case", ascii_case_insensitive)]
 pub enum StrategyKind {
     Direct,
     #[default]
@@ -59,20 +69,9 @@ pub enum StrategyKind {
 }
 
 impl StrategyKind {
-    /// Every strategy, in the order of [`NAMES`].
-    pub(crate) const ALL: [StrategyKind; 6] = [
-        Self::Direct,
-        Self::Cot,
-        Self::CoarseToFine,
-        Self::Rag,
-        Self::Ensemble,
-        Self::Interactive,
-    ];
-
     /// The strategy called `name` (case and surrounding spaces ignored).
     pub fn parse(name: &str) -> Option<Self> {
-        let name = name.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
+        crate::text::closed_name(name).ok()
     }
 
     /// The templates (`cot` is `cot.md`) this strategy's [`build`] reads: what a prompt set of
@@ -88,45 +87,14 @@ impl StrategyKind {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Direct => NAMES[0],
-            Self::Cot => NAMES[1],
-            Self::CoarseToFine => NAMES[2],
-            Self::Rag => NAMES[3],
-            Self::Ensemble => NAMES[4],
-            Self::Interactive => NAMES[5],
-        }
+        self.into()
     }
 }
 
-impl std::fmt::Display for StrategyKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for StrategyKind {
-    type Err = StrategyError;
-    fn from_str(s: &str) -> Result<Self, StrategyError> {
-        Self::parse(s).ok_or_else(|| StrategyError::Unknown(s.to_string()))
-    }
-}
-
-impl serde::Serialize for StrategyKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for StrategyKind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <String as serde::Deserialize>::deserialize(d)?;
-        Self::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown strategy {text:?}; choose one of: {}",
-                NAMES.join(", ")
-            ))
-        })
+impl TryFrom<String> for StrategyKind {
+    type Error = crate::text::UnknownName;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        crate::text::closed_name(&name)
     }
 }
 
@@ -141,8 +109,6 @@ pub(crate) const DEFAULT_RAG_K: usize = 10;
 /// A strategy that cannot be set up; says which flag, key or file to fix.
 #[derive(Debug, Error)]
 pub enum StrategyError {
-    #[error("unknown strategy {0:?} (--strategy / agent.strategy); choose one of: {names}", names = NAMES.join(", "))]
-    Unknown(String),
     #[error(transparent)]
     Prompt(#[from] PromptError),
     #[error("the rag strategy needs a reference index: build one with `geoagent index build MAP... -o FILE` and pass --index FILE (agent.index)")]
@@ -583,7 +549,10 @@ mod kind_tests {
 
     #[test]
     fn every_name_parses_to_its_kind_and_back() {
-        for (name, kind) in NAMES.iter().zip(StrategyKind::ALL) {
+        for (name, &kind) in NAMES
+            .iter()
+            .zip(<StrategyKind as strum::VariantArray>::VARIANTS)
+        {
             assert_eq!(StrategyKind::parse(name), Some(kind));
             assert_eq!(kind.to_string(), *name);
             let json = serde_json::to_string(&kind).unwrap();
@@ -599,8 +568,8 @@ mod kind_tests {
 
     #[test]
     fn an_unknown_name_lists_the_choices() {
-        let e = "gut-feeling".parse::<StrategyKind>().unwrap_err();
-        assert!(e.to_string().contains("--strategy"), "{e}");
+        let e = crate::text::closed_name::<StrategyKind>("gut-feeling").unwrap_err();
+        assert!(e.to_string().contains("'gut-feeling'"), "{e}");
         assert!(e.to_string().contains("coarse-to-fine"), "{e}");
         let e = serde_json::from_str::<StrategyKind>("\"cott\"").unwrap_err();
         assert!(
