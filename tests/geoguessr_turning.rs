@@ -72,7 +72,6 @@ async fn play(replica: &Replica, turning: Turning, forbid_rotating: bool) -> Sit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "drag turning is not the default: in the fresh-clone CI run at f0059e8 (load ~6) round 4 ended 184.9° from its start view; run with --ignored and RUST_LOG=geoagent::browser::geoguessr=debug"]
 async fn drags_turn_by_the_measured_angle_and_close_the_circle() {
     common::require_browser();
     // When a circle goes wrong the adapter's own account of it (RUST_LOG=geoagent=debug) is

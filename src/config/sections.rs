@@ -314,7 +314,7 @@ pub struct GeoGuessrSettings {
     /// Holding the turn key this long turns the view about 90° (ms); default 1000.
     #[serde(deserialize_with = "super::strict::whole")]
     pub turn_hold_ms: u64,
-    /// `keys` (default: a held key per 90°) or `drag` (the panorama is dragged, how far a pixel turns measured in round 1; faster, not yet reliable under load).
+    /// `drag` (default: the panorama is dragged, how far a pixel turns measured in round 1) or `keys` (a held key per 90°: slower).
     pub turning: crate::browser::geoguessr::turn::Turning,
     /// `deltaY` of one wheel notch when zooming the panorama (px); default 100.
     #[serde(deserialize_with = "super::strict::whole")]

@@ -22,12 +22,25 @@ const CHANGED_LEVELS: u32 = 30;
 /// A turn happened when at least this share of the band's pixels changed: JPEG noise and a
 /// re-drawn frame change far fewer, any turn of a few degrees far more.
 const CHANGED_SHARE: f64 = 0.02;
-/// A shift matches when the mean difference (0–255 per channel) over the overlap is at most
-/// this: the same scene re-drawn and re-encoded.
-const MATCH_LEVELS: f64 = 14.0;
-/// ...and when the median shift's difference is at least this many times the best one: a scene
-/// without structure (fog, a blank wall) matches at every shift and says nothing.
-const MATCH_CONTRAST: f64 = 2.5;
+/// Views are matched on their edges across (per pixel, the difference between its left and
+/// right neighbours summed over channels, smoothed across): a sky's gradient runs up and down, so a shifted sky matches itself
+/// everywhere in raw pixels and hid the few posts a sparse scene has (CI, 2026-12-07: a circle
+/// that never found its start view again). A shift's mismatch is the edges' difference over
+/// the overlap divided by their sum: 0 for the same scene, about 1 for unrelated edges.
+/// An overlap whose edges average less than this per pixel (JPEG noise in a smooth sky) holds
+/// nothing to match and counts as a full mismatch.
+const EDGE_MIN: f64 = 0.25;
+/// A shift matches when its mismatch is at most this: on the replica's captures the same scene
+/// re-drawn and re-encoded scored 0.03–0.1 (unsmoothed), a scene turned by the wrong amount
+/// 0.6–0.9.
+const MATCH_MAX: f64 = 0.4;
+/// ...and when every shift at least [`MATCH_APART`] strip pixels away mismatches at least this
+/// many times more, and by at least [`MATCH_MARGIN`]: the match is the only one (a scene that
+/// repeats, or holds one thin post, matches in several places and says nothing).
+const MATCH_UNIQUENESS: f64 = 1.5;
+const MATCH_MARGIN: f64 = 0.05;
+/// Shifts this close (strip pixels) to the best one are its own valley, not a second match.
+const MATCH_APART: isize = 6;
 /// Shifts are searched up to this fraction of the width each way: the overlap stays at least
 /// half a view, enough to tell one shift from another.
 const MAX_SHIFT_SHARE: f64 = 0.5;
@@ -51,12 +64,11 @@ const MAX_SHIFT_SHARE: f64 = 0.5;
 #[strum(serialize_all = "lowercase", ascii_case_insensitive)]
 pub enum Turning {
     /// A pointer drag on the panorama, how far a pixel turns measured in the first round: 4
-    /// views in 3.37 s on the replica against 5.40 s with keys. Not the default: in the
-    /// fresh-clone CI run at f0059e8 (load ~6) a later round still ended 184.9° from its start
-    /// view.
-    Drag,
-    /// Holding the turn key for `geoguessr.turn_hold_ms` per 90°: slower, exact under load.
+    /// views in 3.37 s on the replica against 5.40 s with keys.
     #[default]
+    Drag,
+    /// Holding the turn key for `geoguessr.turn_hold_ms` per 90°: slower; where a drag does
+    /// not turn the view, the page falls back to it by itself.
     Keys,
 }
 
@@ -73,6 +85,8 @@ pub(crate) struct Strip {
     w: usize,
     h: usize,
     rgb: Vec<u8>,
+    /// Edges across, `w × h`: see [`EDGE_MIN`].
+    edges: Vec<f32>,
     /// Full-size pixels per strip pixel.
     scale: f64,
 }
@@ -93,41 +107,61 @@ impl Strip {
         let w = STRIP_WIDTH.min(fw);
         let h = ((f64::from(rows) * f64::from(w) / f64::from(fw)).round() as u32).max(1);
         let small = image::imageops::resize(&band, w, h, image::imageops::FilterType::Triangle);
+        let (w, h) = (w as usize, h as usize);
+        let rgb = small.into_raw();
+        // Central differences, then smoothed across: an edge spreads over a few strip pixels,
+        // so a shift between two strip pixels still lines it up with itself.
+        let raw: Vec<f32> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                let (l, r) = (y * w + x.saturating_sub(1), y * w + (x + 1).min(w - 1));
+                (0..3)
+                    .map(|c| f32::from(rgb[l * 3 + c].abs_diff(rgb[r * 3 + c])))
+                    .sum::<f32>()
+            })
+            .collect();
+        let edges = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                let at = |x: usize| raw[y * w + x.min(w - 1)];
+                (at(x.saturating_sub(2))
+                    + 2.0 * at(x.saturating_sub(1))
+                    + 3.0 * at(x)
+                    + 2.0 * at(x + 1)
+                    + at(x + 2))
+                    / 9.0
+            })
+            .collect();
         Ok(Strip {
-            w: w as usize,
-            h: h as usize,
-            rgb: small.into_raw(),
-            scale: f64::from(fw) / f64::from(w),
+            w,
+            h,
+            rgb,
+            edges,
+            scale: f64::from(fw) / w as f64,
         })
     }
 
-    fn px(&self, x: usize, y: usize) -> &[u8] {
-        let i = (y * self.w + x) * 3;
-        &self.rgb[i..i + 3]
-    }
-
-    /// Mean difference per channel between `self(x + r)` and `other(x)` over their overlap.
-    fn difference(&self, other: &Strip, r: isize) -> f64 {
-        let (mut sum, mut n) = (0u64, 0u64);
+    /// The mismatch (0–1, see [`EDGE_MIN`]) between `self(x + r)` and `other(x)`'s edges over
+    /// their overlap.
+    fn mismatch(&self, other: &Strip, r: isize) -> f64 {
+        let ew = self.w;
+        let (mut diff, mut sum, mut n) = (0f64, 0f64, 0usize);
         for y in 0..self.h.min(other.h) {
-            for x in 0..other.w {
+            for x in 0..ew {
                 let sx = x as isize + r;
-                if sx < 0 || sx as usize >= self.w {
+                if sx < 0 || sx as usize >= ew {
                     continue;
                 }
-                let (a, b) = (self.px(sx as usize, y), other.px(x, y));
-                sum += a
-                    .iter()
-                    .zip(b)
-                    .map(|(p, q)| u64::from(p.abs_diff(*q)))
-                    .sum::<u64>();
-                n += 3;
+                let (a, b) = (self.edges[y * ew + sx as usize], other.edges[y * ew + x]);
+                diff += f64::from((a - b).abs());
+                sum += f64::from(a + b);
+                n += 1;
             }
         }
-        if n == 0 {
-            f64::INFINITY
+        if n == 0 || sum < EDGE_MIN * 2.0 * n as f64 {
+            1.0
         } else {
-            sum as f64 / n as f64
+            diff / sum
         }
     }
 
@@ -161,14 +195,17 @@ impl Strip {
             return None;
         }
         let max = (self.w as f64 * MAX_SHIFT_SHARE) as isize;
-        let diffs: Vec<(isize, f64)> = (-max..=max)
-            .map(|r| (r, self.difference(other, r)))
-            .collect();
+        let diffs: Vec<(isize, f64)> = (-max..=max).map(|r| (r, self.mismatch(other, r))).collect();
         let (at, best) = diffs.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1))?;
-        let mut sorted: Vec<f64> = diffs.iter().map(|d| d.1).collect();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        if best > MATCH_LEVELS || median < best.max(1.0) * MATCH_CONTRAST {
+        let runner_up = diffs
+            .iter()
+            .filter(|(r, _)| (r - at).abs() >= MATCH_APART)
+            .map(|d| d.1)
+            .min_by(f64::total_cmp)?;
+        if best > MATCH_MAX
+            || runner_up < best * MATCH_UNIQUENESS
+            || runner_up < best + MATCH_MARGIN
+        {
             return None;
         }
         // A parabola through the best shift and its neighbours places it between pixels.
@@ -250,6 +287,47 @@ mod tests {
         let far = Strip::of(&view(circle, w, 100.0 + 600.0)).unwrap();
         let got = start.shift_to(&far);
         assert!(got.is_none_or(|g| (g - 600.0).abs() < 4.0), "{got:?}");
+    }
+
+    /// A sparse scene like the replica's worst rounds: a sky darkening upwards, ground, and
+    /// two thin posts and a box in `width` px of a `circle` px panorama, window at `at`.
+    fn sparse(circle: u32, width: u32, at: f64) -> Vec<u8> {
+        let h = 360;
+        let img = image::RgbImage::from_fn(width, h, |x, y| {
+            let u = (x as f64 + at).rem_euclid(f64::from(circle));
+            if y >= h / 2 {
+                return image::Rgb([90, 122, 58]);
+            }
+            let on = |from: f64, w: f64, top: u32| u >= from && u < from + w && y >= top;
+            if on(100.0, 35.0, 155) || on(1195.0, 10.0, 173) {
+                image::Rgb([119, 119, 119])
+            } else if on(203.0, 3.0, 146) {
+                image::Rgb([40, 70, 200])
+            } else {
+                let t = f64::from(y) / f64::from(h / 2);
+                image::Rgb([
+                    (90.0 + 90.0 * t) as u8,
+                    (140.0 + 70.0 * t) as u8,
+                    210 + (30.0 * t) as u8,
+                ])
+            }
+        });
+        jpeg(img)
+    }
+
+    #[test]
+    fn a_sparse_scene_matches_where_it_is_and_only_there() {
+        // Seen twice unturned: a match at 0 (the median rule found none, and a circle never
+        // closed); turned by a quarter of a view: that shift.
+        let (circle, w) = (4608, 1280);
+        let start = Strip::of(&sparse(circle, w, 0.0)).unwrap();
+        let same = start.shift_to(&Strip::of(&sparse(circle, w, 0.0)).unwrap());
+        assert!(same.is_some_and(|g| g.abs() < 4.0), "{same:?}");
+        let turned = start.shift_to(&Strip::of(&sparse(circle, w, 96.0)).unwrap());
+        assert!(turned.is_some_and(|g| (g - 96.0).abs() < 8.0), "{turned:?}");
+        // Turned so far that only sky overlaps: nothing to say.
+        let away = start.shift_to(&Strip::of(&sparse(circle, w, 2300.0)).unwrap());
+        assert_eq!(away, None);
     }
 
     #[test]
