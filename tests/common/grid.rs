@@ -244,9 +244,11 @@ impl Grid {
         }
     }
 
-    /// Waits until `cond` holds for the hub's status; panics with the logs' tails after `limit`.
+    /// Waits until `cond` holds for the hub's status; panics with the logs' tails after `limit`,
+    /// or at once when the hub or a node has exited (a taken port, no Java, a bad jar): waiting
+    /// out the limit for a process that is gone only hides its exit status.
     pub fn wait_until(
-        &self,
+        &mut self,
         limit: Duration,
         what: &str,
         cond: impl Fn(&serde_json::Value) -> bool,
@@ -255,6 +257,19 @@ impl Grid {
         loop {
             if cond(&self.status()) {
                 return;
+            }
+            let mut procs = vec![&mut self.hub];
+            procs.extend(self.nodes.iter_mut().flatten());
+            let exited = procs.into_iter().find_map(|p| {
+                let status = p.child.try_wait().ok().flatten()?;
+                Some((p.log.clone(), status))
+            });
+            if let Some((log, status)) = exited {
+                panic!(
+                    "Grid: not {what}: the process logging to {} exited ({status})\n{}",
+                    log.display(),
+                    self.logs()
+                );
             }
             if t0.elapsed() > limit {
                 panic!("Grid: not {what} after {limit:?}\n{}", self.logs());
