@@ -14,7 +14,9 @@ pub(crate) fn push<T: ToString>(out: &mut Overrides, key: &'static str, v: &Opti
 }
 
 /// clap's `ValueEnum` for the domain's closed sets, from the names strum gives them, so the
-/// domain types carry no clap and a flag takes exactly the names config files take.
+/// domain types carry no clap and a flag takes exactly the names config files take; their
+/// flags parse with [`ClosedName`], so a flag also reads a name as config does (spaces around it
+/// ignored).
 macro_rules! value_enum {
     ($($t:ty),*) => {$(
         impl clap::ValueEnum for $t {
@@ -33,6 +35,52 @@ value_enum!(
     crate::browser::geoguessr::settings::GuessVia
 );
 
+/// clap's enum parser on the name with the spaces around it taken off (`text::closed_name`
+/// does the same for config files and environment variables), the choices still listed by
+/// `--help` and in the error.
+#[derive(Clone)]
+pub struct ClosedName<E>(std::marker::PhantomData<E>);
+
+impl<E> ClosedName<E> {
+    pub fn new() -> Self {
+        ClosedName(std::marker::PhantomData)
+    }
+}
+
+impl<E> Default for ClosedName<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: clap::ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValueParser
+    for ClosedName<E>
+{
+    type Value = E;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<E, clap::Error> {
+        let trimmed = value
+            .to_str()
+            .map_or(value, |v| std::ffi::OsStr::new(v.trim()));
+        clap::builder::EnumValueParser::<E>::new().parse_ref(cmd, arg, trimmed)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            E::value_variants()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value),
+        ))
+    }
+}
+
 pub(crate) fn path(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
@@ -45,13 +93,13 @@ pub struct ReasoningArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Reasoning effort for reasoning models.
-    #[arg(long, value_name = "LEVEL", ignore_case = true)]
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = ClosedName::<crate::lvlm::ReasoningEffort>::new())]
     pub reasoning_effort: Option<crate::lvlm::ReasoningEffort>,
     /// Always call the model, ignoring the response cache (answers are still not stored).
     #[arg(long)]
     pub no_cache: bool,
     /// Reasoning strategy.
-    #[arg(long, alias = "prompt", value_name = "NAME", ignore_case = true)]
+    #[arg(long, alias = "prompt", value_name = "NAME", ignore_case = true, value_parser = ClosedName::<crate::agent::strategy::StrategyKind>::new())]
     pub strategy: Option<crate::agent::strategy::StrategyKind>,
     /// Reference index for --strategy rag (from `geoagent index build`).
     #[arg(long, value_name = "FILE")]

@@ -85,7 +85,7 @@ pub struct PlayArgs {
     #[arg(long, value_name = "S")]
     pub time_limit: Option<u32>,
     /// geoguessr.com: place the guess by clicking the guess map (map) or posting it (api).
-    #[arg(long, value_name = "HOW", ignore_case = true)]
+    #[arg(long, value_name = "HOW", ignore_case = true, value_parser = super::args::ClosedName::<crate::browser::geoguessr::settings::GuessVia>::new())]
     pub guess_via: Option<crate::browser::geoguessr::settings::GuessVia>,
     #[command(flatten)]
     pub game: MatchArgs,
